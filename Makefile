@@ -1,0 +1,56 @@
+# sock_vs: top-level build.
+#   make            build the module for every installed kernel with headers,
+#                   and the userspace tools (sockvsadm, libsockvs, unit tests)
+#   make test       install dependencies, build, run host unit tests and the
+#                   integration tests inside QEMU guests (6.1 and 6.12)
+#   make demo       the main job end to end in a 6.1 guest
+#   make lint       checkpatch --strict and sparse on kmod/, clang-tidy on userspace/
+#   make deps       install the Debian packages everything needs
+SHELL := /bin/bash
+TOP := $(CURDIR)
+BUILD := $(TOP)/build
+
+# Kernels to build for: every one with headers and an image in /boot.
+KVERS ?= $(sort $(foreach d,$(wildcard /lib/modules/*/build),\
+	$(if $(wildcard /boot/vmlinuz-$(notdir $(patsubst %/build,%,$(d)))),\
+	$(notdir $(patsubst %/build,%,$(d))))))
+KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/include/uapi/linux/*.h) kmod/Kbuild
+
+all: kmod userspace
+
+deps:
+	tests/install-deps.sh
+
+# One build directory per kernel (kbuild builds in place).
+kmod: $(foreach k,$(KVERS),$(BUILD)/kmod/$(k)/sock_vs.ko)
+	@if [ -d /lib/modules/$$(uname -r)/build ]; then \
+		$(MAKE) -C kmod KVER=$$(uname -r); fi
+
+$(BUILD)/kmod/%/sock_vs.ko: $(KMOD_SRCS)
+	@rm -rf $(BUILD)/kmod/$*.tmp && mkdir -p $(BUILD)/kmod/$*.tmp
+	@cp -r kmod/*.c kmod/*.h kmod/Kbuild kmod/include $(BUILD)/kmod/$*.tmp/
+	$(MAKE) -C /lib/modules/$*/build M=$(BUILD)/kmod/$*.tmp modules $(if $(C),C=$(C))
+	@rm -rf $(BUILD)/kmod/$* && mv $(BUILD)/kmod/$*.tmp $(BUILD)/kmod/$*
+
+userspace:
+	cmake -S userspace -B $(BUILD)/userspace -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD)/userspace -j2
+
+userspace-asan:
+	cmake -S userspace -B $(BUILD)/userspace-asan -DCMAKE_BUILD_TYPE=Debug -DSVS_SANITIZE=ON >/dev/null
+	cmake --build $(BUILD)/userspace-asan -j2 --target unit_tests
+
+test: deps all userspace-asan
+	tests/run-all.sh
+
+demo: deps all
+	tests/vm/run-guest.sh $(firstword $(filter 6.1.%,$(KVERS)) $(KVERS)) tests/vm/demo.sh
+
+lint: deps
+	tests/lint.sh
+
+clean:
+	rm -rf $(BUILD)
+	-$(MAKE) -C kmod clean 2>/dev/null
+
+.PHONY: all deps kmod userspace userspace-asan test demo lint clean

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The connect hook.
+ *
+ * sock_vs puts kprobes on the entry of the four functions every connect
+ * of a TCP or UDP socket goes through, whatever the caller (connect(2),
+ * sendto/sendmsg(MSG_FASTOPEN), io_uring, TCP_FASTOPEN_CONNECT):
+ *
+ *   tcp_v4_connect, tcp_v6_connect          TCP (sk->sk_prot->connect)
+ *   ip4_datagram_connect, ip6_datagram_connect   UDP connect(2)
+ *
+ * On x86_64 with CONFIG_KPROBES_ON_FTRACE these are ftrace-based probes:
+ * a call at the function's fentry site, no breakpoint trap.  The
+ * pre-handler runs before the function body, with preemption disabled,
+ * and rewrites the kernel's copy of the destination sockaddr in place.
+ * The function then connects to the real server as if the application
+ * had asked for it; nothing is left on the packet path.
+ *
+ * When a service has no usable real server the handler makes the probed
+ * function return -ECONNREFUSED at once: it points the saved instruction
+ * pointer at svs_refuse_connect(), which has the same prototype, and
+ * returns 1 so that kprobes resumes there instead of in the original body
+ * (the mechanism behind the kernel's error injection).
+ *
+ * Unload: unregister_kprobes() waits for every handler to finish (they
+ * run with preemption disabled, so an RCU grace period suffices).  A task
+ * may still be inside svs_refuse_connect(); it cannot sleep there, so an
+ * RCU-tasks grace period (a voluntary context switch of every task) ends
+ * that window before the module text goes away.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kprobes.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/ptrace.h>
+#include <net/ipv6.h>
+#include <net/sock.h>
+
+#include "sock_vs.h"
+
+/* Same prototype as the probed functions; only ever entered via kprobes. */
+static noinline int svs_refuse_connect(struct sock *sk, struct sockaddr *uaddr,
+				       int addr_len)
+{
+	return -ECONNREFUSED;
+}
+
+/*
+ * Look the destination up and, when it is a virtual service, rewrite it.
+ * Returns 0 (continue, possibly rewritten) or -ECONNREFUSED.
+ */
+static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
+		       u8 protocol)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)uaddr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)uaddr;
+	struct svs_sched_in in;
+	const struct svs_dtable *dt;
+	struct svs_service *svc;
+	struct svs_dest *dest;
+	struct svs_net *sn;
+	struct svs_key key;
+	int idx, ret = 0;
+
+	if (!uaddr || sk->sk_kern_sock)
+		return 0;
+
+	memset(&key, 0, sizeof(key));
+	switch (uaddr->sa_family) {
+	case AF_INET:
+		if (addr_len < (int)sizeof(*sin))
+			return 0;
+		key.addr.ip = sin->sin_addr.s_addr;
+		key.port = sin->sin_port;
+		break;
+	case AF_INET6:
+		if (addr_len < SIN6_LEN_RFC2133)
+			return 0;
+		key.addr.in6 = sin6->sin6_addr;
+		key.port = sin6->sin6_port;
+		break;
+	default:
+		return 0;
+	}
+	key.af = uaddr->sa_family;
+	key.protocol = protocol;
+
+	rcu_read_lock();
+	sn = svs_net(sock_net(sk));
+	if (!READ_ONCE(sn->num_services))
+		goto out;
+	svc = rhashtable_lookup(&sn->ht, &key, svs_ht_params);
+	if (!svc)
+		goto out;
+
+	dt = rcu_dereference(svc->dt);
+	in.n = dt->n;
+	in.weight = dt->weight;
+	in.priv = dt->priv;
+	in.seq = (u64)atomic64_inc_return(&svc->seq) - 1;
+	idx = dt->sched->pick(&in);
+	if (idx < 0 || idx >= (int)dt->n) {
+		atomic64_inc(&svc->stats.refused);
+		ret = -ECONNREFUSED;
+		goto out;
+	}
+	dest = dt->dest[idx];
+
+	if (key.af == AF_INET) {
+		sin->sin_addr.s_addr = dest->addr.ip;
+		sin->sin_port = dest->port;
+	} else {
+		sin6->sin6_addr = dest->addr.in6;
+		sin6->sin6_port = dest->port;
+		if (addr_len >= (int)sizeof(*sin6))
+			sin6->sin6_scope_id = 0;
+	}
+	atomic64_inc(&svc->stats.conns);
+	atomic64_inc(&dest->stats.conns);
+out:
+	rcu_read_unlock();
+	return ret;
+}
+
+static int svs_pre_handler(struct kprobe *p, struct pt_regs *regs, u8 protocol)
+{
+	struct sock *sk = (struct sock *)regs_get_kernel_argument(regs, 0);
+	struct sockaddr *uaddr =
+		(struct sockaddr *)regs_get_kernel_argument(regs, 1);
+	int addr_len = (int)regs_get_kernel_argument(regs, 2);
+
+	if (!atomic_read(&svs_services_total))
+		return 0;
+	if (sk->sk_protocol != protocol)
+		return 0;
+	if (protocol == IPPROTO_UDP && sk->sk_type != SOCK_DGRAM)
+		return 0;
+	if (svs_connect(sk, uaddr, addr_len, protocol) == 0)
+		return 0;
+	instruction_pointer_set(regs, (unsigned long)svs_refuse_connect);
+	return 1;
+}
+
+static int svs_pre_tcp(struct kprobe *p, struct pt_regs *regs)
+{
+	return svs_pre_handler(p, regs, IPPROTO_TCP);
+}
+
+static int svs_pre_udp(struct kprobe *p, struct pt_regs *regs)
+{
+	return svs_pre_handler(p, regs, IPPROTO_UDP);
+}
+
+static struct kprobe svs_kp_tcp4 = {
+	.symbol_name = "tcp_v4_connect",
+	.pre_handler = svs_pre_tcp,
+};
+
+static struct kprobe svs_kp_tcp6 = {
+	.symbol_name = "tcp_v6_connect",
+	.pre_handler = svs_pre_tcp,
+};
+
+static struct kprobe svs_kp_udp4 = {
+	.symbol_name = "ip4_datagram_connect",
+	.pre_handler = svs_pre_udp,
+};
+
+static struct kprobe svs_kp_udp6 = {
+	.symbol_name = "ip6_datagram_connect",
+	.pre_handler = svs_pre_udp,
+};
+
+static struct kprobe *svs_kps[] = {
+	&svs_kp_tcp4, &svs_kp_tcp6, &svs_kp_udp4, &svs_kp_udp6,
+};
+
+int svs_hook_init(void)
+{
+	int err = register_kprobes(svs_kps, ARRAY_SIZE(svs_kps));
+
+	if (err)
+		pr_err("cannot install connect hooks (kprobes): %d\n", err);
+	return err;
+}
+
+void svs_hook_exit(void)
+{
+	unregister_kprobes(svs_kps, ARRAY_SIZE(svs_kps));
+	/* No task may still be inside svs_refuse_connect(). */
+	synchronize_rcu_tasks();
+}

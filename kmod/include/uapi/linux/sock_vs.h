@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * sock_vs: client-side connect() load balancing.
+ *
+ * The generic netlink protocol between the sock_vs kernel module and
+ * userspace (libsockvs / sockvsadm).  This file is the only definition of
+ * the protocol: the module and the userspace tools both include it.
+ *
+ * Conventions
+ *  - Family name SOCK_VS_GENL_NAME, version SOCK_VS_GENL_VERSION.
+ *  - Every command carries at most one SOCK_VS_ATTR_SERVICE nest (which
+ *    service) and one SOCK_VS_ATTR_DEST nest (which real server).
+ *  - Addresses are raw network-order bytes: 4 bytes for AF_INET, 16 for
+ *    AF_INET6.  Ports are host-order u16.
+ *  - Changes need CAP_NET_ADMIN over the network namespace of the netlink
+ *    socket (GENL_UNS_ADMIN_PERM); reads are allowed to everyone in it.
+ *  - Errors come back as a negative errno plus an extended ACK message.
+ *    The module uses IPVS's errnos where they exist:
+ *      EEXIST  service / real server already exists
+ *      ESRCH   no such service
+ *      ENOENT  no such real server, or unknown scheduler
+ *      EAFNOSUPPORT  address family mismatch (service vs real server)
+ *      EINVAL  missing or malformed attribute
+ *      ENOSPC  per-namespace limit on services or real servers reached
+ *      EPERM   no CAP_NET_ADMIN over the namespace
+ *  - A connect() to a service with no real server of weight > 0 fails
+ *    with ECONNREFUSED.
+ *
+ * Attribute enums only ever grow at the end.
+ */
+#ifndef _UAPI_LINUX_SOCK_VS_H
+#define _UAPI_LINUX_SOCK_VS_H
+
+#include <linux/types.h>
+
+#define SOCK_VS_GENL_NAME	"SOCK_VS"
+#define SOCK_VS_GENL_VERSION	1
+
+/* Module version, reported by SOCK_VS_CMD_GET_INFO. */
+#define SOCK_VS_VERSION		"0.1.0"
+
+/* Longest scheduler name, including the terminating NUL. */
+#define SOCK_VS_SCHED_NAME_MAX	16
+
+/* Scheduler names understood by this version of the module. */
+#define SOCK_VS_SCHED_RR	"rr"	/* round robin, skips weight 0 */
+#define SOCK_VS_SCHED_WRR	"wrr"	/* weighted round robin (IPVS order) */
+#define SOCK_VS_SCHED_DEFAULT	SOCK_VS_SCHED_WRR
+
+/* Real-server weight bounds (IPVS uses the same upper bound). */
+#define SOCK_VS_WEIGHT_MAX	65535
+#define SOCK_VS_WEIGHT_DEFAULT	1
+
+enum sock_vs_cmd {
+	SOCK_VS_CMD_UNSPEC,
+
+	SOCK_VS_CMD_NEW_SERVICE,	/* SERVICE{af,protocol,addr,port[,sched_name,flags]} */
+	SOCK_VS_CMD_SET_SERVICE,	/* SERVICE{key[,sched_name,flags]} */
+	SOCK_VS_CMD_DEL_SERVICE,	/* SERVICE{key} */
+	SOCK_VS_CMD_GET_SERVICE,	/* doit: SERVICE{key}; dumpit: all services */
+
+	SOCK_VS_CMD_NEW_DEST,		/* SERVICE{key} DEST{addr,port[,weight]} */
+	SOCK_VS_CMD_SET_DEST,		/* SERVICE{key} DEST{addr,port,weight} */
+	SOCK_VS_CMD_DEL_DEST,		/* SERVICE{key} DEST{addr,port} */
+	SOCK_VS_CMD_GET_DEST,		/* dumpit: SERVICE{key} -> its real servers */
+
+	SOCK_VS_CMD_FLUSH,		/* delete every service of the namespace */
+	SOCK_VS_CMD_ZERO,		/* [SERVICE{key}]: zero counters (all if none) */
+	SOCK_VS_CMD_GET_INFO,		/* -> INFO{...} */
+
+	__SOCK_VS_CMD_MAX,
+};
+#define SOCK_VS_CMD_MAX (__SOCK_VS_CMD_MAX - 1)
+
+/* Top-level attributes. */
+enum sock_vs_attr {
+	SOCK_VS_ATTR_UNSPEC,
+	SOCK_VS_ATTR_SERVICE,		/* nest, enum sock_vs_svc_attr */
+	SOCK_VS_ATTR_DEST,		/* nest, enum sock_vs_dest_attr */
+	SOCK_VS_ATTR_INFO,		/* nest, enum sock_vs_info_attr */
+
+	__SOCK_VS_ATTR_MAX,
+};
+#define SOCK_VS_ATTR_MAX (__SOCK_VS_ATTR_MAX - 1)
+
+/* A virtual service.  (af, protocol, addr, port) is its key. */
+enum sock_vs_svc_attr {
+	SOCK_VS_SVC_ATTR_UNSPEC,
+	SOCK_VS_SVC_ATTR_AF,		/* u16: AF_INET or AF_INET6 */
+	SOCK_VS_SVC_ATTR_PROTOCOL,	/* u16: IPPROTO_TCP or IPPROTO_UDP */
+	SOCK_VS_SVC_ATTR_ADDR,		/* binary: 4 or 16 bytes, network order */
+	SOCK_VS_SVC_ATTR_PORT,		/* u16, host order, 1..65535 */
+	SOCK_VS_SVC_ATTR_SCHED_NAME,	/* string, < SOCK_VS_SCHED_NAME_MAX */
+	SOCK_VS_SVC_ATTR_FLAGS,		/* u32, SOCK_VS_SVC_F_* (none defined yet: must be 0) */
+	SOCK_VS_SVC_ATTR_STATS,		/* nest, enum sock_vs_stats_attr (output) */
+	SOCK_VS_SVC_ATTR_NUM_DESTS,	/* u32: number of real servers (output) */
+
+	__SOCK_VS_SVC_ATTR_MAX,
+};
+#define SOCK_VS_SVC_ATTR_MAX (__SOCK_VS_SVC_ATTR_MAX - 1)
+
+/* A real server of a service.  (addr, port) is its key within the service. */
+enum sock_vs_dest_attr {
+	SOCK_VS_DEST_ATTR_UNSPEC,
+	SOCK_VS_DEST_ATTR_ADDR,		/* binary: 4 or 16 bytes, same family as the service */
+	SOCK_VS_DEST_ATTR_PORT,		/* u16, host order, 1..65535 */
+	SOCK_VS_DEST_ATTR_WEIGHT,	/* u32, 0..SOCK_VS_WEIGHT_MAX; 0 = quiesced */
+	SOCK_VS_DEST_ATTR_AF,		/* u16 (output; on input must match the service) */
+	SOCK_VS_DEST_ATTR_STATS,	/* nest, enum sock_vs_stats_attr (output) */
+	SOCK_VS_DEST_ATTR_ACTIVE_CONNS,	/* u32: scheduled sockets now ESTABLISHED (output) */
+	SOCK_VS_DEST_ATTR_INACT_CONNS,	/* u32: scheduled sockets open in any other state (output) */
+
+	__SOCK_VS_DEST_ATTR_MAX,
+};
+#define SOCK_VS_DEST_ATTR_MAX (__SOCK_VS_DEST_ATTR_MAX - 1)
+
+/*
+ * Counters.  There is no per-packet path, so there are no byte or packet
+ * counters: only connections scheduled (connect() calls rewritten).
+ */
+enum sock_vs_stats_attr {
+	SOCK_VS_STATS_ATTR_UNSPEC,
+	SOCK_VS_STATS_ATTR_CONNS,	/* u64: connections scheduled */
+	SOCK_VS_STATS_ATTR_REFUSED,	/* u64: connects refused (no usable real server) */
+	SOCK_VS_STATS_ATTR_PAD,
+
+	__SOCK_VS_STATS_ATTR_MAX,
+};
+#define SOCK_VS_STATS_ATTR_MAX (__SOCK_VS_STATS_ATTR_MAX - 1)
+
+/* What the module reports about itself (SOCK_VS_CMD_GET_INFO). */
+enum sock_vs_info_attr {
+	SOCK_VS_INFO_ATTR_UNSPEC,
+	SOCK_VS_INFO_ATTR_VERSION,	/* string: SOCK_VS_VERSION of the module */
+	SOCK_VS_INFO_ATTR_NUM_SERVICES,	/* u32: services in this namespace */
+	SOCK_VS_INFO_ATTR_HOOK,		/* string: connect hook mechanism in use */
+	SOCK_VS_INFO_ATTR_KERNEL,	/* string: release of the running kernel */
+	SOCK_VS_INFO_ATTR_MAX_SERVICES,	/* u32: per-namespace service limit */
+	SOCK_VS_INFO_ATTR_MAX_DESTS,	/* u32: per-service real-server limit */
+
+	__SOCK_VS_INFO_ATTR_MAX,
+};
+#define SOCK_VS_INFO_ATTR_MAX (__SOCK_VS_INFO_ATTR_MAX - 1)
+
+#endif /* _UAPI_LINUX_SOCK_VS_H */

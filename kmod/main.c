@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sock_vs: transparent client-side load balancing of connect().
+ *
+ * Module init/exit, parameters and per-network-namespace state.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <net/genetlink.h>
+#include <net/netns/generic.h>
+
+#include "sock_vs.h"
+
+unsigned int svs_net_id __read_mostly;
+atomic_t svs_services_total = ATOMIC_INIT(0);
+
+unsigned int svs_max_services __read_mostly = 131072;
+module_param_named(max_services, svs_max_services, uint, 0644);
+MODULE_PARM_DESC(max_services, "Maximum virtual services per network namespace (default 131072)");
+
+unsigned int svs_max_dests __read_mostly = 1024;
+module_param_named(max_dests, svs_max_dests, uint, 0644);
+MODULE_PARM_DESC(max_dests, "Maximum real servers per virtual service (default 1024)");
+
+static int __net_init svs_net_init(struct net *net)
+{
+	return svs_net_init_tables(svs_net(net));
+}
+
+static void __net_exit svs_net_exit(struct net *net)
+{
+	svs_net_free_tables(svs_net(net));
+}
+
+static struct pernet_operations svs_net_ops = {
+	.init = svs_net_init,
+	.exit = svs_net_exit,
+	.id = &svs_net_id,
+	.size = sizeof(struct svs_net),
+};
+
+static int __init svs_init(void)
+{
+	int err;
+
+	err = register_pernet_subsys(&svs_net_ops);
+	if (err)
+		return err;
+	err = svs_genl_init();
+	if (err)
+		goto err_pernet;
+	err = svs_hook_init();
+	if (err)
+		goto err_genl;
+	pr_info("version " SOCK_VS_VERSION " loaded (hook: " SVS_HOOK_NAME ")\n");
+	return 0;
+
+err_genl:
+	svs_genl_exit();
+err_pernet:
+	unregister_pernet_subsys(&svs_net_ops);
+	return err;
+}
+
+static void __exit svs_exit(void)
+{
+	/* No new lookups, then no new configuration, then free the tables. */
+	svs_hook_exit();
+	svs_genl_exit();
+	unregister_pernet_subsys(&svs_net_ops);
+	rcu_barrier();
+	pr_info("unloaded\n");
+}
+
+module_init(svs_init);
+module_exit(svs_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("sock_vs developers");
+MODULE_DESCRIPTION("Client-side connect() load balancer (IPVS-style virtual services)");
+MODULE_VERSION(SOCK_VS_VERSION);
+MODULE_ALIAS_GENL_FAMILY(SOCK_VS_GENL_NAME);

@@ -1,0 +1,662 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Generic netlink family SOCK_VS: configuration and listing.
+ *
+ * The protocol is defined in include/uapi/linux/sock_vs.h.  Policies sit
+ * beside the commands; validation is strict.  Commands that change
+ * anything need CAP_NET_ADMIN over the namespace (GENL_UNS_ADMIN_PERM);
+ * listing is open to every user of the namespace.  Every change is
+ * all-or-nothing: it is checked completely before anything is modified.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/utsname.h>
+#include <net/genetlink.h>
+#include <net/ipv6.h>
+
+#include "compat.h"
+#include "sock_vs.h"
+
+static const struct nla_policy svs_stats_policy[SOCK_VS_STATS_ATTR_MAX + 1] = {
+	[SOCK_VS_STATS_ATTR_CONNS] = { .type = NLA_U64 },
+	[SOCK_VS_STATS_ATTR_REFUSED] = { .type = NLA_U64 },
+};
+
+static const struct nla_policy svs_svc_policy[SOCK_VS_SVC_ATTR_MAX + 1] = {
+	[SOCK_VS_SVC_ATTR_AF] = { .type = NLA_U16 },
+	[SOCK_VS_SVC_ATTR_PROTOCOL] = { .type = NLA_U16 },
+	[SOCK_VS_SVC_ATTR_ADDR] = NLA_POLICY_MIN_LEN(sizeof(struct in_addr)),
+	[SOCK_VS_SVC_ATTR_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[SOCK_VS_SVC_ATTR_SCHED_NAME] = { .type = NLA_NUL_STRING,
+					  .len = SOCK_VS_SCHED_NAME_MAX - 1 },
+	[SOCK_VS_SVC_ATTR_FLAGS] = NLA_POLICY_MAX(NLA_U32, 0),
+	[SOCK_VS_SVC_ATTR_STATS] = NLA_POLICY_NESTED(svs_stats_policy),
+	[SOCK_VS_SVC_ATTR_NUM_DESTS] = { .type = NLA_U32 },
+};
+
+static const struct nla_policy svs_dest_policy[SOCK_VS_DEST_ATTR_MAX + 1] = {
+	[SOCK_VS_DEST_ATTR_ADDR] = NLA_POLICY_MIN_LEN(sizeof(struct in_addr)),
+	[SOCK_VS_DEST_ATTR_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[SOCK_VS_DEST_ATTR_WEIGHT] = NLA_POLICY_MAX(NLA_U32, SOCK_VS_WEIGHT_MAX),
+	[SOCK_VS_DEST_ATTR_AF] = { .type = NLA_U16 },
+	[SOCK_VS_DEST_ATTR_STATS] = NLA_POLICY_NESTED(svs_stats_policy),
+	[SOCK_VS_DEST_ATTR_ACTIVE_CONNS] = { .type = NLA_U32 },
+	[SOCK_VS_DEST_ATTR_INACT_CONNS] = { .type = NLA_U32 },
+};
+
+static const struct nla_policy svs_policy[SOCK_VS_ATTR_MAX + 1] = {
+	[SOCK_VS_ATTR_SERVICE] = NLA_POLICY_NESTED(svs_svc_policy),
+	[SOCK_VS_ATTR_DEST] = NLA_POLICY_NESTED(svs_dest_policy),
+	[SOCK_VS_ATTR_INFO] = { .type = NLA_REJECT },
+};
+
+static struct genl_family svs_genl_family;
+
+/* Fetch and check an address of family @af (4 or 16 raw bytes). */
+static int svs_get_addr(const struct nlattr *attr, u16 af,
+			union nf_inet_addr *addr, bool real_server,
+			struct netlink_ext_ack *extack)
+{
+	int len = af == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
+
+	if (nla_len(attr) != len) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "address length does not match the address family");
+		return -EAFNOSUPPORT;
+	}
+	memset(addr, 0, sizeof(*addr));
+	nla_memcpy(addr, attr, len);
+	if (af == AF_INET) {
+		if (ipv4_is_zeronet(addr->ip) || ipv4_is_multicast(addr->ip) ||
+		    ipv4_is_lbcast(addr->ip))
+			goto bad;
+	} else {
+		int type = ipv6_addr_type(&addr->in6);
+
+		if (type == IPV6_ADDR_ANY || (type & IPV6_ADDR_MULTICAST))
+			goto bad;
+	}
+	return 0;
+bad:
+	if (real_server)
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "real server must have a unicast address");
+	else
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "virtual address must be a unicast address");
+	return -EINVAL;
+}
+
+/* Parse the service nest into its key; @tb gets the parsed attributes. */
+static int svs_parse_service(struct genl_info *info, struct nlattr **tb,
+			     struct svs_key *key)
+{
+	struct nlattr *nest = info->attrs[SOCK_VS_ATTR_SERVICE];
+	struct netlink_ext_ack *extack = info->extack;
+	u16 af, proto;
+	int err;
+
+	if (!nest) {
+		NL_SET_ERR_MSG(extack, "missing service attribute");
+		return -EINVAL;
+	}
+	err = nla_parse_nested(tb, SOCK_VS_SVC_ATTR_MAX, nest, svs_svc_policy,
+			       extack);
+	if (err)
+		return err;
+	if (!tb[SOCK_VS_SVC_ATTR_AF] || !tb[SOCK_VS_SVC_ATTR_PROTOCOL] ||
+	    !tb[SOCK_VS_SVC_ATTR_ADDR] || !tb[SOCK_VS_SVC_ATTR_PORT]) {
+		NL_SET_ERR_MSG_ATTR(extack, nest,
+				    "service needs address family, protocol, address and port");
+		return -EINVAL;
+	}
+	af = nla_get_u16(tb[SOCK_VS_SVC_ATTR_AF]);
+	if (af != AF_INET && af != AF_INET6) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[SOCK_VS_SVC_ATTR_AF],
+				    "address family must be AF_INET or AF_INET6");
+		return -EAFNOSUPPORT;
+	}
+	proto = nla_get_u16(tb[SOCK_VS_SVC_ATTR_PROTOCOL]);
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[SOCK_VS_SVC_ATTR_PROTOCOL],
+				    "protocol must be TCP or UDP");
+		return -EPROTONOSUPPORT;
+	}
+	memset(key, 0, sizeof(*key));
+	err = svs_get_addr(tb[SOCK_VS_SVC_ATTR_ADDR], af, &key->addr, false,
+			   extack);
+	if (err)
+		return err;
+	key->port = htons(nla_get_u16(tb[SOCK_VS_SVC_ATTR_PORT]));
+	key->protocol = proto;
+	key->af = af;
+	return 0;
+}
+
+/* The service a command names; -ESRCH if there is none. */
+static struct svs_service *svs_lookup_service(struct svs_net *sn,
+					      struct genl_info *info,
+					      struct nlattr **tb)
+{
+	struct svs_service *svc;
+	struct svs_key key;
+	int err;
+
+	err = svs_parse_service(info, tb, &key);
+	if (err)
+		return ERR_PTR(err);
+	svc = svs_service_find(sn, &key);
+	if (!svc) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[SOCK_VS_ATTR_SERVICE],
+				    "no such service");
+		return ERR_PTR(-ESRCH);
+	}
+	return svc;
+}
+
+static const struct svs_sched_ops *svs_get_sched(struct nlattr *attr,
+						 struct netlink_ext_ack *extack)
+{
+	const struct svs_sched_ops *sched;
+	char name[SOCK_VS_SCHED_NAME_MAX];
+
+	nla_strscpy(name, attr, sizeof(name));
+	sched = svs_sched_find(name);
+	if (!sched)
+		NL_SET_ERR_MSG_ATTR(extack, attr, "unknown scheduler");
+	return sched;
+}
+
+static int svs_new_service(struct sk_buff *skb, struct genl_info *info)
+{
+	struct svs_net *sn = svs_net(genl_info_net(info));
+	struct nlattr *tb[SOCK_VS_SVC_ATTR_MAX + 1];
+	const struct svs_sched_ops *sched = &svs_sched_wrr;
+	struct svs_key key;
+	u32 flags = 0;
+	int err;
+
+	err = svs_parse_service(info, tb, &key);
+	if (err)
+		return err;
+	if (tb[SOCK_VS_SVC_ATTR_SCHED_NAME]) {
+		sched = svs_get_sched(tb[SOCK_VS_SVC_ATTR_SCHED_NAME], info->extack);
+		if (!sched)
+			return -ENOENT;
+	}
+	if (tb[SOCK_VS_SVC_ATTR_FLAGS])
+		flags = nla_get_u32(tb[SOCK_VS_SVC_ATTR_FLAGS]);
+
+	mutex_lock(&sn->lock);
+	if (svs_service_find(sn, &key)) {
+		NL_SET_ERR_MSG(info->extack, "service already exists");
+		err = -EEXIST;
+	} else {
+		err = svs_service_add(sn, &key, sched, flags, info->extack);
+	}
+	mutex_unlock(&sn->lock);
+	return err;
+}
+
+static int svs_set_service(struct sk_buff *skb, struct genl_info *info)
+{
+	struct svs_net *sn = svs_net(genl_info_net(info));
+	struct nlattr *tb[SOCK_VS_SVC_ATTR_MAX + 1];
+	const struct svs_sched_ops *sched = NULL;
+	struct svs_service *svc;
+	int err;
+
+	mutex_lock(&sn->lock);
+	svc = svs_lookup_service(sn, info, tb);
+	if (IS_ERR(svc)) {
+		err = PTR_ERR(svc);
+		goto out;
+	}
+	sched = svc->sched;
+	if (tb[SOCK_VS_SVC_ATTR_SCHED_NAME]) {
+		sched = svs_get_sched(tb[SOCK_VS_SVC_ATTR_SCHED_NAME], info->extack);
+		if (!sched) {
+			err = -ENOENT;
+			goto out;
+		}
+	}
+	err = svs_service_edit(sn, svc, sched,
+			       tb[SOCK_VS_SVC_ATTR_FLAGS] ?
+			       nla_get_u32(tb[SOCK_VS_SVC_ATTR_FLAGS]) : svc->flags,
+			       info->extack);
+out:
+	mutex_unlock(&sn->lock);
+	return err;
+}
+
+static int svs_del_service(struct sk_buff *skb, struct genl_info *info)
+{
+	struct svs_net *sn = svs_net(genl_info_net(info));
+	struct nlattr *tb[SOCK_VS_SVC_ATTR_MAX + 1];
+	struct svs_service *svc;
+	int err = 0;
+
+	mutex_lock(&sn->lock);
+	svc = svs_lookup_service(sn, info, tb);
+	if (IS_ERR(svc))
+		err = PTR_ERR(svc);
+	else
+		svs_service_del(sn, svc);
+	mutex_unlock(&sn->lock);
+	return err;
+}
+
+static int svs_put_stats(struct sk_buff *skb, int type,
+			 const struct svs_stats *s)
+{
+	struct nlattr *nest = nla_nest_start(skb, type);
+
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_CONNS,
+			      atomic64_read(&s->conns), SOCK_VS_STATS_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_REFUSED,
+			      atomic64_read(&s->refused), SOCK_VS_STATS_ATTR_PAD)) {
+		nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int svs_addr_len(u8 af)
+{
+	return af == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
+}
+
+static int svs_fill_service(struct sk_buff *skb, const struct svs_service *svc,
+			    u32 portid, u32 seq, int flags)
+{
+	struct nlattr *nest;
+	void *hdr;
+
+	hdr = genlmsg_put(skb, portid, seq, &svs_genl_family, flags,
+			  SOCK_VS_CMD_GET_SERVICE);
+	if (!hdr)
+		return -EMSGSIZE;
+	nest = nla_nest_start(skb, SOCK_VS_ATTR_SERVICE);
+	if (!nest)
+		goto cancel;
+	if (nla_put_u16(skb, SOCK_VS_SVC_ATTR_AF, svc->key.af) ||
+	    nla_put_u16(skb, SOCK_VS_SVC_ATTR_PROTOCOL, svc->key.protocol) ||
+	    nla_put(skb, SOCK_VS_SVC_ATTR_ADDR, svs_addr_len(svc->key.af),
+		    &svc->key.addr) ||
+	    nla_put_u16(skb, SOCK_VS_SVC_ATTR_PORT, ntohs(svc->key.port)) ||
+	    nla_put_string(skb, SOCK_VS_SVC_ATTR_SCHED_NAME, svc->sched->name) ||
+	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_FLAGS, svc->flags) ||
+	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_NUM_DESTS, svc->num_dests) ||
+	    svs_put_stats(skb, SOCK_VS_SVC_ATTR_STATS, &svc->stats))
+		goto cancel;
+	nla_nest_end(skb, nest);
+	genlmsg_end(skb, hdr);
+	return 0;
+cancel:
+	genlmsg_cancel(skb, hdr);
+	return -EMSGSIZE;
+}
+
+static int svs_get_service(struct sk_buff *skb, struct genl_info *info)
+{
+	struct svs_net *sn = svs_net(genl_info_net(info));
+	struct nlattr *tb[SOCK_VS_SVC_ATTR_MAX + 1];
+	struct svs_service *svc;
+	struct sk_buff *msg;
+	int err;
+
+	msg = nlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	mutex_lock(&sn->lock);
+	svc = svs_lookup_service(sn, info, tb);
+	if (IS_ERR(svc))
+		err = PTR_ERR(svc);
+	else
+		err = svs_fill_service(msg, svc, info->snd_portid,
+				       info->snd_seq, 0);
+	mutex_unlock(&sn->lock);
+	if (err) {
+		nlmsg_free(msg);
+		return err;
+	}
+	return genlmsg_reply(msg, info);
+}
+
+static int svs_dump_services(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct svs_net *sn = svs_net(sock_net(skb->sk));
+	struct svs_service *svc;
+	unsigned long id;
+
+	mutex_lock(&sn->lock);
+	xa_for_each_start(&sn->by_id, id, svc, cb->args[0]) {
+		if (svs_fill_service(skb, svc, NETLINK_CB(cb->skb).portid,
+				     cb->nlh->nlmsg_seq, NLM_F_MULTI))
+			break;
+		cb->args[0] = id + 1;
+	}
+	mutex_unlock(&sn->lock);
+	return skb->len;
+}
+
+/* Parse the real-server nest: address (of the service's family) and port. */
+static int svs_parse_dest(struct genl_info *info, const struct svs_service *svc,
+			  struct nlattr **tb, union nf_inet_addr *addr,
+			  __be16 *port)
+{
+	struct nlattr *nest = info->attrs[SOCK_VS_ATTR_DEST];
+	struct netlink_ext_ack *extack = info->extack;
+	int err;
+
+	if (!nest) {
+		NL_SET_ERR_MSG(extack, "missing real server attribute");
+		return -EINVAL;
+	}
+	err = nla_parse_nested(tb, SOCK_VS_DEST_ATTR_MAX, nest, svs_dest_policy,
+			       extack);
+	if (err)
+		return err;
+	if (!tb[SOCK_VS_DEST_ATTR_ADDR] || !tb[SOCK_VS_DEST_ATTR_PORT]) {
+		NL_SET_ERR_MSG_ATTR(extack, nest, "real server needs address and port");
+		return -EINVAL;
+	}
+	if ((tb[SOCK_VS_DEST_ATTR_AF] &&
+	     nla_get_u16(tb[SOCK_VS_DEST_ATTR_AF]) != svc->key.af) ||
+	    nla_len(tb[SOCK_VS_DEST_ATTR_ADDR]) != svs_addr_len(svc->key.af)) {
+		NL_SET_ERR_MSG_ATTR(extack, nest,
+				    "real server address family differs from the service's");
+		return -EAFNOSUPPORT;
+	}
+	err = svs_get_addr(tb[SOCK_VS_DEST_ATTR_ADDR], svc->key.af, addr, true,
+			   extack);
+	if (err)
+		return err;
+	*port = htons(nla_get_u16(tb[SOCK_VS_DEST_ATTR_PORT]));
+	return 0;
+}
+
+enum svs_dest_op { SVS_DEST_NEW, SVS_DEST_SET, SVS_DEST_DEL };
+
+static int svs_dest_cmd(struct genl_info *info, enum svs_dest_op op)
+{
+	struct svs_net *sn = svs_net(genl_info_net(info));
+	struct nlattr *stb[SOCK_VS_SVC_ATTR_MAX + 1];
+	struct nlattr *tb[SOCK_VS_DEST_ATTR_MAX + 1];
+	struct netlink_ext_ack *extack = info->extack;
+	u32 weight = SOCK_VS_WEIGHT_DEFAULT;
+	struct svs_service *svc;
+	union nf_inet_addr addr;
+	struct svs_dest *dest;
+	__be16 port;
+	int err;
+
+	mutex_lock(&sn->lock);
+	svc = svs_lookup_service(sn, info, stb);
+	if (IS_ERR(svc)) {
+		err = PTR_ERR(svc);
+		goto out;
+	}
+	err = svs_parse_dest(info, svc, tb, &addr, &port);
+	if (err)
+		goto out;
+	if (tb[SOCK_VS_DEST_ATTR_WEIGHT])
+		weight = nla_get_u32(tb[SOCK_VS_DEST_ATTR_WEIGHT]);
+	else if (op == SVS_DEST_SET) {
+		NL_SET_ERR_MSG(extack, "missing real server weight");
+		err = -EINVAL;
+		goto out;
+	}
+
+	dest = svs_dest_find(svc, &addr, port);
+	if (op == SVS_DEST_NEW) {
+		err = svs_dest_add(svc, &addr, port, weight, extack);
+		goto out;
+	}
+	if (!dest) {
+		NL_SET_ERR_MSG(extack, "no such real server");
+		err = -ENOENT;
+		goto out;
+	}
+	if (op == SVS_DEST_SET)
+		err = svs_dest_edit(svc, dest, weight, extack);
+	else
+		err = svs_dest_del(svc, dest, extack);
+out:
+	mutex_unlock(&sn->lock);
+	return err;
+}
+
+static int svs_new_dest(struct sk_buff *skb, struct genl_info *info)
+{
+	return svs_dest_cmd(info, SVS_DEST_NEW);
+}
+
+static int svs_set_dest(struct sk_buff *skb, struct genl_info *info)
+{
+	return svs_dest_cmd(info, SVS_DEST_SET);
+}
+
+static int svs_del_dest(struct sk_buff *skb, struct genl_info *info)
+{
+	return svs_dest_cmd(info, SVS_DEST_DEL);
+}
+
+static int svs_fill_dest(struct sk_buff *skb, const struct svs_service *svc,
+			 const struct svs_dest *d, u32 portid, u32 seq)
+{
+	struct nlattr *nest;
+	void *hdr;
+
+	hdr = genlmsg_put(skb, portid, seq, &svs_genl_family, NLM_F_MULTI,
+			  SOCK_VS_CMD_GET_DEST);
+	if (!hdr)
+		return -EMSGSIZE;
+	nest = nla_nest_start(skb, SOCK_VS_ATTR_DEST);
+	if (!nest)
+		goto cancel;
+	if (nla_put(skb, SOCK_VS_DEST_ATTR_ADDR, svs_addr_len(svc->key.af),
+		    &d->addr) ||
+	    nla_put_u16(skb, SOCK_VS_DEST_ATTR_PORT, ntohs(d->port)) ||
+	    nla_put_u32(skb, SOCK_VS_DEST_ATTR_WEIGHT, d->weight) ||
+	    nla_put_u16(skb, SOCK_VS_DEST_ATTR_AF, svc->key.af) ||
+	    svs_put_stats(skb, SOCK_VS_DEST_ATTR_STATS, &d->stats))
+		goto cancel;
+	nla_nest_end(skb, nest);
+	genlmsg_end(skb, hdr);
+	return 0;
+cancel:
+	genlmsg_cancel(skb, hdr);
+	return -EMSGSIZE;
+}
+
+static int svs_dump_dests(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct svs_net *sn = svs_net(sock_net(skb->sk));
+	struct nlattr *nest = svs_dump_attrs(cb)[SOCK_VS_ATTR_SERVICE];
+	struct nlattr *tb[SOCK_VS_SVC_ATTR_MAX + 1];
+	struct genl_info info = { .attrs = svs_dump_attrs(cb),
+				  .extack = cb->extack };
+	struct svs_service *svc;
+	struct svs_dest *d;
+	long i = 0;
+	int err = 0;
+
+	if (!nest) {
+		NL_SET_ERR_MSG(cb->extack, "missing service attribute");
+		return -EINVAL;
+	}
+	mutex_lock(&sn->lock);
+	svc = svs_lookup_service(sn, &info, tb);
+	if (IS_ERR(svc)) {
+		err = PTR_ERR(svc);
+		goto out;
+	}
+	list_for_each_entry(d, &svc->dests, list) {
+		if (i++ < cb->args[0])
+			continue;
+		if (svs_fill_dest(skb, svc, d, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq))
+			break;
+		cb->args[0] = i;
+	}
+out:
+	mutex_unlock(&sn->lock);
+	/* A first call may report an error; later ones just end the dump. */
+	if (err && !cb->args[1])
+		return err;
+	cb->args[1] = 1;
+	return err ? 0 : skb->len;
+}
+
+static int svs_flush_cmd(struct sk_buff *skb, struct genl_info *info)
+{
+	struct svs_net *sn = svs_net(genl_info_net(info));
+
+	mutex_lock(&sn->lock);
+	svs_flush(sn);
+	mutex_unlock(&sn->lock);
+	return 0;
+}
+
+static int svs_zero_cmd(struct sk_buff *skb, struct genl_info *info)
+{
+	struct svs_net *sn = svs_net(genl_info_net(info));
+	struct nlattr *tb[SOCK_VS_SVC_ATTR_MAX + 1];
+	struct svs_service *svc;
+	unsigned long id;
+	int err = 0;
+
+	mutex_lock(&sn->lock);
+	if (info->attrs[SOCK_VS_ATTR_SERVICE]) {
+		svc = svs_lookup_service(sn, info, tb);
+		if (IS_ERR(svc))
+			err = PTR_ERR(svc);
+		else
+			svs_zero_service(svc);
+	} else {
+		xa_for_each(&sn->by_id, id, svc)
+			svs_zero_service(svc);
+	}
+	mutex_unlock(&sn->lock);
+	return err;
+}
+
+static int svs_get_info(struct sk_buff *skb, struct genl_info *info)
+{
+	struct svs_net *sn = svs_net(genl_info_net(info));
+	struct nlattr *nest;
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = nlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &svs_genl_family, 0,
+				SOCK_VS_CMD_GET_INFO);
+	if (!hdr)
+		goto nospace;
+	nest = nla_nest_start(msg, SOCK_VS_ATTR_INFO);
+	if (!nest)
+		goto nospace;
+	if (nla_put_string(msg, SOCK_VS_INFO_ATTR_VERSION, SOCK_VS_VERSION) ||
+	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_NUM_SERVICES,
+			READ_ONCE(sn->num_services)) ||
+	    nla_put_string(msg, SOCK_VS_INFO_ATTR_HOOK, SVS_HOOK_NAME) ||
+	    nla_put_string(msg, SOCK_VS_INFO_ATTR_KERNEL,
+			   init_utsname()->release) ||
+	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_MAX_SERVICES,
+			READ_ONCE(svs_max_services)) ||
+	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_MAX_DESTS,
+			READ_ONCE(svs_max_dests)))
+		goto nospace;
+	nla_nest_end(msg, nest);
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+nospace:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
+}
+
+static const struct genl_ops svs_genl_ops[] = {
+	{
+		.cmd = SOCK_VS_CMD_NEW_SERVICE,
+		.doit = svs_new_service,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SOCK_VS_CMD_SET_SERVICE,
+		.doit = svs_set_service,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SOCK_VS_CMD_DEL_SERVICE,
+		.doit = svs_del_service,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SOCK_VS_CMD_GET_SERVICE,
+		.doit = svs_get_service,
+		.dumpit = svs_dump_services,
+	},
+	{
+		.cmd = SOCK_VS_CMD_NEW_DEST,
+		.doit = svs_new_dest,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SOCK_VS_CMD_SET_DEST,
+		.doit = svs_set_dest,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SOCK_VS_CMD_DEL_DEST,
+		.doit = svs_del_dest,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SOCK_VS_CMD_GET_DEST,
+		.dumpit = svs_dump_dests,
+	},
+	{
+		.cmd = SOCK_VS_CMD_FLUSH,
+		.doit = svs_flush_cmd,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SOCK_VS_CMD_ZERO,
+		.doit = svs_zero_cmd,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SOCK_VS_CMD_GET_INFO,
+		.doit = svs_get_info,
+	},
+};
+
+static struct genl_family svs_genl_family __ro_after_init = {
+	.name = SOCK_VS_GENL_NAME,
+	.version = SOCK_VS_GENL_VERSION,
+	.maxattr = SOCK_VS_ATTR_MAX,
+	.policy = svs_policy,
+	.netnsok = true,
+	.module = THIS_MODULE,
+	.ops = svs_genl_ops,
+	.n_ops = ARRAY_SIZE(svs_genl_ops),
+	.resv_start_op = SOCK_VS_CMD_GET_INFO + 1,
+};
+
+int svs_genl_init(void)
+{
+	return genl_register_family(&svs_genl_family);
+}
+
+void svs_genl_exit(void)
+{
+	genl_unregister_family(&svs_genl_family);
+}

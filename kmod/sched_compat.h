@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The few kernel facilities the scheduler code uses, so that the same
+ * sched*.c files build into the module and into the host unit tests
+ * (compiled with -DSVS_HOST).
+ */
+#ifndef _SOCK_VS_SCHED_COMPAT_H
+#define _SOCK_VS_SCHED_COMPAT_H
+
+#ifndef SVS_HOST
+
+#include <linux/types.h>
+#include <linux/errno.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/math64.h>
+#include <linux/gcd.h>
+
+#define svs_zalloc(size)	kzalloc(size, GFP_KERNEL)
+#define svs_free(ptr)		kfree(ptr)
+
+static inline u32 svs_mod64(u64 a, u32 b)
+{
+	u32 rem;
+
+	div_u64_rem(a, b, &rem);
+	return rem;
+}
+
+static inline u64 svs_mod64_64(u64 a, u64 b)
+{
+	u64 rem;
+
+	div64_u64_rem(a, b, &rem);
+	return rem;
+}
+
+#else /* SVS_HOST */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+
+#define svs_zalloc(size)	calloc(1, size)
+#define svs_free(ptr)		free(ptr)
+
+static inline u32 svs_mod64(u64 a, u32 b)
+{
+	return (u32)(a % b);
+}
+
+static inline u64 svs_mod64_64(u64 a, u64 b)
+{
+	return a % b;
+}
+
+static inline unsigned long gcd(unsigned long a, unsigned long b)
+{
+	while (b) {
+		unsigned long t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+#endif /* SVS_HOST */
+
+#endif /* _SOCK_VS_SCHED_COMPAT_H */

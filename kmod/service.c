@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Virtual services and real servers of one network namespace.
+ *
+ * All functions here run in process context with svs_net->lock held.  The
+ * connect path never takes that lock: it looks services up in an
+ * rhashtable under RCU and reads each service's current svs_dtable, a
+ * snapshot rebuilt and republished after every change.
+ */
+#include <linux/overflow.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <net/netlink.h>
+
+#include "sock_vs.h"
+
+const struct rhashtable_params svs_ht_params = {
+	.head_offset = offsetof(struct svs_service, node),
+	.key_offset = offsetof(struct svs_service, key),
+	.key_len = sizeof(struct svs_key),
+	.automatic_shrinking = true,
+};
+
+int svs_net_init_tables(struct svs_net *sn)
+{
+	mutex_init(&sn->lock);
+	xa_init_flags(&sn->by_id, XA_FLAGS_ALLOC);
+	sn->next_id = 0;
+	sn->num_services = 0;
+	return rhashtable_init(&sn->ht, &svs_ht_params);
+}
+
+static void svs_dtable_free(struct svs_dtable *dt)
+{
+	if (!dt)
+		return;
+	if (dt->sched)
+		dt->sched->free(dt->priv);
+	kfree(dt);
+}
+
+static void svs_dtable_free_rcu(struct rcu_head *head)
+{
+	svs_dtable_free(container_of(head, struct svs_dtable, rcu));
+}
+
+/* A snapshot of @svc's real servers (except @skip) for scheduler @sched. */
+static struct svs_dtable *svs_dtable_build(struct svs_service *svc,
+					   const struct svs_sched_ops *sched,
+					   const struct svs_dest *skip)
+{
+	struct svs_dtable *dt;
+	struct svs_dest *d;
+	u32 n = svc->num_dests - (skip ? 1 : 0);
+	u32 i = 0;
+	int err;
+
+	dt = kzalloc(struct_size(dt, dest, n) + n * sizeof(u32), GFP_KERNEL);
+	if (!dt)
+		return ERR_PTR(-ENOMEM);
+	dt->weight = (u32 *)&dt->dest[n];
+	list_for_each_entry(d, &svc->dests, list) {
+		if (d == skip)
+			continue;
+		dt->dest[i] = d;
+		dt->weight[i] = d->weight;
+		i++;
+	}
+	dt->n = n;
+	err = sched->build(dt->weight, n, &dt->priv);
+	if (err) {
+		kfree(dt);
+		return ERR_PTR(err);
+	}
+	dt->sched = sched;
+	return dt;
+}
+
+static void svs_dtable_install(struct svs_service *svc, struct svs_dtable *dt)
+{
+	struct svs_dtable *old;
+
+	old = rcu_replace_pointer(svc->dt, dt, true);
+	if (old)
+		call_rcu(&old->rcu, svs_dtable_free_rcu);
+}
+
+/* Rebuild and publish the snapshot; on failure nothing changes. */
+static int svs_republish(struct svs_service *svc,
+			 const struct svs_sched_ops *sched,
+			 const struct svs_dest *skip,
+			 struct netlink_ext_ack *extack)
+{
+	struct svs_dtable *dt = svs_dtable_build(svc, sched, skip);
+
+	if (IS_ERR(dt)) {
+		NL_SET_ERR_MSG(extack, "out of memory building the scheduler table");
+		return PTR_ERR(dt);
+	}
+	svs_dtable_install(svc, dt);
+	return 0;
+}
+
+struct svs_service *svs_service_find(struct svs_net *sn,
+				     const struct svs_key *key)
+{
+	return rhashtable_lookup_fast(&sn->ht, key, svs_ht_params);
+}
+
+int svs_service_add(struct svs_net *sn, const struct svs_key *key,
+		    const struct svs_sched_ops *sched, u32 flags,
+		    struct netlink_ext_ack *extack)
+{
+	struct svs_service *svc;
+	int err;
+
+	if (sn->num_services >= svs_max_services) {
+		NL_SET_ERR_MSG(extack, "limit of services per namespace reached (module parameter max_services)");
+		return -ENOSPC;
+	}
+	svc = kzalloc(sizeof(*svc), GFP_KERNEL);
+	if (!svc)
+		return -ENOMEM;
+	svc->key = *key;
+	svc->flags = flags;
+	svc->sched = sched;
+	INIT_LIST_HEAD(&svc->dests);
+	atomic64_set(&svc->seq, 0);
+
+	err = svs_republish(svc, sched, NULL, extack);
+	if (err)
+		goto free;
+
+	err = xa_alloc_cyclic(&sn->by_id, &svc->id, svc, xa_limit_32b,
+			      &sn->next_id, GFP_KERNEL);
+	if (err < 0) {
+		NL_SET_ERR_MSG(extack, "out of service identifiers");
+		goto free_dt;
+	}
+	err = rhashtable_lookup_insert_fast(&sn->ht, &svc->node, svs_ht_params);
+	if (err) {
+		if (err == -EEXIST)
+			NL_SET_ERR_MSG(extack, "service already exists");
+		xa_erase(&sn->by_id, svc->id);
+		goto free_dt;
+	}
+	sn->num_services++;
+	atomic_inc(&svs_services_total);
+	return 0;
+
+free_dt:
+	svs_dtable_free(rcu_dereference_protected(svc->dt, true));
+free:
+	kfree(svc);
+	return err;
+}
+
+int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
+		     const struct svs_sched_ops *sched, u32 flags,
+		     struct netlink_ext_ack *extack)
+{
+	int err;
+
+	if (sched != svc->sched) {
+		err = svs_republish(svc, sched, NULL, extack);
+		if (err)
+			return err;
+		svc->sched = sched;
+	}
+	svc->flags = flags;
+	return 0;
+}
+
+static void svs_service_free_rcu(struct rcu_head *head)
+{
+	struct svs_service *svc = container_of(head, struct svs_service, rcu);
+	struct svs_dest *d, *tmp;
+
+	svs_dtable_free(rcu_dereference_protected(svc->dt, true));
+	list_for_each_entry_safe(d, tmp, &svc->dests, list)
+		kfree(d);
+	kfree(svc);
+}
+
+void svs_service_del(struct svs_net *sn, struct svs_service *svc)
+{
+	rhashtable_remove_fast(&sn->ht, &svc->node, svs_ht_params);
+	xa_erase(&sn->by_id, svc->id);
+	sn->num_services--;
+	atomic_dec(&svs_services_total);
+	call_rcu(&svc->rcu, svs_service_free_rcu);
+}
+
+void svs_flush(struct svs_net *sn)
+{
+	struct svs_service *svc;
+	unsigned long id;
+
+	xa_for_each(&sn->by_id, id, svc)
+		svs_service_del(sn, svc);
+}
+
+void svs_net_free_tables(struct svs_net *sn)
+{
+	mutex_lock(&sn->lock);
+	svs_flush(sn);
+	mutex_unlock(&sn->lock);
+	rhashtable_destroy(&sn->ht);
+	xa_destroy(&sn->by_id);
+}
+
+struct svs_dest *svs_dest_find(struct svs_service *svc,
+			       const union nf_inet_addr *addr, __be16 port)
+{
+	struct svs_dest *d;
+
+	list_for_each_entry(d, &svc->dests, list)
+		if (d->port == port && nf_inet_addr_cmp(&d->addr, addr))
+			return d;
+	return NULL;
+}
+
+int svs_dest_add(struct svs_service *svc, const union nf_inet_addr *addr,
+		 __be16 port, u32 weight, struct netlink_ext_ack *extack)
+{
+	struct svs_dest *d;
+	int err;
+
+	if (svs_dest_find(svc, addr, port)) {
+		NL_SET_ERR_MSG(extack, "real server already exists");
+		return -EEXIST;
+	}
+	if (svc->num_dests >= svs_max_dests) {
+		NL_SET_ERR_MSG(extack, "limit of real servers per service reached (module parameter max_dests)");
+		return -ENOSPC;
+	}
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	if (!d)
+		return -ENOMEM;
+	d->addr = *addr;
+	d->port = port;
+	d->weight = weight;
+
+	list_add_tail(&d->list, &svc->dests);
+	svc->num_dests++;
+	err = svs_republish(svc, svc->sched, NULL, extack);
+	if (err) {
+		list_del(&d->list);
+		svc->num_dests--;
+		kfree(d);
+	}
+	return err;
+}
+
+int svs_dest_edit(struct svs_service *svc, struct svs_dest *dest, u32 weight,
+		  struct netlink_ext_ack *extack)
+{
+	u32 old = dest->weight;
+	int err;
+
+	dest->weight = weight;
+	err = svs_republish(svc, svc->sched, NULL, extack);
+	if (err)
+		dest->weight = old;
+	return err;
+}
+
+int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
+		 struct netlink_ext_ack *extack)
+{
+	int err;
+
+	err = svs_republish(svc, svc->sched, dest, extack);
+	if (err)
+		return err;
+	list_del(&dest->list);
+	svc->num_dests--;
+	kfree_rcu(dest, rcu);
+	return 0;
+}
+
+static void svs_zero_stats(struct svs_stats *s)
+{
+	atomic64_set(&s->conns, 0);
+	atomic64_set(&s->refused, 0);
+}
+
+void svs_zero_service(struct svs_service *svc)
+{
+	struct svs_dest *d;
+
+	svs_zero_stats(&svc->stats);
+	list_for_each_entry(d, &svc->dests, list)
+		svs_zero_stats(&d->stats);
+}

@@ -1,0 +1,35 @@
+#!/bin/bash
+# Install, from Debian's archive, every package the build and the tests
+# need.  Idempotent: does nothing when everything is there.
+set -euo pipefail
+
+pkgs=(
+	# build
+	build-essential cmake pkg-config g++ libnl-3-dev libnl-genl-3-dev
+	libgtest-dev libgmock-dev clang-tidy
+	# kernels to test against, their headers, lint tools
+	linux-image-amd64 linux-headers-amd64
+	linux-image-6.12-amd64 linux-headers-6.12-amd64
+	linux-source-6.1 sparse
+	# guests
+	qemu-system-x86 busybox-static kmod cpio xz-utils
+	# what the tests run inside the guests
+	redis-server redis-tools ipvsadm iptables nftables iproute2
+	python3 util-linux procps
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]} (run as root)" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${missing[@]}" >/dev/null
