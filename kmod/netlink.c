@@ -16,7 +16,6 @@
 #include <net/genetlink.h>
 #include <net/ipv6.h>
 
-#include "compat.h"
 #include "sock_vs.h"
 
 static const struct nla_policy svs_stats_policy[SOCK_VS_STATS_ATTR_MAX + 1] = {
@@ -405,9 +404,9 @@ static int svs_dest_cmd(struct genl_info *info, enum svs_dest_op op)
 	err = svs_parse_dest(info, svc, tb, &addr, &port);
 	if (err)
 		goto out;
-	if (tb[SOCK_VS_DEST_ATTR_WEIGHT])
+	if (tb[SOCK_VS_DEST_ATTR_WEIGHT]) {
 		weight = nla_get_u32(tb[SOCK_VS_DEST_ATTR_WEIGHT]);
-	else if (op == SVS_DEST_SET) {
+	} else if (op == SVS_DEST_SET) {
 		NL_SET_ERR_MSG(extack, "missing real server weight");
 		err = -EINVAL;
 		goto out;
@@ -478,19 +477,19 @@ cancel:
 static int svs_dump_dests(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct svs_net *sn = svs_net(sock_net(skb->sk));
-	struct nlattr *nest = svs_dump_attrs(cb)[SOCK_VS_ATTR_SERVICE];
+	struct nlattr *attrs[SOCK_VS_ATTR_MAX + 1];
 	struct nlattr *tb[SOCK_VS_SVC_ATTR_MAX + 1];
-	struct genl_info info = { .attrs = svs_dump_attrs(cb),
-				  .extack = cb->extack };
+	struct genl_info info = { .attrs = attrs, .extack = cb->extack };
 	struct svs_service *svc;
 	struct svs_dest *d;
 	long i = 0;
-	int err = 0;
+	int err;
 
-	if (!nest) {
-		NL_SET_ERR_MSG(cb->extack, "missing service attribute");
-		return -EINVAL;
-	}
+	/* The request, parsed here: portable across kernel versions. */
+	err = nlmsg_parse(cb->nlh, GENL_HDRLEN, attrs, SOCK_VS_ATTR_MAX,
+			  svs_policy, cb->extack);
+	if (err)
+		return err;
 	mutex_lock(&sn->lock);
 	svc = svs_lookup_service(sn, &info, tb);
 	if (IS_ERR(svc)) {

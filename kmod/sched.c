@@ -11,7 +11,7 @@ const struct svs_sched_ops *svs_sched_find(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(svs_scheds) / sizeof(svs_scheds[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(svs_scheds); i++)
 		if (!strcmp(svs_scheds[i]->name, name))
 			return svs_scheds[i];
 	return NULL;

@@ -44,10 +44,12 @@ static inline u64 svs_mod64_64(u64 a, u64 b)
 #include <stdlib.h>
 #include <string.h>
 
-typedef uint8_t u8;
-typedef uint16_t u16;
-typedef uint32_t u32;
-typedef uint64_t u64;
+typedef unsigned char u8;
+typedef unsigned short u16;
+typedef unsigned int u32;
+typedef unsigned long long u64;
+
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 
 #define svs_zalloc(size)	calloc(1, size)
 #define svs_free(ptr)		free(ptr)

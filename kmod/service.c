@@ -115,7 +115,7 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 	int err;
 
 	if (sn->num_services >= svs_max_services) {
-		NL_SET_ERR_MSG(extack, "limit of services per namespace reached (module parameter max_services)");
+		NL_SET_ERR_MSG(extack, "too many services (max_services)");
 		return -ENOSPC;
 	}
 	svc = kzalloc(sizeof(*svc), GFP_KERNEL);
@@ -231,7 +231,7 @@ int svs_dest_add(struct svs_service *svc, const union nf_inet_addr *addr,
 		return -EEXIST;
 	}
 	if (svc->num_dests >= svs_max_dests) {
-		NL_SET_ERR_MSG(extack, "limit of real servers per service reached (module parameter max_dests)");
+		NL_SET_ERR_MSG(extack, "too many real servers (max_dests)");
 		return -ENOSPC;
 	}
 	d = kzalloc(sizeof(*d), GFP_KERNEL);

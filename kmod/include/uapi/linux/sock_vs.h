@@ -70,6 +70,7 @@ enum sock_vs_cmd {
 
 	__SOCK_VS_CMD_MAX,
 };
+
 #define SOCK_VS_CMD_MAX (__SOCK_VS_CMD_MAX - 1)
 
 /* Top-level attributes. */
@@ -81,6 +82,7 @@ enum sock_vs_attr {
 
 	__SOCK_VS_ATTR_MAX,
 };
+
 #define SOCK_VS_ATTR_MAX (__SOCK_VS_ATTR_MAX - 1)
 
 /* A virtual service.  (af, protocol, addr, port) is its key. */
@@ -97,6 +99,7 @@ enum sock_vs_svc_attr {
 
 	__SOCK_VS_SVC_ATTR_MAX,
 };
+
 #define SOCK_VS_SVC_ATTR_MAX (__SOCK_VS_SVC_ATTR_MAX - 1)
 
 /* A real server of a service.  (addr, port) is its key within the service. */
@@ -108,10 +111,11 @@ enum sock_vs_dest_attr {
 	SOCK_VS_DEST_ATTR_AF,		/* u16 (output; on input must match the service) */
 	SOCK_VS_DEST_ATTR_STATS,	/* nest, enum sock_vs_stats_attr (output) */
 	SOCK_VS_DEST_ATTR_ACTIVE_CONNS,	/* u32: scheduled sockets now ESTABLISHED (output) */
-	SOCK_VS_DEST_ATTR_INACT_CONNS,	/* u32: scheduled sockets open in any other state (output) */
+	SOCK_VS_DEST_ATTR_INACT_CONNS,	/* u32: other open scheduled sockets (output) */
 
 	__SOCK_VS_DEST_ATTR_MAX,
 };
+
 #define SOCK_VS_DEST_ATTR_MAX (__SOCK_VS_DEST_ATTR_MAX - 1)
 
 /*
@@ -126,6 +130,7 @@ enum sock_vs_stats_attr {
 
 	__SOCK_VS_STATS_ATTR_MAX,
 };
+
 #define SOCK_VS_STATS_ATTR_MAX (__SOCK_VS_STATS_ATTR_MAX - 1)
 
 /* What the module reports about itself (SOCK_VS_CMD_GET_INFO). */
@@ -140,6 +145,7 @@ enum sock_vs_info_attr {
 
 	__SOCK_VS_INFO_ATTR_MAX,
 };
+
 #define SOCK_VS_INFO_ATTR_MAX (__SOCK_VS_INFO_ATTR_MAX - 1)
 
 #endif /* _UAPI_LINUX_SOCK_VS_H */
