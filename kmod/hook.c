@@ -48,7 +48,7 @@ static noinline int svs_refuse_connect(struct sock *sk, struct sockaddr *uaddr,
 
 /*
  * Look the destination up and, when it is a virtual service, rewrite it.
- * Returns 0 (continue, possibly rewritten) or -ECONNREFUSED.
+ * Returns 1 (rewritten), 0 (not a virtual service) or -ECONNREFUSED.
  */
 static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 		       u8 protocol)
@@ -118,6 +118,8 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	}
 	atomic64_inc(&svc->stats.conns);
 	atomic64_inc(&dest->stats.conns);
+	svs_conn_track(sk, dest);
+	ret = 1;
 out:
 	rcu_read_unlock();
 	return ret;
@@ -130,13 +132,19 @@ static int svs_pre_handler(struct kprobe *p, struct pt_regs *regs, u8 protocol)
 		(struct sockaddr *)regs_get_kernel_argument(regs, 1);
 	int addr_len = (int)regs_get_kernel_argument(regs, 2);
 
-	if (!atomic_read(&svs_services_total))
-		return 0;
+	int ret = 0;
+
 	if (sk->sk_protocol != protocol)
 		return 0;
 	if (protocol == IPPROTO_UDP && sk->sk_type != SOCK_DGRAM)
 		return 0;
-	if (svs_connect(sk, uaddr, addr_len, protocol) == 0)
+	if (atomic_read(&svs_services_total))
+		ret = svs_connect(sk, uaddr, addr_len, protocol);
+	if (ret == 1)
+		return 0;
+	/* Not (or no longer) balanced: forget an earlier scheduling. */
+	svs_conn_untrack(sk);
+	if (ret == 0)
 		return 0;
 	instruction_pointer_set(regs, (unsigned long)svs_refuse_connect);
 	return 1;
@@ -172,8 +180,23 @@ static struct kprobe svs_kp_udp6 = {
 	.pre_handler = svs_pre_udp,
 };
 
+/*
+ * A socket that listens after a failed balanced connect would pass our
+ * destructor on to every socket it accepts: hand the socket back first.
+ */
+static int svs_pre_listen(struct kprobe *p, struct pt_regs *regs)
+{
+	svs_conn_untrack((struct sock *)regs_get_kernel_argument(regs, 0));
+	return 0;
+}
+
+static struct kprobe svs_kp_listen = {
+	.symbol_name = "inet_csk_listen_start",
+	.pre_handler = svs_pre_listen,
+};
+
 static struct kprobe *svs_kps[] = {
-	&svs_kp_tcp4, &svs_kp_tcp6, &svs_kp_udp4, &svs_kp_udp6,
+	&svs_kp_tcp4, &svs_kp_tcp6, &svs_kp_udp4, &svs_kp_udp6, &svs_kp_listen,
 };
 
 int svs_hook_init(void)

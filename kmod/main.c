@@ -45,9 +45,12 @@ static int __init svs_init(void)
 {
 	int err;
 
-	err = register_pernet_subsys(&svs_net_ops);
+	err = svs_conn_init();
 	if (err)
 		return err;
+	err = register_pernet_subsys(&svs_net_ops);
+	if (err)
+		goto err_conn;
 	err = svs_genl_init();
 	if (err)
 		goto err_pernet;
@@ -61,13 +64,19 @@ err_genl:
 	svs_genl_exit();
 err_pernet:
 	unregister_pernet_subsys(&svs_net_ops);
+err_conn:
+	svs_conn_exit();
 	return err;
 }
 
 static void __exit svs_exit(void)
 {
-	/* No new lookups, then no new configuration, then free the tables. */
+	/*
+	 * No new lookups, sockets handed back, no new configuration, then
+	 * free the tables.
+	 */
 	svs_hook_exit();
+	svs_conn_exit();
 	svs_genl_exit();
 	unregister_pernet_subsys(&svs_net_ops);
 	rcu_barrier();

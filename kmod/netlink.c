@@ -447,11 +447,13 @@ static int svs_del_dest(struct sk_buff *skb, struct genl_info *info)
 }
 
 static int svs_fill_dest(struct sk_buff *skb, const struct svs_service *svc,
-			 const struct svs_dest *d, u32 portid, u32 seq)
+			 struct svs_dest *d, u32 portid, u32 seq)
 {
 	struct nlattr *nest;
+	u32 active, inactive;
 	void *hdr;
 
+	svs_conn_count(d, &active, &inactive);
 	hdr = genlmsg_put(skb, portid, seq, &svs_genl_family, NLM_F_MULTI,
 			  SOCK_VS_CMD_GET_DEST);
 	if (!hdr)
@@ -464,6 +466,8 @@ static int svs_fill_dest(struct sk_buff *skb, const struct svs_service *svc,
 	    nla_put_u16(skb, SOCK_VS_DEST_ATTR_PORT, ntohs(d->port)) ||
 	    nla_put_u32(skb, SOCK_VS_DEST_ATTR_WEIGHT, d->weight) ||
 	    nla_put_u16(skb, SOCK_VS_DEST_ATTR_AF, svc->key.af) ||
+	    nla_put_u32(skb, SOCK_VS_DEST_ATTR_ACTIVE_CONNS, active) ||
+	    nla_put_u32(skb, SOCK_VS_DEST_ATTR_INACT_CONNS, inactive) ||
 	    svs_put_stats(skb, SOCK_VS_DEST_ATTR_STATS, &d->stats))
 		goto cancel;
 	nla_nest_end(skb, nest);

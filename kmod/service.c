@@ -171,6 +171,12 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 	return 0;
 }
 
+void svs_dest_put(struct svs_dest *dest)
+{
+	if (refcount_dec_and_test(&dest->refcnt))
+		kfree_rcu(dest, rcu);
+}
+
 static void svs_service_free_rcu(struct rcu_head *head)
 {
 	struct svs_service *svc = container_of(head, struct svs_service, rcu);
@@ -178,7 +184,7 @@ static void svs_service_free_rcu(struct rcu_head *head)
 
 	svs_dtable_free(rcu_dereference_protected(svc->dt, true));
 	list_for_each_entry_safe(d, tmp, &svc->dests, list)
-		kfree(d);
+		svs_dest_put(d);
 	kfree(svc);
 }
 
@@ -240,6 +246,8 @@ int svs_dest_add(struct svs_service *svc, const union nf_inet_addr *addr,
 	d->addr = *addr;
 	d->port = port;
 	d->weight = weight;
+	refcount_set(&d->refcnt, 1);
+	INIT_HLIST_HEAD(&d->conns);
 
 	list_add_tail(&d->list, &svc->dests);
 	svc->num_dests++;
@@ -275,7 +283,7 @@ int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
 		return err;
 	list_del(&dest->list);
 	svc->num_dests--;
-	kfree_rcu(dest, rcu);
+	svs_dest_put(dest);
 	return 0;
 }
 

@@ -16,11 +16,13 @@
 #include <linux/in6.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/refcount.h>
 #include <linux/netfilter.h>
 #include <linux/rhashtable.h>
 #include <linux/xarray.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
+#include <net/sock.h>
 
 #include "svs_sched.h"
 #include "include/uapi/linux/sock_vs.h"
@@ -46,6 +48,9 @@ struct svs_dest {
 	__be16 port;
 	u32 weight;
 	struct svs_stats stats;
+	refcount_t refcnt;		/* the service's list, each tracked socket */
+	atomic_t nconns;		/* tracked sockets open */
+	struct hlist_head conns;	/* their records, under svs_conn_lock */
 	struct rcu_head rcu;
 };
 
@@ -115,6 +120,14 @@ int svs_dest_edit(struct svs_service *svc, struct svs_dest *dest, u32 weight,
 int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
 		 struct netlink_ext_ack *extack);
 void svs_zero_service(struct svs_service *svc);
+void svs_dest_put(struct svs_dest *dest);
+
+/* conn.c: which real server each balanced socket went to */
+int svs_conn_init(void);
+void svs_conn_exit(void);
+void svs_conn_track(struct sock *sk, struct svs_dest *dest);
+void svs_conn_untrack(struct sock *sk);
+void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive);
 
 /* hook.c: the connect hook */
 int svs_hook_init(void);
