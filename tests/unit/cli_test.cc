@@ -1,0 +1,320 @@
+// sockvsadm command line parsing.
+#include <gtest/gtest.h>
+
+#include <linux/sock_vs.h>
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "cli.h"
+
+namespace sockvsadm {
+namespace {
+
+Command parse(std::initializer_list<const char*> args) {
+  const std::vector<std::string> v(args.begin(), args.end());
+  return parse_command(v);
+}
+
+std::string usage_error(std::initializer_list<const char*> args) {
+  try {
+    parse(args);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+sockvs::ServiceKey key(std::uint16_t proto, const char* addr, std::uint16_t port) {
+  return sockvs::ServiceKey{proto, *sockvs::Address::parse(addr), port};
+}
+
+TEST(Cli, AddServiceShortOptions) {
+  const Command c = parse({"-A", "-t", "10.0.0.1:6379", "-s", "rr"});
+  EXPECT_EQ(c.op, Op::kAddService);
+  EXPECT_EQ(c.service, key(IPPROTO_TCP, "10.0.0.1", 6379));
+  EXPECT_EQ(c.scheduler, "rr");
+  EXPECT_FALSE(c.dest.has_value());
+}
+
+TEST(Cli, AddServiceLongOptions) {
+  const Command c = parse({"--add-service", "--udp-service", "10.0.0.2:53", "--scheduler", "rr"});
+  EXPECT_EQ(c.op, Op::kAddService);
+  EXPECT_EQ(c.service, key(IPPROTO_UDP, "10.0.0.2", 53));
+  EXPECT_EQ(c.scheduler, "rr");
+}
+
+TEST(Cli, LongOptionsWithEquals) {
+  const Command c = parse({"--add-service", "--tcp-service=[fd00::1]:80", "--scheduler=wrr"});
+  EXPECT_EQ(c.service, key(IPPROTO_TCP, "fd00::1", 80));
+  EXPECT_EQ(c.scheduler, "wrr");
+}
+
+TEST(Cli, AttachedShortValues) {
+  const Command c = parse({"-a", "-t10.0.0.1:80", "-r192.168.1.5", "-w7"});
+  EXPECT_EQ(c.op, Op::kAddDest);
+  EXPECT_EQ(c.service, key(IPPROTO_TCP, "10.0.0.1", 80));
+  ASSERT_TRUE(c.dest.has_value());
+  EXPECT_EQ(c.dest->weight, 7U);
+}
+
+TEST(Cli, DefaultSchedulerIsWrrOnAdd) {
+  EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80"}).scheduler, SOCK_VS_SCHED_DEFAULT);
+  EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80"}).scheduler, "wrr");
+}
+
+TEST(Cli, EditServiceWithoutSchedulerKeepsIt) {
+  const Command c = parse({"-E", "-t", "10.0.0.1:80"});
+  EXPECT_EQ(c.op, Op::kEditService);
+  EXPECT_EQ(c.scheduler, "");
+  EXPECT_EQ(parse({"--edit-service", "-t", "10.0.0.1:80", "-s", "rr"}).scheduler, "rr");
+}
+
+TEST(Cli, DeleteService) {
+  const Command c = parse({"-D", "-u", "[fd00::5]:53"});
+  EXPECT_EQ(c.op, Op::kDelService);
+  EXPECT_EQ(c.service, key(IPPROTO_UDP, "fd00::5", 53));
+  EXPECT_EQ(parse({"--delete-service", "--tcp-service", "1.2.3.4:5"}).op, Op::kDelService);
+}
+
+TEST(Cli, AddServerDefaults) {
+  const Command c = parse({"-a", "-t", "10.0.0.1:6379", "-r", "192.168.1.5"});
+  ASSERT_TRUE(c.dest.has_value());
+  EXPECT_EQ(c.dest->addr.to_string(), "192.168.1.5");
+  EXPECT_EQ(c.dest->port, 6379);  // the virtual port
+  EXPECT_EQ(c.dest->weight, 1U);
+}
+
+TEST(Cli, AddServerWithPortAndWeight) {
+  const Command c = parse({"--add-server", "-t", "10.0.0.1:6379", "--real-server",
+                           "192.168.1.5:6380", "--weight", "2"});
+  EXPECT_EQ(c.dest->port, 6380);
+  EXPECT_EQ(c.dest->weight, 2U);
+}
+
+TEST(Cli, AddServerIPv6) {
+  Command c = parse({"-a", "-t", "[fd00::1]:80", "-r", "[fd00::2]:8080", "-w", "3"});
+  EXPECT_EQ(c.dest->addr.to_string(), "fd00::2");
+  EXPECT_EQ(c.dest->port, 8080);
+  c = parse({"-a", "-t", "[fd00::1]:80", "-r", "[fd00::2]"});
+  EXPECT_EQ(c.dest->port, 80);
+  c = parse({"-a", "-t", "[fd00::1]:80", "-r", "fd00::3"});
+  EXPECT_EQ(c.dest->addr.to_string(), "fd00::3");
+  EXPECT_EQ(c.dest->port, 80);
+}
+
+TEST(Cli, ForwardingFlagsAreIgnored) {
+  for (const char* flag : {"-m", "-g", "-i", "--masquerading", "--gatewaying", "--ipip"}) {
+    const Command c = parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", flag, "-w", "4"});
+    EXPECT_EQ(c.op, Op::kAddDest) << flag;
+    EXPECT_EQ(c.dest->weight, 4U) << flag;
+  }
+  EXPECT_EQ(parse({"-e", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-m"}).op, Op::kEditDest);
+}
+
+TEST(Cli, EditServerWithoutWeightUsesOne) {
+  const Command c = parse({"-e", "-t", "10.0.0.1:80", "-r", "10.0.0.2:81"});
+  EXPECT_EQ(c.op, Op::kEditDest);
+  EXPECT_EQ(c.dest->weight, 1U);
+}
+
+TEST(Cli, WeightBounds) {
+  EXPECT_EQ(parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-w", "0"}).dest->weight, 0U);
+  EXPECT_EQ(parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-w", "65535"}).dest->weight,
+            65535U);
+  for (const char* w : {"65536", "70000", "-1", "abc", "", "1.5", "0x10", "99999999999999999999"}) {
+    EXPECT_NE(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-w", w}).find("weight"),
+              std::string::npos)
+        << w;
+  }
+}
+
+TEST(Cli, DeleteServer) {
+  const Command c = parse({"-d", "-t", "10.0.0.1:80", "-r", "10.0.0.2:8080"});
+  EXPECT_EQ(c.op, Op::kDelDest);
+  EXPECT_EQ(c.dest->port, 8080);
+  EXPECT_NE(usage_error({"-d", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-w", "2"}), "<no error>");
+}
+
+TEST(Cli, ListVariants) {
+  Command c = parse({"-L", "-n"});
+  EXPECT_EQ(c.op, Op::kList);
+  EXPECT_TRUE(c.numeric);
+  EXPECT_FALSE(c.service.has_value());
+  c = parse({"-l"});
+  EXPECT_EQ(c.op, Op::kList);
+  c = parse({"--list", "--numeric", "--stats", "--exact"});
+  EXPECT_TRUE(c.stats);
+  EXPECT_TRUE(c.exact);
+  c = parse({"-L", "-t", "10.0.0.1:80"});
+  EXPECT_EQ(c.service, key(IPPROTO_TCP, "10.0.0.1", 80));
+}
+
+TEST(Cli, BundledShortFlags) {
+  Command c = parse({"-Ln"});
+  EXPECT_EQ(c.op, Op::kList);
+  EXPECT_TRUE(c.numeric);
+  c = parse({"-Sn"});
+  EXPECT_EQ(c.op, Op::kSave);
+  EXPECT_TRUE(c.numeric);
+  c = parse({"-at", "10.0.0.1:80", "-r", "10.0.0.2"});
+  EXPECT_EQ(c.op, Op::kAddDest);
+}
+
+TEST(Cli, NoArgumentsOrOnlyNumericMeansList) {
+  EXPECT_EQ(parse({}).op, Op::kList);
+  const Command c = parse({"-n"});
+  EXPECT_EQ(c.op, Op::kList);
+  EXPECT_TRUE(c.numeric);
+}
+
+TEST(Cli, OtherCommands) {
+  EXPECT_EQ(parse({"-C"}).op, Op::kClear);
+  EXPECT_EQ(parse({"--clear"}).op, Op::kClear);
+  EXPECT_EQ(parse({"-S"}).op, Op::kSave);
+  EXPECT_EQ(parse({"--save", "-n"}).op, Op::kSave);
+  EXPECT_EQ(parse({"-R"}).op, Op::kRestore);
+  EXPECT_EQ(parse({"--restore"}).op, Op::kRestore);
+  EXPECT_EQ(parse({"-h"}).op, Op::kHelp);
+  EXPECT_EQ(parse({"--help"}).op, Op::kHelp);
+  EXPECT_EQ(parse({"-V"}).op, Op::kVersion);
+  EXPECT_EQ(parse({"--version"}).op, Op::kVersion);
+}
+
+TEST(Cli, Zero) {
+  Command c = parse({"-Z"});
+  EXPECT_EQ(c.op, Op::kZero);
+  EXPECT_FALSE(c.service.has_value());
+  c = parse({"--zero", "-u", "10.0.0.1:53"});
+  EXPECT_EQ(c.service, key(IPPROTO_UDP, "10.0.0.1", 53));
+}
+
+TEST(Cli, OptionOrderDoesNotMatter) {
+  EXPECT_EQ(parse({"-t", "10.0.0.1:80", "-s", "rr", "-A"}),
+            parse({"-A", "-s", "rr", "-t", "10.0.0.1:80"}));
+}
+
+TEST(Cli, RejectsUnknownOptionsAndArguments) {
+  EXPECT_NE(usage_error({"--no-such-option"}).find("unknown option"), std::string::npos);
+  EXPECT_NE(usage_error({"-X"}).find("unknown option"), std::string::npos);
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "-p", "300"}).find("unknown option"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"-L", "extra"}).find("unexpected argument"), std::string::npos);
+  EXPECT_NE(usage_error({"-L", "--"}).find("unexpected argument"), std::string::npos);
+}
+
+TEST(Cli, RejectsTwoCommands) {
+  EXPECT_NE(usage_error({"-A", "-a", "-t", "10.0.0.1:80"}).find("only one command"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"-L", "-L"}).find("only one command"), std::string::npos);
+}
+
+TEST(Cli, RejectsRepeatedOptions) {
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "-u", "10.0.0.1:80"}), "<no error>");
+  EXPECT_NE(
+      usage_error({"-A", "-t", "10.0.0.1:80", "-s", "rr", "-s", "wrr"}).find("more than once"),
+      std::string::npos);
+}
+
+TEST(Cli, MissingValues) {
+  EXPECT_NE(usage_error({"-A", "-t"}).find("needs a value"), std::string::npos);
+  EXPECT_NE(usage_error({"-a", "-t", "10.0.0.1:80", "-r"}).find("needs a value"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"--tcp-service"}).find("needs a value"), std::string::npos);
+  EXPECT_NE(usage_error({"--clear=yes"}).find("takes no value"), std::string::npos);
+}
+
+TEST(Cli, MissingServiceOrRealServer) {
+  EXPECT_NE(usage_error({"-A", "-s", "rr"}).find("needs a virtual service"), std::string::npos);
+  EXPECT_NE(usage_error({"-D"}).find("needs a virtual service"), std::string::npos);
+  EXPECT_NE(usage_error({"-a", "-t", "10.0.0.1:80"}).find("needs a real server"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"-d", "-t", "10.0.0.1:80"}).find("needs a real server"),
+            std::string::npos);
+}
+
+TEST(Cli, OptionsNotValidForCommand) {
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "-w", "2"}).find("not valid with -A"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"-C", "-n"}).find("not valid"), std::string::npos);
+  EXPECT_NE(usage_error({"-R", "-t", "10.0.0.1:80"}).find("not valid"), std::string::npos);
+  EXPECT_NE(usage_error({"-L", "-s", "rr"}).find("not valid with -L"), std::string::npos);
+  EXPECT_NE(usage_error({"-S", "--stats"}).find("not valid"), std::string::npos);
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "-r", "10.0.0.2"}).find("not valid"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"-t", "10.0.0.1:80", "-s", "rr"}).find("not valid with --list"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "-m"}).find("not valid"), std::string::npos);
+}
+
+TEST(Cli, ServiceNeedsPort) {
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.3"}).find("needs a port"), std::string::npos);
+  EXPECT_NE(usage_error({"-A", "-t", "[fd00::1]"}).find("needs a port"), std::string::npos);
+  EXPECT_NE(usage_error({"-A", "-t", "fd00::1"}).find("needs a port"), std::string::npos);
+}
+
+TEST(Cli, BadAddressesAndPorts) {
+  for (const char* bad : {"10.255.0.256:80", "10.255.0:80", "10.255.0.1.2:80", "[fd00::zz]:80",
+                          "10.0.0.1:0", "10.0.0.1:70000", "10.0.0.1:65536", "10.0.0.1:-1",
+                          "10.0.0.1:abc", "10.0.0.1:", "name:80"}) {
+    EXPECT_NE(usage_error({"-A", "-t", bad, "-s", "rr"}), "<no error>") << bad;
+  }
+  EXPECT_NE(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "127.0.0.300:80"}), "<no error>");
+  EXPECT_NE(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "127.0.0.8:70000"}), "<no error>");
+}
+
+TEST(Cli, SchedulerNameSyntax) {
+  EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80", "-s", "my_sched-2"}).scheduler, "my_sched-2");
+  EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80", "-s", "abcdefghijklmno"}).scheduler,
+            "abcdefghijklmno");  // 15 = SOCK_VS_SCHED_NAME_MAX - 1
+  for (const char* bad :
+       {"", "abcdefghijklmnop", "r r", "rr;", "../x", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}) {
+    EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "-s", bad}).find("scheduler"),
+              std::string::npos)
+        << bad;
+  }
+}
+
+TEST(Cli, RealServerFamilyMustMatchService) {
+  EXPECT_NE(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "[::1]:80"}).find("IPv6"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"-a", "-t", "[fd00::1]:80", "-r", "127.0.0.1:80"}).find("IPv4"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"-d", "-t", "[fd00::1]:80", "-r", "127.0.0.1"}), "<no error>");
+}
+
+TEST(Cli, SplitWords) {
+  EXPECT_EQ(split_words("  -A\t-t 10.0.0.1:80  -s rr \r"),
+            (std::vector<std::string>{"-A", "-t", "10.0.0.1:80", "-s", "rr"}));
+  EXPECT_TRUE(split_words("   ").empty());
+  EXPECT_TRUE(split_words("").empty());
+}
+
+TEST(Cli, OpNamesAndChanges) {
+  EXPECT_EQ(op_name(Op::kAddService), "--add-service");
+  EXPECT_EQ(op_name(Op::kDelDest), "--delete-server");
+  EXPECT_TRUE(is_change(Op::kAddDest));
+  EXPECT_TRUE(is_change(Op::kClear));
+  EXPECT_TRUE(is_change(Op::kZero));
+  EXPECT_FALSE(is_change(Op::kList));
+  EXPECT_FALSE(is_change(Op::kRestore));
+  EXPECT_FALSE(is_change(Op::kSave));
+}
+
+TEST(Cli, UsageMentionsEveryCommandAndNumericOnly) {
+  const std::string u = usage_text();
+  for (const char* opt : {"--add-service", "--edit-service", "--delete-service",
+                          "--add-server",  "--edit-server",  "--delete-server",
+                          "--clear",       "--list",         "--save",
+                          "--restore",     "--zero",         "--help",
+                          "--version",     "--tcp-service",  "--udp-service",
+                          "--scheduler",   "--real-server",  "--weight",
+                          "--numeric",     "--stats",        "--exact",
+                          "not resolved",  "undone"}) {
+    EXPECT_NE(u.find(opt), std::string::npos) << opt;
+  }
+}
+
+}  // namespace
+}  // namespace sockvsadm

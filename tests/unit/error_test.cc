@@ -1,0 +1,80 @@
+// Messages for the module's errors.
+#include <gtest/gtest.h>
+
+#include <linux/sock_vs.h>
+
+#include <cerrno>
+
+#include "sockvs/error.h"
+
+namespace sockvs {
+namespace {
+
+TEST(KernelError, FixedMessages) {
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_SERVICE, EEXIST, ""), "service already exists");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_DEST, EEXIST, ""), "real server already exists");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_DEL_SERVICE, ESRCH, ""), "no such service");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_DEST, ESRCH, ""), "no such service");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_DEL_DEST, ENOENT, ""), "no such real server");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_SET_DEST, ENOENT, ""), "no such real server");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_SERVICE, ENOENT, "", "foo"),
+            "unknown scheduler 'foo'");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_SET_SERVICE, ENOENT, ""), "unknown scheduler");
+}
+
+TEST(KernelError, PermissionDenied) {
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_FLUSH, EPERM, ""),
+            "permission denied: changing sock_vs needs CAP_NET_ADMIN");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_SERVICE, EPERM, ""), kPermissionDeniedMessage);
+}
+
+TEST(KernelError, ExtAckIsNotRepeated) {
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_SERVICE, EEXIST, "service already exists"),
+            "service already exists");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_SERVICE, ENOENT, "unknown scheduler", "foo"),
+            "unknown scheduler 'foo'");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_DEL_SERVICE, ESRCH, "No such service"),
+            "no such service");
+}
+
+TEST(KernelError, ExtAckAddsDetail) {
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_DEL_SERVICE, ESRCH, "no such service 10.0.0.1:80"),
+            "no such service 10.0.0.1:80");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_DEST, EEXIST, "duplicate"),
+            "real server already exists: duplicate");
+}
+
+TEST(KernelError, LimitReached) {
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_SERVICE, ENOSPC, ""),
+            "limit reached: too many services");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_DEST, ENOSPC, ""),
+            "limit reached: too many real servers for this service");
+  EXPECT_EQ(
+      describe_kernel_error(SOCK_VS_CMD_NEW_SERVICE, ENOSPC, "too many services (max_services)"),
+      "limit reached: too many services (max_services)");
+}
+
+TEST(KernelError, OtherErrnosUseExtAckOrStrerror) {
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_SERVICE, EINVAL,
+                                  "virtual address must be a unicast address"),
+            "virtual address must be a unicast address");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_SERVICE, EINVAL, ""), "Invalid argument");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_DEST, EAFNOSUPPORT, ""),
+            "address family of the real server does not match the service");
+}
+
+TEST(KernelError, ErrorCarriesCodeAndExtAck) {
+  const Error e = kernel_error(SOCK_VS_CMD_NEW_SERVICE, EEXIST, "service already exists");
+  EXPECT_EQ(e.code(), EEXIST);
+  EXPECT_EQ(e.ext_ack(), "service already exists");
+  EXPECT_STREQ(e.what(), "service already exists");
+}
+
+TEST(KernelError, ModuleNotLoadedMessageIsExact) {
+  const ModuleNotLoadedError e;
+  EXPECT_STREQ(e.what(), "the sock_vs module is not loaded (try: modprobe sock_vs)");
+  EXPECT_EQ(e.code(), ENOENT);
+}
+
+}  // namespace
+}  // namespace sockvs

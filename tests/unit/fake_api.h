@@ -1,0 +1,195 @@
+// An in-memory sock_vs for unit tests: the module's semantics (errnos,
+// ordering) without netlink.
+#ifndef SOCKVS_TESTS_UNIT_FAKE_API_H_
+#define SOCKVS_TESTS_UNIT_FAKE_API_H_
+
+#include <linux/sock_vs.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sockvs/client.h"
+#include "sockvs/error.h"
+
+namespace sockvs::testing {
+
+class FakeApi : public Api {
+ public:
+  struct Entry {
+    Service svc;
+    std::vector<RealServer> dests;
+  };
+
+  // Every call, by name, in order.
+  std::vector<std::string> calls;
+  // Fail the call with this 1-based index (counting every call) with errno.
+  std::optional<std::pair<std::size_t, int>> fail_call;
+  Info info_reply{"0.1.0", 0, "kprobe", "6.1.0-test", 256, 64};
+  std::vector<Entry> table;
+
+  void add_service(const Service& svc) override {
+    enter("add_service");
+    if (find(svc.key()) != nullptr) {
+      throw kernel_error(SOCK_VS_CMD_NEW_SERVICE, EEXIST, "service already exists");
+    }
+    check_sched(SOCK_VS_CMD_NEW_SERVICE, svc.sched_name);
+    Service stored = Service::from_key(svc.key(), svc.sched_name.empty() ? "wrr" : svc.sched_name);
+    table.push_back(Entry{stored, {}});
+  }
+
+  void edit_service(const Service& svc) override {
+    enter("edit_service");
+    Entry& e = must_find(SOCK_VS_CMD_SET_SERVICE, svc.key());
+    check_sched(SOCK_VS_CMD_SET_SERVICE, svc.sched_name);
+    if (!svc.sched_name.empty()) {
+      e.svc.sched_name = svc.sched_name;
+    }
+  }
+
+  void del_service(const ServiceKey& key) override {
+    enter("del_service");
+    must_find(SOCK_VS_CMD_DEL_SERVICE, key);
+    std::erase_if(table, [&](const Entry& e) { return e.svc.key() == key; });
+  }
+
+  Service get_service(const ServiceKey& key) override {
+    enter("get_service");
+    Entry& e = must_find(SOCK_VS_CMD_GET_SERVICE, key);
+    Service out = e.svc;
+    out.num_dests = static_cast<std::uint32_t>(e.dests.size());
+    return out;
+  }
+
+  std::vector<Service> list_services() override {
+    enter("list_services");
+    std::vector<Service> out;
+    for (const auto& e : table) {
+      Service s = e.svc;
+      s.num_dests = static_cast<std::uint32_t>(e.dests.size());
+      out.push_back(s);
+    }
+    return out;
+  }
+
+  void add_dest(const ServiceKey& key, const RealServer& dest) override {
+    enter("add_dest");
+    Entry& e = must_find(SOCK_VS_CMD_NEW_DEST, key);
+    check_family(e, dest);
+    if (find_dest(e, dest) != e.dests.end()) {
+      throw kernel_error(SOCK_VS_CMD_NEW_DEST, EEXIST, "real server already exists");
+    }
+    RealServer d;
+    d.addr = dest.addr;
+    d.port = dest.port;
+    d.weight = dest.weight;
+    e.dests.push_back(d);
+  }
+
+  void edit_dest(const ServiceKey& key, const RealServer& dest) override {
+    enter("edit_dest");
+    Entry& e = must_find(SOCK_VS_CMD_SET_DEST, key);
+    check_family(e, dest);
+    auto it = must_find_dest(SOCK_VS_CMD_SET_DEST, e, dest);
+    it->weight = dest.weight;
+  }
+
+  void del_dest(const ServiceKey& key, const RealServer& dest) override {
+    enter("del_dest");
+    Entry& e = must_find(SOCK_VS_CMD_DEL_DEST, key);
+    check_family(e, dest);
+    e.dests.erase(must_find_dest(SOCK_VS_CMD_DEL_DEST, e, dest));
+  }
+
+  std::vector<RealServer> list_dests(const ServiceKey& key) override {
+    enter("list_dests");
+    return must_find(SOCK_VS_CMD_GET_DEST, key).dests;
+  }
+
+  void flush() override {
+    enter("flush");
+    table.clear();
+  }
+
+  void zero(const std::optional<ServiceKey>& key) override {
+    enter("zero");
+    if (key) {
+      must_find(SOCK_VS_CMD_ZERO, *key);
+    }
+    for (auto& e : table) {
+      if (!key || e.svc.key() == *key) {
+        e.svc.stats = {};
+        for (auto& d : e.dests) {
+          d.stats = {};
+        }
+      }
+    }
+  }
+
+  Info info() override {
+    enter("info");
+    Info out = info_reply;
+    out.num_services = static_cast<std::uint32_t>(table.size());
+    return out;
+  }
+
+ private:
+  void enter(const char* name) {
+    calls.emplace_back(name);
+    if (fail_call && fail_call->first == calls.size()) {
+      throw Error(fail_call->second, std::string("injected failure in ") + name);
+    }
+  }
+
+  Entry* find(const ServiceKey& key) {
+    for (auto& e : table) {
+      if (e.svc.key() == key) {
+        return &e;
+      }
+    }
+    return nullptr;
+  }
+
+  Entry& must_find(std::uint8_t cmd, const ServiceKey& key) {
+    Entry* e = find(key);
+    if (e == nullptr) {
+      throw kernel_error(cmd, ESRCH, "no such service");
+    }
+    return *e;
+  }
+
+  static std::vector<RealServer>::iterator find_dest(Entry& e, const RealServer& dest) {
+    return std::find_if(e.dests.begin(), e.dests.end(), [&](const RealServer& d) {
+      return d.addr == dest.addr && d.port == dest.port;
+    });
+  }
+
+  static std::vector<RealServer>::iterator must_find_dest(std::uint8_t cmd, Entry& e,
+                                                          const RealServer& dest) {
+    auto it = find_dest(e, dest);
+    if (it == e.dests.end()) {
+      throw kernel_error(cmd, ENOENT, "no such real server");
+    }
+    return it;
+  }
+
+  static void check_sched(std::uint8_t cmd, const std::string& name) {
+    if (!name.empty() && name != "rr" && name != "wrr") {
+      throw kernel_error(cmd, ENOENT, "unknown scheduler", name);
+    }
+  }
+
+  static void check_family(const Entry& e, const RealServer& dest) {
+    if (dest.af() != e.svc.af()) {
+      throw kernel_error(SOCK_VS_CMD_NEW_DEST, EAFNOSUPPORT,
+                         "real server address family differs from the service's");
+    }
+  }
+};
+
+}  // namespace sockvs::testing
+
+#endif  // SOCKVS_TESTS_UNIT_FAKE_API_H_

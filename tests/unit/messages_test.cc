@@ -1,0 +1,224 @@
+// Building requests: the attributes of every command, read back.
+#include <gtest/gtest.h>
+
+#include <linux/sock_vs.h>
+
+#include <cerrno>
+#include <functional>
+#include <vector>
+
+#include "nl_test_util.h"
+#include "sockvs/error.h"
+#include "sockvs/messages.h"
+
+namespace sockvs {
+namespace {
+
+using testing::attr_bytes;
+using testing::attr_string;
+using testing::kFamily;
+using testing::parse_request;
+using testing::Parsed;
+
+ServiceKey tcp_key() { return ServiceKey{IPPROTO_TCP, *Address::parse("10.0.0.1"), 6379}; }
+ServiceKey udp6_key() { return ServiceKey{IPPROTO_UDP, *Address::parse("fd00::1"), 53}; }
+
+RealServer dest(const char* addr, std::uint16_t port, std::uint32_t weight) {
+  RealServer d;
+  d.addr = *Address::parse(addr);
+  d.port = port;
+  d.weight = weight;
+  return d;
+}
+
+void expect_header(const Parsed& p, std::uint8_t cmd, int flags) {
+  EXPECT_EQ(p.nlh->nlmsg_type, kFamily);
+  EXPECT_EQ(p.nlh->nlmsg_flags & (NLM_F_ACK | NLM_F_DUMP), flags);
+  EXPECT_EQ(p.genl->cmd, cmd);
+  EXPECT_EQ(p.genl->version, SOCK_VS_GENL_VERSION);
+  EXPECT_EQ(p.genl->reserved, 0);
+}
+
+void expect_key(const Parsed& p, const ServiceKey& key) {
+  ASSERT_NE(p.top[SOCK_VS_ATTR_SERVICE], nullptr);
+  // The module parses strictly: nests must carry NLA_F_NESTED.
+  EXPECT_NE(p.top[SOCK_VS_ATTR_SERVICE]->nla_type & NLA_F_NESTED, 0);
+  ASSERT_NE(p.svc[SOCK_VS_SVC_ATTR_AF], nullptr);
+  EXPECT_EQ(nla_len(p.svc[SOCK_VS_SVC_ATTR_AF]), 2);
+  EXPECT_EQ(nla_get_u16(p.svc[SOCK_VS_SVC_ATTR_AF]), key.af());
+  EXPECT_EQ(nla_get_u16(p.svc[SOCK_VS_SVC_ATTR_PROTOCOL]), key.protocol);
+  const auto bytes = key.addr.bytes();
+  EXPECT_EQ(attr_bytes(p.svc[SOCK_VS_SVC_ATTR_ADDR]),
+            std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+  EXPECT_EQ(nla_get_u16(p.svc[SOCK_VS_SVC_ATTR_PORT]), key.port);  // host order
+}
+
+TEST(BuildRequest, NewServiceCarriesKeySchedAndFlags) {
+  Service svc = Service::from_key(tcp_key(), "rr");
+  const auto msg = build_new_service(kFamily, svc);
+  const Parsed p = parse_request(msg);
+  expect_header(p, SOCK_VS_CMD_NEW_SERVICE, NLM_F_ACK);
+  expect_key(p, tcp_key());
+  ASSERT_NE(p.svc[SOCK_VS_SVC_ATTR_SCHED_NAME], nullptr);
+  EXPECT_EQ(attr_string(p.svc[SOCK_VS_SVC_ATTR_SCHED_NAME]), "rr");
+  EXPECT_EQ(nla_len(p.svc[SOCK_VS_SVC_ATTR_SCHED_NAME]), 3);  // NUL included
+  EXPECT_EQ(nla_get_u32(p.svc[SOCK_VS_SVC_ATTR_FLAGS]), 0U);
+  EXPECT_EQ(p.svc[SOCK_VS_SVC_ATTR_STATS], nullptr);  // output only
+  EXPECT_EQ(p.top[SOCK_VS_ATTR_DEST], nullptr);
+  EXPECT_EQ(p.top_count, 1);
+}
+
+TEST(BuildRequest, NewServiceIPv6AddressIs16Bytes) {
+  const auto msg = build_new_service(kFamily, Service::from_key(udp6_key(), "wrr"));
+  const Parsed p = parse_request(msg);
+  expect_key(p, udp6_key());
+  EXPECT_EQ(nla_len(p.svc[SOCK_VS_SVC_ATTR_ADDR]), 16);
+  EXPECT_EQ(nla_get_u16(p.svc[SOCK_VS_SVC_ATTR_AF]), AF_INET6);
+}
+
+TEST(BuildRequest, NewServiceWithoutSchedLeavesItToTheModule) {
+  const auto msg = build_new_service(kFamily, Service::from_key(tcp_key()));
+  const Parsed p = parse_request(msg);
+  EXPECT_EQ(p.svc[SOCK_VS_SVC_ATTR_SCHED_NAME], nullptr);
+}
+
+TEST(BuildRequest, SetService) {
+  auto msg = build_set_service(kFamily, Service::from_key(tcp_key(), "wrr"));
+  Parsed p = parse_request(msg);
+  expect_header(p, SOCK_VS_CMD_SET_SERVICE, NLM_F_ACK);
+  expect_key(p, tcp_key());
+  EXPECT_EQ(attr_string(p.svc[SOCK_VS_SVC_ATTR_SCHED_NAME]), "wrr");
+  msg = build_set_service(kFamily, Service::from_key(tcp_key()));
+  p = parse_request(msg);
+  EXPECT_EQ(p.svc[SOCK_VS_SVC_ATTR_SCHED_NAME], nullptr);  // unchanged
+}
+
+TEST(BuildRequest, DelAndGetServiceCarryOnlyTheKey) {
+  for (auto* build : {&build_del_service, &build_get_service}) {
+    const auto msg = (*build)(kFamily, udp6_key());
+    const Parsed p = parse_request(msg);
+    expect_key(p, udp6_key());
+    EXPECT_EQ(p.svc[SOCK_VS_SVC_ATTR_SCHED_NAME], nullptr);
+    EXPECT_EQ(p.svc[SOCK_VS_SVC_ATTR_FLAGS], nullptr);
+    EXPECT_EQ(p.top_count, 1);
+  }
+  const auto del = build_del_service(kFamily, tcp_key());
+  expect_header(parse_request(del), SOCK_VS_CMD_DEL_SERVICE, NLM_F_ACK);
+  const auto get = build_get_service(kFamily, tcp_key());
+  expect_header(parse_request(get), SOCK_VS_CMD_GET_SERVICE, NLM_F_ACK);
+}
+
+TEST(BuildRequest, ListServicesIsAnEmptyDump) {
+  const auto msg = build_list_services(kFamily);
+  const Parsed p = parse_request(msg);
+  expect_header(p, SOCK_VS_CMD_GET_SERVICE, NLM_F_DUMP);
+  EXPECT_EQ(p.top_count, 0);
+}
+
+TEST(BuildRequest, NewDest) {
+  const auto msg = build_new_dest(kFamily, tcp_key(), dest("192.168.1.5", 6380, 2));
+  const Parsed p = parse_request(msg);
+  expect_header(p, SOCK_VS_CMD_NEW_DEST, NLM_F_ACK);
+  expect_key(p, tcp_key());
+  ASSERT_NE(p.top[SOCK_VS_ATTR_DEST], nullptr);
+  EXPECT_NE(p.top[SOCK_VS_ATTR_DEST]->nla_type & NLA_F_NESTED, 0);
+  EXPECT_EQ(attr_bytes(p.dest[SOCK_VS_DEST_ATTR_ADDR]),
+            (std::vector<std::uint8_t>{192, 168, 1, 5}));
+  EXPECT_EQ(nla_get_u16(p.dest[SOCK_VS_DEST_ATTR_PORT]), 6380);
+  EXPECT_EQ(nla_get_u32(p.dest[SOCK_VS_DEST_ATTR_WEIGHT]), 2U);
+  EXPECT_EQ(nla_get_u16(p.dest[SOCK_VS_DEST_ATTR_AF]), AF_INET);
+  EXPECT_EQ(p.dest[SOCK_VS_DEST_ATTR_STATS], nullptr);
+  EXPECT_EQ(p.top_count, 2);
+}
+
+TEST(BuildRequest, SetDestCarriesWeight) {
+  const auto msg = build_set_dest(kFamily, udp6_key(), dest("fd00::2", 8053, 0));
+  const Parsed p = parse_request(msg);
+  expect_header(p, SOCK_VS_CMD_SET_DEST, NLM_F_ACK);
+  expect_key(p, udp6_key());
+  EXPECT_EQ(nla_len(p.dest[SOCK_VS_DEST_ATTR_ADDR]), 16);
+  EXPECT_EQ(nla_get_u32(p.dest[SOCK_VS_DEST_ATTR_WEIGHT]), 0U);
+  EXPECT_EQ(nla_get_u16(p.dest[SOCK_VS_DEST_ATTR_AF]), AF_INET6);
+}
+
+TEST(BuildRequest, DelDestHasNoWeight) {
+  const auto msg = build_del_dest(kFamily, tcp_key(), dest("192.168.1.5", 6380, 9));
+  const Parsed p = parse_request(msg);
+  expect_header(p, SOCK_VS_CMD_DEL_DEST, NLM_F_ACK);
+  EXPECT_EQ(nla_get_u16(p.dest[SOCK_VS_DEST_ATTR_PORT]), 6380);
+  EXPECT_EQ(p.dest[SOCK_VS_DEST_ATTR_WEIGHT], nullptr);
+}
+
+TEST(BuildRequest, ListDestsIsADumpWithTheKey) {
+  const auto msg = build_list_dests(kFamily, tcp_key());
+  const Parsed p = parse_request(msg);
+  expect_header(p, SOCK_VS_CMD_GET_DEST, NLM_F_DUMP);
+  expect_key(p, tcp_key());
+  EXPECT_EQ(p.top_count, 1);
+}
+
+TEST(BuildRequest, FlushZeroInfo) {
+  const auto flush = build_flush(kFamily);
+  Parsed p = parse_request(flush);
+  expect_header(p, SOCK_VS_CMD_FLUSH, NLM_F_ACK);
+  EXPECT_EQ(p.top_count, 0);
+  const auto info = build_get_info(kFamily);
+  p = parse_request(info);
+  expect_header(p, SOCK_VS_CMD_GET_INFO, NLM_F_ACK);
+  EXPECT_EQ(p.top_count, 0);
+}
+
+TEST(BuildRequest, ZeroAllOrOne) {
+  auto all = build_zero(kFamily, std::nullopt);
+  Parsed p = parse_request(all);
+  expect_header(p, SOCK_VS_CMD_ZERO, NLM_F_ACK);
+  EXPECT_EQ(p.top_count, 0);
+  auto one = build_zero(kFamily, tcp_key());
+  p = parse_request(one);
+  expect_key(p, tcp_key());
+}
+
+TEST(BuildRequest, AutoPortAndSeqAreLeftForSending) {
+  const auto msg = build_flush(kFamily);
+  EXPECT_EQ(nlmsg_hdr(msg.get())->nlmsg_seq, static_cast<std::uint32_t>(NL_AUTO_SEQ));
+  EXPECT_EQ(nlmsg_hdr(msg.get())->nlmsg_pid, static_cast<std::uint32_t>(NL_AUTO_PORT));
+}
+
+int error_code(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return 0;
+}
+
+TEST(BuildRequest, RejectsInvalidInput) {
+  ServiceKey no_addr = tcp_key();
+  no_addr.addr = Address();
+  EXPECT_EQ(error_code([&] { build_del_service(kFamily, no_addr); }), EINVAL);
+  ServiceKey no_port = tcp_key();
+  no_port.port = 0;
+  EXPECT_EQ(error_code([&] { build_get_service(kFamily, no_port); }), EINVAL);
+  ServiceKey sctp = tcp_key();
+  sctp.protocol = IPPROTO_SCTP;
+  EXPECT_EQ(error_code([&] { build_new_service(kFamily, Service::from_key(sctp)); }), EINVAL);
+  EXPECT_EQ(error_code([&] {
+              build_new_service(kFamily, Service::from_key(tcp_key(), "abcdefghijklmnop"));
+            }),
+            EINVAL);
+  EXPECT_EQ(error_code([&] { build_new_dest(kFamily, tcp_key(), dest("10.0.0.2", 80, 65536)); }),
+            EINVAL);
+  EXPECT_EQ(error_code([&] { build_new_dest(kFamily, tcp_key(), dest("10.0.0.2", 0, 1)); }),
+            EINVAL);
+}
+
+TEST(BuildRequest, RejectsFamilyMismatch) {
+  EXPECT_EQ(error_code([&] { build_new_dest(kFamily, tcp_key(), dest("fd00::2", 80, 1)); }),
+            EAFNOSUPPORT);
+  EXPECT_EQ(error_code([&] { build_del_dest(kFamily, udp6_key(), dest("10.0.0.2", 80, 1)); }),
+            EAFNOSUPPORT);
+}
+
+}  // namespace
+}  // namespace sockvs

@@ -1,0 +1,405 @@
+// Parsing replies of the module, and netlink errors with extended ACKs.
+#include <gtest/gtest.h>
+
+#include <linux/sock_vs.h>
+
+#include <cerrno>
+#include <string>
+
+#include "nl_test_util.h"
+#include "sockvs/error.h"
+#include "sockvs/messages.h"
+
+namespace sockvs {
+namespace {
+
+using testing::RawMsg;
+using testing::ReplyBuilder;
+
+const std::uint8_t kV4[4] = {10, 0, 0, 1};
+const std::uint8_t kV6[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+
+int parse_error_code(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return 0;
+}
+
+TEST(ParseReply, FullService) {
+  ReplyBuilder b(SOCK_VS_CMD_GET_SERVICE, NLM_F_MULTI);
+  b.nest(SOCK_VS_ATTR_SERVICE)
+      .u16(SOCK_VS_SVC_ATTR_AF, AF_INET)
+      .u16(SOCK_VS_SVC_ATTR_PROTOCOL, IPPROTO_TCP)
+      .raw(SOCK_VS_SVC_ATTR_ADDR, kV4, 4)
+      .u16(SOCK_VS_SVC_ATTR_PORT, 6379)
+      .str(SOCK_VS_SVC_ATTR_SCHED_NAME, "rr")
+      .u32(SOCK_VS_SVC_ATTR_FLAGS, 0)
+      .u32(SOCK_VS_SVC_ATTR_NUM_DESTS, 3)
+      .nest(SOCK_VS_SVC_ATTR_STATS)
+      .u64(SOCK_VS_STATS_ATTR_CONNS, 1000)
+      .u64(SOCK_VS_STATS_ATTR_REFUSED, 7)
+      .end()
+      .end();
+  const Service s = parse_service_reply(b.hdr());
+  EXPECT_EQ(s.af(), AF_INET);
+  EXPECT_EQ(s.protocol, IPPROTO_TCP);
+  EXPECT_EQ(s.addr.to_string(), "10.0.0.1");
+  EXPECT_EQ(s.port, 6379);
+  EXPECT_EQ(s.sched_name, "rr");
+  EXPECT_EQ(s.flags, 0U);
+  EXPECT_EQ(s.num_dests, 3U);
+  EXPECT_EQ(s.stats.conns, 1000U);
+  EXPECT_EQ(s.stats.refused, 7U);
+}
+
+TEST(ParseReply, IPv6ServiceWithoutOptionalAttributes) {
+  ReplyBuilder b(SOCK_VS_CMD_GET_SERVICE);
+  b.nest(SOCK_VS_ATTR_SERVICE)
+      .u16(SOCK_VS_SVC_ATTR_AF, AF_INET6)
+      .u16(SOCK_VS_SVC_ATTR_PROTOCOL, IPPROTO_UDP)
+      .raw(SOCK_VS_SVC_ATTR_ADDR, kV6, 16)
+      .u16(SOCK_VS_SVC_ATTR_PORT, 53)
+      .end();
+  const Service s = parse_service_reply(b.hdr());
+  EXPECT_EQ(s.af(), AF_INET6);
+  EXPECT_EQ(s.addr.to_string(), "fd00::1");
+  EXPECT_EQ(s.sched_name, "");
+  EXPECT_EQ(s.stats, Stats{});
+}
+
+TEST(ParseReply, ServiceFamilyFromAddressLengthWhenAfMissing) {
+  ReplyBuilder b(SOCK_VS_CMD_GET_SERVICE);
+  b.nest(SOCK_VS_ATTR_SERVICE)
+      .u16(SOCK_VS_SVC_ATTR_PROTOCOL, IPPROTO_TCP)
+      .raw(SOCK_VS_SVC_ATTR_ADDR, kV6, 16)
+      .u16(SOCK_VS_SVC_ATTR_PORT, 80)
+      .end();
+  EXPECT_TRUE(parse_service_reply(b.hdr()).addr.is_v6());
+}
+
+TEST(ParseReply, IgnoresUnknownAttributes) {
+  ReplyBuilder b(SOCK_VS_CMD_GET_SERVICE);
+  b.nest(SOCK_VS_ATTR_SERVICE)
+      .u16(SOCK_VS_SVC_ATTR_AF, AF_INET)
+      .u16(SOCK_VS_SVC_ATTR_PROTOCOL, IPPROTO_TCP)
+      .raw(SOCK_VS_SVC_ATTR_ADDR, kV4, 4)
+      .u16(SOCK_VS_SVC_ATTR_PORT, 80)
+      .u32(SOCK_VS_SVC_ATTR_MAX + 5, 12345)  // from a newer module
+      .end()
+      .u32(SOCK_VS_ATTR_MAX + 3, 1);
+  EXPECT_EQ(parse_service_reply(b.hdr()).port, 80);
+}
+
+TEST(ParseReply, SchedNameWithoutNulIsBounded) {
+  ReplyBuilder b(SOCK_VS_CMD_GET_SERVICE);
+  b.nest(SOCK_VS_ATTR_SERVICE)
+      .u16(SOCK_VS_SVC_ATTR_AF, AF_INET)
+      .u16(SOCK_VS_SVC_ATTR_PROTOCOL, IPPROTO_TCP)
+      .raw(SOCK_VS_SVC_ATTR_ADDR, kV4, 4)
+      .u16(SOCK_VS_SVC_ATTR_PORT, 80)
+      .raw(SOCK_VS_SVC_ATTR_SCHED_NAME, "wrrX", 3)
+      .end();
+  EXPECT_EQ(parse_service_reply(b.hdr()).sched_name, "wrr");
+}
+
+TEST(ParseReply, MalformedServiceIsEPROTO) {
+  {
+    ReplyBuilder b(SOCK_VS_CMD_GET_SERVICE);  // no nest at all
+    EXPECT_EQ(parse_error_code([&] { parse_service_reply(b.hdr()); }), EPROTO);
+  }
+  {
+    ReplyBuilder b(SOCK_VS_CMD_GET_SERVICE);  // no port
+    b.nest(SOCK_VS_ATTR_SERVICE)
+        .u16(SOCK_VS_SVC_ATTR_AF, AF_INET)
+        .u16(SOCK_VS_SVC_ATTR_PROTOCOL, IPPROTO_TCP)
+        .raw(SOCK_VS_SVC_ATTR_ADDR, kV4, 4)
+        .end();
+    EXPECT_EQ(parse_error_code([&] { parse_service_reply(b.hdr()); }), EPROTO);
+  }
+  {
+    ReplyBuilder b(SOCK_VS_CMD_GET_SERVICE);  // AF_INET with 16 bytes
+    b.nest(SOCK_VS_ATTR_SERVICE)
+        .u16(SOCK_VS_SVC_ATTR_AF, AF_INET)
+        .u16(SOCK_VS_SVC_ATTR_PROTOCOL, IPPROTO_TCP)
+        .raw(SOCK_VS_SVC_ATTR_ADDR, kV6, 16)
+        .u16(SOCK_VS_SVC_ATTR_PORT, 80)
+        .end();
+    EXPECT_EQ(parse_error_code([&] { parse_service_reply(b.hdr()); }), EPROTO);
+  }
+  {
+    ReplyBuilder b(SOCK_VS_CMD_GET_SERVICE);  // port attribute too short
+    const std::uint8_t one = 1;
+    b.nest(SOCK_VS_ATTR_SERVICE)
+        .u16(SOCK_VS_SVC_ATTR_AF, AF_INET)
+        .u16(SOCK_VS_SVC_ATTR_PROTOCOL, IPPROTO_TCP)
+        .raw(SOCK_VS_SVC_ATTR_ADDR, kV4, 4)
+        .raw(SOCK_VS_SVC_ATTR_PORT, &one, 1)
+        .end();
+    EXPECT_EQ(parse_error_code([&] { parse_service_reply(b.hdr()); }), EPROTO);
+  }
+  {
+    // Shorter than the generic netlink header.
+    RawMsg m;
+    nlmsghdr h{};
+    h.nlmsg_type = 0x1d;
+    m.put(&h, sizeof h);
+    EXPECT_EQ(parse_error_code([&] { parse_service_reply(m.finish()); }), EPROTO);
+  }
+}
+
+TEST(ParseReply, Dest) {
+  ReplyBuilder b(SOCK_VS_CMD_GET_DEST, NLM_F_MULTI);
+  const std::uint8_t rip[4] = {192, 168, 1, 5};
+  b.nest(SOCK_VS_ATTR_DEST)
+      .raw(SOCK_VS_DEST_ATTR_ADDR, rip, 4)
+      .u16(SOCK_VS_DEST_ATTR_PORT, 6380)
+      .u32(SOCK_VS_DEST_ATTR_WEIGHT, 2)
+      .u16(SOCK_VS_DEST_ATTR_AF, AF_INET)
+      .u32(SOCK_VS_DEST_ATTR_ACTIVE_CONNS, 4)
+      .u32(SOCK_VS_DEST_ATTR_INACT_CONNS, 5)
+      .nest(SOCK_VS_DEST_ATTR_STATS)
+      .u64(SOCK_VS_STATS_ATTR_CONNS, 333)
+      .u64(SOCK_VS_STATS_ATTR_REFUSED, 0)
+      .end()
+      .end();
+  const RealServer d = parse_dest_reply(b.hdr());
+  EXPECT_EQ(d.addr.to_string(), "192.168.1.5");
+  EXPECT_EQ(d.port, 6380);
+  EXPECT_EQ(d.weight, 2U);
+  EXPECT_EQ(d.active_conns, 4U);
+  EXPECT_EQ(d.inact_conns, 5U);
+  EXPECT_EQ(d.stats.conns, 333U);
+}
+
+TEST(ParseReply, DestIPv6MinimalAndLargeCounters) {
+  ReplyBuilder b(SOCK_VS_CMD_GET_DEST, NLM_F_MULTI);
+  b.nest(SOCK_VS_ATTR_DEST)
+      .raw(SOCK_VS_DEST_ATTR_ADDR, kV6, 16)
+      .u16(SOCK_VS_DEST_ATTR_PORT, 8080)
+      .u32(SOCK_VS_DEST_ATTR_WEIGHT, 65535)
+      .nest(SOCK_VS_DEST_ATTR_STATS)
+      .u64(SOCK_VS_STATS_ATTR_CONNS, 0xfedcba9876543210ULL)
+      .end()
+      .end();
+  const RealServer d = parse_dest_reply(b.hdr());
+  EXPECT_EQ(d.af(), AF_INET6);
+  EXPECT_EQ(d.weight, 65535U);
+  EXPECT_EQ(d.active_conns, 0U);
+  EXPECT_EQ(d.stats.conns, 0xfedcba9876543210ULL);
+}
+
+TEST(ParseReply, DestWithoutWeightIsMalformed) {
+  ReplyBuilder b(SOCK_VS_CMD_GET_DEST, NLM_F_MULTI);
+  b.nest(SOCK_VS_ATTR_DEST)
+      .raw(SOCK_VS_DEST_ATTR_ADDR, kV4, 4)
+      .u16(SOCK_VS_DEST_ATTR_PORT, 1)
+      .end();
+  EXPECT_EQ(parse_error_code([&] { parse_dest_reply(b.hdr()); }), EPROTO);
+}
+
+TEST(ParseReply, Info) {
+  ReplyBuilder b(SOCK_VS_CMD_GET_INFO);
+  b.nest(SOCK_VS_ATTR_INFO)
+      .str(SOCK_VS_INFO_ATTR_VERSION, "0.1.0")
+      .u32(SOCK_VS_INFO_ATTR_NUM_SERVICES, 2)
+      .str(SOCK_VS_INFO_ATTR_HOOK, "kprobe")
+      .str(SOCK_VS_INFO_ATTR_KERNEL, "6.1.0-18-amd64")
+      .u32(SOCK_VS_INFO_ATTR_MAX_SERVICES, 256)
+      .u32(SOCK_VS_INFO_ATTR_MAX_DESTS, 64)
+      .end();
+  const Info i = parse_info_reply(b.hdr());
+  EXPECT_EQ(i, (Info{"0.1.0", 2, "kprobe", "6.1.0-18-amd64", 256, 64}));
+}
+
+TEST(ParseReply, InfoNeedsVersion) {
+  ReplyBuilder b(SOCK_VS_CMD_GET_INFO);
+  b.nest(SOCK_VS_ATTR_INFO).u32(SOCK_VS_INFO_ATTR_NUM_SERVICES, 2).end();
+  EXPECT_EQ(parse_error_code([&] { parse_info_reply(b.hdr()); }), EPROTO);
+}
+
+// --- NLMSG_ERROR / NLMSG_DONE --------------------------------------------------
+
+// An NLMSG_ERROR as the kernel builds it: nlmsgerr, the echoed request's
+// payload (unless capped), then the TLVs.
+struct ErrorMsg {
+  int error = -EEXIST;
+  std::size_t request_payload = 24;  // bytes of the echoed request after its header
+  bool capped = false;
+  bool tlvs = true;
+  std::string msg = "service already exists";
+  bool add_offs = true;
+
+  const nlmsghdr* build(RawMsg& m) const {
+    nlmsghdr h{};
+    h.nlmsg_type = NLMSG_ERROR;
+    h.nlmsg_flags =
+        static_cast<std::uint16_t>((tlvs ? NLM_F_ACK_TLVS : 0) | (capped ? NLM_F_CAPPED : 0));
+    m.put(&h, sizeof h);
+    nlmsgerr e{};
+    e.error = error;
+    e.msg.nlmsg_len = static_cast<std::uint32_t>(NLMSG_HDRLEN + request_payload);
+    e.msg.nlmsg_type = 0x1d;
+    m.put(&e, sizeof e);
+    if (!capped) {
+      // Fill the echoed payload with bytes that look like attributes, to
+      // catch a parser that starts in the wrong place.
+      for (std::size_t i = 0; i < request_payload; ++i) {
+        m.bytes().push_back(static_cast<std::uint8_t>(i % 4 == 0 ? 8 : 1));
+      }
+      m.pad();
+    }
+    if (tlvs) {
+      if (add_offs) {
+        const std::uint32_t offs = 20;
+        m.attr(NLMSGERR_ATTR_OFFS, &offs, sizeof offs);
+      }
+      if (!msg.empty()) {
+        m.attr_string(NLMSGERR_ATTR_MSG, msg);
+      }
+    }
+    return m.finish();
+  }
+};
+
+TEST(ParseError, ExtAckAfterEchoedRequest) {
+  RawMsg m;
+  const NetlinkStatus s = parse_error_message(ErrorMsg{}.build(m));
+  EXPECT_EQ(s.error, -EEXIST);
+  EXPECT_EQ(s.ext_ack, "service already exists");
+}
+
+TEST(ParseError, ExtAckWhenCapped) {
+  ErrorMsg spec;
+  spec.capped = true;
+  spec.request_payload = 1000;  // not present: capped
+  spec.msg = "unknown scheduler";
+  spec.error = -ENOENT;
+  RawMsg m;
+  const NetlinkStatus s = parse_error_message(spec.build(m));
+  EXPECT_EQ(s.error, -ENOENT);
+  EXPECT_EQ(s.ext_ack, "unknown scheduler");
+}
+
+TEST(ParseError, UnalignedEchoedPayload) {
+  ErrorMsg spec;
+  spec.request_payload = 21;  // the TLVs start at the next 4-byte boundary
+  spec.add_offs = false;
+  RawMsg m;
+  EXPECT_EQ(parse_error_message(spec.build(m)).ext_ack, "service already exists");
+}
+
+TEST(ParseError, NoTlvsFlagMeansNoMessage) {
+  ErrorMsg spec;
+  spec.tlvs = false;
+  RawMsg m;
+  const NetlinkStatus s = parse_error_message(spec.build(m));
+  EXPECT_EQ(s.error, -EEXIST);
+  EXPECT_EQ(s.ext_ack, "");
+}
+
+TEST(ParseError, AckWithoutError) {
+  ErrorMsg spec;
+  spec.error = 0;
+  spec.tlvs = false;
+  RawMsg m;
+  EXPECT_EQ(parse_error_message(spec.build(m)), (NetlinkStatus{0, ""}));
+}
+
+TEST(ParseError, MissingAttributeTypeWithoutMessage) {
+  RawMsg m;
+  nlmsghdr h{};
+  h.nlmsg_type = NLMSG_ERROR;
+  h.nlmsg_flags = NLM_F_ACK_TLVS | NLM_F_CAPPED;
+  m.put(&h, sizeof h);
+  nlmsgerr e{};
+  e.error = -EINVAL;
+  e.msg.nlmsg_len = 64;
+  m.put(&e, sizeof e);
+  const std::uint32_t type = SOCK_VS_SVC_ATTR_PORT;
+  m.attr(NLMSGERR_ATTR_MISS_TYPE, &type, sizeof type);
+  EXPECT_EQ(parse_error_message(m.finish()).ext_ack, "missing attribute 4");
+}
+
+TEST(ParseError, MalformedTlvsAreIgnoredSafely) {
+  ErrorMsg spec;
+  spec.add_offs = false;
+  spec.msg = "";
+  RawMsg m;
+  spec.build(m);
+  // A TLV whose length runs past the end of the message.
+  nlattr bad{};
+  bad.nla_len = 200;
+  bad.nla_type = NLMSGERR_ATTR_MSG;
+  m.put(&bad, sizeof bad);
+  m.put("abcd", 4);
+  EXPECT_EQ(parse_error_message(m.finish()).ext_ack, "");
+
+  // An echoed length shorter than a header: no TLVs are looked for.
+  RawMsg m2;
+  ErrorMsg spec2;
+  spec2.request_payload = 0;
+  const nlmsghdr* nlh = spec2.build(m2);
+  auto* e = reinterpret_cast<nlmsgerr*>(
+      const_cast<std::uint8_t*>(reinterpret_cast<const std::uint8_t*>(nlh) + NLMSG_HDRLEN));
+  e->msg.nlmsg_len = 3;
+  EXPECT_EQ(parse_error_message(nlh).ext_ack, "");
+
+  // An echoed length claiming more than the message holds.
+  e->msg.nlmsg_len = 100000;
+  EXPECT_EQ(parse_error_message(nlh).ext_ack, "");
+}
+
+TEST(ParseError, MessageWithoutNulIsBounded) {
+  RawMsg m;
+  nlmsghdr h{};
+  h.nlmsg_type = NLMSG_ERROR;
+  h.nlmsg_flags = NLM_F_ACK_TLVS | NLM_F_CAPPED;
+  m.put(&h, sizeof h);
+  nlmsgerr e{};
+  e.error = -ESRCH;
+  m.put(&e, sizeof e);
+  m.attr(NLMSGERR_ATTR_MSG, "no such service", 15);  // no NUL
+  EXPECT_EQ(parse_error_message(m.finish()).ext_ack, "no such service");
+}
+
+TEST(ParseError, TruncatedErrorMessageThrows) {
+  RawMsg m;
+  nlmsghdr h{};
+  h.nlmsg_type = NLMSG_ERROR;
+  m.put(&h, sizeof h);
+  const int err = -EPERM;
+  m.put(&err, sizeof err);  // no room for the echoed header
+  EXPECT_EQ(parse_error_code([&] { parse_error_message(m.finish()); }), EPROTO);
+}
+
+TEST(ParseDone, ErrorAndExtAck) {
+  RawMsg m;
+  nlmsghdr h{};
+  h.nlmsg_type = NLMSG_DONE;
+  h.nlmsg_flags = NLM_F_MULTI | NLM_F_ACK_TLVS;
+  m.put(&h, sizeof h);
+  const int err = -ESRCH;
+  m.put(&err, sizeof err);
+  m.attr_string(NLMSGERR_ATTR_MSG, "no such service");
+  EXPECT_EQ(parse_done_message(m.finish()), (NetlinkStatus{-ESRCH, "no such service"}));
+}
+
+TEST(ParseDone, SuccessWithOrWithoutPayload) {
+  RawMsg m;
+  nlmsghdr h{};
+  h.nlmsg_type = NLMSG_DONE;
+  h.nlmsg_flags = NLM_F_MULTI;
+  m.put(&h, sizeof h);
+  const int zero = 0;
+  m.put(&zero, sizeof zero);
+  EXPECT_EQ(parse_done_message(m.finish()), (NetlinkStatus{0, ""}));
+  RawMsg bare;
+  bare.put(&h, sizeof h);
+  EXPECT_EQ(parse_done_message(bare.finish()), (NetlinkStatus{0, ""}));
+}
+
+}  // namespace
+}  // namespace sockvs

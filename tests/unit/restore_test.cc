@@ -1,0 +1,152 @@
+// -R input parsing, and the -S -> -R round trip.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli.h"
+#include "format.h"
+#include "restore.h"
+
+namespace sockvsadm {
+namespace {
+
+std::vector<RestoreLine> parse_text(const std::string& text) {
+  std::istringstream in(text);
+  return parse_restore(in);
+}
+
+int error_line(const std::string& text) {
+  try {
+    parse_text(text);
+  } catch (const RestoreError& e) {
+    return e.line_no();
+  }
+  return 0;
+}
+
+Command cmd(std::vector<std::string> args) { return parse_command(args); }
+
+TEST(Restore, ParsesIpvsadmLines) {
+  const auto lines = parse_text(
+      "-A -t 10.0.0.1:6379 -s rr\n"
+      "-a -t 10.0.0.1:6379 -r 192.168.1.5:6380 -w 2\n");
+  ASSERT_EQ(lines.size(), 2U);
+  EXPECT_EQ(lines[0].line_no, 1);
+  EXPECT_EQ(lines[0].command, cmd({"-A", "-t", "10.0.0.1:6379", "-s", "rr"}));
+  EXPECT_EQ(lines[1].line_no, 2);
+  EXPECT_EQ(lines[1].command.op, Op::kAddDest);
+  EXPECT_EQ(lines[1].command.dest->weight, 2U);
+}
+
+TEST(Restore, SkipsBlankLinesAndComments) {
+  const auto lines = parse_text(
+      "# saved by sockvsadm\n"
+      "\n"
+      "   \t\n"
+      "  # indented comment\n"
+      "-A -u [fd00::1]:53 -s wrr\r\n"
+      "#-D -u [fd00::1]:53\n"
+      "-a -u [fd00::1]:53 -r [fd00::2] -w 1");  // no final newline
+  ASSERT_EQ(lines.size(), 2U);
+  EXPECT_EQ(lines[0].line_no, 5);
+  EXPECT_EQ(lines[1].line_no, 7);
+  EXPECT_EQ(lines[1].command.dest->port, 53);
+}
+
+TEST(Restore, AcceptsAllChangingCommandsAndIpvsadmFlags) {
+  const auto lines = parse_text(
+      "-C\n"
+      "-A -t 10.0.0.1:80\n"
+      "-E -t 10.0.0.1:80 -s rr\n"
+      "-a -t 10.0.0.1:80 -r 10.0.0.2 -m -w 1\n"
+      "-e -t 10.0.0.1:80 -r 10.0.0.2 -w 3\n"
+      "-d -t 10.0.0.1:80 -r 10.0.0.2\n"
+      "-Z\n"
+      "-D -t 10.0.0.1:80\n");
+  ASSERT_EQ(lines.size(), 8U);
+  EXPECT_EQ(lines[0].command.op, Op::kClear);
+  EXPECT_EQ(lines[6].command.op, Op::kZero);
+  EXPECT_EQ(lines[7].command.op, Op::kDelService);
+}
+
+TEST(Restore, EmptyInputIsNothing) {
+  EXPECT_TRUE(parse_text("").empty());
+  EXPECT_TRUE(parse_text("\n# nothing\n").empty());
+}
+
+TEST(Restore, ReportsTheFirstBadLine) {
+  const std::string good = "-A -t 10.0.0.9:80 -s rr\n-a -t 10.0.0.9:80 -r 127.0.0.2:8080 -w 1\n";
+  EXPECT_EQ(error_line(good + "-A -t 10.0.0.10:80 --bogus\n"), 3);
+  EXPECT_EQ(error_line(good + "this is not a command\n-A -t 10.0.0.11:80 -s rr\n"), 3);
+  EXPECT_EQ(error_line(good + "-A -t 10.0.0.300:80 -s rr\n"), 3);
+  EXPECT_EQ(error_line(good + "-A -t 10.0.0.10:70000 -s rr\n"), 3);
+  EXPECT_EQ(error_line(good + "-a -t 10.0.0.9:80 -r 127.0.0.3:0 -w 1\n"), 3);
+  EXPECT_EQ(error_line(good + "-a -t 10.0.0.9:80 -r 127.0.0.3:8080 -w 99999\n"), 3);
+  EXPECT_EQ(error_line(good + "-a -t 10.0.0.9:80 -r [::1]:8080 -w 1\n"), 3);
+  EXPECT_EQ(error_line(good + "-a -t 10.0.0.9:80 -r\n"), 3);
+  EXPECT_EQ(error_line(good + "-t 10.0.0.10:80 -s rr\n"), 3);
+  EXPECT_EQ(error_line("\n\n-A -t 1.2.3.4:80 -s bad!name\n-C\n"), 3);
+}
+
+TEST(Restore, RejectsNonChangingCommands) {
+  for (const char* line : {"-L -n", "-S", "-R", "-h", "-V", "-t 10.0.0.1:80", "-n"}) {
+    EXPECT_EQ(error_line(std::string("-C\n") + line + "\n"), 2) << line;
+  }
+}
+
+TEST(Restore, ErrorMessageNamesTheLine) {
+  try {
+    parse_text("-C\n-A -t 10.0.0.1:0\n");
+    FAIL();
+  } catch (const RestoreError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("line 2: ", 0), 0U) << e.what();
+  }
+}
+
+// What -S prints, parsed by -R, gives back the commands that build it.
+TEST(Restore, SaveOutputParsesBackToTheSameCommands) {
+  auto svc = [](std::uint16_t proto, const char* addr, std::uint16_t port, const char* sched) {
+    return sockvs::Service::from_key({proto, *sockvs::Address::parse(addr), port}, sched);
+  };
+  auto dest = [](const char* addr, std::uint16_t port, std::uint32_t weight) {
+    sockvs::RealServer d;
+    d.addr = *sockvs::Address::parse(addr);
+    d.port = port;
+    d.weight = weight;
+    return d;
+  };
+  const std::vector<ServiceEntry> entries{
+      {svc(IPPROTO_TCP, "10.0.0.1", 6379, "rr"),
+       {dest("192.168.1.5", 6380, 2), dest("192.168.1.6", 6379, 0)}},
+      {svc(IPPROTO_UDP, "10.0.0.1", 6379, "wrr"), {dest("127.0.0.2", 7001, 7)}},
+      {svc(IPPROTO_TCP, "fd00:255::1", 80, "wrr"),
+       {dest("::1", 8081, 3), dest("fd00:1::2", 8082, 65535)}},
+      {svc(IPPROTO_UDP, "fd00::2", 53, "rr"), {}}};
+
+  const auto lines = parse_text(format_save(entries));
+  std::vector<Command> expected;
+  for (const auto& e : entries) {
+    Command add;
+    add.op = Op::kAddService;
+    add.service = e.service.key();
+    add.scheduler = e.service.sched_name;
+    expected.push_back(add);
+    for (const auto& d : e.dests) {
+      Command a;
+      a.op = Op::kAddDest;
+      a.service = e.service.key();
+      a.dest = d;
+      expected.push_back(a);
+    }
+  }
+  ASSERT_EQ(lines.size(), expected.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i].command, expected[i]) << "line " << lines[i].line_no;
+    EXPECT_EQ(lines[i].line_no, static_cast<int>(i) + 1);
+  }
+}
+
+}  // namespace
+}  // namespace sockvsadm

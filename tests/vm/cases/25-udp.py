@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Connected UDP, IPv4 and IPv6: connect(VIP) then send/recv reaches a real
+server (told by the server's own reply, independent of getpeername), rr
+spreads the sockets, a connected socket stays on its server, and a re-connect
+is scheduled again. Unconnected sendto() to the VIP is NOT balanced: sock_vs
+only acts on connect(), so such datagrams go to the VIP address itself (a
+trap listener in this private netns)."""
+
+import os
+import socket
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import svs  # noqa: E402
+from svs import adm_ok, check, check_eq, step  # noqa: E402
+
+PORTS = [9251, 9252, 9253]
+N = 30
+
+
+def run_family(vip, local):
+    svc = svs.fmt_addr(vip, 53)
+    real = [svs.fmt_addr(local, p) for p in PORTS]
+    step("UDP service %s -> %s" % (svc, real))
+    adm_ok("-A", "-u", svc, "-s", "rr")
+    for r in real:
+        adm_ok("-a", "-u", svc, "-r", r, "-w", "1")
+
+    seq = []
+    for i in range(N):
+        payload = b"datagram %d" % i
+        ident, echoed, src = svs.udp_ident(vip, 53, payload=payload)
+        if echoed != payload:
+            raise svs.Fail("reply to %r echoed %r" % (payload, echoed))
+        if svs.fmt_addr(src[0], src[1]) != ident:
+            raise svs.Fail("reply from %r but the server says it is %s" % (src, ident))
+        seq.append(ident)
+    svs.check_spread(svs.tally(seq), real, N, "%d connected UDP sockets" % N,
+                     exact={r: N // len(real) for r in real})
+    check_eq(svs.stats().service("UDP", svc)["dests"], {r: N // len(real) for r in real},
+             "--stats per-server Conns count the connects")
+
+    with socket.socket(svs.family_of(vip), socket.SOCK_DGRAM) as s:
+        s.settimeout(svs.SOCK_TIMEOUT)
+        s.connect((vip, 53))
+        svs.log("  (getpeername of a connected UDP socket: %r)" % (s.getpeername(),))
+        idents = set()
+        for i in range(5):
+            s.send(b"again %d" % i)
+            idents.add(s.recv(1000).split()[1].decode())
+        check(len(idents) == 1 and idents <= set(real),
+              "5 datagrams on one connected socket all reach the same real server %s" % idents)
+        first = idents.pop()
+        s.connect((vip, 53))
+        s.send(b"reconnected")
+        second = s.recv(1000).split()[1].decode()
+        check(second in real and second != first,
+              "connect() again on the same socket is scheduled again (rr: %s -> %s)" % (first, second))
+
+    ident, echoed, src = svs.udp_ident(vip, 53, payload=b"unconnected", connected=False)
+    check_eq(ident, "trap:" + svc, "unconnected sendto() to the VIP is not balanced (reaches the VIP itself)")
+
+    adm_ok("-D", "-u", svc)
+    ident, _, _ = svs.udp_ident(vip, 53)
+    check_eq(ident, "trap:" + svc, "after -D a connected socket reaches the VIP itself")
+
+
+def main():
+    svs.fresh_config()
+    step("local VIPs with UDP trap listeners; UDP echo servers on loopback")
+    for vip, local in ((svs.VIP4, "127.0.0.1"), (svs.VIP6, "::1")):
+        svs.add_local_addr(vip)
+        svs.echo_server("udp", vip, 53, ident="trap:" + svs.fmt_addr(vip, 53))
+        for p in PORTS:
+            svs.echo_server("udp", local, p)
+    run_family(svs.VIP4, "127.0.0.1")
+    run_family(svs.VIP6, "::1")
+
+
+svs.case(main, private_netns=True)

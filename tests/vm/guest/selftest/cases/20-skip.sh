@@ -1,0 +1,3 @@
+#!/bin/bash
+echo "skipping on purpose"
+exit 77

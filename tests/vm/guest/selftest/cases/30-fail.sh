@@ -1,0 +1,3 @@
+#!/bin/bash
+echo "failing on purpose" >&2
+exit 3

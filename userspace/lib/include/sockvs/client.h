@@ -1,0 +1,80 @@
+// The libsockvs client: talks to the sock_vs module over generic netlink.
+#ifndef SOCKVS_CLIENT_H_
+#define SOCKVS_CLIENT_H_
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "sockvs/types.h"
+
+namespace sockvs {
+
+class GenlSocket;
+
+// Every operation of the module.  Client implements it over netlink; tests
+// implement it in memory.  All methods throw sockvs::Error on failure.
+class Api {
+ public:
+  Api() = default;
+  virtual ~Api() = default;
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+  Api(Api&&) = delete;
+  Api& operator=(Api&&) = delete;
+
+  virtual void add_service(const Service& svc) = 0;
+  // Changes the scheduler (unless svc.sched_name is empty) and flags.
+  virtual void edit_service(const Service& svc) = 0;
+  virtual void del_service(const ServiceKey& key) = 0;
+  virtual Service get_service(const ServiceKey& key) = 0;
+  // In the module's order.
+  virtual std::vector<Service> list_services() = 0;
+
+  // Uses dest.addr, dest.port and dest.weight.
+  virtual void add_dest(const ServiceKey& key, const RealServer& dest) = 0;
+  virtual void edit_dest(const ServiceKey& key, const RealServer& dest) = 0;
+  // Uses dest.addr and dest.port.
+  virtual void del_dest(const ServiceKey& key, const RealServer& dest) = 0;
+  // In the module's order.
+  virtual std::vector<RealServer> list_dests(const ServiceKey& key) = 0;
+
+  // Deletes every service of the network namespace.
+  virtual void flush() = 0;
+  // Zeroes the counters of one service, or of all when `key` is empty.
+  virtual void zero(const std::optional<ServiceKey>& key) = 0;
+  virtual Info info() = 0;
+};
+
+// A generic netlink connection to the sock_vs module of the caller's
+// network namespace.  Not thread-safe; one request at a time.
+class Client final : public Api {
+ public:
+  // Opens the socket and resolves the SOCK_VS family.  Throws
+  // ModuleNotLoadedError if the module is not loaded, Error otherwise.
+  Client();
+  ~Client() override;
+
+  void add_service(const Service& svc) override;
+  void edit_service(const Service& svc) override;
+  void del_service(const ServiceKey& key) override;
+  Service get_service(const ServiceKey& key) override;
+  std::vector<Service> list_services() override;
+  void add_dest(const ServiceKey& key, const RealServer& dest) override;
+  void edit_dest(const ServiceKey& key, const RealServer& dest) override;
+  void del_dest(const ServiceKey& key, const RealServer& dest) override;
+  std::vector<RealServer> list_dests(const ServiceKey& key) override;
+  void flush() override;
+  void zero(const std::optional<ServiceKey>& key) override;
+  Info info() override;
+
+  // The generic netlink family id of SOCK_VS.
+  [[nodiscard]] int family_id() const noexcept;
+
+ private:
+  std::unique_ptr<GenlSocket> sock_;
+};
+
+}  // namespace sockvs
+
+#endif  // SOCKVS_CLIENT_H_

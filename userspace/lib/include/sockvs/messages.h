@@ -1,0 +1,96 @@
+// Building sock_vs generic netlink requests and parsing the replies.
+//
+// These are pure functions with no socket I/O, so that they can be tested
+// on a host without the module: builders return a complete nl_msg (with
+// NL_AUTO_PORT / NL_AUTO_SEQ, filled in when sent), parsers take one
+// received netlink message.
+#ifndef SOCKVS_MESSAGES_H_
+#define SOCKVS_MESSAGES_H_
+
+#include <linux/netlink.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "sockvs/types.h"
+
+struct nl_msg;
+
+namespace sockvs {
+
+struct NlMsgDeleter {
+  void operator()(nl_msg* msg) const noexcept;
+};
+// Owns a libnl message.
+using NlMsgPtr = std::unique_ptr<nl_msg, NlMsgDeleter>;
+
+// --- Requests ------------------------------------------------------------------
+// `family_id` is the resolved generic netlink id of SOCK_VS.  Commands that
+// change state and GET_SERVICE / GET_INFO ask for an ACK (NLM_F_ACK); the
+// two list commands are dumps (NLM_F_DUMP).  Builders throw sockvs::Error
+// (EINVAL) on invalid input: an unset address, port 0, a bad scheduler name,
+// a weight above SOCK_VS_WEIGHT_MAX, or (EAFNOSUPPORT) a real server of
+// another family than its service.
+
+// NEW_SERVICE: SERVICE{af, protocol, addr, port, [sched_name], flags}.
+NlMsgPtr build_new_service(int family_id, const Service& svc);
+// SET_SERVICE: SERVICE{key, [sched_name], flags}.  Empty sched_name: unchanged.
+NlMsgPtr build_set_service(int family_id, const Service& svc);
+// DEL_SERVICE: SERVICE{key}.
+NlMsgPtr build_del_service(int family_id, const ServiceKey& key);
+// GET_SERVICE (doit): SERVICE{key}.
+NlMsgPtr build_get_service(int family_id, const ServiceKey& key);
+// GET_SERVICE (dump): no attributes.
+NlMsgPtr build_list_services(int family_id);
+// NEW_DEST: SERVICE{key} DEST{addr, port, weight, af}.
+NlMsgPtr build_new_dest(int family_id, const ServiceKey& key, const RealServer& dest);
+// SET_DEST: SERVICE{key} DEST{addr, port, weight, af}.
+NlMsgPtr build_set_dest(int family_id, const ServiceKey& key, const RealServer& dest);
+// DEL_DEST: SERVICE{key} DEST{addr, port, af}.
+NlMsgPtr build_del_dest(int family_id, const ServiceKey& key, const RealServer& dest);
+// GET_DEST (dump): SERVICE{key}.
+NlMsgPtr build_list_dests(int family_id, const ServiceKey& key);
+// FLUSH: no attributes.
+NlMsgPtr build_flush(int family_id);
+// ZERO: [SERVICE{key}]; every service when `key` is empty.
+NlMsgPtr build_zero(int family_id, const std::optional<ServiceKey>& key);
+// GET_INFO: no attributes.
+NlMsgPtr build_get_info(int family_id);
+
+// --- Replies ---------------------------------------------------------------------
+// Each takes one complete generic netlink message (nlmsghdr, genlmsghdr,
+// attributes) whose nlmsg_len bytes are readable, and throws sockvs::Error
+// (EPROTO) if it is malformed or lacks a required attribute.  Unknown
+// attributes are ignored (the enums only grow).
+
+// A SOCK_VS_ATTR_SERVICE nest (GET_SERVICE doit reply or dump part).
+Service parse_service_reply(const nlmsghdr* nlh);
+// A SOCK_VS_ATTR_DEST nest (GET_DEST dump part).
+RealServer parse_dest_reply(const nlmsghdr* nlh);
+// A SOCK_VS_ATTR_INFO nest (GET_INFO reply).
+Info parse_info_reply(const nlmsghdr* nlh);
+
+// The outcome carried by an NLMSG_ERROR or NLMSG_DONE message.
+struct NetlinkStatus {
+  int error = 0;        // 0 or a negative errno, as the kernel sent it
+  std::string ext_ack;  // NLMSGERR_ATTR_MSG, or ""
+
+  friend bool operator==(const NetlinkStatus&, const NetlinkStatus&) = default;
+};
+
+// Parses an NLMSG_ERROR message (an ACK when error == 0), including the
+// extended ACK TLVs when NLM_F_ACK_TLVS is set (after the echoed request,
+// or right after struct nlmsgerr when NLM_F_CAPPED is set).  Throws
+// sockvs::Error (EPROTO) if the message is too short for struct nlmsgerr;
+// malformed TLVs are ignored.
+NetlinkStatus parse_error_message(const nlmsghdr* nlh);
+
+// Parses an NLMSG_DONE message: a dump that failed part-way carries a
+// negative errno in its payload, and TLVs after it (NLM_F_ACK_TLVS).
+NetlinkStatus parse_done_message(const nlmsghdr* nlh);
+
+}  // namespace sockvs
+
+#endif  // SOCKVS_MESSAGES_H_

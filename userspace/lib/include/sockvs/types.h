@@ -1,0 +1,91 @@
+// Plain data types of libsockvs: what the sock_vs module stores and reports.
+#ifndef SOCKVS_TYPES_H_
+#define SOCKVS_TYPES_H_
+
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sockvs/address.h"
+
+namespace sockvs {
+
+// Connection counters (the module has no packet path, so no byte counters).
+struct Stats {
+  std::uint64_t conns = 0;    // connect() calls scheduled to a real server
+  std::uint64_t refused = 0;  // connect() calls refused: no usable real server
+
+  friend bool operator==(const Stats&, const Stats&) = default;
+};
+
+// What identifies a virtual service: (af, protocol, addr, port).
+struct ServiceKey {
+  std::uint16_t protocol = IPPROTO_TCP;  // IPPROTO_TCP or IPPROTO_UDP
+  Address addr;                          // its family is the service's af
+  std::uint16_t port = 0;                // 1..65535
+
+  [[nodiscard]] int af() const noexcept { return addr.family(); }
+
+  friend bool operator==(const ServiceKey&, const ServiceKey&) = default;
+};
+
+// A virtual service.  The address family is addr.family() (see af()).
+struct Service {
+  std::uint16_t protocol = IPPROTO_TCP;
+  Address addr;
+  std::uint16_t port = 0;
+  // Scheduler.  On add: empty means the module's default (wrr).  On edit:
+  // empty means "leave unchanged".
+  std::string sched_name;
+  std::uint32_t flags = 0;      // SOCK_VS_SVC_F_*; none defined yet
+  Stats stats;                  // output only
+  std::uint32_t num_dests = 0;  // output only
+
+  [[nodiscard]] int af() const noexcept { return addr.family(); }
+  [[nodiscard]] ServiceKey key() const { return ServiceKey{protocol, addr, port}; }
+  static Service from_key(const ServiceKey& key, std::string sched_name = {});
+
+  friend bool operator==(const Service&, const Service&) = default;
+};
+
+// A real server (destination) of a service.  Its family must be the
+// service's.  (addr, port) identifies it within the service.
+struct RealServer {
+  Address addr;
+  std::uint16_t port = 0;
+  std::uint32_t weight = 1;        // 0..65535; 0 = quiesced
+  std::uint32_t active_conns = 0;  // output only
+  std::uint32_t inact_conns = 0;   // output only
+  Stats stats;                     // output only (conns)
+
+  [[nodiscard]] int af() const noexcept { return addr.family(); }
+
+  friend bool operator==(const RealServer&, const RealServer&) = default;
+};
+
+// What the module says about itself (SOCK_VS_CMD_GET_INFO).
+struct Info {
+  std::string version;  // module version, e.g. "0.1.0"
+  std::uint32_t num_services = 0;
+  std::string hook;    // connect hook mechanism, e.g. "kprobe"
+  std::string kernel;  // running kernel release
+  std::uint32_t max_services = 0;
+  std::uint32_t max_dests = 0;
+
+  friend bool operator==(const Info&, const Info&) = default;
+};
+
+// "TCP", "UDP", or the protocol number for anything else.
+std::string protocol_name(std::uint16_t protocol);
+
+// True if `name` is a syntactically valid scheduler name: 1 to
+// SOCK_VS_SCHED_NAME_MAX - 1 characters from [A-Za-z0-9_-].  Whether the
+// module knows the scheduler is for the module to say.
+bool valid_sched_name(std::string_view name) noexcept;
+
+}  // namespace sockvs
+
+#endif  // SOCKVS_TYPES_H_

@@ -1,0 +1,534 @@
+#include "sockvs/messages.h"
+
+#include <linux/genetlink.h>
+#include <linux/sock_vs.h>
+#include <netlink/attr.h>
+#include <netlink/genl/genl.h>
+#include <netlink/msg.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "sockvs/error.h"
+
+namespace sockvs {
+
+void NlMsgDeleter::operator()(nl_msg* msg) const noexcept { nlmsg_free(msg); }
+
+namespace {
+
+// --- building ------------------------------------------------------------------
+
+[[noreturn]] void throw_too_big() { throw Error(EMSGSIZE, "netlink request too large"); }
+
+void put_u16(nl_msg* msg, int type, std::uint16_t value) {
+  if (nla_put_u16(msg, type, value) < 0) {
+    throw_too_big();
+  }
+}
+
+void put_u32(nl_msg* msg, int type, std::uint32_t value) {
+  if (nla_put_u32(msg, type, value) < 0) {
+    throw_too_big();
+  }
+}
+
+void put_string(nl_msg* msg, int type, const std::string& value) {
+  if (nla_put_string(msg, type, value.c_str()) < 0) {
+    throw_too_big();
+  }
+}
+
+void put_addr(nl_msg* msg, int type, const Address& addr) {
+  const auto bytes = addr.bytes();
+  if (nla_put(msg, type, static_cast<int>(bytes.size()), bytes.data()) < 0) {
+    throw_too_big();
+  }
+}
+
+// A nest attribute, closed by end().  The kernel parses sock_vs attributes
+// strictly, which requires NLA_F_NESTED on nests.
+class Nest {
+ public:
+  Nest(nl_msg* msg, int type) : msg_(msg), attr_(nla_nest_start(msg, type)) {
+    if (attr_ == nullptr) {
+      throw_too_big();
+    }
+    attr_->nla_type |= NLA_F_NESTED;
+  }
+  void end() {
+    if (nla_nest_end(msg_, attr_) < 0) {
+      throw_too_big();
+    }
+  }
+
+ private:
+  nl_msg* msg_;
+  nlattr* attr_;
+};
+
+NlMsgPtr new_request(int family_id, std::uint8_t cmd, int flags) {
+  NlMsgPtr msg(nlmsg_alloc());
+  if (!msg) {
+    throw Error(ENOMEM, "cannot allocate a netlink message");
+  }
+  if (genlmsg_put(msg.get(), NL_AUTO_PORT, NL_AUTO_SEQ, family_id, 0, flags, cmd,
+                  SOCK_VS_GENL_VERSION) == nullptr) {
+    throw_too_big();
+  }
+  return msg;
+}
+
+void check_key(const ServiceKey& key) {
+  if (!key.addr.is_v4() && !key.addr.is_v6()) {
+    throw Error(EINVAL, "service address is not set");
+  }
+  if (key.protocol != IPPROTO_TCP && key.protocol != IPPROTO_UDP) {
+    throw Error(EINVAL,
+                "unsupported protocol " + std::to_string(key.protocol) + " (only TCP and UDP)");
+  }
+  if (key.port == 0) {
+    throw Error(EINVAL, "service port must be 1-65535");
+  }
+}
+
+void check_dest(const ServiceKey& key, const RealServer& dest, bool with_weight) {
+  if (!dest.addr.is_v4() && !dest.addr.is_v6()) {
+    throw Error(EINVAL, "real server address is not set");
+  }
+  if (dest.af() != key.af()) {
+    throw Error(EAFNOSUPPORT, "real server " + dest.addr.to_string() + " is " +
+                                  std::string(family_name(dest.af())) + " but the service is " +
+                                  std::string(family_name(key.af())));
+  }
+  if (dest.port == 0) {
+    throw Error(EINVAL, "real server port must be 1-65535");
+  }
+  if (with_weight && dest.weight > SOCK_VS_WEIGHT_MAX) {
+    throw Error(EINVAL, "weight " + std::to_string(dest.weight) + " out of range 0-" +
+                            std::to_string(SOCK_VS_WEIGHT_MAX));
+  }
+}
+
+void check_sched(const std::string& name) {
+  if (!valid_sched_name(name)) {
+    throw Error(EINVAL, "invalid scheduler name '" + name + "'");
+  }
+}
+
+void put_key_attrs(nl_msg* msg, const ServiceKey& key) {
+  put_u16(msg, SOCK_VS_SVC_ATTR_AF, static_cast<std::uint16_t>(key.af()));
+  put_u16(msg, SOCK_VS_SVC_ATTR_PROTOCOL, key.protocol);
+  put_addr(msg, SOCK_VS_SVC_ATTR_ADDR, key.addr);
+  put_u16(msg, SOCK_VS_SVC_ATTR_PORT, key.port);
+}
+
+void put_service_key(nl_msg* msg, const ServiceKey& key) {
+  check_key(key);
+  Nest nest(msg, SOCK_VS_ATTR_SERVICE);
+  put_key_attrs(msg, key);
+  nest.end();
+}
+
+void put_dest(nl_msg* msg, const RealServer& dest, bool with_weight) {
+  Nest nest(msg, SOCK_VS_ATTR_DEST);
+  put_addr(msg, SOCK_VS_DEST_ATTR_ADDR, dest.addr);
+  put_u16(msg, SOCK_VS_DEST_ATTR_PORT, dest.port);
+  if (with_weight) {
+    put_u32(msg, SOCK_VS_DEST_ATTR_WEIGHT, dest.weight);
+  }
+  put_u16(msg, SOCK_VS_DEST_ATTR_AF, static_cast<std::uint16_t>(dest.af()));
+  nest.end();
+}
+
+NlMsgPtr build_service_change(int family_id, std::uint8_t cmd, const Service& svc) {
+  const ServiceKey key = svc.key();
+  check_key(key);
+  if (!svc.sched_name.empty()) {
+    check_sched(svc.sched_name);
+  }
+  auto msg = new_request(family_id, cmd, NLM_F_ACK);
+  Nest nest(msg.get(), SOCK_VS_ATTR_SERVICE);
+  put_key_attrs(msg.get(), key);
+  if (!svc.sched_name.empty()) {
+    put_string(msg.get(), SOCK_VS_SVC_ATTR_SCHED_NAME, svc.sched_name);
+  }
+  put_u32(msg.get(), SOCK_VS_SVC_ATTR_FLAGS, svc.flags);
+  nest.end();
+  return msg;
+}
+
+NlMsgPtr build_dest_change(int family_id, std::uint8_t cmd, const ServiceKey& key,
+                           const RealServer& dest, bool with_weight) {
+  check_key(key);
+  check_dest(key, dest, with_weight);
+  auto msg = new_request(family_id, cmd, NLM_F_ACK);
+  put_service_key(msg.get(), key);
+  put_dest(msg.get(), dest, with_weight);
+  return msg;
+}
+
+// --- parsing ---------------------------------------------------------------------
+
+[[noreturn]] void malformed(const std::string& what) {
+  throw Error(EPROTO, "malformed reply from the sock_vs module: " + what);
+}
+
+template <std::size_t N>
+using Policy = std::array<nla_policy, N>;
+
+nla_policy typed(std::uint16_t type) {
+  nla_policy p{};
+  p.type = type;
+  return p;
+}
+
+// Strings are NLA_UNSPEC and read with a bound (see get_string): libnl's
+// NLA_STRING check would reject a string without its NUL.
+Policy<SOCK_VS_ATTR_MAX + 1> top_policy() {
+  Policy<SOCK_VS_ATTR_MAX + 1> p{};
+  p[SOCK_VS_ATTR_SERVICE] = typed(NLA_NESTED);
+  p[SOCK_VS_ATTR_DEST] = typed(NLA_NESTED);
+  p[SOCK_VS_ATTR_INFO] = typed(NLA_NESTED);
+  return p;
+}
+
+Policy<SOCK_VS_SVC_ATTR_MAX + 1> svc_policy() {
+  Policy<SOCK_VS_SVC_ATTR_MAX + 1> p{};
+  p[SOCK_VS_SVC_ATTR_AF] = typed(NLA_U16);
+  p[SOCK_VS_SVC_ATTR_PROTOCOL] = typed(NLA_U16);
+  p[SOCK_VS_SVC_ATTR_PORT] = typed(NLA_U16);
+  p[SOCK_VS_SVC_ATTR_FLAGS] = typed(NLA_U32);
+  p[SOCK_VS_SVC_ATTR_STATS] = typed(NLA_NESTED);
+  p[SOCK_VS_SVC_ATTR_NUM_DESTS] = typed(NLA_U32);
+  return p;
+}
+
+Policy<SOCK_VS_DEST_ATTR_MAX + 1> dest_policy() {
+  Policy<SOCK_VS_DEST_ATTR_MAX + 1> p{};
+  p[SOCK_VS_DEST_ATTR_PORT] = typed(NLA_U16);
+  p[SOCK_VS_DEST_ATTR_WEIGHT] = typed(NLA_U32);
+  p[SOCK_VS_DEST_ATTR_AF] = typed(NLA_U16);
+  p[SOCK_VS_DEST_ATTR_STATS] = typed(NLA_NESTED);
+  p[SOCK_VS_DEST_ATTR_ACTIVE_CONNS] = typed(NLA_U32);
+  p[SOCK_VS_DEST_ATTR_INACT_CONNS] = typed(NLA_U32);
+  return p;
+}
+
+Policy<SOCK_VS_STATS_ATTR_MAX + 1> stats_policy() {
+  Policy<SOCK_VS_STATS_ATTR_MAX + 1> p{};
+  p[SOCK_VS_STATS_ATTR_CONNS] = typed(NLA_U64);
+  p[SOCK_VS_STATS_ATTR_REFUSED] = typed(NLA_U64);
+  return p;
+}
+
+Policy<SOCK_VS_INFO_ATTR_MAX + 1> info_policy() {
+  Policy<SOCK_VS_INFO_ATTR_MAX + 1> p{};
+  p[SOCK_VS_INFO_ATTR_NUM_SERVICES] = typed(NLA_U32);
+  p[SOCK_VS_INFO_ATTR_MAX_SERVICES] = typed(NLA_U32);
+  p[SOCK_VS_INFO_ATTR_MAX_DESTS] = typed(NLA_U32);
+  return p;
+}
+
+// The top-level attribute `type` of a sock_vs reply.
+nlattr* top_attr(const nlmsghdr* nlh, int type, const char* name) {
+  if (nlh == nullptr || nlh->nlmsg_len < NLMSG_HDRLEN + GENL_HDRLEN) {
+    malformed("message too short");
+  }
+  std::array<nlattr*, SOCK_VS_ATTR_MAX + 1> tb{};
+  auto policy = top_policy();
+  // libnl does not write through the header; its API is just not const.
+  if (genlmsg_parse(const_cast<nlmsghdr*>(nlh), 0, tb.data(), SOCK_VS_ATTR_MAX, policy.data()) <
+      0) {
+    malformed("bad attributes");
+  }
+  if (tb.at(static_cast<std::size_t>(type)) == nullptr) {
+    malformed(std::string("no ") + name + " attribute");
+  }
+  return tb.at(static_cast<std::size_t>(type));
+}
+
+template <std::size_t N>
+std::array<nlattr*, N> parse_nest(nlattr* nest, Policy<N>& policy, const char* name) {
+  std::array<nlattr*, N> tb{};
+  if (nla_parse_nested(tb.data(), static_cast<int>(N - 1), nest, policy.data()) < 0) {
+    malformed(std::string("bad ") + name + " attributes");
+  }
+  return tb;
+}
+
+std::string get_string(const nlattr* attr) {
+  const auto* data = static_cast<const char*>(nla_data(attr));
+  const auto len = static_cast<std::size_t>(nla_len(attr));
+  return {data, strnlen(data, len)};
+}
+
+template <std::size_t N>
+nlattr* require(const std::array<nlattr*, N>& tb, int type, const char* name) {
+  nlattr* attr = tb.at(static_cast<std::size_t>(type));
+  if (attr == nullptr) {
+    malformed(std::string("missing ") + name);
+  }
+  return attr;
+}
+
+Stats parse_stats(nlattr* nest) {
+  auto policy = stats_policy();
+  const auto tb = parse_nest(nest, policy, "stats");
+  Stats stats;
+  if (tb[SOCK_VS_STATS_ATTR_CONNS] != nullptr) {
+    stats.conns = nla_get_u64(tb[SOCK_VS_STATS_ATTR_CONNS]);
+  }
+  if (tb[SOCK_VS_STATS_ATTR_REFUSED] != nullptr) {
+    stats.refused = nla_get_u64(tb[SOCK_VS_STATS_ATTR_REFUSED]);
+  }
+  return stats;
+}
+
+// An address attribute: its family is `af_attr` if present, else implied
+// by the length (4: IPv4, 16: IPv6).
+Address get_address(const nlattr* addr_attr, const nlattr* af_attr, const char* what) {
+  const auto len = static_cast<std::size_t>(nla_len(addr_attr));
+  int af = AF_UNSPEC;
+  if (af_attr != nullptr) {
+    af = nla_get_u16(const_cast<nlattr*>(af_attr));
+  } else if (len == 4) {
+    af = AF_INET;
+  } else if (len == 16) {
+    af = AF_INET6;
+  }
+  const std::span<const std::uint8_t> bytes(static_cast<const std::uint8_t*>(nla_data(addr_attr)),
+                                            len);
+  try {
+    return Address::from_bytes(af, bytes);
+  } catch (const std::invalid_argument&) {
+    malformed(std::string("bad ") + what + " address (family " + std::to_string(af) + ", " +
+              std::to_string(len) + " bytes)");
+  }
+}
+
+// The TLVs of an extended ACK: returns NLMSGERR_ATTR_MSG if present.
+std::string ext_ack_message(const std::uint8_t* tlvs, std::size_t len) {
+  std::string msg;
+  std::uint32_t missing_type = 0;
+  bool have_missing = false;
+  while (len >= NLA_HDRLEN) {
+    nlattr hdr{};
+    std::memcpy(&hdr, tlvs, sizeof hdr);
+    if (hdr.nla_len < NLA_HDRLEN || hdr.nla_len > len) {
+      break;  // malformed: stop, keep what we have
+    }
+    const std::size_t payload = hdr.nla_len - NLA_HDRLEN;
+    const auto* data = tlvs + NLA_HDRLEN;
+    switch (hdr.nla_type & NLA_TYPE_MASK) {
+      case NLMSGERR_ATTR_MSG:
+        msg.assign(reinterpret_cast<const char*>(data),
+                   strnlen(reinterpret_cast<const char*>(data), payload));
+        break;
+      case NLMSGERR_ATTR_MISS_TYPE:
+        if (payload >= sizeof missing_type) {
+          std::memcpy(&missing_type, data, sizeof missing_type);
+          have_missing = true;
+        }
+        break;
+      default:
+        break;
+    }
+    const std::size_t step = NLA_ALIGN(hdr.nla_len);
+    if (step >= len) {
+      break;
+    }
+    tlvs += step;
+    len -= step;
+  }
+  if (msg.empty() && have_missing) {
+    msg = "missing attribute " + std::to_string(missing_type);
+  }
+  return msg;
+}
+
+}  // namespace
+
+NlMsgPtr build_new_service(int family_id, const Service& svc) {
+  return build_service_change(family_id, SOCK_VS_CMD_NEW_SERVICE, svc);
+}
+
+NlMsgPtr build_set_service(int family_id, const Service& svc) {
+  return build_service_change(family_id, SOCK_VS_CMD_SET_SERVICE, svc);
+}
+
+NlMsgPtr build_del_service(int family_id, const ServiceKey& key) {
+  check_key(key);
+  auto msg = new_request(family_id, SOCK_VS_CMD_DEL_SERVICE, NLM_F_ACK);
+  put_service_key(msg.get(), key);
+  return msg;
+}
+
+NlMsgPtr build_get_service(int family_id, const ServiceKey& key) {
+  check_key(key);
+  auto msg = new_request(family_id, SOCK_VS_CMD_GET_SERVICE, NLM_F_ACK);
+  put_service_key(msg.get(), key);
+  return msg;
+}
+
+NlMsgPtr build_list_services(int family_id) {
+  return new_request(family_id, SOCK_VS_CMD_GET_SERVICE, NLM_F_DUMP);
+}
+
+NlMsgPtr build_new_dest(int family_id, const ServiceKey& key, const RealServer& dest) {
+  return build_dest_change(family_id, SOCK_VS_CMD_NEW_DEST, key, dest, true);
+}
+
+NlMsgPtr build_set_dest(int family_id, const ServiceKey& key, const RealServer& dest) {
+  return build_dest_change(family_id, SOCK_VS_CMD_SET_DEST, key, dest, true);
+}
+
+NlMsgPtr build_del_dest(int family_id, const ServiceKey& key, const RealServer& dest) {
+  return build_dest_change(family_id, SOCK_VS_CMD_DEL_DEST, key, dest, false);
+}
+
+NlMsgPtr build_list_dests(int family_id, const ServiceKey& key) {
+  check_key(key);
+  auto msg = new_request(family_id, SOCK_VS_CMD_GET_DEST, NLM_F_DUMP);
+  put_service_key(msg.get(), key);
+  return msg;
+}
+
+NlMsgPtr build_flush(int family_id) { return new_request(family_id, SOCK_VS_CMD_FLUSH, NLM_F_ACK); }
+
+NlMsgPtr build_zero(int family_id, const std::optional<ServiceKey>& key) {
+  if (key) {
+    check_key(*key);
+  }
+  auto msg = new_request(family_id, SOCK_VS_CMD_ZERO, NLM_F_ACK);
+  if (key) {
+    put_service_key(msg.get(), *key);
+  }
+  return msg;
+}
+
+NlMsgPtr build_get_info(int family_id) {
+  return new_request(family_id, SOCK_VS_CMD_GET_INFO, NLM_F_ACK);
+}
+
+Service parse_service_reply(const nlmsghdr* nlh) {
+  nlattr* nest = top_attr(nlh, SOCK_VS_ATTR_SERVICE, "service");
+  auto policy = svc_policy();
+  const auto tb = parse_nest(nest, policy, "service");
+
+  Service svc;
+  svc.protocol = nla_get_u16(require(tb, SOCK_VS_SVC_ATTR_PROTOCOL, "service protocol"));
+  svc.addr = get_address(require(tb, SOCK_VS_SVC_ATTR_ADDR, "service address"),
+                         tb[SOCK_VS_SVC_ATTR_AF], "service");
+  svc.port = nla_get_u16(require(tb, SOCK_VS_SVC_ATTR_PORT, "service port"));
+  if (tb[SOCK_VS_SVC_ATTR_SCHED_NAME] != nullptr) {
+    svc.sched_name = get_string(tb[SOCK_VS_SVC_ATTR_SCHED_NAME]);
+  }
+  if (tb[SOCK_VS_SVC_ATTR_FLAGS] != nullptr) {
+    svc.flags = nla_get_u32(tb[SOCK_VS_SVC_ATTR_FLAGS]);
+  }
+  if (tb[SOCK_VS_SVC_ATTR_STATS] != nullptr) {
+    svc.stats = parse_stats(tb[SOCK_VS_SVC_ATTR_STATS]);
+  }
+  if (tb[SOCK_VS_SVC_ATTR_NUM_DESTS] != nullptr) {
+    svc.num_dests = nla_get_u32(tb[SOCK_VS_SVC_ATTR_NUM_DESTS]);
+  }
+  return svc;
+}
+
+RealServer parse_dest_reply(const nlmsghdr* nlh) {
+  nlattr* nest = top_attr(nlh, SOCK_VS_ATTR_DEST, "real server");
+  auto policy = dest_policy();
+  const auto tb = parse_nest(nest, policy, "real server");
+
+  RealServer dest;
+  dest.addr = get_address(require(tb, SOCK_VS_DEST_ATTR_ADDR, "real server address"),
+                          tb[SOCK_VS_DEST_ATTR_AF], "real server");
+  dest.port = nla_get_u16(require(tb, SOCK_VS_DEST_ATTR_PORT, "real server port"));
+  dest.weight = nla_get_u32(require(tb, SOCK_VS_DEST_ATTR_WEIGHT, "real server weight"));
+  if (tb[SOCK_VS_DEST_ATTR_ACTIVE_CONNS] != nullptr) {
+    dest.active_conns = nla_get_u32(tb[SOCK_VS_DEST_ATTR_ACTIVE_CONNS]);
+  }
+  if (tb[SOCK_VS_DEST_ATTR_INACT_CONNS] != nullptr) {
+    dest.inact_conns = nla_get_u32(tb[SOCK_VS_DEST_ATTR_INACT_CONNS]);
+  }
+  if (tb[SOCK_VS_DEST_ATTR_STATS] != nullptr) {
+    dest.stats = parse_stats(tb[SOCK_VS_DEST_ATTR_STATS]);
+  }
+  return dest;
+}
+
+Info parse_info_reply(const nlmsghdr* nlh) {
+  nlattr* nest = top_attr(nlh, SOCK_VS_ATTR_INFO, "info");
+  auto policy = info_policy();
+  const auto tb = parse_nest(nest, policy, "info");
+
+  Info info;
+  info.version = get_string(require(tb, SOCK_VS_INFO_ATTR_VERSION, "module version"));
+  if (tb[SOCK_VS_INFO_ATTR_NUM_SERVICES] != nullptr) {
+    info.num_services = nla_get_u32(tb[SOCK_VS_INFO_ATTR_NUM_SERVICES]);
+  }
+  if (tb[SOCK_VS_INFO_ATTR_HOOK] != nullptr) {
+    info.hook = get_string(tb[SOCK_VS_INFO_ATTR_HOOK]);
+  }
+  if (tb[SOCK_VS_INFO_ATTR_KERNEL] != nullptr) {
+    info.kernel = get_string(tb[SOCK_VS_INFO_ATTR_KERNEL]);
+  }
+  if (tb[SOCK_VS_INFO_ATTR_MAX_SERVICES] != nullptr) {
+    info.max_services = nla_get_u32(tb[SOCK_VS_INFO_ATTR_MAX_SERVICES]);
+  }
+  if (tb[SOCK_VS_INFO_ATTR_MAX_DESTS] != nullptr) {
+    info.max_dests = nla_get_u32(tb[SOCK_VS_INFO_ATTR_MAX_DESTS]);
+  }
+  return info;
+}
+
+NetlinkStatus parse_error_message(const nlmsghdr* nlh) {
+  if (nlh == nullptr || nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(nlmsgerr)) {
+    throw Error(EPROTO, "truncated netlink error message");
+  }
+  const auto* base = reinterpret_cast<const std::uint8_t*>(nlh);
+  nlmsgerr err{};
+  std::memcpy(&err, base + NLMSG_HDRLEN, sizeof err);
+
+  NetlinkStatus status;
+  status.error = err.error;
+  if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) == 0) {
+    return status;
+  }
+  // TLVs follow struct nlmsgerr and, unless capped, the echoed request's
+  // payload (err.msg is the echoed request's header).
+  std::size_t offset = sizeof(nlmsgerr);
+  if ((nlh->nlmsg_flags & NLM_F_CAPPED) == 0) {
+    if (err.msg.nlmsg_len < NLMSG_HDRLEN) {
+      return status;
+    }
+    offset += err.msg.nlmsg_len - NLMSG_HDRLEN;
+  }
+  offset = NLMSG_HDRLEN + NLMSG_ALIGN(offset);
+  if (offset >= nlh->nlmsg_len) {
+    return status;
+  }
+  status.ext_ack = ext_ack_message(base + offset, nlh->nlmsg_len - offset);
+  return status;
+}
+
+NetlinkStatus parse_done_message(const nlmsghdr* nlh) {
+  NetlinkStatus status;
+  if (nlh == nullptr || nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(int)) {
+    return status;  // an old-style DONE without payload: success
+  }
+  const auto* base = reinterpret_cast<const std::uint8_t*>(nlh);
+  std::memcpy(&status.error, base + NLMSG_HDRLEN, sizeof(int));
+  if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) != 0) {
+    const std::size_t offset = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(int));
+    if (offset < nlh->nlmsg_len) {
+      status.ext_ack = ext_ack_message(base + offset, nlh->nlmsg_len - offset);
+    }
+  }
+  return status;
+}
+
+}  // namespace sockvs

@@ -1,0 +1,283 @@
+#include "app.h"
+
+#include <exception>
+#include <optional>
+#include <ranges>
+#include <vector>
+
+#include "format.h"
+#include "restore.h"
+#include "sockvs/error.h"
+
+#ifndef SOCKVSADM_VERSION
+#define SOCKVSADM_VERSION "0.0.0"
+#endif
+
+namespace sockvsadm {
+
+namespace {
+
+constexpr const char* kProgram = "sockvsadm";
+
+std::unique_ptr<sockvs::Api> open_api(const ApiFactory& connect) {
+  auto api = connect();
+  if (!api) {
+    throw sockvs::Error(EIO, "cannot connect to the sock_vs module");
+  }
+  return api;
+}
+
+std::vector<ServiceEntry> collect(sockvs::Api& api, const std::optional<sockvs::ServiceKey>& key) {
+  std::vector<ServiceEntry> entries;
+  if (key) {
+    ServiceEntry entry{api.get_service(*key), {}};
+    entry.dests = api.list_dests(*key);
+    entries.push_back(std::move(entry));
+    return entries;
+  }
+  for (auto& svc : api.list_services()) {
+    ServiceEntry entry{std::move(svc), {}};
+    entry.dests = api.list_dests(entry.service.key());
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+int do_version(std::ostream& out, std::ostream& err, const ApiFactory& connect) {
+  std::optional<sockvs::Info> info;
+  std::string module_error;
+  int status = kExitOk;
+  try {
+    info = open_api(connect)->info();
+  } catch (const sockvs::ModuleNotLoadedError& e) {
+    module_error = e.what();
+  } catch (const sockvs::Error& e) {
+    module_error = e.what();
+    err << kProgram << ": " << e.what() << '\n';
+    status = kExitFailure;
+  }
+  out << format_version(userspace_version(), info, module_error);
+  return status;
+}
+
+int do_restore(std::istream& in, std::ostream& err, const ApiFactory& connect) {
+  const std::vector<RestoreLine> lines = parse_restore(in);  // throws RestoreError
+  if (lines.empty()) {
+    return kExitOk;
+  }
+  try {
+    restore(*open_api(connect), lines);
+  } catch (const sockvs::Error& e) {
+    err << kProgram << ": " << e.what() << '\n';
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+Command make_command(Op op, const sockvs::ServiceKey& key) {
+  Command cmd;
+  cmd.op = op;
+  cmd.service = key;
+  return cmd;
+}
+
+Command make_dest_command(Op op, const sockvs::ServiceKey& key, const sockvs::RealServer& dest) {
+  Command cmd = make_command(op, key);
+  sockvs::RealServer d;
+  d.addr = dest.addr;
+  d.port = dest.port;
+  d.weight = dest.weight;
+  cmd.dest = d;
+  return cmd;
+}
+
+// The commands that re-create `svc` with `dests`.
+void append_recreate(std::vector<Command>& out, const sockvs::Service& svc,
+                     const std::vector<sockvs::RealServer>& dests) {
+  Command add = make_command(Op::kAddService, svc.key());
+  add.scheduler = svc.sched_name;
+  out.push_back(std::move(add));
+  for (const auto& d : dests) {
+    out.push_back(make_dest_command(Op::kAddDest, svc.key(), d));
+  }
+}
+
+std::optional<sockvs::RealServer> find_dest(sockvs::Api& api, const sockvs::ServiceKey& key,
+                                            const sockvs::RealServer& dest) {
+  for (auto& d : api.list_dests(key)) {
+    if (d.addr == dest.addr && d.port == dest.port) {
+      return d;
+    }
+  }
+  return std::nullopt;
+}
+
+int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostream& err,
+            const ApiFactory& connect) {
+  switch (cmd.op) {
+    case Op::kHelp:
+      out << usage_text();
+      return kExitOk;
+    case Op::kVersion:
+      return do_version(out, err, connect);
+    case Op::kRestore:
+      return do_restore(in, err, connect);
+    case Op::kList: {
+      const auto api = open_api(connect);
+      const sockvs::Info info = api->info();
+      const auto entries = collect(*api, cmd.service);
+      out << format_list(info, entries, ListOptions{cmd.stats, cmd.exact});
+      return kExitOk;
+    }
+    case Op::kSave: {
+      const auto api = open_api(connect);
+      out << format_save(collect(*api, cmd.service));
+      return kExitOk;
+    }
+    default:
+      apply(*open_api(connect), cmd);
+      return kExitOk;
+  }
+}
+
+}  // namespace
+
+std::string userspace_version() { return SOCKVSADM_VERSION; }
+
+void apply(sockvs::Api& api, const Command& cmd) {
+  switch (cmd.op) {
+    case Op::kAddService:
+      api.add_service(sockvs::Service::from_key(cmd.service.value(), cmd.scheduler));
+      break;
+    case Op::kEditService:
+      api.edit_service(sockvs::Service::from_key(cmd.service.value(), cmd.scheduler));
+      break;
+    case Op::kDelService:
+      api.del_service(cmd.service.value());
+      break;
+    case Op::kAddDest:
+      api.add_dest(cmd.service.value(), cmd.dest.value());
+      break;
+    case Op::kEditDest:
+      api.edit_dest(cmd.service.value(), cmd.dest.value());
+      break;
+    case Op::kDelDest:
+      api.del_dest(cmd.service.value(), cmd.dest.value());
+      break;
+    case Op::kClear:
+      api.flush();
+      break;
+    case Op::kZero:
+      api.zero(cmd.service);
+      break;
+    default:
+      throw sockvs::Error(EINVAL, std::string(op_name(cmd.op)) + " changes nothing");
+  }
+}
+
+std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd) {
+  std::vector<Command> undo;
+  try {
+    switch (cmd.op) {
+      case Op::kAddService:
+        undo.push_back(make_command(Op::kDelService, cmd.service.value()));
+        break;
+      case Op::kEditService:
+        if (!cmd.scheduler.empty()) {
+          Command edit = make_command(Op::kEditService, cmd.service.value());
+          edit.scheduler = api.get_service(*cmd.service).sched_name;
+          undo.push_back(std::move(edit));
+        }
+        break;
+      case Op::kDelService: {
+        const sockvs::Service svc = api.get_service(cmd.service.value());
+        append_recreate(undo, svc, api.list_dests(svc.key()));
+        break;
+      }
+      case Op::kAddDest:
+        undo.push_back(make_dest_command(Op::kDelDest, cmd.service.value(), cmd.dest.value()));
+        break;
+      case Op::kEditDest:
+        if (const auto prev = find_dest(api, cmd.service.value(), cmd.dest.value())) {
+          undo.push_back(make_dest_command(Op::kEditDest, *cmd.service, *prev));
+        }
+        break;
+      case Op::kDelDest:
+        if (const auto prev = find_dest(api, cmd.service.value(), cmd.dest.value())) {
+          undo.push_back(make_dest_command(Op::kAddDest, *cmd.service, *prev));
+        }
+        break;
+      case Op::kClear:
+        for (const auto& svc : api.list_services()) {
+          append_recreate(undo, svc, api.list_dests(svc.key()));
+        }
+        break;
+      default:
+        break;  // -Z cannot be undone
+    }
+  } catch (const sockvs::Error&) {
+    // The state could not be read: the command itself will fail (e.g. no
+    // such service) and needs no undoing.
+    undo.clear();
+  }
+  return undo;
+}
+
+void restore(sockvs::Api& api, const std::vector<RestoreLine>& lines) {
+  std::vector<std::vector<Command>> undo_log;  // one entry per applied line
+  for (const auto& line : lines) {
+    try {
+      std::vector<Command> undo = inverse_of(api, line.command);
+      apply(api, line.command);
+      undo_log.push_back(std::move(undo));
+    } catch (const sockvs::Error& e) {
+      std::string msg = "line " + std::to_string(line.line_no) + ": " + e.what();
+      if (undo_log.empty()) {
+        msg += " (nothing was applied)";
+        throw sockvs::Error(e.code(), msg, e.ext_ack());
+      }
+      // Undo what the earlier lines did, newest first; keep going on errors.
+      std::string rollback_error;
+      for (const auto& undos : std::ranges::reverse_view(undo_log)) {
+        for (const auto& undo : undos) {
+          try {
+            apply(api, undo);
+          } catch (const sockvs::Error& ue) {
+            if (rollback_error.empty()) {
+              rollback_error = ue.what();
+            }
+          }
+        }
+      }
+      if (rollback_error.empty()) {
+        msg += " (nothing was applied: the earlier lines were rolled back)";
+      } else {
+        msg += " (rolling back the earlier lines failed: " + rollback_error +
+               "; some of their changes may remain)";
+      }
+      throw sockvs::Error(e.code(), msg, e.ext_ack());
+    }
+  }
+}
+
+int run(std::span<const std::string> args, std::istream& in, std::ostream& out, std::ostream& err,
+        const ApiFactory& connect) {
+  try {
+    const Command cmd = parse_command(args);
+    return execute(cmd, in, out, err, connect);
+  } catch (const RestoreError& e) {
+    err << kProgram << ": " << e.what() << " (nothing was applied)\n";
+    return kExitUsage;
+  } catch (const UsageError& e) {
+    err << kProgram << ": " << e.what() << " (see '" << kProgram << " --help')\n";
+    return kExitUsage;
+  } catch (const sockvs::Error& e) {
+    err << kProgram << ": " << e.what() << '\n';
+    return kExitFailure;
+  } catch (const std::exception& e) {
+    err << kProgram << ": " << e.what() << '\n';
+    return kExitFailure;
+  }
+}
+
+}  // namespace sockvsadm

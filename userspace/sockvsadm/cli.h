@@ -1,0 +1,76 @@
+// sockvsadm command line parsing (ipvsadm's syntax for the subset sock_vs
+// supports).  Pure: no I/O, so that it can be unit-tested.
+#ifndef SOCKVSADM_CLI_H_
+#define SOCKVSADM_CLI_H_
+
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sockvs/types.h"
+
+namespace sockvsadm {
+
+enum class Op {
+  kAddService,   // -A
+  kEditService,  // -E
+  kDelService,   // -D
+  kAddDest,      // -a
+  kEditDest,     // -e
+  kDelDest,      // -d
+  kClear,        // -C
+  kList,         // -L, -l
+  kSave,         // -S
+  kRestore,      // -R
+  kZero,         // -Z
+  kHelp,         // -h
+  kVersion,      // -V
+};
+
+// The long option of a command, e.g. "--add-service".
+std::string_view op_name(Op op) noexcept;
+
+// True for the commands that change the module's state (the ones -R accepts).
+bool is_change(Op op) noexcept;
+
+// One parsed sockvsadm invocation (or one line of -R input).
+struct Command {
+  Op op = Op::kList;
+  // -t / -u.  Required by the service and real server commands; optional
+  // for -L, -S and -Z.
+  std::optional<sockvs::ServiceKey> service;
+  // -s.  -A: the given name or SOCK_VS_SCHED_DEFAULT ("wrr").  -E: the
+  // given name, or empty to leave the scheduler unchanged.
+  std::string scheduler;
+  // -r / -w for -a, -e, -d: address, port (default: the service's port),
+  // weight (default SOCK_VS_WEIGHT_DEFAULT).
+  std::optional<sockvs::RealServer> dest;
+  bool numeric = false;  // -n (always numeric anyway)
+  bool stats = false;    // --stats
+  bool exact = false;    // --exact
+
+  friend bool operator==(const Command&, const Command&) = default;
+};
+
+// A malformed command line: sockvsadm exits with status 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses arguments (without argv[0]).  No arguments means -L, like
+// ipvsadm.  Throws UsageError.
+Command parse_command(std::span<const std::string> args);
+
+// Splits a line of -R input into arguments at blanks (no quoting).
+std::vector<std::string> split_words(std::string_view line);
+
+// The text of sockvsadm --help.
+std::string usage_text();
+
+}  // namespace sockvsadm
+
+#endif  // SOCKVSADM_CLI_H_

@@ -1,0 +1,137 @@
+#include "format.h"
+
+#include <linux/sock_vs.h>
+
+#include <array>
+#include <cinttypes>
+#include <cstdio>
+
+#include "sockvs/address.h"
+
+namespace sockvsadm {
+
+namespace {
+
+// snprintf into a std::string; the formats are ipvsadm's.
+template <typename... Args>
+std::string sformat(const char* fmt, Args... args) {
+  const int n = std::snprintf(nullptr, 0, fmt, args...);
+  if (n <= 0) {
+    return {};
+  }
+  std::string out(static_cast<std::size_t>(n) + 1, '\0');
+  std::snprintf(out.data(), out.size(), fmt, args...);
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string dest_endpoint(const sockvs::RealServer& dest) {
+  return sockvs::format_endpoint(dest.addr, dest.port);
+}
+
+}  // namespace
+
+std::string fmt_number(std::uint64_t n, bool exact) {
+  constexpr std::uint64_t kHundredMillion = 100000000ULL;
+  constexpr std::uint64_t kBillion = 1000000000ULL;
+  constexpr std::uint64_t kHundredBillion = 100000000000ULL;
+  constexpr std::uint64_t kHundredTrillion = 100000000000000ULL;
+  if (exact || n < kHundredMillion) {
+    return std::to_string(n);
+  }
+  if (n < kBillion) {
+    return std::to_string(n / 1000) + "K";
+  }
+  if (n < kHundredBillion) {
+    return std::to_string(n / 1000000) + "M";
+  }
+  if (n < kHundredTrillion) {
+    return std::to_string(n / kBillion) + "G";
+  }
+  return std::to_string(n / 1000000000000ULL) + "T";
+}
+
+std::string service_endpoint(const sockvs::ServiceKey& key) {
+  return sockvs::format_endpoint(key.addr, key.port);
+}
+
+std::string protocol_option(std::uint16_t protocol) {
+  return protocol == IPPROTO_UDP ? "-u" : "-t";
+}
+
+std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry>& entries,
+                        const ListOptions& opts) {
+  std::string out = sformat("Sock VS version %s (services=%u, hook=%s)\n", info.version.c_str(),
+                            info.num_services, info.hook.c_str());
+  if (opts.stats) {
+    out += sformat("%-33s %8s %8s\n", "Prot LocalAddress:Port", "Conns", "Refused");
+    out += "  -> RemoteAddress:Port\n";
+  } else {
+    out += "Prot LocalAddress:Port Scheduler Flags\n";
+    out += "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
+  }
+  for (const auto& entry : entries) {
+    const auto& svc = entry.service;
+    const std::string proto = sockvs::protocol_name(svc.protocol);
+    const std::string vname = service_endpoint(svc.key());
+    if (opts.stats) {
+      std::string name = proto;
+      name += "  ";
+      name += vname;
+      out +=
+          sformat("%-33s %8s %8s\n", name.c_str(), fmt_number(svc.stats.conns, opts.exact).c_str(),
+                  fmt_number(svc.stats.refused, opts.exact).c_str());
+    } else {
+      out += sformat("%s  %s %s\n", proto.c_str(), vname.c_str(), svc.sched_name.c_str());
+    }
+    for (const auto& dest : entry.dests) {
+      const std::string dname = dest_endpoint(dest);
+      if (opts.stats) {
+        out += sformat("  -> %-28s %8s\n", dname.c_str(),
+                       fmt_number(dest.stats.conns, opts.exact).c_str());
+      } else {
+        out += sformat("  -> %-28s %-7s %-6d %-10u %-10u\n", dname.c_str(), "Sock",
+                       static_cast<int>(dest.weight), dest.active_conns, dest.inact_conns);
+      }
+    }
+  }
+  return out;
+}
+
+std::string format_save(const std::vector<ServiceEntry>& entries) {
+  std::string out;
+  for (const auto& entry : entries) {
+    const auto& svc = entry.service;
+    const std::string vopt = protocol_option(svc.protocol) + " " + service_endpoint(svc.key());
+    out += "-A " + vopt;
+    if (!svc.sched_name.empty()) {
+      out += " -s " + svc.sched_name;
+    }
+    out += '\n';
+    for (const auto& dest : entry.dests) {
+      out +=
+          "-a " + vopt + " -r " + dest_endpoint(dest) + " -w " + std::to_string(dest.weight) + '\n';
+    }
+  }
+  return out;
+}
+
+std::string format_version(const std::string& userspace_version,
+                           const std::optional<sockvs::Info>& info,
+                           const std::string& module_error) {
+  std::string out = "sockvsadm v" + userspace_version + " (sock_vs generic netlink protocol " +
+                    std::to_string(SOCK_VS_GENL_VERSION) + ", built for module " + SOCK_VS_VERSION +
+                    ")\n";
+  if (info) {
+    out += sformat(
+        "Sock VS module version %s (hook=%s, kernel=%s, services=%u, max_services=%u, "
+        "max_dests=%u)\n",
+        info->version.c_str(), info->hook.c_str(), info->kernel.c_str(), info->num_services,
+        info->max_services, info->max_dests);
+  } else {
+    out += "Sock VS module: " + module_error + "\n";
+  }
+  return out;
+}
+
+}  // namespace sockvsadm

@@ -1,0 +1,51 @@
+// sockvsadm output: -L (ipvsadm's layout), -S, -V.  Pure functions.
+#ifndef SOCKVSADM_FORMAT_H_
+#define SOCKVSADM_FORMAT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sockvs/types.h"
+
+namespace sockvsadm {
+
+// A service with its real servers, in the module's order.
+struct ServiceEntry {
+  sockvs::Service service;
+  std::vector<sockvs::RealServer> dests;
+
+  friend bool operator==(const ServiceEntry&, const ServiceEntry&) = default;
+};
+
+struct ListOptions {
+  bool stats = false;  // --stats
+  bool exact = false;  // --exact
+};
+
+// ipvsadm's print_largenum as a string (without its padding): the full
+// number below 100 million or with `exact`, else K, M, G or T units.
+std::string fmt_number(std::uint64_t n, bool exact);
+
+// "10.0.0.1:6379", "[fd00::1]:80".
+std::string service_endpoint(const sockvs::ServiceKey& key);
+
+// -t or -u.
+std::string protocol_option(std::uint16_t protocol);
+
+// The whole -L output: header (from GET_INFO) and the services.
+std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry>& entries,
+                        const ListOptions& opts);
+
+// The whole -S output: "-A ..." per service, "-a ..." per real server.
+std::string format_save(const std::vector<ServiceEntry>& entries);
+
+// -V: the userspace version, then the module's info or `module_error`.
+std::string format_version(const std::string& userspace_version,
+                           const std::optional<sockvs::Info>& info,
+                           const std::string& module_error);
+
+}  // namespace sockvsadm
+
+#endif  // SOCKVSADM_FORMAT_H_
