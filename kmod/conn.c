@@ -52,6 +52,7 @@ static const struct rhashtable_params svs_conn_params = {
 	.automatic_shrinking = true,
 };
 
+static struct kmem_cache *svs_conn_cache __read_mostly;
 static struct rhashtable svs_conns;
 static LIST_HEAD(svs_conn_list);
 static DEFINE_SPINLOCK(svs_conn_lock);
@@ -61,6 +62,16 @@ static svs_destruct_t svs_tcp_destruct(const struct sock *sk)
 {
 	return sk->sk_family == AF_INET6 ? inet6_sock_destruct :
 					   inet_sock_destruct;
+}
+
+static void svs_conn_free_rcu(struct rcu_head *head)
+{
+	kmem_cache_free(svs_conn_cache, container_of(head, struct svs_conn, rcu));
+}
+
+static void svs_conn_free(struct svs_conn *conn)
+{
+	call_rcu(&conn->rcu, svs_conn_free_rcu);
 }
 
 /* Forget @conn; caller holds svs_conn_lock.  Returns the dest to put. */
@@ -97,7 +108,7 @@ static void svs_sk_destruct(struct sock *sk)
 
 	if (conn) {
 		svs_dest_put(dest);
-		kfree_rcu(conn, rcu);
+		svs_conn_free(conn);
 	}
 	if (orig)
 		orig(sk);
@@ -114,12 +125,13 @@ void svs_conn_track(struct sock *sk, struct svs_dest *dest)
 	svs_destruct_t cur = READ_ONCE(sk->sk_destruct);
 
 	if (cur != svs_sk_destruct) {
-		fresh = kzalloc(sizeof(*fresh), GFP_ATOMIC);
+		fresh = kmem_cache_zalloc(svs_conn_cache, GFP_ATOMIC);
 		if (!fresh)
 			return;
 	}
 	if (!refcount_inc_not_zero(&dest->refcnt)) {
-		kfree(fresh);
+		if (fresh)
+			kmem_cache_free(svs_conn_cache, fresh);
 		return;
 	}
 
@@ -146,7 +158,7 @@ void svs_conn_track(struct sock *sk, struct svs_dest *dest)
 		WRITE_ONCE(sk->sk_destruct, conn->orig);
 		spin_unlock_bh(&svs_conn_lock);
 		svs_dest_put(dest);
-		kfree_rcu(conn, rcu);
+		svs_conn_free(conn);
 		goto out;
 	}
 	hlist_add_head(&conn->dnode, &dest->conns);
@@ -157,7 +169,8 @@ void svs_conn_track(struct sock *sk, struct svs_dest *dest)
 out:
 	if (old)
 		svs_dest_put(old);
-	kfree(fresh);
+	if (fresh)
+		kmem_cache_free(svs_conn_cache, fresh);
 }
 
 /* @sk connects somewhere that is not a virtual service, or listens. */
@@ -177,7 +190,7 @@ void svs_conn_untrack(struct sock *sk)
 	spin_unlock_bh(&svs_conn_lock);
 	if (conn) {
 		svs_dest_put(dest);
-		kfree_rcu(conn, rcu);
+		svs_conn_free(conn);
 	}
 }
 
@@ -206,7 +219,21 @@ void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive)
 
 int svs_conn_init(void)
 {
-	return rhashtable_init(&svs_conns, &svs_conn_params);
+	int err;
+
+	svs_conn_cache = KMEM_CACHE(svs_conn, 0);
+	if (!svs_conn_cache)
+		return -ENOMEM;
+	err = rhashtable_init(&svs_conns, &svs_conn_params);
+	if (err)
+		kmem_cache_destroy(svs_conn_cache);
+	return err;
+}
+
+/* After rcu_barrier(): a leaked record shows up as a slab error here. */
+void svs_conn_destroy_cache(void)
+{
+	kmem_cache_destroy(svs_conn_cache);
 }
 
 /* Module unload, after the hooks are gone: give every socket back. */
@@ -222,7 +249,7 @@ void svs_conn_exit(void)
 		WRITE_ONCE(conn->sk->sk_destruct, conn->orig);
 		spin_unlock_bh(&svs_conn_lock);
 		svs_dest_put(dest);
-		kfree_rcu(conn, rcu);
+		svs_conn_free(conn);
 		cond_resched();
 		spin_lock_bh(&svs_conn_lock);
 	}

@@ -45,9 +45,12 @@ static int __init svs_init(void)
 {
 	int err;
 
-	err = svs_conn_init();
+	err = svs_caches_init();
 	if (err)
 		return err;
+	err = svs_conn_init();
+	if (err)
+		goto err_caches;
 	err = register_pernet_subsys(&svs_net_ops);
 	if (err)
 		goto err_conn;
@@ -66,6 +69,10 @@ err_pernet:
 	unregister_pernet_subsys(&svs_net_ops);
 err_conn:
 	svs_conn_exit();
+	rcu_barrier();
+	svs_conn_destroy_cache();
+err_caches:
+	svs_caches_destroy();
 	return err;
 }
 
@@ -80,6 +87,8 @@ static void __exit svs_exit(void)
 	svs_genl_exit();
 	unregister_pernet_subsys(&svs_net_ops);
 	rcu_barrier();
+	svs_conn_destroy_cache();
+	svs_caches_destroy();
 	pr_info("unloaded\n");
 }
 

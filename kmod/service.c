@@ -14,6 +14,26 @@
 
 #include "sock_vs.h"
 
+static struct kmem_cache *svs_service_cache __read_mostly;
+static struct kmem_cache *svs_dest_cache __read_mostly;
+
+int svs_caches_init(void)
+{
+	svs_service_cache = KMEM_CACHE(svs_service, 0);
+	svs_dest_cache = KMEM_CACHE(svs_dest, 0);
+	if (svs_service_cache && svs_dest_cache)
+		return 0;
+	svs_caches_destroy();
+	return -ENOMEM;
+}
+
+/* After rcu_barrier(): a leaked object shows up as a slab error here. */
+void svs_caches_destroy(void)
+{
+	kmem_cache_destroy(svs_dest_cache);
+	kmem_cache_destroy(svs_service_cache);
+}
+
 const struct rhashtable_params svs_ht_params = {
 	.head_offset = offsetof(struct svs_service, node),
 	.key_offset = offsetof(struct svs_service, key),
@@ -118,7 +138,7 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 		NL_SET_ERR_MSG(extack, "too many services (max_services)");
 		return -ENOSPC;
 	}
-	svc = kzalloc(sizeof(*svc), GFP_KERNEL);
+	svc = kmem_cache_zalloc(svs_service_cache, GFP_KERNEL);
 	if (!svc)
 		return -ENOMEM;
 	svc->key = *key;
@@ -151,7 +171,7 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 free_dt:
 	svs_dtable_free(rcu_dereference_protected(svc->dt, true));
 free:
-	kfree(svc);
+	kmem_cache_free(svs_service_cache, svc);
 	return err;
 }
 
@@ -171,10 +191,15 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 	return 0;
 }
 
+static void svs_dest_free_rcu(struct rcu_head *head)
+{
+	kmem_cache_free(svs_dest_cache, container_of(head, struct svs_dest, rcu));
+}
+
 void svs_dest_put(struct svs_dest *dest)
 {
 	if (refcount_dec_and_test(&dest->refcnt))
-		kfree_rcu(dest, rcu);
+		call_rcu(&dest->rcu, svs_dest_free_rcu);
 }
 
 static void svs_service_free_rcu(struct rcu_head *head)
@@ -185,7 +210,7 @@ static void svs_service_free_rcu(struct rcu_head *head)
 	svs_dtable_free(rcu_dereference_protected(svc->dt, true));
 	list_for_each_entry_safe(d, tmp, &svc->dests, list)
 		svs_dest_put(d);
-	kfree(svc);
+	kmem_cache_free(svs_service_cache, svc);
 }
 
 void svs_service_del(struct svs_net *sn, struct svs_service *svc)
@@ -240,7 +265,7 @@ int svs_dest_add(struct svs_service *svc, const union nf_inet_addr *addr,
 		NL_SET_ERR_MSG(extack, "too many real servers (max_dests)");
 		return -ENOSPC;
 	}
-	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	d = kmem_cache_zalloc(svs_dest_cache, GFP_KERNEL);
 	if (!d)
 		return -ENOMEM;
 	d->addr = *addr;
@@ -255,7 +280,7 @@ int svs_dest_add(struct svs_service *svc, const union nf_inet_addr *addr,
 	if (err) {
 		list_del(&d->list);
 		svc->num_dests--;
-		kfree(d);
+		kmem_cache_free(svs_dest_cache, d);
 	}
 	return err;
 }

@@ -98,6 +98,8 @@ static inline struct svs_net *svs_net(const struct net *net)
 }
 
 /* service.c: tables and configuration (callers hold svs_net.lock) */
+int svs_caches_init(void);
+void svs_caches_destroy(void);
 extern const struct rhashtable_params svs_ht_params;
 int svs_net_init_tables(struct svs_net *sn);
 void svs_net_free_tables(struct svs_net *sn);
@@ -125,6 +127,7 @@ void svs_dest_put(struct svs_dest *dest);
 /* conn.c: which real server each balanced socket went to */
 int svs_conn_init(void);
 void svs_conn_exit(void);
+void svs_conn_destroy_cache(void);
 void svs_conn_track(struct sock *sk, struct svs_dest *dest);
 void svs_conn_untrack(struct sock *sk);
 void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive);
