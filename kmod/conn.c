@@ -82,7 +82,7 @@ static struct svs_dest *svs_conn_unlink(struct svs_conn *conn)
 	rhashtable_remove_fast(&svs_conns, &conn->node, svs_conn_params);
 	hlist_del(&conn->dnode);
 	list_del(&conn->all);
-	atomic_dec(&dest->nconns);
+	atomic_dec(&dest->live.conns);
 	return dest;
 }
 
@@ -163,7 +163,7 @@ void svs_conn_track(struct sock *sk, struct svs_dest *dest)
 	}
 	hlist_add_head(&conn->dnode, &dest->conns);
 	list_add_tail(&conn->all, &svs_conn_list);
-	atomic_inc(&dest->nconns);
+	atomic_inc(&dest->live.conns);
 	WRITE_ONCE(sk->sk_destruct, svs_sk_destruct);
 	spin_unlock_bh(&svs_conn_lock);
 out:

@@ -34,6 +34,8 @@
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <linux/ptrace.h>
+#include <linux/sched.h>
+#include <net/inet_sock.h>
 #include <net/ipv6.h>
 #include <net/sock.h>
 
@@ -97,8 +99,12 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	dt = rcu_dereference(svc->dt);
 	in.n = dt->n;
 	in.weight = dt->weight;
+	in.id = dt->id;
+	in.live = dt->live;
 	in.priv = dt->priv;
 	in.seq = (u64)atomic64_inc_return(&svc->seq) - 1;
+	in.hash = svs_sched_mix64(current->tgid);
+	in.lport = inet_sk(sk)->inet_num;
 	idx = dt->sched->pick(&in);
 	if (idx < 0 || idx >= (int)dt->n) {
 		atomic64_inc(&svc->stats.refused);

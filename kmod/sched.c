@@ -16,3 +16,42 @@ const struct svs_sched_ops *svs_sched_find(const char *name)
 			return svs_scheds[i];
 	return NULL;
 }
+
+u64 svs_sched_dest_id(const u8 *addr16, u16 port)
+{
+	u64 h = svs_sched_mix64(port);
+	int i;
+
+	for (i = 0; i < 16; i += 4)
+		h = svs_sched_mix64(h ^ ((u64)addr16[i] << 24 | (u64)addr16[i + 1] << 16 |
+					 (u64)addr16[i + 2] << 8 | addr16[i + 3]));
+	return h;
+}
+
+bool svs_sched_usable(const struct svs_sched_in *in, u32 i)
+{
+	struct svs_sched_live *live;
+	u32 conns, lower;
+
+	if (!in->weight[i])
+		return false;
+	if (!in->live)
+		return true;
+	live = in->live[i];
+	if (!live->u_thresh)
+		return true;
+	conns = (u32)svs_atomic_read(&live->conns);
+	if (svs_atomic_read(&live->overloaded)) {
+		lower = live->l_thresh;
+		if (lower ? conns <= lower : (u64)conns * 4 < (u64)live->u_thresh * 3) {
+			svs_atomic_set(&live->overloaded, 0);
+			return true;
+		}
+		return false;
+	}
+	if (conns >= live->u_thresh) {
+		svs_atomic_set(&live->overloaded, 1);
+		return false;
+	}
+	return true;
+}

@@ -16,6 +16,12 @@
 #include <linux/math64.h>
 #include <linux/gcd.h>
 
+#include <linux/atomic.h>
+
+typedef atomic_t svs_atomic_t;
+#define svs_atomic_read(v)	atomic_read(v)
+#define svs_atomic_set(v, i)	atomic_set(v, i)
+
 #define svs_zalloc(size)	kzalloc(size, GFP_KERNEL)
 #define svs_free(ptr)		kfree(ptr)
 
@@ -50,6 +56,15 @@ typedef unsigned int u32;
 typedef unsigned long long u64;
 
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
+
+/* Host tests are single-threaded: plain ints stand in for atomics. */
+struct svs_host_atomic {
+	int counter;
+};
+
+#define svs_atomic_t		struct svs_host_atomic
+#define svs_atomic_read(v)	((v)->counter)
+#define svs_atomic_set(v, i)	((v)->counter = (i))
 
 #define svs_zalloc(size)	calloc(1, size)
 #define svs_free(ptr)		free(ptr)

@@ -10,16 +10,16 @@ struct svs_rr {
 	u32 idx[];	/* their indexes */
 };
 
-static int svs_rr_build(const u32 *weight, u32 n, void **priv)
+static int svs_rr_build(const struct svs_sched_build *b, void **priv)
 {
 	struct svs_rr *rr;
 	u32 i;
 
-	rr = svs_zalloc(sizeof(*rr) + (size_t)n * sizeof(rr->idx[0]));
+	rr = svs_zalloc(sizeof(*rr) + (size_t)b->n * sizeof(rr->idx[0]));
 	if (!rr)
 		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		if (weight[i])
+	for (i = 0; i < b->n; i++)
+		if (b->weight[i])
 			rr->idx[rr->n++] = i;
 	*priv = rr;
 	return 0;
@@ -33,10 +33,18 @@ static void svs_rr_free(void *priv)
 static int svs_rr_pick(const struct svs_sched_in *in)
 {
 	const struct svs_rr *rr = in->priv;
+	u32 start, k, i;
 
 	if (!rr || !rr->n)
 		return -1;
-	return (int)rr->idx[svs_mod64(in->seq, rr->n)];
+	/* Overloaded servers are skipped: the next usable one in order. */
+	start = svs_mod64(in->seq, rr->n);
+	for (k = 0; k < rr->n; k++) {
+		i = rr->idx[(start + k) % rr->n];
+		if (svs_sched_usable(in, i))
+			return (int)i;
+	}
+	return -1;
 }
 
 const struct svs_sched_ops svs_sched_rr = {

@@ -31,10 +31,11 @@ struct svs_wrr {
 	struct svs_wrr_band band[];
 };
 
-static int svs_wrr_build(const u32 *weight, u32 n, void **priv)
+static int svs_wrr_build(const struct svs_sched_build *b, void **priv)
 {
+	const u32 *weight = b->weight;
+	u32 i, g = 0, cur, n = b->n;
 	struct svs_wrr *w;
-	u32 i, g = 0, cur;
 	u64 pos = 0;
 
 	w = svs_zalloc(sizeof(*w) + (size_t)n * sizeof(w->band[0]));
@@ -101,9 +102,18 @@ static int svs_wrr_pick(const struct svs_sched_in *in)
 		if (in->weight[i] / w->g < b->min_w)
 			continue;
 		if (!slot--)
-			return (int)i;
+			break;
 	}
-	return -1;	/* unreachable for a consistent snapshot */
+	if (i < in->n && svs_sched_usable(in, i))
+		return (int)i;
+	/* Overloaded: the next usable server in configuration order. */
+	for (k = 1; k <= in->n; k++) {
+		u32 j = (i + k) % in->n;
+
+		if (svs_sched_usable(in, j))
+			return (int)j;
+	}
+	return -1;
 }
 
 const struct svs_sched_ops svs_sched_wrr = {

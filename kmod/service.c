@@ -69,25 +69,34 @@ static struct svs_dtable *svs_dtable_build(struct svs_service *svc,
 					   const struct svs_sched_ops *sched,
 					   const struct svs_dest *skip)
 {
+	u32 n = svc->num_dests - (skip ? 1 : 0);
+	struct svs_sched_build b;
 	struct svs_dtable *dt;
 	struct svs_dest *d;
-	u32 n = svc->num_dests - (skip ? 1 : 0);
 	u32 i = 0;
 	int err;
 
-	dt = kzalloc(struct_size(dt, dest, n) + n * sizeof(u32), GFP_KERNEL);
+	dt = kzalloc(struct_size(dt, dest, n) +
+		     n * (sizeof(u64) + sizeof(void *) + sizeof(u32)), GFP_KERNEL);
 	if (!dt)
 		return ERR_PTR(-ENOMEM);
-	dt->weight = (u32 *)&dt->dest[n];
+	dt->id = (u64 *)&dt->dest[n];
+	dt->live = (struct svs_sched_live **)&dt->id[n];
+	dt->weight = (u32 *)&dt->live[n];
 	list_for_each_entry(d, &svc->dests, list) {
 		if (d == skip)
 			continue;
 		dt->dest[i] = d;
 		dt->weight[i] = d->weight;
+		dt->id[i] = svs_sched_dest_id((const u8 *)&d->addr, ntohs(d->port));
+		dt->live[i] = &d->live;
 		i++;
 	}
 	dt->n = n;
-	err = sched->build(dt->weight, n, &dt->priv);
+	b.n = n;
+	b.weight = dt->weight;
+	b.id = dt->id;
+	err = sched->build(&b, &dt->priv);
 	if (err) {
 		kfree(dt);
 		return ERR_PTR(err);

@@ -49,7 +49,7 @@ struct svs_dest {
 	u32 weight;
 	struct svs_stats stats;
 	refcount_t refcnt;		/* the service's list, each tracked socket */
-	atomic_t nconns;		/* tracked sockets open */
+	struct svs_sched_live live;	/* open sockets, overload, thresholds */
 	struct hlist_head conns;	/* their records, under svs_conn_lock */
 	struct rcu_head rcu;
 };
@@ -61,6 +61,8 @@ struct svs_dtable {
 	void *priv;			/* sched->build() output */
 	u32 n;
 	u32 *weight;			/* n weights (tail of this object) */
+	u64 *id;			/* n identities (tail) */
+	struct svs_sched_live **live;	/* n live states (tail) */
 	struct svs_dest *dest[];	/* n real servers */
 };
 

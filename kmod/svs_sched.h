@@ -3,28 +3,50 @@
  * Schedulers: plain C shared by the module and the host unit tests.
  *
  * A scheduler sees an immutable snapshot of a service's real servers (their
- * weights, in configuration order).  ->build() runs on the configuration
- * path whenever the snapshot changes and may precompute whatever ->pick()
- * needs; ->pick() runs on the connect path, in atomic context, without
- * locks: its only mutable input is @seq, a per-service counter that the
- * caller increments atomically once per pick.
+ * weights and stable identities, in configuration order).  ->build() runs
+ * on the configuration path whenever the snapshot changes and may
+ * precompute whatever ->pick() needs; ->pick() runs on the connect path, in
+ * atomic context, without locks.  Its mutable inputs are @seq, a
+ * per-service counter that the caller increments atomically once per pick,
+ * and each real server's live state (open connections, overload flag),
+ * which it reads (and for the overload flag, updates) with atomics.
  */
 #ifndef _SOCK_VS_SCHED_H
 #define _SOCK_VS_SCHED_H
 
 #include "sched_compat.h"
 
-struct svs_sched_in {
-	u32 n;			/* real servers in the snapshot */
+/* Per real server state that changes between snapshots. */
+struct svs_sched_live {
+	svs_atomic_t conns;		/* open balanced connections */
+	svs_atomic_t overloaded;	/* 1 while over its upper threshold */
+	u32 u_thresh;			/* 0: no upper threshold */
+	u32 l_thresh;			/* 0: 3/4 of u_thresh (IPVS) */
+};
+
+/* What ->build() sees: the snapshot. */
+struct svs_sched_build {
+	u32 n;			/* real servers */
 	const u32 *weight;	/* their weights, configuration order */
+	const u64 *id;		/* stable identity of each (address, port) */
+};
+
+/* What ->pick() sees. */
+struct svs_sched_in {
+	u32 n;
+	const u32 *weight;
+	const u64 *id;
+	struct svs_sched_live *const *live;	/* n pointers; NULL: no live state */
 	const void *priv;	/* what ->build() made */
 	u64 seq;		/* per-service pick counter */
+	u64 hash;		/* the service's hash key for this connect */
+	u16 lport;		/* local port the socket is bound to, 0 if none */
 };
 
 struct svs_sched_ops {
 	const char *name;
-	/* Precompute for @n weights; may leave *priv NULL.  0 or -errno. */
-	int (*build)(const u32 *weight, u32 n, void **priv);
+	/* Precompute for a snapshot; may leave *priv NULL.  0 or -errno. */
+	int (*build)(const struct svs_sched_build *b, void **priv);
 	void (*free)(void *priv);
 	/* Index of the chosen real server, or -1 if none is usable. */
 	int (*pick)(const struct svs_sched_in *in);
@@ -33,7 +55,37 @@ struct svs_sched_ops {
 extern const struct svs_sched_ops svs_sched_rr;
 extern const struct svs_sched_ops svs_sched_wrr;
 
+/*
+ * Stable identity of a real server, from its address (16 bytes; IPv4 in
+ * the first 4, rest zero) and port: the same on every host, so that hash
+ * schedulers map keys alike everywhere, whatever the configuration order.
+ */
+u64 svs_sched_dest_id(const u8 *addr16, u16 port);
+
+/* A well-mixed 64-bit hash of @x (for keys: tgid, port, cgroup id). */
+static inline u64 svs_sched_mix64(u64 x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
 /* Look a scheduler up by name; NULL if unknown. */
 const struct svs_sched_ops *svs_sched_find(const char *name);
+
+/* Open connections of real server @i (0 without live state). */
+static inline u32 svs_sched_conns(const struct svs_sched_in *in, u32 i)
+{
+	return in->live ? (u32)svs_atomic_read(&in->live[i]->conns) : 0;
+}
+
+/*
+ * May real server @i take a new connection?  Weight > 0 and not overloaded.
+ * Overload follows IPVS: set when its connections reach the upper
+ * threshold, cleared when they drop to the lower one (or below 3/4 of the
+ * upper one when no lower threshold is set).
+ */
+bool svs_sched_usable(const struct svs_sched_in *in, u32 i);
 
 #endif /* _SOCK_VS_SCHED_H */

@@ -19,7 +19,12 @@ class Snapshot {
  public:
   Snapshot(const svs_sched_ops* ops, std::vector<uint32_t> weights)
       : ops_(ops), weights_(std::move(weights)) {
-    EXPECT_EQ(ops_->build(weights_.data(), static_cast<u32>(weights_.size()), &priv_), 0);
+    for (size_t i = 0; i < weights_.size(); i++) ids_.push_back(svs_sched_mix64(i + 1));
+    svs_sched_build b{};
+    b.n = static_cast<u32>(weights_.size());
+    b.weight = weights_.data();
+    b.id = ids_.data();
+    EXPECT_EQ(ops_->build(&b, &priv_), 0);
   }
   ~Snapshot() { ops_->free(priv_); }
   Snapshot(const Snapshot&) = delete;
@@ -29,6 +34,7 @@ class Snapshot {
     svs_sched_in in{};
     in.n = static_cast<u32>(weights_.size());
     in.weight = weights_.data();
+    in.id = ids_.data();
     in.priv = priv_;
     in.seq = seq;
     return ops_->pick(&in);
@@ -37,6 +43,7 @@ class Snapshot {
  private:
   const svs_sched_ops* ops_;
   std::vector<uint32_t> weights_;
+  std::vector<u64> ids_;
   void* priv_ = nullptr;
 };
 

@@ -71,7 +71,14 @@ struct Exchange {
 
 Exchange* exchange_of(void* arg) { return static_cast<Exchange*>(arg); }
 
-int on_msg_in(nl_msg* msg, void* arg) {
+// The callbacks run inside libnl (C): they must not throw.  What goes wrong
+// in them is kept in the Exchange and thrown once libnl has returned.
+void keep_exception(Exchange* ex) noexcept {
+  ex->exception = std::current_exception();
+  ex->done = true;
+}
+
+int on_msg_in(nl_msg* msg, void* arg) noexcept {
   Exchange* ex = exchange_of(arg);
   ex->current = msg;
   ++ex->messages;
@@ -80,11 +87,11 @@ int on_msg_in(nl_msg* msg, void* arg) {
 
 // Skips whatever does not answer our request (e.g. left over from an
 // earlier request that was abandoned after an error).
-int on_seq_check(nl_msg* msg, void* arg) {
+int on_seq_check(nl_msg* msg, void* arg) noexcept {
   return nlmsg_hdr(msg)->nlmsg_seq == exchange_of(arg)->seq ? NL_OK : NL_SKIP;
 }
 
-int on_valid(nl_msg* msg, void* arg) {
+int on_valid(nl_msg* msg, void* arg) noexcept {
   Exchange* ex = exchange_of(arg);
   const nlmsghdr* nlh = nlmsg_hdr(msg);
   if (nlh->nlmsg_type != ex->family_id || ex->on_reply == nullptr) {
@@ -93,60 +100,69 @@ int on_valid(nl_msg* msg, void* arg) {
   try {
     (*ex->on_reply)(nlh);
   } catch (...) {
-    ex->exception = std::current_exception();
-    ex->done = true;
+    keep_exception(ex);
     return NL_STOP;
   }
   return NL_OK;
 }
 
-int on_finish(nl_msg* msg, void* arg) {
+int on_finish(nl_msg* msg, void* arg) noexcept {
   Exchange* ex = exchange_of(arg);
-  const NetlinkStatus status = parse_done_message(nlmsg_hdr(msg));
-  if (status.error != 0) {
-    ex->error = status.error < 0 ? -status.error : status.error;
-    ex->ext_ack = status.ext_ack;
+  try {
+    const NetlinkStatus status = parse_done_message(nlmsg_hdr(msg));
+    if (status.error != 0) {
+      ex->error = status.error < 0 ? -status.error : status.error;
+      ex->ext_ack = status.ext_ack;
+    }
+  } catch (...) {
+    keep_exception(ex);
   }
   ex->done = true;
   return NL_STOP;
 }
 
-int on_ack(nl_msg* /*msg*/, void* arg) {
+int on_ack(nl_msg* /*msg*/, void* arg) noexcept {
   exchange_of(arg)->done = true;
   return NL_STOP;
 }
 
-int on_error(sockaddr_nl* /*nla*/, nlmsgerr* err, void* arg) {
+int on_error(sockaddr_nl* /*nla*/, nlmsgerr* err, void* arg) noexcept {
   Exchange* ex = exchange_of(arg);
   ex->error = err->error < 0 ? -err->error : err->error;
   // libnl hands over only the struct nlmsgerr; the extended ACK TLVs are
   // found through the whole message, recorded by on_msg_in.
   if (ex->current != nullptr) {
     const nlmsghdr* nlh = nlmsg_hdr(ex->current);
-    if (nlh->nlmsg_type == NLMSG_ERROR) {
-      try {
-        ex->ext_ack = parse_error_message(nlh).ext_ack;
-      } catch (const Error&) {
-        ex->ext_ack.clear();
+    try {
+      const NetlinkStatus status = parse_error_message(nlh);
+      if (nlh->nlmsg_type == NLMSG_ERROR && status.error == err->error) {
+        ex->ext_ack = status.ext_ack;
       }
+    } catch (...) {
+      ex->ext_ack.clear();  // no message then; the errno is what matters
     }
   }
   ex->done = true;
   return NL_STOP;
 }
 
-int on_overrun(nl_msg* /*msg*/, void* arg) {
+int on_overrun(nl_msg* /*msg*/, void* arg) noexcept {
   Exchange* ex = exchange_of(arg);
-  ex->exception = std::make_exception_ptr(
-      Error(ENOBUFS, "netlink overrun: the reply from the sock_vs module was lost"));
-  ex->done = true;
+  try {
+    throw Error(ENOBUFS, "netlink overrun: the reply from the sock_vs module was lost");
+  } catch (...) {
+    keep_exception(ex);
+  }
   return NL_STOP;
 }
 
-int on_invalid(nl_msg* /*msg*/, void* arg) {
+int on_invalid(nl_msg* /*msg*/, void* arg) noexcept {
   Exchange* ex = exchange_of(arg);
-  ex->exception = std::make_exception_ptr(Error(EPROTO, "invalid netlink message from the kernel"));
-  ex->done = true;
+  try {
+    throw Error(EPROTO, "invalid netlink message from the kernel");
+  } catch (...) {
+    keep_exception(ex);
+  }
   return NL_STOP;
 }
 

@@ -1,8 +1,11 @@
 #include "app.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <exception>
+#include <memory>
 #include <optional>
-#include <ranges>
+#include <string>
 #include <vector>
 
 #include "format.h"
@@ -238,7 +241,7 @@ void restore(sockvs::Api& api, const std::vector<RestoreLine>& lines) {
       }
       // Undo what the earlier lines did, newest first; keep going on errors.
       std::string rollback_error;
-      for (const auto& undos : std::ranges::reverse_view(undo_log)) {
+      std::for_each(undo_log.rbegin(), undo_log.rend(), [&](const std::vector<Command>& undos) {
         for (const auto& undo : undos) {
           try {
             apply(api, undo);
@@ -248,7 +251,7 @@ void restore(sockvs::Api& api, const std::vector<RestoreLine>& lines) {
             }
           }
         }
-      }
+      });
       if (rollback_error.empty()) {
         msg += " (nothing was applied: the earlier lines were rolled back)";
       } else {
