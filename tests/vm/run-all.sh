@@ -7,7 +7,7 @@
 # For each kernel: tests/vm/run-guest.sh KVER tests/vm/guest/run-tests.sh, with the
 # console prefixed by "[KVER] ".  SVS_* variables (SVS_CASES, SVS_CASE_TIMEOUT,
 # SVS_KMOD_DIR, SVS_VM_TIMEOUT, ...) pass through.  Results per kernel stay in
-# build/vm/results/KVER/ (summary, <case>.log, dmesg.txt) and
+# build/vm/results/KVER/ (summary, progress, <case>.log, dmesg.txt) and
 # build/vm/KVER-console.log.  Writes build/vm/totals: "pass N fail N skip N" summed
 # over kernels; a kernel whose guest did not boot or report counts as 1 failure.
 # Exit status: 0 if nothing failed, 1 otherwise, 2 on bad usage.
@@ -60,6 +60,9 @@ for k in "${kvers[@]}"; do
         fi
     else
         f=1; note=" (no summary: guest failed to boot or report, run-guest.sh exit $rc; see $build/$k-console.log)"
+        if [ -s "$res/progress" ]; then  # cases finished before the guest died; not counted
+            while IFS= read -r l; do report+=("$k (before the guest died) $l"); done < "$res/progress"
+        fi
         report+=("$k FAIL: harness (no summary, run-guest.sh exit $rc)")
     fi
     : "${p:=0}" "${f:=0}" "${s:=0}"

@@ -42,6 +42,8 @@ npass=0 nfail=0 nskip=0
 record() { # record PASS|FAIL|SKIP name [reason]
     local verdict=$1 name=$2
     results+=("$verdict: $name")
+    # Survives a guest crash; the summary is written only at the end.
+    echo "$verdict: $name" >> "$SVS_RESULTS/progress"
     case $verdict in
         PASS) npass=$((npass + 1)) ;;
         FAIL) nfail=$((nfail + 1)) ;;
@@ -102,6 +104,7 @@ run_case() { # run_case FILE NAME
 }
 
 echo "$marker" > /dev/kmsg
+rm -f "$SVS_RESULTS/progress" "$SVS_RESULTS/summary"
 echo "svs-run-tests: kernel $(uname -r), module $SVS_KO"
 boot_bad=$(dmesg | grep -E -- "$bad_re" || true)
 [ -z "$boot_bad" ] || printf 'svs-run-tests: note: kernel log before the tests already has:\n%s\n' "$boot_bad"

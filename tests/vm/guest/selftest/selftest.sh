@@ -7,7 +7,7 @@
 # 1. tests/vm/run-all.sh with only the 00-smoke case, on every kernel;
 # 2. the runner on selftest/cases (pass, skip, fail, timeout, orphan process,
 #    fake kernel warning, environment) on the first kernel, compared with the
-#    expected summary;
+#    expected summary, and run-all.sh on selftest/crash (a case crashes the kernel);
 # 3. run-guest.sh failure paths on the first kernel: exit status propagation,
 #    missing module, boot failure, VM timeout.
 # Overwrites build/vm/results/KVER and build/vm/KVER-console.log.  Exit 0 iff every
@@ -75,6 +75,13 @@ PASS: 10-pass
 SKIP: 20-skip
 PASS: dmesg-clean
 PASS: rmmod-clean" "$(cat "$work/results/summary" 2>&1)"
+
+# A kernel crash in the middle of the cases
+rc=0
+SVS_CASES_DIR=$here/crash SVS_CASES='' "$repo/tests/vm/run-all.sh" "$k1" > "$work/crash.log" 2>&1 || rc=$?
+expect "crash: run-all exit status" 1 "$rc"
+expect "crash: totals" "pass 0 fail 1 skip 0" "$(cat "$repo/build/vm/totals")"
+expect "crash: earlier verdicts reported" 1 "$(grep -c "^$k1 (before the guest died) PASS: 10-pass" "$work/crash.log")"
 
 # 3. run-guest.sh paths
 expect "CMD exit status is returned" 42 "$(guest exit.log "$k1" bash -c 'exit 42')"
