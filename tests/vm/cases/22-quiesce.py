@@ -86,6 +86,24 @@ def scenario(servers, sched, weights):
     others = {p: conn_counts(p) for p in servers}
     check_eq(others, {p: (0, 0) for p in servers}, "no connection counted as open on any server")
 
+    step("%s: a connection its server closes counts as InActConn until the client closes it" % sched)
+    conn = svs.RedisConn(VIP, VPORT)
+    try:
+        y = int(conn.info("server")["tcp_port"])
+        cid = conn.cmd("CLIENT", "ID")
+        svs.wait_for(lambda: conn_counts(y) == (1, 0), 20,
+                     lambda: "ActiveConn 1 for the new connection to %d; now %r" % (y, conn_counts(y)))
+        check_eq(servers[y].ctl.cmd("CLIENT", "KILL", "ID", cid), 1, "CLIENT KILL on %d" % y)
+        check_eq(conn.f.read(1), b"", "the client sees the server's FIN")
+        svs.wait_for(lambda: conn_counts(y) == (0, 1), 20,
+                     lambda: "ActiveConn 0, InActConn 1 (CLOSE_WAIT) on %d; now %r" % (y, conn_counts(y)))
+        check(True, "server-closed connection on %d counts as InActConn 1" % y)
+    finally:
+        conn.close()
+    svs.wait_for(lambda: conn_counts(y) == (0, 0), 20,
+                 lambda: "counts of %d back to 0 after the client closed; now %r" % (y, conn_counts(y)))
+    check(True, "and as nothing once the client closes it")
+
 
 def main():
     svs.fresh_config()

@@ -139,6 +139,29 @@ def main():
     all_refused([T4], refused, tfo)
     check_counters(refused, conns, "after deleting the real servers")
 
+    step("a scheduled connect that the real server itself refuses (RST); the socket then listens")
+    svc, rip = "10.255.0.1:6380", "127.0.0.1:9238"     # nothing listens on 9238
+    adm_ok("-A", "-t", svc, "-s", "rr")
+    adm_ok("-a", "-t", svc, "-r", rip, "-w", "1")
+    err, secs, s = attempt(("TCP", svs.VIP4, 6380), "blocking")
+    with s:
+        check_eq(svs.errno_name(err), "ECONNREFUSED", "connect scheduled to %s, refused by its RST" % rip)
+        st = svs.stats().service("TCP", svc)
+        check_eq((st["conns"], st["refused"], st["dests"]), (1, 0, {rip: 1}),
+                 "--stats: scheduled (Conns 1), not refused by sock_vs (Refused 0)")
+        d = svs.listing().dest("TCP", svc, rip)
+        check_eq(d["active"], 0, "-L -n: the refused socket is not an ActiveConn")
+        svs.log("  (InActConn of the open, refused socket: %d)" % d["inact"])
+        s.bind(("127.0.0.1", 9237))
+        s.listen(4)
+        with svs.tcp_connect("127.0.0.1", 9237) as c:
+            a, _ = s.accept()
+            with a:
+                a.sendall(b"hello\n")
+                check_eq(svs.read_line(c), "hello", "the same socket then listens and accepts")
+    d = svs.listing().dest("TCP", svc, rip)
+    check_eq((d["active"], d["inact"]), (0, 0), "nothing counted on %s afterwards" % rip)
+
     step("a connect to an address that is not a service is not refused by sock_vs")
     check_eq(svs.tcp_ident(*LISTEN), "127.0.0.1:9231", "direct connect to 127.0.0.1:9231")
     err, secs, s = attempt(("TCP", "127.0.0.1", 9239), "blocking")

@@ -40,6 +40,15 @@ def run_family(vip, local):
     check_eq(svs.stats().service("UDP", svc)["dests"], {r: N // len(real) for r in real},
              "--stats per-server Conns count the connects")
 
+    def counts():
+        return {d["addr"]: (d["active"], d["inact"]) for d in svs.listing().service("UDP", svc)["dests"]}
+
+    def expect_counts(want, what):
+        full = {r: want.get(r, (0, 0)) for r in real}
+        svs.wait_for(lambda: counts() == full, 10, lambda: "%s: want %r, have %r" % (what, full, counts()))
+        check(True, "%s: ActiveConn/InActConn %r" % (what, {k: v for k, v in full.items() if v != (0, 0)}))
+
+    expect_counts({}, "no open sockets")
     with socket.socket(svs.family_of(vip), socket.SOCK_DGRAM) as s:
         s.settimeout(svs.SOCK_TIMEOUT)
         s.connect((vip, 53))
@@ -51,11 +60,28 @@ def run_family(vip, local):
         check(len(idents) == 1 and idents <= set(real),
               "5 datagrams on one connected socket all reach the same real server %s" % idents)
         first = idents.pop()
+        expect_counts({first: (1, 0)}, "one connected socket")
         s.connect((vip, 53))
         s.send(b"reconnected")
         second = s.recv(1000).split()[1].decode()
         check(second in real and second != first,
               "connect() again on the same socket is scheduled again (rr: %s -> %s)" % (first, second))
+        expect_counts({second: (1, 0)}, "after the re-connect")
+        s.connect((local, PORTS[0]))
+        s.send(b"direct")
+        check_eq(s.recv(1000).split()[1].decode(), real[0], "re-connect straight to %s" % real[0])
+        expect_counts({}, "after re-connecting to a non-service address")
+        s.connect((vip, 53))
+        third = (set(real) - {first, second}).pop()    # rr's next after first, second
+        expect_counts({third: (1, 0)}, "connected to the VIP once more")
+    expect_counts({}, "after close")
+
+    if ":" not in vip:
+        idents = [svs.udp_ident("::ffff:" + vip, 53)[0] for _ in range(3)]
+        balanced, trapped = set(idents) <= set(real), set(idents) == {"trap:" + svc}
+        check(balanced or trapped, "IPv6 socket connected to v4-mapped ::ffff:%s: consistent (%s)" % (vip, idents))
+        svs.log("NOTE: connected UDP to a v4-mapped VIP from an IPv6 socket is %s"
+                % ("balanced" if balanced else "NOT balanced (reaches the VIP itself)"))
 
     ident, echoed, src = svs.udp_ident(vip, 53, payload=b"unconnected", connected=False)
     check_eq(ident, "trap:" + svc, "unconnected sendto() to the VIP is not balanced (reaches the VIP itself)")

@@ -10,7 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import svs  # noqa: E402
-from svs import adm_ok, check_eq, step  # noqa: E402
+from svs import adm_ok, check, check_eq, step  # noqa: E402
 
 VIP = svs.VIP4
 REAL = ["127.0.0.1:8081", "127.0.0.1:8082"]
@@ -53,6 +53,15 @@ def main():
     st = svs.stats()
     check_eq(st.service("TCP", VIP + ":80")["dests"], {r: 14 for r in REAL}, "--stats port-80 service")
     check_eq(st.service("TCP", VIP + ":81")["dests"], {REAL[0]: 4}, "--stats port-81 service")
+
+    step("IPv6 dual-stack socket to the v4-mapped VIP ::ffff:%s:80" % VIP)
+    idents = [svs.tcp_ident("::ffff:" + VIP, 80) for _ in range(4)]
+    balanced, trapped = set(idents) <= set(REAL), set(idents) == {"trap:vip:80"}
+    check(balanced or trapped, "v4-mapped connects all go the same way (%s)" % idents)
+    with svs.tcp_connect("::ffff:" + VIP, 80) as s:
+        svs.log("NOTE: v4-mapped TCP connects are %s; getpeername() = %r, greeting %r"
+                % ("balanced" if balanced else "NOT balanced (reach the VIP itself)",
+                   s.getpeername(), svs.read_line(s)))
 
 
 svs.case(main, private_netns=True)

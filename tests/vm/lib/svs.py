@@ -3,7 +3,7 @@
 
 A case imports this module and wraps its body in case():
 
-    sys.path.insert(0, os.path.join(os.environ["SVS_REPO"], "tests/vm/lib"))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
     import svs
 
     def main():
@@ -11,7 +11,7 @@ A case imports this module and wraps its body in case():
         ...
         svs.check_eq(got, want, "what is compared")
 
-    svs.case(main)
+    svs.case(main)                      # or case(main, private_netns=True)
 
 case() turns the outcome into the harness's exit codes (0 pass, 1 fail,
 77 skip), runs the cleanups registered with defer() in reverse order, and
@@ -114,12 +114,6 @@ def check_text_eq(got, want, what):
     log("  ok: " + what)
 
 
-def check_in(item, allowed, what):
-    if item not in allowed:
-        raise Fail("%s\n    expected one of: %r\n    got: %r" % (what, allowed, item))
-    log("  ok: %s (%r)" % (what, item))
-
-
 def errno_name(e):
     return errno.errorcode.get(e, str(e)) if isinstance(e, int) else str(e)
 
@@ -165,11 +159,10 @@ def _run_cleanups():
 
 # --------------------------------------------------------------- subprocess
 
-def run(cmd, input=None, timeout=120, env=None):
+def run(cmd, input=None, timeout=120):
     """Run a command; return CompletedProcess with text stdout/stderr."""
     try:
-        return subprocess.run(cmd, input=input, capture_output=True, text=True,
-                              timeout=timeout, env=env)
+        return subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise Fail("command timed out after %ss: %s" % (timeout, shlex.join(cmd)))
 
@@ -272,10 +265,6 @@ LIST_HDR2 = "Prot LocalAddress:Port Scheduler Flags"
 LIST_HDR3 = "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn"
 STATS_HDR2 = "Prot LocalAddress:Port               Conns  Refused"
 STATS_HDR3 = "  -> RemoteAddress:Port"
-
-
-def list_service_line(proto, addr, sched, flags=""):
-    return ("%s  %s %s %s" % (proto, addr, sched, flags)).rstrip()
 
 
 def list_dest_line(addr, weight, active=0, inact=0, fwd="Sock"):
