@@ -23,6 +23,7 @@ deps:
 
 # One build directory per kernel (kbuild builds in place).
 kmod: $(foreach k,$(KVERS),$(BUILD)/kmod/$(k)/sock_vs.ko)
+	@[ -n "$(KVERS)" ] || { echo "no kernel with headers in /lib/modules/*/build and an image in /boot (make deps)" >&2; exit 1; }
 	@if [ -d /lib/modules/$$(uname -r)/build ]; then \
 		$(MAKE) -C kmod KVER=$$(uname -r); fi
 
@@ -40,17 +41,24 @@ userspace-asan:
 	cmake -S userspace -B $(BUILD)/userspace-asan -DCMAKE_BUILD_TYPE=Debug -DSVS_SANITIZE=ON >/dev/null
 	cmake --build $(BUILD)/userspace-asan -j2 --target unit_tests
 
-test: deps all userspace-asan
+# deps may install kernels: build in a fresh make so that KVERS sees them.
+test: deps
+	$(MAKE) all userspace-asan
 	tests/run-all.sh
 
-demo: deps all
+demo: deps
+	$(MAKE) all
+	$(MAKE) demo-run
+
+demo-run:
 	tests/vm/run-guest.sh $(firstword $(filter 6.1.%,$(KVERS)) $(KVERS)) tests/vm/demo.sh
 
 lint: deps
+	$(MAKE) userspace
 	tests/lint.sh
 
 clean:
 	rm -rf $(BUILD)
 	-$(MAKE) -C kmod clean 2>/dev/null
 
-.PHONY: all deps kmod userspace userspace-asan test demo lint clean
+.PHONY: all deps kmod userspace userspace-asan test demo demo-run lint clean

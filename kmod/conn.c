@@ -41,6 +41,7 @@ struct svs_conn {
 	struct hlist_node dnode;	/* dest->conns */
 	struct list_head all;		/* svs_conn_list */
 	struct svs_dest *dest;		/* holds a reference */
+	int shard;			/* of a sharded dest, else -1 */
 	svs_destruct_t orig;		/* the socket's own destructor */
 	struct rcu_head rcu;
 };
@@ -83,6 +84,8 @@ static struct svs_dest *svs_conn_unlink(struct svs_conn *conn)
 	hlist_del(&conn->dnode);
 	list_del(&conn->all);
 	atomic_dec(&dest->live.conns);
+	if (conn->shard >= 0)
+		atomic_dec(&dest->shard_conns[conn->shard]);
 	return dest;
 }
 
@@ -115,10 +118,11 @@ static void svs_sk_destruct(struct sock *sk)
 }
 
 /*
- * The connect hook scheduled @sk to @dest (which is RCU-protected: we may
- * race with its deletion).  Atomic context.
+ * The connect hook scheduled @sk to @dest, on @shard if @dest is sharded
+ * (else -1).  @dest is RCU-protected: we may race with its deletion.
+ * Atomic context.
  */
-void svs_conn_track(struct sock *sk, struct svs_dest *dest)
+void svs_conn_track(struct sock *sk, struct svs_dest *dest, int shard)
 {
 	struct svs_dest *old = NULL;
 	struct svs_conn *conn, *fresh = NULL;
@@ -153,6 +157,7 @@ void svs_conn_track(struct sock *sk, struct svs_dest *dest)
 		conn->orig = cur;
 	}
 	conn->dest = dest;
+	conn->shard = dest->shard_conns ? shard : -1;
 	if (rhashtable_insert_fast(&svs_conns, &conn->node, svs_conn_params)) {
 		/* No memory for the table: the socket goes untracked. */
 		WRITE_ONCE(sk->sk_destruct, conn->orig);
@@ -164,6 +169,8 @@ void svs_conn_track(struct sock *sk, struct svs_dest *dest)
 	hlist_add_head(&conn->dnode, &dest->conns);
 	list_add_tail(&conn->all, &svs_conn_list);
 	atomic_inc(&dest->live.conns);
+	if (conn->shard >= 0)
+		atomic_inc(&dest->shard_conns[conn->shard]);
 	WRITE_ONCE(sk->sk_destruct, svs_sk_destruct);
 	spin_unlock_bh(&svs_conn_lock);
 out:

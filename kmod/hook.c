@@ -34,6 +34,7 @@
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <linux/ptrace.h>
+#include <linux/cgroup.h>
 #include <linux/sched.h>
 #include <net/inet_sock.h>
 #include <net/ipv6.h>
@@ -48,9 +49,43 @@ static noinline int svs_refuse_connect(struct sock *sk, struct sockaddr *uaddr,
 	return -ECONNREFUSED;
 }
 
+static noinline int svs_addrnotavail_connect(struct sock *sk,
+					     struct sockaddr *uaddr,
+					     int addr_len)
+{
+	return -EADDRNOTAVAIL;
+}
+
+/* The service's hash key for this connect (sh, mh, the "hash" shards). */
+static u64 svs_hash_key(struct sock *sk, u8 which)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+	u64 h;
+	int i;
+
+	switch (which) {
+	case SOCK_VS_HASH_LOCAL:
+		if (!inet->inet_num)
+			break;	/* not bound: the process decides */
+		h = svs_sched_mix64(inet->inet_num);
+		if (sk->sk_family == AF_INET6) {
+			for (i = 0; i < 4; i++)
+				h = svs_sched_mix64(h ^ (__force u32)
+						    sk->sk_v6_rcv_saddr.s6_addr32[i]);
+		} else {
+			h = svs_sched_mix64(h ^ (__force u32)inet->inet_rcv_saddr);
+		}
+		return h;
+	case SOCK_VS_HASH_CGROUP:
+		return svs_sched_mix64(cgroup_id(sock_cgroup_ptr(&sk->sk_cgrp_data)));
+	}
+	return svs_sched_mix64(current->tgid);
+}
+
 /*
  * Look the destination up and, when it is a virtual service, rewrite it.
- * Returns 1 (rewritten), 0 (not a virtual service) or -ECONNREFUSED.
+ * Returns 1 (rewritten), 0 (not a virtual service), -ECONNREFUSED (no
+ * usable real server) or -EADDRNOTAVAIL (no free port for the shard).
  */
 static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 		       u8 protocol)
@@ -63,7 +98,7 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	struct svs_dest *dest;
 	struct svs_net *sn;
 	struct svs_key key;
-	int idx, ret = 0;
+	int idx, shard = -1, ret = 0;
 
 	if (!uaddr || sk->sk_kern_sock)
 		return 0;
@@ -103,7 +138,7 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	in.live = dt->live;
 	in.priv = dt->priv;
 	in.seq = (u64)atomic64_inc_return(&svc->seq) - 1;
-	in.hash = svs_sched_mix64(current->tgid);
+	in.hash = svs_hash_key(sk, READ_ONCE(svc->conf.hash_key));
 	in.lport = inet_sk(sk)->inet_num;
 	idx = dt->sched->pick(&in);
 	if (idx < 0 || idx >= (int)dt->n) {
@@ -112,6 +147,11 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 		goto out;
 	}
 	dest = dt->dest[idx];
+	if (dest->shards > 1) {
+		ret = svs_shard_place(sk, svc, dest, &in, &shard);
+		if (ret)
+			goto out;
+	}
 
 	if (key.af == AF_INET) {
 		sin->sin_addr.s_addr = dest->addr.ip;
@@ -124,7 +164,7 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	}
 	atomic64_inc(&svc->stats.conns);
 	atomic64_inc(&dest->stats.conns);
-	svs_conn_track(sk, dest);
+	svs_conn_track(sk, dest, shard);
 	ret = 1;
 out:
 	rcu_read_unlock();
@@ -152,7 +192,9 @@ static int svs_pre_handler(struct kprobe *p, struct pt_regs *regs, u8 protocol)
 	svs_conn_untrack(sk);
 	if (ret == 0)
 		return 0;
-	instruction_pointer_set(regs, (unsigned long)svs_refuse_connect);
+	instruction_pointer_set(regs, ret == -EADDRNOTAVAIL ?
+				(unsigned long)svs_addrnotavail_connect :
+				(unsigned long)svs_refuse_connect);
 	return 1;
 }
 

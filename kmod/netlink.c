@@ -18,6 +18,18 @@
 
 #include "sock_vs.h"
 
+/*
+ * NLA_POLICY_MAX() holds an s16: larger bounds need a range object (not
+ * const: 6.1 declares the pointer non-const).
+ */
+static struct netlink_range_validation svs_weight_range = {
+	.max = SOCK_VS_WEIGHT_MAX,
+};
+
+static struct netlink_range_validation svs_thresh_range = {
+	.max = INT_MAX,
+};
+
 static const struct nla_policy svs_stats_policy[SOCK_VS_STATS_ATTR_MAX + 1] = {
 	[SOCK_VS_STATS_ATTR_CONNS] = { .type = NLA_U64 },
 	[SOCK_VS_STATS_ATTR_REFUSED] = { .type = NLA_U64 },
@@ -33,16 +45,23 @@ static const struct nla_policy svs_svc_policy[SOCK_VS_SVC_ATTR_MAX + 1] = {
 	[SOCK_VS_SVC_ATTR_FLAGS] = NLA_POLICY_MAX(NLA_U32, 0),
 	[SOCK_VS_SVC_ATTR_STATS] = NLA_POLICY_NESTED(svs_stats_policy),
 	[SOCK_VS_SVC_ATTR_NUM_DESTS] = { .type = NLA_U32 },
+	[SOCK_VS_SVC_ATTR_HASH_KEY] = NLA_POLICY_MAX(NLA_U8, SOCK_VS_HASH_MAX),
+	[SOCK_VS_SVC_ATTR_SHARD_POLICY] = NLA_POLICY_MAX(NLA_U8, SOCK_VS_SHARD_MAX),
 };
 
 static const struct nla_policy svs_dest_policy[SOCK_VS_DEST_ATTR_MAX + 1] = {
 	[SOCK_VS_DEST_ATTR_ADDR] = NLA_POLICY_MIN_LEN(sizeof(struct in_addr)),
 	[SOCK_VS_DEST_ATTR_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
-	[SOCK_VS_DEST_ATTR_WEIGHT] = NLA_POLICY_MAX(NLA_U32, SOCK_VS_WEIGHT_MAX),
+	[SOCK_VS_DEST_ATTR_WEIGHT] = NLA_POLICY_FULL_RANGE(NLA_U32, &svs_weight_range),
 	[SOCK_VS_DEST_ATTR_AF] = { .type = NLA_U16 },
 	[SOCK_VS_DEST_ATTR_STATS] = NLA_POLICY_NESTED(svs_stats_policy),
 	[SOCK_VS_DEST_ATTR_ACTIVE_CONNS] = { .type = NLA_U32 },
 	[SOCK_VS_DEST_ATTR_INACT_CONNS] = { .type = NLA_U32 },
+	[SOCK_VS_DEST_ATTR_U_THRESH] = NLA_POLICY_FULL_RANGE(NLA_U32, &svs_thresh_range),
+	[SOCK_VS_DEST_ATTR_L_THRESH] = NLA_POLICY_FULL_RANGE(NLA_U32, &svs_thresh_range),
+	[SOCK_VS_DEST_ATTR_SHARDS] = NLA_POLICY_RANGE(NLA_U16, 1, SOCK_VS_SHARDS_MAX),
+	[SOCK_VS_DEST_ATTR_SHARD_CONNS] = { .type = NLA_REJECT },
+	[SOCK_VS_DEST_ATTR_OVERLOADED] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy svs_policy[SOCK_VS_ATTR_MAX + 1] = {
@@ -168,32 +187,49 @@ static const struct svs_sched_ops *svs_get_sched(struct nlattr *attr,
 	return sched;
 }
 
+/* Apply the optional service settings of @tb over @conf. */
+static int svs_parse_svc_conf(struct nlattr **tb, struct svs_svc_conf *conf,
+			      struct netlink_ext_ack *extack)
+{
+	if (tb[SOCK_VS_SVC_ATTR_SCHED_NAME]) {
+		conf->sched = svs_get_sched(tb[SOCK_VS_SVC_ATTR_SCHED_NAME], extack);
+		if (!conf->sched)
+			return -ENOENT;
+	}
+	if (tb[SOCK_VS_SVC_ATTR_FLAGS])
+		conf->flags = nla_get_u32(tb[SOCK_VS_SVC_ATTR_FLAGS]);
+	if (tb[SOCK_VS_SVC_ATTR_HASH_KEY])
+		conf->hash_key = nla_get_u8(tb[SOCK_VS_SVC_ATTR_HASH_KEY]);
+	if (tb[SOCK_VS_SVC_ATTR_SHARD_POLICY])
+		conf->shard_policy = nla_get_u8(tb[SOCK_VS_SVC_ATTR_SHARD_POLICY]);
+	return 0;
+}
+
 static int svs_new_service(struct sk_buff *skb, struct genl_info *info)
 {
 	struct svs_net *sn = svs_net(genl_info_net(info));
 	struct nlattr *tb[SOCK_VS_SVC_ATTR_MAX + 1];
-	const struct svs_sched_ops *sched = &svs_sched_wrr;
+	struct svs_svc_conf conf = {
+		.sched = &svs_sched_wrr,
+		.hash_key = SOCK_VS_HASH_TGID,
+		.shard_policy = SOCK_VS_SHARD_RR,
+	};
 	struct svs_key key;
-	u32 flags = 0;
 	int err;
 
 	err = svs_parse_service(info, tb, &key);
 	if (err)
 		return err;
-	if (tb[SOCK_VS_SVC_ATTR_SCHED_NAME]) {
-		sched = svs_get_sched(tb[SOCK_VS_SVC_ATTR_SCHED_NAME], info->extack);
-		if (!sched)
-			return -ENOENT;
-	}
-	if (tb[SOCK_VS_SVC_ATTR_FLAGS])
-		flags = nla_get_u32(tb[SOCK_VS_SVC_ATTR_FLAGS]);
+	err = svs_parse_svc_conf(tb, &conf, info->extack);
+	if (err)
+		return err;
 
 	mutex_lock(&sn->lock);
 	if (svs_service_find(sn, &key)) {
 		NL_SET_ERR_MSG(info->extack, "service already exists");
 		err = -EEXIST;
 	} else {
-		err = svs_service_add(sn, &key, sched, flags, info->extack);
+		err = svs_service_add(sn, &key, &conf, info->extack);
 	}
 	mutex_unlock(&sn->lock);
 	return err;
@@ -203,7 +239,7 @@ static int svs_set_service(struct sk_buff *skb, struct genl_info *info)
 {
 	struct svs_net *sn = svs_net(genl_info_net(info));
 	struct nlattr *tb[SOCK_VS_SVC_ATTR_MAX + 1];
-	const struct svs_sched_ops *sched = NULL;
+	struct svs_svc_conf conf;
 	struct svs_service *svc;
 	int err;
 
@@ -213,18 +249,10 @@ static int svs_set_service(struct sk_buff *skb, struct genl_info *info)
 		err = PTR_ERR(svc);
 		goto out;
 	}
-	sched = svc->sched;
-	if (tb[SOCK_VS_SVC_ATTR_SCHED_NAME]) {
-		sched = svs_get_sched(tb[SOCK_VS_SVC_ATTR_SCHED_NAME], info->extack);
-		if (!sched) {
-			err = -ENOENT;
-			goto out;
-		}
-	}
-	err = svs_service_edit(sn, svc, sched,
-			       tb[SOCK_VS_SVC_ATTR_FLAGS] ?
-			       nla_get_u32(tb[SOCK_VS_SVC_ATTR_FLAGS]) : svc->flags,
-			       info->extack);
+	conf = svc->conf;
+	err = svs_parse_svc_conf(tb, &conf, info->extack);
+	if (!err)
+		err = svs_service_edit(sn, svc, &conf, info->extack);
 out:
 	mutex_unlock(&sn->lock);
 	return err;
@@ -288,8 +316,10 @@ static int svs_fill_service(struct sk_buff *skb, const struct svs_service *svc,
 	    nla_put(skb, SOCK_VS_SVC_ATTR_ADDR, svs_addr_len(svc->key.af),
 		    &svc->key.addr) ||
 	    nla_put_u16(skb, SOCK_VS_SVC_ATTR_PORT, ntohs(svc->key.port)) ||
-	    nla_put_string(skb, SOCK_VS_SVC_ATTR_SCHED_NAME, svc->sched->name) ||
-	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_FLAGS, svc->flags) ||
+	    nla_put_string(skb, SOCK_VS_SVC_ATTR_SCHED_NAME, svc->conf.sched->name) ||
+	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_FLAGS, svc->conf.flags) ||
+	    nla_put_u8(skb, SOCK_VS_SVC_ATTR_HASH_KEY, svc->conf.hash_key) ||
+	    nla_put_u8(skb, SOCK_VS_SVC_ATTR_SHARD_POLICY, svc->conf.shard_policy) ||
 	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_NUM_DESTS, svc->num_dests) ||
 	    svs_put_stats(skb, SOCK_VS_SVC_ATTR_STATS, &svc->stats))
 		goto cancel;
@@ -380,6 +410,25 @@ static int svs_parse_dest(struct genl_info *info, const struct svs_service *svc,
 	return 0;
 }
 
+/* Apply the optional real-server settings of @tb over @conf. */
+static int svs_parse_dest_conf(struct nlattr **tb, struct svs_dest_conf *conf,
+			       struct netlink_ext_ack *extack)
+{
+	if (tb[SOCK_VS_DEST_ATTR_WEIGHT])
+		conf->weight = nla_get_u32(tb[SOCK_VS_DEST_ATTR_WEIGHT]);
+	if (tb[SOCK_VS_DEST_ATTR_U_THRESH])
+		conf->u_thresh = nla_get_u32(tb[SOCK_VS_DEST_ATTR_U_THRESH]);
+	if (tb[SOCK_VS_DEST_ATTR_L_THRESH])
+		conf->l_thresh = nla_get_u32(tb[SOCK_VS_DEST_ATTR_L_THRESH]);
+	if (tb[SOCK_VS_DEST_ATTR_SHARDS])
+		conf->shards = nla_get_u16(tb[SOCK_VS_DEST_ATTR_SHARDS]);
+	if (conf->l_thresh > conf->u_thresh) {
+		NL_SET_ERR_MSG(extack, "lower threshold above upper threshold");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 enum svs_dest_op { SVS_DEST_NEW, SVS_DEST_SET, SVS_DEST_DEL };
 
 static int svs_dest_cmd(struct genl_info *info, enum svs_dest_op op)
@@ -388,7 +437,10 @@ static int svs_dest_cmd(struct genl_info *info, enum svs_dest_op op)
 	struct nlattr *stb[SOCK_VS_SVC_ATTR_MAX + 1];
 	struct nlattr *tb[SOCK_VS_DEST_ATTR_MAX + 1];
 	struct netlink_ext_ack *extack = info->extack;
-	u32 weight = SOCK_VS_WEIGHT_DEFAULT;
+	struct svs_dest_conf conf = {
+		.weight = SOCK_VS_WEIGHT_DEFAULT,
+		.shards = 1,
+	};
 	struct svs_service *svc;
 	union nf_inet_addr addr;
 	struct svs_dest *dest;
@@ -404,28 +456,34 @@ static int svs_dest_cmd(struct genl_info *info, enum svs_dest_op op)
 	err = svs_parse_dest(info, svc, tb, &addr, &port);
 	if (err)
 		goto out;
-	if (tb[SOCK_VS_DEST_ATTR_WEIGHT]) {
-		weight = nla_get_u32(tb[SOCK_VS_DEST_ATTR_WEIGHT]);
-	} else if (op == SVS_DEST_SET) {
+	if (!tb[SOCK_VS_DEST_ATTR_WEIGHT] && op == SVS_DEST_SET) {
 		NL_SET_ERR_MSG(extack, "missing real server weight");
 		err = -EINVAL;
 		goto out;
 	}
 
 	dest = svs_dest_find(svc, &addr, port);
-	if (op == SVS_DEST_NEW) {
-		err = svs_dest_add(svc, &addr, port, weight, extack);
-		goto out;
-	}
-	if (!dest) {
+	if (op != SVS_DEST_NEW && !dest) {
 		NL_SET_ERR_MSG(extack, "no such real server");
 		err = -ENOENT;
 		goto out;
 	}
-	if (op == SVS_DEST_SET)
-		err = svs_dest_edit(svc, dest, weight, extack);
-	else
+	if (op == SVS_DEST_DEL) {
 		err = svs_dest_del(svc, dest, extack);
+		goto out;
+	}
+	if (dest) {	/* edit: what is not given stays as it is */
+		conf.shards = dest->shards;
+		conf.u_thresh = dest->live.u_thresh;
+		conf.l_thresh = dest->live.l_thresh;
+	}
+	err = svs_parse_dest_conf(tb, &conf, extack);
+	if (err)
+		goto out;
+	if (op == SVS_DEST_NEW)
+		err = svs_dest_add(svc, &addr, port, &conf, extack);
+	else
+		err = svs_dest_edit(svc, dest, &conf, extack);
 out:
 	mutex_unlock(&sn->lock);
 	return err;
@@ -444,6 +502,23 @@ static int svs_set_dest(struct sk_buff *skb, struct genl_info *info)
 static int svs_del_dest(struct sk_buff *skb, struct genl_info *info)
 {
 	return svs_dest_cmd(info, SVS_DEST_DEL);
+}
+
+static int svs_put_shard_conns(struct sk_buff *skb, const struct svs_dest *d)
+{
+	struct nlattr *attr;
+	u32 *v;
+	int i;
+
+	attr = nla_reserve(skb, SOCK_VS_DEST_ATTR_SHARD_CONNS,
+			   d->shards * sizeof(u32));
+	if (!attr)
+		return -EMSGSIZE;
+	v = nla_data(attr);
+	for (i = 0; i < d->shards; i++)
+		v[i] = d->shard_conns ? atomic_read(&d->shard_conns[i]) :
+					atomic_read(&d->live.conns);
+	return 0;
 }
 
 static int svs_fill_dest(struct sk_buff *skb, const struct svs_service *svc,
@@ -468,6 +543,12 @@ static int svs_fill_dest(struct sk_buff *skb, const struct svs_service *svc,
 	    nla_put_u16(skb, SOCK_VS_DEST_ATTR_AF, svc->key.af) ||
 	    nla_put_u32(skb, SOCK_VS_DEST_ATTR_ACTIVE_CONNS, active) ||
 	    nla_put_u32(skb, SOCK_VS_DEST_ATTR_INACT_CONNS, inactive) ||
+	    nla_put_u32(skb, SOCK_VS_DEST_ATTR_U_THRESH, d->live.u_thresh) ||
+	    nla_put_u32(skb, SOCK_VS_DEST_ATTR_L_THRESH, d->live.l_thresh) ||
+	    nla_put_u16(skb, SOCK_VS_DEST_ATTR_SHARDS, d->shards) ||
+	    nla_put_u8(skb, SOCK_VS_DEST_ATTR_OVERLOADED,
+		       atomic_read(&d->live.overloaded)) ||
+	    svs_put_shard_conns(skb, d) ||
 	    svs_put_stats(skb, SOCK_VS_DEST_ATTR_STATS, &d->stats))
 		goto cancel;
 	nla_nest_end(skb, nest);
@@ -476,6 +557,13 @@ static int svs_fill_dest(struct sk_buff *skb, const struct svs_service *svc,
 cancel:
 	genlmsg_cancel(skb, hdr);
 	return -EMSGSIZE;
+}
+
+/* Room for a real server of SOCK_VS_SHARDS_MAX shards per message. */
+static int svs_dump_dests_start(struct netlink_callback *cb)
+{
+	cb->min_dump_alloc = NLMSG_GOODSIZE + SOCK_VS_SHARDS_MAX * sizeof(u32);
+	return 0;
 }
 
 static int svs_dump_dests(struct sk_buff *skb, struct netlink_callback *cb)
@@ -624,6 +712,7 @@ static const struct genl_ops svs_genl_ops[] = {
 	},
 	{
 		.cmd = SOCK_VS_CMD_GET_DEST,
+		.start = svs_dump_dests_start,
 		.dumpit = svs_dump_dests,
 	},
 	{

@@ -5,6 +5,13 @@
 static const struct svs_sched_ops *const svs_scheds[] = {
 	&svs_sched_rr,
 	&svs_sched_wrr,
+	&svs_sched_lc,
+	&svs_sched_wlc,
+	&svs_sched_sh,
+	&svs_sched_mh,
+	&svs_sched_port,
+	&svs_sched_fixed,
+	&svs_sched_fo,
 };
 
 const struct svs_sched_ops *svs_sched_find(const char *name)
@@ -15,6 +22,18 @@ const struct svs_sched_ops *svs_sched_find(const char *name)
 		if (!strcmp(svs_scheds[i]->name, name))
 			return svs_scheds[i];
 	return NULL;
+}
+
+int svs_sched_nobuild(const struct svs_sched_build *b, void **priv)
+{
+	(void)b;
+	*priv = NULL;
+	return 0;
+}
+
+void svs_sched_nofree(void *priv)
+{
+	(void)priv;
 }
 
 u64 svs_sched_dest_id(const u8 *addr16, u16 port)

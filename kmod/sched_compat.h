@@ -11,6 +11,7 @@
 
 #include <linux/types.h>
 #include <linux/errno.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/math64.h>
@@ -22,8 +23,8 @@ typedef atomic_t svs_atomic_t;
 #define svs_atomic_read(v)	atomic_read(v)
 #define svs_atomic_set(v, i)	atomic_set(v, i)
 
-#define svs_zalloc(size)	kzalloc(size, GFP_KERNEL)
-#define svs_free(ptr)		kfree(ptr)
+#define svs_zalloc(size)	kvzalloc(size, GFP_KERNEL)
+#define svs_free(ptr)		kvfree(ptr)
 
 static inline u32 svs_mod64(u64 a, u32 b)
 {

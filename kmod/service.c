@@ -137,7 +137,7 @@ struct svs_service *svs_service_find(struct svs_net *sn,
 }
 
 int svs_service_add(struct svs_net *sn, const struct svs_key *key,
-		    const struct svs_sched_ops *sched, u32 flags,
+		    const struct svs_svc_conf *conf,
 		    struct netlink_ext_ack *extack)
 {
 	struct svs_service *svc;
@@ -151,12 +151,11 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 	if (!svc)
 		return -ENOMEM;
 	svc->key = *key;
-	svc->flags = flags;
-	svc->sched = sched;
+	svc->conf = *conf;
 	INIT_LIST_HEAD(&svc->dests);
 	atomic64_set(&svc->seq, 0);
 
-	err = svs_republish(svc, sched, NULL, extack);
+	err = svs_republish(svc, conf->sched, NULL, extack);
 	if (err)
 		goto free;
 
@@ -185,24 +184,33 @@ free:
 }
 
 int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
-		     const struct svs_sched_ops *sched, u32 flags,
+		     const struct svs_svc_conf *conf,
 		     struct netlink_ext_ack *extack)
 {
 	int err;
 
-	if (sched != svc->sched) {
-		err = svs_republish(svc, sched, NULL, extack);
+	if (conf->sched != svc->conf.sched) {
+		err = svs_republish(svc, conf->sched, NULL, extack);
 		if (err)
 			return err;
-		svc->sched = sched;
 	}
-	svc->flags = flags;
+	/* The connect path reads these without the lock. */
+	WRITE_ONCE(svc->conf.hash_key, conf->hash_key);
+	WRITE_ONCE(svc->conf.shard_policy, conf->shard_policy);
+	svc->conf.sched = conf->sched;
+	svc->conf.flags = conf->flags;
 	return 0;
+}
+
+static void svs_dest_free(struct svs_dest *dest)
+{
+	kfree(dest->shard_conns);
+	kmem_cache_free(svs_dest_cache, dest);
 }
 
 static void svs_dest_free_rcu(struct rcu_head *head)
 {
-	kmem_cache_free(svs_dest_cache, container_of(head, struct svs_dest, rcu));
+	svs_dest_free(container_of(head, struct svs_dest, rcu));
 }
 
 void svs_dest_put(struct svs_dest *dest)
@@ -260,8 +268,16 @@ struct svs_dest *svs_dest_find(struct svs_service *svc,
 	return NULL;
 }
 
+static void svs_dest_set_conf(struct svs_dest *d, const struct svs_dest_conf *c)
+{
+	d->weight = c->weight;
+	WRITE_ONCE(d->live.u_thresh, c->u_thresh);
+	WRITE_ONCE(d->live.l_thresh, c->l_thresh);
+}
+
 int svs_dest_add(struct svs_service *svc, const union nf_inet_addr *addr,
-		 __be16 port, u32 weight, struct netlink_ext_ack *extack)
+		 __be16 port, const struct svs_dest_conf *conf,
+		 struct netlink_ext_ack *extack)
 {
 	struct svs_dest *d;
 	int err;
@@ -279,32 +295,48 @@ int svs_dest_add(struct svs_service *svc, const union nf_inet_addr *addr,
 		return -ENOMEM;
 	d->addr = *addr;
 	d->port = port;
-	d->weight = weight;
+	d->shards = conf->shards;
+	if (d->shards > 1) {
+		d->shard_conns = kcalloc(d->shards, sizeof(atomic_t), GFP_KERNEL);
+		if (!d->shard_conns) {
+			kmem_cache_free(svs_dest_cache, d);
+			return -ENOMEM;
+		}
+	}
+	svs_dest_set_conf(d, conf);
 	refcount_set(&d->refcnt, 1);
 	INIT_HLIST_HEAD(&d->conns);
 
 	list_add_tail(&d->list, &svc->dests);
 	svc->num_dests++;
-	err = svs_republish(svc, svc->sched, NULL, extack);
+	err = svs_republish(svc, svc->conf.sched, NULL, extack);
 	if (err) {
 		list_del(&d->list);
 		svc->num_dests--;
-		kmem_cache_free(svs_dest_cache, d);
+		svs_dest_free(d);
 	}
 	return err;
 }
 
-int svs_dest_edit(struct svs_service *svc, struct svs_dest *dest, u32 weight,
+int svs_dest_edit(struct svs_service *svc, struct svs_dest *dest,
+		  const struct svs_dest_conf *conf,
 		  struct netlink_ext_ack *extack)
 {
 	u32 old = dest->weight;
 	int err;
 
-	dest->weight = weight;
-	err = svs_republish(svc, svc->sched, NULL, extack);
-	if (err)
+	if (conf->shards != dest->shards) {
+		NL_SET_ERR_MSG(extack, "shards of a real server cannot change (delete, add)");
+		return -EINVAL;
+	}
+	dest->weight = conf->weight;
+	err = svs_republish(svc, svc->conf.sched, NULL, extack);
+	if (err) {
 		dest->weight = old;
-	return err;
+		return err;
+	}
+	svs_dest_set_conf(dest, conf);
+	return 0;
 }
 
 int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
@@ -312,7 +344,7 @@ int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
 {
 	int err;
 
-	err = svs_republish(svc, svc->sched, dest, extack);
+	err = svs_republish(svc, svc->conf.sched, dest, extack);
 	if (err)
 		return err;
 	list_del(&dest->list);

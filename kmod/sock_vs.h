@@ -42,11 +42,29 @@ struct svs_stats {
 	atomic64_t refused;	/* connects refused: no usable real server */
 };
 
+/* Settings of a service, as configured. */
+struct svs_svc_conf {
+	const struct svs_sched_ops *sched;
+	u32 flags;
+	u8 hash_key;			/* enum sock_vs_hash_key */
+	u8 shard_policy;		/* enum sock_vs_shard_policy */
+};
+
+/* Settings of a real server, as configured. */
+struct svs_dest_conf {
+	u32 weight;
+	u32 u_thresh;
+	u32 l_thresh;
+	u16 shards;			/* 1: not sharded */
+};
+
 struct svs_dest {
 	struct list_head list;		/* svs_service.dests, under lock */
 	union nf_inet_addr addr;
 	__be16 port;
 	u32 weight;
+	u16 shards;			/* fixed for the life of the server */
+	atomic_t *shard_conns;		/* open sockets per shard, if shards > 1 */
 	struct svs_stats stats;
 	refcount_t refcnt;		/* the service's list, each tracked socket */
 	struct svs_sched_live live;	/* open sockets, overload, thresholds */
@@ -70,8 +88,7 @@ struct svs_service {
 	struct rhash_head node;		/* svs_net.ht */
 	struct svs_key key;
 	u32 id;				/* svs_net.by_id index: creation order */
-	u32 flags;
-	const struct svs_sched_ops *sched;
+	struct svs_svc_conf conf;
 	struct list_head dests;		/* configuration order, under lock */
 	u32 num_dests;
 	struct svs_dtable __rcu *dt;
@@ -108,18 +125,20 @@ void svs_net_free_tables(struct svs_net *sn);
 struct svs_service *svs_service_find(struct svs_net *sn,
 				     const struct svs_key *key);
 int svs_service_add(struct svs_net *sn, const struct svs_key *key,
-		    const struct svs_sched_ops *sched, u32 flags,
+		    const struct svs_svc_conf *conf,
 		    struct netlink_ext_ack *extack);
 int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
-		     const struct svs_sched_ops *sched, u32 flags,
+		     const struct svs_svc_conf *conf,
 		     struct netlink_ext_ack *extack);
 void svs_service_del(struct svs_net *sn, struct svs_service *svc);
 void svs_flush(struct svs_net *sn);
 struct svs_dest *svs_dest_find(struct svs_service *svc,
 			       const union nf_inet_addr *addr, __be16 port);
 int svs_dest_add(struct svs_service *svc, const union nf_inet_addr *addr,
-		 __be16 port, u32 weight, struct netlink_ext_ack *extack);
-int svs_dest_edit(struct svs_service *svc, struct svs_dest *dest, u32 weight,
+		 __be16 port, const struct svs_dest_conf *conf,
+		 struct netlink_ext_ack *extack);
+int svs_dest_edit(struct svs_service *svc, struct svs_dest *dest,
+		  const struct svs_dest_conf *conf,
 		  struct netlink_ext_ack *extack);
 int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
 		 struct netlink_ext_ack *extack);
@@ -130,9 +149,14 @@ void svs_dest_put(struct svs_dest *dest);
 int svs_conn_init(void);
 void svs_conn_exit(void);
 void svs_conn_destroy_cache(void);
-void svs_conn_track(struct sock *sk, struct svs_dest *dest);
+void svs_conn_track(struct sock *sk, struct svs_dest *dest, int shard);
 void svs_conn_untrack(struct sock *sk);
 void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive);
+
+/* shard.c: shard placement on sharded real servers */
+int svs_shard_place(struct sock *sk, const struct svs_service *svc,
+		    struct svs_dest *dest, const struct svs_sched_in *in,
+		    int *shard);
 
 /* hook.c: the connect hook */
 int svs_hook_init(void);

@@ -54,6 +54,24 @@ struct svs_sched_ops {
 
 extern const struct svs_sched_ops svs_sched_rr;
 extern const struct svs_sched_ops svs_sched_wrr;
+extern const struct svs_sched_ops svs_sched_lc;
+extern const struct svs_sched_ops svs_sched_wlc;
+extern const struct svs_sched_ops svs_sched_sh;
+extern const struct svs_sched_ops svs_sched_mh;
+extern const struct svs_sched_ops svs_sched_port;
+extern const struct svs_sched_ops svs_sched_fixed;
+extern const struct svs_sched_ops svs_sched_fo;
+
+/* ->build() and ->free() of schedulers that precompute nothing. */
+int svs_sched_nobuild(const struct svs_sched_build *b, void **priv);
+void svs_sched_nofree(void *priv);
+
+/*
+ * Maglev table size (entries, a prime) that sh/mh use for a snapshot of
+ * @n real servers: the smallest of a fixed list of primes >= 100 * @n, at
+ * least 65521, at most 1048571.  Entries are u16, so 2 bytes each.
+ */
+u32 svs_sched_mh_table_size(u32 n);
 
 /*
  * Stable identity of a real server, from its address (16 bytes; IPv4 in
@@ -87,5 +105,37 @@ static inline u32 svs_sched_conns(const struct svs_sched_in *in, u32 i)
  * upper one when no lower threshold is set).
  */
 bool svs_sched_usable(const struct svs_sched_in *in, u32 i);
+
+/*
+ * Sharded real servers (Seastar's "port" policy, ScyllaDB's shard-aware
+ * port): a server with nshards shards serves a connection on shard
+ * (client local port % nshards).  The values match enum
+ * sock_vs_shard_policy in the uapi header.
+ */
+enum svs_shard_policy {
+	SVS_SHARD_RR = 0,	/* seq % nshards */
+	SVS_SHARD_LC = 1,	/* fewest open connections, ties rotate */
+	SVS_SHARD_CPU = 2,	/* cpu % nshards */
+	SVS_SHARD_HASH = 3,	/* mix64(hash) % nshards */
+};
+
+/*
+ * The shard a new connection should land on, in [0, @nshards) (0 when
+ * @nshards <= 1).  @shard_conns: @nshards open-connection counters, or
+ * NULL (then SVS_SHARD_LC acts as SVS_SHARD_RR).  Bounded, lock-free and
+ * allocation-free: callable in atomic context.
+ */
+u32 svs_shard_pick(enum svs_shard_policy p, u32 nshards,
+		   const svs_atomic_t *shard_conns, u64 seq, u32 cpu, u64 hash);
+
+/* How many ports p in [@lo, @hi] have p % @nshards == @shard. */
+u32 svs_shard_port_count(u32 lo, u32 hi, u32 nshards, u32 shard);
+
+/*
+ * The @k-th (from 0, taken modulo the count) port p in [@lo, @hi] with
+ * p % @nshards == @shard, in increasing order; 0 if there is none.  Start
+ * at a random k and walk k + 1, k + 2, ... to try every candidate once.
+ */
+u32 svs_shard_port_nth(u32 lo, u32 hi, u32 nshards, u32 shard, u32 k);
 
 #endif /* _SOCK_VS_SCHED_H */

@@ -171,7 +171,7 @@ TEST_F(AppTest, ErrorsFromTheModule) {
   fails({"-d", "-t", "10.0.0.1:6379", "-r", "192.168.1.9"}, "no such real server");
   fails({"-e", "-t", "10.0.0.1:6379", "-r", "192.168.1.5:6381", "-w", "3"}, "no such real server");
   fails({"-A", "-t", "10.0.0.3:80", "-s", "nosuchsched"}, "unknown scheduler 'nosuchsched'");
-  fails({"-E", "-t", "10.0.0.1:6379", "-s", "lc"}, "unknown scheduler 'lc'");
+  fails({"-E", "-t", "10.0.0.1:6379", "-s", "lblc"}, "unknown scheduler 'lblc'");
   fails({"-Z", "-t", "10.0.0.3:80"}, "no such service");
 }
 

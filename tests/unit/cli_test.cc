@@ -316,5 +316,217 @@ TEST(Cli, UsageMentionsEveryCommandAndNumericOnly) {
   }
 }
 
+TEST(Cli, HashKeyAndShardPolicyOnAddAndEditService) {
+  Command c = parse({"-A", "-t", "10.0.0.1:6379", "-s", "mh", "--hash-key", "local",
+                     "--shard-policy", "lc"});
+  EXPECT_EQ(c.scheduler, "mh");
+  EXPECT_EQ(c.hash_key, sockvs::HashKey::kLocal);
+  EXPECT_EQ(c.shard_policy, sockvs::ShardPolicy::kLc);
+  c = parse({"-E", "-t", "10.0.0.1:6379", "--hash-key=cgroup"});
+  EXPECT_EQ(c.op, Op::kEditService);
+  EXPECT_EQ(c.scheduler, "");  // unchanged
+  EXPECT_EQ(c.hash_key, sockvs::HashKey::kCgroup);
+  EXPECT_FALSE(c.shard_policy.has_value());  // unchanged
+  c = parse({"-E", "-t", "10.0.0.1:6379", "--shard-policy=hash"});
+  EXPECT_FALSE(c.hash_key.has_value());
+  EXPECT_EQ(c.shard_policy, sockvs::ShardPolicy::kHash);
+  // Every name.
+  for (const auto& [name, key] :
+       {std::pair{"tgid", sockvs::HashKey::kTgid}, std::pair{"local", sockvs::HashKey::kLocal},
+        std::pair{"cgroup", sockvs::HashKey::kCgroup}}) {
+    EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80", "--hash-key", name}).hash_key, key) << name;
+  }
+  for (const auto& [name, policy] : {std::pair{"rr", sockvs::ShardPolicy::kRr},
+                                     std::pair{"lc", sockvs::ShardPolicy::kLc},
+                                     std::pair{"cpu", sockvs::ShardPolicy::kCpu},
+                                     std::pair{"hash", sockvs::ShardPolicy::kHash}}) {
+    EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80", "--shard-policy", name}).shard_policy, policy)
+        << name;
+  }
+}
+
+TEST(Cli, HashKeyAndShardPolicyNotGivenAreNotSet) {
+  const Command c = parse({"-A", "-t", "10.0.0.1:80"});
+  EXPECT_FALSE(c.hash_key.has_value());      // the module's default: tgid
+  EXPECT_FALSE(c.shard_policy.has_value());  // the module's default: rr
+}
+
+TEST(Cli, InvalidHashKeyAndShardPolicy) {
+  for (const char* bad : {"pid", "TGID", "", "0", "local,cgroup"}) {
+    EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--hash-key", bad}),
+              "invalid hash key '" + std::string(bad) + "': expected tgid, local or cgroup")
+        << bad;
+  }
+  for (const char* bad : {"wrr", "RR", "", "3", "round-robin"}) {
+    EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--shard-policy", bad}),
+              "invalid shard policy '" + std::string(bad) + "': expected rr, lc, cpu or hash")
+        << bad;
+  }
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "--hash-key"}).find("needs a value"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "--hash-key", "tgid", "--hash-key", "local"})
+                .find("more than once"),
+            std::string::npos);
+}
+
+TEST(Cli, ServiceOptionsOnlyWithAddOrEditService) {
+  EXPECT_EQ(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--hash-key", "local"}),
+            "option --hash-key is not valid with -a");
+  EXPECT_EQ(usage_error({"-D", "-t", "10.0.0.1:80", "--shard-policy", "lc"}),
+            "option --shard-policy is not valid with -D");
+  EXPECT_EQ(usage_error({"-L", "--hash-key", "local"}), "option --hash-key is not valid with -L");
+}
+
+TEST(Cli, ThresholdsOnAddAndEditServer) {
+  Command c = parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-w", "2", "-x", "100", "-y",
+                     "50"});
+  ASSERT_TRUE(c.dest.has_value());
+  EXPECT_EQ(c.dest->weight, 2U);
+  EXPECT_EQ(c.dest->u_threshold, 100U);
+  EXPECT_EQ(c.dest->l_threshold, 50U);
+  EXPECT_FALSE(c.dest->shards.has_value());
+  c = parse({"--edit-server", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--u-threshold", "7",
+             "--l-threshold=7"});
+  EXPECT_EQ(c.dest->u_threshold, 7U);  // equal is fine
+  EXPECT_EQ(c.dest->l_threshold, 7U);
+  c = parse({"-a", "-t10.0.0.1:80", "-r10.0.0.2", "-x100"});  // attached values
+  EXPECT_EQ(c.dest->u_threshold, 100U);
+  EXPECT_FALSE(c.dest->l_threshold.has_value());
+  c = parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2"});
+  EXPECT_FALSE(c.dest->u_threshold.has_value());  // the module's default: 0
+  EXPECT_FALSE(c.dest->l_threshold.has_value());
+}
+
+TEST(Cli, ThresholdBounds) {
+  Command c =
+      parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-x", "2147483647", "-y", "0"});
+  EXPECT_EQ(c.dest->u_threshold, 2147483647U);
+  EXPECT_EQ(c.dest->l_threshold, 0U);
+  c = parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-x", "0"});
+  EXPECT_EQ(c.dest->u_threshold, 0U);
+  for (const char* bad : {"2147483648", "4294967296", "-1", "abc", "", "1e3", "+5", " 5"}) {
+    EXPECT_EQ(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-x", bad}),
+              "invalid upper threshold (-x) '" + std::string(bad) + "': expected 0-2147483647")
+        << bad;
+    EXPECT_EQ(usage_error({"-e", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--l-threshold", bad}),
+              "invalid lower threshold (--l-threshold) '" + std::string(bad) +
+                  "': expected 0-2147483647")
+        << bad;
+  }
+}
+
+TEST(Cli, LowerThresholdAboveUpperIsRejected) {
+  EXPECT_EQ(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-x", "50", "-y", "100"}),
+            "lower threshold 100 (-y) is above the upper threshold 50 (-x)");
+  EXPECT_EQ(usage_error({"-e", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--l-threshold", "2",
+                         "--u-threshold", "1"}),
+            "lower threshold 2 (--l-threshold) is above the upper threshold 1 (--u-threshold)");
+  // -a starts from no upper threshold (0), so -y alone cannot be above 0.
+  EXPECT_EQ(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-y", "10"}),
+            "lower threshold 10 (-y) is above the upper threshold 0 (-x not given)");
+  EXPECT_EQ(parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-y", "0"}).dest->l_threshold, 0U);
+  // -e keeps the current upper threshold: the module compares with it.
+  EXPECT_EQ(parse({"-e", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-y", "10"}).dest->l_threshold,
+            10U);
+}
+
+TEST(Cli, ShardsOnAddAndEditServer) {
+  Command c = parse({"-a", "-t", "10.0.0.1:9042", "-r", "127.0.0.1", "--shards", "4"});
+  EXPECT_EQ(c.dest->shards, 4);
+  EXPECT_FALSE(c.shards);  // not the -L view
+  c = parse({"-e", "-t", "10.0.0.1:9042", "-r", "127.0.0.1", "--shards=1024", "-w", "3"});
+  EXPECT_EQ(c.dest->shards, 1024);
+  EXPECT_EQ(c.dest->weight, 3U);
+  c = parse({"-a", "-t", "10.0.0.1:9042", "-r", "127.0.0.1", "--shards", "1"});
+  EXPECT_EQ(c.dest->shards, 1);
+  // The option may come before the command.
+  c = parse({"--shards", "8", "-a", "-t", "10.0.0.1:9042", "-r", "127.0.0.1"});
+  EXPECT_EQ(c.dest->shards, 8);
+  for (const char* bad : {"0", "1025", "65536", "-1", "x", "", "4.0"}) {
+    EXPECT_EQ(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--shards", bad}),
+              "invalid number of shards (--shards) '" + std::string(bad) + "': expected 1-1024")
+        << bad;
+  }
+}
+
+TEST(Cli, ShardsNeedsAValueOnServers) {
+  EXPECT_EQ(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--shards"}),
+            "option --shards needs a value (1-1024) with -a");
+  EXPECT_EQ(usage_error({"-e", "-t", "10.0.0.1:80", "--shards", "-r", "10.0.0.2"}),
+            "option --shards needs a value (1-1024) with -e");
+  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--shards", "4"}),
+            "option --shards is not valid with -A");
+  EXPECT_EQ(usage_error({"-d", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--shards", "4"}),
+            "option --shards is not valid with -d");
+  EXPECT_EQ(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--shards", "2",
+                         "--shards", "3"}),
+            "option --shards given more than once");
+}
+
+TEST(Cli, ThresholdsOnlyWithAddOrEditServer) {
+  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "-x", "5"}), "option -x is not valid with -A");
+  EXPECT_EQ(usage_error({"-d", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-y", "5"}),
+            "option -y is not valid with -d");
+  EXPECT_EQ(usage_error({"-L", "--u-threshold", "5"}),
+            "option --u-threshold is not valid with -L");
+}
+
+TEST(Cli, ListViews) {
+  Command c = parse({"-L", "-n", "--thresholds"});
+  EXPECT_TRUE(c.thresholds);
+  EXPECT_FALSE(c.shards);
+  EXPECT_FALSE(c.stats);
+  c = parse({"-L", "-n", "--shards"});
+  EXPECT_TRUE(c.shards);
+  EXPECT_FALSE(c.thresholds);
+  c = parse({"-L", "--shards", "-n"});  // an option after it is not its value
+  EXPECT_TRUE(c.shards);
+  EXPECT_TRUE(c.numeric);
+  c = parse({"--shards", "-L", "-t", "10.0.0.1:80"});
+  EXPECT_TRUE(c.shards);
+  EXPECT_EQ(c.service, key(IPPROTO_TCP, "10.0.0.1", 80));
+  c = parse({"--shards"});  // no command: -L
+  EXPECT_EQ(c.op, Op::kList);
+  EXPECT_TRUE(c.shards);
+  EXPECT_EQ(usage_error({"-L", "--shards", "4"}), "option --shards takes no value with -L");
+  EXPECT_EQ(usage_error({"-L", "--shards=4"}), "option --shards takes no value with -L");
+  EXPECT_EQ(usage_error({"-L", "--thresholds=yes"}), "option --thresholds takes no value");
+}
+
+TEST(Cli, OneListViewAtATime) {
+  EXPECT_EQ(usage_error({"-L", "--stats", "--thresholds"}),
+            "options --stats and --thresholds cannot be combined: -L shows one view at a time");
+  EXPECT_EQ(usage_error({"-L", "--shards", "--stats"}),
+            "options --stats and --shards cannot be combined: -L shows one view at a time");
+  EXPECT_EQ(usage_error({"-L", "--thresholds", "--shards"}),
+            "options --thresholds and --shards cannot be combined: -L shows one view at a time");
+  EXPECT_NE(usage_error({"-S", "--thresholds"}).find("not valid with -S"), std::string::npos);
+  EXPECT_NE(usage_error({"-S", "--shards"}).find("not valid with -S"), std::string::npos);
+  EXPECT_NE(usage_error({"-Z", "--thresholds"}).find("not valid with -Z"), std::string::npos);
+}
+
+TEST(Cli, UsageListsSchedulersShardPoliciesAndHashKeys) {
+  const std::string u = usage_text();
+  for (const char* line : {"  rr      round robin", "  wrr     weighted round robin",
+                           "  lc      least connections", "  wlc     weighted least connections",
+                           "  sh      source hashing", "  mh      Maglev consistent hashing",
+                           "  port    the socket's bound local port",
+                           "  fixed   the first usable real server", "  fo      weighted failover",
+                           "  tgid    the connecting process (default)",
+                           "  local   the socket's bound local address and port",
+                           "  cgroup  the socket's cgroup (v2)",
+                           "  rr      round robin over the shards (default)",
+                           "  lc      the shard with the fewest open connections",
+                           "  cpu     the current CPU modulo the shards",
+                           "  hash    the service's hash key modulo the shards"}) {
+    EXPECT_NE(u.find(line), std::string::npos) << line;
+  }
+  for (const char* opt : {"--hash-key", "--shard-policy", "--u-threshold  -x",
+                          "--l-threshold  -y", "--shards", "--thresholds", "PerShard",
+                          "--hash-key local --shard-policy lc", "-x 100 -y 50 --shards 4"}) {
+    EXPECT_NE(u.find(opt), std::string::npos) << opt;
+  }
+}
+
 }  // namespace
 }  // namespace sockvsadm

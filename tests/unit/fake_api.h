@@ -38,6 +38,9 @@ class FakeApi : public Api {
     }
     check_sched(SOCK_VS_CMD_NEW_SERVICE, svc.sched_name);
     Service stored = Service::from_key(svc.key(), svc.sched_name.empty() ? "wrr" : svc.sched_name);
+    // Like the module, report every setting (defaults included).
+    stored.hash_key = svc.hash_key.value_or(kDefaultHashKey);
+    stored.shard_policy = svc.shard_policy.value_or(kDefaultShardPolicy);
     table.push_back(Entry{stored, {}});
   }
 
@@ -47,6 +50,12 @@ class FakeApi : public Api {
     check_sched(SOCK_VS_CMD_SET_SERVICE, svc.sched_name);
     if (!svc.sched_name.empty()) {
       e.svc.sched_name = svc.sched_name;
+    }
+    if (svc.hash_key) {
+      e.svc.hash_key = svc.hash_key;
+    }
+    if (svc.shard_policy) {
+      e.svc.shard_policy = svc.shard_policy;
     }
   }
 
@@ -86,6 +95,10 @@ class FakeApi : public Api {
     d.addr = dest.addr;
     d.port = dest.port;
     d.weight = dest.weight;
+    d.u_threshold = 0;
+    d.l_threshold = 0;
+    d.shards = 1;
+    apply_dest_conf(SOCK_VS_CMD_NEW_DEST, d, dest);
     e.dests.push_back(d);
   }
 
@@ -94,7 +107,10 @@ class FakeApi : public Api {
     Entry& e = must_find(SOCK_VS_CMD_SET_DEST, key);
     check_family(e, dest);
     auto it = must_find_dest(SOCK_VS_CMD_SET_DEST, e, dest);
-    it->weight = dest.weight;
+    RealServer d = *it;  // what is not given stays as it is
+    d.weight = dest.weight;
+    apply_dest_conf(SOCK_VS_CMD_SET_DEST, d, dest);
+    *it = d;
   }
 
   void del_dest(const ServiceKey& key, const RealServer& dest) override {
@@ -177,9 +193,30 @@ class FakeApi : public Api {
   }
 
   static void check_sched(std::uint8_t cmd, const std::string& name) {
-    if (!name.empty() && name != "rr" && name != "wrr") {
+    static const std::vector<std::string> known = {"rr", "wrr",  "lc",    "wlc", "sh",
+                                                   "mh", "port", "fixed", "fo"};
+    if (!name.empty() && std::find(known.begin(), known.end(), name) == known.end()) {
       throw kernel_error(cmd, ENOENT, "unknown scheduler", name);
     }
+  }
+
+  // The optional settings of `given` over `d`, checked like the module.
+  static void apply_dest_conf(std::uint8_t cmd, RealServer& d, const RealServer& given) {
+    RealServer next = d;
+    if (given.u_threshold) {
+      next.u_threshold = given.u_threshold;
+    }
+    if (given.l_threshold) {
+      next.l_threshold = given.l_threshold;
+    }
+    if (given.shards) {
+      next.shards = given.shards;
+    }
+    if (next.l_threshold.value_or(0) > next.u_threshold.value_or(0)) {
+      throw kernel_error(cmd, EINVAL, "lower threshold above upper threshold");
+    }
+    next.shard_conns.resize(next.shards.value_or(1), 0);
+    d = next;
   }
 
   static void check_family(const Entry& e, const RealServer& dest) {

@@ -1,6 +1,7 @@
 // -L, -S and -V output.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -132,6 +133,191 @@ TEST(FormatSave, OneLinePerServiceAndServer) {
             "-a -u [fd00::1]:53 -r [fd00::2]:53 -w 65535\n"
             "-A -t 10.0.0.3:443 -s wrr\n");
   EXPECT_EQ(format_save({}), "");
+}
+
+sockvs::Service with_options(sockvs::Service svc, std::optional<sockvs::HashKey> key,
+                             std::optional<sockvs::ShardPolicy> policy) {
+  svc.hash_key = key;
+  svc.shard_policy = policy;
+  return svc;
+}
+
+sockvs::RealServer sharded(const char* addr, std::uint16_t port, std::uint16_t shards,
+                           std::vector<std::uint32_t> per_shard, std::uint32_t active,
+                           std::uint32_t inact) {
+  sockvs::RealServer d = dest(addr, port, 1, active, inact);
+  d.shards = shards;
+  d.shard_conns = std::move(per_shard);
+  return d;
+}
+
+TEST(FormatList, ServiceFlagsShowNonDefaultOptionsAfterTheScheduler) {
+  const std::vector<ServiceEntry> entries{
+      {with_options(service(IPPROTO_TCP, "10.0.0.1", 6379, "mh"), sockvs::HashKey::kLocal,
+                    sockvs::ShardPolicy::kLc),
+       {dest("192.168.1.5", 6380, 1)}},
+      {with_options(service(IPPROTO_TCP, "10.0.0.2", 6379, "sh"), sockvs::HashKey::kCgroup,
+                    sockvs::ShardPolicy::kRr),
+       {}},
+      {with_options(service(IPPROTO_UDP, "fd00::1", 53, "rr"), sockvs::HashKey::kTgid,
+                    sockvs::ShardPolicy::kCpu),
+       {}},
+      {with_options(service(IPPROTO_TCP, "10.0.0.3", 80, "wrr"), sockvs::HashKey::kTgid,
+                    sockvs::ShardPolicy::kRr),
+       {}},
+      {service(IPPROTO_TCP, "10.0.0.4", 80, "fo"), {}}};  // not reported: defaults
+  sockvs::Info info = kInfo;
+  info.num_services = 5;
+  EXPECT_EQ(format_list(info, entries, {}),
+            "Sock VS version 0.1.0 (services=5, hook=kprobe)\n"
+            "Prot LocalAddress:Port Scheduler Flags\n"
+            "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+            "TCP  10.0.0.1:6379 mh hash-key local shard-policy lc\n"
+            "  -> 192.168.1.5:6380             Sock    1      0          0         \n"
+            "TCP  10.0.0.2:6379 sh hash-key cgroup\n"
+            "UDP  [fd00::1]:53 rr shard-policy cpu\n"
+            "TCP  10.0.0.3:80 wrr\n"
+            "TCP  10.0.0.4:80 fo\n");
+}
+
+TEST(FormatList, DefaultDestLineIgnoresThresholdsAndShards) {
+  auto d = sharded("127.0.0.1", 9042, 4, {2, 2, 2, 2}, 8, 0);
+  d.u_threshold = 100;
+  d.l_threshold = 50;
+  d.overloaded = true;
+  const std::vector<ServiceEntry> entries{{service(IPPROTO_TCP, "10.0.0.1", 9042, "rr"), {d}}};
+  EXPECT_EQ(line(format_list(kInfo, entries, {}), 4),
+            "  -> 127.0.0.1:9042               Sock    1      8          0         \n");
+}
+
+TEST(FormatList, StatsViewHasNoFlags) {
+  const std::vector<ServiceEntry> entries{
+      {with_options(service(IPPROTO_TCP, "10.0.0.1", 6379, "mh"), sockvs::HashKey::kLocal,
+                    sockvs::ShardPolicy::kLc),
+       {}}};
+  EXPECT_EQ(line(format_list(kInfo, entries, ListOptions{true, false}), 3),
+            "TCP  10.0.0.1:6379                       0        0\n");
+}
+
+TEST(FormatList, ThresholdsLikeIpvsadm) {
+  auto a = dest("192.168.1.180", 80, 1, 5, 0);
+  a.u_threshold = 0;
+  a.l_threshold = 0;
+  auto b = dest("192.168.1.181", 80, 1, 7, 0);
+  b.u_threshold = 10000;
+  b.l_threshold = 0;
+  auto c = dest("192.168.1.182", 80, 1, 100, 3);
+  c.u_threshold = 100;
+  c.l_threshold = 50;
+  c.overloaded = true;
+  const auto d = dest("192.168.1.183", 80, 1, 1, 2);  // nothing reported: 0
+  sockvs::Info info = kInfo;
+  info.num_services = 2;
+  const std::vector<ServiceEntry> entries{
+      {with_options(service(IPPROTO_TCP, "172.25.116.175", 80, "rr"), sockvs::HashKey::kLocal,
+                    std::nullopt),
+       {a, b, c, d}},
+      {service(IPPROTO_UDP, "172.25.116.175", 8080, "rr"), {}}};
+  EXPECT_EQ(format_list(info, entries, ListOptions{false, false, true, false}),
+            "Sock VS version 0.1.0 (services=2, hook=kprobe)\n"
+            "Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn \n"
+            "  -> RemoteAddress:Port\n"
+            "TCP  172.25.116.175:80 rr hash-key local\n"
+            "  -> 192.168.1.180:80             0          0          5          0         \n"
+            "  -> 192.168.1.181:80             10000      0          7          0         \n"
+            "  -> 192.168.1.182:80             100        50         100        3          "
+            "overloaded\n"
+            "  -> 192.168.1.183:80             0          0          1          2         \n"
+            "UDP  172.25.116.175:8080 rr\n");
+}
+
+TEST(FormatList, ShardsView) {
+  sockvs::Info info = kInfo;
+  info.num_services = 2;
+  auto big = sharded("127.0.0.2", 9042, 16, {}, 0, 0);
+  big.shard_conns.assign(16, 1);
+  big.shard_conns[15] = 12;
+  big.active_conns = 27;
+  const std::vector<ServiceEntry> entries{
+      {with_options(service(IPPROTO_TCP, "10.0.0.1", 9042, "rr"), sockvs::HashKey::kTgid,
+                    sockvs::ShardPolicy::kLc),
+       {sharded("127.0.0.1", 9042, 4, {2, 2, 2, 2}, 8, 0),
+        sharded("192.168.1.5", 9042, 1, {5}, 3, 2), big}},
+      {service(IPPROTO_UDP, "fd00::1", 53, "wrr"),
+       {dest("fd00::2", 5353, 1, 4, 1),                      // older module: 1 shard, its total
+        sharded("fd00::3", 53, 2, {}, 0, 0)}}};              // counts missing: "-"
+  EXPECT_EQ(format_list(info, entries, ListOptions{false, false, false, true}),
+            "Sock VS version 0.1.0 (services=2, hook=kprobe)\n"
+            "Prot LocalAddress:Port Scheduler Flags\n"
+            "  -> RemoteAddress:Port           Shards ActiveConn InActConn  PerShard\n"
+            "TCP  10.0.0.1:9042 rr shard-policy lc\n"
+            "  -> 127.0.0.1:9042               4      8          0          2 2 2 2\n"
+            "  -> 192.168.1.5:9042             1      3          2          5\n"
+            "  -> 127.0.0.2:9042               16     27         0          "
+            "1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 12\n"
+            "UDP  [fd00::1]:53 wrr\n"
+            "  -> [fd00::2]:5353               1      4          1          5\n"
+            "  -> [fd00::3]:53                 2      0          0          -\n");
+}
+
+TEST(FormatList, PerShardText) {
+  EXPECT_EQ(per_shard_text(sharded("10.0.0.1", 1, 3, {0, 4294967295U, 7}, 0, 0)),
+            "0 4294967295 7");
+  EXPECT_EQ(per_shard_text(sharded("10.0.0.1", 1, 1, {9}, 0, 0)), "9");
+  EXPECT_EQ(per_shard_text(dest("10.0.0.1", 1, 1, 4294967295U, 1)), "4294967296");
+  EXPECT_EQ(per_shard_text(sharded("10.0.0.1", 1, 5, {}, 3, 3)), "-");
+}
+
+TEST(FormatList, ServiceFlagsHelper) {
+  auto svc = service(IPPROTO_TCP, "10.0.0.1", 80, "mh");
+  EXPECT_EQ(service_flags(svc), "");
+  svc.hash_key = sockvs::HashKey::kTgid;
+  svc.shard_policy = sockvs::ShardPolicy::kRr;
+  EXPECT_EQ(service_flags(svc), "");
+  svc.shard_policy = sockvs::ShardPolicy::kHash;
+  EXPECT_EQ(service_flags(svc), " shard-policy hash");
+  svc.hash_key = sockvs::HashKey::kLocal;
+  EXPECT_EQ(service_flags(svc), " hash-key local shard-policy hash");
+}
+
+TEST(FormatSave, OnlyNonDefaultOptions) {
+  auto d1 = dest("192.168.1.5", 6380, 2);
+  d1.u_threshold = 100;
+  d1.l_threshold = 50;
+  d1.shards = 4;
+  d1.shard_conns = {1, 2, 3, 4};  // output only
+  d1.overloaded = true;
+  auto d2 = dest("192.168.1.6", 6379, 1);
+  d2.u_threshold = 0;  // defaults: not printed
+  d2.l_threshold = 0;
+  d2.shards = 1;
+  auto d3 = dest("192.168.1.7", 6379, 0);
+  d3.u_threshold = 10;  // lower 0: only -x
+  d3.l_threshold = 0;
+  auto d4 = dest("192.168.1.8", 6379, 1);
+  d4.shards = 1024;
+  const std::vector<ServiceEntry> entries{
+      {with_options(service(IPPROTO_TCP, "10.0.0.1", 6379, "mh"), sockvs::HashKey::kLocal,
+                    sockvs::ShardPolicy::kLc),
+       {d1, d2, d3, d4}},
+      {with_options(service(IPPROTO_UDP, "fd00::1", 53, "sh"), sockvs::HashKey::kCgroup,
+                    sockvs::ShardPolicy::kRr),
+       {}},
+      {with_options(service(IPPROTO_TCP, "10.0.0.2", 80, "rr"), sockvs::HashKey::kTgid,
+                    sockvs::ShardPolicy::kHash),
+       {}},
+      {with_options(service(IPPROTO_TCP, "10.0.0.3", 80, "wrr"), sockvs::HashKey::kTgid,
+                    sockvs::ShardPolicy::kRr),
+       {}}};
+  EXPECT_EQ(format_save(entries),
+            "-A -t 10.0.0.1:6379 -s mh --hash-key local --shard-policy lc\n"
+            "-a -t 10.0.0.1:6379 -r 192.168.1.5:6380 -w 2 -x 100 -y 50 --shards 4\n"
+            "-a -t 10.0.0.1:6379 -r 192.168.1.6:6379 -w 1\n"
+            "-a -t 10.0.0.1:6379 -r 192.168.1.7:6379 -w 0 -x 10\n"
+            "-a -t 10.0.0.1:6379 -r 192.168.1.8:6379 -w 1 --shards 1024\n"
+            "-A -u [fd00::1]:53 -s sh --hash-key cgroup\n"
+            "-A -t 10.0.0.2:80 -s rr --shard-policy hash\n"
+            "-A -t 10.0.0.3:80 -s wrr\n");
 }
 
 TEST(FormatVersion, WithAndWithoutModule) {

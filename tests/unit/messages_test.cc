@@ -220,5 +220,185 @@ TEST(BuildRequest, RejectsFamilyMismatch) {
             EAFNOSUPPORT);
 }
 
+TEST(BuildRequest, ServiceHashKeyAndShardPolicyAreU8AttributesWhenSet) {
+  Service svc = Service::from_key(tcp_key(), "mh");
+  svc.hash_key = HashKey::kLocal;
+  svc.shard_policy = ShardPolicy::kLc;
+  for (auto* build : {&build_new_service, &build_set_service}) {
+    const auto msg = (*build)(kFamily, svc);
+    const Parsed p = parse_request(msg);
+    expect_key(p, tcp_key());
+    ASSERT_NE(p.svc[SOCK_VS_SVC_ATTR_HASH_KEY], nullptr);
+    EXPECT_EQ(nla_len(p.svc[SOCK_VS_SVC_ATTR_HASH_KEY]), 1);
+    EXPECT_EQ(nla_get_u8(p.svc[SOCK_VS_SVC_ATTR_HASH_KEY]), SOCK_VS_HASH_LOCAL);
+    ASSERT_NE(p.svc[SOCK_VS_SVC_ATTR_SHARD_POLICY], nullptr);
+    EXPECT_EQ(nla_len(p.svc[SOCK_VS_SVC_ATTR_SHARD_POLICY]), 1);
+    EXPECT_EQ(nla_get_u8(p.svc[SOCK_VS_SVC_ATTR_SHARD_POLICY]), SOCK_VS_SHARD_LC);
+  }
+  // Every value of the enums goes through as is.
+  svc.hash_key = HashKey::kCgroup;
+  svc.shard_policy = ShardPolicy::kHash;
+  auto msg = build_new_service(kFamily, svc);
+  Parsed p = parse_request(msg);
+  EXPECT_EQ(nla_get_u8(p.svc[SOCK_VS_SVC_ATTR_HASH_KEY]), SOCK_VS_HASH_CGROUP);
+  EXPECT_EQ(nla_get_u8(p.svc[SOCK_VS_SVC_ATTR_SHARD_POLICY]), SOCK_VS_SHARD_HASH);
+  svc.hash_key = HashKey::kTgid;  // the default, but given: sent
+  svc.shard_policy = ShardPolicy::kCpu;
+  msg = build_set_service(kFamily, svc);
+  p = parse_request(msg);
+  EXPECT_EQ(nla_get_u8(p.svc[SOCK_VS_SVC_ATTR_HASH_KEY]), SOCK_VS_HASH_TGID);
+  EXPECT_EQ(nla_get_u8(p.svc[SOCK_VS_SVC_ATTR_SHARD_POLICY]), SOCK_VS_SHARD_CPU);
+}
+
+TEST(BuildRequest, ServiceOptionsNotSetAreNotSent) {
+  Service svc = Service::from_key(tcp_key(), "rr");
+  for (auto* build : {&build_new_service, &build_set_service}) {
+    const auto msg = (*build)(kFamily, svc);
+    const Parsed p = parse_request(msg);
+    EXPECT_EQ(p.svc[SOCK_VS_SVC_ATTR_HASH_KEY], nullptr);
+    EXPECT_EQ(p.svc[SOCK_VS_SVC_ATTR_SHARD_POLICY], nullptr);
+  }
+  svc.shard_policy = ShardPolicy::kHash;  // only one of them
+  const auto msg = build_set_service(kFamily, svc);
+  const Parsed p = parse_request(msg);
+  EXPECT_EQ(p.svc[SOCK_VS_SVC_ATTR_HASH_KEY], nullptr);
+  EXPECT_EQ(nla_get_u8(p.svc[SOCK_VS_SVC_ATTR_SHARD_POLICY]), SOCK_VS_SHARD_HASH);
+}
+
+TEST(BuildRequest, DestThresholdsAreU32AndShardsU16WhenSet) {
+  RealServer d = dest("192.168.1.5", 6380, 2);
+  d.u_threshold = 100;
+  d.l_threshold = 50;
+  d.shards = 4;
+  for (auto* build : {&build_new_dest, &build_set_dest}) {
+    const auto msg = (*build)(kFamily, tcp_key(), d);
+    const Parsed p = parse_request(msg);
+    ASSERT_NE(p.dest[SOCK_VS_DEST_ATTR_U_THRESH], nullptr);
+    EXPECT_EQ(nla_len(p.dest[SOCK_VS_DEST_ATTR_U_THRESH]), 4);
+    EXPECT_EQ(nla_get_u32(p.dest[SOCK_VS_DEST_ATTR_U_THRESH]), 100U);
+    ASSERT_NE(p.dest[SOCK_VS_DEST_ATTR_L_THRESH], nullptr);
+    EXPECT_EQ(nla_len(p.dest[SOCK_VS_DEST_ATTR_L_THRESH]), 4);
+    EXPECT_EQ(nla_get_u32(p.dest[SOCK_VS_DEST_ATTR_L_THRESH]), 50U);
+    ASSERT_NE(p.dest[SOCK_VS_DEST_ATTR_SHARDS], nullptr);
+    EXPECT_EQ(nla_len(p.dest[SOCK_VS_DEST_ATTR_SHARDS]), 2);
+    EXPECT_EQ(nla_get_u16(p.dest[SOCK_VS_DEST_ATTR_SHARDS]), 4);
+    // Outputs are never sent.
+    EXPECT_EQ(p.dest[SOCK_VS_DEST_ATTR_SHARD_CONNS], nullptr);
+    EXPECT_EQ(p.dest[SOCK_VS_DEST_ATTR_OVERLOADED], nullptr);
+  }
+  // Zero thresholds and one shard, when given, are sent (an edit back to
+  // the defaults).
+  d.u_threshold = 0;
+  d.l_threshold = 0;
+  d.shards = 1;
+  const auto msg = build_set_dest(kFamily, tcp_key(), d);
+  const Parsed p = parse_request(msg);
+  EXPECT_EQ(nla_get_u32(p.dest[SOCK_VS_DEST_ATTR_U_THRESH]), 0U);
+  EXPECT_EQ(nla_get_u32(p.dest[SOCK_VS_DEST_ATTR_L_THRESH]), 0U);
+  EXPECT_EQ(nla_get_u16(p.dest[SOCK_VS_DEST_ATTR_SHARDS]), 1);
+}
+
+TEST(BuildRequest, DestOptionsNotSetAreNotSent) {
+  RealServer d = dest("192.168.1.5", 6380, 2);
+  d.shard_conns = {1, 2};  // output only: ignored
+  d.overloaded = true;
+  for (auto* build : {&build_new_dest, &build_set_dest}) {
+    const auto msg = (*build)(kFamily, tcp_key(), d);
+    const Parsed p = parse_request(msg);
+    EXPECT_EQ(p.dest[SOCK_VS_DEST_ATTR_U_THRESH], nullptr);
+    EXPECT_EQ(p.dest[SOCK_VS_DEST_ATTR_L_THRESH], nullptr);
+    EXPECT_EQ(p.dest[SOCK_VS_DEST_ATTR_SHARDS], nullptr);
+    EXPECT_EQ(p.dest[SOCK_VS_DEST_ATTR_SHARD_CONNS], nullptr);
+    EXPECT_EQ(p.dest[SOCK_VS_DEST_ATTR_OVERLOADED], nullptr);
+  }
+  d.l_threshold = 7;  // just one: -e -y 7 (the module compares with the current upper)
+  const auto msg = build_set_dest(kFamily, tcp_key(), d);
+  const Parsed p = parse_request(msg);
+  EXPECT_EQ(p.dest[SOCK_VS_DEST_ATTR_U_THRESH], nullptr);
+  EXPECT_EQ(nla_get_u32(p.dest[SOCK_VS_DEST_ATTR_L_THRESH]), 7U);
+}
+
+TEST(BuildRequest, DelDestNeverCarriesSettings) {
+  RealServer d = dest("192.168.1.5", 6380, 2);
+  d.u_threshold = 4000000000U;  // even out of range: not checked, not sent
+  d.l_threshold = 9;
+  d.shards = 0;
+  const auto msg = build_del_dest(kFamily, tcp_key(), d);
+  const Parsed p = parse_request(msg);
+  EXPECT_EQ(p.dest[SOCK_VS_DEST_ATTR_U_THRESH], nullptr);
+  EXPECT_EQ(p.dest[SOCK_VS_DEST_ATTR_L_THRESH], nullptr);
+  EXPECT_EQ(p.dest[SOCK_VS_DEST_ATTR_SHARDS], nullptr);
+}
+
+TEST(BuildRequest, DestOptionBounds) {
+  RealServer d = dest("10.0.0.2", 80, 1);
+  d.u_threshold = kThresholdMax;
+  d.l_threshold = kThresholdMax;  // equal is fine
+  d.shards = SOCK_VS_SHARDS_MAX;
+  EXPECT_EQ(error_code([&] { build_new_dest(kFamily, tcp_key(), d); }), 0);
+  d.shards = 1;
+  EXPECT_EQ(error_code([&] { build_new_dest(kFamily, tcp_key(), d); }), 0);
+
+  RealServer bad = d;
+  bad.u_threshold = kThresholdMax + 1;
+  bad.l_threshold.reset();
+  EXPECT_EQ(error_code([&] { build_new_dest(kFamily, tcp_key(), bad); }), EINVAL);
+  bad = d;
+  bad.u_threshold.reset();
+  bad.l_threshold = kThresholdMax + 1;
+  EXPECT_EQ(error_code([&] { build_set_dest(kFamily, tcp_key(), bad); }), EINVAL);
+  bad = d;
+  bad.u_threshold = 50;
+  bad.l_threshold = 100;
+  try {
+    build_new_dest(kFamily, tcp_key(), bad);
+    ADD_FAILURE() << "lower > upper accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), EINVAL);
+    EXPECT_STREQ(e.what(), "lower threshold 100 is above the upper threshold 50");
+  }
+  for (const std::uint16_t shards : {0, SOCK_VS_SHARDS_MAX + 1, 65535}) {
+    bad = d;
+    bad.shards = shards;
+    EXPECT_EQ(error_code([&] { build_set_dest(kFamily, tcp_key(), bad); }), EINVAL) << shards;
+  }
+}
+
+TEST(BuildRequest, RejectsUnknownHashKeyOrShardPolicy) {
+  Service svc = Service::from_key(tcp_key(), "sh");
+  svc.hash_key = static_cast<HashKey>(SOCK_VS_HASH_MAX + 1);
+  EXPECT_EQ(error_code([&] { build_new_service(kFamily, svc); }), EINVAL);
+  svc.hash_key.reset();
+  svc.shard_policy = static_cast<ShardPolicy>(SOCK_VS_SHARD_MAX + 1);
+  EXPECT_EQ(error_code([&] { build_set_service(kFamily, svc); }), EINVAL);
+}
+
+TEST(Types, HashKeyAndShardPolicyNames) {
+  EXPECT_EQ(hash_key_name(HashKey::kTgid), "tgid");
+  EXPECT_EQ(hash_key_name(HashKey::kLocal), "local");
+  EXPECT_EQ(hash_key_name(HashKey::kCgroup), "cgroup");
+  EXPECT_EQ(hash_key_name(static_cast<HashKey>(9)), "9");
+  EXPECT_EQ(shard_policy_name(ShardPolicy::kRr), "rr");
+  EXPECT_EQ(shard_policy_name(ShardPolicy::kLc), "lc");
+  EXPECT_EQ(shard_policy_name(ShardPolicy::kCpu), "cpu");
+  EXPECT_EQ(shard_policy_name(ShardPolicy::kHash), "hash");
+  EXPECT_EQ(shard_policy_name(static_cast<ShardPolicy>(200)), "200");
+  for (const char* name : {"tgid", "local", "cgroup"}) {
+    ASSERT_TRUE(parse_hash_key(name).has_value()) << name;
+    EXPECT_EQ(hash_key_name(*parse_hash_key(name)), name);
+  }
+  for (const char* name : {"rr", "lc", "cpu", "hash"}) {
+    ASSERT_TRUE(parse_shard_policy(name).has_value()) << name;
+    EXPECT_EQ(shard_policy_name(*parse_shard_policy(name)), name);
+  }
+  for (const char* bad : {"", "TGID", "pid", "0", "local ", "wrr"}) {
+    EXPECT_FALSE(parse_hash_key(bad).has_value()) << bad;
+    EXPECT_FALSE(parse_shard_policy(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(kDefaultHashKey, HashKey::kTgid);
+  EXPECT_EQ(kDefaultShardPolicy, ShardPolicy::kRr);
+  EXPECT_EQ(kThresholdMax, 2147483647U);
+}
+
 }  // namespace
 }  // namespace sockvs

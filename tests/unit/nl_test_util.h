@@ -24,7 +24,9 @@ inline constexpr int kFamily = 0x1d;  // any generic netlink family id
 // A reply as the module would send it, built attribute by attribute.
 class ReplyBuilder {
  public:
-  explicit ReplyBuilder(std::uint8_t cmd, int flags = 0) : msg_(nlmsg_alloc()) {
+  // `size`: room for the message (0: libnl's default, one page).
+  explicit ReplyBuilder(std::uint8_t cmd, int flags = 0, std::size_t size = 0)
+      : msg_(size == 0 ? nlmsg_alloc() : nlmsg_alloc_size(size)) {
     genlmsg_put(msg_.get(), 1234, 42, kFamily, 0, flags, cmd, SOCK_VS_GENL_VERSION);
   }
   ReplyBuilder& nest(int type) {
@@ -36,6 +38,10 @@ class ReplyBuilder {
   ReplyBuilder& end() {
     nla_nest_end(msg_.get(), open_.back());
     open_.pop_back();
+    return *this;
+  }
+  ReplyBuilder& u8(int type, std::uint8_t v) {
+    nla_put_u8(msg_.get(), type, v);
     return *this;
   }
   ReplyBuilder& u16(int type, std::uint16_t v) {

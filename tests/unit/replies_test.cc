@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <string>
+#include <vector>
 
 #include "nl_test_util.h"
 #include "sockvs/error.h"
@@ -198,6 +199,203 @@ TEST(ParseReply, DestWithoutWeightIsMalformed) {
       .u16(SOCK_VS_DEST_ATTR_PORT, 1)
       .end();
   EXPECT_EQ(parse_error_code([&] { parse_dest_reply(b.hdr()); }), EPROTO);
+}
+
+// A service reply with the key of 10.0.0.1:6379/TCP and whatever `extra` adds.
+template <typename F>
+Service parse_service_with(F&& extra) {
+  ReplyBuilder b(SOCK_VS_CMD_GET_SERVICE, NLM_F_MULTI);
+  b.nest(SOCK_VS_ATTR_SERVICE)
+      .u16(SOCK_VS_SVC_ATTR_AF, AF_INET)
+      .u16(SOCK_VS_SVC_ATTR_PROTOCOL, IPPROTO_TCP)
+      .raw(SOCK_VS_SVC_ATTR_ADDR, kV4, 4)
+      .u16(SOCK_VS_SVC_ATTR_PORT, 6379)
+      .str(SOCK_VS_SVC_ATTR_SCHED_NAME, "mh");
+  extra(b);
+  b.end();
+  return parse_service_reply(b.hdr());
+}
+
+TEST(ParseReply, ServiceHashKeyAndShardPolicy) {
+  const Service s = parse_service_with([](ReplyBuilder& b) {
+    b.u8(SOCK_VS_SVC_ATTR_HASH_KEY, SOCK_VS_HASH_LOCAL)
+        .u8(SOCK_VS_SVC_ATTR_SHARD_POLICY, SOCK_VS_SHARD_LC);
+  });
+  EXPECT_EQ(s.sched_name, "mh");
+  EXPECT_EQ(s.hash_key, HashKey::kLocal);
+  EXPECT_EQ(s.shard_policy, ShardPolicy::kLc);
+
+  const Service d = parse_service_with([](ReplyBuilder& b) {
+    b.u8(SOCK_VS_SVC_ATTR_HASH_KEY, SOCK_VS_HASH_TGID)
+        .u8(SOCK_VS_SVC_ATTR_SHARD_POLICY, SOCK_VS_SHARD_RR);
+  });
+  EXPECT_EQ(d.hash_key, HashKey::kTgid);  // reported defaults are kept as reported
+  EXPECT_EQ(d.shard_policy, ShardPolicy::kRr);
+
+  const Service c = parse_service_with([](ReplyBuilder& b) {
+    b.u8(SOCK_VS_SVC_ATTR_HASH_KEY, SOCK_VS_HASH_CGROUP)
+        .u8(SOCK_VS_SVC_ATTR_SHARD_POLICY, SOCK_VS_SHARD_HASH);
+  });
+  EXPECT_EQ(c.hash_key, HashKey::kCgroup);
+  EXPECT_EQ(c.shard_policy, ShardPolicy::kHash);
+}
+
+TEST(ParseReply, ServiceFromAnOlderModuleHasNoOptions) {
+  const Service s = parse_service_with([](ReplyBuilder&) {});
+  EXPECT_FALSE(s.hash_key.has_value());
+  EXPECT_FALSE(s.shard_policy.has_value());
+}
+
+TEST(ParseReply, ServiceOptionValueFromANewerModuleIsKept) {
+  const Service s = parse_service_with([](ReplyBuilder& b) {
+    b.u8(SOCK_VS_SVC_ATTR_HASH_KEY, 7).u8(SOCK_VS_SVC_ATTR_SHARD_POLICY, 9);
+  });
+  EXPECT_EQ(hash_key_name(s.hash_key.value()), "7");
+  EXPECT_EQ(shard_policy_name(s.shard_policy.value()), "9");
+}
+
+TEST(ParseReply, ServiceOptionWithoutPayloadIsMalformed) {
+  EXPECT_EQ(parse_error_code([] {
+              parse_service_with([](ReplyBuilder& b) { b.raw(SOCK_VS_SVC_ATTR_HASH_KEY, "", 0); });
+            }),
+            EPROTO);
+}
+
+// A real-server reply for 192.168.1.5:6380 and whatever `extra` adds.
+template <typename F>
+RealServer parse_dest_with(F&& extra, std::size_t size = 0) {
+  ReplyBuilder b(SOCK_VS_CMD_GET_DEST, NLM_F_MULTI, size);
+  const std::uint8_t rip[4] = {192, 168, 1, 5};
+  b.nest(SOCK_VS_ATTR_DEST)
+      .raw(SOCK_VS_DEST_ATTR_ADDR, rip, 4)
+      .u16(SOCK_VS_DEST_ATTR_PORT, 6380)
+      .u32(SOCK_VS_DEST_ATTR_WEIGHT, 2)
+      .u16(SOCK_VS_DEST_ATTR_AF, AF_INET)
+      .u32(SOCK_VS_DEST_ATTR_ACTIVE_CONNS, 6)
+      .u32(SOCK_VS_DEST_ATTR_INACT_CONNS, 2);
+  extra(b);
+  b.end();
+  return parse_dest_reply(b.hdr());
+}
+
+TEST(ParseReply, DestThresholdsShardsShardConnsOverloaded) {
+  const std::uint32_t per_shard[4] = {2, 3, 0, 3};
+  const RealServer d = parse_dest_with([&](ReplyBuilder& b) {
+    b.u32(SOCK_VS_DEST_ATTR_U_THRESH, 100)
+        .u32(SOCK_VS_DEST_ATTR_L_THRESH, 50)
+        .u16(SOCK_VS_DEST_ATTR_SHARDS, 4)
+        .u8(SOCK_VS_DEST_ATTR_OVERLOADED, 1)
+        .raw(SOCK_VS_DEST_ATTR_SHARD_CONNS, per_shard, sizeof per_shard);  // 4 * 4 bytes
+  });
+  EXPECT_EQ(d.weight, 2U);
+  EXPECT_EQ(d.u_threshold, 100U);
+  EXPECT_EQ(d.l_threshold, 50U);
+  EXPECT_EQ(d.shards, 4);
+  EXPECT_TRUE(d.overloaded);
+  EXPECT_EQ(d.shard_conns, (std::vector<std::uint32_t>{2, 3, 0, 3}));
+  EXPECT_EQ(d.active_conns, 6U);
+  EXPECT_EQ(d.inact_conns, 2U);
+}
+
+TEST(ParseReply, DestNotShardedAndNotOverloaded) {
+  const std::uint32_t one = 8;
+  const RealServer d = parse_dest_with([&](ReplyBuilder& b) {
+    b.u32(SOCK_VS_DEST_ATTR_U_THRESH, 0)
+        .u32(SOCK_VS_DEST_ATTR_L_THRESH, 0)
+        .u16(SOCK_VS_DEST_ATTR_SHARDS, 1)
+        .u8(SOCK_VS_DEST_ATTR_OVERLOADED, 0)
+        .raw(SOCK_VS_DEST_ATTR_SHARD_CONNS, &one, sizeof one);
+  });
+  EXPECT_EQ(d.u_threshold, 0U);
+  EXPECT_EQ(d.l_threshold, 0U);
+  EXPECT_EQ(d.shards, 1);
+  EXPECT_FALSE(d.overloaded);
+  EXPECT_EQ(d.shard_conns, (std::vector<std::uint32_t>{8}));
+}
+
+TEST(ParseReply, DestFromAnOlderModuleHasNoNewSettings) {
+  const RealServer d = parse_dest_with([](ReplyBuilder&) {});
+  EXPECT_FALSE(d.u_threshold.has_value());
+  EXPECT_FALSE(d.l_threshold.has_value());
+  EXPECT_FALSE(d.shards.has_value());
+  EXPECT_TRUE(d.shard_conns.empty());
+  EXPECT_FALSE(d.overloaded);
+}
+
+TEST(ParseReply, DestMaxShardsFitsAReply) {
+  std::vector<std::uint32_t> per_shard(SOCK_VS_SHARDS_MAX);
+  for (std::size_t i = 0; i < per_shard.size(); ++i) {
+    per_shard[i] = static_cast<std::uint32_t>(i * 3);
+  }
+  const RealServer d = parse_dest_with(
+      [&](ReplyBuilder& b) {
+        b.u16(SOCK_VS_DEST_ATTR_SHARDS, SOCK_VS_SHARDS_MAX)
+            .raw(SOCK_VS_DEST_ATTR_SHARD_CONNS, per_shard.data(),
+                 static_cast<int>(per_shard.size() * sizeof(std::uint32_t)));
+      },
+      8192);
+  EXPECT_EQ(d.shards, SOCK_VS_SHARDS_MAX);
+  EXPECT_EQ(d.shard_conns, per_shard);
+}
+
+TEST(ParseReply, DestShardConnsWithoutShardsIsTakenAsIs) {
+  const std::uint32_t per_shard[2] = {1, 0};
+  const RealServer d = parse_dest_with([&](ReplyBuilder& b) {
+    b.raw(SOCK_VS_DEST_ATTR_SHARD_CONNS, per_shard, sizeof per_shard);
+  });
+  EXPECT_FALSE(d.shards.has_value());
+  EXPECT_EQ(d.shard_conns, (std::vector<std::uint32_t>{1, 0}));
+}
+
+TEST(ParseReply, DestShardConnsMustBeWholeU32s) {
+  const std::uint8_t bytes[6] = {1, 0, 0, 0, 2, 0};
+  EXPECT_EQ(parse_error_code([&] {
+              parse_dest_with([&](ReplyBuilder& b) {
+                b.u16(SOCK_VS_DEST_ATTR_SHARDS, 2).raw(SOCK_VS_DEST_ATTR_SHARD_CONNS, bytes, 6);
+              });
+            }),
+            EPROTO);
+}
+
+TEST(ParseReply, DestShardConnsMustMatchShards) {
+  const std::uint32_t per_shard[3] = {1, 2, 3};
+  try {
+    parse_dest_with([&](ReplyBuilder& b) {
+      b.u16(SOCK_VS_DEST_ATTR_SHARDS, 4)
+          .raw(SOCK_VS_DEST_ATTR_SHARD_CONNS, per_shard, sizeof per_shard);
+    });
+    ADD_FAILURE() << "3 counts for 4 shards accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), EPROTO);
+    EXPECT_NE(std::string(e.what()).find("3 entries for 4 shards"), std::string::npos)
+        << e.what();
+  }
+  // An empty array for 1 shard is just as wrong.
+  EXPECT_EQ(parse_error_code([&] {
+              parse_dest_with([&](ReplyBuilder& b) {
+                b.u16(SOCK_VS_DEST_ATTR_SHARDS, 1).raw(SOCK_VS_DEST_ATTR_SHARD_CONNS, "", 0);
+              });
+            }),
+            EPROTO);
+}
+
+TEST(ParseReply, DestSettingsOfTheWrongSizeAreMalformed) {
+  const std::uint8_t one = 1;
+  EXPECT_EQ(parse_error_code([&] {
+              parse_dest_with(
+                  [&](ReplyBuilder& b) { b.raw(SOCK_VS_DEST_ATTR_SHARDS, &one, 1); });  // u16
+            }),
+            EPROTO);
+  EXPECT_EQ(parse_error_code([&] {
+              parse_dest_with([&](ReplyBuilder& b) {
+                b.u16(SOCK_VS_DEST_ATTR_U_THRESH, 1);  // u32
+              });
+            }),
+            EPROTO);
+  EXPECT_EQ(parse_error_code([&] {
+              parse_dest_with([&](ReplyBuilder& b) { b.raw(SOCK_VS_DEST_ATTR_OVERLOADED, "", 0); });
+            }),
+            EPROTO);
 }
 
 TEST(ParseReply, Info) {

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "sockvs/error.h"
 
@@ -22,6 +24,12 @@ namespace {
 // --- building ------------------------------------------------------------------
 
 [[noreturn]] void throw_too_big() { throw Error(EMSGSIZE, "netlink request too large"); }
+
+void put_u8(nl_msg* msg, int type, std::uint8_t value) {
+  if (nla_put_u8(msg, type, value) < 0) {
+    throw_too_big();
+  }
+}
 
 void put_u16(nl_msg* msg, int type, std::uint16_t value) {
   if (nla_put_u16(msg, type, value) < 0) {
@@ -106,9 +114,36 @@ void check_dest(const ServiceKey& key, const RealServer& dest, bool with_weight)
   if (dest.port == 0) {
     throw Error(EINVAL, "real server port must be 1-65535");
   }
-  if (with_weight && dest.weight > SOCK_VS_WEIGHT_MAX) {
+  if (!with_weight) {
+    return;  // DEL_DEST: only the key matters
+  }
+  if (dest.weight > SOCK_VS_WEIGHT_MAX) {
     throw Error(EINVAL, "weight " + std::to_string(dest.weight) + " out of range 0-" +
                             std::to_string(SOCK_VS_WEIGHT_MAX));
+  }
+  for (const auto& [value, name] : {std::pair{dest.u_threshold, "upper threshold"},
+                                    std::pair{dest.l_threshold, "lower threshold"}}) {
+    if (value && *value > kThresholdMax) {
+      throw Error(EINVAL, std::string(name) + " " + std::to_string(*value) + " out of range 0-" +
+                              std::to_string(kThresholdMax));
+    }
+  }
+  if (dest.u_threshold && dest.l_threshold && *dest.l_threshold > *dest.u_threshold) {
+    throw Error(EINVAL, "lower threshold " + std::to_string(*dest.l_threshold) +
+                            " is above the upper threshold " + std::to_string(*dest.u_threshold));
+  }
+  if (dest.shards && (*dest.shards < 1 || *dest.shards > SOCK_VS_SHARDS_MAX)) {
+    throw Error(EINVAL, "shards " + std::to_string(*dest.shards) + " out of range 1-" +
+                            std::to_string(SOCK_VS_SHARDS_MAX));
+  }
+}
+
+void check_service_options(const Service& svc) {
+  if (svc.hash_key && static_cast<int>(*svc.hash_key) > SOCK_VS_HASH_MAX) {
+    throw Error(EINVAL, "unknown hash key " + hash_key_name(*svc.hash_key));
+  }
+  if (svc.shard_policy && static_cast<int>(*svc.shard_policy) > SOCK_VS_SHARD_MAX) {
+    throw Error(EINVAL, "unknown shard policy " + shard_policy_name(*svc.shard_policy));
   }
 }
 
@@ -138,6 +173,15 @@ void put_dest(nl_msg* msg, const RealServer& dest, bool with_weight) {
   put_u16(msg, SOCK_VS_DEST_ATTR_PORT, dest.port);
   if (with_weight) {
     put_u32(msg, SOCK_VS_DEST_ATTR_WEIGHT, dest.weight);
+    if (dest.u_threshold) {
+      put_u32(msg, SOCK_VS_DEST_ATTR_U_THRESH, *dest.u_threshold);
+    }
+    if (dest.l_threshold) {
+      put_u32(msg, SOCK_VS_DEST_ATTR_L_THRESH, *dest.l_threshold);
+    }
+    if (dest.shards) {
+      put_u16(msg, SOCK_VS_DEST_ATTR_SHARDS, *dest.shards);
+    }
   }
   put_u16(msg, SOCK_VS_DEST_ATTR_AF, static_cast<std::uint16_t>(dest.af()));
   nest.end();
@@ -149,6 +193,7 @@ NlMsgPtr build_service_change(int family_id, std::uint8_t cmd, const Service& sv
   if (!svc.sched_name.empty()) {
     check_sched(svc.sched_name);
   }
+  check_service_options(svc);
   auto msg = new_request(family_id, cmd, NLM_F_ACK);
   Nest nest(msg.get(), SOCK_VS_ATTR_SERVICE);
   put_key_attrs(msg.get(), key);
@@ -156,6 +201,12 @@ NlMsgPtr build_service_change(int family_id, std::uint8_t cmd, const Service& sv
     put_string(msg.get(), SOCK_VS_SVC_ATTR_SCHED_NAME, svc.sched_name);
   }
   put_u32(msg.get(), SOCK_VS_SVC_ATTR_FLAGS, svc.flags);
+  if (svc.hash_key) {
+    put_u8(msg.get(), SOCK_VS_SVC_ATTR_HASH_KEY, static_cast<std::uint8_t>(*svc.hash_key));
+  }
+  if (svc.shard_policy) {
+    put_u8(msg.get(), SOCK_VS_SVC_ATTR_SHARD_POLICY, static_cast<std::uint8_t>(*svc.shard_policy));
+  }
   nest.end();
   return msg;
 }
@@ -203,6 +254,8 @@ Policy<SOCK_VS_SVC_ATTR_MAX + 1> svc_policy() {
   p[SOCK_VS_SVC_ATTR_FLAGS] = typed(NLA_U32);
   p[SOCK_VS_SVC_ATTR_STATS] = typed(NLA_NESTED);
   p[SOCK_VS_SVC_ATTR_NUM_DESTS] = typed(NLA_U32);
+  p[SOCK_VS_SVC_ATTR_HASH_KEY] = typed(NLA_U8);
+  p[SOCK_VS_SVC_ATTR_SHARD_POLICY] = typed(NLA_U8);
   return p;
 }
 
@@ -214,6 +267,11 @@ Policy<SOCK_VS_DEST_ATTR_MAX + 1> dest_policy() {
   p[SOCK_VS_DEST_ATTR_STATS] = typed(NLA_NESTED);
   p[SOCK_VS_DEST_ATTR_ACTIVE_CONNS] = typed(NLA_U32);
   p[SOCK_VS_DEST_ATTR_INACT_CONNS] = typed(NLA_U32);
+  p[SOCK_VS_DEST_ATTR_U_THRESH] = typed(NLA_U32);
+  p[SOCK_VS_DEST_ATTR_L_THRESH] = typed(NLA_U32);
+  p[SOCK_VS_DEST_ATTR_SHARDS] = typed(NLA_U16);
+  p[SOCK_VS_DEST_ATTR_OVERLOADED] = typed(NLA_U8);
+  // SHARD_CONNS is binary (NLA_UNSPEC): its length is checked by hand.
   return p;
 }
 
@@ -263,6 +321,20 @@ std::string get_string(const nlattr* attr) {
   const auto* data = static_cast<const char*>(nla_data(attr));
   const auto len = static_cast<std::size_t>(nla_len(attr));
   return {data, strnlen(data, len)};
+}
+
+// A binary attribute holding an array of native-order u32.
+std::vector<std::uint32_t> get_u32_array(const nlattr* attr, const char* what) {
+  const auto len = static_cast<std::size_t>(nla_len(attr));
+  if (len % sizeof(std::uint32_t) != 0) {
+    malformed(std::string(what) + " is " + std::to_string(len) +
+              " bytes, not a whole number of u32");
+  }
+  std::vector<std::uint32_t> out(len / sizeof(std::uint32_t));
+  if (len != 0) {
+    std::memcpy(out.data(), nla_data(attr), len);
+  }
+  return out;
 }
 
 template <std::size_t N>
@@ -435,6 +507,12 @@ Service parse_service_reply(const nlmsghdr* nlh) {
   if (tb[SOCK_VS_SVC_ATTR_NUM_DESTS] != nullptr) {
     svc.num_dests = nla_get_u32(tb[SOCK_VS_SVC_ATTR_NUM_DESTS]);
   }
+  if (tb[SOCK_VS_SVC_ATTR_HASH_KEY] != nullptr) {
+    svc.hash_key = static_cast<HashKey>(nla_get_u8(tb[SOCK_VS_SVC_ATTR_HASH_KEY]));
+  }
+  if (tb[SOCK_VS_SVC_ATTR_SHARD_POLICY] != nullptr) {
+    svc.shard_policy = static_cast<ShardPolicy>(nla_get_u8(tb[SOCK_VS_SVC_ATTR_SHARD_POLICY]));
+  }
   return svc;
 }
 
@@ -456,6 +534,25 @@ RealServer parse_dest_reply(const nlmsghdr* nlh) {
   }
   if (tb[SOCK_VS_DEST_ATTR_STATS] != nullptr) {
     dest.stats = parse_stats(tb[SOCK_VS_DEST_ATTR_STATS]);
+  }
+  if (tb[SOCK_VS_DEST_ATTR_U_THRESH] != nullptr) {
+    dest.u_threshold = nla_get_u32(tb[SOCK_VS_DEST_ATTR_U_THRESH]);
+  }
+  if (tb[SOCK_VS_DEST_ATTR_L_THRESH] != nullptr) {
+    dest.l_threshold = nla_get_u32(tb[SOCK_VS_DEST_ATTR_L_THRESH]);
+  }
+  if (tb[SOCK_VS_DEST_ATTR_SHARDS] != nullptr) {
+    dest.shards = nla_get_u16(tb[SOCK_VS_DEST_ATTR_SHARDS]);
+  }
+  if (tb[SOCK_VS_DEST_ATTR_OVERLOADED] != nullptr) {
+    dest.overloaded = nla_get_u8(tb[SOCK_VS_DEST_ATTR_OVERLOADED]) != 0;
+  }
+  if (tb[SOCK_VS_DEST_ATTR_SHARD_CONNS] != nullptr) {
+    dest.shard_conns = get_u32_array(tb[SOCK_VS_DEST_ATTR_SHARD_CONNS], "real server shard_conns");
+    if (dest.shards && dest.shard_conns.size() != *dest.shards) {
+      malformed("real server shard_conns has " + std::to_string(dest.shard_conns.size()) +
+                " entries for " + std::to_string(*dest.shards) + " shards");
+    }
   }
   return dest;
 }

@@ -3,9 +3,51 @@
 #include <linux/sock_vs.h>
 
 #include <algorithm>
+#include <array>
+#include <climits>
+#include <string>
 #include <utility>
 
 namespace sockvs {
+
+static_assert(kThresholdMax == static_cast<std::uint32_t>(INT_MAX));
+static_assert(static_cast<int>(HashKey::kTgid) == SOCK_VS_HASH_TGID);
+static_assert(static_cast<int>(HashKey::kLocal) == SOCK_VS_HASH_LOCAL);
+static_assert(static_cast<int>(HashKey::kCgroup) == SOCK_VS_HASH_CGROUP);
+static_assert(static_cast<int>(HashKey::kCgroup) == SOCK_VS_HASH_MAX);
+static_assert(static_cast<int>(ShardPolicy::kRr) == SOCK_VS_SHARD_RR);
+static_assert(static_cast<int>(ShardPolicy::kLc) == SOCK_VS_SHARD_LC);
+static_assert(static_cast<int>(ShardPolicy::kCpu) == SOCK_VS_SHARD_CPU);
+static_assert(static_cast<int>(ShardPolicy::kHash) == SOCK_VS_SHARD_HASH);
+static_assert(static_cast<int>(ShardPolicy::kHash) == SOCK_VS_SHARD_MAX);
+
+namespace {
+
+constexpr std::array<std::string_view, SOCK_VS_HASH_MAX + 1> kHashKeyNames = {"tgid", "local",
+                                                                              "cgroup"};
+constexpr std::array<std::string_view, SOCK_VS_SHARD_MAX + 1> kShardPolicyNames = {"rr", "lc",
+                                                                                   "cpu", "hash"};
+
+template <std::size_t N>
+std::string enum_name(const std::array<std::string_view, N>& names, std::uint8_t value) {
+  if (value < N) {
+    return std::string(names.at(value));
+  }
+  return std::to_string(value);
+}
+
+template <std::size_t N>
+std::optional<std::uint8_t> enum_value(const std::array<std::string_view, N>& names,
+                                       std::string_view name) noexcept {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (names.at(i) == name) {
+      return static_cast<std::uint8_t>(i);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 Service Service::from_key(const ServiceKey& key, std::string sched_name) {
   Service svc;
@@ -14,6 +56,28 @@ Service Service::from_key(const ServiceKey& key, std::string sched_name) {
   svc.port = key.port;
   svc.sched_name = std::move(sched_name);
   return svc;
+}
+
+std::string hash_key_name(HashKey key) {
+  return enum_name(kHashKeyNames, static_cast<std::uint8_t>(key));
+}
+
+std::optional<HashKey> parse_hash_key(std::string_view name) noexcept {
+  if (const auto v = enum_value(kHashKeyNames, name)) {
+    return static_cast<HashKey>(*v);
+  }
+  return std::nullopt;
+}
+
+std::string shard_policy_name(ShardPolicy policy) {
+  return enum_name(kShardPolicyNames, static_cast<std::uint8_t>(policy));
+}
+
+std::optional<ShardPolicy> parse_shard_policy(std::string_view name) noexcept {
+  if (const auto v = enum_value(kShardPolicyNames, name)) {
+    return static_cast<ShardPolicy>(*v);
+  }
+  return std::nullopt;
 }
 
 std::string protocol_name(std::uint16_t protocol) {

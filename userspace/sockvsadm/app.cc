@@ -84,14 +84,28 @@ Command make_command(Op op, const sockvs::ServiceKey& key) {
   return cmd;
 }
 
+// A real-server command with the settings of `dest` (as the module reported
+// them, for undoing; DEL needs only the key).
 Command make_dest_command(Op op, const sockvs::ServiceKey& key, const sockvs::RealServer& dest) {
   Command cmd = make_command(op, key);
   sockvs::RealServer d;
   d.addr = dest.addr;
   d.port = dest.port;
   d.weight = dest.weight;
+  if (op != Op::kDelDest) {
+    d.u_threshold = dest.u_threshold;
+    d.l_threshold = dest.l_threshold;
+    d.shards = dest.shards;
+  }
   cmd.dest = d;
   return cmd;
+}
+
+sockvs::Service service_of(const Command& cmd) {
+  sockvs::Service svc = sockvs::Service::from_key(cmd.service.value(), cmd.scheduler);
+  svc.hash_key = cmd.hash_key;
+  svc.shard_policy = cmd.shard_policy;
+  return svc;
 }
 
 // The commands that re-create `svc` with `dests`.
@@ -99,6 +113,8 @@ void append_recreate(std::vector<Command>& out, const sockvs::Service& svc,
                      const std::vector<sockvs::RealServer>& dests) {
   Command add = make_command(Op::kAddService, svc.key());
   add.scheduler = svc.sched_name;
+  add.hash_key = svc.hash_key;
+  add.shard_policy = svc.shard_policy;
   out.push_back(std::move(add));
   for (const auto& d : dests) {
     out.push_back(make_dest_command(Op::kAddDest, svc.key(), d));
@@ -129,7 +145,8 @@ int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostrea
       const auto api = open_api(connect);
       const sockvs::Info info = api->info();
       const auto entries = collect(*api, cmd.service);
-      out << format_list(info, entries, ListOptions{cmd.stats, cmd.exact});
+      out << format_list(info, entries,
+                         ListOptions{cmd.stats, cmd.exact, cmd.thresholds, cmd.shards});
       return kExitOk;
     }
     case Op::kSave: {
@@ -150,10 +167,10 @@ std::string userspace_version() { return SOCKVSADM_VERSION; }
 void apply(sockvs::Api& api, const Command& cmd) {
   switch (cmd.op) {
     case Op::kAddService:
-      api.add_service(sockvs::Service::from_key(cmd.service.value(), cmd.scheduler));
+      api.add_service(service_of(cmd));
       break;
     case Op::kEditService:
-      api.edit_service(sockvs::Service::from_key(cmd.service.value(), cmd.scheduler));
+      api.edit_service(service_of(cmd));
       break;
     case Op::kDelService:
       api.del_service(cmd.service.value());
@@ -186,9 +203,19 @@ std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd) {
         undo.push_back(make_command(Op::kDelService, cmd.service.value()));
         break;
       case Op::kEditService:
-        if (!cmd.scheduler.empty()) {
-          Command edit = make_command(Op::kEditService, cmd.service.value());
-          edit.scheduler = api.get_service(*cmd.service).sched_name;
+        if (!cmd.scheduler.empty() || cmd.hash_key || cmd.shard_policy) {
+          // Put back what the edit changes (what it does not change stays).
+          const sockvs::Service prev = api.get_service(cmd.service.value());
+          Command edit = make_command(Op::kEditService, *cmd.service);
+          if (!cmd.scheduler.empty()) {
+            edit.scheduler = prev.sched_name;
+          }
+          if (cmd.hash_key) {
+            edit.hash_key = prev.hash_key.value_or(sockvs::kDefaultHashKey);
+          }
+          if (cmd.shard_policy) {
+            edit.shard_policy = prev.shard_policy.value_or(sockvs::kDefaultShardPolicy);
+          }
           undo.push_back(std::move(edit));
         }
         break;
@@ -202,7 +229,20 @@ std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd) {
         break;
       case Op::kEditDest:
         if (const auto prev = find_dest(api, cmd.service.value(), cmd.dest.value())) {
-          undo.push_back(make_dest_command(Op::kEditDest, *cmd.service, *prev));
+          Command edit = make_dest_command(Op::kEditDest, *cmd.service, *prev);
+          // Settings the edit changes must be sent back even if the module
+          // did not report them (then they were at their defaults).
+          auto& d = edit.dest.value();
+          if (cmd.dest->u_threshold && !d.u_threshold) {
+            d.u_threshold = 0;
+          }
+          if (cmd.dest->l_threshold && !d.l_threshold) {
+            d.l_threshold = 0;
+          }
+          if (cmd.dest->shards && !d.shards) {
+            d.shards = 1;
+          }
+          undo.push_back(std::move(edit));
         }
         break;
       case Op::kDelDest:

@@ -25,42 +25,67 @@ enum class Key {
   kStats,
   kExact,
   kForward,  // -m, -g, -i: accepted and ignored
+  kHashKey,
+  kShardPolicy,
+  kUThreshold,
+  kLThreshold,
+  kShards,      // --shards N (-a, -e)
+  kShardsView,  // --shards without a value (-L)
+  kThresholds,
+};
+
+enum class Arg {
+  kNone,
+  kRequired,
+  // Long only: takes the next argument as its value unless that looks like
+  // an option ("-n", but not "-1"); Key::kShards with a value,
+  // Key::kShardsView without.
+  kOptional,
 };
 
 struct OptSpec {
   char short_name;  // '\0': long only
   std::string_view long_name;
-  bool takes_value;
+  Arg arg;
   Key key;
   Op op;  // for Key::kCommand
 };
 
+constexpr Arg kNo = Arg::kNone;
+constexpr Arg kYes = Arg::kRequired;
+
 constexpr std::array kOptions = {
-    OptSpec{'A', "add-service", false, Key::kCommand, Op::kAddService},
-    OptSpec{'E', "edit-service", false, Key::kCommand, Op::kEditService},
-    OptSpec{'D', "delete-service", false, Key::kCommand, Op::kDelService},
-    OptSpec{'a', "add-server", false, Key::kCommand, Op::kAddDest},
-    OptSpec{'e', "edit-server", false, Key::kCommand, Op::kEditDest},
-    OptSpec{'d', "delete-server", false, Key::kCommand, Op::kDelDest},
-    OptSpec{'C', "clear", false, Key::kCommand, Op::kClear},
-    OptSpec{'L', "list", false, Key::kCommand, Op::kList},
-    OptSpec{'l', "", false, Key::kCommand, Op::kList},
-    OptSpec{'S', "save", false, Key::kCommand, Op::kSave},
-    OptSpec{'R', "restore", false, Key::kCommand, Op::kRestore},
-    OptSpec{'Z', "zero", false, Key::kCommand, Op::kZero},
-    OptSpec{'h', "help", false, Key::kCommand, Op::kHelp},
-    OptSpec{'V', "version", false, Key::kCommand, Op::kVersion},
-    OptSpec{'t', "tcp-service", true, Key::kTcp, Op::kList},
-    OptSpec{'u', "udp-service", true, Key::kUdp, Op::kList},
-    OptSpec{'s', "scheduler", true, Key::kScheduler, Op::kList},
-    OptSpec{'r', "real-server", true, Key::kReal, Op::kList},
-    OptSpec{'w', "weight", true, Key::kWeight, Op::kList},
-    OptSpec{'n', "numeric", false, Key::kNumeric, Op::kList},
-    OptSpec{'\0', "stats", false, Key::kStats, Op::kList},
-    OptSpec{'\0', "exact", false, Key::kExact, Op::kList},
-    OptSpec{'m', "masquerading", false, Key::kForward, Op::kList},
-    OptSpec{'g', "gatewaying", false, Key::kForward, Op::kList},
-    OptSpec{'i', "ipip", false, Key::kForward, Op::kList},
+    OptSpec{'A', "add-service", kNo, Key::kCommand, Op::kAddService},
+    OptSpec{'E', "edit-service", kNo, Key::kCommand, Op::kEditService},
+    OptSpec{'D', "delete-service", kNo, Key::kCommand, Op::kDelService},
+    OptSpec{'a', "add-server", kNo, Key::kCommand, Op::kAddDest},
+    OptSpec{'e', "edit-server", kNo, Key::kCommand, Op::kEditDest},
+    OptSpec{'d', "delete-server", kNo, Key::kCommand, Op::kDelDest},
+    OptSpec{'C', "clear", kNo, Key::kCommand, Op::kClear},
+    OptSpec{'L', "list", kNo, Key::kCommand, Op::kList},
+    OptSpec{'l', "", kNo, Key::kCommand, Op::kList},
+    OptSpec{'S', "save", kNo, Key::kCommand, Op::kSave},
+    OptSpec{'R', "restore", kNo, Key::kCommand, Op::kRestore},
+    OptSpec{'Z', "zero", kNo, Key::kCommand, Op::kZero},
+    OptSpec{'h', "help", kNo, Key::kCommand, Op::kHelp},
+    OptSpec{'V', "version", kNo, Key::kCommand, Op::kVersion},
+    OptSpec{'t', "tcp-service", kYes, Key::kTcp, Op::kList},
+    OptSpec{'u', "udp-service", kYes, Key::kUdp, Op::kList},
+    OptSpec{'s', "scheduler", kYes, Key::kScheduler, Op::kList},
+    OptSpec{'r', "real-server", kYes, Key::kReal, Op::kList},
+    OptSpec{'w', "weight", kYes, Key::kWeight, Op::kList},
+    OptSpec{'n', "numeric", kNo, Key::kNumeric, Op::kList},
+    OptSpec{'\0', "stats", kNo, Key::kStats, Op::kList},
+    OptSpec{'\0', "exact", kNo, Key::kExact, Op::kList},
+    OptSpec{'m', "masquerading", kNo, Key::kForward, Op::kList},
+    OptSpec{'g', "gatewaying", kNo, Key::kForward, Op::kList},
+    OptSpec{'i', "ipip", kNo, Key::kForward, Op::kList},
+    OptSpec{'\0', "hash-key", kYes, Key::kHashKey, Op::kList},
+    OptSpec{'\0', "shard-policy", kYes, Key::kShardPolicy, Op::kList},
+    OptSpec{'x', "u-threshold", kYes, Key::kUThreshold, Op::kList},
+    OptSpec{'y', "l-threshold", kYes, Key::kLThreshold, Op::kList},
+    OptSpec{'\0', "shards", Arg::kOptional, Key::kShards, Op::kList},
+    OptSpec{'\0', "thresholds", kNo, Key::kThresholds, Op::kList},
 };
 
 const OptSpec* find_short(char c) {
@@ -92,9 +117,16 @@ struct Raw {
   std::optional<std::string> scheduler;
   std::optional<std::string> real;
   std::optional<std::string> weight;
+  std::optional<std::string> hash_key;
+  std::optional<std::string> shard_policy;
+  std::optional<std::string> u_threshold;
+  std::optional<std::string> l_threshold;
+  std::optional<std::string> shards;
   bool numeric = false;
   bool stats = false;
   bool exact = false;
+  bool thresholds = false;
+  bool shards_view = false;
   // Options seen, with the spelling used (for messages).
   std::map<Key, std::string> seen;
 };
@@ -132,6 +164,33 @@ void apply(Raw& raw, const OptSpec& spec, const std::string& flag, std::string v
     case Key::kWeight:
       set_once(raw.weight, flag, std::move(value));
       break;
+    case Key::kHashKey:
+      set_once(raw.hash_key, flag, std::move(value));
+      break;
+    case Key::kShardPolicy:
+      set_once(raw.shard_policy, flag, std::move(value));
+      break;
+    case Key::kUThreshold:
+      set_once(raw.u_threshold, flag, std::move(value));
+      break;
+    case Key::kLThreshold:
+      set_once(raw.l_threshold, flag, std::move(value));
+      break;
+    case Key::kShards:
+      if (raw.shards_view) {
+        throw UsageError("option " + flag + " given more than once");
+      }
+      set_once(raw.shards, flag, std::move(value));
+      break;
+    case Key::kShardsView:
+      if (raw.shards_view || raw.shards) {
+        throw UsageError("option " + flag + " given more than once");
+      }
+      raw.shards_view = true;
+      break;
+    case Key::kThresholds:
+      raw.thresholds = true;
+      break;
     case Key::kNumeric:
       raw.numeric = true;
       break;
@@ -145,6 +204,12 @@ void apply(Raw& raw, const OptSpec& spec, const std::string& flag, std::string v
       break;
   }
   raw.seen.emplace(spec.key, flag);
+}
+
+// An argument that an optional option value must not swallow: "-n",
+// "--stats", but not a negative number ("-1": no short option is a digit).
+bool looks_like_option(const std::string& arg) {
+  return arg.size() > 1 && arg[0] == '-' && (arg[1] < '0' || arg[1] > '9');
 }
 
 Raw scan(std::span<const std::string> args) {
@@ -161,15 +226,24 @@ Raw scan(std::span<const std::string> args) {
       }
       std::string value;
       if (eq != std::string::npos) {
-        if (!spec->takes_value) {
+        if (spec->arg == Arg::kNone) {
           throw UsageError("option " + flag + " takes no value");
         }
         value = arg.substr(eq + 1);
-      } else if (spec->takes_value) {
+      } else if (spec->arg == Arg::kRequired) {
         if (i + 1 >= args.size()) {
           throw UsageError("option " + flag + " needs a value");
         }
         value = args[++i];
+      } else if (spec->arg == Arg::kOptional) {
+        if (i + 1 < args.size() && !looks_like_option(args[i + 1])) {
+          value = args[++i];
+        } else {
+          OptSpec bare = *spec;
+          bare.key = Key::kShardsView;
+          apply(raw, bare, flag, {});
+          continue;
+        }
       }
       apply(raw, *spec, flag, std::move(value));
     } else if (arg.size() > 1 && arg[0] == '-' && arg != "--") {
@@ -180,7 +254,7 @@ Raw scan(std::span<const std::string> args) {
         if (spec == nullptr) {
           throw UsageError("unknown option " + quoted(flag));
         }
-        if (!spec->takes_value) {
+        if (spec->arg == Arg::kNone) {
           apply(raw, *spec, flag, {});
           continue;
         }
@@ -212,16 +286,23 @@ Rules rules_for(Op op) {
   switch (op) {
     case Op::kAddService:
     case Op::kEditService:
-      return {{Key::kTcp, Key::kUdp, Key::kScheduler}, true, false};
+      return {{Key::kTcp, Key::kUdp, Key::kScheduler, Key::kHashKey, Key::kShardPolicy}, true,
+              false};
     case Op::kDelService:
       return {{Key::kTcp, Key::kUdp}, true, false};
     case Op::kAddDest:
     case Op::kEditDest:
-      return {{Key::kTcp, Key::kUdp, Key::kReal, Key::kWeight, Key::kForward}, true, true};
+      return {{Key::kTcp, Key::kUdp, Key::kReal, Key::kWeight, Key::kForward, Key::kUThreshold,
+               Key::kLThreshold, Key::kShards},
+              true,
+              true};
     case Op::kDelDest:
       return {{Key::kTcp, Key::kUdp, Key::kReal}, true, true};
     case Op::kList:
-      return {{Key::kTcp, Key::kUdp, Key::kNumeric, Key::kStats, Key::kExact}, false, false};
+      return {{Key::kTcp, Key::kUdp, Key::kNumeric, Key::kStats, Key::kExact, Key::kThresholds,
+               Key::kShardsView},
+              false,
+              false};
     case Op::kSave:
       return {{Key::kTcp, Key::kUdp, Key::kNumeric}, false, false};
     case Op::kZero:
@@ -249,17 +330,96 @@ sockvs::ServiceKey parse_service(const std::string& text, std::uint16_t protocol
   return sockvs::ServiceKey{protocol, ep.addr, *ep.port};
 }
 
-std::uint32_t parse_weight(const std::string& text) {
+// A decimal number min..max (digits only: no sign, no spaces, no hex).
+std::uint32_t parse_number(const std::string& text, std::uint32_t min, std::uint32_t max,
+                           const std::string& what) {
   unsigned long value = 0;
   const bool digits = !text.empty() && std::all_of(text.begin(), text.end(),
                                                    [](char c) { return c >= '0' && c <= '9'; });
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (!digits || ec != std::errc() || ptr != text.data() + text.size() ||
-      value > SOCK_VS_WEIGHT_MAX) {
-    throw UsageError("invalid weight " + quoted(text) + ": expected 0-" +
-                     std::to_string(SOCK_VS_WEIGHT_MAX));
+  if (!digits || ec != std::errc() || ptr != text.data() + text.size() || value < min ||
+      value > max) {
+    throw UsageError("invalid " + what + " " + quoted(text) + ": expected " + std::to_string(min) +
+                     "-" + std::to_string(max));
   }
   return static_cast<std::uint32_t>(value);
+}
+
+std::uint32_t parse_weight(const std::string& text) {
+  return parse_number(text, 0, SOCK_VS_WEIGHT_MAX, "weight");
+}
+
+sockvs::HashKey parse_hash_key_option(const std::string& text) {
+  if (const auto key = sockvs::parse_hash_key(text)) {
+    return *key;
+  }
+  throw UsageError("invalid hash key " + quoted(text) + ": expected tgid, local or cgroup");
+}
+
+sockvs::ShardPolicy parse_shard_policy_option(const std::string& text) {
+  if (const auto policy = sockvs::parse_shard_policy(text)) {
+    return *policy;
+  }
+  throw UsageError("invalid shard policy " + quoted(text) + ": expected rr, lc, cpu or hash");
+}
+
+// -x, -y and --shards of -a / -e into `dest`.
+void parse_dest_options(const Raw& raw, Op op, sockvs::RealServer& dest) {
+  if (raw.u_threshold) {
+    dest.u_threshold = parse_number(*raw.u_threshold, 0, sockvs::kThresholdMax,
+                                    "upper threshold (" + raw.seen.at(Key::kUThreshold) + ")");
+  }
+  if (raw.l_threshold) {
+    dest.l_threshold = parse_number(*raw.l_threshold, 0, sockvs::kThresholdMax,
+                                    "lower threshold (" + raw.seen.at(Key::kLThreshold) + ")");
+  }
+  if (raw.shards) {
+    dest.shards = static_cast<std::uint16_t>(
+        parse_number(*raw.shards, 1, SOCK_VS_SHARDS_MAX, "number of shards (--shards)"));
+  }
+  // Both given, or -y on -a (where the upper threshold starts at 0).  On -e
+  // with -y alone, the module compares with the current upper threshold.
+  if (dest.l_threshold && (dest.u_threshold || op == Op::kAddDest)) {
+    const std::uint32_t upper = dest.u_threshold.value_or(0);
+    if (*dest.l_threshold > upper) {
+      std::string msg = "lower threshold " + std::to_string(*dest.l_threshold) + " (" +
+                        raw.seen.at(Key::kLThreshold) + ") is above the upper threshold " +
+                        std::to_string(upper);
+      msg += dest.u_threshold ? " (" + raw.seen.at(Key::kUThreshold) + ")"
+                              : std::string(" (-x not given)");
+      throw UsageError(msg);
+    }
+  }
+}
+
+// --shards is a value option for -a / -e and a view for -L: say so.
+void check_shards_usage(const Raw& raw, Op op, const std::string& cmd_name) {
+  const bool dest_change = op == Op::kAddDest || op == Op::kEditDest;
+  if (raw.shards_view && dest_change) {
+    throw UsageError("option --shards needs a value (1-" + std::to_string(SOCK_VS_SHARDS_MAX) +
+                     ") with " + cmd_name);
+  }
+  if (raw.shards && op == Op::kList) {
+    throw UsageError("option --shards takes no value with " + cmd_name);
+  }
+}
+
+// -L shows one view: the default, --stats, --thresholds or --shards.
+void check_one_view(const Raw& raw) {
+  std::vector<std::string_view> views;
+  if (raw.stats) {
+    views.emplace_back("--stats");
+  }
+  if (raw.thresholds) {
+    views.emplace_back("--thresholds");
+  }
+  if (raw.shards_view) {
+    views.emplace_back("--shards");
+  }
+  if (views.size() > 1) {
+    throw UsageError("options " + std::string(views[0]) + " and " + std::string(views[1]) +
+                     " cannot be combined: -L shows one view at a time");
+  }
 }
 
 sockvs::RealServer parse_real(const std::string& text, const sockvs::ServiceKey& svc) {
@@ -338,6 +498,7 @@ Command parse_command(std::span<const std::string> args) {
   const std::string cmd_name = raw.op ? raw.op_flag : std::string("--list");
 
   const Rules rules = rules_for(cmd.op);
+  check_shards_usage(raw, cmd.op, cmd_name);
   for (const auto& [key, flag] : raw.seen) {
     if (std::find(rules.allowed.begin(), rules.allowed.end(), key) == rules.allowed.end()) {
       std::string msg = "option " + flag;
@@ -365,15 +526,25 @@ Command parse_command(std::span<const std::string> args) {
   } else if (cmd.op == Op::kAddService) {
     cmd.scheduler = SOCK_VS_SCHED_DEFAULT;
   }
+  if (raw.hash_key) {
+    cmd.hash_key = parse_hash_key_option(*raw.hash_key);
+  }
+  if (raw.shard_policy) {
+    cmd.shard_policy = parse_shard_policy_option(*raw.shard_policy);
+  }
   if (raw.real) {
     cmd.dest = parse_real(*raw.real, *cmd.service);
     if (raw.weight) {
       cmd.dest->weight = parse_weight(*raw.weight);
     }
+    parse_dest_options(raw, cmd.op, *cmd.dest);
   }
+  check_one_view(raw);
   cmd.numeric = raw.numeric;
   cmd.stats = raw.stats;
   cmd.exact = raw.exact;
+  cmd.thresholds = raw.thresholds;
+  cmd.shards = raw.shards_view;
   return cmd;
 }
 
@@ -398,14 +569,16 @@ std::vector<std::string> split_words(std::string_view line) {
 
 std::string usage_text() {
   return R"(Usage:
-  sockvsadm -A|E virtual-service [-s scheduler]
+  sockvsadm -A|E virtual-service [-s scheduler] [--hash-key key]
+                                 [--shard-policy policy]
   sockvsadm -D virtual-service
   sockvsadm -C
   sockvsadm -R
   sockvsadm -S [virtual-service] [-n]
   sockvsadm -a|e virtual-service -r server-address [-w weight]
+                                 [-x upper] [-y lower] [--shards N]
   sockvsadm -d virtual-service -r server-address
-  sockvsadm -L|l [virtual-service] [-n] [--stats] [--exact]
+  sockvsadm -L|l [virtual-service] [-n] [--stats [--exact] | --thresholds | --shards]
   sockvsadm -Z [virtual-service]
   sockvsadm -h
   sockvsadm -V
@@ -435,26 +608,75 @@ virtual-service:
   IPv6 addresses go in brackets: -t [fd00::1]:80
 
 Options:
-  --scheduler    -s scheduler         one of the module's schedulers (rr, wrr),
-                                      the default scheduler is wrr; -E without
+  --scheduler    -s scheduler         one of the schedulers below; the
+                                      default scheduler is wrr; -E without
                                       -s keeps the current scheduler
+  --hash-key        key               what sh, mh and --shard-policy hash
+                                      hash: tgid (default), local or cgroup
+  --shard-policy    policy            which shard of a sharded real server a
+                                      connection lands on: rr (default), lc,
+                                      cpu or hash
   --real-server  -r server-address    server-address is host[:port]; the port
                                       defaults to the virtual service's port
   --weight       -w weight            capacity of real server, 0-65535
                                       (default 1, also for -e); 0 quiesces it
+  --u-threshold  -x uthreshold        upper threshold of connections,
+                                      0-2147483647 (0: none, the default);
+                                      at it the real server is overloaded
+                                      and gets no new connections
+  --l-threshold  -y lthreshold        lower threshold of connections, at most
+                                      the upper one; an overloaded real server
+                                      is used again once down to it (0, the
+                                      default: below 3/4 of the upper one)
+  --shards          N                 with -a/-e: the real server is N shards,
+                                      1-1024 (default 1: not sharded)
   --masquerading -m, --gatewaying -g, --ipip -i
                                       accepted and ignored: sock_vs has a
                                       single forwarding method (Sock)
   --numeric      -n                   numeric output of addresses and ports
   --stats                             output of statistics information
   --exact                             expand numbers (display exact values)
+  --thresholds                        output of thresholds information
+  --shards                            with -L: output of open connections per
+                                      shard (Shards ActiveConn InActConn
+                                      PerShard)
+  -e and -E change only what they are given, except the weight (-e without
+  -w sets weight 1, like ipvsadm).  -x, -y and --shards given on -e change
+  only those settings.
+
+Schedulers:
+  rr      round robin (skips weight 0)
+  wrr     weighted round robin, in IPVS's order (the default)
+  lc      least connections: fewest open connections
+  wlc     weighted least connections: fewest open connections per weight
+  sh      source hashing: a hash of the hash key (Maglev table)
+  mh      Maglev consistent hashing of the hash key
+  port    the socket's bound local port modulo the usable real servers
+  fixed   the first usable real server, in the order they were added
+  fo      weighted failover: the usable real server of highest weight
+  A real server is usable when its weight is above 0 and it is not
+  overloaded (-x).
+
+Hash keys (--hash-key, for sh, mh and --shard-policy hash):
+  tgid    the connecting process (default)
+  local   the socket's bound local address and port
+  cgroup  the socket's cgroup (v2)
+
+Shard policies (--shard-policy, for real servers with --shards N > 1):
+  rr      round robin over the shards (default)
+  lc      the shard with the fewest open connections
+  cpu     the current CPU modulo the shards (thread-per-core clients)
+  hash    the service's hash key modulo the shards
+
+-L shows the options that differ from their defaults after the scheduler,
+e.g. "TCP  10.0.0.1:6379 mh hash-key local shard-policy lc".
 
 Addresses and ports must be numeric: names are not resolved (host names
 and service names alike).  Output is always numeric, with or without -n.
 
 -R reads lines in the format printed by -S, e.g.
-  -A -t 10.0.0.1:6379 -s rr
-  -a -t 10.0.0.1:6379 -r 192.168.1.5:6380 -w 2
+  -A -t 10.0.0.1:6379 -s mh --hash-key local --shard-policy lc
+  -a -t 10.0.0.1:6379 -r 192.168.1.5:6380 -w 2 -x 100 -y 50 --shards 4
 Blank lines and lines starting with '#' are ignored.  -R is all-or-nothing:
 every line is checked before anything is applied, so a malformed line
 changes nothing; the lines are then applied in order, and if the module

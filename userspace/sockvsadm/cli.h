@@ -45,12 +45,20 @@ struct Command {
   // -s.  -A: the given name or SOCK_VS_SCHED_DEFAULT ("wrr").  -E: the
   // given name, or empty to leave the scheduler unchanged.
   std::string scheduler;
-  // -r / -w for -a, -e, -d: address, port (default: the service's port),
-  // weight (default SOCK_VS_WEIGHT_DEFAULT).
+  // --hash-key / --shard-policy for -A and -E: only when given (-A: the
+  // module's defaults, tgid and rr; -E: unchanged).
+  std::optional<sockvs::HashKey> hash_key;
+  std::optional<sockvs::ShardPolicy> shard_policy;
+  // -r / -w / -x / -y / --shards for -a, -e, -d: address, port (default:
+  // the service's port), weight (default SOCK_VS_WEIGHT_DEFAULT, also for
+  // -e), and the thresholds and shards only when given (-a: the module's
+  // defaults 0, 0, 1; -e: unchanged).
   std::optional<sockvs::RealServer> dest;
-  bool numeric = false;  // -n (always numeric anyway)
-  bool stats = false;    // --stats
-  bool exact = false;    // --exact
+  bool numeric = false;     // -n (always numeric anyway)
+  bool stats = false;       // -L --stats
+  bool exact = false;       // -L --exact
+  bool thresholds = false;  // -L --thresholds
+  bool shards = false;      // -L --shards (without a value)
 
   friend bool operator==(const Command&, const Command&) = default;
 };

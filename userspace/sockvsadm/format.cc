@@ -59,6 +59,34 @@ std::string protocol_option(std::uint16_t protocol) {
   return protocol == IPPROTO_UDP ? "-u" : "-t";
 }
 
+std::string service_flags(const sockvs::Service& svc) {
+  std::string out;
+  if (svc.hash_key && *svc.hash_key != sockvs::kDefaultHashKey) {
+    out += " hash-key " + sockvs::hash_key_name(*svc.hash_key);
+  }
+  if (svc.shard_policy && *svc.shard_policy != sockvs::kDefaultShardPolicy) {
+    out += " shard-policy " + sockvs::shard_policy_name(*svc.shard_policy);
+  }
+  return out;
+}
+
+std::string per_shard_text(const sockvs::RealServer& dest) {
+  if (dest.shard_conns.empty()) {
+    if (dest.shards.value_or(1) == 1) {
+      return std::to_string(static_cast<std::uint64_t>(dest.active_conns) + dest.inact_conns);
+    }
+    return "-";
+  }
+  std::string out;
+  for (const auto n : dest.shard_conns) {
+    if (!out.empty()) {
+      out += ' ';
+    }
+    out += std::to_string(n);
+  }
+  return out;
+}
+
 std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry>& entries,
                         const ListOptions& opts) {
   std::string out = sformat("Sock VS version %s (services=%u, hook=%s)\n", info.version.c_str(),
@@ -66,6 +94,15 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
   if (opts.stats) {
     out += sformat("%-33s %8s %8s\n", "Prot LocalAddress:Port", "Conns", "Refused");
     out += "  -> RemoteAddress:Port\n";
+  } else if (opts.thresholds) {
+    // ipvsadm's print_title for FMT_THRESHOLDS.
+    out += sformat("%-33s %-10s %-10s %-10s %-10s\n", "Prot LocalAddress:Port", "Uthreshold",
+                   "Lthreshold", "ActiveConn", "InActConn");
+    out += "  -> RemoteAddress:Port\n";
+  } else if (opts.shards) {
+    out += "Prot LocalAddress:Port Scheduler Flags\n";
+    out += sformat("%-33s %-6s %-10s %-10s %s\n", "  -> RemoteAddress:Port", "Shards",
+                   "ActiveConn", "InActConn", "PerShard");
   } else {
     out += "Prot LocalAddress:Port Scheduler Flags\n";
     out += "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
@@ -82,13 +119,23 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
           sformat("%-33s %8s %8s\n", name.c_str(), fmt_number(svc.stats.conns, opts.exact).c_str(),
                   fmt_number(svc.stats.refused, opts.exact).c_str());
     } else {
-      out += sformat("%s  %s %s\n", proto.c_str(), vname.c_str(), svc.sched_name.c_str());
+      out += sformat("%s  %s %s%s\n", proto.c_str(), vname.c_str(), svc.sched_name.c_str(),
+                     service_flags(svc).c_str());
     }
     for (const auto& dest : entry.dests) {
       const std::string dname = dest_endpoint(dest);
       if (opts.stats) {
         out += sformat("  -> %-28s %8s\n", dname.c_str(),
                        fmt_number(dest.stats.conns, opts.exact).c_str());
+      } else if (opts.thresholds) {
+        out += sformat("  -> %-28s %-10u %-10u %-10u %-10u", dname.c_str(),
+                       dest.u_threshold.value_or(0), dest.l_threshold.value_or(0),
+                       dest.active_conns, dest.inact_conns);
+        out += dest.overloaded ? " overloaded\n" : "\n";
+      } else if (opts.shards) {
+        out += sformat("  -> %-28s %-6u %-10u %-10u %s\n", dname.c_str(),
+                       static_cast<unsigned>(dest.shards.value_or(1)), dest.active_conns,
+                       dest.inact_conns, per_shard_text(dest).c_str());
       } else {
         out += sformat("  -> %-28s %-7s %-6d %-10u %-10u\n", dname.c_str(), "Sock",
                        static_cast<int>(dest.weight), dest.active_conns, dest.inact_conns);
@@ -107,10 +154,25 @@ std::string format_save(const std::vector<ServiceEntry>& entries) {
     if (!svc.sched_name.empty()) {
       out += " -s " + svc.sched_name;
     }
+    if (svc.hash_key && *svc.hash_key != sockvs::kDefaultHashKey) {
+      out += " --hash-key " + sockvs::hash_key_name(*svc.hash_key);
+    }
+    if (svc.shard_policy && *svc.shard_policy != sockvs::kDefaultShardPolicy) {
+      out += " --shard-policy " + sockvs::shard_policy_name(*svc.shard_policy);
+    }
     out += '\n';
     for (const auto& dest : entry.dests) {
-      out +=
-          "-a " + vopt + " -r " + dest_endpoint(dest) + " -w " + std::to_string(dest.weight) + '\n';
+      out += "-a " + vopt + " -r " + dest_endpoint(dest) + " -w " + std::to_string(dest.weight);
+      if (dest.u_threshold.value_or(0) != 0) {
+        out += " -x " + std::to_string(*dest.u_threshold);
+      }
+      if (dest.l_threshold.value_or(0) != 0) {
+        out += " -y " + std::to_string(*dest.l_threshold);
+      }
+      if (dest.shards.value_or(1) > 1) {
+        out += " --shards " + std::to_string(*dest.shards);
+      }
+      out += '\n';
     }
   }
   return out;

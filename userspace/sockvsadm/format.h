@@ -19,9 +19,12 @@ struct ServiceEntry {
   friend bool operator==(const ServiceEntry&, const ServiceEntry&) = default;
 };
 
+// Which -L view (at most one of stats, thresholds, shards).
 struct ListOptions {
-  bool stats = false;  // --stats
-  bool exact = false;  // --exact
+  bool stats = false;       // --stats
+  bool exact = false;       // --exact
+  bool thresholds = false;  // --thresholds
+  bool shards = false;      // --shards
 };
 
 // ipvsadm's print_largenum as a string (without its padding): the full
@@ -34,11 +37,21 @@ std::string service_endpoint(const sockvs::ServiceKey& key);
 // -t or -u.
 std::string protocol_option(std::uint16_t protocol);
 
+// What -L prints after the scheduler: the service options that differ from
+// their defaults, e.g. " hash-key local shard-policy lc" ("" if none).
+std::string service_flags(const sockvs::Service& svc);
+
+// -L --shards: the open connections per shard, "2 2 2 2".  A real server
+// whose module sent no per-shard counts: its total if it has 1 shard, else "-".
+std::string per_shard_text(const sockvs::RealServer& dest);
+
 // The whole -L output: header (from GET_INFO) and the services.
 std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry>& entries,
                         const ListOptions& opts);
 
-// The whole -S output: "-A ..." per service, "-a ..." per real server.
+// The whole -S output: "-A ..." per service, "-a ..." per real server;
+// only options that differ from their defaults (hash key, shard policy,
+// non-zero thresholds, more than one shard).
 std::string format_save(const std::vector<ServiceEntry>& entries);
 
 // -V: the userspace version, then the module's info or `module_error`.

@@ -19,8 +19,10 @@
  *      EEXIST  service / real server already exists
  *      ESRCH   no such service
  *      ENOENT  no such real server, or unknown scheduler
- *      EAFNOSUPPORT  address family mismatch (service vs real server)
+ *      EAFNOSUPPORT  unsupported family, an address whose length does not
+ *              match its family, or a real server of another family
  *      EINVAL  missing or malformed attribute
+ *      ERANGE  attribute value out of its range (port 0, weight > 65535...)
  *      ENOSPC  per-namespace limit on services or real servers reached
  *      EPERM   no CAP_NET_ADMIN over the namespace
  *  - A connect() to a service with no real server of weight > 0 fails
@@ -45,7 +47,38 @@
 /* Scheduler names understood by this version of the module. */
 #define SOCK_VS_SCHED_RR	"rr"	/* round robin, skips weight 0 */
 #define SOCK_VS_SCHED_WRR	"wrr"	/* weighted round robin (IPVS order) */
+#define SOCK_VS_SCHED_LC	"lc"	/* fewest open connections */
+#define SOCK_VS_SCHED_WLC	"wlc"	/* fewest open connections per weight */
+#define SOCK_VS_SCHED_SH	"sh"	/* hash of the service's key (Maglev table) */
+#define SOCK_VS_SCHED_MH	"mh"	/* Maglev consistent hashing of the key */
+#define SOCK_VS_SCHED_PORT	"port"	/* bound local port % usable servers */
+#define SOCK_VS_SCHED_FIXED	"fixed"	/* first usable server, in order */
+#define SOCK_VS_SCHED_FO	"fo"	/* usable server of highest weight */
 #define SOCK_VS_SCHED_DEFAULT	SOCK_VS_SCHED_WRR
+
+/* What sh/mh and the "hash" shard policy hash (SOCK_VS_SVC_ATTR_HASH_KEY). */
+enum sock_vs_hash_key {
+	SOCK_VS_HASH_TGID,	/* the connecting process (default) */
+	SOCK_VS_HASH_LOCAL,	/* the socket's bound local address and port */
+	SOCK_VS_HASH_CGROUP,	/* the socket's cgroup (v2) */
+	__SOCK_VS_HASH_MAX,
+};
+
+#define SOCK_VS_HASH_MAX (__SOCK_VS_HASH_MAX - 1)
+
+/* Which shard a connection to a sharded real server should land on. */
+enum sock_vs_shard_policy {
+	SOCK_VS_SHARD_RR,	/* round robin over the shards (default) */
+	SOCK_VS_SHARD_LC,	/* the shard with the fewest open connections */
+	SOCK_VS_SHARD_CPU,	/* current CPU % shards (thread-per-core clients) */
+	SOCK_VS_SHARD_HASH,	/* the service's hash key % shards */
+	__SOCK_VS_SHARD_MAX,
+};
+
+#define SOCK_VS_SHARD_MAX (__SOCK_VS_SHARD_MAX - 1)
+
+/* Shards per real server: 1 (not sharded) .. SOCK_VS_SHARDS_MAX. */
+#define SOCK_VS_SHARDS_MAX	1024
 
 /* Real-server weight bounds (IPVS uses the same upper bound). */
 #define SOCK_VS_WEIGHT_MAX	65535
@@ -96,6 +129,8 @@ enum sock_vs_svc_attr {
 	SOCK_VS_SVC_ATTR_FLAGS,		/* u32, SOCK_VS_SVC_F_* (none defined yet: must be 0) */
 	SOCK_VS_SVC_ATTR_STATS,		/* nest, enum sock_vs_stats_attr (output) */
 	SOCK_VS_SVC_ATTR_NUM_DESTS,	/* u32: number of real servers (output) */
+	SOCK_VS_SVC_ATTR_HASH_KEY,	/* u8, enum sock_vs_hash_key */
+	SOCK_VS_SVC_ATTR_SHARD_POLICY,	/* u8, enum sock_vs_shard_policy */
 
 	__SOCK_VS_SVC_ATTR_MAX,
 };
@@ -111,7 +146,12 @@ enum sock_vs_dest_attr {
 	SOCK_VS_DEST_ATTR_AF,		/* u16 (output; on input must match the service) */
 	SOCK_VS_DEST_ATTR_STATS,	/* nest, enum sock_vs_stats_attr (output) */
 	SOCK_VS_DEST_ATTR_ACTIVE_CONNS,	/* u32: scheduled sockets now ESTABLISHED (output) */
-	SOCK_VS_DEST_ATTR_INACT_CONNS,	/* u32: other open scheduled sockets (output) */
+	SOCK_VS_DEST_ATTR_INACT_CONNS,	/* u32: others open, not CLOSE (output) */
+	SOCK_VS_DEST_ATTR_U_THRESH,	/* u32: upper connection threshold, 0 = none */
+	SOCK_VS_DEST_ATTR_L_THRESH,	/* u32: lower connection threshold, <= upper */
+	SOCK_VS_DEST_ATTR_SHARDS,	/* u16: shards, 1..SOCK_VS_SHARDS_MAX (1: not sharded) */
+	SOCK_VS_DEST_ATTR_SHARD_CONNS,	/* binary: u32 open connections per shard (output) */
+	SOCK_VS_DEST_ATTR_OVERLOADED,	/* u8: 1 while over its upper threshold (output) */
 
 	__SOCK_VS_DEST_ATTR_MAX,
 };

@@ -31,12 +31,18 @@ using NlMsgPtr = std::unique_ptr<nl_msg, NlMsgDeleter>;
 // change state and GET_SERVICE / GET_INFO ask for an ACK (NLM_F_ACK); the
 // two list commands are dumps (NLM_F_DUMP).  Builders throw sockvs::Error
 // (EINVAL) on invalid input: an unset address, port 0, a bad scheduler name,
-// a weight above SOCK_VS_WEIGHT_MAX, or (EAFNOSUPPORT) a real server of
-// another family than its service.
+// an unknown hash key or shard policy, a weight above SOCK_VS_WEIGHT_MAX, a
+// threshold above kThresholdMax, a lower threshold above the upper one
+// (when both are given), shards outside 1..SOCK_VS_SHARDS_MAX, or
+// (EAFNOSUPPORT) a real server of another family than its service.
+// Optional settings (std::optional fields, an empty sched_name) are sent
+// only when set.
 
-// NEW_SERVICE: SERVICE{af, protocol, addr, port, [sched_name], flags}.
+// NEW_SERVICE: SERVICE{af, protocol, addr, port, [sched_name], flags,
+// [hash_key u8], [shard_policy u8]}.
 NlMsgPtr build_new_service(int family_id, const Service& svc);
-// SET_SERVICE: SERVICE{key, [sched_name], flags}.  Empty sched_name: unchanged.
+// SET_SERVICE: SERVICE{key, [sched_name], flags, [hash_key], [shard_policy]}.
+// What is not sent stays unchanged.
 NlMsgPtr build_set_service(int family_id, const Service& svc);
 // DEL_SERVICE: SERVICE{key}.
 NlMsgPtr build_del_service(int family_id, const ServiceKey& key);
@@ -44,9 +50,10 @@ NlMsgPtr build_del_service(int family_id, const ServiceKey& key);
 NlMsgPtr build_get_service(int family_id, const ServiceKey& key);
 // GET_SERVICE (dump): no attributes.
 NlMsgPtr build_list_services(int family_id);
-// NEW_DEST: SERVICE{key} DEST{addr, port, weight, af}.
+// NEW_DEST: SERVICE{key} DEST{addr, port, weight, [u_thresh u32],
+// [l_thresh u32], [shards u16], af}.
 NlMsgPtr build_new_dest(int family_id, const ServiceKey& key, const RealServer& dest);
-// SET_DEST: SERVICE{key} DEST{addr, port, weight, af}.
+// SET_DEST: as NEW_DEST; thresholds and shards not sent stay unchanged.
 NlMsgPtr build_set_dest(int family_id, const ServiceKey& key, const RealServer& dest);
 // DEL_DEST: SERVICE{key} DEST{addr, port, af}.
 NlMsgPtr build_del_dest(int family_id, const ServiceKey& key, const RealServer& dest);
@@ -67,7 +74,8 @@ NlMsgPtr build_get_info(int family_id);
 
 // A SOCK_VS_ATTR_SERVICE nest (GET_SERVICE doit reply or dump part).
 Service parse_service_reply(const nlmsghdr* nlh);
-// A SOCK_VS_ATTR_DEST nest (GET_DEST dump part).
+// A SOCK_VS_ATTR_DEST nest (GET_DEST dump part).  SHARD_CONNS must be a
+// whole number of u32, and as many as SHARDS says when both are present.
 RealServer parse_dest_reply(const nlmsghdr* nlh);
 // A SOCK_VS_ATTR_INFO nest (GET_INFO reply).
 Info parse_info_reply(const nlmsghdr* nlh);

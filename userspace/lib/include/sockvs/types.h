@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sockvs/address.h"
 
@@ -20,6 +21,28 @@ struct Stats {
 
   friend bool operator==(const Stats&, const Stats&) = default;
 };
+
+// What sh/mh and the "hash" shard policy hash (enum sock_vs_hash_key).
+enum class HashKey : std::uint8_t {
+  kTgid = 0,    // the connecting process (the module's default)
+  kLocal = 1,   // the socket's bound local address and port
+  kCgroup = 2,  // the socket's cgroup (v2)
+};
+
+// Which shard of a sharded real server a connection lands on (enum
+// sock_vs_shard_policy).
+enum class ShardPolicy : std::uint8_t {
+  kRr = 0,    // round robin over the shards (the module's default)
+  kLc = 1,    // the shard with the fewest open connections
+  kCpu = 2,   // current CPU % shards
+  kHash = 3,  // the service's hash key % shards
+};
+
+// Largest connection threshold (INT_MAX, as in IPVS and the module).
+inline constexpr std::uint32_t kThresholdMax = 2147483647U;
+
+inline constexpr HashKey kDefaultHashKey = HashKey::kTgid;
+inline constexpr ShardPolicy kDefaultShardPolicy = ShardPolicy::kRr;
 
 // What identifies a virtual service: (af, protocol, addr, port).
 struct ServiceKey {
@@ -40,7 +63,12 @@ struct Service {
   // Scheduler.  On add: empty means the module's default (wrr).  On edit:
   // empty means "leave unchanged".
   std::string sched_name;
-  std::uint32_t flags = 0;      // SOCK_VS_SVC_F_*; none defined yet
+  std::uint32_t flags = 0;  // SOCK_VS_SVC_F_*; none defined yet
+  // On add: nullopt means the module's default (tgid, rr).  On edit:
+  // nullopt means "leave unchanged" (the attribute is not sent).  In
+  // replies: what the module reported (nullopt if it did not: the default).
+  std::optional<HashKey> hash_key;
+  std::optional<ShardPolicy> shard_policy;
   Stats stats;                  // output only
   std::uint32_t num_dests = 0;  // output only
 
@@ -56,10 +84,20 @@ struct Service {
 struct RealServer {
   Address addr;
   std::uint16_t port = 0;
-  std::uint32_t weight = 1;        // 0..65535; 0 = quiesced
-  std::uint32_t active_conns = 0;  // output only
-  std::uint32_t inact_conns = 0;   // output only
-  Stats stats;                     // output only (conns)
+  std::uint32_t weight = 1;  // 0..65535; 0 = quiesced
+  // Connection thresholds (0..INT_MAX; upper 0 = none; lower <= upper) and
+  // shards (1..SOCK_VS_SHARDS_MAX; 1 = not sharded).  On add: nullopt means
+  // the module's default (0, 0, 1).  On edit: nullopt means "leave
+  // unchanged" (the attribute is not sent).  In replies: what the module
+  // reported (nullopt if it did not).
+  std::optional<std::uint32_t> u_threshold;
+  std::optional<std::uint32_t> l_threshold;
+  std::optional<std::uint16_t> shards;
+  std::uint32_t active_conns = 0;        // output only
+  std::uint32_t inact_conns = 0;         // output only
+  std::vector<std::uint32_t> shard_conns;  // output only: open connections per shard
+  bool overloaded = false;               // output only: over its upper threshold
+  Stats stats;                           // output only (conns)
 
   [[nodiscard]] int af() const noexcept { return addr.family(); }
 
@@ -77,6 +115,16 @@ struct Info {
 
   friend bool operator==(const Info&, const Info&) = default;
 };
+
+// "tgid", "local", "cgroup"; the number for a value this version does not know.
+std::string hash_key_name(HashKey key);
+// The inverse of hash_key_name for the known names; nullopt otherwise.
+std::optional<HashKey> parse_hash_key(std::string_view name) noexcept;
+
+// "rr", "lc", "cpu", "hash"; the number for a value this version does not know.
+std::string shard_policy_name(ShardPolicy policy);
+// The inverse of shard_policy_name for the known names; nullopt otherwise.
+std::optional<ShardPolicy> parse_shard_policy(std::string_view name) noexcept;
 
 // "TCP", "UDP", or the protocol number for anything else.
 std::string protocol_name(std::uint16_t protocol);

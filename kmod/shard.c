@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Shard placement.
+ *
+ * A sharded real server (Seastar's "port" policy, ScyllaDB's shard-aware
+ * port) serves a connection on shard = client local port % shards.  For an
+ * unbound TCP socket sock_vs chooses the shard by the service's policy and
+ * binds the socket to a free local port of that residue class before the
+ * kernel would pick an ephemeral port, as shard-aware drivers do by hand.
+ *
+ * The port comes from the namespace's ip_local_port_range, skips
+ * ip_local_reserved_ports, and is taken with the protocol's own get_port()
+ * (inet_csk_get_port), so it never collides with a port another socket
+ * holds, TIME_WAIT included.  The search starts at a random member of the
+ * class and tries every member once; if none is free the connect fails
+ * with EADDRNOTAVAIL rather than landing on another shard.
+ *
+ * A socket the application bound itself keeps its port: the shard it
+ * lands on is the one the port implies.  UDP sockets are always bound by
+ * the time connect() reaches the hook (inet_dgram_connect autobinds), so
+ * for them too the port decides.
+ */
+#include <linux/random.h>
+#include <linux/smp.h>
+#include <net/inet_sock.h>
+#include <net/ip.h>
+#include <net/sock.h>
+
+#include "sock_vs.h"
+
+/* uapi policy -> scheduler code's policy (netlink bounds the index) */
+static const enum svs_shard_policy svs_shard_policies[SOCK_VS_SHARD_MAX + 1] = {
+	[SOCK_VS_SHARD_RR] = SVS_SHARD_RR,
+	[SOCK_VS_SHARD_LC] = SVS_SHARD_LC,
+	[SOCK_VS_SHARD_CPU] = SVS_SHARD_CPU,
+	[SOCK_VS_SHARD_HASH] = SVS_SHARD_HASH,
+};
+
+/* Bind unbound @sk to a free local port p with p % nshards == shard. */
+static int svs_bind_port_in_class(struct sock *sk, u32 nshards, u32 shard)
+{
+	struct net *net = sock_net(sk);
+	u32 count, start, k, port;
+	int lo, hi;
+
+	inet_get_local_port_range(net, &lo, &hi);
+	count = svs_shard_port_count(lo, hi, nshards, shard);
+	if (!count)
+		return -EADDRNOTAVAIL;
+	start = get_random_u32() % count;
+	for (k = 0; k < count; k++) {
+		port = svs_shard_port_nth(lo, hi, nshards, shard,
+					  (start + k) % count);
+		if (inet_is_local_reserved_port(net, port))
+			continue;
+		if (sk->sk_prot->get_port(sk, port))
+			continue;
+		/* What inet_bind() does after get_port() succeeds. */
+		inet_sk(sk)->inet_sport = htons(inet_sk(sk)->inet_num);
+		inet_sk(sk)->inet_daddr = 0;
+		inet_sk(sk)->inet_dport = 0;
+		sk_dst_reset(sk);
+		return 0;
+	}
+	return -EADDRNOTAVAIL;
+}
+
+/*
+ * Choose the shard of @sk on @dest (sharded) and make the socket's local
+ * port agree with it.  Returns 0 with *shard set, or -EADDRNOTAVAIL.
+ */
+int svs_shard_place(struct sock *sk, const struct svs_service *svc,
+		    struct svs_dest *dest, const struct svs_sched_in *in,
+		    int *shard)
+{
+	u16 lport = inet_sk(sk)->inet_num;
+	u32 s;
+	int err;
+
+	if (lport || sk->sk_protocol != IPPROTO_TCP) {
+		*shard = lport % dest->shards;
+		return 0;
+	}
+	s = svs_shard_pick(svs_shard_policies[READ_ONCE(svc->conf.shard_policy)],
+			   dest->shards,
+			   dest->shard_conns, in->seq, raw_smp_processor_id(),
+			   in->hash);
+	err = svs_bind_port_in_class(sk, dest->shards, s);
+	if (err)
+		return err;
+	*shard = s;
+	return 0;
+}
