@@ -168,7 +168,10 @@ void svs_conn_track(struct sock *sk, struct svs_dest *dest, int shard)
 	}
 	hlist_add_head(&conn->dnode, &dest->conns);
 	list_add_tail(&conn->all, &svs_conn_list);
-	atomic_inc(&dest->live.conns);
+	/* IPVS marks a server overloaded when a connection reaches the limit. */
+	if (atomic_inc_return(&dest->live.conns) >= READ_ONCE(dest->live.u_thresh) &&
+	    READ_ONCE(dest->live.u_thresh))
+		atomic_set(&dest->live.overloaded, 1);
 	if (conn->shard >= 0)
 		atomic_inc(&dest->shard_conns[conn->shard]);
 	WRITE_ONCE(sk->sk_destruct, svs_sk_destruct);
