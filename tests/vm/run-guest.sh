@@ -41,7 +41,6 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (a
 timeout_s=${SVS_VM_TIMEOUT:-1800}
 results=${SVS_RESULTS_DIR:-$build/results/$kver}
 case $results in /*) ;; *) results=$repo/$results ;; esac
-case $results in /tmp/*) die "SVS_RESULTS_DIR under /tmp is hidden in the guest" 2 ;; esac
 log=$build/$kver-console.log
 initrd=$build/initramfs-$kver.cpio.gz
 mkdir -p "$build"
@@ -89,6 +88,11 @@ append="console=ttyS0 quiet panic=-1 softlockup_panic=0 mitigations=off"
 # reporting that as soft lockups / RCU stalls (real hangs still trip them).
 append+=" watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120 tsc=reliable"
 append+=" ${SVS_VM_APPEND:-}"
+# The guest mounts fresh tmpfs on /tmp and /run: a checkout there (CI may
+# clone anywhere) is shared on its own and mounted back at the same path.
+case $repo in
+/tmp/* | /run/*) append+=" svs.repo=$repo" ;;
+esac
 
 # shellcheck disable=SC2054  # commas are QEMU option syntax
 qemu=(qemu-system-x86_64
@@ -97,6 +101,7 @@ qemu=(qemu-system-x86_64
     -kernel "$boot_image" -initrd "$initrd" -append "$append"
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
     -virtfs "local,path=$results,mount_tag=results,security_model=none,multidevs=remap"
+    -virtfs "local,path=$repo,mount_tag=repo,security_model=none,readonly=on,multidevs=remap"
     -device virtio-rng-pci)
 # shellcheck disable=SC2206  # SVS_VM_QEMU is deliberately word-split
 qemu+=(${SVS_VM_QEMU:-})
