@@ -335,6 +335,257 @@ TEST_F(AppTest, InverseCommands) {
   EXPECT_TRUE(inverse_of(fake, parse({"-E", "-t", "10.0.0.1:6379"})).empty());  // no change
 }
 
+const char* const kOptionsSave =
+    "-A -t 10.0.0.1:9042 -s mh --hash-key local --shard-policy lc\n"
+    "-a -t 10.0.0.1:9042 -r 127.0.0.1:9042 -w 2 -x 100 -y 50 --shards 4\n"
+    "-a -t 10.0.0.1:9042 -r 127.0.0.2:9042 -w 1\n"
+    "-A -u [fd00::1]:53 -s sh --hash-key cgroup\n"
+    "-a -u [fd00::1]:53 -r [fd00::2]:53 -w 1 -x 10\n"
+    "-A -t 10.0.0.2:80 -s fo\n";
+
+class AppOptionsTest : public AppTest {
+ protected:
+  // Line `n` (0-based) of -S, with its newline.
+  std::string save_line(int n) {
+    const std::string text = save();
+    std::size_t start = 0;
+    for (int i = 0; i < n; ++i) {
+      start = text.find('\n', start) + 1;
+    }
+    return text.substr(start, text.find('\n', start) + 1 - start);
+  }
+
+  void build_options_config() {
+    ok({"-A", "-t", "10.0.0.1:9042", "-s", "mh", "--hash-key", "local", "--shard-policy", "lc"});
+    ok({"-a", "-t", "10.0.0.1:9042", "-r", "127.0.0.1", "-w", "2", "-x", "100", "-y", "50",
+        "--shards", "4"});
+    ok({"-a", "-t", "10.0.0.1:9042", "-r", "127.0.0.2"});
+    ok({"-A", "-u", "[fd00::1]:53", "-s", "sh", "--hash-key=cgroup"});
+    ok({"-a", "-u", "[fd00::1]:53", "-r", "[fd00::2]", "--u-threshold", "10"});
+    ok({"-A", "-t", "10.0.0.2:80", "-s", "fo", "--hash-key", "tgid", "--shard-policy", "rr"});
+  }
+
+  // Open connections as the module would count them.
+  void set_conns() {
+    auto& d = fake.table[0].dests[0];
+    d.shard_conns = {2, 2, 2, 2};
+    d.active_conns = 8;
+    auto& e = fake.table[0].dests[1];
+    e.shard_conns = {3};
+    e.active_conns = 2;
+    e.inact_conns = 1;
+    fake.table[1].dests[0].overloaded = true;
+    fake.table[1].dests[0].active_conns = 10;
+    fake.table[1].dests[0].shard_conns = {10};
+  }
+};
+
+TEST_F(AppOptionsTest, AddSendsOnlyWhatIsGiven) {
+  build_options_config();
+  const auto& svc = fake.table[0].svc;
+  EXPECT_EQ(svc.hash_key, sockvs::HashKey::kLocal);
+  EXPECT_EQ(svc.shard_policy, sockvs::ShardPolicy::kLc);
+  const auto& d = fake.table[0].dests[0];
+  EXPECT_EQ(d.u_threshold, 100U);
+  EXPECT_EQ(d.l_threshold, 50U);
+  EXPECT_EQ(d.shards, 4);
+  const auto& plain = fake.table[0].dests[1];  // module defaults
+  EXPECT_EQ(plain.u_threshold, 0U);
+  EXPECT_EQ(plain.shards, 1);
+  EXPECT_EQ(fake.table[1].svc.shard_policy, sockvs::ShardPolicy::kRr);
+}
+
+TEST_F(AppOptionsTest, ListShowsNonDefaultFlags) {
+  build_options_config();
+  set_conns();
+  EXPECT_EQ(ok({"-L", "-n"}),
+            "Sock VS version 0.1.0 (services=3, hook=kprobe)\n"
+            "Prot LocalAddress:Port Scheduler Flags\n"
+            "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+            "TCP  10.0.0.1:9042 mh hash-key local shard-policy lc\n"
+            "  -> 127.0.0.1:9042               Sock    2      8          0         \n"
+            "  -> 127.0.0.2:9042               Sock    1      2          1         \n"
+            "UDP  [fd00::1]:53 sh hash-key cgroup\n"
+            "  -> [fd00::2]:53                 Sock    1      10         0         \n"
+            "TCP  10.0.0.2:80 fo\n");
+}
+
+TEST_F(AppOptionsTest, ListThresholds) {
+  build_options_config();
+  set_conns();
+  EXPECT_EQ(ok({"-L", "-n", "--thresholds"}),
+            "Sock VS version 0.1.0 (services=3, hook=kprobe)\n"
+            "Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn \n"
+            "  -> RemoteAddress:Port\n"
+            "TCP  10.0.0.1:9042 mh hash-key local shard-policy lc\n"
+            "  -> 127.0.0.1:9042               100        50         8          0         \n"
+            "  -> 127.0.0.2:9042               0          0          2          1         \n"
+            "UDP  [fd00::1]:53 sh hash-key cgroup\n"
+            "  -> [fd00::2]:53                 10         0          10         0          "
+            "overloaded\n"
+            "TCP  10.0.0.2:80 fo\n");
+}
+
+TEST_F(AppOptionsTest, ListShards) {
+  build_options_config();
+  set_conns();
+  EXPECT_EQ(ok({"-L", "-n", "--shards"}),
+            "Sock VS version 0.1.0 (services=3, hook=kprobe)\n"
+            "Prot LocalAddress:Port Scheduler Flags\n"
+            "  -> RemoteAddress:Port           Shards ActiveConn InActConn  PerShard\n"
+            "TCP  10.0.0.1:9042 mh hash-key local shard-policy lc\n"
+            "  -> 127.0.0.1:9042               4      8          0          2 2 2 2\n"
+            "  -> 127.0.0.2:9042               1      2          1          3\n"
+            "UDP  [fd00::1]:53 sh hash-key cgroup\n"
+            "  -> [fd00::2]:53                 1      10         0          10\n"
+            "TCP  10.0.0.2:80 fo\n");
+  // One service.
+  const std::string one = ok({"-L", "--shards", "-t", "10.0.0.1:9042"});
+  EXPECT_NE(one.find("  -> 127.0.0.1:9042               4      8          0          2 2 2 2\n"),
+            std::string::npos);
+  EXPECT_EQ(one.find("UDP"), std::string::npos);
+}
+
+TEST_F(AppOptionsTest, SaveClearRestoreRoundTripsExactly) {
+  build_options_config();
+  set_conns();
+  const std::string saved = save();
+  EXPECT_EQ(saved, kOptionsSave);
+  const std::string thresholds = ok({"-L", "-n", "--thresholds"});
+  ok({"-C"});
+  EXPECT_EQ(save(), "");
+  ok({"-R"}, saved);
+  EXPECT_EQ(save(), saved);
+  // The same settings (counters start from zero).
+  EXPECT_EQ(fake.table[0].svc.hash_key, sockvs::HashKey::kLocal);
+  EXPECT_EQ(fake.table[0].dests[0].shards, 4);
+  EXPECT_EQ(fake.table[0].dests[0].shard_conns, (std::vector<std::uint32_t>{0, 0, 0, 0}));
+  EXPECT_EQ(fake.table[1].dests[0].u_threshold, 10U);
+  // A second round trip changes nothing either.
+  ok({"-C"});
+  ok({"-R"}, saved);
+  EXPECT_EQ(save(), saved);
+}
+
+TEST_F(AppOptionsTest, EditServiceChangesOnlyWhatIsGiven) {
+  build_options_config();
+  ok({"-E", "-t", "10.0.0.1:9042", "--shard-policy", "cpu"});
+  EXPECT_EQ(fake.table[0].svc.sched_name, "mh");
+  EXPECT_EQ(fake.table[0].svc.hash_key, sockvs::HashKey::kLocal);
+  EXPECT_EQ(fake.table[0].svc.shard_policy, sockvs::ShardPolicy::kCpu);
+  ok({"-E", "-t", "10.0.0.1:9042", "-s", "wlc"});
+  EXPECT_EQ(fake.table[0].svc.hash_key, sockvs::HashKey::kLocal);
+  EXPECT_EQ(fake.table[0].svc.shard_policy, sockvs::ShardPolicy::kCpu);
+  ok({"-E", "-t", "10.0.0.1:9042", "--hash-key", "tgid"});  // back to the default
+  EXPECT_EQ(save_line(0), "-A -t 10.0.0.1:9042 -s wlc --shard-policy cpu\n");
+}
+
+TEST_F(AppOptionsTest, EditServerChangesOnlyWhatIsGivenButTheWeight) {
+  build_options_config();
+  ok({"-e", "-t", "10.0.0.1:9042", "-r", "127.0.0.1", "-w", "3"});
+  auto d = fake.table[0].dests[0];
+  EXPECT_EQ(d.weight, 3U);
+  EXPECT_EQ(d.u_threshold, 100U);
+  EXPECT_EQ(d.l_threshold, 50U);
+  EXPECT_EQ(d.shards, 4);
+  ok({"-e", "-t", "10.0.0.1:9042", "-r", "127.0.0.1", "--shards", "2"});
+  d = fake.table[0].dests[0];
+  EXPECT_EQ(d.weight, 1U);  // -e without -w: weight 1, like ipvsadm
+  EXPECT_EQ(d.shards, 2);
+  EXPECT_EQ(d.u_threshold, 100U);
+  ok({"-e", "-t", "10.0.0.1:9042", "-r", "127.0.0.1", "-x", "0", "-y", "0", "--shards", "1"});
+  EXPECT_EQ(save_line(1), "-a -t 10.0.0.1:9042 -r 127.0.0.1:9042 -w 1\n");
+}
+
+TEST_F(AppOptionsTest, ThresholdErrors) {
+  build_options_config();
+  const std::string before = save();
+  // Client side: exit 2, nothing sent.
+  const int connects_before = connects;
+  Result r = run_args({"-a", "-t", "10.0.0.1:9042", "-r", "127.0.0.3", "-x", "5", "-y", "6"});
+  EXPECT_EQ(r.status, kExitUsage);
+  EXPECT_EQ(r.err,
+            "sockvsadm: lower threshold 6 (-y) is above the upper threshold 5 (-x) (see "
+            "'sockvsadm --help')\n");
+  EXPECT_EQ(connects, connects_before);
+  // Module side: -e -y above the current upper threshold (100).
+  r = run_args({"-e", "-t", "10.0.0.1:9042", "-r", "127.0.0.1", "-w", "2", "-y", "101"});
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_EQ(r.err, "sockvsadm: lower threshold above upper threshold\n");
+  EXPECT_EQ(save(), before);
+}
+
+TEST_F(AppOptionsTest, RestoreRollsBackTheNewOptions) {
+  build_options_config();
+  const std::string before = save();
+  const Result r = run_args({"-R"},
+                            "-E -t 10.0.0.1:9042 --hash-key tgid --shard-policy hash\n"
+                            "-E -u [fd00::1]:53 -s mh\n"
+                            "-e -t 10.0.0.1:9042 -r 127.0.0.1 -w 2 -x 7 -y 0 --shards 16\n"
+                            "-e -t 10.0.0.1:9042 -r 127.0.0.2 -w 1 --shards 3\n"
+                            "-d -t 10.0.0.1:9042 -r 127.0.0.1\n"
+                            "-D -u [fd00::1]:53\n"
+                            "-A -t 10.0.0.9:80 -s nosuchsched\n");
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_NE(r.err.find("line 7: unknown scheduler 'nosuchsched' (nothing was applied: the "
+                       "earlier lines were rolled back)"),
+            std::string::npos)
+      << r.err;
+  // Same settings; the deleted real server comes back at the end.
+  EXPECT_EQ(save(),
+            "-A -t 10.0.0.1:9042 -s mh --hash-key local --shard-policy lc\n"
+            "-a -t 10.0.0.1:9042 -r 127.0.0.2:9042 -w 1\n"
+            "-a -t 10.0.0.1:9042 -r 127.0.0.1:9042 -w 2 -x 100 -y 50 --shards 4\n"
+            "-A -t 10.0.0.2:80 -s fo\n"
+            "-A -u [fd00::1]:53 -s sh --hash-key cgroup\n"
+            "-a -u [fd00::1]:53 -r [fd00::2]:53 -w 1 -x 10\n");
+}
+
+TEST_F(AppOptionsTest, InverseCommandsCarryTheNewOptions) {
+  build_options_config();
+  const auto parse = [](std::vector<std::string> a) { return parse_command(a); };
+  auto inv = inverse_of(fake, parse({"-E", "-t", "10.0.0.1:9042", "--hash-key", "cgroup"}));
+  ASSERT_EQ(inv.size(), 1U);
+  EXPECT_EQ(inv[0].scheduler, "");  // not changed: not touched
+  EXPECT_EQ(inv[0].hash_key, sockvs::HashKey::kLocal);
+  EXPECT_FALSE(inv[0].shard_policy.has_value());
+
+  inv = inverse_of(fake, parse({"-D", "-t", "10.0.0.1:9042"}));
+  ASSERT_EQ(inv.size(), 3U);
+  EXPECT_EQ(inv[0].hash_key, sockvs::HashKey::kLocal);
+  EXPECT_EQ(inv[0].shard_policy, sockvs::ShardPolicy::kLc);
+  EXPECT_EQ(inv[1].dest->u_threshold, 100U);
+  EXPECT_EQ(inv[1].dest->l_threshold, 50U);
+  EXPECT_EQ(inv[1].dest->shards, 4);
+  EXPECT_TRUE(inv[1].dest->shard_conns.empty());  // outputs are not commands
+
+  inv = inverse_of(fake, parse({"-e", "-t", "10.0.0.1:9042", "-r", "127.0.0.1", "--shards", "8"}));
+  ASSERT_EQ(inv.size(), 1U);
+  EXPECT_EQ(inv[0].dest->shards, 4);
+  EXPECT_EQ(inv[0].dest->weight, 2U);
+
+  inv = inverse_of(fake, parse({"-d", "-t", "10.0.0.1:9042", "-r", "127.0.0.1"}));
+  ASSERT_EQ(inv.size(), 1U);
+  EXPECT_EQ(inv[0].op, Op::kAddDest);
+  EXPECT_EQ(inv[0].dest->shards, 4);
+}
+
+TEST_F(AppOptionsTest, UndoingAnEditOfAnOlderModulesServerSendsDefaults) {
+  build_options_config();
+  // A module that reports no thresholds or shards.
+  auto& d = fake.table[0].dests[1];
+  d.u_threshold.reset();
+  d.l_threshold.reset();
+  d.shards.reset();
+  const auto inv = inverse_of(
+      fake, parse_command(std::vector<std::string>{"-e", "-t", "10.0.0.1:9042", "-r", "127.0.0.2",
+                                                   "-x", "9", "--shards", "2"}));
+  ASSERT_EQ(inv.size(), 1U);
+  EXPECT_EQ(inv[0].dest->u_threshold, 0U);
+  EXPECT_FALSE(inv[0].dest->l_threshold.has_value());  // the edit does not change it
+  EXPECT_EQ(inv[0].dest->shards, 1);
+}
+
 TEST_F(AppTest, VersionWithAndWithoutModule) {
   std::string out = ok({"-V"});
   EXPECT_EQ(out.rfind("sockvsadm v" + userspace_version(), 0), 0U);

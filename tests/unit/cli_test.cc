@@ -317,8 +317,8 @@ TEST(Cli, UsageMentionsEveryCommandAndNumericOnly) {
 }
 
 TEST(Cli, HashKeyAndShardPolicyOnAddAndEditService) {
-  Command c = parse({"-A", "-t", "10.0.0.1:6379", "-s", "mh", "--hash-key", "local",
-                     "--shard-policy", "lc"});
+  Command c = parse(
+      {"-A", "-t", "10.0.0.1:6379", "-s", "mh", "--hash-key", "local", "--shard-policy", "lc"});
   EXPECT_EQ(c.scheduler, "mh");
   EXPECT_EQ(c.hash_key, sockvs::HashKey::kLocal);
   EXPECT_EQ(c.shard_policy, sockvs::ShardPolicy::kLc);
@@ -336,10 +336,10 @@ TEST(Cli, HashKeyAndShardPolicyOnAddAndEditService) {
         std::pair{"cgroup", sockvs::HashKey::kCgroup}}) {
     EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80", "--hash-key", name}).hash_key, key) << name;
   }
-  for (const auto& [name, policy] : {std::pair{"rr", sockvs::ShardPolicy::kRr},
-                                     std::pair{"lc", sockvs::ShardPolicy::kLc},
-                                     std::pair{"cpu", sockvs::ShardPolicy::kCpu},
-                                     std::pair{"hash", sockvs::ShardPolicy::kHash}}) {
+  for (const auto& [name, policy] :
+       {std::pair{"rr", sockvs::ShardPolicy::kRr}, std::pair{"lc", sockvs::ShardPolicy::kLc},
+        std::pair{"cpu", sockvs::ShardPolicy::kCpu},
+        std::pair{"hash", sockvs::ShardPolicy::kHash}}) {
     EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80", "--shard-policy", name}).shard_policy, policy)
         << name;
   }
@@ -378,8 +378,8 @@ TEST(Cli, ServiceOptionsOnlyWithAddOrEditService) {
 }
 
 TEST(Cli, ThresholdsOnAddAndEditServer) {
-  Command c = parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-w", "2", "-x", "100", "-y",
-                     "50"});
+  Command c =
+      parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-w", "2", "-x", "100", "-y", "50"});
   ASSERT_TRUE(c.dest.has_value());
   EXPECT_EQ(c.dest->weight, 2U);
   EXPECT_EQ(c.dest->u_threshold, 100U);
@@ -398,8 +398,7 @@ TEST(Cli, ThresholdsOnAddAndEditServer) {
 }
 
 TEST(Cli, ThresholdBounds) {
-  Command c =
-      parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-x", "2147483647", "-y", "0"});
+  Command c = parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-x", "2147483647", "-y", "0"});
   EXPECT_EQ(c.dest->u_threshold, 2147483647U);
   EXPECT_EQ(c.dest->l_threshold, 0U);
   c = parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-x", "0"});
@@ -408,9 +407,9 @@ TEST(Cli, ThresholdBounds) {
     EXPECT_EQ(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-x", bad}),
               "invalid upper threshold (-x) '" + std::string(bad) + "': expected 0-2147483647")
         << bad;
-    EXPECT_EQ(usage_error({"-e", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--l-threshold", bad}),
-              "invalid lower threshold (--l-threshold) '" + std::string(bad) +
-                  "': expected 0-2147483647")
+    EXPECT_EQ(
+        usage_error({"-e", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--l-threshold", bad}),
+        "invalid lower threshold (--l-threshold) '" + std::string(bad) + "': expected 0-2147483647")
         << bad;
   }
 }
@@ -458,17 +457,16 @@ TEST(Cli, ShardsNeedsAValueOnServers) {
             "option --shards is not valid with -A");
   EXPECT_EQ(usage_error({"-d", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--shards", "4"}),
             "option --shards is not valid with -d");
-  EXPECT_EQ(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--shards", "2",
-                         "--shards", "3"}),
-            "option --shards given more than once");
+  EXPECT_EQ(
+      usage_error({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--shards", "2", "--shards", "3"}),
+      "option --shards given more than once");
 }
 
 TEST(Cli, ThresholdsOnlyWithAddOrEditServer) {
   EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "-x", "5"}), "option -x is not valid with -A");
   EXPECT_EQ(usage_error({"-d", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-y", "5"}),
             "option -y is not valid with -d");
-  EXPECT_EQ(usage_error({"-L", "--u-threshold", "5"}),
-            "option --u-threshold is not valid with -L");
+  EXPECT_EQ(usage_error({"-L", "--u-threshold", "5"}), "option --u-threshold is not valid with -L");
 }
 
 TEST(Cli, ListViews) {
@@ -507,22 +505,21 @@ TEST(Cli, OneListViewAtATime) {
 
 TEST(Cli, UsageListsSchedulersShardPoliciesAndHashKeys) {
   const std::string u = usage_text();
-  for (const char* line : {"  rr      round robin", "  wrr     weighted round robin",
-                           "  lc      least connections", "  wlc     weighted least connections",
-                           "  sh      source hashing", "  mh      Maglev consistent hashing",
-                           "  port    the socket's bound local port",
-                           "  fixed   the first usable real server", "  fo      weighted failover",
-                           "  tgid    the connecting process (default)",
-                           "  local   the socket's bound local address and port",
-                           "  cgroup  the socket's cgroup (v2)",
-                           "  rr      round robin over the shards (default)",
-                           "  lc      the shard with the fewest open connections",
-                           "  cpu     the current CPU modulo the shards",
-                           "  hash    the service's hash key modulo the shards"}) {
+  for (const char* line :
+       {"  rr      round robin", "  wrr     weighted round robin", "  lc      least connections",
+        "  wlc     weighted least connections", "  sh      source hashing",
+        "  mh      Maglev consistent hashing", "  port    the socket's bound local port",
+        "  fixed   the first usable real server", "  fo      weighted failover",
+        "  tgid    the connecting process (default)",
+        "  local   the socket's bound local address and port", "  cgroup  the socket's cgroup (v2)",
+        "  rr      round robin over the shards (default)",
+        "  lc      the shard with the fewest open connections",
+        "  cpu     the current CPU modulo the shards",
+        "  hash    the service's hash key modulo the shards"}) {
     EXPECT_NE(u.find(line), std::string::npos) << line;
   }
-  for (const char* opt : {"--hash-key", "--shard-policy", "--u-threshold  -x",
-                          "--l-threshold  -y", "--shards", "--thresholds", "PerShard",
+  for (const char* opt : {"--hash-key", "--shard-policy", "--u-threshold  -x", "--l-threshold  -y",
+                          "--shards", "--thresholds", "PerShard",
                           "--hash-key local --shard-policy lc", "-x 100 -y 50 --shards 4"}) {
     EXPECT_NE(u.find(opt), std::string::npos) << opt;
   }

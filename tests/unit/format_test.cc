@@ -244,8 +244,8 @@ TEST(FormatList, ShardsView) {
        {sharded("127.0.0.1", 9042, 4, {2, 2, 2, 2}, 8, 0),
         sharded("192.168.1.5", 9042, 1, {5}, 3, 2), big}},
       {service(IPPROTO_UDP, "fd00::1", 53, "wrr"),
-       {dest("fd00::2", 5353, 1, 4, 1),                      // older module: 1 shard, its total
-        sharded("fd00::3", 53, 2, {}, 0, 0)}}};              // counts missing: "-"
+       {dest("fd00::2", 5353, 1, 4, 1),          // older module: 1 shard, its total
+        sharded("fd00::3", 53, 2, {}, 0, 0)}}};  // counts missing: "-"
   EXPECT_EQ(format_list(info, entries, ListOptions{false, false, false, true}),
             "Sock VS version 0.1.0 (services=2, hook=kprobe)\n"
             "Prot LocalAddress:Port Scheduler Flags\n"
@@ -261,8 +261,7 @@ TEST(FormatList, ShardsView) {
 }
 
 TEST(FormatList, PerShardText) {
-  EXPECT_EQ(per_shard_text(sharded("10.0.0.1", 1, 3, {0, 4294967295U, 7}, 0, 0)),
-            "0 4294967295 7");
+  EXPECT_EQ(per_shard_text(sharded("10.0.0.1", 1, 3, {0, 4294967295U, 7}, 0, 0)), "0 4294967295 7");
   EXPECT_EQ(per_shard_text(sharded("10.0.0.1", 1, 1, {9}, 0, 0)), "9");
   EXPECT_EQ(per_shard_text(dest("10.0.0.1", 1, 1, 4294967295U, 1)), "4294967296");
   EXPECT_EQ(per_shard_text(sharded("10.0.0.1", 1, 5, {}, 3, 3)), "-");

@@ -340,9 +340,8 @@ TEST(ParseReply, DestMaxShardsFitsAReply) {
 
 TEST(ParseReply, DestShardConnsWithoutShardsIsTakenAsIs) {
   const std::uint32_t per_shard[2] = {1, 0};
-  const RealServer d = parse_dest_with([&](ReplyBuilder& b) {
-    b.raw(SOCK_VS_DEST_ATTR_SHARD_CONNS, per_shard, sizeof per_shard);
-  });
+  const RealServer d = parse_dest_with(
+      [&](ReplyBuilder& b) { b.raw(SOCK_VS_DEST_ATTR_SHARD_CONNS, per_shard, sizeof per_shard); });
   EXPECT_FALSE(d.shards.has_value());
   EXPECT_EQ(d.shard_conns, (std::vector<std::uint32_t>{1, 0}));
 }
@@ -367,8 +366,7 @@ TEST(ParseReply, DestShardConnsMustMatchShards) {
     ADD_FAILURE() << "3 counts for 4 shards accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), EPROTO);
-    EXPECT_NE(std::string(e.what()).find("3 entries for 4 shards"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("3 entries for 4 shards"), std::string::npos) << e.what();
   }
   // An empty array for 1 shard is just as wrong.
   EXPECT_EQ(parse_error_code([&] {
@@ -381,11 +379,11 @@ TEST(ParseReply, DestShardConnsMustMatchShards) {
 
 TEST(ParseReply, DestSettingsOfTheWrongSizeAreMalformed) {
   const std::uint8_t one = 1;
-  EXPECT_EQ(parse_error_code([&] {
-              parse_dest_with(
-                  [&](ReplyBuilder& b) { b.raw(SOCK_VS_DEST_ATTR_SHARDS, &one, 1); });  // u16
-            }),
-            EPROTO);
+  EXPECT_EQ(
+      parse_error_code([&] {
+        parse_dest_with([&](ReplyBuilder& b) { b.raw(SOCK_VS_DEST_ATTR_SHARDS, &one, 1); });  // u16
+      }),
+      EPROTO);
   EXPECT_EQ(parse_error_code([&] {
               parse_dest_with([&](ReplyBuilder& b) {
                 b.u16(SOCK_VS_DEST_ATTR_U_THRESH, 1);  // u32

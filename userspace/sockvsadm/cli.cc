@@ -286,8 +286,8 @@ Rules rules_for(Op op) {
   switch (op) {
     case Op::kAddService:
     case Op::kEditService:
-      return {{Key::kTcp, Key::kUdp, Key::kScheduler, Key::kHashKey, Key::kShardPolicy}, true,
-              false};
+      return {
+          {Key::kTcp, Key::kUdp, Key::kScheduler, Key::kHashKey, Key::kShardPolicy}, true, false};
     case Op::kDelService:
       return {{Key::kTcp, Key::kUdp}, true, false};
     case Op::kAddDest:

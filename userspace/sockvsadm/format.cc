@@ -101,8 +101,8 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
     out += "  -> RemoteAddress:Port\n";
   } else if (opts.shards) {
     out += "Prot LocalAddress:Port Scheduler Flags\n";
-    out += sformat("%-33s %-6s %-10s %-10s %s\n", "  -> RemoteAddress:Port", "Shards",
-                   "ActiveConn", "InActConn", "PerShard");
+    out += sformat("%-33s %-6s %-10s %-10s %s\n", "  -> RemoteAddress:Port", "Shards", "ActiveConn",
+                   "InActConn", "PerShard");
   } else {
     out += "Prot LocalAddress:Port Scheduler Flags\n";
     out += "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";

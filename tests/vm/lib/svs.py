@@ -1050,3 +1050,278 @@ def _cli():
 
 if __name__ == "__main__":
     _cli()
+
+
+# ====================================================================
+# Helpers for the scheduler / shard cases (tests/vm/cases/5*.py).
+# Appended; nothing above depends on them.
+
+import struct  # noqa: E402
+
+def rst_close(sock):
+    """Close with SO_LINGER 0: the peer gets a RST, nobody keeps TIME_WAIT,
+    and the local port is free again at once."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    sock.close()
+
+
+def tcp_connect_bound(host, port, lport, laddr=None, timeout=SOCK_TIMEOUT, reuse=True):
+    """A TCP socket bound to (laddr or any, lport) first, then connected."""
+    s = socket.socket(family_of(host), socket.SOCK_STREAM)
+    try:
+        s.settimeout(timeout)
+        if reuse:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((laddr or ("::" if ":" in host else "0.0.0.0"), lport))
+        s.connect((host, port))
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def tcp_ident_rst(host, port, lport=None, timeout=SOCK_TIMEOUT):
+    """tcp_ident() (EchoServer greeting) on a new connection, optionally bound
+    to local port lport, closed with RST; returns (ident, local port)."""
+    s = tcp_connect_bound(host, port, lport, timeout=timeout) if lport else tcp_connect(host, port, timeout)
+    try:
+        line = read_line(s)
+        local = s.getsockname()[1]
+    finally:
+        rst_close(s)
+    if not line.startswith("ID "):
+        raise Fail("unexpected greeting %r from %s" % (line, fmt_addr(host, port)))
+    return line[3:], local
+
+
+def read_sysctl(key):
+    with open("/proc/sys/" + key.replace(".", "/")) as f:
+        return f.read().strip()
+
+
+def local_port_range():
+    lo, hi = read_sysctl("net.ipv4.ip_local_port_range").split()
+    return int(lo), int(hi)
+
+
+def reserved_ports():
+    """net.ipv4.ip_local_reserved_ports as a set of ports."""
+    out = set()
+    text = read_sysctl("net.ipv4.ip_local_reserved_ports")
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            a, b = part.split("-")
+            out.update(range(int(a), int(b) + 1))
+        else:
+            out.add(int(part))
+    return out
+
+
+def module_dests(vip, vport, proto="tcp", netns=None):
+    """What the module itself reports about a service's real servers, read
+    with a raw GET_DEST dump (svs_genl), independent of sockvsadm's output:
+    {"127.0.0.1:7001": {weight, active, inact, conns (scheduled),
+     u_thresh, l_thresh, shards, shard_conns (list), overloaded}}, in
+    configuration order (dict order).  For a server of 1 shard,
+    shard_conns[0] is its open-connection count as the schedulers see it
+    (every tracked socket, CLOSE included, until it is freed)."""
+    if netns:
+        raise Fail("module_dests: netns not supported (run the case in its namespace)")
+    import svs_genl as g
+    nl = g.Genl()
+    try:
+        pr = socket.IPPROTO_TCP if proto == "tcp" else socket.IPPROTO_UDP
+        r = nl.cmd("GET_DEST", g.nest(g.ATTR["SERVICE"], *g.svc_attrs(vip, vport, proto=pr)),
+                   flags=g.NLM_F_REQUEST | g.NLM_F_DUMP)
+    finally:
+        nl.close()
+    if r.error:
+        raise Fail("GET_DEST dump of %s: %s (%s)" % (fmt_addr(vip, vport), errno_name(-r.error), r.extack_msg))
+    out = {}
+    D = g.DEST
+    for m in r.msgs:
+        top = g.parse_attrs(m)
+        a = g.parse_attrs(top[g.ATTR["DEST"]])
+        raw = a[D["ADDR"]]
+        host = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+        port = struct.unpack("=H", a[D["PORT"]])[0]
+
+        def u32(name, default=None):
+            return struct.unpack("=I", a[D[name]])[0] if D.get(name) in a else default
+
+        st = g.parse_attrs(a[D["STATS"]]) if D["STATS"] in a else {}
+        sc = a.get(D.get("SHARD_CONNS", -1))
+        out[fmt_addr(host, port)] = dict(
+            weight=u32("WEIGHT"), active=u32("ACTIVE_CONNS"), inact=u32("INACT_CONNS"),
+            conns=struct.unpack("=Q", st[g.STATS["CONNS"]])[0] if g.STATS["CONNS"] in st else None,
+            u_thresh=u32("U_THRESH"), l_thresh=u32("L_THRESH"),
+            shards=struct.unpack("=H", a[D["SHARDS"]][:2])[0] if D.get("SHARDS") in a else None,
+            shard_conns=list(struct.unpack("=%dI" % (len(sc) // 4), sc)) if sc is not None else None,
+            overloaded=a[D["OVERLOADED"]][0] if D.get("OVERLOADED") in a else None)
+    return out
+
+
+def module_open_conns(vip, vport, proto="tcp"):
+    """{rip: open connections as the schedulers count them} (the sum of
+    SHARD_CONNS: every tracked socket until it is freed)."""
+    return {rip: sum(d["shard_conns"]) for rip, d in module_dests(vip, vport, proto).items()}
+
+
+def wait_open_conns(vip, vport, want, what, timeout=60):
+    """Wait until the module's per-server open counts equal want ({rip: n})."""
+    last = {}
+
+    def ok():
+        last["v"] = module_open_conns(vip, vport)
+        return last["v"] == want
+
+    wait_for(ok, timeout, lambda: "%s: module open connections %r, expected %r"
+             % (what, last.get("v"), want), interval=0.1)
+
+
+def _parse_view(text, view, hdr_re):
+    """Services and their real-server lines of an -L view: list of dicts
+    (proto, addr, sched, flags, dests: [dict(addr, fields: [tokens])])."""
+    lines = text.splitlines()
+    if len(lines) < 3 or not LIST_HEADER_RE.match(lines[0]):
+        raise Fail("-L %s: header is wrong:\n%s" % (view, text))
+    hdr = "\n".join(l.rstrip() for l in lines[1:3])
+    if not re.match(hdr_re, hdr):
+        raise Fail("-L %s: header lines 2-3 %r do not match %r" % (view, hdr, hdr_re))
+    services = []
+    for line in lines[3:]:
+        ms = re.match(r"^(TCP|UDP)  (\S+) (\S+)(?: (.*))?$", line.rstrip())
+        md = re.match(r"^  -> (\S+)\s+(.*?)\s*$", line)
+        if ms:
+            services.append(dict(proto=ms.group(1), addr=ms.group(2), sched=ms.group(3),
+                                 flags=(ms.group(4) or "").strip(), dests=[]))
+        elif md and services:
+            services[-1]["dests"].append(dict(addr=md.group(1), fields=md.group(2).split()))
+        else:
+            raise Fail("-L %s: unparsable line %r in:\n%s" % (view, line, text))
+    return services
+
+
+def _view_dests(services, proto, addr, view, text):
+    for s in services:
+        if s["proto"] == proto and s["addr"] == addr:
+            return s
+    raise Fail("service %s %s not in -L %s output:\n%s" % (proto, addr, view, text))
+
+
+def shard_listing(proto="TCP", addr=None, netns=None):
+    """`sockvsadm -L -n --shards`: {service addr: {"sched", "flags", "dests":
+    {rip: dict(shards, active, inact, per_shard: [ints] or None for "-")}}}
+    (or that of one service if addr is given).  Checks the layout:
+      Prot LocalAddress:Port Scheduler Flags
+        -> RemoteAddress:Port           Shards ActiveConn InActConn  PerShard
+    """
+    text = adm_ok("-L", "-n", "--shards", netns=netns, quiet=True)
+    services = _parse_view(text, "-n --shards",
+                           r"^Prot LocalAddress:Port Scheduler Flags\n"
+                           r"  -> RemoteAddress:Port\s+Shards\s+ActiveConn\s+InActConn\s+PerShard$")
+    out = {}
+    for s in services:
+        dests = {}
+        for d in s["dests"]:
+            f = d["fields"]
+            if len(f) < 4 or not all(x.isdigit() for x in f[:3]):
+                raise Fail("-L -n --shards: bad real-server line for %s: %r" % (d["addr"], f))
+            shards = int(f[0])
+            per = None if f[3:] == ["-"] else [int(x) for x in f[3:]]
+            if per is not None and len(per) != shards:
+                raise Fail("-L -n --shards: %s has %d shards but %d per-shard counts: %r"
+                           % (d["addr"], shards, len(per), f))
+            dests[d["addr"]] = dict(shards=shards, active=int(f[1]), inact=int(f[2]), per_shard=per)
+        out[(s["proto"], s["addr"])] = dict(sched=s["sched"], flags=s["flags"], dests=dests)
+    if addr is None:
+        return out
+    if (proto, addr) not in out:
+        raise Fail("service %s %s not in -L -n --shards output:\n%s" % (proto, addr, text))
+    return out[(proto, addr)]
+
+
+def threshold_listing(proto="TCP", addr=None, netns=None):
+    """`sockvsadm -L -n --thresholds` (ipvsadm's layout):
+      Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn
+        -> RemoteAddress:Port
+    -> {service: {"sched", "flags", "dests": {rip: dict(upper, lower, active,
+    inact, overloaded)}}} (or one service's)."""
+    text = adm_ok("-L", "-n", "--thresholds", netns=netns, quiet=True)
+    services = _parse_view(text, "-n --thresholds",
+                           r"^Prot LocalAddress:Port\s+Uthreshold\s+Lthreshold\s+ActiveConn\s+InActConn\n"
+                           r"  -> RemoteAddress:Port$")
+    out = {}
+    for s in services:
+        dests = {}
+        for d in s["dests"]:
+            f = d["fields"]
+            if len(f) < 4 or not all(x.isdigit() for x in f[:4]) or f[4:] not in ([], ["overloaded"]):
+                raise Fail("-L -n --thresholds: bad real-server line for %s: %r" % (d["addr"], f))
+            dests[d["addr"]] = dict(upper=int(f[0]), lower=int(f[1]), active=int(f[2]),
+                                    inact=int(f[3]), overloaded=f[4:] == ["overloaded"])
+        out[(s["proto"], s["addr"])] = dict(sched=s["sched"], flags=s["flags"], dests=dests)
+    if addr is None:
+        return out
+    if (proto, addr) not in out:
+        raise Fail("service %s %s not in -L -n --thresholds output:\n%s" % (proto, addr, text))
+    return out[(proto, addr)]
+
+
+CGROUP2_ROOT = "/sys/fs/cgroup"
+
+
+def cgroup_of(pid="self"):
+    """The cgroup v2 path of a process ("/..." relative to the cgroup2 mount)."""
+    with open("/proc/%s/cgroup" % pid) as f:
+        for line in f:
+            if line.startswith("0::"):
+                return line[3:].strip()
+    raise Fail("no cgroup v2 entry in /proc/%s/cgroup" % pid)
+
+
+def cgroup_id(path):
+    """cgroup_id() of a cgroup v2 path: the inode number of its directory."""
+    return os.stat(CGROUP2_ROOT + path).st_ino
+
+
+def cgroup2_child(name):
+    """Create a cgroup v2 child of this process's cgroup; returns its path
+    (relative to the mount), or None if cgroup2 is not mounted/writable.
+    At cleanup its processes move back to the parent and it is removed."""
+    if not os.path.exists(os.path.join(CGROUP2_ROOT, "cgroup.procs")):
+        return None
+    parent = cgroup_of()
+    path = (parent.rstrip("/") + "/" + name)
+    full = CGROUP2_ROOT + path
+    try:
+        if os.path.isdir(full):
+            _cgroup_remove(path)
+        os.mkdir(full)
+    except OSError as e:
+        log("NOTE: cannot create cgroup %s: %s" % (full, e))
+        return None
+    defer(_cgroup_remove, path)
+    return path
+
+
+def cgroup_move(pid, path):
+    with open(CGROUP2_ROOT + path + "/cgroup.procs", "w") as f:
+        f.write("%d\n" % pid)
+
+
+def _cgroup_remove(path):
+    full = CGROUP2_ROOT + path
+    parent = os.path.dirname(path.rstrip("/")) or "/"
+    with open(full + "/cgroup.procs") as f:
+        pids = [int(x) for x in f.read().split()]
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            cgroup_move(pid, parent)
+    os.rmdir(full)

@@ -93,11 +93,11 @@ struct RealServer {
   std::optional<std::uint32_t> u_threshold;
   std::optional<std::uint32_t> l_threshold;
   std::optional<std::uint16_t> shards;
-  std::uint32_t active_conns = 0;        // output only
-  std::uint32_t inact_conns = 0;         // output only
+  std::uint32_t active_conns = 0;          // output only
+  std::uint32_t inact_conns = 0;           // output only
   std::vector<std::uint32_t> shard_conns;  // output only: open connections per shard
-  bool overloaded = false;               // output only: over its upper threshold
-  Stats stats;                           // output only (conns)
+  bool overloaded = false;                 // output only: over its upper threshold
+  Stats stats;                             // output only (conns)
 
   [[nodiscard]] int af() const noexcept { return addr.family(); }
 
