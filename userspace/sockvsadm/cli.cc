@@ -611,7 +611,7 @@ Options:
   --scheduler    -s scheduler         one of the schedulers below; the
                                       default scheduler is wrr; -E without
                                       -s keeps the current scheduler
-  --hash-key        key               what sh, mh and --shard-policy hash
+  --hash-key        key               what sh, mh and the "hash" shard policy
                                       hash: tgid (default), local or cgroup
   --shard-policy    policy            which shard of a sharded real server a
                                       connection lands on: rr (default), lc,
