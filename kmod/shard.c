@@ -8,6 +8,10 @@
  * binds the socket to a free local port of that residue class before the
  * kernel would pick an ephemeral port, as shard-aware drivers do by hand.
  *
+ * Shard round robin (and lc's tie breaking) counts picks per real server:
+ * the service's counter would alias with the server round robin (two
+ * servers would each see only odd or only even counts).
+ *
  * The port comes from the namespace's ip_local_port_range, skips
  * ip_local_reserved_ports, and is taken with the protocol's own get_port()
  * (inet_csk_get_port), so it never collides with a port another socket
@@ -83,7 +87,9 @@ int svs_shard_place(struct sock *sk, const struct svs_service *svc,
 	}
 	s = svs_shard_pick(svs_shard_policies[READ_ONCE(svc->conf.shard_policy)],
 			   dest->shards,
-			   dest->shard_conns, in->seq, raw_smp_processor_id(),
+			   dest->shard_conns,
+			   (u32)atomic_inc_return(&dest->shard_seq) - 1,
+			   raw_smp_processor_id(),
 			   in->hash);
 	err = svs_bind_port_in_class(sk, dest->shards, s);
 	if (err)

@@ -65,6 +65,7 @@ struct svs_dest {
 	u32 weight;
 	u16 shards;			/* fixed for the life of the server */
 	atomic_t *shard_conns;		/* open sockets per shard, if shards > 1 */
+	atomic_t shard_seq;		/* shard picks on this server */
 	struct svs_stats stats;
 	refcount_t refcnt;		/* the service's list, each tracked socket */
 	struct svs_sched_live live;	/* open sockets, overload, thresholds */
