@@ -89,6 +89,13 @@ static struct svs_dest *svs_conn_unlink(struct svs_conn *conn)
 	return dest;
 }
 
+/* After svs_conn_unlink() and the unlock: drop what the record held. */
+static void svs_conn_release(struct svs_conn *conn, struct svs_dest *dest)
+{
+	svs_dest_put(dest);
+	svs_conn_free(conn);
+}
+
 static void svs_sk_destruct(struct sock *sk)
 {
 	struct svs_dest *dest = NULL;
@@ -109,10 +116,8 @@ static void svs_sk_destruct(struct sock *sk)
 	WRITE_ONCE(sk->sk_destruct, orig);
 	spin_unlock_bh(&svs_conn_lock);
 
-	if (conn) {
-		svs_dest_put(dest);
-		svs_conn_free(conn);
-	}
+	if (conn)
+		svs_conn_release(conn, dest);
 	if (orig)
 		orig(sk);
 }
@@ -162,8 +167,7 @@ void svs_conn_track(struct sock *sk, struct svs_dest *dest, int shard)
 		/* No memory for the table: the socket goes untracked. */
 		WRITE_ONCE(sk->sk_destruct, conn->orig);
 		spin_unlock_bh(&svs_conn_lock);
-		svs_dest_put(dest);
-		svs_conn_free(conn);
+		svs_conn_release(conn, dest);
 		goto out;
 	}
 	hlist_add_head(&conn->dnode, &dest->conns);
@@ -198,10 +202,8 @@ void svs_conn_untrack(struct sock *sk)
 		WRITE_ONCE(sk->sk_destruct, conn->orig);
 	}
 	spin_unlock_bh(&svs_conn_lock);
-	if (conn) {
-		svs_dest_put(dest);
-		svs_conn_free(conn);
-	}
+	if (conn)
+		svs_conn_release(conn, dest);
 }
 
 /* Established and other open sockets scheduled to @dest. */
@@ -258,8 +260,7 @@ void svs_conn_exit(void)
 		dest = svs_conn_unlink(conn);
 		WRITE_ONCE(conn->sk->sk_destruct, conn->orig);
 		spin_unlock_bh(&svs_conn_lock);
-		svs_dest_put(dest);
-		svs_conn_free(conn);
+		svs_conn_release(conn, dest);
 		cond_resched();
 		spin_lock_bh(&svs_conn_lock);
 	}

@@ -72,12 +72,17 @@ static const struct nla_policy svs_policy[SOCK_VS_ATTR_MAX + 1] = {
 
 static struct genl_family svs_genl_family;
 
+static int svs_addr_len(u8 af)
+{
+	return af == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
+}
+
 /* Fetch and check an address of family @af (4 or 16 raw bytes). */
 static int svs_get_addr(const struct nlattr *attr, u16 af,
 			union nf_inet_addr *addr, bool real_server,
 			struct netlink_ext_ack *extack)
 {
-	int len = af == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
+	int len = svs_addr_len(af);
 
 	if (nla_len(attr) != len) {
 		NL_SET_ERR_MSG_ATTR(extack, attr,
@@ -291,11 +296,6 @@ static int svs_put_stats(struct sk_buff *skb, int type,
 	}
 	nla_nest_end(skb, nest);
 	return 0;
-}
-
-static int svs_addr_len(u8 af)
-{
-	return af == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
 }
 
 static int svs_fill_service(struct sk_buff *skb, const struct svs_service *svc,
