@@ -6,6 +6,10 @@
 #   make demo       the main job end to end in a 6.1 guest
 #   make lint       checkpatch --strict and sparse on kmod/, clang-tidy on userspace/
 #   make deps       install the Debian packages everything needs
+#   make install    sockvsadm, its man page, the systemd unit, an example rules
+#                   file and the module's DKMS source tree (then, without
+#                   DESTDIR, `dkms install` when dkms is there); see "Installing"
+#                   below and in README.md.  make uninstall removes them.
 SHELL := /bin/bash
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
@@ -17,6 +21,9 @@ KVERS ?= $(sort $(foreach d,$(wildcard /lib/modules/*/build),\
 KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/include/uapi/linux/*.h) kmod/Kbuild
 
 all: kmod userspace
+
+# make install, install-module, uninstall
+include packaging/install.mk
 
 deps:
 	tests/install-deps.sh
