@@ -16,6 +16,8 @@ pkgs=(
 	# what the tests run inside the guests
 	redis-server redis-tools ipvsadm iptables nftables iproute2
 	python3 util-linux procps
+	# make install checks (tests/install-test.sh): DKMS, systemd-analyze, man
+	dkms systemd man-db groff-base
 )
 
 missing=()

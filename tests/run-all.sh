@@ -20,6 +20,11 @@ echo "=== lint"
 tests/lint.sh | tee build/test/lint.txt
 count_lines build/test/lint.txt
 
+# make install, DKMS builds, the systemd unit and the man page, on the host.
+echo "=== install"
+tests/install-test.sh | tee build/test/install.txt
+count_lines build/test/install.txt
+
 # 2. Host unit tests (GoogleTest), plain and sanitized.
 for variant in userspace userspace-asan; do
 	bin=build/$variant/unit_tests
