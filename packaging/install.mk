@@ -52,6 +52,7 @@ install: install-files
 install-files:
 	@[ -n "$(SVS_VERSION)" ] || { echo "no SOCK_VS_VERSION in $(DKMS_UAPI)" >&2; exit 1; }
 	@[ -x $(SOCKVSADM) ] || { echo "$(SOCKVSADM) is not built: run make (or make userspace) first" >&2; exit 1; }
+	rm -rf $(DESTDIR)$(DKMS_SRC)
 	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8 $(DESTDIR)$(systemdunitdir) \
 		$(DESTDIR)$(docdir) $(DESTDIR)$(DKMS_SRC)/include/uapi/linux
 	$(INSTALL) -m 755 $(SOCKVSADM) $(DESTDIR)$(sbindir)/sockvsadm
@@ -80,7 +81,7 @@ uninstall:
 	fi
 	rm -f $(DESTDIR)$(sbindir)/sockvsadm $(DESTDIR)$(mandir)/man8/sockvsadm.8 \
 		$(DESTDIR)$(systemdunitdir)/sock_vs.service $(DESTDIR)$(docdir)/sock_vs.rules.example
-	-rmdir $(DESTDIR)$(docdir) 2>/dev/null
+	rmdir $(DESTDIR)$(docdir) 2>/dev/null || true
 	rm -rf $(DESTDIR)$(DKMS_SRC)
 	@for f in $(DESTDIR)$(moduledir)/*/updates/sock_vs.ko; do \
 		[ -e "$$f" ] || continue; \
