@@ -1,15 +1,15 @@
 # sock_vs: top-level build.
 #   make            build the module for every installed kernel with headers,
 #                   and the userspace tools (sockvsadm, libsockvs, unit tests)
+#   make install    sockvsadm, its man page, the systemd unit, an example rules
+#                   file and the module's DKMS source tree (then, without
+#                   DESTDIR, `dkms install` when dkms is there); make uninstall
+#                   removes them.  See packaging/install.mk, README "Installing".
 #   make test       install dependencies, build, run host unit tests and the
 #                   integration tests inside QEMU guests (6.1 and 6.12)
 #   make demo       the main job end to end in a 6.1 guest
 #   make lint       checkpatch --strict and sparse on kmod/, clang-tidy on userspace/
 #   make deps       install the Debian packages everything needs
-#   make install    sockvsadm, its man page, the systemd unit, an example rules
-#                   file and the module's DKMS source tree (then, without
-#                   DESTDIR, `dkms install` when dkms is there); see "Installing"
-#                   below and in README.md.  make uninstall removes them.
 SHELL := /bin/bash
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
