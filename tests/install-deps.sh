@@ -11,10 +11,10 @@ pkgs=(
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-source-6.1 sparse
-	# make install checks (tests/install-test.sh): DKMS, systemd-analyze, man
-	dkms systemd man-db groff-base
 	# guests
 	qemu-system-x86 busybox-static kmod cpio xz-utils
+	# make install checks (tests/install-test.sh): DKMS, systemd-analyze, man
+	dkms systemd man-db groff-base
 	# what the tests run inside the guests
 	redis-server redis-tools ipvsadm iptables nftables iproute2
 	python3 util-linux procps
