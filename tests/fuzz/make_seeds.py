@@ -134,6 +134,42 @@ def main():
           "-D -t 10.0.0.1:80\n-Z\n")
     write("restore", "crlf", "-A -t 10.0.0.1:80\r\n\t-a  -t 10.0.0.1:80 -r 10.0.0.2:81\r\n")
 
+    # --- json (-R --json input) ----------------------------------------------
+    write("json", "save", """{
+  "version": 1,
+  "services": [
+    {
+      "protocol": "tcp", "address": "10.0.0.1", "port": 6379, "scheduler": "mh",
+      "flags": [], "hash_key": "local", "shard_policy": "lc",
+      "dests": [
+        {"address": "192.168.1.5", "port": 6380, "weight": 2, "upper": 100, "lower": 50,
+         "shards": 4},
+        {"address": "192.168.1.6", "port": 6379, "weight": 0, "upper": 0, "lower": 0,
+         "shards": 1}
+      ]
+    },
+    {
+      "protocol": "udp", "address": "fd00::1", "port": 53, "scheduler": "wrr",
+      "flags": [], "hash_key": "tgid", "shard_policy": "rr",
+      "dests": [{"address": "fd00::2", "port": 5353, "weight": 65535}]
+    }
+  ]
+}
+""")
+    write("json", "list", """{"version": 1,
+ "module": {"version": "0.1.0", "hook": "kprobe", "kernel": "6.1.0", "services": 1,
+            "max_services": 4096, "max_dests": 1024},
+ "services": [{"protocol": "tcp", "address": "10.0.0.1", "port": 80, "scheduler": "rr",
+   "flags": [], "hash_key": "tgid", "shard_policy": "rr",
+   "stats": {"conns": 12, "refused": 0},
+   "dests": [{"address": "10.0.0.2", "port": 8080, "weight": 1, "upper": 0, "lower": 0,
+     "shards": 2, "active_conns": 1, "inact_conns": 0, "overloaded": false,
+     "shard_conns": [1, 0], "stats": {"conns": 12}}]}]}
+""")
+    write("json", "minimal", '{"version":1,"services":[{"protocol":"udp","address":"::1",'
+          '"port":1,"dests":[{"address":"::2","port":65535}]}]}')
+    write("json", "empty", '{"version": 1, "services": []}')
+
 
 if __name__ == "__main__":
     main()

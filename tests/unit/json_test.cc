@@ -235,6 +235,16 @@ TEST(Json, SyntaxErrorsSayLineAndColumn) {
             std::string::npos);
 }
 
+// Found by tests/fuzz/fuzz_json: nlohmann throws out_of_range, not
+// parse_error, for a number too large for a double; it escaped as an
+// internal error (exit status 1) instead of a JSON error (2).
+TEST(Json, NumberOverflowIsAJsonError) {
+  EXPECT_EQ(error_of(R"({"version": 1, "services": [], "module": {"x": 8888e8881}})"),
+            "JSON number overflow parsing '8888e8881'");
+  EXPECT_EQ(error_of(R"({"version": 1e999, "services": []})"),
+            "JSON number overflow parsing '1e999'");
+}
+
 TEST(Json, UnknownKeysAreRejected) {
   EXPECT_EQ(error_of(R"({"version": 1, "services": [], "extra": 0})"),
             "JSON top level: unknown key 'extra'");

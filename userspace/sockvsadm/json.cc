@@ -345,8 +345,10 @@ std::vector<ServiceEntry> parse_json(std::string_view text) {
   Json root;
   try {
     root = Json::parse(text.begin(), text.end(), DuplicateKeyCheck{});
-  } catch (const Json::parse_error& e) {
-    // "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
+  } catch (const Json::exception& e) {
+    // parse_error: "[json.exception.parse_error.101] parse error at line 1,
+    // column 2: ..."; also out_of_range: "[json.exception.out_of_range.406]
+    // number overflow parsing '1e999'" (found by tests/fuzz/fuzz_json).
     std::string msg = e.what();
     if (const auto close = msg.find("] "); close != std::string::npos) {
       msg.erase(0, close + 2);
