@@ -1,8 +1,7 @@
 // libFuzzer target: sockvsadm -R rule files (userspace/sockvsadm/
 // restore.cc).  Properties: only UsageError (RestoreError, naming a line
-// that exists) is thrown; every accepted line is a state-changing command;
-// and the accepted rules, printed in -S form where they are -A/-a lines,
-// parse back to the same commands.
+// >= 1) is thrown; accepted lines are state-changing commands, in input
+// order.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
