@@ -8,6 +8,8 @@
 #   make test       install dependencies, build, run host unit tests and the
 #                   integration tests inside QEMU guests (6.1 and 6.12)
 #   make demo       the main job end to end in a 6.1 guest
+#   make fuzz       run the libFuzzer targets (tests/fuzz) FUZZ_SECONDS each
+#                   (default 300); the grown corpus stays in build/fuzz/
 #   make lint       checkpatch --strict and sparse on kmod/, clang-tidy on userspace/
 #   make deps       install the Debian packages everything needs
 SHELL := /bin/bash
@@ -60,6 +62,10 @@ demo: deps
 demo-run:
 	tests/vm/run-guest.sh $(firstword $(filter 6.1.%,$(KVERS)) $(KVERS)) tests/vm/demo.sh
 
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
 lint: deps
 	$(MAKE) userspace
 	tests/lint.sh
@@ -68,4 +74,4 @@ clean:
 	rm -rf $(BUILD)
 	-$(MAKE) -C kmod clean 2>/dev/null
 
-.PHONY: all deps kmod userspace userspace-asan test demo demo-run lint clean
+.PHONY: all deps kmod userspace userspace-asan test demo demo-run fuzz lint clean

@@ -7,6 +7,10 @@ pkgs=(
 	# build
 	build-essential cmake pkg-config g++ libnl-3-dev libnl-genl-3-dev
 	libgtest-dev libgmock-dev clang-tidy
+	# sockvsadm --json
+	nlohmann-json3-dev
+	# libFuzzer targets (tests/fuzz): clang with its fuzzer/sanitizer runtimes
+	clang libclang-rt-14-dev
 	# kernels to test against, their headers, lint tools
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64

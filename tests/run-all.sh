@@ -1,6 +1,7 @@
 #!/bin/bash
 # Everything `make test` runs after building: static checks, host unit tests
-# (plain and under ASan/UBSan), then the integration tests inside QEMU guests
+# (plain and under ASan/UBSan), a bounded libFuzzer run (tests/fuzz/run.sh),
+# then the integration tests inside QEMU guests
 # on every kernel we built for.  Ends with one line "N passed, N failed,
 # N skipped" over all of them; exits non-zero on any failure.
 set -uo pipefail
@@ -46,6 +47,11 @@ print(r["tests"], r["failures"] + r.get("errors", 0), r.get("disabled", 0))' "$j
 		fail=$((fail + 1))
 	fi
 done
+
+# 2b. libFuzzer targets (tests/fuzz/), a bounded run: one PASS:/FAIL: per target.
+echo "=== fuzz (${FUZZ_SECONDS:-20} s per target)"
+tests/fuzz/run.sh 2>&1 | tee build/test/fuzz.txt
+count_lines build/test/fuzz.txt
 
 # 3. Integration tests in QEMU guests, every kernel.
 echo "=== guest tests"

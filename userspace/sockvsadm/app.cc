@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <exception>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "format.h"
+#include "json.h"
 #include "restore.h"
 #include "sockvs/error.h"
 
@@ -77,6 +79,29 @@ int do_restore(std::istream& in, std::ostream& err, const ApiFactory& connect) {
   return kExitOk;
 }
 
+// -R --json: the whole input is checked before anything is applied, then
+// applied all-or-nothing like -R.
+int do_restore_json(std::istream& in, std::ostream& err, const ApiFactory& connect) {
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  JsonRules rules;
+  try {
+    rules = json_rules(parse_json(text));
+  } catch (const JsonError& e) {
+    err << kProgram << ": " << e.what() << " (nothing was applied)\n";
+    return kExitUsage;
+  }
+  if (rules.lines.empty()) {
+    return kExitOk;
+  }
+  try {
+    restore(*open_api(connect), rules.lines);
+  } catch (const sockvs::Error& e) {
+    err << kProgram << ": " << rules.relabel(e.what()) << '\n';
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
 Command make_command(Op op, const sockvs::ServiceKey& key) {
   Command cmd;
   cmd.op = op;
@@ -140,18 +165,23 @@ int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostrea
     case Op::kVersion:
       return do_version(out, err, connect);
     case Op::kRestore:
-      return do_restore(in, err, connect);
+      return cmd.json ? do_restore_json(in, err, connect) : do_restore(in, err, connect);
     case Op::kList: {
       const auto api = open_api(connect);
       const sockvs::Info info = api->info();
       const auto entries = collect(*api, cmd.service);
+      if (cmd.json) {
+        out << format_json(entries, JsonView{true, cmd.stats}, info);
+        return kExitOk;
+      }
       out << format_list(info, entries,
                          ListOptions{cmd.stats, cmd.exact, cmd.thresholds, cmd.shards});
       return kExitOk;
     }
     case Op::kSave: {
       const auto api = open_api(connect);
-      out << format_save(collect(*api, cmd.service));
+      const auto entries = collect(*api, cmd.service);
+      out << (cmd.json ? format_json(entries, JsonView{}) : format_save(entries));
       return kExitOk;
     }
     default:

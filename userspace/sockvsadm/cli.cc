@@ -32,6 +32,7 @@ enum class Key {
   kShards,      // --shards N (-a, -e)
   kShardsView,  // --shards without a value (-L)
   kThresholds,
+  kJson,  // --json (-L, -S, -R)
 };
 
 enum class Arg {
@@ -86,6 +87,7 @@ constexpr std::array kOptions = {
     OptSpec{'y', "l-threshold", kYes, Key::kLThreshold, Op::kList},
     OptSpec{'\0', "shards", Arg::kOptional, Key::kShards, Op::kList},
     OptSpec{'\0', "thresholds", kNo, Key::kThresholds, Op::kList},
+    OptSpec{'\0', "json", kNo, Key::kJson, Op::kList},
 };
 
 const OptSpec* find_short(char c) {
@@ -127,6 +129,7 @@ struct Raw {
   bool exact = false;
   bool thresholds = false;
   bool shards_view = false;
+  bool json = false;
   // Options seen, with the spelling used (for messages).
   std::map<Key, std::string> seen;
 };
@@ -190,6 +193,9 @@ void apply(Raw& raw, const OptSpec& spec, const std::string& flag, std::string v
       break;
     case Key::kThresholds:
       raw.thresholds = true;
+      break;
+    case Key::kJson:
+      raw.json = true;
       break;
     case Key::kNumeric:
       raw.numeric = true;
@@ -300,15 +306,16 @@ Rules rules_for(Op op) {
       return {{Key::kTcp, Key::kUdp, Key::kReal}, true, true};
     case Op::kList:
       return {{Key::kTcp, Key::kUdp, Key::kNumeric, Key::kStats, Key::kExact, Key::kThresholds,
-               Key::kShardsView},
+               Key::kShardsView, Key::kJson},
               false,
               false};
     case Op::kSave:
-      return {{Key::kTcp, Key::kUdp, Key::kNumeric}, false, false};
+      return {{Key::kTcp, Key::kUdp, Key::kNumeric, Key::kJson}, false, false};
     case Op::kZero:
       return {{Key::kTcp, Key::kUdp}, false, false};
-    case Op::kClear:
     case Op::kRestore:
+      return {{Key::kJson}, false, false};
+    case Op::kClear:
     case Op::kHelp:
     case Op::kVersion:
       return {{}, false, false};
@@ -545,6 +552,7 @@ Command parse_command(std::span<const std::string> args) {
   cmd.exact = raw.exact;
   cmd.thresholds = raw.thresholds;
   cmd.shards = raw.shards_view;
+  cmd.json = raw.json;
   return cmd;
 }
 
@@ -573,12 +581,13 @@ std::string usage_text() {
                                  [--shard-policy policy]
   sockvsadm -D virtual-service
   sockvsadm -C
-  sockvsadm -R
-  sockvsadm -S [virtual-service] [-n]
+  sockvsadm -R [--json]
+  sockvsadm -S [virtual-service] [-n] [--json]
   sockvsadm -a|e virtual-service -r server-address [-w weight]
                                  [-x upper] [-y lower] [--shards N]
   sockvsadm -d virtual-service -r server-address
   sockvsadm -L|l [virtual-service] [-n] [--stats [--exact] | --thresholds | --shards]
+                 [--json]
   sockvsadm -Z [virtual-service]
   sockvsadm -h
   sockvsadm -V
@@ -637,6 +646,9 @@ Options:
   --stats                             output of statistics information
   --exact                             expand numbers (display exact values)
   --thresholds                        output of thresholds information
+  --json                              -L, -S: print JSON (schema version 1,
+                                      see below); -R: read what -S --json
+                                      prints
   --shards                            with -L: output of open connections per
                                       shard (Shards ActiveConn InActConn
                                       PerShard)
@@ -684,6 +696,14 @@ rejects one (e.g. an unknown scheduler, or a service that already exists),
 the lines applied before it are undone and the error names the line.  (Undo
 cannot bring back counters: a service or real server deleted and restored
 this way starts from zero, and counters zeroed by a -Z line stay zeroed.)
+
+--json: {"version":1,"services":[{"protocol":"tcp","address":"10.0.0.1",
+"port":6379,"scheduler":"mh","flags":[],"hash_key":"local","shard_policy":"lc",
+"dests":[{"address":"192.168.1.5","port":6380,"weight":2,"upper":100,"lower":50,
+"shards":4}]}]}.  -L --json adds each real server's active_conns, inact_conns,
+overloaded and shard_conns, a "module" object, and with --stats "stats"
+objects ({"conns":N,"refused":N}).  -R --json rejects unknown keys, ignores
+the ones only -L prints, and is all-or-nothing like -R.
 
 Exit status: 0 on success, 1 if an operation failed, 2 on a usage error.
 )";

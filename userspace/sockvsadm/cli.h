@@ -59,6 +59,7 @@ struct Command {
   bool exact = false;       // -L --exact
   bool thresholds = false;  // -L --thresholds
   bool shards = false;      // -L --shards (without a value)
+  bool json = false;        // --json: -L / -S print JSON, -R reads it (json.h)
 
   friend bool operator==(const Command&, const Command&) = default;
 };

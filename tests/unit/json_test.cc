@@ -1,0 +1,472 @@
+// sockvsadm --json: the writer, the parser (round trip, errors with their
+// position), and -L / -S / -R --json end to end against the in-memory module.
+#include "json.h"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "app.h"
+#include "fake_api.h"
+
+namespace sockvsadm {
+namespace {
+
+using sockvs::testing::FakeApi;
+
+sockvs::Address addr(const char* text) { return sockvs::Address::parse(text).value(); }
+
+// A table with every setting away from its default somewhere.
+std::vector<ServiceEntry> sample() {
+  ServiceEntry a;
+  a.service.protocol = IPPROTO_TCP;
+  a.service.addr = addr("10.0.0.1");
+  a.service.port = 6379;
+  a.service.sched_name = "mh";
+  a.service.hash_key = sockvs::HashKey::kLocal;
+  a.service.shard_policy = sockvs::ShardPolicy::kLc;
+  a.service.stats = {12, 3};
+  sockvs::RealServer d;
+  d.addr = addr("192.168.1.5");
+  d.port = 6380;
+  d.weight = 2;
+  d.u_threshold = 100;
+  d.l_threshold = 50;
+  d.shards = 4;
+  d.active_conns = 3;
+  d.inact_conns = 1;
+  d.shard_conns = {1, 1, 1, 1};
+  d.stats.conns = 9;
+  a.dests.push_back(d);
+  sockvs::RealServer e;
+  e.addr = addr("192.168.1.6");
+  e.port = 6379;
+  e.weight = 0;
+  e.u_threshold = 0;
+  e.l_threshold = 0;
+  e.shards = 1;
+  a.dests.push_back(e);
+
+  ServiceEntry b;
+  b.service.protocol = IPPROTO_UDP;
+  b.service.addr = addr("fd00::1");
+  b.service.port = 53;
+  b.service.sched_name = "wrr";
+  b.service.hash_key = sockvs::HashKey::kTgid;
+  b.service.shard_policy = sockvs::ShardPolicy::kRr;
+  sockvs::RealServer f;
+  f.addr = addr("fd00::2");
+  f.port = 5353;
+  f.weight = 65535;
+  f.u_threshold = 0;
+  f.l_threshold = 0;
+  f.shards = 1;
+  b.dests.push_back(f);
+  return {a, b};
+}
+
+// Only the configuration: what parse_json gives back.
+std::vector<ServiceEntry> config_only(std::vector<ServiceEntry> entries) {
+  for (auto& e : entries) {
+    e.service.stats = {};
+    e.service.num_dests = 0;
+    for (auto& d : e.dests) {
+      d.active_conns = 0;
+      d.inact_conns = 0;
+      d.shard_conns.clear();
+      d.overloaded = false;
+      d.stats = {};
+    }
+  }
+  return entries;
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_json(text);
+  } catch (const JsonError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Json, SaveFormIsTheDocumentedSchema) {
+  EXPECT_EQ(format_json(sample(), JsonView{}),
+            R"({
+  "version": 1,
+  "services": [
+    {
+      "protocol": "tcp",
+      "address": "10.0.0.1",
+      "port": 6379,
+      "scheduler": "mh",
+      "flags": [],
+      "hash_key": "local",
+      "shard_policy": "lc",
+      "dests": [
+        {
+          "address": "192.168.1.5",
+          "port": 6380,
+          "weight": 2,
+          "upper": 100,
+          "lower": 50,
+          "shards": 4
+        },
+        {
+          "address": "192.168.1.6",
+          "port": 6379,
+          "weight": 0,
+          "upper": 0,
+          "lower": 0,
+          "shards": 1
+        }
+      ]
+    },
+    {
+      "protocol": "udp",
+      "address": "fd00::1",
+      "port": 53,
+      "scheduler": "wrr",
+      "flags": [],
+      "hash_key": "tgid",
+      "shard_policy": "rr",
+      "dests": [
+        {
+          "address": "fd00::2",
+          "port": 5353,
+          "weight": 65535,
+          "upper": 0,
+          "lower": 0,
+          "shards": 1
+        }
+      ]
+    }
+  ]
+}
+)");
+}
+
+TEST(Json, ListFormAddsRuntimeAndStats) {
+  const sockvs::Info info{"0.1.0", 2, "kprobe", "6.1.0-test", 256, 64};
+  const std::string plain = format_json(sample(), JsonView{true, false}, info);
+  EXPECT_NE(plain.find(R"("module": {
+    "version": "0.1.0",
+    "hook": "kprobe",
+    "kernel": "6.1.0-test",
+    "services": 2,
+    "max_services": 256,
+    "max_dests": 64
+  })"),
+            std::string::npos)
+      << plain;
+  EXPECT_NE(plain.find(R"("active_conns": 3,
+          "inact_conns": 1,
+          "overloaded": false,
+          "shard_conns": [
+            1,
+            1,
+            1,
+            1
+          ])"),
+            std::string::npos)
+      << plain;
+  EXPECT_EQ(plain.find("\"stats\""), std::string::npos);
+  const std::string stats = format_json(sample(), JsonView{true, true}, info);
+  EXPECT_NE(stats.find(R"("stats": {
+        "conns": 12,
+        "refused": 3
+      })"),
+            std::string::npos)
+      << stats;
+  EXPECT_NE(stats.find(R"("stats": {
+            "conns": 9
+          })"),
+            std::string::npos)
+      << stats;
+}
+
+TEST(Json, RoundTripsBothForms) {
+  const auto want = config_only(sample());
+  EXPECT_EQ(parse_json(format_json(sample(), JsonView{})), want);
+  // What -L --json --stats prints reads back the same (runtime keys ignored).
+  const sockvs::Info info{"0.1.0", 2, "kprobe", "6.1.0-test", 256, 64};
+  EXPECT_EQ(parse_json(format_json(sample(), JsonView{true, true}, info)), want);
+  EXPECT_EQ(parse_json(R"({"version": 1, "services": []})"), std::vector<ServiceEntry>{});
+}
+
+TEST(Json, AbsentSettingsStayUnset) {
+  const auto entries = parse_json(R"({"version": 1, "services": [
+    {"protocol": "tcp", "address": "10.0.0.1", "port": 80,
+     "dests": [{"address": "10.0.0.2", "port": 8080}]}]})");
+  ASSERT_EQ(entries.size(), 1U);
+  const auto& s = entries[0].service;
+  EXPECT_EQ(s.sched_name, "");
+  EXPECT_FALSE(s.hash_key);
+  EXPECT_FALSE(s.shard_policy);
+  ASSERT_EQ(entries[0].dests.size(), 1U);
+  const auto& d = entries[0].dests[0];
+  EXPECT_EQ(d.weight, 1U);
+  EXPECT_FALSE(d.u_threshold);
+  EXPECT_FALSE(d.l_threshold);
+  EXPECT_FALSE(d.shards);
+  // -A without -s: the default scheduler, as the CLI does.
+  const JsonRules rules = json_rules(entries);
+  ASSERT_EQ(rules.lines.size(), 2U);
+  EXPECT_EQ(rules.lines[0].command.scheduler, "wrr");
+  EXPECT_EQ(rules.lines[1].command.op, Op::kAddDest);
+}
+
+TEST(Json, SyntaxErrorsSayLineAndColumn) {
+  EXPECT_EQ(error_of("{\"version\": 1,\n \"services\": [}\n"),
+            "JSON parse error at line 2, column 15: syntax error while parsing value - "
+            "unexpected '}'; expected '[', '{', or a literal");
+  EXPECT_EQ(error_of(""),
+            "JSON parse error at line 1, column 1: syntax error while parsing value - unexpected "
+            "end of input; expected '[', '{', or a literal");
+  EXPECT_NE(error_of("{\"version\": 1, \"services\": []} x").find("line 1, column 32"),
+            std::string::npos);
+  EXPECT_NE(error_of("{\"version\": 1, \"services\": [\"\xff\"]}")
+                .find("line 1, column 30: syntax error while parsing value - invalid string: "
+                      "ill-formed UTF-8 byte"),
+            std::string::npos);
+}
+
+// Found by tests/fuzz/fuzz_json: nlohmann throws out_of_range, not
+// parse_error, for a number too large for a double; it escaped as an
+// internal error (exit status 1) instead of a JSON error (2).
+TEST(Json, NumberOverflowIsAJsonError) {
+  EXPECT_EQ(error_of(R"({"version": 1, "services": [], "module": {"x": 8888e8881}})"),
+            "JSON number overflow parsing '8888e8881'");
+  EXPECT_EQ(error_of(R"({"version": 1e999, "services": []})"),
+            "JSON number overflow parsing '1e999'");
+}
+
+TEST(Json, UnknownKeysAreRejected) {
+  EXPECT_EQ(error_of(R"({"version": 1, "services": [], "extra": 0})"),
+            "JSON top level: unknown key 'extra'");
+  EXPECT_EQ(error_of(R"({"version": 1, "services": [
+    {"protocol": "tcp", "address": "10.0.0.1", "port": 80, "sched": "rr"}]})"),
+            "JSON services[0]: unknown key 'sched'");
+  EXPECT_EQ(error_of(R"({"version": 1, "services": [
+    {"protocol": "tcp", "address": "10.0.0.1", "port": 80,
+     "dests": [{"address": "10.0.0.2", "port": 80, "wieght": 3}]}]})"),
+            "JSON services[0].dests[0]: unknown key 'wieght'");
+  EXPECT_EQ(error_of(R"({"version": 1, "version": 1, "services": []})"),
+            "JSON: duplicate key 'version'");
+}
+
+TEST(Json, BadValuesNameTheirPlace) {
+  const auto svc = [](const std::string& fields) {
+    return error_of(R"({"version": 1, "services": [{"protocol": "tcp", "address": "10.0.0.1", )" +
+                    fields + "}]}");
+  };
+  const auto dest = [](const std::string& fields) {
+    return error_of(
+        R"({"version": 1, "services": [{"protocol": "tcp", "address": "10.0.0.1", "port": 80,
+           "dests": [{"address": "10.0.0.2", )" +
+        fields + "}]}]}");
+  };
+  EXPECT_EQ(error_of("[]"), "JSON top level: expected an object, got array");
+  EXPECT_EQ(error_of(R"({"services": []})"), "JSON top level: missing \"version\"");
+  EXPECT_EQ(error_of(R"({"version": 2, "services": []})"),
+            "JSON version: unsupported schema version 2 (this sockvsadm reads 1)");
+  EXPECT_EQ(error_of(R"({"version": 1})"), "JSON top level: missing \"services\"");
+  EXPECT_EQ(error_of(R"({"version": 1, "services": {}})"),
+            "JSON services: expected an array, got object");
+  EXPECT_EQ(svc(R"("port": 0)"), "JSON services[0].port: 0 out of range 1-65535");
+  EXPECT_EQ(svc(R"("port": 65536)"), "JSON services[0].port: 65536 out of range 1-65535");
+  EXPECT_EQ(svc(R"("port": -1)"), "JSON services[0].port: -1 out of range 1-65535");
+  EXPECT_EQ(svc(R"("port": 80.5)"),
+            "JSON services[0].port: expected an integer 1-65535, got number");
+  EXPECT_EQ(svc(R"("port": "80")"),
+            "JSON services[0].port: expected an integer 1-65535, got string");
+  EXPECT_EQ(svc(R"("port": 80, "protocol": "sctp")"), "JSON: duplicate key 'protocol'");
+  EXPECT_EQ(svc(R"("port": 80, "scheduler": "r r")"),
+            "JSON services[0].scheduler: invalid scheduler name 'r r': 1-15 letters, digits, "
+            "'_' or '-'");
+  EXPECT_EQ(svc(R"("port": 80, "hash_key": "pid")"),
+            "JSON services[0].hash_key: invalid hash key 'pid': expected tgid, local or cgroup");
+  EXPECT_EQ(svc(R"("port": 80, "flags": ["x"])"),
+            "JSON services[0].flags: unknown flag \"x\" (this sockvsadm knows no service flags)");
+  EXPECT_EQ(error_of(R"({"version": 1, "services": [{"protocol": "sctp", "address": "10.0.0.1",
+            "port": 1}]})"),
+            "JSON services[0].protocol: expected \"tcp\" or \"udp\", got 'sctp'");
+  EXPECT_EQ(svc(R"("port": 80, "address": "x")"), "JSON: duplicate key 'address'");
+  EXPECT_EQ(dest(R"("port": 80, "weight": 65536)"),
+            "JSON services[0].dests[0].weight: 65536 out of range 0-65535");
+  EXPECT_EQ(dest(R"("port": 80, "shards": 0)"),
+            "JSON services[0].dests[0].shards: 0 out of range 1-1024");
+  EXPECT_EQ(dest(R"("port": 80, "upper": 2147483648)"),
+            "JSON services[0].dests[0].upper: 2147483648 out of range 0-2147483647");
+  EXPECT_EQ(dest(R"("port": 80, "upper": 10, "lower": 11)"),
+            "JSON services[0].dests[0].lower: lower threshold 11 is above the upper threshold 10");
+  EXPECT_EQ(dest(R"("port": 80, "lower": 1)"),
+            "JSON services[0].dests[0].lower: lower threshold 1 is above the upper threshold 0");
+  EXPECT_EQ(error_of(R"({"version": 1, "services": [{"protocol": "tcp", "address": "10.0.0.1",
+            "port": 80, "dests": [{"address": "fd00::2", "port": 80}]}]})"),
+            "JSON services[0].dests[0].address: real server fd00::2 is IPv6 but the service is "
+            "IPv4");
+  EXPECT_EQ(error_of(R"({"version": 1, "services": [{"protocol": "tcp", "address": "10.0.0.1:80",
+            "port": 80}]})"),
+            "JSON services[0].address: invalid address '10.0.0.1:80' (numeric IPv4 or IPv6, "
+            "without brackets or port)");
+  EXPECT_EQ(error_of(R"({"version": 1, "services": [
+              {"protocol": "tcp", "address": "10.0.0.1", "port": 80},
+              {"protocol": "tcp", "address": "10.0.0.1", "port": 80}]})"),
+            "JSON services[1]: service TCP 10.0.0.1:80 is given twice");
+}
+
+TEST(Json, RelabelNamesTheJsonPlace) {
+  const JsonRules rules = json_rules(config_only(sample()));
+  ASSERT_EQ(rules.labels.size(), 5U);
+  EXPECT_EQ(rules.labels[0], "services[0] (TCP 10.0.0.1:6379)");
+  EXPECT_EQ(rules.labels[4], "services[1].dests[0] ([fd00::2]:5353)");
+  EXPECT_EQ(rules.relabel("line 5: no such service (x)"),
+            "JSON services[1].dests[0] ([fd00::2]:5353): no such service (x)");
+  EXPECT_EQ(rules.relabel("line 6: out of range"), "line 6: out of range");
+  EXPECT_EQ(rules.relabel("something else"), "something else");
+}
+
+// Forwards to a FakeApi that outlives each run.
+class Proxy : public sockvs::Api {
+ public:
+  explicit Proxy(FakeApi& f) : f_(f) {}
+  void add_service(const sockvs::Service& s) override { f_.add_service(s); }
+  void edit_service(const sockvs::Service& s) override { f_.edit_service(s); }
+  void del_service(const sockvs::ServiceKey& k) override { f_.del_service(k); }
+  sockvs::Service get_service(const sockvs::ServiceKey& k) override { return f_.get_service(k); }
+  std::vector<sockvs::Service> list_services() override { return f_.list_services(); }
+  void add_dest(const sockvs::ServiceKey& k, const sockvs::RealServer& d) override {
+    f_.add_dest(k, d);
+  }
+  void edit_dest(const sockvs::ServiceKey& k, const sockvs::RealServer& d) override {
+    f_.edit_dest(k, d);
+  }
+  void del_dest(const sockvs::ServiceKey& k, const sockvs::RealServer& d) override {
+    f_.del_dest(k, d);
+  }
+  std::vector<sockvs::RealServer> list_dests(const sockvs::ServiceKey& k) override {
+    return f_.list_dests(k);
+  }
+  void flush() override { f_.flush(); }
+  void zero(const std::optional<sockvs::ServiceKey>& k) override { f_.zero(k); }
+  sockvs::Info info() override { return f_.info(); }
+
+ private:
+  FakeApi& f_;
+};
+
+struct Result {
+  int status;
+  std::string out;
+  std::string err;
+};
+
+class JsonAppTest : public ::testing::Test {
+ protected:
+  Result run_args(std::vector<std::string> args, const std::string& input = "") {
+    std::istringstream in(input);
+    std::ostringstream out;
+    std::ostringstream err;
+    const int status = run(args, in, out, err, [this]() -> std::unique_ptr<sockvs::Api> {
+      ++connects;
+      return std::make_unique<Proxy>(fake);
+    });
+    return {status, out.str(), err.str()};
+  }
+
+  std::string ok(std::vector<std::string> args, const std::string& input = "") {
+    const Result r = run_args(std::move(args), input);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    return r.out;
+  }
+
+  void build_config() {
+    ok({"-A", "-t", "10.0.0.1:6379", "-s", "mh", "--hash-key", "local", "--shard-policy", "lc"});
+    ok({"-a", "-t", "10.0.0.1:6379", "-r", "192.168.1.5:6380", "-w", "2", "-x", "100", "-y", "50",
+        "--shards", "4"});
+    ok({"-a", "-t", "10.0.0.1:6379", "-r", "192.168.1.6", "-w", "0"});
+    ok({"-A", "-u", "[fd00::1]:53"});
+    ok({"-a", "-u", "[fd00::1]:53", "-r", "[fd00::2]:5353", "-w", "65535"});
+  }
+
+  FakeApi fake;
+  int connects = 0;
+};
+
+TEST_F(JsonAppTest, SaveClearRestoreRoundTrip) {
+  build_config();
+  const std::string saved = ok({"-S", "--json"});
+  EXPECT_EQ(saved, format_json(config_only(sample()), JsonView{}));
+  const std::string text_saved = ok({"-S", "-n"});
+  const std::string listed = ok({"-L", "-n", "--json"});
+  ok({"-C"});
+  EXPECT_EQ(ok({"-S", "--json"}), "{\n  \"version\": 1,\n  \"services\": []\n}\n");
+  ok({"-R", "--json"}, saved);
+  EXPECT_EQ(ok({"-S", "--json"}), saved);
+  EXPECT_EQ(ok({"-S", "-n"}), text_saved);
+  EXPECT_EQ(ok({"-L", "-n", "--json"}), listed);
+  // -L --json output is valid -R --json input too.
+  ok({"-C"});
+  ok({"-R", "--json"}, listed);
+  EXPECT_EQ(ok({"-S", "--json"}), saved);
+}
+
+TEST_F(JsonAppTest, ListOneServiceWithStats) {
+  build_config();
+  fake.table[0].svc.stats = {7, 1};
+  fake.table[0].dests[0].stats.conns = 5;
+  const std::string out = ok({"-L", "-n", "--stats", "--json", "-t", "10.0.0.1:6379"});
+  const auto entries = parse_json(out);
+  ASSERT_EQ(entries.size(), 1U);
+  EXPECT_EQ(entries[0].dests.size(), 2U);
+  EXPECT_NE(out.find("\"refused\": 1"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"conns\": 5"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"module\""), std::string::npos) << out;
+}
+
+TEST_F(JsonAppTest, MalformedInputAppliesNothingAndDoesNotConnect) {
+  const Result r = run_args({"-R", "--json"}, R"({"version": 1, "services": [
+    {"protocol": "tcp", "address": "10.0.0.9", "port": 80},
+    {"protocol": "tcp", "address": "10.0.0.10", "port": 0}]})");
+  EXPECT_EQ(r.status, kExitUsage);
+  EXPECT_EQ(r.err,
+            "sockvsadm: JSON services[1].port: 0 out of range 1-65535 (nothing was applied)\n");
+  EXPECT_EQ(connects, 0);
+  EXPECT_TRUE(fake.table.empty());
+  EXPECT_EQ(run_args({"-R", "--json"}, "{").status, kExitUsage);
+  EXPECT_EQ(connects, 0);
+}
+
+TEST_F(JsonAppTest, ModuleRejectionRollsBack) {
+  ok({"-A", "-t", "10.0.0.1:80", "-s", "rr"});
+  const Result r = run_args({"-R", "--json"}, R"({"version": 1, "services": [
+    {"protocol": "tcp", "address": "10.0.0.9", "port": 80, "scheduler": "rr",
+     "dests": [{"address": "10.0.0.2", "port": 8080}]},
+    {"protocol": "tcp", "address": "10.0.0.10", "port": 80, "scheduler": "nosuch"}]})");
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_EQ(r.err.rfind("sockvsadm: JSON services[1] (TCP 10.0.0.10:80): unknown scheduler", 0), 0U)
+      << r.err;
+  EXPECT_NE(r.err.find("the earlier lines were rolled back"), std::string::npos) << r.err;
+  ASSERT_EQ(fake.table.size(), 1U);
+  EXPECT_EQ(fake.table[0].svc.addr, addr("10.0.0.1"));
+}
+
+TEST_F(JsonAppTest, JsonOnlyWhereItMeansSomething) {
+  EXPECT_EQ(run_args({"-A", "-t", "10.0.0.1:80", "--json"}).status, kExitUsage);
+  EXPECT_EQ(run_args({"-C", "--json"}).status, kExitUsage);
+  EXPECT_EQ(ok({"--json"}),
+            "{\n  \"version\": 1,\n  \"module\": {\n    \"version\": \"0.1.0\",\n"
+            "    \"hook\": \"kprobe\",\n    \"kernel\": \"6.1.0-test\",\n"
+            "    \"services\": 0,\n    \"max_services\": 256,\n"
+            "    \"max_dests\": 64\n  },\n  \"services\": []\n}\n");
+  EXPECT_EQ(ok({"-R", "--json"}, R"({"version": 1, "services": []})"), "");
+}
+
+}  // namespace
+}  // namespace sockvsadm
