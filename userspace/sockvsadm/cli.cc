@@ -32,6 +32,8 @@ enum class Key {
   kShards,      // --shards N (-a, -e)
   kShardsView,  // --shards without a value (-L)
   kThresholds,
+  kConnection,    // -c (-L)
+  kRealPeername,  // --real-peername (-A, -E)
 };
 
 enum class Arg {
@@ -86,6 +88,8 @@ constexpr std::array kOptions = {
     OptSpec{'y', "l-threshold", kYes, Key::kLThreshold, Op::kList},
     OptSpec{'\0', "shards", Arg::kOptional, Key::kShards, Op::kList},
     OptSpec{'\0', "thresholds", kNo, Key::kThresholds, Op::kList},
+    OptSpec{'c', "connection", kNo, Key::kConnection, Op::kList},
+    OptSpec{'\0', "real-peername", kNo, Key::kRealPeername, Op::kList},
 };
 
 const OptSpec* find_short(char c) {
@@ -127,6 +131,8 @@ struct Raw {
   bool exact = false;
   bool thresholds = false;
   bool shards_view = false;
+  bool connection = false;
+  bool real_peername = false;
   // Options seen, with the spelling used (for messages).
   std::map<Key, std::string> seen;
 };
@@ -190,6 +196,12 @@ void apply(Raw& raw, const OptSpec& spec, const std::string& flag, std::string v
       break;
     case Key::kThresholds:
       raw.thresholds = true;
+      break;
+    case Key::kConnection:
+      raw.connection = true;
+      break;
+    case Key::kRealPeername:
+      raw.real_peername = true;
       break;
     case Key::kNumeric:
       raw.numeric = true;
@@ -286,8 +298,10 @@ Rules rules_for(Op op) {
   switch (op) {
     case Op::kAddService:
     case Op::kEditService:
-      return {
-          {Key::kTcp, Key::kUdp, Key::kScheduler, Key::kHashKey, Key::kShardPolicy}, true, false};
+      return {{Key::kTcp, Key::kUdp, Key::kScheduler, Key::kHashKey, Key::kShardPolicy,
+               Key::kRealPeername},
+              true,
+              false};
     case Op::kDelService:
       return {{Key::kTcp, Key::kUdp}, true, false};
     case Op::kAddDest:
@@ -300,7 +314,7 @@ Rules rules_for(Op op) {
       return {{Key::kTcp, Key::kUdp, Key::kReal}, true, true};
     case Op::kList:
       return {{Key::kTcp, Key::kUdp, Key::kNumeric, Key::kStats, Key::kExact, Key::kThresholds,
-               Key::kShardsView},
+               Key::kShardsView, Key::kConnection},
               false,
               false};
     case Op::kSave:
@@ -415,6 +429,9 @@ void check_one_view(const Raw& raw) {
   }
   if (raw.shards_view) {
     views.emplace_back("--shards");
+  }
+  if (raw.connection) {
+    views.emplace_back("-c");
   }
   if (views.size() > 1) {
     throw UsageError("options " + std::string(views[0]) + " and " + std::string(views[1]) +
@@ -545,6 +562,8 @@ Command parse_command(std::span<const std::string> args) {
   cmd.exact = raw.exact;
   cmd.thresholds = raw.thresholds;
   cmd.shards = raw.shards_view;
+  cmd.connections = raw.connection;
+  cmd.real_peername = raw.real_peername;
   return cmd;
 }
 
@@ -570,7 +589,7 @@ std::vector<std::string> split_words(std::string_view line) {
 std::string usage_text() {
   return R"(Usage:
   sockvsadm -A|E virtual-service [-s scheduler] [--hash-key key]
-                                 [--shard-policy policy]
+                                 [--shard-policy policy] [--real-peername]
   sockvsadm -D virtual-service
   sockvsadm -C
   sockvsadm -R
@@ -579,6 +598,7 @@ std::string usage_text() {
                                  [-x upper] [-y lower] [--shards N]
   sockvsadm -d virtual-service -r server-address
   sockvsadm -L|l [virtual-service] [-n] [--stats [--exact] | --thresholds | --shards]
+  sockvsadm -L|l -c [virtual-service] [-n]
   sockvsadm -Z [virtual-service]
   sockvsadm -h
   sockvsadm -V
@@ -616,6 +636,10 @@ Options:
   --shard-policy    policy            which shard of a sharded real server a
                                       connection lands on: rr (default), lc,
                                       cpu or hash
+  --real-peername                     getpeername() on the service's sockets
+                                      returns the real server (default: the
+                                      virtual address and port connected to);
+                                      -E without it turns it off again
   --real-server  -r server-address    server-address is host[:port]; the port
                                       defaults to the virtual service's port
   --weight       -w weight            capacity of real server, 0-65535
@@ -636,12 +660,16 @@ Options:
   --numeric      -n                   numeric output of addresses and ports
   --stats                             output of statistics information
   --exact                             expand numbers (display exact values)
+  --connection   -c                   with -L: the open balanced connections
+                                      (state, source, virtual, destination,
+                                      shard, pid/command that connected)
   --thresholds                        output of thresholds information
   --shards                            with -L: output of open connections per
                                       shard (Shards ActiveConn InActConn
                                       PerShard)
   -e and -E change only what they are given, except the weight (-e without
-  -w sets weight 1, like ipvsadm).  -x, -y and --shards given on -e change
+  -w sets weight 1, like ipvsadm) and --real-peername (a flag: -E without it
+  clears it, as ipvsadm -E does with -p).  -x, -y and --shards given on -e change
   only those settings.
 
 Schedulers:
