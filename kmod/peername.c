@@ -25,6 +25,17 @@
  * can be in flight at once; beyond it the kprobes core skips the rewrite
  * and counts it in nmissed (reported at unload if non-zero).
  *
+ * The same goes for the source address recvfrom()/recvmsg() report for a
+ * datagram on a connected UDP socket: udp_recvmsg() / udpv6_recvmsg()
+ *
+ *   int udp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+ *                   int flags, int *addr_len)
+ *
+ * write it to msg->msg_name (the kernel's copy), and a resolver that checks
+ * that the answer came from the server it asked (glibc's does) would drop
+ * answers from the real server.  A datagram from the record's real server
+ * is reported as coming from the virtual address, under the same flag.
+ *
  * Unload: unregister_kretprobes() detaches the handlers and waits for an
  * RCU grace period; calls still in flight then return without them.
  */
@@ -60,7 +71,8 @@ static int svs_getname_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct svs_peer_call *call = (struct svs_peer_call *)ri->data;
 
-	if ((long)regs_return_value(regs) > 0 && call->uaddr)
+	/* The functions return int: the upper half of the register is not theirs. */
+	if ((int)regs_return_value(regs) >= 0 && call->uaddr)
 		svs_conn_peername(call->sk, call->uaddr);
 	return 0;
 }
@@ -79,8 +91,37 @@ static struct kretprobe svs_krp_getname6 = {
 	.data_size = sizeof(struct svs_peer_call),
 };
 
+static int svs_recvmsg_entry(struct kretprobe_instance *ri,
+			     struct pt_regs *regs)
+{
+	struct svs_peer_call *call = (struct svs_peer_call *)ri->data;
+	struct sock *sk = (struct sock *)regs_get_kernel_argument(regs, 0);
+	struct msghdr *msg = (struct msghdr *)regs_get_kernel_argument(regs, 1);
+
+	if (!sk || !msg || !msg->msg_name || !svs_conn_maybe_tracked(sk))
+		return 1;
+	call->sk = sk;
+	call->uaddr = msg->msg_name;
+	return 0;
+}
+
+static struct kretprobe svs_krp_recvmsg4 = {
+	.kp.symbol_name = "udp_recvmsg",
+	.entry_handler = svs_recvmsg_entry,
+	.handler = svs_getname_ret,
+	.data_size = sizeof(struct svs_peer_call),
+};
+
+static struct kretprobe svs_krp_recvmsg6 = {
+	.kp.symbol_name = "udpv6_recvmsg",
+	.entry_handler = svs_recvmsg_entry,
+	.handler = svs_getname_ret,
+	.data_size = sizeof(struct svs_peer_call),
+};
+
 static struct kretprobe *svs_krps[] = {
 	&svs_krp_getname4, &svs_krp_getname6,
+	&svs_krp_recvmsg4, &svs_krp_recvmsg6,
 };
 
 int svs_peername_init(void)

@@ -637,9 +637,11 @@ Options:
                                       connection lands on: rr (default), lc,
                                       cpu or hash
   --real-peername                     getpeername() on the service's sockets
-                                      returns the real server (default: the
-                                      virtual address and port connected to);
-                                      -E without it turns it off again
+                                      (and recvfrom() on its connected UDP
+                                      sockets) returns the real server
+                                      (default: the virtual address and port
+                                      connected to); -E without it turns it
+                                      off again
   --real-server  -r server-address    server-address is host[:port]; the port
                                       defaults to the virtual service's port
   --weight       -w weight            capacity of real server, 0-65535

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# svs-timeout: 900
 """getpeername() on a balanced socket returns the virtual address and port
 the application connected to; with --real-peername it returns the real
 server. TCP and connected UDP, IPv4 and IPv6 (and an IPv6 socket connected
@@ -8,10 +9,14 @@ the kernel's socket table (/proc/net/*) shows the real remote end. -E
 changes the choice for new connections only. A real program that reports
 its peer from getpeername() (curl's %{remote_ip}, checked with strace to
 call getpeername) sees the VIP by default and the real server with the
-flag."""
+flag. recvfrom() on a connected UDP socket reports the VIP as the source
+of the real server's datagrams, so glibc's resolver (getent), which drops
+answers from any other address than the name server it asked, resolves
+through a VIP; with --real-peername it cannot."""
 
 import os
 import re
+import tempfile
 import shutil
 import socket
 import struct
@@ -103,7 +108,8 @@ def run_udp(fam):
             s.send(b"hello")
             data, src = s.recvfrom(1000)
             check_eq(data.split()[1].decode(), real, "the real server %s answered" % real)
-            svs.log("  (recvfrom() source of the reply: %s)" % svs.fmt_addr(src[0], src[1]))
+            check_eq(svs.fmt_addr(src[0], src[1]), svs.fmt_addr(v, UPORT) if kind == "virt" else real,
+                     "recvfrom(): the reply's source address")
             check_socket(s, v, UPORT, real, kind == "virt", "UDP %s %s" % (fam, kind))
             step("UDP %s: re-connect straight to the real server, then to the VIP again" % fam)
             s.connect((lo, REAL[kind]))
@@ -159,7 +165,7 @@ def run_curl():
                                  "--directory", "/"])
     for fam in ("v4", "v6"):
         lo = loopback(fam)
-        svs.wait_for(lambda: try_connect(lo, HTTP_PORT), 60, "http.server on %s" % lo)
+        svs.wait_for(lambda: try_connect(lo, HTTP_PORT), 300, "http.server on %s" % lo)
         for v, kind in zip(vips(fam), ("virt", "real")):
             hsvc = svs.fmt_addr(v, 8080)
             adm_ok("-A", "-t", hsvc, "-s", "rr", *(["--real-peername"] if kind == "real" else []))
@@ -182,6 +188,72 @@ def run_curl():
                       % (len(calls), svs.fmt_addr(*shown)), "".join(calls))
             else:
                 svs.log("NOTE: strace not installed: not checking that curl calls getpeername()")
+
+
+def dns_answer(query, addr):
+    """A DNS response to `query`: one A record `addr` for an A question,
+    no answer otherwise."""
+    qid, qd = query[:2], query[12:]
+    end = qd.index(b"\0") + 5            # name, qtype, qclass
+    question = qd[:end]
+    qtype, = struct.unpack("!H", question[-4:-2])
+    if qtype != 1:
+        return qid + struct.pack("!HHHHH", 0x8180, 1, 0, 0, 0) + question
+    return (qid + struct.pack("!HHHHH", 0x8180, 1, 1, 0, 0) + question
+            + struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + socket.inet_aton(addr))
+
+
+def dns_server(host, port, answer):
+    """A tiny UDP DNS server in a thread: answers every A question with `answer`."""
+    import threading
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((host, port))
+    svs.defer(s.close)
+
+    def loop():
+        while True:
+            try:
+                q, peer = s.recvfrom(2048)
+                s.sendto(dns_answer(q, answer), peer)
+            except (OSError, ValueError):
+                return
+    threading.Thread(target=loop, daemon=True).start()
+
+
+def run_resolver():
+    """glibc's resolver connects its UDP socket to the name server and drops
+    answers whose source (recvfrom) is not that server: through a VIP it
+    works only if the source is reported as the VIP."""
+    step("a real program over connected UDP: glibc's resolver (getent) with a VIP as its name server")
+    dns_server("127.0.0.1", 5353, "192.0.2.7")
+    for vip, kind in (("10.255.0.3", "virt"), ("10.255.0.4", "real")):
+        adm_ok("-A", "-u", vip + ":53", "-s", "rr", *(["--real-peername"] if kind == "real" else []))
+        adm_ok("-a", "-u", vip + ":53", "-r", "127.0.0.1:5353")
+        conf = os.path.join(tempfile.gettempdir(), "resolv-%s.conf" % kind)
+        with open(conf, "w") as f:
+            f.write("nameserver %s\noptions timeout:3 attempts:2\n" % vip)
+        trace = os.path.join(svs.RESULTS, "getent-strace-%s.txt" % kind)
+        strace = shutil.which("strace")
+        getent = "getent ahostsv4 probe.svs.test"
+        if strace:
+            getent = "%s -f -e trace=connect,recvfrom -o %s %s" % (strace, trace, getent)
+        r = svs.run(["unshare", "-m", "sh", "-c",
+                     "mount --bind %s /etc/resolv.conf && exec %s" % (conf, getent)], timeout=120)
+        if kind == "virt":
+            check_eq((r.returncode, r.stdout.split()[:1]), (0, ["192.0.2.7"]),
+                     "getent through %s:53 (default): resolved (stderr %r)" % (vip, r.stderr[-200:]))
+        else:
+            check_eq((r.returncode, r.stdout), (2, ""),
+                     "getent through %s:53 with --real-peername: the answer comes from 127.0.0.1:5353, "
+                     "which glibc drops (the original sock_vs's breakage)" % vip)
+        if strace:
+            with open(trace) as f:
+                lines = f.read()
+            src = re.findall(r'recvfrom\(.*inet_addr\("([0-9.]+)"\)', lines)
+            shown = vip if kind == "virt" else "127.0.0.1"
+            check(src and set(src) == {shown} and 'inet_addr("%s")' % vip in lines,
+                  "strace: getent connect()ed to %s and recvfrom() reported %s (%d answers)"
+                  % (vip, shown, len(src)), lines[-2000:])
 
 
 def main():
@@ -211,6 +283,7 @@ def main():
     run_mapped()
     run_edit()
     run_curl()
+    run_resolver()
 
 
 svs.case(main, private_netns=True)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# svs-timeout: 900
 """sockvsadm -L -c lists the open balanced connections, like ipvsadm -L -c:
 protocol, state, source (local), virtual, destination (real server), shard,
 pid/comm of the process that connected. Checked against the kernel's own
