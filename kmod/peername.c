@@ -31,10 +31,10 @@
  *   int udp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
  *                   int flags, int *addr_len)
  *
- * write it to msg->msg_name (the kernel's copy), and a resolver that checks
- * that the answer came from the server it asked (glibc's does) would drop
- * answers from the real server.  A datagram from the record's real server
- * is reported as coming from the virtual address, under the same flag.
+ * write it to msg->msg_name (the kernel's copy), and a program that checks
+ * that an answer came from the server it asked would see the real server.
+ * A datagram from the record's real server is reported as coming from the
+ * virtual address, under the same flag.
  *
  * Unload: unregister_kretprobes() detaches the handlers and waits for an
  * RCU grace period; calls still in flight then return without them.
