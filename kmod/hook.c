@@ -164,7 +164,8 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	}
 	atomic64_inc(&svc->stats.conns);
 	atomic64_inc(&dest->stats.conns);
-	svs_conn_track(sk, dest, shard);
+	svs_conn_track(sk, &key, dest, shard,
+		       !(READ_ONCE(svc->conf.flags) & SOCK_VS_SVC_F_REAL_PEERNAME));
 	ret = 1;
 out:
 	rcu_read_unlock();
@@ -251,13 +252,19 @@ int svs_hook_init(void)
 {
 	int err = register_kprobes(svs_kps, ARRAY_SIZE(svs_kps));
 
-	if (err)
+	if (err) {
 		pr_err("cannot install connect hooks (kprobes): %d\n", err);
+		return err;
+	}
+	err = svs_peername_init();
+	if (err)
+		unregister_kprobes(svs_kps, ARRAY_SIZE(svs_kps));
 	return err;
 }
 
 void svs_hook_exit(void)
 {
+	svs_peername_exit();
 	unregister_kprobes(svs_kps, ARRAY_SIZE(svs_kps));
 	/* No task may still be inside svs_refuse_connect(). */
 	synchronize_rcu_tasks();

@@ -42,7 +42,7 @@ static const struct nla_policy svs_svc_policy[SOCK_VS_SVC_ATTR_MAX + 1] = {
 	[SOCK_VS_SVC_ATTR_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
 	[SOCK_VS_SVC_ATTR_SCHED_NAME] = { .type = NLA_NUL_STRING,
 					  .len = SOCK_VS_SCHED_NAME_MAX - 1 },
-	[SOCK_VS_SVC_ATTR_FLAGS] = NLA_POLICY_MAX(NLA_U32, 0),
+	[SOCK_VS_SVC_ATTR_FLAGS] = NLA_POLICY_MASK(NLA_U32, SOCK_VS_SVC_F_ALL),
 	[SOCK_VS_SVC_ATTR_STATS] = NLA_POLICY_NESTED(svs_stats_policy),
 	[SOCK_VS_SVC_ATTR_NUM_DESTS] = { .type = NLA_U32 },
 	[SOCK_VS_SVC_ATTR_HASH_KEY] = NLA_POLICY_MAX(NLA_U8, SOCK_VS_HASH_MAX),
@@ -68,6 +68,7 @@ static const struct nla_policy svs_policy[SOCK_VS_ATTR_MAX + 1] = {
 	[SOCK_VS_ATTR_SERVICE] = NLA_POLICY_NESTED(svs_svc_policy),
 	[SOCK_VS_ATTR_DEST] = NLA_POLICY_NESTED(svs_dest_policy),
 	[SOCK_VS_ATTR_INFO] = { .type = NLA_REJECT },
+	[SOCK_VS_ATTR_CONN] = { .type = NLA_REJECT },
 };
 
 static struct genl_family svs_genl_family;
@@ -729,6 +730,10 @@ static const struct genl_ops svs_genl_ops[] = {
 		.cmd = SOCK_VS_CMD_GET_INFO,
 		.doit = svs_get_info,
 	},
+	{
+		.cmd = SOCK_VS_CMD_GET_CONN,
+		.dumpit = svs_conn_dump,
+	},
 };
 
 static struct genl_family svs_genl_family __ro_after_init = {
@@ -742,6 +747,12 @@ static struct genl_family svs_genl_family __ro_after_init = {
 	.n_ops = ARRAY_SIZE(svs_genl_ops),
 	.resv_start_op = SOCK_VS_CMD_GET_INFO + 1,
 };
+
+/* A message header of the SOCK_VS family (for dumps filled elsewhere). */
+void *svs_genl_put(struct sk_buff *skb, u32 portid, u32 seq, int flags, u8 cmd)
+{
+	return genlmsg_put(skb, portid, seq, &svs_genl_family, flags, cmd);
+}
 
 int svs_genl_init(void)
 {

@@ -198,7 +198,7 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 	WRITE_ONCE(svc->conf.hash_key, conf->hash_key);
 	WRITE_ONCE(svc->conf.shard_policy, conf->shard_policy);
 	svc->conf.sched = conf->sched;
-	svc->conf.flags = conf->flags;
+	WRITE_ONCE(svc->conf.flags, conf->flags);
 	return 0;
 }
 

@@ -146,13 +146,19 @@ int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
 void svs_zero_service(struct svs_service *svc);
 void svs_dest_put(struct svs_dest *dest);
 
+struct netlink_callback;
+
 /* conn.c: which real server each balanced socket went to */
 int svs_conn_init(void);
 void svs_conn_exit(void);
 void svs_conn_destroy_cache(void);
-void svs_conn_track(struct sock *sk, struct svs_dest *dest, int shard);
+void svs_conn_track(struct sock *sk, const struct svs_key *vkey,
+		    struct svs_dest *dest, int shard, bool virt_peer);
 void svs_conn_untrack(struct sock *sk);
 void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive);
+bool svs_conn_maybe_tracked(const struct sock *sk);
+void svs_conn_peername(struct sock *sk, struct sockaddr *uaddr);
+int svs_conn_dump(struct sk_buff *skb, struct netlink_callback *cb);
 
 /* shard.c: shard placement on sharded real servers */
 int svs_shard_place(struct sock *sk, const struct svs_service *svc,
@@ -163,8 +169,13 @@ int svs_shard_place(struct sock *sk, const struct svs_service *svc,
 int svs_hook_init(void);
 void svs_hook_exit(void);
 
+/* peername.c: getpeername() returns the virtual address */
+int svs_peername_init(void);
+void svs_peername_exit(void);
+
 /* netlink.c */
 int svs_genl_init(void);
 void svs_genl_exit(void);
+void *svs_genl_put(struct sk_buff *skb, u32 portid, u32 seq, int flags, u8 cmd);
 
 #endif /* _SOCK_VS_H */

@@ -22,6 +22,8 @@ pkgs=(
 	# what the tests run inside the guests
 	redis-server redis-tools ipvsadm iptables nftables iproute2
 	python3 util-linux procps
+	# 28-getpeername: a real client that reports its peer, and strace to see it ask
+	curl strace
 )
 
 missing=()

@@ -40,6 +40,7 @@ class Proxy : public sockvs::Api {
   void flush() override { f_.flush(); }
   void zero(const std::optional<sockvs::ServiceKey>& k) override { f_.zero(k); }
   sockvs::Info info() override { return f_.info(); }
+  std::vector<sockvs::Connection> list_conns() override { return f_.list_conns(); }
 
  private:
   FakeApi& f_;

@@ -30,6 +30,7 @@ class FakeApi : public Api {
   std::optional<std::pair<std::size_t, int>> fail_call;
   Info info_reply{"0.1.0", 0, "kprobe", "6.1.0-test", 256, 64};
   std::vector<Entry> table;
+  std::vector<Connection> conns;  // what list_conns() returns
 
   void add_service(const Service& svc) override {
     enter("add_service");
@@ -41,6 +42,7 @@ class FakeApi : public Api {
     // Like the module, report every setting (defaults included).
     stored.hash_key = svc.hash_key.value_or(kDefaultHashKey);
     stored.shard_policy = svc.shard_policy.value_or(kDefaultShardPolicy);
+    stored.flags = svc.flags;
     table.push_back(Entry{stored, {}});
   }
 
@@ -57,6 +59,7 @@ class FakeApi : public Api {
     if (svc.shard_policy) {
       e.svc.shard_policy = svc.shard_policy;
     }
+    e.svc.flags = svc.flags;  // always sent: -E sets the flags anew
   }
 
   void del_service(const ServiceKey& key) override {
@@ -150,6 +153,11 @@ class FakeApi : public Api {
     Info out = info_reply;
     out.num_services = static_cast<std::uint32_t>(table.size());
     return out;
+  }
+
+  std::vector<Connection> list_conns() override {
+    enter("list_conns");
+    return conns;
   }
 
  private:

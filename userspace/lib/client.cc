@@ -28,6 +28,10 @@ namespace {
 
 }  // namespace
 
+std::vector<Connection> Api::list_conns() {
+  throw Error(EOPNOTSUPP, "listing connections is not supported here");
+}
+
 Client::Client() : sock_(std::make_unique<GenlSocket>()) {
   const int id = sock_->resolve(SOCK_VS_GENL_NAME);
   if (id < 0) {
@@ -102,6 +106,13 @@ void Client::flush() { sock_->transact(build_flush(family_id()), SOCK_VS_CMD_FLU
 
 void Client::zero(const std::optional<ServiceKey>& key) {
   sock_->transact(build_zero(family_id(), key), SOCK_VS_CMD_ZERO);
+}
+
+std::vector<Connection> Client::list_conns() {
+  std::vector<Connection> out;
+  sock_->transact(build_list_conns(family_id()), SOCK_VS_CMD_GET_CONN,
+                  [&out](const nlmsghdr* nlh) { out.push_back(parse_conn_reply(nlh)); });
+  return out;
 }
 
 Info Client::info() {

@@ -243,6 +243,7 @@ Policy<SOCK_VS_ATTR_MAX + 1> top_policy() {
   p[SOCK_VS_ATTR_SERVICE] = typed(NLA_NESTED);
   p[SOCK_VS_ATTR_DEST] = typed(NLA_NESTED);
   p[SOCK_VS_ATTR_INFO] = typed(NLA_NESTED);
+  p[SOCK_VS_ATTR_CONN] = typed(NLA_NESTED);
   return p;
 }
 
@@ -287,6 +288,19 @@ Policy<SOCK_VS_INFO_ATTR_MAX + 1> info_policy() {
   p[SOCK_VS_INFO_ATTR_NUM_SERVICES] = typed(NLA_U32);
   p[SOCK_VS_INFO_ATTR_MAX_SERVICES] = typed(NLA_U32);
   p[SOCK_VS_INFO_ATTR_MAX_DESTS] = typed(NLA_U32);
+  return p;
+}
+
+Policy<SOCK_VS_CONN_ATTR_MAX + 1> conn_policy() {
+  Policy<SOCK_VS_CONN_ATTR_MAX + 1> p{};
+  p[SOCK_VS_CONN_ATTR_AF] = typed(NLA_U16);
+  p[SOCK_VS_CONN_ATTR_PROTOCOL] = typed(NLA_U16);
+  p[SOCK_VS_CONN_ATTR_LPORT] = typed(NLA_U16);
+  p[SOCK_VS_CONN_ATTR_VPORT] = typed(NLA_U16);
+  p[SOCK_VS_CONN_ATTR_DPORT] = typed(NLA_U16);
+  p[SOCK_VS_CONN_ATTR_SHARD] = typed(NLA_U32);
+  p[SOCK_VS_CONN_ATTR_STATE] = typed(NLA_U8);
+  p[SOCK_VS_CONN_ATTR_PID] = typed(NLA_U32);
   return p;
 }
 
@@ -580,6 +594,45 @@ Info parse_info_reply(const nlmsghdr* nlh) {
     info.max_dests = nla_get_u32(tb[SOCK_VS_INFO_ATTR_MAX_DESTS]);
   }
   return info;
+}
+
+NlMsgPtr build_list_conns(int family_id) {
+  return new_request(family_id, SOCK_VS_CMD_GET_CONN, NLM_F_DUMP);
+}
+
+Connection parse_conn_reply(const nlmsghdr* nlh) {
+  nlattr* nest = top_attr(nlh, SOCK_VS_ATTR_CONN, "connection");
+  auto policy = conn_policy();
+  const auto tb = parse_nest(nest, policy, "connection");
+
+  Connection conn;
+  const nlattr* af = tb[SOCK_VS_CONN_ATTR_AF];
+  conn.protocol = nla_get_u16(require(tb, SOCK_VS_CONN_ATTR_PROTOCOL, "connection protocol"));
+  conn.local = get_address(require(tb, SOCK_VS_CONN_ATTR_LADDR, "connection local address"), af,
+                           "connection local");
+  conn.lport = nla_get_u16(require(tb, SOCK_VS_CONN_ATTR_LPORT, "connection local port"));
+  conn.vaddr = get_address(require(tb, SOCK_VS_CONN_ATTR_VADDR, "connection virtual address"), af,
+                           "connection virtual");
+  conn.vport = nla_get_u16(require(tb, SOCK_VS_CONN_ATTR_VPORT, "connection virtual port"));
+  conn.daddr = get_address(require(tb, SOCK_VS_CONN_ATTR_DADDR, "connection real server address"),
+                           af, "connection real server");
+  conn.dport = nla_get_u16(require(tb, SOCK_VS_CONN_ATTR_DPORT, "connection real server port"));
+  if (conn.local.family() != conn.vaddr.family() || conn.daddr.family() != conn.vaddr.family()) {
+    malformed("connection addresses of different families");
+  }
+  if (tb[SOCK_VS_CONN_ATTR_SHARD] != nullptr) {
+    conn.shard = nla_get_u32(tb[SOCK_VS_CONN_ATTR_SHARD]);
+  }
+  if (tb[SOCK_VS_CONN_ATTR_STATE] != nullptr) {
+    conn.state = nla_get_u8(tb[SOCK_VS_CONN_ATTR_STATE]);
+  }
+  if (tb[SOCK_VS_CONN_ATTR_PID] != nullptr) {
+    conn.pid = nla_get_u32(tb[SOCK_VS_CONN_ATTR_PID]);
+  }
+  if (tb[SOCK_VS_CONN_ATTR_COMM] != nullptr) {
+    conn.comm = get_string(tb[SOCK_VS_CONN_ATTR_COMM]);
+  }
+  return conn;
 }
 
 NetlinkStatus parse_error_message(const nlmsghdr* nlh) {

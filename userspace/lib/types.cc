@@ -80,6 +80,17 @@ std::optional<ShardPolicy> parse_shard_policy(std::string_view name) noexcept {
   return std::nullopt;
 }
 
+std::string tcp_state_name(std::uint8_t state) {
+  // include/net/tcp_states.h, in order from TCP_ESTABLISHED (1).
+  constexpr std::array<std::string_view, 12> kNames = {
+      "ESTABLISHED", "SYN_SENT",   "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+      "CLOSE",       "CLOSE_WAIT", "LAST_ACK", "LISTEN",    "CLOSING",   "NEW_SYN_RECV"};
+  if (state >= 1 && state <= kNames.size()) {
+    return std::string(kNames.at(state - 1U));
+  }
+  return std::to_string(state);
+}
+
 std::string protocol_name(std::uint16_t protocol) {
   switch (protocol) {
     case IPPROTO_TCP:

@@ -1,5 +1,7 @@
 #include "app.h"
 
+#include <linux/sock_vs.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <exception>
@@ -46,6 +48,17 @@ std::vector<ServiceEntry> collect(sockvs::Api& api, const std::optional<sockvs::
     entries.push_back(std::move(entry));
   }
   return entries;
+}
+
+// -L -c -t/-u: only the connections to that virtual service.
+std::vector<sockvs::Connection> select_conns(std::vector<sockvs::Connection> conns,
+                                             const std::optional<sockvs::ServiceKey>& key) {
+  if (key) {
+    std::erase_if(conns, [&key](const sockvs::Connection& c) {
+      return c.protocol != key->protocol || c.vaddr != key->addr || c.vport != key->port;
+    });
+  }
+  return conns;
 }
 
 int do_version(std::ostream& out, std::ostream& err, const ApiFactory& connect) {
@@ -130,6 +143,7 @@ sockvs::Service service_of(const Command& cmd) {
   sockvs::Service svc = sockvs::Service::from_key(cmd.service.value(), cmd.scheduler);
   svc.hash_key = cmd.hash_key;
   svc.shard_policy = cmd.shard_policy;
+  svc.flags = cmd.real_peername ? SOCK_VS_SVC_F_REAL_PEERNAME : 0U;
   return svc;
 }
 
@@ -140,6 +154,7 @@ void append_recreate(std::vector<Command>& out, const sockvs::Service& svc,
   add.scheduler = svc.sched_name;
   add.hash_key = svc.hash_key;
   add.shard_policy = svc.shard_policy;
+  add.real_peername = (svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
   out.push_back(std::move(add));
   for (const auto& d : dests) {
     out.push_back(make_dest_command(Op::kAddDest, svc.key(), d));
@@ -168,6 +183,10 @@ int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostrea
       return cmd.json ? do_restore_json(in, err, connect) : do_restore(in, err, connect);
     case Op::kList: {
       const auto api = open_api(connect);
+      if (cmd.connections) {
+        out << format_conns(select_conns(api->list_conns(), cmd.service));
+        return kExitOk;
+      }
       const sockvs::Info info = api->info();
       const auto entries = collect(*api, cmd.service);
       if (cmd.json) {
@@ -232,23 +251,28 @@ std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd) {
       case Op::kAddService:
         undo.push_back(make_command(Op::kDelService, cmd.service.value()));
         break;
-      case Op::kEditService:
-        if (!cmd.scheduler.empty() || cmd.hash_key || cmd.shard_policy) {
-          // Put back what the edit changes (what it does not change stays).
-          const sockvs::Service prev = api.get_service(cmd.service.value());
-          Command edit = make_command(Op::kEditService, *cmd.service);
-          if (!cmd.scheduler.empty()) {
-            edit.scheduler = prev.sched_name;
-          }
-          if (cmd.hash_key) {
-            edit.hash_key = prev.hash_key.value_or(sockvs::kDefaultHashKey);
-          }
-          if (cmd.shard_policy) {
-            edit.shard_policy = prev.shard_policy.value_or(sockvs::kDefaultShardPolicy);
-          }
-          undo.push_back(std::move(edit));
+      case Op::kEditService: {
+        // Put back what the edit changes (what it does not change stays);
+        // -E always sets the flags.
+        const sockvs::Service prev = api.get_service(cmd.service.value());
+        Command edit = make_command(Op::kEditService, *cmd.service);
+        edit.real_peername = (prev.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
+        if (cmd.scheduler.empty() && !cmd.hash_key && !cmd.shard_policy &&
+            edit.real_peername == cmd.real_peername) {
+          break;  // changes nothing
         }
+        if (!cmd.scheduler.empty()) {
+          edit.scheduler = prev.sched_name;
+        }
+        if (cmd.hash_key) {
+          edit.hash_key = prev.hash_key.value_or(sockvs::kDefaultHashKey);
+        }
+        if (cmd.shard_policy) {
+          edit.shard_policy = prev.shard_policy.value_or(sockvs::kDefaultShardPolicy);
+        }
+        undo.push_back(std::move(edit));
         break;
+      }
       case Op::kDelService: {
         const sockvs::Service svc = api.get_service(cmd.service.value());
         append_recreate(undo, svc, api.list_dests(svc.key()));

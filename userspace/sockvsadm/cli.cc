@@ -33,6 +33,8 @@ enum class Key {
   kShardsView,  // --shards without a value (-L)
   kThresholds,
   kJson,  // --json (-L, -S, -R)
+  kConnection,    // -c (-L)
+  kRealPeername,  // --real-peername (-A, -E)
 };
 
 enum class Arg {
@@ -88,6 +90,8 @@ constexpr std::array kOptions = {
     OptSpec{'\0', "shards", Arg::kOptional, Key::kShards, Op::kList},
     OptSpec{'\0', "thresholds", kNo, Key::kThresholds, Op::kList},
     OptSpec{'\0', "json", kNo, Key::kJson, Op::kList},
+    OptSpec{'c', "connection", kNo, Key::kConnection, Op::kList},
+    OptSpec{'\0', "real-peername", kNo, Key::kRealPeername, Op::kList},
 };
 
 const OptSpec* find_short(char c) {
@@ -130,6 +134,8 @@ struct Raw {
   bool thresholds = false;
   bool shards_view = false;
   bool json = false;
+  bool connection = false;
+  bool real_peername = false;
   // Options seen, with the spelling used (for messages).
   std::map<Key, std::string> seen;
 };
@@ -196,6 +202,12 @@ void apply(Raw& raw, const OptSpec& spec, const std::string& flag, std::string v
       break;
     case Key::kJson:
       raw.json = true;
+      break;
+    case Key::kConnection:
+      raw.connection = true;
+      break;
+    case Key::kRealPeername:
+      raw.real_peername = true;
       break;
     case Key::kNumeric:
       raw.numeric = true;
@@ -292,8 +304,10 @@ Rules rules_for(Op op) {
   switch (op) {
     case Op::kAddService:
     case Op::kEditService:
-      return {
-          {Key::kTcp, Key::kUdp, Key::kScheduler, Key::kHashKey, Key::kShardPolicy}, true, false};
+      return {{Key::kTcp, Key::kUdp, Key::kScheduler, Key::kHashKey, Key::kShardPolicy,
+               Key::kRealPeername},
+              true,
+              false};
     case Op::kDelService:
       return {{Key::kTcp, Key::kUdp}, true, false};
     case Op::kAddDest:
@@ -306,7 +320,7 @@ Rules rules_for(Op op) {
       return {{Key::kTcp, Key::kUdp, Key::kReal}, true, true};
     case Op::kList:
       return {{Key::kTcp, Key::kUdp, Key::kNumeric, Key::kStats, Key::kExact, Key::kThresholds,
-               Key::kShardsView, Key::kJson},
+               Key::kShardsView, Key::kJson, Key::kConnection},
               false,
               false};
     case Op::kSave:
@@ -422,6 +436,9 @@ void check_one_view(const Raw& raw) {
   }
   if (raw.shards_view) {
     views.emplace_back("--shards");
+  }
+  if (raw.connection) {
+    views.emplace_back("-c");
   }
   if (views.size() > 1) {
     throw UsageError("options " + std::string(views[0]) + " and " + std::string(views[1]) +
@@ -553,6 +570,8 @@ Command parse_command(std::span<const std::string> args) {
   cmd.thresholds = raw.thresholds;
   cmd.shards = raw.shards_view;
   cmd.json = raw.json;
+  cmd.connections = raw.connection;
+  cmd.real_peername = raw.real_peername;
   return cmd;
 }
 
@@ -578,7 +597,7 @@ std::vector<std::string> split_words(std::string_view line) {
 std::string usage_text() {
   return R"(Usage:
   sockvsadm -A|E virtual-service [-s scheduler] [--hash-key key]
-                                 [--shard-policy policy]
+                                 [--shard-policy policy] [--real-peername]
   sockvsadm -D virtual-service
   sockvsadm -C
   sockvsadm -R [--json]
@@ -588,6 +607,7 @@ std::string usage_text() {
   sockvsadm -d virtual-service -r server-address
   sockvsadm -L|l [virtual-service] [-n] [--stats [--exact] | --thresholds | --shards]
                  [--json]
+  sockvsadm -L|l -c [virtual-service] [-n]
   sockvsadm -Z [virtual-service]
   sockvsadm -h
   sockvsadm -V
@@ -625,6 +645,12 @@ Options:
   --shard-policy    policy            which shard of a sharded real server a
                                       connection lands on: rr (default), lc,
                                       cpu or hash
+  --real-peername                     getpeername() on the service's sockets
+                                      (and recvfrom() on its connected UDP
+                                      sockets) returns the real server
+                                      (default: the virtual address and port
+                                      connected to); -E without it turns it
+                                      off again
   --real-server  -r server-address    server-address is host[:port]; the port
                                       defaults to the virtual service's port
   --weight       -w weight            capacity of real server, 0-65535
@@ -645,6 +671,9 @@ Options:
   --numeric      -n                   numeric output of addresses and ports
   --stats                             output of statistics information
   --exact                             expand numbers (display exact values)
+  --connection   -c                   with -L: the open balanced connections
+                                      (state, source, virtual, destination,
+                                      shard, pid/command that connected)
   --thresholds                        output of thresholds information
   --json                              -L, -S: print JSON (schema version 1,
                                       see below); -R: read what -S --json
@@ -653,7 +682,8 @@ Options:
                                       shard (Shards ActiveConn InActConn
                                       PerShard)
   -e and -E change only what they are given, except the weight (-e without
-  -w sets weight 1, like ipvsadm).  -x, -y and --shards given on -e change
+  -w sets weight 1, like ipvsadm) and --real-peername (a flag: -E without it
+  clears it, as ipvsadm -E does with -p).  -x, -y and --shards given on -e change
   only those settings.
 
 Schedulers:

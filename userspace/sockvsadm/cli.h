@@ -49,6 +49,11 @@ struct Command {
   // module's defaults, tgid and rr; -E: unchanged).
   std::optional<sockvs::HashKey> hash_key;
   std::optional<sockvs::ShardPolicy> shard_policy;
+  // --real-peername for -A and -E: SOCK_VS_SVC_F_REAL_PEERNAME.  Like
+  // ipvsadm's service flags, -E sets the flags anew: -E without it clears it.
+  bool real_peername = false;
+  // -L -c: list the open balanced connections instead of the services.
+  bool connections = false;
   // -r / -w / -x / -y / --shards for -a, -e, -d: address, port (default:
   // the service's port), weight (default SOCK_VS_WEIGHT_DEFAULT, also for
   // -e), and the thresholds and shards only when given (-a: the module's

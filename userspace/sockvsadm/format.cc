@@ -67,6 +67,9 @@ std::string service_flags(const sockvs::Service& svc) {
   if (svc.shard_policy && *svc.shard_policy != sockvs::kDefaultShardPolicy) {
     out += " shard-policy " + sockvs::shard_policy_name(*svc.shard_policy);
   }
+  if ((svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0) {
+    out += " real-peername";
+  }
   return out;
 }
 
@@ -145,6 +148,31 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
   return out;
 }
 
+std::string format_conns(const std::vector<sockvs::Connection>& conns) {
+  bool sharded = false;
+  for (const auto& c : conns) {
+    sharded = sharded || c.shard.has_value();
+  }
+  // ipvsadm: "pro expire %-11s %-18s %-18s %s"; no expire column here.
+  std::string out = "Sock VS connection entries\n";
+  out += sformat("pro %-11s %-18s %-18s %-18s ", "state", "source", "virtual", "destination");
+  out += sharded ? "shard pid/comm\n" : "pid/comm\n";
+  for (const auto& c : conns) {
+    const std::string state =
+        c.protocol == IPPROTO_UDP ? std::string("UDP") : sockvs::tcp_state_name(c.state);
+    const std::string src = sockvs::format_endpoint(c.local, c.lport);
+    const std::string virt = sockvs::format_endpoint(c.vaddr, c.vport);
+    const std::string dst = sockvs::format_endpoint(c.daddr, c.dport);
+    out += sformat("%-3s %-11s %-18s %-18s %-18s ", sockvs::protocol_name(c.protocol).c_str(),
+                   state.c_str(), src.c_str(), virt.c_str(), dst.c_str());
+    if (sharded) {
+      out += sformat("%-5s ", c.shard ? std::to_string(*c.shard).c_str() : "-");
+    }
+    out += std::to_string(c.pid) + "/" + c.comm + "\n";
+  }
+  return out;
+}
+
 std::string format_save(const std::vector<ServiceEntry>& entries) {
   std::string out;
   for (const auto& entry : entries) {
@@ -159,6 +187,9 @@ std::string format_save(const std::vector<ServiceEntry>& entries) {
     }
     if (svc.shard_policy && *svc.shard_policy != sockvs::kDefaultShardPolicy) {
       out += " --shard-policy " + sockvs::shard_policy_name(*svc.shard_policy);
+    }
+    if ((svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0) {
+      out += " --real-peername";
     }
     out += '\n';
     for (const auto& dest : entry.dests) {

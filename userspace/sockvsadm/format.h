@@ -49,6 +49,13 @@ std::string per_shard_text(const sockvs::RealServer& dest);
 std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry>& entries,
                         const ListOptions& opts);
 
+// The whole -L -c output: a title, a header line, then one line per
+// connection, ipvsadm -L -c's columns without "expire":
+//   pro state       source             virtual            destination        pid/comm
+// plus a "shard" column before pid/comm when some connection has a shard.
+// UDP connections show "UDP" as their state, as ipvsadm does.
+std::string format_conns(const std::vector<sockvs::Connection>& conns);
+
 // The whole -S output: "-A ..." per service, "-a ..." per real server;
 // only options that differ from their defaults (hash key, shard policy,
 // non-zero thresholds, more than one shard).

@@ -86,7 +86,7 @@ MALFORMED = [
     ("sched name of SOCK_VS_SCHED_NAME_MAX characters", "NEW_SERVICE",
      service(*g.svc_attrs(NEW_VIP, 80),
              g.string(S["SCHED_NAME"], "w" * int(svs.uapi_define("SOCK_VS_SCHED_NAME_MAX")))), BAD, True),
-    ("service FLAGS=1 (no flags defined)", "NEW_SERVICE", new_svc(g.u32(S["FLAGS"], 1)),
+    ("service FLAGS=2 (an unknown flag bit)", "NEW_SERVICE", new_svc(g.u32(S["FLAGS"], 2)),
      BAD | {errno.EOPNOTSUPP}, True),
     ("unknown top-level attribute (__SOCK_VS_ATTR_MAX)", "NEW_SERVICE",
      new_svc() + g.u32(ATTR_END, 1), BAD, True),

@@ -41,8 +41,7 @@ class Pool:
 
     def connect(self):
         s = svs.tcp_connect(VIP, VPORT, timeout=60)
-        h, p = s.getpeername()[:2]
-        rip = "%s:%d" % (h, p)
+        rip = svs.kernel_peer(s)    # getpeername() would say the VIP
         if rip not in RIPS:
             s.close()
             raise svs.Fail("connection reached %s, not a real server" % rip)

@@ -10,8 +10,9 @@ Prints "READY <pid>", then answers every command line with one JSON line:
     conn N            N connections, one after the other; each: connect,
                       optional PING (a redis server answers +PONG), then
                       close with RST (SO_LINGER 0: no TIME_WAIT anywhere).
-                      -> ["127.0.0.1:7001", ...] the peer (getpeername) of
-                      each, or "ERR <errno name>"
+                      -> ["127.0.0.1:7001", ...] the real peer of each (the
+                      kernel's socket table: getpeername() says the VIP), or
+                      "ERR <errno name>"
     bind P N          the same, each socket bound to local port P first
                       (SO_REUSEADDR)
     socket            create one socket now and keep it (not connected)
@@ -30,6 +31,8 @@ import socket
 import struct
 import sys
 
+import svs
+
 
 def rst_close(s):
     try:
@@ -47,7 +50,7 @@ def one(host, port, ping, lport=None, sock=None):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("", lport))
         s.connect((host, port))
-        peer = s.getpeername()
+        peer = svs.kernel_endpoints(s)[1]
         if ping:
             s.sendall(b"PING\r\n")
             buf = b""

@@ -1325,3 +1325,64 @@ def _cgroup_remove(path):
         with contextlib.suppress(OSError):
             cgroup_move(pid, parent)
     os.rmdir(full)
+
+
+# ------------------------------------------------- getpeername, -L -c (issue 6)
+
+def _proc_net_addr(hexaddr):
+    """'0100007F:1F90' (/proc/net/tcp) or the IPv6 form -> (host, port)."""
+    a, p = hexaddr.split(":")
+    raw = bytes.fromhex(a)
+    if len(raw) == 4:
+        host = socket.inet_ntop(socket.AF_INET, raw[::-1])
+    else:    # four host-order 32-bit words
+        host = socket.inet_ntop(socket.AF_INET6,
+                                b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
+    return host, int(p, 16)
+
+
+def kernel_endpoints(sock):
+    """The socket's (local, remote) endpoints as the kernel's own socket table
+    (/proc/net/{tcp,tcp6,udp,udp6}) shows them, found by its local port and
+    inode: independent of getpeername(), which sock_vs may rewrite."""
+    kind = "tcp" if sock.type == socket.SOCK_STREAM else "udp"
+    inode = os.fstat(sock.fileno()).st_ino
+    for name in (kind, kind + "6"):
+        with open("/proc/net/" + name) as f:
+            next(f)
+            for line in f:
+                w = line.split()
+                if int(w[9]) == inode:
+                    return _proc_net_addr(w[1]), _proc_net_addr(w[2])
+    raise Fail("socket (inode %d) not found in /proc/net/%s*" % (inode, kind))
+
+
+def kernel_peer(sock):
+    """'host:port' of the socket's real remote end (see kernel_endpoints)."""
+    host, port = kernel_endpoints(sock)[1]
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    return fmt_addr(host, port)
+
+
+def conn_listing(service=None, proto="tcp", netns=None):
+    """sockvsadm -L -c -n [-t|-u service] as a list of dicts: proto, state,
+    source, virtual, dest, shard (None if no shard column), pid, comm."""
+    args = ["-L", "-c", "-n"]
+    if service:
+        args += ["-u" if proto == "udp" else "-t", service]
+    text = adm_ok(*args, netns=netns, quiet=True)
+    lines = text.splitlines()
+    if len(lines) < 2 or lines[0] != "Sock VS connection entries" or not lines[1].startswith("pro state"):
+        raise Fail("unexpected -L -c header:\n" + text)
+    sharded = " shard " in lines[1]
+    out = []
+    for l in lines[2:]:
+        w = l.split()
+        if len(w) != (7 if sharded else 6):
+            raise Fail("unexpected -L -c line %r" % l)
+        pid, _, comm = w[-1].partition("/")
+        out.append({"proto": w[0], "state": w[1], "source": w[2], "virtual": w[3], "dest": w[4],
+                    "shard": (None if w[5] == "-" else int(w[5])) if sharded else None,
+                    "pid": int(pid), "comm": comm})
+    return out

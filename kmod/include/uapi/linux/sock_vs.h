@@ -84,6 +84,17 @@ enum sock_vs_shard_policy {
 #define SOCK_VS_WEIGHT_MAX	65535
 #define SOCK_VS_WEIGHT_DEFAULT	1
 
+/*
+ * Service flags (SOCK_VS_SVC_ATTR_FLAGS).  Unknown bits are rejected.
+ *
+ * SOCK_VS_SVC_F_REAL_PEERNAME: getpeername() on a socket balanced by this
+ * service returns the real server.  Without it (the default) it returns
+ * the virtual address and port the application connected to.  Decided
+ * when the socket connects: changing the flag affects new connections.
+ */
+#define SOCK_VS_SVC_F_REAL_PEERNAME	0x1
+#define SOCK_VS_SVC_F_ALL		SOCK_VS_SVC_F_REAL_PEERNAME
+
 enum sock_vs_cmd {
 	SOCK_VS_CMD_UNSPEC,
 
@@ -100,6 +111,7 @@ enum sock_vs_cmd {
 	SOCK_VS_CMD_FLUSH,		/* delete every service of the namespace */
 	SOCK_VS_CMD_ZERO,		/* [SERVICE{key}]: zero counters (all if none) */
 	SOCK_VS_CMD_GET_INFO,		/* -> INFO{...} */
+	SOCK_VS_CMD_GET_CONN,		/* dumpit: CONN{...} per open balanced socket */
 
 	__SOCK_VS_CMD_MAX,
 };
@@ -112,6 +124,7 @@ enum sock_vs_attr {
 	SOCK_VS_ATTR_SERVICE,		/* nest, enum sock_vs_svc_attr */
 	SOCK_VS_ATTR_DEST,		/* nest, enum sock_vs_dest_attr */
 	SOCK_VS_ATTR_INFO,		/* nest, enum sock_vs_info_attr */
+	SOCK_VS_ATTR_CONN,		/* nest, enum sock_vs_conn_attr (output) */
 
 	__SOCK_VS_ATTR_MAX,
 };
@@ -126,7 +139,7 @@ enum sock_vs_svc_attr {
 	SOCK_VS_SVC_ATTR_ADDR,		/* binary: 4 or 16 bytes, network order */
 	SOCK_VS_SVC_ATTR_PORT,		/* u16, host order, 1..65535 */
 	SOCK_VS_SVC_ATTR_SCHED_NAME,	/* string, < SOCK_VS_SCHED_NAME_MAX */
-	SOCK_VS_SVC_ATTR_FLAGS,		/* u32, SOCK_VS_SVC_F_* (none defined yet: must be 0) */
+	SOCK_VS_SVC_ATTR_FLAGS,		/* u32, SOCK_VS_SVC_F_* (unknown bits rejected) */
 	SOCK_VS_SVC_ATTR_STATS,		/* nest, enum sock_vs_stats_attr (output) */
 	SOCK_VS_SVC_ATTR_NUM_DESTS,	/* u32: number of real servers (output) */
 	SOCK_VS_SVC_ATTR_HASH_KEY,	/* u8, enum sock_vs_hash_key */
@@ -187,5 +200,31 @@ enum sock_vs_info_attr {
 };
 
 #define SOCK_VS_INFO_ATTR_MAX (__SOCK_VS_INFO_ATTR_MAX - 1)
+
+/*
+ * An open balanced socket of the caller's network namespace
+ * (SOCK_VS_CMD_GET_CONN dump, one message each).  Addresses are of family
+ * AF, the service's (an IPv6 socket connected to a v4-mapped address of an
+ * IPv4 service is listed as IPv4).
+ */
+enum sock_vs_conn_attr {
+	SOCK_VS_CONN_ATTR_UNSPEC,
+	SOCK_VS_CONN_ATTR_AF,		/* u16: AF_INET or AF_INET6 */
+	SOCK_VS_CONN_ATTR_PROTOCOL,	/* u16: IPPROTO_TCP or IPPROTO_UDP */
+	SOCK_VS_CONN_ATTR_LADDR,	/* binary: the socket's local address */
+	SOCK_VS_CONN_ATTR_LPORT,	/* u16, host order: its local port */
+	SOCK_VS_CONN_ATTR_VADDR,	/* binary: the virtual address connected to */
+	SOCK_VS_CONN_ATTR_VPORT,	/* u16, host order: the virtual port */
+	SOCK_VS_CONN_ATTR_DADDR,	/* binary: the real server */
+	SOCK_VS_CONN_ATTR_DPORT,	/* u16, host order: the real server's port */
+	SOCK_VS_CONN_ATTR_SHARD,	/* u32: shard, only when the real server has shards */
+	SOCK_VS_CONN_ATTR_STATE,	/* u8: TCP state (TCP_ESTABLISHED = 1, ...) */
+	SOCK_VS_CONN_ATTR_PID,		/* u32: process (tgid) that connected */
+	SOCK_VS_CONN_ATTR_COMM,		/* string: its command name at connect */
+
+	__SOCK_VS_CONN_ATTR_MAX,
+};
+
+#define SOCK_VS_CONN_ATTR_MAX (__SOCK_VS_CONN_ATTR_MAX - 1)
 
 #endif /* _UAPI_LINUX_SOCK_VS_H */

@@ -44,6 +44,11 @@ class Api {
   // Zeroes the counters of one service, or of all when `key` is empty.
   virtual void zero(const std::optional<ServiceKey>& key) = 0;
   virtual Info info() = 0;
+
+  // The open balanced sockets of the network namespace, in the module's
+  // order.  The default throws Error(EOPNOTSUPP): an Api that does not
+  // implement it cannot list connections.
+  virtual std::vector<Connection> list_conns();
 };
 
 // A generic netlink connection to the sock_vs module of the caller's
@@ -67,6 +72,7 @@ class Client final : public Api {
   void flush() override;
   void zero(const std::optional<ServiceKey>& key) override;
   Info info() override;
+  std::vector<Connection> list_conns() override;
 
   // The generic netlink family id of SOCK_VS.
   [[nodiscard]] int family_id() const noexcept;

@@ -65,6 +65,8 @@ NlMsgPtr build_flush(int family_id);
 NlMsgPtr build_zero(int family_id, const std::optional<ServiceKey>& key);
 // GET_INFO: no attributes.
 NlMsgPtr build_get_info(int family_id);
+// GET_CONN (dump): no attributes.
+NlMsgPtr build_list_conns(int family_id);
 
 // --- Replies ---------------------------------------------------------------------
 // Each takes one complete generic netlink message (nlmsghdr, genlmsghdr,
@@ -79,6 +81,9 @@ Service parse_service_reply(const nlmsghdr* nlh);
 RealServer parse_dest_reply(const nlmsghdr* nlh);
 // A SOCK_VS_ATTR_INFO nest (GET_INFO reply).
 Info parse_info_reply(const nlmsghdr* nlh);
+// A SOCK_VS_ATTR_CONN nest (GET_CONN dump part).  The three addresses must
+// be of the family AF says (or, without AF, all of one length, 4 or 16).
+Connection parse_conn_reply(const nlmsghdr* nlh);
 
 // The outcome carried by an NLMSG_ERROR or NLMSG_DONE message.
 struct NetlinkStatus {

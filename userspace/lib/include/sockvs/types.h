@@ -63,7 +63,7 @@ struct Service {
   // Scheduler.  On add: empty means the module's default (wrr).  On edit:
   // empty means "leave unchanged".
   std::string sched_name;
-  std::uint32_t flags = 0;  // SOCK_VS_SVC_F_*; none defined yet
+  std::uint32_t flags = 0;  // SOCK_VS_SVC_F_* (SOCK_VS_SVC_F_REAL_PEERNAME)
   // On add: nullopt means the module's default (tgid, rr).  On edit:
   // nullopt means "leave unchanged" (the attribute is not sent).  In
   // replies: what the module reported (nullopt if it did not: the default).
@@ -115,6 +115,30 @@ struct Info {
 
   friend bool operator==(const Info&, const Info&) = default;
 };
+
+// An open balanced socket (SOCK_VS_CMD_GET_CONN).  All addresses are of
+// the service's family.
+struct Connection {
+  std::uint16_t protocol = IPPROTO_TCP;
+  Address local;  // the socket's local address and port
+  std::uint16_t lport = 0;
+  Address vaddr;  // the virtual service it connected to
+  std::uint16_t vport = 0;
+  Address daddr;  // the real server it went to
+  std::uint16_t dport = 0;
+  std::optional<std::uint32_t> shard;  // only for a sharded real server
+  std::uint8_t state = 0;              // TCP state (1 = ESTABLISHED, ...)
+  std::uint32_t pid = 0;               // process (tgid) that connected
+  std::string comm;                    // its command name at connect
+
+  [[nodiscard]] int af() const noexcept { return vaddr.family(); }
+
+  friend bool operator==(const Connection&, const Connection&) = default;
+};
+
+// The name of a TCP state as ss and ipvsadm write it: "ESTABLISHED",
+// "SYN_SENT", "FIN_WAIT1", ..., "CLOSE"; the number for an unknown value.
+std::string tcp_state_name(std::uint8_t state);
 
 // "tgid", "local", "cgroup"; the number for a value this version does not know.
 std::string hash_key_name(HashKey key);
