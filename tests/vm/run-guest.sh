@@ -87,6 +87,9 @@ append="console=ttyS0 quiet panic=-1 softlockup_panic=0 mitigations=off"
 # TCG on a busy host can stall vCPUs for seconds; keep the watchdogs from
 # reporting that as soft lockups / RCU stalls (real hangs still trip them).
 append+=" watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120 tsc=reliable"
+# Each kmem cache on its own, so the module's slab objects can be counted
+# (tests/vm/lib/svs_mem.py).
+append+=" slab_nomerge"
 append+=" ${SVS_VM_APPEND:-}"
 # The guest mounts fresh tmpfs on /tmp and /run: a checkout there (CI may
 # clone anywhere) is shared on its own and mounted back at the same path.
