@@ -63,18 +63,24 @@ def fuzz(total, batch_size, seed, tag):
     extacks = collections.Counter()
     mismatches, dump_mismatches, no_extack = [], [], []
     sent = accepted = dumps = n_dump = 0
+    t_model = t_kernel = t_dump = 0.0
     most_services = most_dests = 0
     t0 = time.monotonic()
     last_log = t0
     while sent < total:
         n = min(batch_size, total - sent)
+        ta = time.monotonic()
         msgs, preds = [], []
         for _ in range(n):
             flags, typ, body, kind = fz.make_message(gen, nl.family_id)
             err, why = model.predict(flags, typ, body)
             msgs.append((flags, typ, body))
             preds.append((err, why, kind))
+        tb = time.monotonic()
         res = nl.batch(msgs)
+        tc = time.monotonic()
+        t_model += tb - ta
+        t_kernel += tc - tb
         resync = False
         for (flags, typ, body), (perr, why, kind), (kerr, ext, _) in zip(msgs, preds, res):
             kinds[kind.split(":")[0]] += 1
@@ -95,7 +101,9 @@ def fuzz(total, batch_size, seed, tag):
                     no_extack.append("%s: %s (%s) without extack; body %s"
                                      % (kind, fmt_errno(kerr), why, body[:80].hex()))
         sent += n
+        td = time.monotonic()
         got = nl.config()
+        t_dump += time.monotonic() - td
         dumps += 1
         want = model.expected_dump()
         most_services = max(most_services, len(got))
@@ -113,6 +121,8 @@ def fuzz(total, batch_size, seed, tag):
                     % (tag, sent, sent / (now - t0), accepted, len(mismatches), len(dump_mismatches)))
             last_log = now
     nl.close()
+    svs.log("  %sseconds spent: generating and predicting %.1f, sending and receiving %.1f, dumping %.1f"
+            % (tag, t_model, t_kernel, t_dump))
     return dict(start_empty=(start_cfg == []), sent=sent, accepted=accepted, dumps=dumps,
                 seconds=time.monotonic() - t0, kinds=kinds, answers=answers, reasons=reasons,
                 extacks=extacks, mismatches=mismatches[:40], n_mismatches=len(mismatches),
@@ -216,7 +226,9 @@ def main():
     adm_ok("-A", "-t", svs.VIP4 + ":80", "-s", "rr")
     adm_ok("-a", "-t", svs.VIP4 + ":80", "-r", "127.0.0.1:9601")
     check_eq(svs.tcp_ident(svs.VIP4, 80), "127.0.0.1:9601", "connect through a fresh service")
-    check_eq(nl.cmd("GET_INFO").error, 0, "GET_INFO on the fuzzed socket")
+    nl = fz.Batcher()
+    check_eq(nl.cmd("GET_INFO").error, 0, "GET_INFO answered")
+    nl.close()
 
 
 svs.case(main)

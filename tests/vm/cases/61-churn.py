@@ -265,7 +265,7 @@ def main():
     start = svs_mem.wait_back(svs_mem.snapshot(), "settled after the warm-up", timeout=30)
     svs.log("starting memory: slab %s, Percpu %d kB" % (start["slab"], start["percpu_kb"]))
 
-    step("%.0f s: 4 connecting threads, 1 configuring thread (seed %d)" % (seconds, seed))
+    step("%.0f s: 4 connecting threads, 1 configuring process (seed %d)" % (seconds, seed))
     stop = threading.Event()
     results = [[] for _ in range(4)]
     t_start = time.monotonic()
