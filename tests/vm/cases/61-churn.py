@@ -15,6 +15,7 @@ ActiveConn/InActConn return to 0, the module's slab objects and the
 kernel's Percpu memory return to their starting level once the
 configuration is flushed, the module unloads, and the kernel log is clean."""
 
+import bisect
 import collections
 import json
 import os
@@ -61,14 +62,14 @@ class Config:
         self.applied[what] += 1
 
     def windows(self, t0, t1):
-        """States that held at some moment of [t0, t1]."""
-        h = self.history
-        out = []
-        for i, (t_send, _, st) in enumerate(h):
-            end = h[i + 1][1] if i + 1 < len(h) else float("inf")
-            if t_send <= t1 and end >= t0:
-                out.append(st)
-        return out
+        """States that held at some moment of [t0, t1]: state i holds from
+        its change's send time until the next change's ack."""
+        if getattr(self, "_sends", None) is None or len(self._sends) != len(self.history):
+            self._sends = [h[0] for h in self.history]
+            self._acks = [h[1] for h in self.history]
+        hi = bisect.bisect_right(self._sends, t1)
+        lo = max(0, bisect.bisect_left(self._acks, t0) - 1)
+        return [h[2] for h in self.history[lo:hi]]
 
 
 def key_attrs(svc, sched=None):
