@@ -12,7 +12,7 @@
 #                (host side: build/vm/results/KVER, or $SVS_RESULTS_DIR)
 #   SVS_*        every other SVS_* variable of the caller, except SVS_VM_*
 # Host-side settings (environment):
-#   SVS_VM_TIMEOUT  hard timeout in seconds for the whole VM (default 1800)
+#   SVS_VM_TIMEOUT  hard timeout in seconds for the whole VM (default 3600)
 #   SVS_VM_MEM      guest memory in MiB (default 2048)
 #   SVS_VM_SMP      guest CPUs (default 2)
 #   SVS_VM_APPEND   extra kernel command line arguments
@@ -38,7 +38,7 @@ kernel=/boot/vmlinuz-$kver
 [ -d "/lib/modules/$kver" ] || die "no /lib/modules/$kver" 2
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
 
-timeout_s=${SVS_VM_TIMEOUT:-1800}
+timeout_s=${SVS_VM_TIMEOUT:-3600}
 results=${SVS_RESULTS_DIR:-$build/results/$kver}
 case $results in /*) ;; *) results=$repo/$results ;; esac
 log=$build/$kver-console.log
@@ -87,6 +87,12 @@ append="console=ttyS0 quiet panic=-1 softlockup_panic=0 mitigations=off"
 # TCG on a busy host can stall vCPUs for seconds; keep the watchdogs from
 # reporting that as soft lockups / RCU stalls (real hangs still trip them).
 append+=" watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=120 tsc=reliable"
+# Each kmem cache on its own, so the module's slab objects can be counted
+# (tests/vm/lib/svs_mem.py).
+append+=" slab_nomerge"
+# Under a heavily loaded host, the boot-time check that the timer reaches the
+# IO-APIC can time out and panic 6.12 ("IO-APIC + timer doesn't work!").
+append+=" no_timer_check"
 append+=" ${SVS_VM_APPEND:-}"
 # The guest mounts fresh tmpfs on /tmp and /run: a checkout there (CI may
 # clone anywhere) is shared on its own and mounted back at the same path.

@@ -1,0 +1,673 @@
+"""A generic-netlink fuzzer for SOCK_VS with a model of the configuration
+(python stdlib only; used by tests/vm/cases/60-genl-fuzz.py).
+
+Every message, however it was made (a valid request, a structured mutation
+of one, or random bytes over one), goes through Model.predict(), which does
+what the kernel does with it: the netlink/genetlink header checks, the strict
+nla_policy validation of lib/nlattr.c for kmod/netlink.c's policies, then the
+command's own checks in the order kmod/netlink.c and kmod/service.c make
+them. It returns the errno the kernel must answer and, for accepted changes,
+applies them to the model. The kernel's answers are compared with the
+predictions message by message, and after every batch the kernel's dump is
+compared with the model.
+
+Attribute numbers, limits and scheduler names come from the uapi header.
+"""
+
+import errno
+import random
+import socket
+import struct
+
+import svs
+import svs_genl as g
+
+E = errno
+NLM_F_REQUEST, NLM_F_ACK = g.NLM_F_REQUEST, g.NLM_F_ACK
+NLM_F_ROOT, NLM_F_MATCH, NLM_F_ATOMIC = 0x100, 0x200, 0x400
+NLM_F_ECHO = 0x8
+NLMSG_NOOP = 1
+NETLINK_CAP_ACK = 10
+NLA_F_NESTED, NLA_F_NET_BYTEORDER = 0x8000, 0x4000
+
+CMD = g.CMD
+ATTR, SVC, DEST, STATS = g.ATTR, g.SVC, g.DEST, g.STATS
+ATTR_MAX = g.ENUMS["sock_vs_attr"]["__SOCK_VS_ATTR_MAX"] - 1
+SVC_MAX = g.ENUMS["sock_vs_svc_attr"]["__SOCK_VS_SVC_ATTR_MAX"] - 1
+DEST_MAX = g.ENUMS["sock_vs_dest_attr"]["__SOCK_VS_DEST_ATTR_MAX"] - 1
+STATS_MAX = g.ENUMS["sock_vs_stats_attr"]["__SOCK_VS_STATS_ATTR_MAX"] - 1
+HASH_MAX = g.ENUMS["sock_vs_hash_key"]["__SOCK_VS_HASH_MAX"] - 1
+SHARD_POL_MAX = g.ENUMS["sock_vs_shard_policy"]["__SOCK_VS_SHARD_MAX"] - 1
+SCHED_NAME_MAX = int(svs.uapi_define("SOCK_VS_SCHED_NAME_MAX"))
+SHARDS_MAX = int(svs.uapi_define("SOCK_VS_SHARDS_MAX"))
+WEIGHT_MAX = int(svs.uapi_define("SOCK_VS_WEIGHT_MAX"))
+INT_MAX = 0x7fffffff
+RESV_START_OP = CMD["GET_INFO"] + 1     # kmod/netlink.c: .resv_start_op
+SCHEDS = sorted({svs.uapi_define("SOCK_VS_SCHED_" + n).strip('"')
+                 for n in ("RR", "WRR", "LC", "WLC", "SH", "MH", "PORT", "FIXED", "FO")})
+DEFAULT_SCHED = "wrr"
+AF4, AF6 = socket.AF_INET, socket.AF_INET6
+TCP, UDP = socket.IPPROTO_TCP, socket.IPPROTO_UDP
+
+# ---------------------------------------------------------------- policies
+# (kind, arg): u8/u16/u32/u64 with (min, max) or None; bin_min n; nulstr
+# maxlen; nested (policy, maxtype); reject. A type with no entry is
+# NLA_UNSPEC, which strict validation refuses.
+STATS_POL = {STATS["CONNS"]: ("u64", None), STATS["REFUSED"]: ("u64", None)}
+SVC_POL = {
+    SVC["AF"]: ("u16", None), SVC["PROTOCOL"]: ("u16", None), SVC["ADDR"]: ("bin_min", 4),
+    SVC["PORT"]: ("u16", (1, 0xffff)), SVC["SCHED_NAME"]: ("nulstr", SCHED_NAME_MAX - 1),
+    SVC["FLAGS"]: ("u32", (0, 0)), SVC["STATS"]: ("nested", (STATS_POL, STATS_MAX)),
+    SVC["NUM_DESTS"]: ("u32", None), SVC["HASH_KEY"]: ("u8", (0, HASH_MAX)),
+    SVC["SHARD_POLICY"]: ("u8", (0, SHARD_POL_MAX)),
+}
+DEST_POL = {
+    DEST["ADDR"]: ("bin_min", 4), DEST["PORT"]: ("u16", (1, 0xffff)),
+    DEST["WEIGHT"]: ("u32", (0, WEIGHT_MAX)), DEST["AF"]: ("u16", None),
+    DEST["STATS"]: ("nested", (STATS_POL, STATS_MAX)), DEST["ACTIVE_CONNS"]: ("u32", None),
+    DEST["INACT_CONNS"]: ("u32", None), DEST["U_THRESH"]: ("u32", (0, INT_MAX)),
+    DEST["L_THRESH"]: ("u32", (0, INT_MAX)), DEST["SHARDS"]: ("u16", (1, SHARDS_MAX)),
+    DEST["SHARD_CONNS"]: ("reject", None), DEST["OVERLOADED"]: ("reject", None),
+}
+TOP_POL = {ATTR["SERVICE"]: ("nested", (SVC_POL, SVC_MAX)), ATTR["DEST"]: ("nested", (DEST_POL, DEST_MAX)),
+           ATTR["INFO"]: ("reject", None)}
+INT_LEN = {"u8": 1, "u16": 2, "u32": 4, "u64": 8}
+INT_FMT = {"u8": "=B", "u16": "=H", "u32": "=I", "u64": "=Q"}
+
+
+class Reject(Exception):
+    """The kernel refuses the message: errno and why (the model's reason)."""
+
+    def __init__(self, err, why, extack=True):
+        super().__init__(why)
+        self.err, self.why, self.extack = err, why, extack
+
+
+POLICY = "policy"   # reason of every nla_policy rejection (EINVAL or ERANGE)
+
+
+def validate(data, pol, maxtype):
+    """Strict nla validation (NL_VALIDATE_STRICT) of a run of attributes;
+    returns {type: payload} (the last of duplicates wins, as nla_parse)."""
+    tb, off, n = {}, 0, len(data)
+    while n - off >= 4:
+        ln, t = struct.unpack_from("=HH", data, off)
+        if ln < 4 or ln > n - off:
+            break
+        typ = t & 0x3fff
+        payload = data[off + 4:off + ln]
+        off += (ln + 3) & ~3
+        if typ == 0 or typ > maxtype:
+            raise Reject(E.EINVAL, POLICY)
+        spec = pol.get(typ)
+        if spec is None:
+            raise Reject(E.EINVAL, POLICY)
+        kind, arg = spec
+        if kind in INT_LEN and len(payload) != INT_LEN[kind]:
+            raise Reject(E.EINVAL, POLICY)
+        nested_flag = bool(t & NLA_F_NESTED)
+        if nested_flag != (kind == "nested"):
+            raise Reject(E.EINVAL, POLICY)
+        if kind == "reject":
+            raise Reject(E.EINVAL, POLICY)
+        if kind in INT_LEN:
+            if arg is not None:
+                v = struct.unpack(INT_FMT[kind], payload)[0]
+                if not arg[0] <= v <= arg[1]:
+                    raise Reject(E.ERANGE, POLICY)
+        elif kind == "bin_min":
+            if len(payload) < arg:
+                raise Reject(E.ERANGE, POLICY)
+        elif kind == "nulstr":
+            m = min(len(payload), arg + 1)
+            if m == 0 or b"\0" not in payload[:m]:
+                raise Reject(E.EINVAL, POLICY)
+            ln2 = len(payload) - (1 if payload[-1:] == b"\0" else 0)
+            if ln2 > arg:
+                raise Reject(E.ERANGE, POLICY)
+        elif kind == "nested":
+            if payload:
+                if len(payload) < 4:
+                    raise Reject(E.ERANGE, POLICY)
+                validate(payload, *arg)
+        tb[typ] = payload
+    if n - off > 0:
+        raise Reject(E.EINVAL, POLICY)
+    return tb
+
+
+def u16v(b):
+    return struct.unpack("=H", b)[0]
+
+
+def u32v(b):
+    return struct.unpack("=I", b)[0]
+
+
+def addr_ok(af, a):
+    if af == AF4:
+        # ipv4_is_zeronet() matches only 0.0.0.0 on 6.1 and 6.12 (measured)
+        return not (a == b"\0\0\0\0" or (a[0] & 0xf0) == 0xe0 or a == b"\xff\xff\xff\xff")
+    return not (a == b"\0" * 16 or a[0] == 0xff)
+
+
+class Model:
+    """The configuration the kernel must hold, and the kernel's rules."""
+
+    def __init__(self, max_services, max_dests):
+        self.max_services = max_services
+        self.max_dests = max_dests
+        self.services = {}      # key -> dict; insertion order = dump order
+
+    # -- the command checks, in kmod/netlink.c's order
+
+    def _service_key(self, top):
+        if ATTR["SERVICE"] not in top:
+            raise Reject(E.EINVAL, "missing service")
+        tb = g.parse_attrs(top[ATTR["SERVICE"]])
+        if not all(SVC[k] in tb for k in ("AF", "PROTOCOL", "ADDR", "PORT")):
+            raise Reject(E.EINVAL, "incomplete service")
+        af = u16v(tb[SVC["AF"]])
+        if af not in (AF4, AF6):
+            raise Reject(E.EAFNOSUPPORT, "service af")
+        proto = u16v(tb[SVC["PROTOCOL"]])
+        if proto not in (TCP, UDP):
+            raise Reject(E.EPROTONOSUPPORT, "service protocol")
+        a = tb[SVC["ADDR"]]
+        if len(a) != (4 if af == AF4 else 16):
+            raise Reject(E.EAFNOSUPPORT, "service addr length")
+        if not addr_ok(af, a):
+            raise Reject(E.EINVAL, "service addr not unicast")
+        return (af, proto, bytes(a), u16v(tb[SVC["PORT"]])), tb
+
+    def _lookup(self, top):
+        key, tb = self._service_key(top)
+        if key not in self.services:
+            raise Reject(E.ESRCH, "no such service")
+        return key, tb
+
+    @staticmethod
+    def _svc_conf(tb, conf):
+        if SVC["SCHED_NAME"] in tb:
+            name = tb[SVC["SCHED_NAME"]].split(b"\0", 1)[0].decode("latin-1")
+            if name not in SCHEDS:
+                raise Reject(E.ENOENT, "unknown scheduler")
+            conf["sched"] = name
+        if SVC["FLAGS"] in tb:
+            conf["flags"] = u32v(tb[SVC["FLAGS"]])
+        if SVC["HASH_KEY"] in tb:
+            conf["hash_key"] = tb[SVC["HASH_KEY"]][0]
+        if SVC["SHARD_POLICY"] in tb:
+            conf["shard_policy"] = tb[SVC["SHARD_POLICY"]][0]
+        return conf
+
+    def _dest(self, top, key):
+        if ATTR["DEST"] not in top:
+            raise Reject(E.EINVAL, "missing dest")
+        tb = g.parse_attrs(top[ATTR["DEST"]])
+        if DEST["ADDR"] not in tb or DEST["PORT"] not in tb:
+            raise Reject(E.EINVAL, "incomplete dest")
+        af = key[0]
+        a = tb[DEST["ADDR"]]
+        if (DEST["AF"] in tb and u16v(tb[DEST["AF"]]) != af) or len(a) != (4 if af == AF4 else 16):
+            raise Reject(E.EAFNOSUPPORT, "dest family")
+        if not addr_ok(af, a):
+            raise Reject(E.EINVAL, "dest addr not unicast")
+        return (bytes(a), u16v(tb[DEST["PORT"]])), tb
+
+    def _dest_cmd(self, top, op):
+        key, _ = self._lookup(top)
+        svc = self.services[key]
+        dkey, tb = self._dest(top, key)
+        if op == "SET" and DEST["WEIGHT"] not in tb:
+            raise Reject(E.EINVAL, "missing weight")
+        d = svc["dests"].get(dkey)
+        if op != "NEW" and d is None:
+            raise Reject(E.ENOENT, "no such dest")
+        if op == "DEL":
+            del svc["dests"][dkey]
+            return
+        conf = {"weight": 1, "u": 0, "l": 0, "shards": 1}
+        if d is not None:
+            conf.update(u=d["u"], l=d["l"], shards=d["shards"])
+        if DEST["WEIGHT"] in tb:
+            conf["weight"] = u32v(tb[DEST["WEIGHT"]])
+        if DEST["U_THRESH"] in tb:
+            conf["u"] = u32v(tb[DEST["U_THRESH"]])
+        if DEST["L_THRESH"] in tb:
+            conf["l"] = u32v(tb[DEST["L_THRESH"]])
+        if DEST["SHARDS"] in tb:
+            conf["shards"] = u16v(tb[DEST["SHARDS"]])
+        if conf["l"] > conf["u"]:
+            raise Reject(E.EINVAL, "lower threshold above upper")
+        if op == "NEW":
+            if d is not None:
+                raise Reject(E.EEXIST, "dest exists")
+            if len(svc["dests"]) >= self.max_dests:
+                raise Reject(E.ENOSPC, "max_dests")
+            svc["dests"][dkey] = conf
+        else:
+            if conf["shards"] != d["shards"]:
+                raise Reject(E.EINVAL, "shards change")
+            d.update(conf)
+
+    def predict(self, flags, msg_type, body, apply=True):
+        """errno (0 or positive) and reason the kernel answers a message of
+        type msg_type whose bytes after the nlmsghdr are body; applies an
+        accepted change to the model when apply is true."""
+        if not flags & NLM_F_REQUEST or msg_type < 0x10:
+            return 0, "not a request"
+        if len(body) < 4:
+            return E.EINVAL, "genl header truncated"
+        cmd = body[0]
+        dump = (flags & (NLM_F_ROOT | NLM_F_MATCH)) == (NLM_F_ROOT | NLM_F_MATCH)
+        if cmd >= RESV_START_OP:        # genl_header_check()
+            if body[2] or body[3]:
+                return E.EINVAL, "genl reserved field"
+            if (flags & ~(NLM_F_ROOT | NLM_F_MATCH) if dump else flags) & ~(NLM_F_REQUEST | NLM_F_ACK | NLM_F_ECHO):
+                return E.EINVAL, "genl flags"
+        doit = {CMD["NEW_SERVICE"], CMD["SET_SERVICE"], CMD["DEL_SERVICE"], CMD["GET_SERVICE"],
+                CMD["NEW_DEST"], CMD["SET_DEST"], CMD["DEL_DEST"], CMD["FLUSH"], CMD["ZERO"],
+                CMD["GET_INFO"]}
+        if dump or cmd not in doit:
+            return E.EOPNOTSUPP, "no such command"
+        try:
+            top = validate(body[4:], TOP_POL, ATTR_MAX)
+            self._doit(cmd, top, apply)
+        except Reject as r:
+            return r.err, r.why
+        return 0, "ok"
+
+    def _doit(self, cmd, top, apply):
+        if not apply:
+            # Same checks on a throwaway copy.
+            saved = self.services
+            self.services = {k: dict(v, dests={dk: dict(dv) for dk, dv in v["dests"].items()})
+                             for k, v in saved.items()}
+            try:
+                self._doit(cmd, top, True)
+            finally:
+                self.services = saved
+            return
+        if cmd == CMD["NEW_SERVICE"]:
+            key, tb = self._service_key(top)
+            conf = self._svc_conf(tb, {"sched": DEFAULT_SCHED, "flags": 0, "hash_key": 0, "shard_policy": 0})
+            if key in self.services:
+                raise Reject(E.EEXIST, "service exists")
+            if len(self.services) >= self.max_services:
+                raise Reject(E.ENOSPC, "max_services")
+            conf["dests"] = {}
+            self.services[key] = conf
+        elif cmd == CMD["SET_SERVICE"]:
+            key, tb = self._lookup(top)
+            svc = self.services[key]
+            conf = self._svc_conf(tb, {k: svc[k] for k in ("sched", "flags", "hash_key", "shard_policy")})
+            svc.update(conf)
+        elif cmd == CMD["DEL_SERVICE"]:
+            key, _ = self._lookup(top)
+            del self.services[key]
+        elif cmd == CMD["GET_SERVICE"]:
+            self._lookup(top)
+        elif cmd == CMD["NEW_DEST"]:
+            self._dest_cmd(top, "NEW")
+        elif cmd == CMD["SET_DEST"]:
+            self._dest_cmd(top, "SET")
+        elif cmd == CMD["DEL_DEST"]:
+            self._dest_cmd(top, "DEL")
+        elif cmd == CMD["FLUSH"]:
+            self.services.clear()
+        elif cmd == CMD["ZERO"]:
+            if ATTR["SERVICE"] in top:
+                self._lookup(top)
+
+    def load(self, config):
+        """Take the kernel's configuration (after a mismatch, to go on)."""
+        self.services = {}
+        for (af, proto, a, port, sched, flags, hk, sp, _), dests in config:
+            self.services[(af, proto, a, port)] = {
+                "sched": sched, "flags": flags, "hash_key": hk, "shard_policy": sp,
+                "dests": {(da, dp): {"weight": w, "u": u, "l": lo, "shards": sh}
+                          for da, dp, w, u, lo, sh in dests}}
+
+    def expected_dump(self):
+        out = []
+        for (af, proto, a, port), s in self.services.items():
+            dests = [(da, dp, d["weight"], d["u"], d["l"], d["shards"]) for (da, dp), d in s["dests"].items()]
+            out.append(((af, proto, a, port, s["sched"], s["flags"], s["hash_key"], s["shard_policy"],
+                         len(dests)), dests))
+        return out
+
+
+# ------------------------------------------------------------- the kernel
+
+class Batcher(g.Genl):
+    """Genl with batches: many requests in one send(), one ack each."""
+
+    def __init__(self):
+        super().__init__()
+        self.sock.setsockopt(g.SOL_NETLINK, NETLINK_CAP_ACK, 1)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)   # SO_RCVBUFFORCE
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+
+    def batch(self, msgs):
+        """msgs: [(flags, type, body)], each asking for an ack. Returns
+        [(errno (>= 0), extack message or None, replies)] in order."""
+        out = bytearray()
+        seqs = []
+        for flags, typ, body in msgs:
+            self.seq += 1
+            seqs.append(self.seq)
+            raw = struct.pack("=IHHII", 16 + len(body), typ, flags, self.seq, 0) + body
+            out += raw + b"\0" * (g.align4(len(raw)) - len(raw))
+        self.sock.send(bytes(out))
+        want = {s: i for i, s in enumerate(seqs)}
+        res = [None] * len(seqs)
+        replies = [0] * len(seqs)
+        left = len(seqs)
+        while left:
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                raise svs.Fail("no netlink answer within %ss for %d of %d batched requests"
+                               % (svs.SOCK_TIMEOUT, left, len(seqs)))
+            off = 0
+            while off + 16 <= len(data):
+                ln, typ, fl, rseq, _ = struct.unpack_from("=IHHII", data, off)
+                if ln < 16:
+                    raise svs.Fail("bad netlink reply length %d" % ln)
+                m = data[off:off + ln]
+                off += g.align4(ln)
+                i = want.get(rseq)
+                if i is None:
+                    continue
+                if typ == g.NLMSG_ERROR:
+                    r = self._error(m, fl, [])
+                    if res[i] is None:
+                        left -= 1
+                    res[i] = (-r.error, r.extack_msg, replies[i])
+                else:
+                    replies[i] += 1
+        return res
+
+    def dump(self, cmd, attrs=b""):
+        r = self.cmd(cmd, attrs, flags=NLM_F_REQUEST | g.NLM_F_DUMP)
+        if r.error:
+            raise svs.Fail("dump %s failed: %s (%s)" % (cmd, svs.errno_name(-r.error), r.extack_msg))
+        return r.msgs
+
+    def config(self):
+        """The kernel's configuration, in the shape of Model.expected_dump()."""
+        out = []
+        for m in self.dump("GET_SERVICE"):
+            s = g.parse_attrs(g.parse_attrs(m)[ATTR["SERVICE"]])
+            af, proto, port = u16v(s[SVC["AF"]]), u16v(s[SVC["PROTOCOL"]]), u16v(s[SVC["PORT"]])
+            a = bytes(s[SVC["ADDR"]])
+            key_attrs = b"".join([g.u16(SVC["AF"], af), g.u16(SVC["PROTOCOL"], proto),
+                                  g.nla(SVC["ADDR"], a), g.u16(SVC["PORT"], port)])
+            dests = []
+            for dm in self.dump("GET_DEST", g.nest(ATTR["SERVICE"], key_attrs)):
+                d = g.parse_attrs(g.parse_attrs(dm)[ATTR["DEST"]])
+                dests.append((bytes(d[DEST["ADDR"]]), u16v(d[DEST["PORT"]]), u32v(d[DEST["WEIGHT"]]),
+                              u32v(d[DEST["U_THRESH"]]), u32v(d[DEST["L_THRESH"]]), u16v(d[DEST["SHARDS"]])))
+            out.append(((af, proto, a, port, s[SVC["SCHED_NAME"]].rstrip(b"\0").decode(),
+                         u32v(s[SVC["FLAGS"]]), s[SVC["HASH_KEY"]][0], s[SVC["SHARD_POLICY"]][0],
+                         u32v(s[SVC["NUM_DESTS"]])), dests))
+        return out
+
+
+# ---------------------------------------------------------- the generator
+# A message under construction: [cmd, [attr...]] where attr is
+# [type, flags, payload] and payload is bytes or a list of attrs (a nest).
+
+VIPS = {AF4: [socket.inet_pton(AF4, a) for a in ("10.255.1.1", "10.255.1.2", "10.255.1.3")],
+        AF6: [socket.inet_pton(AF6, a) for a in ("fd00:255::11", "fd00:255::12")]}
+RIPS = {AF4: [socket.inet_pton(AF4, a) for a in ("127.0.0.1", "127.0.0.2", "127.0.0.3", "10.1.2.3")],
+        AF6: [socket.inet_pton(AF6, a) for a in ("::1", "fd00:1::2", "fd00:1::3")]}
+BAD_ADDRS = {AF4: [socket.inet_pton(AF4, a) for a in ("0.0.0.0", "224.0.0.1", "255.255.255.255", "0.1.2.3")],
+             AF6: [socket.inet_pton(AF6, a) for a in ("::", "ff02::1")]}
+VPORTS = (80, 443)
+RPORTS = (9000, 9001)
+SCHED_CHOICES = SCHEDS + ["", "nosuch", "RR", "rr ", "x" * (SCHED_NAME_MAX - 1), "y" * SCHED_NAME_MAX,
+                          "z" * 40]
+BOUNDARY = {"u8": (0, 1, 2, 3, 4, 0x7f, 0xff), "u16": (0, 1, 2, 10, 17, 1024, 1025, 65535),
+            "u32": (0, 1, 2, 100, 65535, 65536, INT_MAX, INT_MAX + 1, 0xffffffff),
+            "u64": (0, 1, 1 << 63)}
+
+
+class Gen:
+    def __init__(self, rng, family_id):
+        self.r = rng
+        self.fid = family_id
+
+    def a(self, typ, fmt_or_bytes, v=None, flags=0):
+        if v is None:
+            return [typ, flags, fmt_or_bytes]
+        return [typ, flags, struct.pack(fmt_or_bytes, v)]
+
+    def svc_key(self, af=None, proto=None):
+        r = self.r
+        af = af or r.choice((AF4, AF4, AF6))
+        return [self.a(SVC["AF"], "=H", af), self.a(SVC["PROTOCOL"], "=H", proto or r.choice((TCP, UDP))),
+                self.a(SVC["ADDR"], r.choice(VIPS[af])), self.a(SVC["PORT"], "=H", r.choice(VPORTS))], af
+
+    def svc_opts(self, attrs):
+        r = self.r
+        if r.random() < 0.8:
+            attrs.append(self.a(SVC["SCHED_NAME"], r.choice(SCHEDS).encode() + b"\0"))
+        if r.random() < 0.2:
+            attrs.append(self.a(SVC["HASH_KEY"], "=B", r.randint(0, HASH_MAX)))
+        if r.random() < 0.2:
+            attrs.append(self.a(SVC["SHARD_POLICY"], "=B", r.randint(0, SHARD_POL_MAX)))
+        if r.random() < 0.1:
+            attrs.append(self.a(SVC["FLAGS"], "=I", 0))
+
+    def dest_attrs(self, af, with_weight):
+        r = self.r
+        attrs = [self.a(DEST["ADDR"], r.choice(RIPS[af])), self.a(DEST["PORT"], "=H", r.choice(RPORTS))]
+        if with_weight or r.random() < 0.7:
+            attrs.append(self.a(DEST["WEIGHT"], "=I", r.choice((0, 1, 2, 5, 100, WEIGHT_MAX))))
+        if r.random() < 0.2:
+            u = r.choice((0, 10, 100))
+            attrs.append(self.a(DEST["U_THRESH"], "=I", u))
+            if r.random() < 0.7:
+                attrs.append(self.a(DEST["L_THRESH"], "=I", r.choice((0, u // 2, u))))
+        if r.random() < 0.15:
+            attrs.append(self.a(DEST["SHARDS"], "=H", r.choice((1, 2, 4, SHARDS_MAX))))
+        if r.random() < 0.1:
+            attrs.append(self.a(DEST["AF"], "=H", af))
+        return attrs
+
+    def valid(self):
+        """A well-formed request (which may still be refused: EEXIST...)."""
+        r = self.r
+        x = r.random()
+        key, af = self.svc_key()
+        svc = [ATTR["SERVICE"], NLA_F_NESTED, key]
+        if x < 0.25:
+            self.svc_opts(key)
+            return [CMD["NEW_SERVICE"], [svc]]
+        if x < 0.30:
+            self.svc_opts(key)
+            return [CMD["SET_SERVICE"], [svc]]
+        if x < 0.36:
+            return [CMD["DEL_SERVICE"], [svc]]
+        if x < 0.64:
+            return [CMD["NEW_DEST"], [svc, [ATTR["DEST"], NLA_F_NESTED, self.dest_attrs(af, False)]]]
+        if x < 0.80:
+            return [CMD["SET_DEST"], [svc, [ATTR["DEST"], NLA_F_NESTED, self.dest_attrs(af, True)]]]
+        if x < 0.90:
+            return [CMD["DEL_DEST"], [svc, [ATTR["DEST"], NLA_F_NESTED, self.dest_attrs(af, False)[:2]]]]
+        if x < 0.93:
+            return [CMD["GET_SERVICE"], [svc]]
+        if x < 0.96:
+            return [CMD["ZERO"], [svc] if r.random() < 0.5 else []]
+        if x < 0.995:
+            return [CMD["GET_INFO"], []]
+        return [CMD["FLUSH"], []]
+
+    def all_attrs(self, attrs, depth=0):
+        """(list, index) of every attribute, nested ones included."""
+        out = []
+        for i, at in enumerate(attrs):
+            out.append((attrs, i))
+            if isinstance(at[2], list) and depth < 3:
+                out.extend(self.all_attrs(at[2], depth + 1))
+        return out
+
+    def mutate(self, msg):
+        """One structured mutation of a message; returns a tag for the stats."""
+        r = self.r
+        cmd, attrs = msg
+        spots = self.all_attrs(attrs)
+        x = r.randrange(17)
+        if not spots and x < 12:
+            x = 12
+        if x < 12:
+            lst, i = r.choice(spots)
+            at = lst[i]
+        if x == 0:
+            del lst[i]
+            return "missing"
+        if x == 1:
+            lst.insert(r.randrange(len(lst) + 1), [at[0], at[1], at[2]])
+            return "duplicate"
+        if x == 2:
+            at[0] = r.choice((0, r.randrange(1, 16), r.randrange(16, 0x3fff)))
+            return "wrong type"
+        if x == 3:
+            at[2] = self._bytes(at[2])
+            at[2] = at[2][:r.randrange(len(at[2]) + 1)] if at[2] and r.random() < 0.5 else \
+                at[2] + r.randbytes(r.choice((1, 2, 3, 4, 8)))
+            return "wrong length"
+        if x == 4:
+            if not isinstance(at[2], list) and len(at[2]) in (1, 2, 4, 8):
+                kind = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}[len(at[2])]
+                at[2] = struct.pack(INT_FMT[kind], r.choice(BOUNDARY[kind]))
+                return "out of range"
+            at[2] = r.randbytes(r.randrange(1, 24))
+            return "garbage value"
+        if x == 5:
+            at[1] ^= r.choice((NLA_F_NESTED, NLA_F_NET_BYTEORDER))
+            return "attribute flag"
+        if x == 6:
+            at[2] = r.randbytes(r.randrange(0, 40))
+            return "nested garbage"
+        if x == 7:
+            at[2] = self._bytes(at[2]) + r.randbytes(r.randrange(200, 3000))
+            return "oversized"
+        if x == 8:
+            if at[0] == SVC["SCHED_NAME"] or r.random() < 0.5:
+                s = r.choice(SCHED_CHOICES).encode()
+                at[2] = s + (b"\0" if r.random() < 0.8 else b"")
+                return "sched name"
+            at[2] = b""
+            return "empty"
+        if x == 9:
+            af = r.choice((AF4, AF6))
+            at[2] = r.choice(BAD_ADDRS[af] + VIPS[af] + RIPS[af])
+            return "address"
+        if x == 10:
+            at[2] = struct.pack("=H", r.choice((0, 1, 2, 10, 6, 17, 47, 0xffff)))
+            return "af/proto"
+        if x == 11:
+            if isinstance(at[2], list):
+                at[2].append([r.randrange(1, 40), r.choice((0, NLA_F_NESTED)), self._rand_bytes(8)])
+            else:
+                lst.append([r.randrange(1, 40), 0, self._rand_bytes(8)])
+            return "unknown attr"
+        if x == 12:
+            attrs.append([r.randrange(1, 40), r.choice((0, NLA_F_NESTED)), self._rand_bytes(16)])
+            return "unknown top attr"
+        if x == 13:
+            msg[0] = r.randrange(0, 20)
+            return "command"
+        if x == 14:
+            msg[0] = r.choice((CMD["NEW_SERVICE"], CMD["NEW_DEST"], CMD["SET_DEST"], CMD["DEL_DEST"],
+                               CMD["SET_SERVICE"], CMD["DEL_SERVICE"], CMD["ZERO"], CMD["FLUSH"]))
+            return "other command"
+        if x == 15:
+            attrs.append([ATTR["INFO"], NLA_F_NESTED, []])
+            return "INFO in request"
+        if x == 16:
+            at = [r.choice((SVC["STATS"], SVC["NUM_DESTS"])), 0, struct.pack("=I", 7)]
+            if at[0] == SVC["STATS"]:
+                at = [SVC["STATS"], NLA_F_NESTED, [[STATS["CONNS"], 0, struct.pack("=Q", 5)]]]
+            for top in attrs:
+                if top[0] == ATTR["SERVICE"] and isinstance(top[2], list):
+                    top[2].append(at)
+            return "output attr in request"
+        raise AssertionError(x)
+
+    def _rand_bytes(self, n):
+        return self.r.randbytes(self.r.randrange(n + 1))
+
+    def _bytes(self, payload):
+        return encode(payload) if isinstance(payload, list) else payload
+
+    def flags(self, cmd):
+        """Request flags: mostly REQUEST|ACK, sometimes odd ones (never a dump)."""
+        r = self.r
+        f = NLM_F_REQUEST | NLM_F_ACK
+        x = r.random()
+        if x < 0.02:
+            return NLM_F_ACK                     # not a request: acked, ignored
+        if x < 0.08:
+            f |= r.choice((NLM_F_ROOT, NLM_F_MATCH, NLM_F_ATOMIC, NLM_F_ECHO, 0x1000, 0x800))
+        return f
+
+    def raw_mutate(self, body):
+        r = self.r
+        body = bytearray(body)
+        for _ in range(r.randint(1, 4)):
+            what = r.random()
+            if what < 0.45 and len(body) > 4:
+                body[r.randrange(4, len(body))] = r.randrange(256)
+            elif what < 0.55 and body:
+                body[r.randrange(len(body))] ^= 1 << r.randrange(8)
+            elif what < 0.7 and body:
+                del body[r.randrange(len(body)):]
+            elif what < 0.85:
+                pos = r.randrange(len(body) + 1)
+                body[pos:pos] = self._rand_bytes(8)
+            else:
+                body += g.nla(r.randrange(16), self._rand_bytes(20))
+        return bytes(body)
+
+
+def encode(attrs):
+    out = bytearray()
+    for typ, flags, payload in attrs:
+        p = encode(payload) if isinstance(payload, list) else payload
+        raw = struct.pack("=HH", (4 + len(p)) & 0xffff, (typ | flags) & 0xffff) + p
+        out += raw + b"\0" * (g.align4(len(raw)) - len(raw))
+    return bytes(out)
+
+
+def genl_body(cmd, attrs, version=1):
+    return struct.pack("=BBH", cmd, version, 0) + encode(attrs)
+
+
+def make_message(gen, family_id):
+    """(flags, type, body, kind): a message of one of the kinds."""
+    r = gen.r
+    x = r.random()
+    msg = gen.valid()
+    if x < 0.40:
+        kind = "valid"
+    elif x < 0.85:
+        tags = [gen.mutate(msg) for _ in range(1 if r.random() < 0.7 else r.randint(2, 3))]
+        kind = "mutated: " + tags[0]
+    elif x < 0.98:
+        body = gen.raw_mutate(genl_body(*msg))
+        return gen.flags(msg[0]), family_id, body, "random bytes"
+    elif x < 0.99:
+        body = genl_body(*msg)
+        return NLM_F_REQUEST | NLM_F_ACK, family_id, body[:r.randrange(4)], "truncated genl header"
+    else:
+        return NLM_F_REQUEST | NLM_F_ACK, NLMSG_NOOP, genl_body(*msg), "NLMSG_NOOP"
+    body = genl_body(*msg)
+    if len(body) > 60000:
+        body = body[:60000]
+    return gen.flags(msg[0]), family_id, body, kind
