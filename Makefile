@@ -69,6 +69,9 @@ $(BUILD)/bench/connect_cost: bench/connect_cost.cc
 
 bench-tools: $(BUILD)/bench/connect_cost
 
+bench-quick-kver:
+	@echo $(BENCH_QUICK_KVER)
+
 bench: deps
 	$(MAKE) all bench-tools
 	bench/run-all.sh $(BENCH_KVERS)
@@ -81,4 +84,4 @@ clean:
 	rm -rf $(BUILD)
 	-$(MAKE) -C kmod clean 2>/dev/null
 
-.PHONY: all deps kmod userspace userspace-asan test demo demo-run lint clean bench bench-quick bench-tools
+.PHONY: all deps kmod userspace userspace-asan test demo demo-run lint clean bench bench-quick bench-tools bench-quick-kver

@@ -245,12 +245,43 @@ def check_spread(method, before, after):
         row("check", method, 0, "conns_s%d" % i, g)
 
 
+NSTAT = ["TcpExtTCPSynRetrans", "TcpRetransSegs", "TcpExtListenOverflows", "TcpExtListenDrops"]
+
+
+def nstat(ns):
+    """Absolute TCP counters of a namespace."""
+    r = run(nsx(ns, "nstat", "-az") + NSTAT, check=False)
+    out = dict.fromkeys(NSTAT, 0)
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) >= 2 and f[0] in out:
+            out[f[0]] = int(f[1])
+    return out
+
+
+def all_nstat(ns):
+    """Counters of the client namespace and of the servers' (summed)."""
+    c = nstat(ns)
+    s = dict.fromkeys(NSTAT, 0)
+    for i in range(1, len(SERVERS) + 1):
+        for k, v in nstat("svs-s%d" % i).items():
+            s[k] += v
+    return c, s
+
+
 def redis_bench(ns, method, rep, workload, n, keepalive):
     cmd = ["taskset", "-c", "0", "redis-benchmark", "-h", target(method), "-p", str(REDIS_PORT),
            "-c", str(CLIENTS), "-P", "1", "-n", str(n), "-t", "ping", "--csv"]
     if not keepalive:
         cmd += ["-k", "0"]
+    c0, s0 = all_nstat(ns)
     r = run(nsx(ns, *cmd), check=False, timeout=1200)
+    c1, s1 = all_nstat(ns)
+    row(workload, method, rep, "client_syn_retrans", c1["TcpExtTCPSynRetrans"] - c0["TcpExtTCPSynRetrans"])
+    row(workload, method, rep, "client_retrans", c1["TcpRetransSegs"] - c0["TcpRetransSegs"])
+    row(workload, method, rep, "server_listen_drops",
+        s1["TcpExtListenDrops"] - s0["TcpExtListenDrops"])
+    row(workload, method, rep, "server_retrans", s1["TcpRetransSegs"] - s0["TcpRetransSegs"])
     got = {}
     for line in r.stdout.splitlines():
         f = [x.strip('"') for x in line.split(",")]
@@ -263,8 +294,10 @@ def redis_bench(ns, method, rep, workload, n, keepalive):
     for test, (rps, lat) in sorted(got.items()):
         row(workload, method, rep, test + "_rps", rps)
         row(workload, method, rep, test + "_avg_ms", lat)
-    log("%-7s %-9s rep %d: %s" % (workload, method, rep,
-                                 " ".join("%s %s req/s" % (t, v[0]) for t, v in sorted(got.items()))))
+    log("%-7s %-9s rep %d: %s; client SYN retransmits %d, server listen drops %d"
+        % (workload, method, rep, " ".join("%s %s req/s" % (t, v[0]) for t, v in sorted(got.items())),
+           c1["TcpExtTCPSynRetrans"] - c0["TcpExtTCPSynRetrans"],
+           s1["TcpExtListenDrops"] - s0["TcpExtListenDrops"]))
 
 
 def redis_workloads():
@@ -401,6 +434,60 @@ def control_plane():
                 drop_ns(ns)
 
 
+def profile():
+    """perf (cpu-clock, whole guest) while connect_cost runs through sock_vs and directly:
+    the share of samples in the module and in the kprobe machinery."""
+    if run(["which", "perf"], check=False).returncode != 0:
+        fail("profile: perf not found (apt-get install linux-perf)")
+        return
+    ns = client_ns("direct")
+    try:
+        run(nsx(ns, ADM, "-R"), input="-A -t %s:%d -s rr\n" % (CC_VIP, CC_PORT) + "".join(
+            "-a -t %s:%d -r %s:%d\n" % (CC_VIP, CC_PORT, s, CC_PORT) for s in SERVERS))
+        runs = [(m, nsx(ns, "taskset", "-c", "0", CC, "connect", "1", str(CC_SECONDS * 2), *d))
+                for m, d in (("sock_vs", ["%s:%d" % (CC_VIP, CC_PORT)]),
+                             ("direct", ["%s:%d" % (s, CC_PORT) for s in SERVERS]))]
+        # The listing of a control-plane-sized table (sockvsadm -L -n is the slower one).
+        path = os.path.join(WORK, "cp.rules")
+        if os.path.exists(path):
+            runs.append(("sockvsadm_list", nsx(ns, "bash", "-c", ADM + " -L -n > /dev/null")))
+        for method, cmd in runs:
+            if method == "sockvsadm_list":
+                run(nsx(ns, ADM, "-C"))
+                run(nsx(ns, "bash", "-c", "%s -R < %s" % (ADM, path)), timeout=1800)
+            data = os.path.join(WORK, "perf-%s.data" % method)
+            r = run(["perf", "record", "-q", "-e", "cpu-clock", "-a", "-o", data, "--"] + cmd,
+                    check=False, timeout=1800)
+            if r.returncode != 0:
+                fail("profile %s: perf record exit %d: %s" % (method, r.returncode, r.stderr[-500:]))
+                continue
+            rep = run(["perf", "report", "-i", data, "--stdio", "--sort", "dso,sym", "--percent-limit",
+                       "0.01"], check=False, timeout=900)
+            with open(os.path.join(RESULTS, "perf-%s.txt" % method), "w") as f:
+                f.write(rep.stdout)
+            mod = kp = 0.0
+            top = []
+            for line in rep.stdout.splitlines():
+                fld = line.split()
+                if len(fld) < 4 or not fld[0].endswith("%") or line.lstrip().startswith("#"):
+                    continue
+                pct = float(fld[0].rstrip("%"))
+                sym = fld[-1]
+                if fld[1] == "[sock_vs]":
+                    mod += pct
+                if "kprobe" in sym or sym.startswith("ftrace_") or "arch_ftrace" in sym:
+                    kp += pct
+                if len(top) < 12:
+                    top.append("%s %s %s" % (fld[0], fld[1], sym))
+            row("profile", method, 1, "pct_sock_vs_module", "%.2f" % mod)
+            row("profile", method, 1, "pct_kprobe_ftrace", "%.2f" % kp)
+            log("profile %-7s: %.2f%% of samples in [sock_vs], %.2f%% in kprobe/ftrace; top: %s"
+                % (method, mod, kp, "; ".join(top[:6])))
+    finally:
+        run(nsx(ns, ADM, "-C"), check=False)
+        drop_ns(ns)
+
+
 def main():
     global rows_f
     rows_f = open(os.path.join(RESULTS, "rows.tsv"), "w")
@@ -419,6 +506,8 @@ def main():
     setup_servers()
     phases = [("redis", redis_workloads),
               ("connect_cost", connect_cost), ("control", control_plane)]
+    if not QUICK:
+        phases.append(("profile", profile))
     only = os.environ.get("SVS_BENCH_ONLY", "")
     for name, fn in phases:
         if only and name not in only.split(","):
