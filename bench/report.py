@@ -252,6 +252,15 @@ def main():
     out.append("- Machine: %s, %s host cores; guest: QEMU TCG (software emulation, no KVM), "
                "%s vCPUs, %s MiB." % (m.get("cpu_model", "?"), m.get("host_cores", "?"),
                                       m.get("guest_cpus", "?"), m.get("guest_mem", "?")))
+    ic = m.get("icount", "off")
+    if ic != "off":
+        out.append("- QEMU `-icount shift=%s,sleep=off`: the guest's clock advances %d ns per guest "
+                   "instruction executed (idle time is skipped), so rates are in guest-instruction "
+                   "time and do not depend on the host's load. icount needs single-threaded TCG: "
+                   "the two vCPUs run in turn, so 2 threads cannot beat 1 thread here." % (
+                       ic, 2 ** int(ic) if ic.isdigit() else 0))
+    else:
+        out.append("- Guest clock = host time (no icount): the host's load swings every figure.")
     out.append("- Other QEMU guests running on the host: %s at the start, %s at the end; load average "
                "at the start %s (other helpers' builds and guests share the 2 cores)." % (
                    m.get("qemu_before", "?"), m.get("qemu_after", "?"), m.get("loadavg_before", "?")))
@@ -297,6 +306,22 @@ def main():
     out.append("")
     cp_table(d, out)
     out.append("")
+    prof = [(mm, d.get("profile", mm, "pct_sock_vs_module"), d.get("profile", mm, "pct_kprobe_ftrace"))
+            for mm in ("sock_vs", "direct", "sockvsadm_list")]
+    if any(p[1] for p in prof):
+        out.append("## Profile")
+        out.append("")
+        out.append("`perf record -e cpu-clock -a` over the whole guest while `connect_cost` runs "
+                   "(1 thread, 1 service) through sock_vs and directly, and while `sockvsadm -L -n` "
+                   "lists the control-plane table: share of samples in the module (symbols svs_*) and in the "
+                   "kprobe/ftrace code. Full reports: `perf-*.txt` in the raw directory.")
+        out.append("")
+        out.append("| run | samples in [sock_vs] | samples in kprobe/ftrace |")
+        out.append("|---|---|---|")
+        for mm, a, b in prof:
+            if a:
+                out.append("| %s | %.2f%% | %.2f%% |" % (mm, a[0], b[0] if b else 0))
+        out.append("")
     hits = {mm: d.get("check", mm, "servers_hit") for mm in METHODS}
     out.append("## Checks")
     out.append("")

@@ -63,6 +63,7 @@ run_one() { # KVER: guest, report, row check; exit status 0 if all is well
 		printf 'guest_seconds\t%s\n' "$((t1 - t0))"
 		printf 'guest_exit\t%s\n' "$rc"
 		printf 'parallel\t%s\n' "$parallel"
+		printf 'icount\t%s\n' "$SVS_BENCH_ICOUNT"
 		printf 'command\t%s\n' "make bench${quick:+-quick}"
 	} > "$dir/host-meta.tsv"
 	/usr/bin/python3 bench/report.py "$dir" "$out" || st=1
@@ -71,6 +72,16 @@ run_one() { # KVER: guest, report, row check; exit status 0 if all is well
 	[ "$rc" -eq 0 ] || st=1
 	return $st
 }
+
+# Full mode: the guest's clock counts instructions (QEMU -icount, see
+# bench/qemu-icount/), so that the host's load changes how long the run takes,
+# not the figures.  SVS_BENCH_ICOUNT=off turns it off; a number is the shift.
+if [ -z "$quick" ] && [ "${SVS_BENCH_ICOUNT:-0}" != off ]; then
+	export SVS_BENCH_ICOUNT=${SVS_BENCH_ICOUNT:-0}
+	export PATH=$repo/bench/qemu-icount:$PATH
+else
+	export SVS_BENCH_ICOUNT=off
+fi
 
 # Kernels one after the other, or (SVS_BENCH_PARALLEL=1, the default for
 # several kernels in full mode) each in its own guest at the same time: on a

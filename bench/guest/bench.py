@@ -30,13 +30,17 @@ Methods are interleaved within each repetition, in an order rotated from one
 repetition to the next.  Raw results go to $SVS_RESULTS/rows.tsv (workload,
 method, rep, metric, value) and $SVS_RESULTS/meta.tsv; bench/report.py turns
 them into tables.  Parameters (environment; defaults full / quick):
-  SVS_BENCH_REPS          5 / 1
-  SVS_BENCH_STEADY_N      requests per test, steady (20000 / 2000)
-  SVS_BENCH_CONNECT_N     requests per test, -k 0 (4000 / 500)
-  SVS_BENCH_CC_SECONDS    seconds per connect_cost run (4 / 1)
+  SVS_BENCH_REPS          3 / 1
+  SVS_BENCH_STEADY_N      requests per test, steady (2000 / 1000)
+  SVS_BENCH_CONNECT_N     requests per test, -k 0 (400 / 200)
+  SVS_BENCH_CC_SECONDS    seconds per connect_cost run (2, 0.25 under icount / 1)
   SVS_BENCH_CC_SERVICES   service counts (1,1000,100000 / 1,1000,10000)
   SVS_BENCH_CP_SERVICES   control plane services (10000 / 1000)
-  SVS_BENCH_CP_REPS       control plane repetitions (3 / 1)
+  SVS_BENCH_CP_REPS       control plane repetitions (1 / 1)
+  SVS_BENCH_ONLY          comma-separated phases to run (redis,connect_cost,control,profile)
+The full sizes are small because the whole of `make bench` has to fit in about
+30 minutes of a 2-core host shared with other jobs; more repetitions of short
+runs beat fewer long ones when the host's load swings.
 Exit status 0 when every measurement produced its rows.
 """
 
@@ -59,13 +63,16 @@ def param(name, full, quick):
     return os.environ.get("SVS_BENCH_" + name) or (quick if QUICK else full)
 
 
-REPS = int(param("REPS", "5", "1"))
-STEADY_N = int(param("STEADY_N", "20000", "2000"))
-CONNECT_N = int(param("CONNECT_N", "4000", "500"))
-CC_SECONDS = float(param("CC_SECONDS", "4", "1"))
+# Under QEMU -icount (bench/run-all.sh's default for full runs) guest time counts
+# instructions: runs repeat closely, so they can be fewer and shorter.
+ICOUNT = os.environ.get("SVS_BENCH_ICOUNT", "off") != "off"
+REPS = int(param("REPS", "3", "1"))
+STEADY_N = int(param("STEADY_N", "2000", "1000"))
+CONNECT_N = int(param("CONNECT_N", "400", "200"))
+CC_SECONDS = float(param("CC_SECONDS", "0.25" if ICOUNT else "2", "1"))
 CC_SERVICES = [int(x) for x in param("CC_SERVICES", "1,1000,100000", "1,1000,10000").split(",")]
 CP_SERVICES = int(param("CP_SERVICES", "10000", "1000"))
-CP_REPS = int(param("CP_REPS", "3", "1"))
+CP_REPS = int(param("CP_REPS", "1", "1"))
 CP_REALS = 4
 CLIENTS = 100
 
@@ -100,7 +107,7 @@ def fail(msg):
     failures.append(msg)
 
 
-def run(cmd, check=True, input=None, timeout=900):
+def run(cmd, check=True, input=None, timeout=3000):
     r = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
     if check and r.returncode != 0:
         raise RuntimeError("%s: exit %d: %s %s" % (" ".join(cmd), r.returncode, r.stdout[-2000:],
@@ -275,7 +282,7 @@ def redis_bench(ns, method, rep, workload, n, keepalive):
     if not keepalive:
         cmd += ["-k", "0"]
     c0, s0 = all_nstat(ns)
-    r = run(nsx(ns, *cmd), check=False, timeout=1200)
+    r = run(nsx(ns, *cmd), check=False, timeout=6000)
     c1, s1 = all_nstat(ns)
     row(workload, method, rep, "client_syn_retrans", c1["TcpExtTCPSynRetrans"] - c0["TcpExtTCPSynRetrans"])
     row(workload, method, rep, "client_retrans", c1["TcpRetransSegs"] - c0["TcpRetransSegs"])
@@ -336,7 +343,7 @@ def timed_in_ns(ns, cmd, input_file=None):
     """Wall seconds of cmd run in ns (bash's `time`, without ip-netns-exec's own cost)."""
     redir = " < %s" % input_file if input_file else ""
     r = run(nsx(ns, "bash", "-c", "TIMEFORMAT=%%R; time ( %s%s > /dev/null )" % (cmd, redir)),
-            timeout=1800)
+            timeout=6000)
     return float(r.stderr.strip().splitlines()[-1])
 
 
@@ -363,7 +370,7 @@ def connect_cost():
                 for method, threads, dests in runs[k:] + runs[:k]:
                     cpus = "0" if threads == 1 else "0,1"
                     r = run(nsx(ns, "taskset", "-c", cpus, CC, "connect", str(threads),
-                                str(CC_SECONDS), *dests), check=False, timeout=600)
+                                str(CC_SECONDS), *dests), check=False, timeout=3000)
                     f = r.stdout.split()
                     if r.returncode != 0 or len(f) < 8:
                         fail("connect_cost %s %d svc %d thr rep %d: exit %d %r %r"
@@ -454,10 +461,10 @@ def profile():
         for method, cmd in runs:
             if method == "sockvsadm_list":
                 run(nsx(ns, ADM, "-C"))
-                run(nsx(ns, "bash", "-c", "%s -R < %s" % (ADM, path)), timeout=1800)
+                run(nsx(ns, "bash", "-c", "%s -R < %s" % (ADM, path)), timeout=6000)
             data = os.path.join(WORK, "perf-%s.data" % method)
             r = run(["perf", "record", "-q", "-e", "cpu-clock", "-a", "-o", data, "--"] + cmd,
-                    check=False, timeout=1800)
+                    check=False, timeout=6000)
             if r.returncode != 0:
                 fail("profile %s: perf record exit %d: %s" % (method, r.returncode, r.stderr[-500:]))
                 continue
@@ -473,7 +480,7 @@ def profile():
                     continue
                 pct = float(fld[0].rstrip("%"))
                 sym = fld[-1]
-                if fld[1] == "[sock_vs]":
+                if fld[1] == "[sock_vs]" or sym.startswith("svs_"):
                     mod += pct
                 if "kprobe" in sym or sym.startswith("ftrace_") or "arch_ftrace" in sym:
                     kp += pct
@@ -496,6 +503,7 @@ def main():
                      ("connect_n", CONNECT_N), ("clients", CLIENTS), ("cc_seconds", CC_SECONDS),
                      ("cc_services", ",".join(map(str, CC_SERVICES))), ("cp_services", CP_SERVICES),
                      ("cp_reals", CP_REALS), ("cp_reps", CP_REPS), ("guest_cpus", os.cpu_count()),
+                     ("icount", os.environ.get("SVS_BENCH_ICOUNT", "off")),
                      ("redis", run(["redis-server", "--version"]).stdout.split()[2]),
                      ("ipvsadm", run(["ipvsadm", "--version"], check=False).stdout.strip()),
                      ("iptables", run(["iptables-legacy", "--version"]).stdout.strip()),
