@@ -65,7 +65,7 @@ BENCH_KVERS ?= $(KVERS)
 BENCH_QUICK_KVER ?= $(firstword $(filter 6.1.%,$(KVERS)) $(KVERS))
 $(BUILD)/bench/connect_cost: bench/connect_cost.cc
 	@mkdir -p $(@D)
-	$(CXX) -std=c++20 -O2 -Wall -Wextra -Werror -pthread -o $@ $<
+	$(CXX) -std=c++20 -O2 -Wall -Wextra -Werror -pthread -o $@.tmp $< && mv $@.tmp $@
 
 bench-tools: $(BUILD)/bench/connect_cost
 

@@ -39,7 +39,9 @@ class Fd {
   Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
   Fd& operator=(Fd&&) = delete;
   ~Fd() {
-    if (fd_ >= 0) close(fd_);
+    if (fd_ >= 0) {
+      close(fd_);
+    }
   }
   [[nodiscard]] int get() const { return fd_; }
   [[nodiscard]] bool ok() const { return fd_ >= 0; }
@@ -50,13 +52,19 @@ class Fd {
 
 bool parse_endpoint(const std::string& s, sockaddr_in& out) {
   const auto colon = s.rfind(':');
-  if (colon == std::string::npos) return false;
+  if (colon == std::string::npos) {
+    return false;
+  }
   out = {};
   out.sin_family = AF_INET;
-  if (inet_pton(AF_INET, s.substr(0, colon).c_str(), &out.sin_addr) != 1) return false;
+  if (inet_pton(AF_INET, s.substr(0, colon).c_str(), &out.sin_addr) != 1) {
+    return false;
+  }
   char* end = nullptr;
   const long port = std::strtol(s.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || port <= 0 || port > 65535) return false;
+  if (*end != '\0' || port <= 0 || port > 65535) {
+    return false;
+  }
   out.sin_port = htons(static_cast<uint16_t>(port));
   return true;
 }
@@ -88,6 +96,7 @@ int serve(int port, int threads) {
   std::printf("READY\n");
   std::fflush(stdout);
   std::vector<std::jthread> workers;
+  workers.reserve(static_cast<size_t>(threads));
   for (int i = 0; i < threads; i++) {
     workers.emplace_back([fd = lfd.get()] {
       for (;;) {
@@ -124,7 +133,9 @@ void connect_loop(const std::vector<sockaddr_in>& dests, size_t first,
       ok++;
     } else {
       failed++;
-      if (failed == 1) std::perror("connect");
+      if (failed == 1) {
+        std::perror("connect");
+      }
     }
   }
   counts.ok += ok;
@@ -137,9 +148,11 @@ int run_connect(int threads, double seconds, const std::vector<sockaddr_in>& des
   const auto start = std::chrono::steady_clock::now();
   {
     std::vector<std::jthread> workers;
+    workers.reserve(static_cast<size_t>(threads));
     for (int i = 0; i < threads; i++) {
-      workers.emplace_back(
-          [&dests, i, &stop, &counts] { connect_loop(dests, static_cast<size_t>(i), stop, counts); });
+      workers.emplace_back([&dests, i, &stop, &counts] {
+        connect_loop(dests, static_cast<size_t>(i), stop, counts);
+      });
     }
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
     stop = true;
@@ -161,7 +174,9 @@ int main(int argc, char** argv) {
   if (args.size() >= 2 && args[0] == "serve") {
     const int port = std::atoi(args[1].c_str());
     const int threads = args.size() > 2 ? std::atoi(args[2].c_str()) : 1;
-    if (port <= 0 || port > 65535 || threads < 1) return usage();
+    if (port <= 0 || port > 65535 || threads < 1) {
+      return usage();
+    }
     return serve(port, threads);
   }
   if (args.size() >= 4 && args[0] == "connect") {
@@ -176,7 +191,9 @@ int main(int argc, char** argv) {
       }
       dests.push_back(sa);
     }
-    if (threads < 1 || seconds <= 0) return usage();
+    if (threads < 1 || seconds <= 0) {
+      return usage();
+    }
     return run_connect(threads, seconds, dests);
   }
   return usage();
