@@ -47,8 +47,8 @@ def main():
                    if str(rep) not in have.get(k, {})]
         results.append((not missing, name, missing))
 
-    if not meta:
-        print("FAIL: %s: no meta.tsv in %s (the guest did not run)" % (label, rawdir))
+    if "kernel" not in meta or int(meta.get("reps", "0")) < 1:
+        print("FAIL: %s: no meta.tsv from the guest in %s (it did not run)" % (label, rawdir))
         return 1
     reps = range(1, int(meta.get("reps", "0")) + 1)
     cp_reps = range(1, int(meta.get("cp_reps", "0")) + 1)

@@ -243,7 +243,7 @@ def main():
     d = Data(sys.argv[1])
     outdir = sys.argv[2]
     os.makedirs(outdir, exist_ok=True)
-    kernel = d.meta.get("kernel", "unknown")
+    kernel = d.meta.get("kernel") or os.path.basename(os.path.normpath(sys.argv[1]))
     m = d.meta
     out = ["# sock_vs benchmarks: kernel %s" % kernel, ""]
     out.append("Produced by `%s` on %s (guest start %s)." % (
@@ -267,6 +267,10 @@ def main():
     out.append("- Guest run time: %s s. Repetitions: %s (methods interleaved, order rotated each "
                "repetition); %s mode." % (m.get("guest_seconds", "?"), m.get("reps", "?"),
                                           "quick" if m.get("quick") == "1" else "full"))
+    if m.get("guest_exit", "0") != "0":
+        out.append("- **The guest did not finish** (run-guest.sh exit status %s, after %s s): what "
+                   "shows `-` or is missing below was not measured; see `check-%s.txt`." % (
+                       m.get("guest_exit"), m.get("guest_seconds", "?"), kernel))
     out.append("- %s, %s, %s, redis %s." % (m.get("ipvsadm", "?"), m.get("iptables", "?"),
                                            m.get("nft", "?"), m.get("redis", "?")))
     out.append("")
