@@ -12,6 +12,9 @@
 #                   (default 300); the grown corpus stays in build/fuzz/
 #   make lint       checkpatch --strict and sparse on kmod/, clang-tidy on userspace/
 #   make deps       install the Debian packages everything needs
+#   make bench      benchmarks against IPVS, iptables, nftables in guests of
+#                   both kernels (bench/results/); make bench-quick: one short
+#                   repetition on one kernel into build/bench-quick/
 SHELL := /bin/bash
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
@@ -70,8 +73,29 @@ lint: deps
 	$(MAKE) userspace
 	tests/lint.sh
 
+# Benchmarks (bench/README.md).
+BENCH_KVERS ?= $(KVERS)
+BENCH_QUICK_KVER ?= $(firstword $(filter 6.1.%,$(KVERS)) $(KVERS))
+$(BUILD)/bench/connect_cost: bench/connect_cost.cc
+	@mkdir -p $(@D)
+	$(CXX) -std=c++20 -O2 -Wall -Wextra -Werror -pthread -o $@.tmp $< && mv $@.tmp $@
+
+bench-tools: $(BUILD)/bench/connect_cost
+
+bench-quick-kver:
+	@echo $(BENCH_QUICK_KVER)
+
+bench: deps
+	$(MAKE) all bench-tools
+	bench/run-all.sh $(BENCH_KVERS)
+
+bench-quick: deps
+	$(MAKE) all bench-tools
+	bench/run-all.sh --quick $(BENCH_QUICK_KVER)
+
 clean:
 	rm -rf $(BUILD)
 	-$(MAKE) -C kmod clean 2>/dev/null
 
-.PHONY: all deps kmod userspace userspace-asan test demo demo-run fuzz lint clean
+.PHONY: all deps kmod userspace userspace-asan test demo demo-run fuzz lint clean \
+	bench bench-quick bench-tools bench-quick-kver

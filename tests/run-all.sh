@@ -64,6 +64,17 @@ else
 	fail=$((fail + 1))
 fi
 
+# 4. The benchmark harness (make bench-quick on one kernel): every row is
+#    produced; never a speed threshold.
+echo "=== bench-quick"
+rm -f build/test/bench-quick.txt
+make --no-print-directory bench-tools >/dev/null &&
+	bench/run-all.sh --quick "$(make --no-print-directory -s bench-quick-kver)" 2>&1 |
+	tee build/test/bench-quick.txt
+grep -q '^PASS: bench-quick' build/test/bench-quick.txt 2>/dev/null ||
+	echo "FAIL: bench-quick produced no checks" | tee -a build/test/bench-quick.txt
+count_lines build/test/bench-quick.txt
+
 echo
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,200 @@
+// connect_cost: how many TCP connections per second a client can open and
+// close, for the sock_vs benchmarks (bench/).
+//
+//   connect_cost serve PORT [THREADS]
+//       listen on 0.0.0.0:PORT; THREADS threads (default 1) accept and close.
+//       Prints "READY" once listening.
+//   connect_cost connect THREADS SECONDS ADDR:PORT [ADDR:PORT...]
+//       THREADS threads, each: socket(), connect() (blocking), close() with
+//       SO_LINGER 0 (an RST: no TIME_WAIT, so the local ports never run out),
+//       for SECONDS; thread i starts at address i and cycles through them.
+//       Prints one line: "connects N seconds S rate R errors E".
+//       Exit 1 if no connect succeeded or more than 1% failed.
+//
+// IPv4 only (the benchmarks use IPv4).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) {
+      close(fd_);
+    }
+  }
+  [[nodiscard]] int get() const { return fd_; }
+  [[nodiscard]] bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+bool parse_endpoint(const std::string& s, sockaddr_in& out) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos) {
+    return false;
+  }
+  out = {};
+  out.sin_family = AF_INET;
+  if (inet_pton(AF_INET, s.substr(0, colon).c_str(), &out.sin_addr) != 1) {
+    return false;
+  }
+  char* end = nullptr;
+  const long port = std::strtol(s.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || port <= 0 || port > 65535) {
+    return false;
+  }
+  out.sin_port = htons(static_cast<uint16_t>(port));
+  return true;
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: connect_cost serve PORT [THREADS]\n"
+               "       connect_cost connect THREADS SECONDS ADDR:PORT [ADDR:PORT...]\n");
+  return 2;
+}
+
+int serve(int port, int threads) {
+  const Fd lfd(socket(AF_INET, SOCK_STREAM, 0));
+  if (!lfd.ok()) {
+    std::perror("socket");
+    return 1;
+  }
+  const int one = 1;
+  setsockopt(lfd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (bind(lfd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) != 0 ||
+      listen(lfd.get(), 4096) != 0) {
+    std::perror("bind/listen");
+    return 1;
+  }
+  std::printf("READY\n");
+  std::fflush(stdout);
+  std::vector<std::jthread> workers;
+  workers.reserve(static_cast<size_t>(threads));
+  for (int i = 0; i < threads; i++) {
+    workers.emplace_back([fd = lfd.get()] {
+      for (;;) {
+        const Fd c(accept(fd, nullptr, nullptr));
+        if (!c.ok() && errno != EINTR && errno != ECONNABORTED && errno != EMFILE) {
+          std::perror("accept");
+          std::exit(1);
+        }
+      }
+    });
+  }
+  return 0;  // not reached: the workers never return
+}
+
+struct Counts {
+  std::atomic<uint64_t> ok{0};
+  std::atomic<uint64_t> failed{0};
+};
+
+void connect_loop(const std::vector<sockaddr_in>& dests, size_t first,
+                  const std::atomic<bool>& stop, Counts& counts) {
+  uint64_t ok = 0;
+  uint64_t failed = 0;
+  const linger lin{1, 0};
+  for (size_t i = first; !stop.load(std::memory_order_relaxed); i++) {
+    const sockaddr_in& d = dests[i % dests.size()];
+    const Fd s(socket(AF_INET, SOCK_STREAM, 0));
+    if (!s.ok()) {
+      failed++;
+      continue;
+    }
+    setsockopt(s.get(), SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
+    if (connect(s.get(), reinterpret_cast<const sockaddr*>(&d), sizeof(d)) == 0) {
+      ok++;
+    } else {
+      failed++;
+      if (failed == 1) {
+        std::perror("connect");
+      }
+    }
+  }
+  counts.ok += ok;
+  counts.failed += failed;
+}
+
+int run_connect(int threads, double seconds, const std::vector<sockaddr_in>& dests) {
+  Counts counts;
+  std::atomic<bool> stop{false};
+  const auto start = std::chrono::steady_clock::now();
+  {
+    std::vector<std::jthread> workers;
+    workers.reserve(static_cast<size_t>(threads));
+    for (int i = 0; i < threads; i++) {
+      workers.emplace_back([&dests, i, &stop, &counts] {
+        connect_loop(dests, static_cast<size_t>(i), stop, counts);
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    stop = true;
+  }  // joins
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const uint64_t ok = counts.ok.load();
+  const uint64_t failed = counts.failed.load();
+  std::printf("connects %llu seconds %.3f rate %.1f errors %llu\n",
+              static_cast<unsigned long long>(ok), elapsed, static_cast<double>(ok) / elapsed,
+              static_cast<unsigned long long>(failed));
+  return (ok == 0 || failed * 100 > ok) ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() >= 2 && args[0] == "serve") {
+    const int port = std::atoi(args[1].c_str());
+    const int threads = args.size() > 2 ? std::atoi(args[2].c_str()) : 1;
+    if (port <= 0 || port > 65535 || threads < 1) {
+      return usage();
+    }
+    return serve(port, threads);
+  }
+  if (args.size() >= 4 && args[0] == "connect") {
+    const int threads = std::atoi(args[1].c_str());
+    const double seconds = std::atof(args[2].c_str());
+    std::vector<sockaddr_in> dests;
+    for (size_t i = 3; i < args.size(); i++) {
+      sockaddr_in sa{};
+      if (!parse_endpoint(args[i], sa)) {
+        std::fprintf(stderr, "connect_cost: bad address %s\n", args[i].c_str());
+        return 2;
+      }
+      dests.push_back(sa);
+    }
+    if (threads < 1 || seconds <= 0) {
+      return usage();
+    }
+    return run_connect(threads, seconds, dests);
+  }
+  return usage();
+}

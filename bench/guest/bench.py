@@ -1,0 +1,543 @@
+#!/usr/bin/env python3
+"""Runs INSIDE a guest (command of tests/vm/run-guest.sh): the sock_vs benchmarks.
+
+    bench/guest/bench.py [quick]
+
+Topology (all in this guest): a bridge in the guest's root namespace; three
+server namespaces svs-s1..3 (10.0.1.11-13, the virtual address 10.0.9.1 on
+their lo with arp_ignore=1 / arp_announce=2 for IPVS-DR), each with one
+redis-server on port 6379 and one `connect_cost serve` on port 9000, pinned to
+vCPU 1; and a fresh client namespace (10.0.1.100) for every measured method,
+whose load generator is pinned to vCPU 0.
+
+Methods: direct (one real server's address), sock_vs, ipvs-nat, ipvs-dr,
+iptables (legacy iptables, DNAT with -m statistic --mode random), nftables
+(DNAT with numgen inc); every balancing method spreads over the same three
+servers.
+
+Workloads:
+  steady        redis-benchmark -c 100 -P 1 -t ping (PING_INLINE, PING_MBULK); in the
+                first repetition, which servers got connections (INFO stats)
+  connect       the same with -k 0 (a new connection per request)
+  connect_cost  build/bench/connect_cost from 1 and 2 threads: direct (the tool
+                cycles over the three real addresses itself) against sock_vs
+                (the virtual address, rr over the same three) with 1, 1000 and
+                100000 services configured in the client namespace
+  control       10000 services x 4 real servers: sockvsadm -R vs ipvsadm -R of
+                the same rules, kernel memory (Slab + Percpu), -L -n
+
+Methods are interleaved within each repetition, in an order rotated from one
+repetition to the next.  Raw results go to $SVS_RESULTS/rows.tsv (workload,
+method, rep, metric, value) and $SVS_RESULTS/meta.tsv; bench/report.py turns
+them into tables.  Parameters (environment; defaults full / quick):
+  SVS_BENCH_REPS          3 / 1
+  SVS_BENCH_STEADY_N      requests per test, steady (2000 / 1000)
+  SVS_BENCH_CONNECT_N     requests per test, -k 0 (400 / 200)
+  SVS_BENCH_CC_SECONDS    seconds per connect_cost run (2, 0.25 under icount / 1)
+  SVS_BENCH_CC_SERVICES   service counts (1,1000,100000 / 1,1000,10000)
+  SVS_BENCH_CP_SERVICES   control plane services (10000 / 1000)
+  SVS_BENCH_CP_REPS       control plane repetitions (1 / 1)
+  SVS_BENCH_ONLY          comma-separated phases to run (redis,connect_cost,control,profile)
+The full sizes are small because the whole of `make bench` has to fit in about
+30 minutes of a 2-core host shared with other jobs; more repetitions of short
+runs beat fewer long ones when the host's load swings.
+Exit status 0 when every measurement produced its rows.
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+QUICK = "quick" in sys.argv[1:]
+REPO = os.environ.get("SVS_REPO") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+RESULTS = os.environ.get("SVS_RESULTS") or "/tmp"
+KVER = os.uname().release
+ADM = os.path.join(REPO, "build", "userspace", "sockvsadm")
+CC = os.path.join(REPO, "build", "bench", "connect_cost")
+KO = os.environ.get("SVS_KO") or os.path.join(REPO, "build", "kmod", KVER, "sock_vs.ko")
+WORK = "/tmp/svs-bench"
+
+
+def param(name, full, quick):
+    return os.environ.get("SVS_BENCH_" + name) or (quick if QUICK else full)
+
+
+# Under QEMU -icount (bench/run-all.sh's default for full runs) guest time counts
+# instructions: runs repeat closely, so they can be fewer and shorter.
+ICOUNT = os.environ.get("SVS_BENCH_ICOUNT", "off") != "off"
+REPS = int(param("REPS", "3", "1"))
+STEADY_N = int(param("STEADY_N", "2000", "1000"))
+CONNECT_N = int(param("CONNECT_N", "400", "200"))
+CC_SECONDS = float(param("CC_SECONDS", "0.25" if ICOUNT else "2", "1"))
+CC_SERVICES = [int(x) for x in param("CC_SERVICES", "1,1000,100000", "1,1000,10000").split(",")]
+CP_SERVICES = int(param("CP_SERVICES", "10000", "1000"))
+CP_REPS = int(param("CP_REPS", "1", "1"))
+CP_REALS = 4
+CLIENTS = 100
+
+METHODS = ["direct", "sock_vs", "ipvs-nat", "ipvs-dr", "iptables", "nftables"]
+SERVERS = ["10.0.1.11", "10.0.1.12", "10.0.1.13"]
+CLIENT_IP = "10.0.1.100"
+VIP = "10.0.9.1"
+CC_VIP = "10.0.9.2"
+REDIS_PORT = 6379
+CC_PORT = 9000
+BRIDGE = "svsbr0"
+MODULES = ["veth", "bridge", "nf_conntrack", "nf_nat", "ip_tables", "iptable_nat", "xt_nat",
+           "xt_statistic", "xt_tcpudp", "nf_tables", "nft_chain_nat", "nft_nat", "nft_numgen",
+           "ip_vs", "ip_vs_rr"]
+
+failures = []
+rows_f = None
+t0 = time.monotonic()
+
+
+def log(msg):
+    print("[bench %6.0fs] %s" % (time.monotonic() - t0, msg), flush=True)
+
+
+def row(workload, method, rep, metric, value):
+    rows_f.write("%s\t%s\t%s\t%s\t%s\n" % (workload, method, rep, metric, value))
+    rows_f.flush()
+
+
+def fail(msg):
+    log("ERROR: " + msg)
+    failures.append(msg)
+
+
+def run(cmd, check=True, input=None, timeout=3000):
+    r = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s: exit %d: %s %s" % (" ".join(cmd), r.returncode, r.stdout[-2000:],
+                                                   r.stderr[-2000:]))
+    return r
+
+
+def sh(script, check=True, timeout=900):
+    return run(["bash", "-c", script], check=check, timeout=timeout)
+
+
+def nsx(ns, *cmd):
+    return ["ip", "netns", "exec", ns] + list(cmd)
+
+
+def sysctl(ns, key, value):
+    path = "/proc/sys/" + key.replace(".", "/")
+    run(nsx(ns, "sh", "-c", "echo '%s' > %s" % (value, path)))
+
+
+# ---------------------------------------------------------------- topology
+
+def setup_servers():
+    for m in MODULES:
+        r = run(["modprobe", m], check=False)
+        if r.returncode != 0:
+            fail("modprobe %s: %s" % (m, r.stderr.strip()))
+    if run(["grep", "-q", "^sock_vs ", "/proc/modules"], check=False).returncode != 0:
+        run(["insmod", KO])
+    run(["ip", "link", "add", BRIDGE, "type", "bridge"])
+    run(["ip", "link", "set", BRIDGE, "up"])
+    os.makedirs(WORK, exist_ok=True)
+    for i, addr in enumerate(SERVERS, 1):
+        ns = "svs-s%d" % i
+        run(["ip", "netns", "add", ns])
+        run(["ip", "link", "add", "s%dh" % i, "type", "veth", "peer", "name", "eth0", "netns", ns])
+        run(["ip", "link", "set", "s%dh" % i, "master", BRIDGE, "up"])
+        run(nsx(ns, "ip", "link", "set", "lo", "up"))
+        run(nsx(ns, "ip", "addr", "add", addr + "/24", "dev", "eth0"))
+        run(nsx(ns, "ip", "link", "set", "eth0", "up"))
+        # IPVS-DR: the virtual address on lo, never answered for in ARP.
+        for k, v in (("net.ipv4.conf.all.arp_ignore", 1), ("net.ipv4.conf.all.arp_announce", 2),
+                     ("net.ipv4.conf.eth0.arp_ignore", 1), ("net.ipv4.conf.eth0.arp_announce", 2)):
+            sysctl(ns, k, v)
+        run(nsx(ns, "ip", "addr", "add", VIP + "/32", "dev", "lo"))
+        run(nsx(ns, "ip", "addr", "add", CC_VIP + "/32", "dev", "lo"))
+        sysctl(ns, "net.core.somaxconn", 4096)
+        sysctl(ns, "net.ipv4.tcp_max_syn_backlog", 8192)
+        d = os.path.join(WORK, ns)
+        os.makedirs(d, exist_ok=True)
+        run(nsx(ns, "taskset", "-c", "1", "redis-server", "--port", str(REDIS_PORT), "--bind", "0.0.0.0",
+                "--protected-mode", "no", "--save", "", "--appendonly", "no", "--daemonize", "yes",
+                "--tcp-backlog", "4096", "--maxclients", "10000",
+                "--dir", d, "--logfile", d + "/redis.log", "--pidfile", d + "/redis.pid"))
+        subprocess.Popen(nsx(ns, "taskset", "-c", "1", CC, "serve", str(CC_PORT)),
+                         stdout=open(d + "/cc.log", "w"), stderr=subprocess.STDOUT)
+    for i, addr in enumerate(SERVERS, 1):
+        ns = "svs-s%d" % i
+        for _ in range(300):
+            if run(nsx(ns, "redis-cli", "-h", addr, "ping"), check=False).stdout.strip() == "PONG":
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("redis in %s did not answer" % ns)
+
+
+client_seq = [0]
+
+
+def client_ns(method):
+    """A fresh client namespace configured for method; returns its name."""
+    client_seq[0] += 1
+    k = client_seq[0]
+    ns = "svs-c%d" % k
+    run(["ip", "netns", "add", ns])
+    run(["ip", "-batch", "-"], input="link add c%dh type veth peer name eth0 netns %s\n"
+        "link set c%dh master %s up\n" % (k, ns, k, BRIDGE))
+    # Every method sees the same routes: the virtual addresses go towards the servers.
+    run(["ip", "-n", ns, "-batch", "-"], input="link set lo up\naddr add %s/24 dev eth0\n"
+        "link set eth0 up\nroute add 10.0.9.0/24 via %s\n" % (CLIENT_IP, SERVERS[0]))
+    run(nsx(ns, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/tcp_tw_reuse; "
+            "echo '1024 65535' > /proc/sys/net/ipv4/ip_local_port_range"))
+    vs = "%s:%d" % (VIP, REDIS_PORT)
+    if method == "sock_vs":
+        rules = "-A -t %s -s rr\n" % vs + "".join(
+            "-a -t %s -r %s:%d -w 1\n" % (vs, s, REDIS_PORT) for s in SERVERS)
+        run(nsx(ns, ADM, "-R"), input=rules)
+    elif method in ("ipvs-nat", "ipvs-dr"):
+        fwd = "-m" if method == "ipvs-nat" else "-g"
+        rules = "-A -t %s -s rr\n" % vs + "".join(
+            "-a -t %s -r %s:%d %s -w 1\n" % (vs, s, REDIS_PORT, fwd) for s in SERVERS)
+        run(nsx(ns, "ipvsadm", "-R"), input=rules)
+    elif method == "iptables":
+        n = len(SERVERS)
+        for i, s in enumerate(SERVERS):
+            stat = [] if i == n - 1 else ["-m", "statistic", "--mode", "random",
+                                          "--probability", "%.5f" % (1.0 / (n - i))]
+            run(nsx(ns, "iptables-legacy", "-t", "nat", "-A", "OUTPUT", "-d", VIP, "-p", "tcp",
+                    "--dport", str(REDIS_PORT)) + stat +
+                ["-j", "DNAT", "--to-destination", "%s:%d" % (s, REDIS_PORT)])
+    elif method == "nftables":
+        m = ", ".join("%d : %s" % (i, s) for i, s in enumerate(SERVERS))
+        rules = ("table ip svsbench {\n chain out {\n  type nat hook output priority -100;\n"
+                 "  ip daddr %s tcp dport %d dnat to numgen inc mod %d map { %s }\n }\n}\n"
+                 % (VIP, REDIS_PORT, len(SERVERS), m))
+        run(nsx(ns, "nft", "-f", "-"), input=rules)
+    elif method != "direct":
+        raise ValueError(method)
+    return ns
+
+
+def drop_ns(ns):
+    run(["ip", "netns", "del", ns], check=False)
+
+
+def target(method):
+    return SERVERS[0] if method == "direct" else VIP
+
+
+def redis_total_conns():
+    out = []
+    for i, addr in enumerate(SERVERS, 1):
+        r = run(nsx("svs-s%d" % i, "redis-cli", "-h", addr, "info", "stats"))
+        for line in r.stdout.splitlines():
+            if line.startswith("total_connections_received:"):
+                out.append(int(line.split(":")[1]))
+    return out
+
+
+# ---------------------------------------------------------------- workloads
+
+def check_spread(method, before, after):
+    """Which servers the first steady run reached (each INFO call is one more connection)."""
+    got = [a - b - 1 for b, a in zip(before, after)]
+    hit = sum(1 for g in got if g > 0)
+    want = 1 if method == "direct" else len(SERVERS)
+    log("check %-9s connections per server %s" % (method, got))
+    if hit != want:
+        fail("check %s: %d servers reached (want %d): %s" % (method, hit, want, got))
+    row("check", method, 0, "servers_hit", hit)
+    for i, g in enumerate(got, 1):
+        row("check", method, 0, "conns_s%d" % i, g)
+
+
+NSTAT = ["TcpExtTCPSynRetrans", "TcpRetransSegs", "TcpExtListenOverflows", "TcpExtListenDrops"]
+
+
+def nstat(ns):
+    """Absolute TCP counters of a namespace."""
+    r = run(nsx(ns, "nstat", "-az") + NSTAT, check=False)
+    out = dict.fromkeys(NSTAT, 0)
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) >= 2 and f[0] in out:
+            out[f[0]] = int(f[1])
+    return out
+
+
+def all_nstat(ns):
+    """Counters of the client namespace and of the servers' (summed)."""
+    c = nstat(ns)
+    s = dict.fromkeys(NSTAT, 0)
+    for i in range(1, len(SERVERS) + 1):
+        for k, v in nstat("svs-s%d" % i).items():
+            s[k] += v
+    return c, s
+
+
+def redis_bench(ns, method, rep, workload, n, keepalive):
+    cmd = ["taskset", "-c", "0", "redis-benchmark", "-h", target(method), "-p", str(REDIS_PORT),
+           "-c", str(CLIENTS), "-P", "1", "-n", str(n), "-t", "ping", "--csv"]
+    if not keepalive:
+        cmd += ["-k", "0"]
+    c0, s0 = all_nstat(ns)
+    r = run(nsx(ns, *cmd), check=False, timeout=6000)
+    c1, s1 = all_nstat(ns)
+    row(workload, method, rep, "client_syn_retrans", c1["TcpExtTCPSynRetrans"] - c0["TcpExtTCPSynRetrans"])
+    row(workload, method, rep, "client_retrans", c1["TcpRetransSegs"] - c0["TcpRetransSegs"])
+    row(workload, method, rep, "server_listen_drops",
+        s1["TcpExtListenDrops"] - s0["TcpExtListenDrops"])
+    row(workload, method, rep, "server_retrans", s1["TcpRetransSegs"] - s0["TcpRetransSegs"])
+    got = {}
+    for line in r.stdout.splitlines():
+        f = [x.strip('"') for x in line.split(",")]
+        if len(f) >= 3 and f[0] in ("PING_INLINE", "PING_MBULK"):
+            got[f[0]] = (f[1], f[2])
+    if r.returncode != 0 or len(got) != 2:
+        fail("%s %s rep %d: redis-benchmark exit %d, out %r err %r"
+             % (workload, method, rep, r.returncode, r.stdout[-500:], r.stderr[-500:]))
+        return
+    for test, (rps, lat) in sorted(got.items()):
+        row(workload, method, rep, test + "_rps", rps)
+        row(workload, method, rep, test + "_avg_ms", lat)
+    log("%-7s %-9s rep %d: %s; client SYN retransmits %d, server listen drops %d"
+        % (workload, method, rep, " ".join("%s %s req/s" % (t, v[0]) for t, v in sorted(got.items())),
+           c1["TcpExtTCPSynRetrans"] - c0["TcpExtTCPSynRetrans"],
+           s1["TcpExtListenDrops"] - s0["TcpExtListenDrops"]))
+
+
+def redis_workloads():
+    for rep in range(1, REPS + 1):
+        k = (rep - 1) % len(METHODS)
+        order = METHODS[k:] + METHODS[:k]
+        log("rep %d/%d, order %s" % (rep, REPS, " ".join(order)))
+        for method in order:
+            ns = client_ns(method)
+            try:
+                before = redis_total_conns() if rep == 1 else None
+                redis_bench(ns, method, rep, "steady", STEADY_N, True)
+                if before:
+                    check_spread(method, before, redis_total_conns())
+                redis_bench(ns, method, rep, "connect", CONNECT_N, False)
+            finally:
+                drop_ns(ns)
+
+
+def ip_of(i, base):
+    return "%d.%d.%d.%d" % (base[0], base[1] + (i >> 16), (i >> 8) & 255, i & 255)
+
+
+def cc_rules(nsvc):
+    """nsvc services: the measured one (CC_VIP, rr over the servers) and nsvc - 1 others."""
+    vs = "%s:%d" % (CC_VIP, CC_PORT)
+    lines = ["-A -t %s -s rr" % vs] + ["-a -t %s -r %s:%d -w 1" % (vs, s, CC_PORT) for s in SERVERS]
+    for i in range(1, nsvc):
+        v = "%s:%d" % (ip_of(i, (172, 16)), CC_PORT)
+        lines.append("-A -t %s -s rr" % v)
+        lines.append("-a -t %s -r %s:%d -w 1" % (v, SERVERS[i % len(SERVERS)], CC_PORT))
+    return "\n".join(lines) + "\n"
+
+
+def timed_in_ns(ns, cmd, input_file=None):
+    """Wall seconds of cmd run in ns (bash's `time`, without ip-netns-exec's own cost)."""
+    redir = " < %s" % input_file if input_file else ""
+    r = run(nsx(ns, "bash", "-c", "TIMEFORMAT=%%R; time ( %s%s > /dev/null )" % (cmd, redir)),
+            timeout=6000)
+    return float(r.stderr.strip().splitlines()[-1])
+
+
+def connect_cost():
+    os.makedirs(WORK, exist_ok=True)
+    direct = ["%s:%d" % (s, CC_PORT) for s in SERVERS]
+    via = ["%s:%d" % (CC_VIP, CC_PORT)]
+    for nsvc in CC_SERVICES:
+        ns = client_ns("direct")
+        try:
+            path = os.path.join(WORK, "cc-%d.rules" % nsvc)
+            with open(path, "w") as f:
+                f.write(cc_rules(nsvc))
+            secs = timed_in_ns(ns, ADM + " -R", path)
+            row("connect_cost", "sock_vs", 0, "load_s_s%d" % nsvc, "%.3f" % secs)
+            r = run(nsx(ns, ADM, "-L", "-n"))
+            have = sum(1 for line in r.stdout.splitlines() if line.startswith("TCP "))
+            log("connect_cost: %d services loaded in %.2fs (listing shows %d)" % (nsvc, secs, have))
+            if have != nsvc:
+                fail("connect_cost: %d services configured, -L shows %d" % (nsvc, have))
+            runs = [("direct", 1, direct), ("sock_vs", 1, via), ("direct", 2, direct), ("sock_vs", 2, via)]
+            for rep in range(1, REPS + 1):
+                k = (rep - 1) % len(runs)
+                for method, threads, dests in runs[k:] + runs[:k]:
+                    cpus = "0" if threads == 1 else "0,1"
+                    r = run(nsx(ns, "taskset", "-c", cpus, CC, "connect", str(threads),
+                                str(CC_SECONDS), *dests), check=False, timeout=3000)
+                    f = r.stdout.split()
+                    if r.returncode != 0 or len(f) < 8:
+                        fail("connect_cost %s %d svc %d thr rep %d: exit %d %r %r"
+                             % (method, nsvc, threads, rep, r.returncode, r.stdout, r.stderr))
+                        continue
+                    row("connect_cost", method, rep, "cps_s%d_t%d" % (nsvc, threads), f[5])
+                    log("connect_cost %-7s %6d svc %d thr rep %d: %s connects/s (errors %s)"
+                        % (method, nsvc, threads, rep, f[5], f[7]))
+        finally:
+            run(nsx(ns, ADM, "-C"), check=False)
+            drop_ns(ns)
+
+
+def meminfo_kb():
+    out = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k, v = line.split(":", 1)
+            if k in ("Slab", "Percpu"):
+                out[k] = int(v.split()[0])
+    return out
+
+
+def settle():
+    run(["sync"])
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+    time.sleep(1)
+
+
+def control_plane():
+    path = os.path.join(WORK, "cp.rules")
+    lines = []
+    for i in range(CP_SERVICES):
+        vs = "%s:80" % ip_of(i + 1, (172, 16))
+        lines.append("-A -t %s -s rr" % vs)
+        for r in range(CP_REALS):
+            lines.append("-a -t %s -r %s:8080 -m -w 1" % (vs, ip_of(i * CP_REALS + r + 1, (10, 64))))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    tools = [("sock_vs", ADM), ("ipvs", "ipvsadm")]
+    for rep in range(1, CP_REPS + 1):
+        for method, tool in tools[(rep - 1) % 2:] + tools[:(rep - 1) % 2]:
+            ns = client_ns("direct")
+            try:
+                settle()
+                m0 = meminfo_kb()
+                restore = timed_in_ns(ns, tool + " -R", path)
+                settle()
+                m1 = meminfo_kb()
+                listing = timed_in_ns(ns, tool + " -L -n")
+                r = run(nsx(ns, tool, "-L", "-n"))
+                nsvc = sum(1 for line in r.stdout.splitlines() if line.startswith("TCP "))
+                nreal = sum(1 for line in r.stdout.splitlines() if line.lstrip().startswith("->")
+                            and "RemoteAddress" not in line)
+                if (nsvc, nreal) != (CP_SERVICES, CP_SERVICES * CP_REALS):
+                    fail("control %s: -L shows %d services, %d real servers" % (method, nsvc, nreal))
+                flush = timed_in_ns(ns, tool + " -C")
+                slab = m1["Slab"] - m0["Slab"]
+                percpu = m1["Percpu"] - m0["Percpu"]
+                for metric, v in (("restore_s", "%.3f" % restore), ("list_s", "%.3f" % listing),
+                                  ("flush_s", "%.3f" % flush), ("slab_kb", slab),
+                                  ("percpu_kb", percpu), ("kmem_kb", slab + percpu)):
+                    row("control", method, rep, metric, v)
+                log("control %-7s rep %d: -R %.2fs, -L -n %.2fs, -C %.2fs, Slab %+d kB, Percpu %+d kB"
+                    % (method, rep, restore, listing, flush, slab, percpu))
+            finally:
+                drop_ns(ns)
+
+
+def profile():
+    """perf (cpu-clock, whole guest) while connect_cost runs through sock_vs and directly:
+    the share of samples in the module and in the kprobe machinery."""
+    if run(["which", "perf"], check=False).returncode != 0:
+        fail("profile: perf not found (apt-get install linux-perf)")
+        return
+    ns = client_ns("direct")
+    try:
+        run(nsx(ns, ADM, "-R"), input="-A -t %s:%d -s rr\n" % (CC_VIP, CC_PORT) + "".join(
+            "-a -t %s:%d -r %s:%d\n" % (CC_VIP, CC_PORT, s, CC_PORT) for s in SERVERS))
+        runs = [(m, nsx(ns, "taskset", "-c", "0", CC, "connect", "1", str(CC_SECONDS * 2), *d))
+                for m, d in (("sock_vs", ["%s:%d" % (CC_VIP, CC_PORT)]),
+                             ("direct", ["%s:%d" % (s, CC_PORT) for s in SERVERS]))]
+        # The listing of a control-plane-sized table (sockvsadm -L -n is the slower one).
+        path = os.path.join(WORK, "cp.rules")
+        if os.path.exists(path):
+            runs.append(("sockvsadm_list", nsx(ns, "bash", "-c", ADM + " -L -n > /dev/null")))
+        for method, cmd in runs:
+            if method == "sockvsadm_list":
+                run(nsx(ns, ADM, "-C"))
+                run(nsx(ns, "bash", "-c", "%s -R < %s" % (ADM, path)), timeout=6000)
+            data = os.path.join(WORK, "perf-%s.data" % method)
+            r = run(["perf", "record", "-q", "-e", "cpu-clock", "-a", "-o", data, "--"] + cmd,
+                    check=False, timeout=6000)
+            if r.returncode != 0:
+                fail("profile %s: perf record exit %d: %s" % (method, r.returncode, r.stderr[-500:]))
+                continue
+            rep = run(["perf", "report", "-i", data, "--stdio", "--sort", "dso,sym", "--percent-limit",
+                       "0.01"], check=False, timeout=900)
+            with open(os.path.join(RESULTS, "perf-%s.txt" % method), "w") as f:
+                f.write(rep.stdout)
+            mod = kp = 0.0
+            top = []
+            for line in rep.stdout.splitlines():
+                fld = line.split()
+                if len(fld) < 4 or not fld[0].endswith("%") or line.lstrip().startswith("#"):
+                    continue
+                pct = float(fld[0].rstrip("%"))
+                sym = fld[-1]
+                if fld[1] == "[sock_vs]" or sym.startswith("svs_"):
+                    mod += pct
+                if "kprobe" in sym or sym.startswith("ftrace_") or "arch_ftrace" in sym:
+                    kp += pct
+                if len(top) < 12:
+                    top.append("%s %s %s" % (fld[0], fld[1], sym))
+            row("profile", method, 1, "pct_sock_vs_module", "%.2f" % mod)
+            row("profile", method, 1, "pct_kprobe_ftrace", "%.2f" % kp)
+            log("profile %-7s: %.2f%% of samples in [sock_vs], %.2f%% in kprobe/ftrace; top: %s"
+                % (method, mod, kp, "; ".join(top[:6])))
+    finally:
+        run(nsx(ns, ADM, "-C"), check=False)
+        drop_ns(ns)
+
+
+def main():
+    global rows_f
+    rows_f = open(os.path.join(RESULTS, "rows.tsv"), "w")
+    with open(os.path.join(RESULTS, "meta.tsv"), "w") as meta:
+        for k, v in (("kernel", KVER), ("quick", int(QUICK)), ("reps", REPS), ("steady_n", STEADY_N),
+                     ("connect_n", CONNECT_N), ("clients", CLIENTS), ("cc_seconds", CC_SECONDS),
+                     ("cc_services", ",".join(map(str, CC_SERVICES))), ("cp_services", CP_SERVICES),
+                     ("cp_reals", CP_REALS), ("cp_reps", CP_REPS), ("guest_cpus", os.cpu_count()),
+                     ("icount", os.environ.get("SVS_BENCH_ICOUNT", "off")),
+                     ("redis", run(["redis-server", "--version"]).stdout.split()[2]),
+                     ("ipvsadm", run(["ipvsadm", "--version"], check=False).stdout.strip()),
+                     ("iptables", run(["iptables-legacy", "--version"]).stdout.strip()),
+                     ("nft", run(["nft", "--version"]).stdout.strip()),
+                     ("date", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))):
+            meta.write("%s\t%s\n" % (k, v))
+    log("kernel %s, %s mode" % (KVER, "quick" if QUICK else "full"))
+    setup_servers()
+    phases = [("redis", redis_workloads),
+              ("connect_cost", connect_cost), ("control", control_plane)]
+    if not QUICK:
+        phases.append(("profile", profile))
+    only = os.environ.get("SVS_BENCH_ONLY", "")
+    for name, fn in phases:
+        if only and name not in only.split(","):
+            continue
+        log("=== %s" % name)
+        t = time.monotonic()
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001  record and go on with the next phase
+            fail("%s: %s" % (name, e))
+        with open(os.path.join(RESULTS, "meta.tsv"), "a") as meta:
+            meta.write("phase_s_%s\t%.0f\n" % (name, time.monotonic() - t))
+    dmesg = run(["dmesg"]).stdout
+    bad = [line for line in dmesg.splitlines()
+           if any(p in line for p in ("WARNING:", "BUG:", "Oops", "Call Trace", "lockdep"))]
+    if bad:
+        fail("kernel log: %s" % bad[:5])
+    row("check", "kernel_log", 0, "bad_lines", len(bad))
+    log("done in %.0fs, %d failures" % (time.monotonic() - t0, len(failures)))
+    for f in failures:
+        print("bench failure: " + f)
+    return 1 if failures else 0
+
+
+sys.exit(main())

@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+"""Turn one guest's raw benchmark rows into a Markdown report and PNG charts.
+
+    bench/report.py RAWDIR OUTDIR
+
+RAWDIR holds rows.tsv (workload, method, rep, metric, value), meta.tsv (from
+bench/guest/bench.py) and host-meta.tsv (from bench/run-all.sh).  Writes
+OUTDIR/<kernel>.md and OUTDIR/<kernel>-<workload>.png (steady, connect,
+connect_cost, control).  Medians over the repetitions, spread as min-max.
+"""
+
+import collections
+import os
+import statistics
+import sys
+
+METHODS = ["direct", "sock_vs", "ipvs-nat", "ipvs-dr", "iptables", "nftables"]
+COLORS = {"direct": "#7f7f7f", "sock_vs": "#d62728", "ipvs-nat": "#1f77b4", "ipvs-dr": "#17becf",
+          "iptables": "#ff7f0e", "nftables": "#2ca02c", "ipvs": "#1f77b4"}
+
+
+def read_tsv(path):
+    out = []
+    if os.path.exists(path):
+        with open(path) as f:
+            out = [line.rstrip("\n").split("\t") for line in f if line.strip()]
+    return out
+
+
+def fnum(v):
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
+class Data:
+    def __init__(self, rawdir):
+        self.meta = {r[0]: r[1] for r in read_tsv(os.path.join(rawdir, "meta.tsv")) if len(r) >= 2}
+        self.meta.update({r[0]: r[1] for r in read_tsv(os.path.join(rawdir, "host-meta.tsv"))
+                          if len(r) >= 2})
+        self.vals = collections.defaultdict(list)   # (workload, method, metric) -> [values]
+        for r in read_tsv(os.path.join(rawdir, "rows.tsv")):
+            if len(r) == 5 and fnum(r[4]) is not None:
+                self.vals[(r[0], r[1], r[3])].append(fnum(r[4]))
+
+    def get(self, workload, method, metric):
+        return self.vals.get((workload, method, metric), [])
+
+
+def med(v):
+    return statistics.median(v) if v else None
+
+
+def fmt(x, digits=0):
+    if x is None:
+        return "-"
+    if digits == 0:
+        return "{:,.0f}".format(x)
+    return "{:,.{}f}".format(x, digits)
+
+
+def cell(v, digits=0):
+    """median (min-max)"""
+    if not v:
+        return "-"
+    if len(v) == 1:
+        return fmt(v[0], digits)
+    return "%s (%s-%s)" % (fmt(med(v), digits), fmt(min(v), digits), fmt(max(v), digits))
+
+
+def ratio_cell(v, base):
+    """median of v / median of base, and the spread of per-repetition ratios is not
+    meaningful across independent runs, so the range is min(v)/med(base)..max(v)/med(base)."""
+    if not v or not base or not med(base):
+        return "-"
+    b = med(base)
+    if len(v) == 1:
+        return "%.2f" % (v[0] / b)
+    return "%.2f (%.2f-%.2f)" % (med(v) / b, min(v) / b, max(v) / b)
+
+
+def redis_table(d, workload, out):
+    tests = ["PING_INLINE", "PING_MBULK"]
+    out.append("| method | " + " | ".join("%s req/s" % t for t in tests) + " | " +
+               " | ".join("%s / direct" % t for t in tests) + " | reps |")
+    out.append("|---" * (2 * len(tests) + 2) + "|")
+    for m in METHODS:
+        vs = [d.get(workload, m, t + "_rps") for t in tests]
+        base = [d.get(workload, "direct", t + "_rps") for t in tests]
+        out.append("| %s | %s | %s | %d |" % (
+            m, " | ".join(cell(v) for v in vs),
+            " | ".join(ratio_cell(v, b) for v, b in zip(vs, base)), max(len(v) for v in vs)))
+
+
+def cc_services(d):
+    return [int(x) for x in d.meta.get("cc_services", "1,1000,100000").split(",") if x]
+
+
+def cc_table(d, out):
+    out.append("| services | threads | direct connects/s | sock_vs connects/s | sock_vs / direct"
+               " | overhead per connect | reps |")
+    out.append("|---" * 7 + "|")
+    for n in cc_services(d):
+        for t in (1, 2):
+            dv = d.get("connect_cost", "direct", "cps_s%d_t%d" % (n, t))
+            sv = d.get("connect_cost", "sock_vs", "cps_s%d_t%d" % (n, t))
+            over = "-"
+            if dv and sv and med(dv) and med(sv):
+                # per connect, per thread: 1/rate difference
+                us = (1.0 / med(sv) - 1.0 / med(dv)) * 1e6 * t
+                over = "%+.0f us" % us
+            out.append("| %s | %d | %s | %s | %s | %s | %d |" % (
+                fmt(n), t, cell(dv), cell(sv), ratio_cell(sv, dv), over, max(len(dv), len(sv))))
+    loads = [(n, d.get("connect_cost", "sock_vs", "load_s_s%d" % n)) for n in cc_services(d)]
+    out.append("")
+    out.append("Loading the services with `sockvsadm -R` (one service per line plus one real"
+               " server each; the measured service has three): " +
+               ", ".join("%s services %s s" % (fmt(n), cell(v, 2)) for n, v in loads) + ".")
+
+
+def cp_table(d, out):
+    metrics = [("restore_s", "-R (s)", 2), ("list_s", "-L -n (s)", 2), ("flush_s", "-C (s)", 2),
+               ("slab_kb", "Slab (kB)", 0), ("percpu_kb", "Percpu (kB)", 0),
+               ("kmem_kb", "Slab + Percpu (kB)", 0)]
+    out.append("| tool | " + " | ".join(m[1] for m in metrics) + " | reps |")
+    out.append("|---" * (len(metrics) + 2) + "|")
+    for method, tool in (("sock_vs", "sockvsadm"), ("ipvs", "ipvsadm")):
+        vs = [d.get("control", method, m[0]) for m in metrics]
+        out.append("| %s | %s | %d |" % (tool, " | ".join(cell(v, m[2]) for v, m in zip(vs, metrics)),
+                                         max(len(v) for v in vs)))
+    a, b = med(d.get("control", "sock_vs", "restore_s")), med(d.get("control", "ipvs", "restore_s"))
+    if a and b:
+        out.append("")
+        out.append("`sockvsadm -R` / `ipvsadm -R` time: %.2f." % (a / b))
+
+
+def targets(d, out):
+    def r(workload, method, metric, base="direct"):
+        a, b = med(d.get(workload, method, metric)), med(d.get(workload, base, metric))
+        return a / b if a and b else None
+
+    def overlap(workload, metric, a="sock_vs", b="direct"):
+        x, y = d.get(workload, a, metric), d.get(workload, b, metric)
+        if len(x) < 2 or len(y) < 2:
+            return " (one repetition: noise)"
+        return " (min-max ranges overlap)" if max(x) >= min(y) and max(y) >= min(x) else ""
+
+    lines = []
+    for t in ("PING_INLINE", "PING_MBULK"):
+        x = r("steady", "sock_vs", t + "_rps")
+        others = {m: r("steady", m, t + "_rps") for m in ("ipvs-nat", "iptables", "nftables")}
+        if x is not None:
+            ahead = all(v is not None and x > v for v in others.values())
+            lines.append("| steady %s: sock_vs >= 0.98x direct, ahead of IPVS NAT, iptables, nftables"
+                         " | %.2fx; %s | %s |" % (
+                             t, x, ", ".join("%s %.2fx" % (m, v) for m, v in others.items() if v),
+                             ("met" if x >= 0.98 and ahead else "not met") +
+                             overlap("steady", t + "_rps")))
+        x = r("connect", "sock_vs", t + "_rps")
+        others = {m: r("connect", m, t + "_rps") for m in METHODS[2:]}
+        if x is not None:
+            ahead = all(v is not None and x > v for v in others.values())
+            lines.append("| connect-heavy %s: sock_vs >= 0.95x direct, ahead of every other method"
+                         " | %.2fx; %s | %s |" % (
+                             t, x, ", ".join("%s %.2fx" % (m, v) for m, v in others.items() if v),
+                             ("met" if x >= 0.95 and ahead else "not met") +
+                             overlap("connect", t + "_rps")))
+    ns = cc_services(d)
+    for t in (1, 2):
+        a = r("connect_cost", "sock_vs", "cps_s%d_t%d" % (ns[0], t))
+        b = r("connect_cost", "sock_vs", "cps_s%d_t%d" % (ns[-1], t))
+        if a and b:
+            lines.append("| connect cost, %d thread%s: sock_vs/direct at %s and %s services within 10%%"
+                         " | %.2fx and %.2fx | %s |" % (t, "s" if t > 1 else "", fmt(ns[0]), fmt(ns[-1]),
+                                                       a, b, ("met" if abs(a / b - 1) <= 0.10 else "not met") + (
+                                                           " (one repetition: noise)" if len(d.get(
+                                                               "connect_cost", "sock_vs", "cps_s%d_t%d" % (ns[0], t))) < 2
+                                                           else "")))
+    a, b = med(d.get("control", "sock_vs", "restore_s")), med(d.get("control", "ipvs", "restore_s"))
+    if a and b:
+        lines.append("| control plane: `sockvsadm -R` of %s services faster than `ipvsadm -R` | %.2f s vs"
+                     " %.2f s | %s |" % (fmt(float(d.meta.get("cp_services", 0))), a, b,
+                                         "met" if a < b else "not met"))
+    out.append("Verdicts compare medians; \"ranges overlap\" means sock_vs's and direct's min-max "
+               "ranges overlap, i.e. this run cannot tell them apart.")
+    out.append("")
+    out.append("| target (issue 4) | measured (medians) | verdict |")
+    out.append("|---|---|---|")
+    out.extend(lines)
+
+
+def chart(d, kernel, workload, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    groups = []
+    if workload in ("steady", "connect"):
+        groups = [(t, [(m, d.get(workload, m, t + "_rps")) for m in METHODS])
+                  for t in ("PING_INLINE", "PING_MBULK")]
+        ax.set_ylabel("requests/s (median, min-max)")
+        title = {"steady": "redis-benchmark -c 100 -P 1 -t ping",
+                 "connect": "redis-benchmark -c 100 -P 1 -t ping -k 0"}[workload]
+    elif workload == "connect_cost":
+        groups = [("%s svc, %d thr" % (fmt(n), t),
+                   [(m, d.get(workload, m, "cps_s%d_t%d" % (n, t))) for m in ("direct", "sock_vs")])
+                  for n in cc_services(d) for t in (1, 2)]
+        ax.set_ylabel("connects/s (median, min-max)")
+        title = "connect + close (RST) from 1 and 2 threads"
+    else:
+        groups = [(label, [(m, d.get(workload, m, metric)) for m in ("sock_vs", "ipvs")])
+                  for metric, label in (("restore_s", "-R (s)"), ("list_s", "-L -n (s)"))]
+        ax.set_ylabel("seconds (median, min-max)")
+        title = "control plane: %s services x %s real servers" % (
+            fmt(float(d.meta.get("cp_services", 0))), d.meta.get("cp_reals", "?"))
+    width = 0.8 / max(len(g[1]) for g in groups)
+    seen = set()
+    for gi, (_, bars) in enumerate(groups):
+        for bi, (m, v) in enumerate(bars):
+            if not v:
+                continue
+            x = gi + (bi - (len(bars) - 1) / 2) * width
+            y = med(v)
+            label = None if m in seen else m
+            seen.add(m)
+            ax.bar(x, y, width * 0.9, color=COLORS.get(m, "#999999"), label=label,
+                   yerr=[[y - min(v)], [max(v) - y]], capsize=2)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels([g[0] for g in groups], fontsize=8)
+    ax.set_title("%s (kernel %s, QEMU TCG guest: compare ratios only)" % (title, kernel), fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    d = Data(sys.argv[1])
+    outdir = sys.argv[2]
+    os.makedirs(outdir, exist_ok=True)
+    kernel = d.meta.get("kernel") or os.path.basename(os.path.normpath(sys.argv[1]))
+    m = d.meta
+    out = ["# sock_vs benchmarks: kernel %s" % kernel, ""]
+    out.append("Produced by `%s` on %s (guest start %s)." % (
+        m.get("command", "bench/run-all.sh"), m.get("host_date", "?"), m.get("date", "?")))
+    out.append("")
+    out.append("- Machine: %s, %s host cores; guest: QEMU TCG (software emulation, no KVM), "
+               "%s vCPUs, %s MiB." % (m.get("cpu_model", "?"), m.get("host_cores", "?"),
+                                      m.get("guest_cpus", "?"), m.get("guest_mem", "?")))
+    ic = m.get("icount", "off")
+    if ic != "off":
+        out.append("- QEMU `-icount shift=%s,sleep=off`: the guest's clock advances %d ns per guest "
+                   "instruction executed (idle time is skipped), so rates are in guest-instruction "
+                   "time and do not depend on the host's load. icount needs single-threaded TCG: "
+                   "the two vCPUs run in turn, so 2 threads cannot beat 1 thread here." % (
+                       ic, 2 ** int(ic) if ic.isdigit() else 0))
+    else:
+        out.append("- Guest clock = host time (no icount): the host's load swings every figure.")
+    out.append("- Other QEMU guests running on the host: %s at the start, %s at the end; load average "
+               "at the start %s (other helpers' builds and guests share the 2 cores)." % (
+                   m.get("qemu_before", "?"), m.get("qemu_after", "?"), m.get("loadavg_before", "?")))
+    out.append("- Guest run time: %s s. Repetitions: %s (methods interleaved, order rotated each "
+               "repetition); %s mode." % (m.get("guest_seconds", "?"), m.get("reps", "?"),
+                                          "quick" if m.get("quick") == "1" else "full"))
+    if m.get("guest_exit", "0") != "0":
+        out.append("- **The guest did not finish** (run-guest.sh exit status %s, after %s s): what "
+                   "shows `-` or is missing below was not measured; see `check-%s.txt`." % (
+                       m.get("guest_exit"), m.get("guest_seconds", "?"), kernel))
+    out.append("- %s, %s, %s, redis %s." % (m.get("ipvsadm", "?"), m.get("iptables", "?"),
+                                           m.get("nft", "?"), m.get("redis", "?")))
+    out.append("")
+    out.append("Figures from a guest under software emulation, on a host shared with other jobs, are "
+               "for ratios between methods measured in the same boot, not for absolute speed. "
+               "Cells are `median (min-max)` over the repetitions; ratio cells divide by the median "
+               "of direct.")
+    out.append("")
+    out.append("## Targets")
+    out.append("")
+    targets(d, out)
+    out.append("")
+    out.append("## Steady state: `redis-benchmark -c %s -P 1 -t ping -n %s`" % (
+        m.get("clients", "100"), m.get("steady_n", "?")))
+    out.append("")
+    redis_table(d, "steady", out)
+    out.append("")
+    out.append("## Connect-heavy: the same with `-k 0 -n %s`" % m.get("connect_n", "?"))
+    out.append("")
+    redis_table(d, "connect", out)
+    out.append("")
+    out.append("## Connect cost: `connect_cost connect THREADS %s ADDR...`" % m.get("cc_seconds", "?"))
+    out.append("")
+    out.append("direct: the tool cycles over the three real servers' addresses itself; sock_vs: the "
+               "virtual address, rr over the same three. The module is loaded for both (direct pays "
+               "the kprobe and a lookup that misses). The overhead column is the difference of the "
+               "median time per connect per thread.")
+    out.append("")
+    cc_table(d, out)
+    out.append("")
+    out.append("## Control plane: %s services x %s real servers" % (
+        fmt(float(m.get("cp_services", 0))), m.get("cp_reals", "?")))
+    out.append("")
+    out.append("The same rules file through `sockvsadm -R` and `ipvsadm -R`, each in a fresh namespace; "
+               "memory is the change of /proc/meminfo Slab and Percpu across the restore (after "
+               "`sync; echo 3 > drop_caches`).")
+    out.append("")
+    cp_table(d, out)
+    out.append("")
+    prof = [(mm, d.get("profile", mm, "pct_sock_vs_module"), d.get("profile", mm, "pct_kprobe_ftrace"))
+            for mm in ("sock_vs", "direct", "sockvsadm_list")]
+    if any(p[1] for p in prof):
+        out.append("## Profile")
+        out.append("")
+        out.append("`perf record -e cpu-clock -a` over the whole guest while `connect_cost` runs "
+                   "(1 thread, 1 service) through sock_vs and directly, and while `sockvsadm -L -n` "
+                   "lists the control-plane table: share of samples in the module (symbols svs_*) and in the "
+                   "kprobe/ftrace code. Full reports: `perf-*.txt` in the raw directory.")
+        out.append("")
+        out.append("| run | samples in [sock_vs] | samples in kprobe/ftrace |")
+        out.append("|---|---|---|")
+        for mm, a, b in prof:
+            if a:
+                out.append("| %s | %.2f%% | %.2f%% |" % (mm, a[0], b[0] if b else 0))
+        out.append("")
+    hits = {mm: d.get("check", mm, "servers_hit") for mm in METHODS}
+    out.append("## Checks")
+    out.append("")
+    out.append("Servers that received connections during the first steady run, per method: " +
+               ", ".join("%s %s" % (mm, ",".join("%d" % x for x in v) or "-") for mm, v in hits.items()) +
+               ". Kernel log WARN/BUG/Oops lines after the run: %s." %
+               (",".join("%d" % x for x in d.get("check", "kernel_log", "bad_lines")) or "-"))
+    charts = []
+    for w in ("steady", "connect", "connect_cost", "control"):
+        name = "%s-%s.png" % (kernel, w)
+        try:
+            chart(d, kernel, w, os.path.join(outdir, name))
+            charts.append(name)
+        except Exception as e:  # noqa: BLE001  a chart never hides the tables
+            print("report.py: chart %s: %s" % (w, e), file=sys.stderr)
+    if charts:
+        out.append("")
+        out.append("## Charts")
+        out.append("")
+        out.extend("![%s](%s)" % (c, c) for c in charts)
+    with open(os.path.join(outdir, "%s.md" % kernel), "w") as f:
+        f.write("\n".join(out) + "\n")
+    print("report.py: wrote %s/%s.md and %d charts" % (outdir, kernel, len(charts)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

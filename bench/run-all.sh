@@ -1,0 +1,107 @@
+#!/bin/bash
+# Run the benchmarks in a QEMU guest per kernel and write the reports.
+#
+#   bench/run-all.sh [--quick] [KVER...]
+#
+# Default kernels: every /boot/vmlinuz-KVER with /lib/modules/KVER/build.
+# Full mode (make bench): raw rows in build/bench/raw/KVER/, reports in
+#   bench/results/KVER.md and bench/results/KVER-<workload>.png.
+# --quick (make bench-quick): one short repetition of everything; raw rows in
+#   build/bench-quick/raw/KVER/, reports in build/bench-quick/.
+# Then bench/check-rows.py checks that every expected row is there and prints
+# PASS:/FAIL: lines (also saved as <out>/check-KVER.txt).
+# Needs: make all bench-tools (build/kmod, build/userspace, build/bench/connect_cost).
+# SVS_BENCH_* variables pass through to the guest (see bench/guest/bench.py).
+# Exit status: 0 if every guest ran and every row is there.
+set -uo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$repo"
+
+quick=
+if [ "${1:-}" = --quick ]; then quick=quick; shift; fi
+if [ $# -gt 0 ]; then
+	kvers=("$@")
+else
+	mapfile -t kvers < <(for k in /boot/vmlinuz-*; do
+		k=${k#/boot/vmlinuz-}
+		[ -e "/lib/modules/$k/build" ] && echo "$k"
+	done | sort -V)
+fi
+if [ -n "$quick" ]; then out=build/bench-quick raw=build/bench-quick/raw; else
+	out=bench/results raw=build/bench/raw; fi
+mkdir -p "$out" "$raw"
+
+for f in build/userspace/sockvsadm build/bench/connect_cost; do
+	[ -x "$f" ] || { echo "run-all.sh: $f missing (make all bench-tools)" >&2; exit 2; }
+done
+
+run_one() { # KVER: guest, report, row check; exit status 0 if all is well
+	local k=$1 dir=$raw/$1 st=0 rc qemu_before load_before host_date t0 t1
+	[ -f "build/kmod/$k/sock_vs.ko" ] || {
+		echo "FAIL: bench${quick:+-quick} $k: no build/kmod/$k/sock_vs.ko"; return 1; }
+	rm -f "$out/check-$k.txt"
+	qemu_before=$(pgrep -c qemu-system || true)
+	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+	host_date=$(date -u '+%Y-%m-%d %H:%M UTC')
+	t0=$(date +%s)
+	echo "=== bench${quick:+ (quick)}: $k (other QEMU guests running: $qemu_before)"
+	SVS_RESULTS_DIR=$dir SVS_VM_SMP=2 SVS_VM_MEM=${SVS_VM_MEM:-2048} \
+		SVS_VM_TIMEOUT=${SVS_VM_TIMEOUT:-3600} \
+		tests/vm/run-guest.sh "$k" bench/guest/bench.py $quick 2>&1 |
+		grep -a --line-buffered -E '^\[bench|^bench failure|run-guest.sh'
+	rc=${PIPESTATUS[0]}
+	t1=$(date +%s)
+	{
+		printf 'cpu_model\t%s\n' "$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)"
+		printf 'host_cores\t%s\n' "$(nproc)"
+		printf 'guest_mem\t%s\n' "${SVS_VM_MEM:-2048}"
+		printf 'qemu_before\t%s\n' "$((qemu_before))"
+		printf 'qemu_after\t%s\n' "$(($(pgrep -c qemu-system || true)))"
+		printf 'loadavg_before\t%s\n' "$load_before"
+		printf 'loadavg_after\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+		printf 'host_date\t%s\n' "$host_date"
+		printf 'guest_seconds\t%s\n' "$((t1 - t0))"
+		printf 'guest_exit\t%s\n' "$rc"
+		printf 'parallel\t%s\n' "$parallel"
+		printf 'icount\t%s\n' "$SVS_BENCH_ICOUNT"
+		printf 'command\t%s\n' "make bench${quick:+-quick}"
+	} > "$dir/host-meta.tsv"
+	/usr/bin/python3 bench/report.py "$dir" "$out" || st=1
+	/usr/bin/python3 bench/check-rows.py "$dir" "bench${quick:+-quick} $k" | tee "$out/check-$k.txt"
+	[ "${PIPESTATUS[0]}" -eq 0 ] || st=1
+	[ "$rc" -eq 0 ] || st=1
+	return $st
+}
+
+# Full mode: the guest's clock counts instructions (QEMU -icount, see
+# bench/qemu-icount/), so that the host's load changes how long the run takes,
+# not the figures.  SVS_BENCH_ICOUNT=off turns it off; a number is the shift.
+if [ -z "$quick" ] && [ "${SVS_BENCH_ICOUNT:-0}" != off ]; then
+	export SVS_BENCH_ICOUNT=${SVS_BENCH_ICOUNT:-0}
+	export PATH=$repo/bench/qemu-icount:$PATH
+else
+	export SVS_BENCH_ICOUNT=off
+fi
+
+# Kernels one after the other, or (SVS_BENCH_PARALLEL=1, the default for
+# several kernels in full mode) each in its own guest at the same time: on a
+# host shared with other jobs, two guests get twice the CPU share of one.
+parallel=${SVS_BENCH_PARALLEL:-$([ -z "$quick" ] && [ ${#kvers[@]} -gt 1 ] && echo 1 || echo 0)}
+status=0
+start_all=$(date +%s)
+if [ "$parallel" = 1 ]; then
+	pids=()
+	for k in "${kvers[@]}"; do
+		run_one "$k" 2>&1 | sed -u "s/^/[$k] /" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || status=1; done
+	# The pipelines' status is sed's: look at the checks instead.
+	for k in "${kvers[@]}"; do
+		grep -q '^PASS: ' "$out/check-$k.txt" 2>/dev/null && ! grep -q '^FAIL: ' "$out/check-$k.txt" || status=1
+	done
+else
+	for k in "${kvers[@]}"; do run_one "$k" || status=1; done
+fi
+echo "bench${quick:+-quick}: $(($(date +%s) - start_all)) s for ${kvers[*]} (parallel=$parallel)"
+exit $status
