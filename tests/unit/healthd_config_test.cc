@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
+#include <filesystem>
 #include <sstream>
 #include <string>
 
@@ -151,6 +152,17 @@ TEST(HealthdConfig, LoadMissingFile) {
     EXPECT_EQ(std::string(e.what()),
               "/nonexistent/sockvs-healthd.conf: cannot open: No such file or directory");
   }
+}
+
+TEST(HealthdConfig, ShippedExampleParses) {
+  // __FILE__ is absolute in the CMake build: tests/unit/ -> the repository.
+  const auto root = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  const Config cfg = load_config((root / "userspace/healthd/sockvs-healthd.conf.example").string());
+  ASSERT_EQ(cfg.services.size(), 3U);
+  EXPECT_EQ(cfg.services[0].check.type, CheckType::kRedis);
+  EXPECT_EQ(cfg.services[0].interval, Millis(1000));
+  EXPECT_EQ(cfg.services[1].reals.size(), 2U);
+  EXPECT_EQ(cfg.services[2].fall, 2U);
 }
 
 TEST(HealthdConfig, Durations) {

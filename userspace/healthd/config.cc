@@ -242,7 +242,7 @@ std::optional<Millis> parse_duration(std::string_view text) noexcept {
   }
   std::uint64_t value = 0;
   auto [p, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), value);
-  if (ec != std::errc() || p != whole.data() + whole.size() || value > 3600 * 1000) {
+  if (ec != std::errc() || p != whole.data() + whole.size() || value > 3600ULL * 1000) {
     return std::nullopt;
   }
   std::uint64_t ms = value * scale;

@@ -143,12 +143,14 @@ class Results {
       done_.push_back(std::move(done));
     }
     const std::uint64_t one = 1;
-    (void)!::write(wake_.get(), &one, sizeof(one));
+    // Cannot fail short of a bug: the counter cannot overflow here.
+    [[maybe_unused]] const ssize_t n = ::write(wake_.get(), &one, sizeof(one));
   }
 
   std::vector<Done> take() {
-    std::uint64_t n = 0;
-    (void)!::read(wake_.get(), &n, sizeof(n));
+    std::uint64_t count = 0;
+    // EAGAIN when nothing was pushed since the last take(): fine.
+    [[maybe_unused]] const ssize_t n = ::read(wake_.get(), &count, sizeof(count));
     const std::lock_guard<std::mutex> lock(mu_);
     return std::exchange(done_, {});
   }
@@ -165,7 +167,7 @@ class Runner {
  public:
   Runner(Engine& engine, Logger& log) : engine_(engine), log_(log) {}
 
-  void start(Job job) {
+  void start(const Job& job) {
     const ServiceConfig& sc = engine_.config().services[job.service];
     const std::uint64_t id = next_id_++;
     try {
@@ -303,8 +305,8 @@ int run(int argc, char** argv) {
 
   if (opts.once) {
     for (std::size_t i = 0; i < nsvc; ++i) {
-      for (auto& job : engine.plan(i)) {
-        runner.start(std::move(job));
+      for (const auto& job : engine.plan(i)) {
+        runner.start(job);
       }
     }
     bool all_ok = true;
@@ -325,8 +327,8 @@ int run(int argc, char** argv) {
       if (now < due[i]) {
         continue;
       }
-      for (auto& job : engine.plan(i)) {
-        runner.start(std::move(job));
+      for (const auto& job : engine.plan(i)) {
+        runner.start(job);
       }
       // Start to start; a round that ran late does not cause a burst.
       due[i] += engine.config().services[i].interval;
@@ -338,7 +340,7 @@ int run(int argc, char** argv) {
     const auto next = *std::min_element(due.begin(), due.end());
     const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now()).count();
     pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {runner.fd(), POLLIN, 0}};
-    const int n = ::poll(fds, 2, static_cast<int>(std::clamp<long long>(wait, 0, 3600 * 1000)));
+    const int n = ::poll(fds, 2, static_cast<int>(std::clamp<long long>(wait, 0, 3600LL * 1000)));
     if (n < 0 && errno != EINTR) {
       logger->log(Level::kError, std::string("poll: ") + std::strerror(errno));
       return kExitFailure;

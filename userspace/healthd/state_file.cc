@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 namespace healthd {
 
@@ -74,7 +75,11 @@ StateMap parse_state(std::istream& in, const std::string& name,
     const std::string where = name + ":" + std::to_string(lineno) + ": ";
     if (kw != "quiesced" || (proto_opt != "-t" && proto_opt != "-u") || r_opt != "-r" ||
         w_opt != "-w" || weight.empty() || (words >> extra)) {
-      warnings.push_back(where + "ignoring unreadable line '" + line + "'");
+      std::string w = where;
+      w += "ignoring unreadable line '";
+      w += line;
+      w += "'";
+      warnings.push_back(std::move(w));
       continue;
     }
     try {
@@ -95,7 +100,12 @@ StateMap parse_state(std::istream& in, const std::string& name,
       r.weight = static_cast<std::uint32_t>(w);
       state[r.id.name()] = r;
     } catch (const std::invalid_argument& e) {
-      warnings.push_back(where + "ignoring line '" + line + "': " + e.what());
+      std::string w = where;
+      w += "ignoring line '";
+      w += line;
+      w += "': ";
+      w += e.what();
+      warnings.push_back(std::move(w));
     }
   }
   return state;
