@@ -2,6 +2,8 @@
 // administrator changes) against the in-memory module.
 #include <gtest/gtest.h>
 
+#include <poll.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +14,8 @@
 
 #include "engine.h"
 #include "fake_api.h"
+#include "healthd_servers.h"
+#include "runner.h"
 #include "sockvs/error.h"
 
 namespace healthd {
@@ -436,6 +440,57 @@ TEST_F(HealthdEngine, FailedWeightChangeIsRetried) {
   round(*e, {7001});
   round(*e, {7001});
   EXPECT_EQ(weight(7001), 0U) << log_.all();
+}
+
+// The checks run concurrently: a server that accepts and never answers
+// (check timeout 30 s) does not hold the results of the others back.
+TEST_F(HealthdEngine, RunnerDoesNotLetASlowServerDelayTheOthers) {
+  using testing::TinyServer;
+  TinyServer good1("+PONG\r\n", "PING\r\n");
+  TinyServer good2("+PONG\r\n", "PING\r\n");
+  std::optional<TinyServer> silent;
+  silent.emplace("", "", false, true);
+  fake_.table.front().dests.clear();
+  for (const std::uint16_t p : {silent->port(), good1.port(), good2.port()}) {
+    sockvs::RealServer d;
+    d.addr = *sockvs::Address::parse("127.0.0.1");
+    d.port = p;
+    fake_.add_dest(key_, d);
+  }
+  auto e = make("timeout 30\nrise 1\nfall 1\n");
+  e->load();
+  Runner runner(*e, log_);
+  const auto jobs = e->plan(0);
+  ASSERT_EQ(jobs.size(), 3U);
+  for (const auto& j : jobs) {
+    runner.start(j);
+  }
+  std::vector<Results::Done> got;
+  auto wait_and_collect = [&] {
+    pollfd p{runner.fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 60 * 1000), 1) << "no check finished within 60 s";
+    for (auto& d : runner.collect()) {
+      got.push_back(std::move(d));
+    }
+  };
+  while (got.size() < 2) {
+    wait_and_collect();
+  }
+  ASSERT_EQ(got.size(), 2U);
+  for (const auto& d : got) {
+    EXPECT_TRUE(d.result.ok) << d.result.detail;
+    EXPECT_NE(d.job.port, silent->port());
+  }
+  EXPECT_TRUE(runner.busy());  // the silent server's check is still waiting
+  silent.reset();  // closes the connection: that check ends now
+  while (runner.busy()) {
+    wait_and_collect();
+  }
+  ASSERT_EQ(got.size(), 3U);
+  EXPECT_FALSE(got[2].result.ok);
+  EXPECT_EQ(got[2].result.detail, "connection closed without a reply");
+  EXPECT_EQ(weight(got[2].job.port), 0U);  // fall 1: quiesced
+  EXPECT_EQ(weight(good1.port()), 1U);
 }
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include "checks.h"
 #include "config.h"
 #include "engine.h"
+#include "runner.h"
 #include "sockvs/client.h"
 
 namespace healthd {
@@ -120,86 +121,6 @@ struct Options {
   bool foreground = false;
   bool dry_run = false;
   bool check_config = false;
-};
-
-// Finished checks, handed from the worker threads to the main loop.
-class Results {
- public:
-  struct Done {
-    std::uint64_t worker = 0;
-    Job job;
-    CheckResult result;
-  };
-
-  Results() : wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-    if (wake_.get() < 0) {
-      throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
-    }
-  }
-
-  void push(Done done) {
-    {
-      const std::lock_guard<std::mutex> lock(mu_);
-      done_.push_back(std::move(done));
-    }
-    const std::uint64_t one = 1;
-    // Cannot fail short of a bug: the counter cannot overflow here.
-    [[maybe_unused]] const ssize_t n = ::write(wake_.get(), &one, sizeof(one));
-  }
-
-  std::vector<Done> take() {
-    std::uint64_t count = 0;
-    // EAGAIN when nothing was pushed since the last take(): fine.
-    [[maybe_unused]] const ssize_t n = ::read(wake_.get(), &count, sizeof(count));
-    const std::lock_guard<std::mutex> lock(mu_);
-    return std::exchange(done_, {});
-  }
-
-  [[nodiscard]] int fd() const noexcept { return wake_.get(); }
-
- private:
-  Fd wake_;
-  std::mutex mu_;
-  std::vector<Done> done_;
-};
-
-class Runner {
- public:
-  Runner(Engine& engine, Logger& log) : engine_(engine), log_(log) {}
-
-  void start(const Job& job) {
-    const ServiceConfig& sc = engine_.config().services[job.service];
-    const std::uint64_t id = next_id_++;
-    try {
-      workers_.emplace(id, std::jthread([this, id, job, check = sc.check, timeout = sc.timeout] {
-                         CheckResult r = run_check(check, job.addr, job.port, timeout);
-                         results_.push({id, job, std::move(r)});
-                       }));
-    } catch (const std::system_error& e) {
-      log_.log(Level::kError, job.id.name() + ": cannot start a check thread: " + e.what());
-      engine_.cancel(job);
-    }
-  }
-
-  // Applies the results of finished checks; returns them.
-  std::vector<Results::Done> collect() {
-    auto done = results_.take();
-    for (auto& d : done) {
-      workers_.erase(d.worker);  // joins: the thread has pushed its result
-      engine_.apply(d.job, d.result);
-    }
-    return done;
-  }
-
-  [[nodiscard]] bool busy() const noexcept { return !workers_.empty(); }
-  [[nodiscard]] int fd() const noexcept { return results_.fd(); }
-
- private:
-  Engine& engine_;
-  Logger& log_;
-  Results results_;  // declared before workers_: outlives the threads
-  std::map<std::uint64_t, std::jthread> workers_;
-  std::uint64_t next_id_ = 0;
 };
 
 int parse_args(int argc, char** argv, Options& opts) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# svs-timeout: 600
+# svs-timeout: 900
 """sockvs-healthd (issue 6): three redis-server behind 10.255.0.1:6379 (rr)
 under steady load that opens a new connection per request (a Python client
 and back-to-back `redis-benchmark -k 0` runs).  One backend is killed:
@@ -12,7 +12,8 @@ its weight (3) and it gets connections again.  Also: a bad config is
 reported as FILE:LINE with exit 2, and `--once --dry-run` exits 3 with a
 dead backend and changes nothing.
 
-Timing: interval 1 s, timeout 1 s, fall 2, rise 2.  The daemon cannot
+Timing: interval 1 s, timeout 3 s (generous: a healthy redis under TCG on a busy host
+can take over a second to answer), fall 2, rise 2.  The daemon cannot
 quiesce before fall x interval after the kill, and should do it within
 (fall + 1) x interval + timeout; the checks below allow TOLERANCE seconds
 on top (TCG guests on a shared host stall for seconds), and the measured
@@ -37,8 +38,8 @@ SVC = "%s:%d" % (VIP, VPORT)
 PORTS = [7001, 7002, 7003]
 VICTIM = 7003
 VICTIM_WEIGHT = 3          # rr ignores it; the daemon must give back exactly this
-INTERVAL, TIMEOUT, RISE, FALL = 1, 1, 2, 2
-BENCH_TIMEOUT = 20         # one redis-benchmark run (PING_INLINE + PING_MBULK, 100 each)
+INTERVAL, TIMEOUT, RISE, FALL = 1, 3, 2, 2
+BENCH_TIMEOUT = 120        # one redis-benchmark run: 50 PINGs, ~55 connections
 TOLERANCE = 15             # seconds on top of the ideal bound (TCG, shared host)
 HEALTHD = os.path.join(svs.REPO, "build", "userspace", "sockvs-healthd")
 
@@ -89,12 +90,11 @@ class Load:
                 err = "%s: %s" % (type(e).__name__, e)
             with self.lock:
                 self.attempts.append((t0, time.monotonic(), err))
-            if err:
-                time.sleep(0.02)
+            time.sleep(0.2 if err else 0.01)   # leave the guest's CPUs to the others
 
     def _bench(self):
         cmd = ["redis-benchmark", "-h", VIP, "-p", str(VPORT), "-k", "0", "-c", "4",
-               "-n", "100", "-t", "ping", "-q"]
+               "-n", "50", "-t", "ping_inline", "-q"]
         while not self.stop.is_set():
             t0 = time.monotonic()
             try:
@@ -189,7 +189,8 @@ def main():
     svs.wait_for(lambda: min(conns(p) for p in PORTS) >= 20, 120,
                  lambda: "every backend got 20 balanced connections; now %r"
                  % {p: conns(p) for p in PORTS})
-    svs.wait_for(lambda: len(load.snapshot()[1]) >= 1, 120, "a redis-benchmark run to finish")
+    svs.wait_for(lambda: len(load.snapshot()[1]) >= 1, BENCH_TIMEOUT + 60,
+                 "a redis-benchmark run to finish")
     attempts, runs = load.snapshot()
     check(not [a for a in attempts if a[2]], "no failed connect while all backends are up",
           [a for a in attempts if a[2]][:5])
@@ -232,7 +233,7 @@ def main():
                  lambda: "30 more connections on each live backend; now %r"
                  % {p: conns(p) for p in PORTS})
     svs.wait_for(lambda: len([r for r in load.snapshot()[1] if r[0] >= t_q]) >= 2,
-                 4 * BENCH_TIMEOUT + 60, "two redis-benchmark runs started after the quiesce to end")
+                 3 * BENCH_TIMEOUT + 60, "two redis-benchmark runs started after the quiesce to end")
     check_eq(conns(VICTIM), c0, "--stats Conns of the dead backend stopped growing")
     attempts, runs = load.snapshot()
     for r in runs:
