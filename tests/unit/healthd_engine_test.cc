@@ -359,12 +359,14 @@ TEST_F(HealthdEngine, MissingServiceAndModule) {
   EXPECT_TRUE(e->plan(0).empty());
   EXPECT_EQ(log_.count("cannot talk to the sock_vs module: the sock_vs module is not loaded"), 1)
       << log_.all();
+  EXPECT_EQ(e->lookup_failures(), 2U);
   module_loaded_ = true;
   fake_.del_service(key_);
   EXPECT_TRUE(e->plan(0).empty());
   EXPECT_TRUE(e->plan(0).empty());
   EXPECT_EQ(log_.count("connected to the sock_vs module"), 1);
   EXPECT_EQ(log_.count(std::string(kSvc) + ": no such virtual service"), 1) << log_.all();
+  EXPECT_EQ(e->lookup_failures(), 4U);
   populate();  // the service is back
   EXPECT_EQ(e->plan(0).size(), 3U);
   EXPECT_EQ(log_.count(std::string(kSvc) + ": virtual service found"), 1);
@@ -482,7 +484,7 @@ TEST_F(HealthdEngine, RunnerDoesNotLetASlowServerDelayTheOthers) {
     EXPECT_NE(d.job.port, silent->port());
   }
   EXPECT_TRUE(runner.busy());  // the silent server's check is still waiting
-  silent.reset();  // closes the connection: that check ends now
+  silent.reset();              // closes the connection: that check ends now
   while (runner.busy()) {
     wait_and_collect();
   }

@@ -133,6 +133,7 @@ std::vector<Job> Engine::plan(std::size_t service) {
   const std::string sname = service_name(sc.key);
   sockvs::Api* a = api();
   if (a == nullptr) {
+    ++lookup_failures_;
     return {};
   }
   std::vector<sockvs::Service> services;
@@ -142,6 +143,7 @@ std::vector<Job> Engine::plan(std::size_t service) {
     const bool found = std::any_of(services.begin(), services.end(),
                                    [&](const sockvs::Service& s) { return s.key() == sc.key; });
     if (!found) {
+      ++lookup_failures_;
       if (!missing_[service]) {
         log_.log(Level::kWarning,
                  sname + ": no such virtual service in sock_vs (looking again every interval)");
@@ -154,6 +156,7 @@ std::vector<Job> Engine::plan(std::size_t service) {
     }
     dests = a->list_dests(sc.key);
   } catch (const sockvs::Error& e) {
+    ++lookup_failures_;
     drop_api(sname + ": cannot list real servers: " + e.what());
     return {};
   }

@@ -72,6 +72,9 @@ class Engine {
 
   [[nodiscard]] const Config& config() const noexcept { return cfg_; }
   [[nodiscard]] const StateMap& state() const noexcept { return state_; }
+  // plan() calls that could not look their service up (no module, no such
+  // service, netlink error).
+  [[nodiscard]] unsigned lookup_failures() const noexcept { return lookup_failures_; }
   // Whether the real server is known and considered healthy.
   [[nodiscard]] std::optional<bool> is_up(const DestId& id) const;
 
@@ -98,7 +101,8 @@ class Engine {
   Logger& log_;
   EngineOptions opts_;
   std::unique_ptr<sockvs::Api> api_;
-  bool api_failed_ = false;                // the last connection attempt failed (logged once)
+  bool api_failed_ = false;
+  unsigned lookup_failures_ = 0;           // the last connection attempt failed (logged once)
   std::map<std::string, Target> targets_;  // keyed by DestId::name()
   StateMap state_;
   std::vector<bool> missing_;     // per service: not in the kernel (logged once)

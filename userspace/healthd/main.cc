@@ -45,7 +45,8 @@ constexpr const char* kUsage =
     "\n"
     "  -c, --config FILE   the configuration (see sockvs-healthd.conf.example)\n"
     "  -1, --once          check every real server once, act as if rise = fall = 1,\n"
-    "                      exit 0 if every check passed, 3 otherwise\n"
+    "                      exit 0 if every check passed, 3 if one failed, 1 if a\n"
+    "                      service could not be looked up\n"
     "  -f, --foreground    stay in the foreground and log to stderr (default:\n"
     "                      detach and log to syslog)\n"
     "  -n, --dry-run       log what would change, change no weight and no state file\n"
@@ -192,12 +193,14 @@ int run(int argc, char** argv) {
   } else {
     logger = std::make_unique<SyslogLogger>();
   }
-  if (::pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) {
+  // --once ends by itself (within the checks' timeout): signals keep their
+  // default action there.
+  if (!opts.once && ::pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) {
     logger->log(Level::kError, "cannot block signals");
     return kExitFailure;
   }
-  const Fd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (sigfd.get() < 0) {
+  const Fd sigfd(opts.once ? -1 : ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!opts.once && sigfd.get() < 0) {
     logger->log(Level::kError, std::string("signalfd: ") + std::strerror(errno));
     return kExitFailure;
   }
@@ -237,6 +240,9 @@ int run(int argc, char** argv) {
       for (const auto& d : runner.collect()) {
         all_ok = all_ok && d.result.ok;
       }
+    }
+    if (engine.lookup_failures() > 0) {
+      return kExitFailure;
     }
     return all_ok ? kExitOk : kExitUnhealthy;
   }
