@@ -12,8 +12,8 @@ its weight (3) and it gets connections again.  Also: a bad config is
 reported as FILE:LINE with exit 2, and `--once --dry-run` exits 3 with a
 dead backend and changes nothing.
 
-Timing: interval 1 s, timeout 3 s (generous: a healthy redis under TCG on a busy host
-can take over a second to answer), fall 2, rise 2.  The daemon cannot
+Timing: interval 1 s, timeout 5 s (generous: a healthy redis in a TCG guest
+on a busy host was seen to take over 3 s to answer), fall 2, rise 2.  The daemon cannot
 quiesce before fall x interval after the kill, and should do it within
 (fall + 1) x interval + timeout; the checks below allow TOLERANCE seconds
 on top (TCG guests on a shared host stall for seconds), and the measured
@@ -38,9 +38,9 @@ SVC = "%s:%d" % (VIP, VPORT)
 PORTS = [7001, 7002, 7003]
 VICTIM = 7003
 VICTIM_WEIGHT = 3          # rr ignores it; the daemon must give back exactly this
-INTERVAL, TIMEOUT, RISE, FALL = 1, 3, 2, 2
+INTERVAL, TIMEOUT, RISE, FALL = 1, 5, 2, 2
 BENCH_TIMEOUT = 120        # one redis-benchmark run: 50 PINGs, ~55 connections
-TOLERANCE = 15             # seconds on top of the ideal bound (TCG, shared host)
+TOLERANCE = 60             # seconds on top of the ideal bound (TCG, shared host)
 HEALTHD = os.path.join(svs.REPO, "build", "userspace", "sockvs-healthd")
 
 
@@ -210,6 +210,7 @@ def main():
             % (delay, FALL * INTERVAL))
     check(delay >= (FALL - 1) * INTERVAL, "not quiesced before %d checks could fail (%.2fs)"
           % (FALL, delay))
+    show_log(d1)
     log = d1.log()
     down = re.search(r"^.*-> 127\.0\.0\.1:%d: DOWN after %d failed checks \((.*)\); weight %d -> 0 "
                      r"\(quiesced.*$" % (VICTIM, FALL, VICTIM_WEIGHT), log, re.M)
