@@ -1,0 +1,499 @@
+// sockvs-healthd: the engine (discovery, quiesce, restore, state file,
+// administrator changes) against the in-memory module.
+#include <gtest/gtest.h>
+
+#include <poll.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine.h"
+#include "fake_api.h"
+#include "healthd_servers.h"
+#include "runner.h"
+#include "sockvs/error.h"
+
+namespace healthd {
+namespace {
+
+using sockvs::testing::FakeApi;
+
+class Proxy : public sockvs::Api {
+ public:
+  explicit Proxy(FakeApi& f) : f_(f) {}
+  void add_service(const sockvs::Service& s) override { f_.add_service(s); }
+  void edit_service(const sockvs::Service& s) override { f_.edit_service(s); }
+  void del_service(const sockvs::ServiceKey& k) override { f_.del_service(k); }
+  sockvs::Service get_service(const sockvs::ServiceKey& k) override { return f_.get_service(k); }
+  std::vector<sockvs::Service> list_services() override { return f_.list_services(); }
+  void add_dest(const sockvs::ServiceKey& k, const sockvs::RealServer& d) override {
+    f_.add_dest(k, d);
+  }
+  void edit_dest(const sockvs::ServiceKey& k, const sockvs::RealServer& d) override {
+    f_.edit_dest(k, d);
+  }
+  void del_dest(const sockvs::ServiceKey& k, const sockvs::RealServer& d) override {
+    f_.del_dest(k, d);
+  }
+  std::vector<sockvs::RealServer> list_dests(const sockvs::ServiceKey& k) override {
+    return f_.list_dests(k);
+  }
+  void flush() override { f_.flush(); }
+  void zero(const std::optional<sockvs::ServiceKey>& k) override { f_.zero(k); }
+  sockvs::Info info() override { return f_.info(); }
+
+ private:
+  FakeApi& f_;
+};
+
+class MemLogger final : public Logger {
+ public:
+  void log(Level level, const std::string& message) override {
+    lines.push_back((level == Level::kError     ? "E "
+                     : level == Level::kWarning ? "W "
+                                                : "I ") +
+                    message);
+  }
+  [[nodiscard]] int count(const std::string& needle) const {
+    return static_cast<int>(std::count_if(lines.begin(), lines.end(), [&](const auto& l) {
+      return l.find(needle) != std::string::npos;
+    }));
+  }
+  [[nodiscard]] std::string all() const {
+    std::string out;
+    for (const auto& l : lines) {
+      out += l + "\n";
+    }
+    return out;
+  }
+  std::vector<std::string> lines;
+};
+
+const char* const kSvc = "TCP 10.255.0.1:6379";
+
+class HealthdEngine : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string templ = (std::filesystem::temp_directory_path() / "healthd-eng-XXXXXX").string();
+    dir_ = ::mkdtemp(templ.data());
+    state_path_ = dir_ + "/state";
+    populate();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // The service with real servers 127.0.0.1:7001-7003, weights 1, 2, 3.
+  void populate() {
+    sockvs::Service svc;
+    svc.addr = *sockvs::Address::parse("10.255.0.1");
+    svc.port = 6379;
+    svc.sched_name = "rr";
+    key_ = svc.key();
+    fake_.add_service(svc);
+    for (std::uint16_t p = 7001; p <= 7003; ++p) {
+      sockvs::RealServer d;
+      d.addr = *sockvs::Address::parse("127.0.0.1");
+      d.port = p;
+      d.weight = p - 7000;  // 1, 2, 3
+      fake_.add_dest(key_, d);
+    }
+  }
+
+  std::unique_ptr<Engine> make(const std::string& extra = "", EngineOptions opts = {}) {
+    std::istringstream in("state-file " + state_path_ +
+                          "\nrise 2\nfall 2\nservice -t 10.255.0.1:6379\ncheck redis\n" + extra);
+    return std::make_unique<Engine>(
+        parse_config(in, "t.conf"),
+        [this]() -> std::unique_ptr<sockvs::Api> {
+          if (!module_loaded_) {
+            throw sockvs::ModuleNotLoadedError();
+          }
+          return std::make_unique<Proxy>(fake_);
+        },
+        log_, opts);
+  }
+
+  std::uint32_t weight(std::uint16_t port) {
+    for (const auto& d : fake_.list_dests(key_)) {
+      if (d.port == port) {
+        return d.weight;
+      }
+    }
+    ADD_FAILURE() << "no real server " << port;
+    return 99;
+  }
+
+  void set_weight(std::uint16_t port, std::uint32_t w) {
+    sockvs::RealServer d;
+    d.addr = *sockvs::Address::parse("127.0.0.1");
+    d.port = port;
+    d.weight = w;
+    fake_.edit_dest(key_, d);
+  }
+
+  // One round: plan, then every job gets ok unless its port is in `failing`.
+  int round(Engine& e, const std::vector<std::uint16_t>& failing) {
+    const auto jobs = e.plan(0);
+    for (const auto& j : jobs) {
+      const bool bad = std::find(failing.begin(), failing.end(), j.port) != failing.end();
+      e.apply(j, CheckResult{!bad, bad ? "connect: Connection refused" : "+PONG"});
+    }
+    return static_cast<int>(jobs.size());
+  }
+
+  std::string state_text() {
+    std::ifstream in(state_path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  FakeApi fake_;
+  MemLogger log_;
+  sockvs::ServiceKey key_;
+  std::string dir_;
+  std::string state_path_;
+  bool module_loaded_ = true;
+};
+
+TEST_F(HealthdEngine, DiscoversEveryRealServerAndChecksItDirectly) {
+  auto e = make();
+  e->load();
+  const auto jobs = e->plan(0);
+  ASSERT_EQ(jobs.size(), 3U) << log_.all();
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(jobs[i].addr.to_string(), "127.0.0.1");
+    EXPECT_EQ(jobs[i].port, 7001 + i);
+    EXPECT_EQ(jobs[i].id.svc, key_);
+  }
+  // Checks still running are not started twice.
+  EXPECT_TRUE(e->plan(0).empty());
+  e->cancel(jobs[0]);
+  EXPECT_EQ(e->plan(0).size(), 1U);
+
+  // A real server added later is picked up next round.
+  sockvs::RealServer d;
+  d.addr = *sockvs::Address::parse("127.0.0.1");
+  d.port = 7004;
+  fake_.add_dest(key_, d);
+  for (const auto& j : jobs) {
+    e->apply(j, CheckResult{true, "+PONG"});
+  }
+  EXPECT_EQ(round(*e, {}), 4);
+}
+
+TEST_F(HealthdEngine, QuiescesAfterFallAndRestoresAfterRise) {
+  auto e = make();
+  e->load();
+  round(*e, {7003});
+  EXPECT_EQ(weight(7003), 3U);
+  EXPECT_EQ(log_.count("127.0.0.1:7003: check failed (1/2): connect: Connection refused"), 1)
+      << log_.all();
+  round(*e, {7003});
+  EXPECT_EQ(weight(7003), 0U);
+  EXPECT_EQ(weight(7001), 1U);
+  EXPECT_EQ(weight(7002), 2U);
+  EXPECT_EQ(log_.count(std::string("W ") + kSvc +
+                       " -> 127.0.0.1:7003: DOWN after 2 failed checks (connect: Connection "
+                       "refused); weight 3 -> 0 (quiesced"),
+            1)
+      << log_.all();
+  EXPECT_EQ(state_text(),
+            "# sockvs-healthd: real servers it quiesced and the weight each had\n"
+            "quiesced -t 10.255.0.1:6379 -r 127.0.0.1:7003 -w 3\n");
+  EXPECT_EQ(e->is_up(DestId{key_, *sockvs::Address::parse("127.0.0.1"), 7003}), false);
+
+  round(*e, {7003});  // still down: nothing changes, no log noise
+  round(*e, {});
+  EXPECT_EQ(weight(7003), 0U);
+  EXPECT_EQ(log_.count("7003: check passed (1/2)"), 1);
+  round(*e, {});
+  EXPECT_EQ(weight(7003), 3U);
+  EXPECT_EQ(log_.count("7003: UP after 2 successful checks (+PONG); weight 0 -> 3 (restored)"), 1)
+      << log_.all();
+  EXPECT_TRUE(e->state().empty());
+  EXPECT_EQ(state_text(), "# sockvs-healthd: real servers it quiesced and the weight each had\n");
+}
+
+TEST_F(HealthdEngine, FailuresMustBeConsecutive) {
+  auto e = make();
+  e->load();
+  for (int i = 0; i < 5; ++i) {
+    round(*e, {7002});
+    round(*e, {});
+  }
+  EXPECT_EQ(weight(7002), 2U);
+  EXPECT_EQ(std::count(fake_.calls.begin(), fake_.calls.end(), "edit_dest"), 0);
+}
+
+TEST_F(HealthdEngine, RestartRestoresFromTheStateFile) {
+  {
+    auto e = make();
+    e->load();
+    round(*e, {7002});
+    round(*e, {7002});
+    EXPECT_EQ(weight(7002), 0U);
+  }
+  auto e = make();  // a new daemon
+  e->load();
+  EXPECT_EQ(log_.count("1 real server quiesced by an earlier run"), 1) << log_.all();
+  round(*e, {});
+  EXPECT_EQ(log_.count("7002: quiesced by an earlier run; weight 2 comes back after 2 successful"),
+            1)
+      << log_.all();
+  EXPECT_EQ(weight(7002), 0U);
+  round(*e, {});
+  EXPECT_EQ(weight(7002), 2U);
+  EXPECT_TRUE(e->state().empty());
+}
+
+TEST_F(HealthdEngine, RestartRespectsTheAdministratorsWeight) {
+  {
+    auto e = make();
+    e->load();
+    round(*e, {7002});
+    round(*e, {7002});
+  }
+  set_weight(7002, 5);  // the administrator, while the daemon was stopped
+  auto e = make();
+  e->load();
+  round(*e, {});
+  EXPECT_EQ(log_.count("7002: weight is 5, not the 0 sockvs-healthd set: the administrator "
+                       "changed it: forgetting remembered weight 2"),
+            1)
+      << log_.all();
+  EXPECT_TRUE(e->state().empty());
+  round(*e, {});
+  EXPECT_EQ(weight(7002), 5U);
+}
+
+TEST_F(HealthdEngine, AdministratorChangeWhileDown) {
+  auto e = make();
+  e->load();
+  round(*e, {7001});
+  round(*e, {7001});
+  EXPECT_EQ(weight(7001), 0U);
+  set_weight(7001, 7);
+  round(*e, {7001});  // the admin's weight stands, the memory goes
+  EXPECT_EQ(weight(7001), 7U);
+  EXPECT_TRUE(e->state().empty());
+  EXPECT_EQ(log_.count("the administrator changed it"), 1);
+  // Still failing: quiesced again, now remembering the admin's weight.
+  round(*e, {7001});
+  round(*e, {7001});
+  EXPECT_EQ(weight(7001), 0U);
+  ASSERT_EQ(e->state().size(), 1U);
+  EXPECT_EQ(e->state().begin()->second.weight, 7U);
+}
+
+TEST_F(HealthdEngine, AlreadyZeroIsLeftAlone) {
+  set_weight(7001, 0);  // quiesced by hand
+  fake_.calls.clear();
+  auto e = make();
+  e->load();
+  round(*e, {7001});
+  round(*e, {7001});
+  EXPECT_EQ(log_.count("7001: DOWN after 2 failed checks (connect: Connection refused); weight "
+                       "is already 0, nothing to change"),
+            1)
+      << log_.all();
+  round(*e, {});
+  round(*e, {});
+  EXPECT_EQ(weight(7001), 0U);
+  EXPECT_EQ(log_.count("7001: UP after 2 successful checks (+PONG); weight left as it is"), 1);
+  EXPECT_EQ(std::count(fake_.calls.begin(), fake_.calls.end(), "edit_dest"), 0);
+}
+
+TEST_F(HealthdEngine, ConfiguredRealServersOnly) {
+  auto e = make("real 127.0.0.1:7002\nreal 127.0.0.1:7009\n");
+  e->load();
+  const auto jobs = e->plan(0);
+  ASSERT_EQ(jobs.size(), 1U);
+  EXPECT_EQ(jobs[0].port, 7002);
+  EXPECT_EQ(log_.count("127.0.0.1:7009: configured, but not a real server of the service"), 1);
+  e->apply(jobs[0], {true, "+PONG"});
+  e->plan(0);
+  EXPECT_EQ(log_.count("7009: configured"), 1);  // said once
+}
+
+TEST_F(HealthdEngine, ConnectPortIsChecked) {
+  auto e = make("connect-port 9000\n");
+  e->load();
+  const auto jobs = e->plan(0);
+  ASSERT_EQ(jobs.size(), 3U);
+  EXPECT_EQ(jobs[0].port, 9000);
+  EXPECT_EQ(jobs[0].id.port, 7001);
+}
+
+TEST_F(HealthdEngine, RealServerThatIsAVirtualAddressIsNotChecked) {
+  // 127.0.0.1:7003 is also a virtual service: a connect to it would be
+  // balanced, so checking it would check something else.
+  sockvs::Service other;
+  other.addr = *sockvs::Address::parse("127.0.0.1");
+  other.port = 7003;
+  fake_.add_service(other);
+  auto e = make();
+  e->load();
+  const auto jobs = e->plan(0);
+  ASSERT_EQ(jobs.size(), 2U);
+  EXPECT_EQ(log_.count("E TCP 10.255.0.1:6379 -> 127.0.0.1:7003: not checked: 127.0.0.1:7003 is "
+                       "itself a virtual service"),
+            1)
+      << log_.all();
+  for (const auto& j : jobs) {
+    e->apply(j, {true, "+PONG"});
+  }
+  e->plan(0);
+  EXPECT_EQ(log_.count("not checked"), 1);  // said once
+}
+
+TEST_F(HealthdEngine, MissingServiceAndModule) {
+  module_loaded_ = false;
+  auto e = make();
+  e->load();
+  EXPECT_TRUE(e->plan(0).empty());
+  EXPECT_TRUE(e->plan(0).empty());
+  EXPECT_EQ(log_.count("cannot talk to the sock_vs module: the sock_vs module is not loaded"), 1)
+      << log_.all();
+  EXPECT_EQ(e->lookup_failures(), 2U);
+  module_loaded_ = true;
+  fake_.del_service(key_);
+  EXPECT_TRUE(e->plan(0).empty());
+  EXPECT_TRUE(e->plan(0).empty());
+  EXPECT_EQ(log_.count("connected to the sock_vs module"), 1);
+  EXPECT_EQ(log_.count(std::string(kSvc) + ": no such virtual service"), 1) << log_.all();
+  EXPECT_EQ(e->lookup_failures(), 4U);
+  populate();  // the service is back
+  EXPECT_EQ(e->plan(0).size(), 3U);
+  EXPECT_EQ(log_.count(std::string(kSvc) + ": virtual service found"), 1);
+}
+
+TEST_F(HealthdEngine, RemovedRealServerIsForgotten) {
+  auto e = make();
+  e->load();
+  round(*e, {7003});
+  round(*e, {7003});
+  ASSERT_EQ(e->state().size(), 1U);
+  sockvs::RealServer d;
+  d.addr = *sockvs::Address::parse("127.0.0.1");
+  d.port = 7003;
+  fake_.del_dest(key_, d);
+  EXPECT_EQ(round(*e, {}), 2);
+  EXPECT_TRUE(e->state().empty());
+  EXPECT_EQ(log_.count("7003: no longer a checked real server of the service: forgetting "
+                       "remembered weight 3"),
+            1)
+      << log_.all();
+}
+
+TEST_F(HealthdEngine, StateOfUnconfiguredServiceIsDroppedWithAHint) {
+  {
+    std::ofstream out(state_path_);
+    out << "quiesced -t 10.9.9.9:80 -r 10.0.0.1:80 -w 4\n";
+  }
+  auto e = make();
+  e->load();
+  EXPECT_TRUE(e->state().empty());
+  EXPECT_EQ(log_.count("restore it with `sockvsadm -e -t 10.9.9.9:80 -r 10.0.0.1:80 -w 4`"), 1)
+      << log_.all();
+}
+
+TEST_F(HealthdEngine, DryRunChangesNothing) {
+  auto e = make("", EngineOptions{true, false});
+  e->load();
+  round(*e, {7001});
+  round(*e, {7001});
+  EXPECT_EQ(weight(7001), 1U);
+  EXPECT_EQ(log_.count("would set weight 1 -> 0 (dry run)"), 1) << log_.all();
+  EXPECT_FALSE(std::filesystem::exists(state_path_));
+  EXPECT_EQ(std::count(fake_.calls.begin(), fake_.calls.end(), "edit_dest"), 0);
+}
+
+TEST_F(HealthdEngine, OnceActsOnTheFirstResult) {
+  auto e = make("", EngineOptions{false, true});
+  e->load();
+  round(*e, {7002});
+  EXPECT_EQ(weight(7002), 0U);
+  EXPECT_EQ(log_.count("7002: check FAILED (connect: Connection refused)"), 1) << log_.all();
+  EXPECT_EQ(log_.count("7001: check passed (+PONG)"), 1);
+  auto again = make("", EngineOptions{false, true});
+  again->load();
+  round(*again, {});
+  EXPECT_EQ(weight(7002), 2U);
+}
+
+TEST_F(HealthdEngine, FailedWeightChangeIsRetried) {
+  auto e = make();
+  e->load();
+  round(*e, {7001});
+  // The next call that changes something fails.
+  const auto jobs = e->plan(0);
+  fake_.fail_call = std::make_pair(fake_.calls.size() + 2, EPERM);  // list_dests ok, edit fails
+  for (const auto& j : jobs) {
+    e->apply(j, CheckResult{j.port != 7001, "x"});
+  }
+  EXPECT_EQ(weight(7001), 1U);
+  EXPECT_EQ(log_.count("cannot set weight 0"), 1) << log_.all();
+  EXPECT_TRUE(e->state().empty());
+  round(*e, {7001});
+  round(*e, {7001});
+  EXPECT_EQ(weight(7001), 0U) << log_.all();
+}
+
+// The checks run concurrently: a server that accepts and never answers
+// (check timeout 30 s) does not hold the results of the others back.
+TEST_F(HealthdEngine, RunnerDoesNotLetASlowServerDelayTheOthers) {
+  using testing::TinyServer;
+  TinyServer good1("+PONG\r\n", "PING\r\n");
+  TinyServer good2("+PONG\r\n", "PING\r\n");
+  std::optional<TinyServer> silent;
+  silent.emplace("", "", false, true);
+  fake_.table.front().dests.clear();
+  for (const std::uint16_t p : {silent->port(), good1.port(), good2.port()}) {
+    sockvs::RealServer d;
+    d.addr = *sockvs::Address::parse("127.0.0.1");
+    d.port = p;
+    fake_.add_dest(key_, d);
+  }
+  auto e = make("timeout 30\nrise 1\nfall 1\n");
+  e->load();
+  Runner runner(*e, log_);
+  const auto jobs = e->plan(0);
+  ASSERT_EQ(jobs.size(), 3U);
+  for (const auto& j : jobs) {
+    runner.start(j);
+  }
+  std::vector<Results::Done> got;
+  auto wait_and_collect = [&] {
+    pollfd p{runner.fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 60 * 1000), 1) << "no check finished within 60 s";
+    for (auto& d : runner.collect()) {
+      got.push_back(std::move(d));
+    }
+  };
+  while (got.size() < 2) {
+    wait_and_collect();
+  }
+  ASSERT_EQ(got.size(), 2U);
+  for (const auto& d : got) {
+    EXPECT_TRUE(d.result.ok) << d.result.detail;
+    EXPECT_NE(d.job.port, silent->port());
+  }
+  EXPECT_TRUE(runner.busy());  // the silent server's check is still waiting
+  silent.reset();              // closes the connection: that check ends now
+  while (runner.busy()) {
+    wait_and_collect();
+  }
+  ASSERT_EQ(got.size(), 3U);
+  EXPECT_FALSE(got[2].result.ok);
+  EXPECT_EQ(got[2].result.detail, "connection closed without a reply");
+  EXPECT_EQ(weight(got[2].job.port), 0U);  // fall 1: quiesced
+  EXPECT_EQ(weight(good1.port()), 1U);
+}
+
+}  // namespace
+}  // namespace healthd

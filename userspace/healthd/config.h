@@ -1,0 +1,101 @@
+// sockvs-healthd's configuration file: which services to check, how, and
+// how often.  See sockvs-healthd.conf.example for the format.
+#ifndef SOCKVS_HEALTHD_CONFIG_H_
+#define SOCKVS_HEALTHD_CONFIG_H_
+
+#include <chrono>
+#include <cstdint>
+#include <istream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sockvs/address.h"
+#include "sockvs/types.h"
+
+namespace healthd {
+
+using Millis = std::chrono::milliseconds;
+
+inline constexpr std::string_view kDefaultStateFile = "/var/lib/sockvs-healthd/state";
+inline constexpr Millis kDefaultInterval{2000};
+inline constexpr Millis kDefaultTimeout{1000};
+inline constexpr Millis kMaxDuration{3600 * 1000};
+inline constexpr unsigned kDefaultRise = 2;
+inline constexpr unsigned kDefaultFall = 3;
+inline constexpr unsigned kMaxCount = 1000;
+
+enum class CheckType : std::uint8_t {
+  kTcp,    // the TCP handshake completes
+  kRedis,  // PING answered with +PONG
+  kHttp,   // GET <path> answered with the expected status
+};
+
+struct CheckSpec {
+  CheckType type = CheckType::kTcp;
+  std::string http_path = "/";  // kHttp only
+  unsigned http_status = 200;   // kHttp only
+  // Port to check instead of the real server's own (keepalived's
+  // connect_port); needed for UDP services, since every check is TCP.
+  std::optional<std::uint16_t> port;
+
+  friend bool operator==(const CheckSpec&, const CheckSpec&) = default;
+};
+
+// "tcp", "redis", "http GET /health -> 200"
+std::string describe(const CheckSpec& check);
+
+// A real server named with `real` in the configuration.
+struct RealSpec {
+  sockvs::Address addr;
+  std::uint16_t port = 0;
+
+  friend bool operator==(const RealSpec&, const RealSpec&) = default;
+};
+
+struct ServiceConfig {
+  sockvs::ServiceKey key;
+  CheckSpec check;
+  Millis interval = kDefaultInterval;
+  Millis timeout = kDefaultTimeout;
+  unsigned rise = kDefaultRise;
+  unsigned fall = kDefaultFall;
+  // The real servers to check; empty: every real server the kernel lists
+  // for the service, rediscovered each round.
+  std::vector<RealSpec> reals;
+  int line = 0;  // where the `service` line is
+};
+
+struct Config {
+  std::string state_file{kDefaultStateFile};
+  std::vector<ServiceConfig> services;
+};
+
+// what() is "FILE:LINE: message" (or "FILE: message").
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses a configuration; `name` is used in error messages.  Throws
+// ConfigError at the first error.
+Config parse_config(std::istream& in, const std::string& name);
+
+// Reads and parses the file at `path`.
+Config load_config(const std::string& path);
+
+// "1s", "500ms", "1.5s".
+std::string format_duration(Millis d);
+
+// Parses "1", "1s", "1.5", "1.5s", "200ms" (seconds unless "ms"): > 0 and
+// at most an hour.  nullopt otherwise.
+std::optional<Millis> parse_duration(std::string_view text) noexcept;
+
+// "TCP 10.255.0.1:6379" (the protocol name and the endpoint).
+std::string service_name(const sockvs::ServiceKey& key);
+
+}  // namespace healthd
+
+#endif  // SOCKVS_HEALTHD_CONFIG_H_
