@@ -198,6 +198,23 @@ TEST(Json, RoundTripsBothForms) {
   EXPECT_EQ(parse_json(R"({"version": 1, "services": []})"), std::vector<ServiceEntry>{});
 }
 
+TEST(Json, RealPeernameFlagRoundTrips) {
+  const auto entries = parse_json(R"({"version": 1, "services": [
+    {"protocol": "tcp", "address": "10.0.0.1", "port": 80, "flags": ["real-peername"]}]})");
+  ASSERT_EQ(entries.size(), 1U);
+  EXPECT_EQ(entries[0].service.flags, SOCK_VS_SVC_F_REAL_PEERNAME);
+  EXPECT_NE(format_json(entries, JsonView{}).find(R"("flags": [
+        "real-peername"
+      ])"),
+            std::string::npos);
+  EXPECT_EQ(parse_json(format_json(entries, JsonView{})).at(0).service.flags,
+            SOCK_VS_SVC_F_REAL_PEERNAME);
+  // -R --json turns the flag into -A ... --real-peername.
+  const JsonRules rules = json_rules(entries);
+  ASSERT_EQ(rules.lines.size(), 1U);
+  EXPECT_TRUE(rules.lines[0].command.real_peername);
+}
+
 TEST(Json, AbsentSettingsStayUnset) {
   const auto entries = parse_json(R"({"version": 1, "services": [
     {"protocol": "tcp", "address": "10.0.0.1", "port": 80,
@@ -291,7 +308,11 @@ TEST(Json, BadValuesNameTheirPlace) {
   EXPECT_EQ(svc(R"("port": 80, "hash_key": "pid")"),
             "JSON services[0].hash_key: invalid hash key 'pid': expected tgid, local or cgroup");
   EXPECT_EQ(svc(R"("port": 80, "flags": ["x"])"),
-            "JSON services[0].flags: unknown flag \"x\" (this sockvsadm knows no service flags)");
+            "JSON services[0].flags: unknown flag \"x\" (known: \"real-peername\")");
+  EXPECT_EQ(svc(R"("port": 80, "flags": [1])"),
+            "JSON services[0].flags: unknown flag 1 (known: \"real-peername\")");
+  EXPECT_EQ(svc(R"("port": 80, "flags": ["real-peername", "real-peername"])"),
+            "JSON services[0].flags: flag \"real-peername\" is given twice");
   EXPECT_EQ(error_of(R"({"version": 1, "services": [{"protocol": "sctp", "address": "10.0.0.1",
             "port": 1}]})"),
             "JSON services[0].protocol: expected \"tcp\" or \"udp\", got 'sctp'");

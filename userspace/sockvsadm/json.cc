@@ -38,13 +38,18 @@ std::string protocol_text(std::uint16_t protocol) {
   }
 }
 
-// SOCK_VS_SVC_F_* by name; none are defined yet, so every set bit is
-// written as its value.
+// SOCK_VS_SVC_F_* by name: the ones this sockvsadm knows by their option's
+// name ("real-peername"), any other set bit as its value.
 OrderedJson flags_json(std::uint32_t flags) {
   OrderedJson out = OrderedJson::array();
   for (unsigned bit = 0; bit < 32; ++bit) {
     const std::uint32_t mask = 1U << bit;
-    if ((flags & mask) != 0) {
+    if ((flags & mask) == 0) {
+      continue;
+    }
+    if (mask == SOCK_VS_SVC_F_REAL_PEERNAME) {
+      out.push_back("real-peername");
+    } else {
       out.push_back(mask);
     }
   }
@@ -249,9 +254,14 @@ ServiceEntry parse_service(const Json& j, const std::string& where) {
   }
   if (const Json* v = find(j, "flags")) {
     const Json& flags = get_array(*v, where + ".flags");
-    if (!flags.empty()) {
-      bad(where + ".flags",
-          "unknown flag " + flags.front().dump() + " (this sockvsadm knows no service flags)");
+    for (const Json& flag : flags) {
+      if (!flag.is_string() || flag.get<std::string>() != "real-peername") {
+        bad(where + ".flags", "unknown flag " + flag.dump() + R"( (known: "real-peername"))");
+      }
+      if ((s.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0) {
+        bad(where + ".flags", R"(flag "real-peername" is given twice)");
+      }
+      s.flags |= SOCK_VS_SVC_F_REAL_PEERNAME;
     }
   }
   if (const Json* v = find(j, "hash_key")) {
@@ -392,6 +402,7 @@ JsonRules json_rules(const std::vector<ServiceEntry>& entries) {
     a.scheduler = svc.sched_name.empty() ? std::string(SOCK_VS_SCHED_DEFAULT) : svc.sched_name;
     a.hash_key = svc.hash_key;
     a.shard_policy = svc.shard_policy;
+    a.real_peername = (svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
     add(std::move(a), where + " (" + endpoint_label(svc.key()) + ")");
     for (std::size_t k = 0; k < entries[i].dests.size(); ++k) {
       const auto& d = entries[i].dests[k];
