@@ -253,6 +253,38 @@ def run_resolver():
                   % (vip, shown, len(src)), lines[-2000:])
 
 
+def run_unload():
+    """rmmod while a task is blocked in recvfrom() on a balanced UDP socket
+    (inside udp_recvmsg, under the kretprobe): the call returns normally
+    afterwards, the module text is gone without a trace in dmesg."""
+    import threading
+    vip = vips("v4")[0]
+    real = svs.fmt_addr("127.0.0.1", REAL["virt"])
+    step("rmmod while recvfrom() blocks on a balanced UDP socket, then insmod")
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    svs.defer(u.close)
+    u.settimeout(None)      # blocking: recvfrom() sleeps in udp_recvmsg (with a timeout, in poll)
+    u.connect((vip, UPORT))
+    got = []
+    t = threading.Thread(target=lambda: got.append(u.recvfrom(1000)), daemon=True)
+    t.start()
+    def wchan():
+        with open("/proc/%d/task/%d/wchan" % (os.getpid(), t.native_id)) as f:
+            return f.read()
+    svs.wait_for(lambda: "skb" in wchan() or "udp" in wchan(), 60,
+                 lambda: "the thread to block in recvfrom() (wchan %r)" % wchan())
+    took = svs.rmmod(timeout=30)
+    svs.log("  rmmod took %.2fs" % took)
+    u.send(b"after rmmod")
+    t.join(60)
+    check(got and got[0][0].split()[1].decode() == real,
+          "the blocked recvfrom() returned the real server's reply after rmmod", got)
+    check_eq(svs.fmt_addr(*got[0][1]), real, "its source is the real server (nothing rewrites it any more)")
+    check_eq(peer_str(u), real, "getpeername() after rmmod: the real server")
+    svs.insmod()
+    check(svs.module_loaded(), "insmod again")
+
+
 def main():
     svs.fresh_config()
     step("servers on loopback; services: default and --real-peername, TCP and UDP, IPv4 and IPv6")
@@ -281,6 +313,7 @@ def main():
     run_edit()
     run_curl()
     run_resolver()
+    run_unload()
 
 
 svs.case(main, private_netns=True)
