@@ -501,6 +501,8 @@ TEST(Cli, OneListViewAtATime) {
   EXPECT_NE(usage_error({"-S", "--thresholds"}).find("not valid with -S"), std::string::npos);
   EXPECT_NE(usage_error({"-S", "--shards"}).find("not valid with -S"), std::string::npos);
   EXPECT_NE(usage_error({"-Z", "--thresholds"}).find("not valid with -Z"), std::string::npos);
+  EXPECT_EQ(usage_error({"-L", "-c", "--json"}),
+            "options -c and --json cannot be combined: -L -c lists in text only");
 }
 
 TEST(Cli, UsageListsSchedulersShardPoliciesAndHashKeys) {

@@ -444,6 +444,9 @@ void check_one_view(const Raw& raw) {
     throw UsageError("options " + std::string(views[0]) + " and " + std::string(views[1]) +
                      " cannot be combined: -L shows one view at a time");
   }
+  if (raw.connection && raw.json) {
+    throw UsageError("options -c and --json cannot be combined: -L -c lists in text only");
+  }
 }
 
 sockvs::RealServer parse_real(const std::string& text, const sockvs::ServiceKey& svc) {
