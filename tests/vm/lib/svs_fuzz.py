@@ -41,6 +41,7 @@ SHARD_POL_MAX = g.ENUMS["sock_vs_shard_policy"]["__SOCK_VS_SHARD_MAX"] - 1
 SCHED_NAME_MAX = int(svs.uapi_define("SOCK_VS_SCHED_NAME_MAX"))
 SHARDS_MAX = int(svs.uapi_define("SOCK_VS_SHARDS_MAX"))
 WEIGHT_MAX = int(svs.uapi_define("SOCK_VS_WEIGHT_MAX"))
+SVC_F_ALL = int(svs.uapi_define("SOCK_VS_SVC_F_ALL"), 0)  # NLA_POLICY_MASK
 INT_MAX = 0x7fffffff
 RESV_START_OP = CMD["GET_INFO"] + 1     # kmod/netlink.c: .resv_start_op
 SCHEDS = sorted({svs.uapi_define("SOCK_VS_SCHED_" + n).strip('"')
@@ -57,7 +58,7 @@ STATS_POL = {STATS["CONNS"]: ("u64", None), STATS["REFUSED"]: ("u64", None)}
 SVC_POL = {
     SVC["AF"]: ("u16", None), SVC["PROTOCOL"]: ("u16", None), SVC["ADDR"]: ("bin_min", 4),
     SVC["PORT"]: ("u16", (1, 0xffff)), SVC["SCHED_NAME"]: ("nulstr", SCHED_NAME_MAX - 1),
-    SVC["FLAGS"]: ("u32", (0, 0)), SVC["STATS"]: ("nested", (STATS_POL, STATS_MAX)),
+    SVC["FLAGS"]: ("u32", ("mask", SVC_F_ALL)), SVC["STATS"]: ("nested", (STATS_POL, STATS_MAX)),
     SVC["NUM_DESTS"]: ("u32", None), SVC["HASH_KEY"]: ("u8", (0, HASH_MAX)),
     SVC["SHARD_POLICY"]: ("u8", (0, SHARD_POL_MAX)),
 }
@@ -113,7 +114,10 @@ def validate(data, pol, maxtype):
         if kind in INT_LEN:
             if arg is not None:
                 v = struct.unpack(INT_FMT[kind], payload)[0]
-                if not arg[0] <= v <= arg[1]:
+                if arg[0] == "mask":  # NLA_POLICY_MASK: "reserved bit set"
+                    if v & ~arg[1]:
+                        raise Reject(E.EINVAL, POLICY)
+                elif not arg[0] <= v <= arg[1]:
                     raise Reject(E.ERANGE, POLICY)
         elif kind == "bin_min":
             if len(payload) < arg:
