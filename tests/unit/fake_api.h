@@ -235,6 +235,29 @@ class FakeApi : public Api {
   }
 };
 
+// An Api that forwards to a FakeApi which outlives it: what an App's
+// connect function hands out, one per run, over the same in-memory module.
+class FakeProxy : public Api {
+ public:
+  explicit FakeProxy(FakeApi& f) : f_(f) {}
+  void add_service(const Service& s) override { f_.add_service(s); }
+  void edit_service(const Service& s) override { f_.edit_service(s); }
+  void del_service(const ServiceKey& k) override { f_.del_service(k); }
+  Service get_service(const ServiceKey& k) override { return f_.get_service(k); }
+  std::vector<Service> list_services() override { return f_.list_services(); }
+  void add_dest(const ServiceKey& k, const RealServer& d) override { f_.add_dest(k, d); }
+  void edit_dest(const ServiceKey& k, const RealServer& d) override { f_.edit_dest(k, d); }
+  void del_dest(const ServiceKey& k, const RealServer& d) override { f_.del_dest(k, d); }
+  std::vector<RealServer> list_dests(const ServiceKey& k) override { return f_.list_dests(k); }
+  void flush() override { f_.flush(); }
+  void zero(const std::optional<ServiceKey>& k) override { f_.zero(k); }
+  Info info() override { return f_.info(); }
+  std::vector<Connection> list_conns() override { return f_.list_conns(); }
+
+ private:
+  FakeApi& f_;
+};
+
 }  // namespace sockvs::testing
 
 #endif  // SOCKVS_TESTS_UNIT_FAKE_API_H_

@@ -352,34 +352,7 @@ TEST(Json, RelabelNamesTheJsonPlace) {
   EXPECT_EQ(rules.relabel("something else"), "something else");
 }
 
-// Forwards to a FakeApi that outlives each run.
-class Proxy : public sockvs::Api {
- public:
-  explicit Proxy(FakeApi& f) : f_(f) {}
-  void add_service(const sockvs::Service& s) override { f_.add_service(s); }
-  void edit_service(const sockvs::Service& s) override { f_.edit_service(s); }
-  void del_service(const sockvs::ServiceKey& k) override { f_.del_service(k); }
-  sockvs::Service get_service(const sockvs::ServiceKey& k) override { return f_.get_service(k); }
-  std::vector<sockvs::Service> list_services() override { return f_.list_services(); }
-  void add_dest(const sockvs::ServiceKey& k, const sockvs::RealServer& d) override {
-    f_.add_dest(k, d);
-  }
-  void edit_dest(const sockvs::ServiceKey& k, const sockvs::RealServer& d) override {
-    f_.edit_dest(k, d);
-  }
-  void del_dest(const sockvs::ServiceKey& k, const sockvs::RealServer& d) override {
-    f_.del_dest(k, d);
-  }
-  std::vector<sockvs::RealServer> list_dests(const sockvs::ServiceKey& k) override {
-    return f_.list_dests(k);
-  }
-  void flush() override { f_.flush(); }
-  void zero(const std::optional<sockvs::ServiceKey>& k) override { f_.zero(k); }
-  sockvs::Info info() override { return f_.info(); }
-
- private:
-  FakeApi& f_;
-};
+using Proxy = sockvs::testing::FakeProxy;
 
 struct Result {
   int status;

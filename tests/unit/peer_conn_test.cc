@@ -285,34 +285,7 @@ TEST(ConnCli, RealPeernameOnAddAndEditOnly) {
 
 // --- sockvsadm against the in-memory module ---------------------------------------
 
-class Proxy : public sockvs::Api {
- public:
-  explicit Proxy(FakeApi& f) : f_(f) {}
-  void add_service(const sockvs::Service& s) override { f_.add_service(s); }
-  void edit_service(const sockvs::Service& s) override { f_.edit_service(s); }
-  void del_service(const sockvs::ServiceKey& k) override { f_.del_service(k); }
-  sockvs::Service get_service(const sockvs::ServiceKey& k) override { return f_.get_service(k); }
-  std::vector<sockvs::Service> list_services() override { return f_.list_services(); }
-  void add_dest(const sockvs::ServiceKey& k, const sockvs::RealServer& d) override {
-    f_.add_dest(k, d);
-  }
-  void edit_dest(const sockvs::ServiceKey& k, const sockvs::RealServer& d) override {
-    f_.edit_dest(k, d);
-  }
-  void del_dest(const sockvs::ServiceKey& k, const sockvs::RealServer& d) override {
-    f_.del_dest(k, d);
-  }
-  std::vector<sockvs::RealServer> list_dests(const sockvs::ServiceKey& k) override {
-    return f_.list_dests(k);
-  }
-  void flush() override { f_.flush(); }
-  void zero(const std::optional<sockvs::ServiceKey>& k) override { f_.zero(k); }
-  sockvs::Info info() override { return f_.info(); }
-  std::vector<sockvs::Connection> list_conns() override { return f_.list_conns(); }
-
- private:
-  FakeApi& f_;
-};
+using Proxy = sockvs::testing::FakeProxy;
 
 // An Api that does not implement list_conns (e.g. another helper's fake).
 class NoConns : public Proxy {
