@@ -28,6 +28,7 @@
 #include "checks.h"
 #include "config.h"
 #include "engine.h"
+#include "fd.h"
 #include "runner.h"
 #include "sockvs/client.h"
 
@@ -52,26 +53,6 @@ constexpr const char* kUsage =
     "  -n, --dry-run       log what would change, change no weight and no state file\n"
     "  -t, --check-config  read the configuration, report errors, exit\n"
     "  -h, --help          this text\n";
-
-using Clock = std::chrono::steady_clock;
-
-class Fd {
- public:
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&&) = delete;
-  Fd& operator=(Fd&&) = delete;
-  [[nodiscard]] int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
 
 // "2026-11-27T21:40:01.123Z sockvs-healthd[42]: warning: ..." on stderr.
 class StderrLogger final : public Logger {

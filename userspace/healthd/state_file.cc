@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "fd.h"
+
 namespace healthd {
 
 namespace {
@@ -20,30 +22,6 @@ namespace {
 std::runtime_error sys_error(const std::string& what, int err) {
   return std::runtime_error(what + ": " + std::strerror(err));
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&&) = delete;
-  Fd& operator=(Fd&&) = delete;
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  // Closes now, reporting the error.
-  int close() noexcept {
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
