@@ -116,7 +116,8 @@ def cc_table(d, out):
     out.append("")
     out.append("Loading the services with `sockvsadm -R` (one service per line plus one real"
                " server each; the measured service has three): " +
-               ", ".join("%s services %s s" % (fmt(n), cell(v, 2)) for n, v in loads) + ".")
+               ", ".join("%s service%s %s s" % (fmt(n), "" if n == 1 else "s", cell(v, 2))
+                         for n, v in loads) + ".")
 
 
 def cp_table(d, out):
@@ -250,8 +251,10 @@ def main():
         m.get("command", "bench/run-all.sh"), m.get("host_date", "?"), m.get("date", "?")))
     out.append("")
     out.append("- Machine: %s, %s host cores; guest: QEMU TCG (software emulation, no KVM), "
-               "%s vCPUs, %s MiB." % (m.get("cpu_model", "?"), m.get("host_cores", "?"),
-                                      m.get("guest_cpus", "?"), m.get("guest_mem", "?")))
+               "%s vCPU%s, %s MiB." % (m.get("cpu_model", "?"), m.get("host_cores", "?"),
+                                        m.get("guest_cpus", "?"),
+                                        "" if m.get("guest_cpus") == "1" else "s",
+                                        m.get("guest_mem", "?")))
     ic = m.get("icount", "off")
     if ic != "off":
         out.append("- QEMU `-icount shift=%s,sleep=off`: the guest's clock advances %d ns per guest "

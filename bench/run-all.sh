@@ -5,7 +5,9 @@
 #
 # Default kernels: every /boot/vmlinuz-KVER with /lib/modules/KVER/build.
 # Full mode (make bench): raw rows in build/bench/raw/KVER/, reports in
-#   bench/results/KVER.md and bench/results/KVER-<workload>.png.
+#   bench/results/KVER.md and bench/results/KVER-<workload>.png, and, when
+#   every kernel's run is complete, README.md's benchmark section
+#   (bench/readme.py).
 # --quick (make bench-quick): one short repetition of everything; raw rows in
 #   build/bench-quick/raw/KVER/, reports in build/bench-quick/.
 # Then bench/check-rows.py checks that every expected row is there and prints
@@ -109,4 +111,8 @@ else
 	for k in "${kvers[@]}"; do run_one "$k" || status=1; done
 fi
 echo "bench${quick:+-quick}: $(($(date +%s) - start_all)) s for ${kvers[*]} (parallel=$parallel)"
+# A complete full run becomes README.md's benchmark section.
+if [ -z "$quick" ] && [ $status -eq 0 ]; then
+	/usr/bin/python3 bench/readme.py README.md "${kvers[@]/#/$raw/}" || status=1
+fi
 exit $status
