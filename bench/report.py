@@ -116,7 +116,8 @@ def cc_table(d, out):
     out.append("")
     out.append("Loading the services with `sockvsadm -R` (one service per line plus one real"
                " server each; the measured service has three): " +
-               ", ".join("%s services %s s" % (fmt(n), cell(v, 2)) for n, v in loads) + ".")
+               ", ".join("%s service%s %s s" % (fmt(n), "" if n == 1 else "s", cell(v, 2))
+                         for n, v in loads) + ".")
 
 
 def cp_table(d, out):
@@ -250,19 +251,28 @@ def main():
         m.get("command", "bench/run-all.sh"), m.get("host_date", "?"), m.get("date", "?")))
     out.append("")
     out.append("- Machine: %s, %s host cores; guest: QEMU TCG (software emulation, no KVM), "
-               "%s vCPUs, %s MiB." % (m.get("cpu_model", "?"), m.get("host_cores", "?"),
-                                      m.get("guest_cpus", "?"), m.get("guest_mem", "?")))
+               "%s vCPU%s, %s MiB." % (m.get("cpu_model", "?"), m.get("host_cores", "?"),
+                                        m.get("guest_cpus", "?"),
+                                        "" if m.get("guest_cpus") == "1" else "s",
+                                        m.get("guest_mem", "?")))
     ic = m.get("icount", "off")
     if ic != "off":
         out.append("- QEMU `-icount shift=%s,sleep=off`: the guest's clock advances %d ns per guest "
                    "instruction executed (idle time is skipped), so rates are in guest-instruction "
-                   "time and do not depend on the host's load. icount needs single-threaded TCG: "
-                   "the two vCPUs run in turn, so 2 threads cannot beat 1 thread here." % (
+                   "time and do not depend on the host's load." % (
                        ic, 2 ** int(ic) if ic.isdigit() else 0))
+        if m.get("guest_cpus") == "1":
+            out.append("- One vCPU: the load generator, the servers and the kernel's work for both run "
+                       "on it, so a rate counts every guest instruction a request costs, including "
+                       "each method's per-connection and per-packet work. The 2-thread connect_cost "
+                       "runs interleave on that vCPU: they exercise concurrency, not scaling.")
+        else:
+            out.append("- icount needs single-threaded TCG: the vCPUs run in turn, so 2 threads "
+                       "cannot beat 1 thread here.")
     else:
         out.append("- Guest clock = host time (no icount): the host's load swings every figure.")
     out.append("- Other QEMU guests running on the host: %s at the start, %s at the end; load average "
-               "at the start %s (other helpers' builds and guests share the 2 cores)." % (
+               "at the start %s." % (
                    m.get("qemu_before", "?"), m.get("qemu_after", "?"), m.get("loadavg_before", "?")))
     out.append("- Guest run time: %s s. Repetitions: %s (methods interleaved, order rotated each "
                "repetition); %s mode." % (m.get("guest_seconds", "?"), m.get("reps", "?"),
@@ -274,7 +284,12 @@ def main():
     out.append("- %s, %s, %s, redis %s." % (m.get("ipvsadm", "?"), m.get("iptables", "?"),
                                            m.get("nft", "?"), m.get("redis", "?")))
     out.append("")
-    out.append("Figures from a guest under software emulation, on a host shared with other jobs, are "
+    out.append("Topology: one server namespace whose single redis-server (and connect_cost server) "
+               "answers on the three real server addresses, joined to a fresh client namespace per "
+               "method by a veth pair; direct uses one of the three addresses, every balancer all "
+               "three, so the server does the same work for every method.")
+    out.append("")
+    out.append("Figures from a guest under software emulation are "
                "for ratios between methods measured in the same boot, not for absolute speed. "
                "Cells are `median (min-max)` over the repetitions; ratio cells divide by the median "
                "of direct.")
@@ -326,11 +341,18 @@ def main():
             if a:
                 out.append("| %s | %.2f%% | %.2f%% |" % (mm, a[0], b[0] if b else 0))
         out.append("")
-    hits = {mm: d.get("check", mm, "servers_hit") for mm in METHODS}
     out.append("## Checks")
     out.append("")
-    out.append("Servers that received connections during the first steady run, per method: " +
-               ", ".join("%s %s" % (mm, ",".join("%d" % x for x in v) or "-") for mm, v in hits.items()) +
+
+    def spread(mm):
+        per = [d.get("check", mm, "conns_s%d" % i) for i in (1, 2, 3)]
+        if not all(per):
+            return "-"
+        return "/".join("%d" % v[0] for v in per)
+
+    out.append("30 connections held open through each method before its first steady run, per real "
+               "server (10.0.1.11/12/13): " +
+               ", ".join("%s %s" % (mm, spread(mm)) for mm in METHODS) +
                ". Kernel log WARN/BUG/Oops lines after the run: %s." %
                (",".join("%d" % x for x in d.get("check", "kernel_log", "bad_lines")) or "-"))
     charts = []

@@ -3,12 +3,13 @@
 
     bench/guest/bench.py [quick]
 
-Topology (all in this guest): a bridge in the guest's root namespace; three
-server namespaces svs-s1..3 (10.0.1.11-13, the virtual address 10.0.9.1 on
-their lo with arp_ignore=1 / arp_announce=2 for IPVS-DR), each with one
-redis-server on port 6379 and one `connect_cost serve` on port 9000, pinned to
-vCPU 1; and a fresh client namespace (10.0.1.100) for every measured method,
-whose load generator is pinned to vCPU 0.
+Topology (all in this guest): the server host is one namespace, svs-srv, with
+one redis-server (port 6379) and one `connect_cost serve` (port 9000) that
+answer on the three real server addresses 10.0.1.11-13 (and on the virtual
+addresses on its lo, arp_ignore=1 / arp_announce=2, for IPVS-DR); the client
+host is a fresh namespace (10.0.1.100) for every measured method, joined to
+the server by its own veth pair.  Servers are pinned to vCPU 1 and load
+generators to vCPU 0 (both to vCPU 0 in a one-vCPU guest, SVS_BENCH_SMP=1).
 
 Methods: direct (one real server's address), sock_vs, ipvs-nat, ipvs-dr,
 iptables (legacy iptables, DNAT with -m statistic --mode random), nftables
@@ -31,16 +32,16 @@ repetition to the next.  Raw results go to $SVS_RESULTS/rows.tsv (workload,
 method, rep, metric, value) and $SVS_RESULTS/meta.tsv; bench/report.py turns
 them into tables.  Parameters (environment; defaults full / quick):
   SVS_BENCH_REPS          3 / 1
-  SVS_BENCH_STEADY_N      requests per test, steady (2000 / 1000)
-  SVS_BENCH_CONNECT_N     requests per test, -k 0 (400 / 200)
+  SVS_BENCH_STEADY_N      requests per test, steady (10000 / 1000)
+  SVS_BENCH_CONNECT_N     requests per test, -k 0 (2000 / 200)
   SVS_BENCH_CC_SECONDS    seconds per connect_cost run (2, 0.25 under icount / 1)
   SVS_BENCH_CC_SERVICES   service counts (1,1000,100000 / 1,1000,10000)
   SVS_BENCH_CP_SERVICES   control plane services (10000 / 1000)
   SVS_BENCH_CP_REPS       control plane repetitions (1 / 1)
   SVS_BENCH_ONLY          comma-separated phases to run (redis,connect_cost,control,profile)
-The full sizes are small because the whole of `make bench` has to fit in about
-30 minutes of a 2-core host shared with other jobs; more repetitions of short
-runs beat fewer long ones when the host's load swings.
+The full sizes fit `make bench` (both kernels, one icount guest each, at the
+same time) in about 25 minutes of this 2-core host; under icount with one
+vCPU repetitions agree within about 1%, so three are enough to show a spread.
 Exit status 0 when every measurement produced its rows.
 """
 
@@ -67,14 +68,20 @@ def param(name, full, quick):
 # instructions: runs repeat closely, so they can be fewer and shorter.
 ICOUNT = os.environ.get("SVS_BENCH_ICOUNT", "off") != "off"
 REPS = int(param("REPS", "3", "1"))
-STEADY_N = int(param("STEADY_N", "2000", "1000"))
-CONNECT_N = int(param("CONNECT_N", "400", "200"))
+STEADY_N = int(param("STEADY_N", "10000", "1000"))
+CONNECT_N = int(param("CONNECT_N", "2000", "200"))
 CC_SECONDS = float(param("CC_SECONDS", "0.25" if ICOUNT else "2", "1"))
 CC_SERVICES = [int(x) for x in param("CC_SERVICES", "1,1000,100000", "1,1000,10000").split(",")]
 CP_SERVICES = int(param("CP_SERVICES", "10000", "1000"))
 CP_REPS = int(param("CP_REPS", "1", "1"))
 CP_REALS = 4
 CLIENTS = 100
+# Load generators on vCPU 0, servers on vCPU 1; a one-vCPU guest (SVS_BENCH_SMP=1)
+# runs both on vCPU 0.
+NCPU = os.cpu_count() or 1
+CLIENT_CPUS = "0"
+SERVER_CPUS = "1" if NCPU > 1 else "0"
+BOTH_CPUS = "0,1" if NCPU > 1 else "0"
 
 METHODS = ["direct", "sock_vs", "ipvs-nat", "ipvs-dr", "iptables", "nftables"]
 SERVERS = ["10.0.1.11", "10.0.1.12", "10.0.1.13"]
@@ -83,7 +90,7 @@ VIP = "10.0.9.1"
 CC_VIP = "10.0.9.2"
 REDIS_PORT = 6379
 CC_PORT = 9000
-BRIDGE = "svsbr0"
+SERVER_NS = "svs-srv"
 MODULES = ["veth", "bridge", "nf_conntrack", "nf_nat", "ip_tables", "iptable_nat", "xt_nat",
            "xt_statistic", "xt_tcpudp", "nf_tables", "nft_chain_nat", "nft_nat", "nft_numgen",
            "ip_vs", "ip_vs_rr"]
@@ -137,41 +144,34 @@ def setup_servers():
             fail("modprobe %s: %s" % (m, r.stderr.strip()))
     if run(["grep", "-q", "^sock_vs ", "/proc/modules"], check=False).returncode != 0:
         run(["insmod", KO])
-    run(["ip", "link", "add", BRIDGE, "type", "bridge"])
-    run(["ip", "link", "set", BRIDGE, "up"])
     os.makedirs(WORK, exist_ok=True)
-    for i, addr in enumerate(SERVERS, 1):
-        ns = "svs-s%d" % i
-        run(["ip", "netns", "add", ns])
-        run(["ip", "link", "add", "s%dh" % i, "type", "veth", "peer", "name", "eth0", "netns", ns])
-        run(["ip", "link", "set", "s%dh" % i, "master", BRIDGE, "up"])
-        run(nsx(ns, "ip", "link", "set", "lo", "up"))
-        run(nsx(ns, "ip", "addr", "add", addr + "/24", "dev", "eth0"))
-        run(nsx(ns, "ip", "link", "set", "eth0", "up"))
-        # IPVS-DR: the virtual address on lo, never answered for in ARP.
-        for k, v in (("net.ipv4.conf.all.arp_ignore", 1), ("net.ipv4.conf.all.arp_announce", 2),
-                     ("net.ipv4.conf.eth0.arp_ignore", 1), ("net.ipv4.conf.eth0.arp_announce", 2)):
-            sysctl(ns, k, v)
-        run(nsx(ns, "ip", "addr", "add", VIP + "/32", "dev", "lo"))
-        run(nsx(ns, "ip", "addr", "add", CC_VIP + "/32", "dev", "lo"))
-        sysctl(ns, "net.core.somaxconn", 4096)
-        sysctl(ns, "net.ipv4.tcp_max_syn_backlog", 8192)
-        d = os.path.join(WORK, ns)
-        os.makedirs(d, exist_ok=True)
-        run(nsx(ns, "taskset", "-c", "1", "redis-server", "--port", str(REDIS_PORT), "--bind", "0.0.0.0",
-                "--protected-mode", "no", "--save", "", "--appendonly", "no", "--daemonize", "yes",
-                "--tcp-backlog", "4096", "--maxclients", "10000",
-                "--dir", d, "--logfile", d + "/redis.log", "--pidfile", d + "/redis.pid"))
-        subprocess.Popen(nsx(ns, "taskset", "-c", "1", CC, "serve", str(CC_PORT)),
-                         stdout=open(d + "/cc.log", "w"), stderr=subprocess.STDOUT)
-    for i, addr in enumerate(SERVERS, 1):
-        ns = "svs-s%d" % i
-        for _ in range(300):
-            if run(nsx(ns, "redis-cli", "-h", addr, "ping"), check=False).stdout.strip() == "PONG":
-                break
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("redis in %s did not answer" % ns)
+    ns = SERVER_NS
+    run(["ip", "netns", "add", ns])
+    run(nsx(ns, "ip", "link", "set", "lo", "up"))
+    # IPVS-DR: the virtual addresses on lo, never answered for in ARP (the
+    # "all" value applies to every interface the client namespaces add later).
+    for k, v in (("net.ipv4.conf.all.arp_ignore", 1), ("net.ipv4.conf.all.arp_announce", 2),
+                 ("net.core.somaxconn", 4096), ("net.ipv4.tcp_max_syn_backlog", 8192)):
+        sysctl(ns, k, v)
+    run(nsx(ns, "ip", "addr", "add", VIP + "/32", "dev", "lo"))
+    run(nsx(ns, "ip", "addr", "add", CC_VIP + "/32", "dev", "lo"))
+    d = os.path.join(WORK, ns)
+    os.makedirs(d, exist_ok=True)
+    # One redis-server and one connect_cost server answer on all three real
+    # server addresses: direct (one address) and the balancers (three) then
+    # cost the server the same work (one event loop, same batching).
+    run(nsx(ns, "taskset", "-c", SERVER_CPUS, "redis-server", "--port", str(REDIS_PORT), "--bind", "0.0.0.0",
+            "--protected-mode", "no", "--save", "", "--appendonly", "no", "--daemonize", "yes",
+            "--tcp-backlog", "4096", "--maxclients", "10000",
+            "--dir", d, "--logfile", d + "/redis.log", "--pidfile", d + "/redis.pid"))
+    subprocess.Popen(nsx(ns, "taskset", "-c", SERVER_CPUS, CC, "serve", str(CC_PORT)),
+                     stdout=open(d + "/cc.log", "w"), stderr=subprocess.STDOUT)
+    for _ in range(300):
+        if run(nsx(ns, "redis-cli", "-h", "127.0.0.1", "ping"), check=False).stdout.strip() == "PONG":
+            break
+        time.sleep(0.2)
+    else:
+        raise RuntimeError("redis in %s did not answer" % ns)
 
 
 client_seq = [0]
@@ -183,8 +183,13 @@ def client_ns(method):
     k = client_seq[0]
     ns = "svs-c%d" % k
     run(["ip", "netns", "add", ns])
-    run(["ip", "-batch", "-"], input="link add c%dh type veth peer name eth0 netns %s\n"
-        "link set c%dh master %s up\n" % (k, ns, k, BRIDGE))
+    # The veth pair stands for the wire between the client host and the server
+    # host; the server's end carries the three real server addresses.
+    srv = "c%dh" % k
+    run(["ip", "link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", srv,
+         "netns", SERVER_NS])
+    run(["ip", "-n", SERVER_NS, "-batch", "-"], input="".join(
+        "addr add %s/24 dev %s\n" % (a, srv) for a in SERVERS) + "link set %s up\n" % srv)
     # Every method sees the same routes: the virtual addresses go towards the servers.
     run(["ip", "-n", ns, "-batch", "-"], input="link set lo up\naddr add %s/24 dev eth0\n"
         "link set eth0 up\nroute add 10.0.9.0/24 via %s\n" % (CLIENT_IP, SERVERS[0]))
@@ -220,6 +225,9 @@ def client_ns(method):
 
 
 def drop_ns(ns):
+    # The veth pair first: deleting a namespace is asynchronous, and the
+    # server's end must not keep the real server addresses meanwhile.
+    run(["ip", "-n", ns, "link", "del", "eth0"], check=False)
     run(["ip", "netns", "del", ns], check=False)
 
 
@@ -227,28 +235,53 @@ def target(method):
     return SERVERS[0] if method == "direct" else VIP
 
 
-def redis_total_conns():
-    out = []
-    for i, addr in enumerate(SERVERS, 1):
-        r = run(nsx("svs-s%d" % i, "redis-cli", "-h", addr, "info", "stats"))
-        for line in r.stdout.splitlines():
-            if line.startswith("total_connections_received:"):
-                out.append(int(line.split(":")[1]))
-    return out
-
-
 # ---------------------------------------------------------------- workloads
 
-def check_spread(method, before, after):
-    """Which servers the first steady run reached (each INFO call is one more connection)."""
-    got = [a - b - 1 for b, a in zip(before, after)]
-    hit = sum(1 for g in got if g > 0)
+HOLD = """
+import socket, sys
+socks = [socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30) for _ in range(30)]
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def check_spread(ns, method):
+    """Which real servers 30 new connections reach: the server's local addresses
+    (IPVS-DR's packets keep the virtual address, so there IPVS's connection table)."""
+    p = subprocess.Popen(nsx(ns, "python3", "-c", HOLD, target(method), str(REDIS_PORT)),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if p.stdout.readline().strip() != "held":
+            fail("check %s: connections failed: %s" % (method, p.stderr.read()[-500:]))
+            return
+        got = dict.fromkeys(SERVERS, 0)
+        if method == "ipvs-dr":
+            # IPVS's connection table: "TCP 14:59 ESTABLISHED client virtual real".
+            for line in run(nsx(ns, "ipvsadm", "-L", "-n", "-c")).stdout.splitlines():
+                f = line.split()
+                if len(f) >= 6 and f[0] == "TCP" and f[2] == "ESTABLISHED":
+                    real = f[5].rsplit(":", 1)[0]
+                    if real in got:
+                        got[real] += 1
+        else:
+            out = run(nsx(SERVER_NS, "ss", "-tnH", "state", "established",
+                          "( sport = :%d )" % REDIS_PORT)).stdout
+            for line in out.splitlines():
+                f = line.split()
+                if len(f) >= 3 and f[2].rsplit(":", 1)[0] in got:
+                    got[f[2].rsplit(":", 1)[0]] += 1
+    finally:
+        p.stdin.close()
+        p.wait(timeout=60)
+    counts = [got[a] for a in SERVERS]
+    hit = sum(1 for g in counts if g > 0)
     want = 1 if method == "direct" else len(SERVERS)
-    log("check %-9s connections per server %s" % (method, got))
-    if hit != want:
-        fail("check %s: %d servers reached (want %d): %s" % (method, hit, want, got))
+    log("check %-9s connections per real server %s" % (method, counts))
+    if hit != want or sum(counts) != 30:
+        fail("check %s: %d real servers reached (want %d), %d connections (want 30): %s"
+             % (method, hit, want, sum(counts), counts))
     row("check", method, 0, "servers_hit", hit)
-    for i, g in enumerate(got, 1):
+    for i, g in enumerate(counts, 1):
         row("check", method, 0, "conns_s%d" % i, g)
 
 
@@ -267,17 +300,12 @@ def nstat(ns):
 
 
 def all_nstat(ns):
-    """Counters of the client namespace and of the servers' (summed)."""
-    c = nstat(ns)
-    s = dict.fromkeys(NSTAT, 0)
-    for i in range(1, len(SERVERS) + 1):
-        for k, v in nstat("svs-s%d" % i).items():
-            s[k] += v
-    return c, s
+    """Counters of the client namespace and of the server's."""
+    return nstat(ns), nstat(SERVER_NS)
 
 
 def redis_bench(ns, method, rep, workload, n, keepalive):
-    cmd = ["taskset", "-c", "0", "redis-benchmark", "-h", target(method), "-p", str(REDIS_PORT),
+    cmd = ["taskset", "-c", CLIENT_CPUS, "redis-benchmark", "-h", target(method), "-p", str(REDIS_PORT),
            "-c", str(CLIENTS), "-P", "1", "-n", str(n), "-t", "ping", "--csv"]
     if not keepalive:
         cmd += ["-k", "0"]
@@ -315,10 +343,9 @@ def redis_workloads():
         for method in order:
             ns = client_ns(method)
             try:
-                before = redis_total_conns() if rep == 1 else None
+                if rep == 1:
+                    check_spread(ns, method)
                 redis_bench(ns, method, rep, "steady", STEADY_N, True)
-                if before:
-                    check_spread(method, before, redis_total_conns())
                 redis_bench(ns, method, rep, "connect", CONNECT_N, False)
             finally:
                 drop_ns(ns)
@@ -368,7 +395,7 @@ def connect_cost():
             for rep in range(1, REPS + 1):
                 k = (rep - 1) % len(runs)
                 for method, threads, dests in runs[k:] + runs[:k]:
-                    cpus = "0" if threads == 1 else "0,1"
+                    cpus = CLIENT_CPUS if threads == 1 else BOTH_CPUS
                     r = run(nsx(ns, "taskset", "-c", cpus, CC, "connect", str(threads),
                                 str(CC_SECONDS), *dests), check=False, timeout=3000)
                     f = r.stdout.split()
@@ -451,7 +478,7 @@ def profile():
     try:
         run(nsx(ns, ADM, "-R"), input="-A -t %s:%d -s rr\n" % (CC_VIP, CC_PORT) + "".join(
             "-a -t %s:%d -r %s:%d\n" % (CC_VIP, CC_PORT, s, CC_PORT) for s in SERVERS))
-        runs = [(m, nsx(ns, "taskset", "-c", "0", CC, "connect", "1", str(CC_SECONDS * 2), *d))
+        runs = [(m, nsx(ns, "taskset", "-c", CLIENT_CPUS, CC, "connect", "1", str(CC_SECONDS * 2), *d))
                 for m, d in (("sock_vs", ["%s:%d" % (CC_VIP, CC_PORT)]),
                              ("direct", ["%s:%d" % (s, CC_PORT) for s in SERVERS]))]
         # The listing of a control-plane-sized table (sockvsadm -L -n is the slower one).
