@@ -20,7 +20,6 @@
 namespace healthd {
 namespace {
 
-using testing::Socket;
 using testing::TinyServer;
 
 const sockvs::Address kLo = *sockvs::Address::parse("127.0.0.1");
@@ -35,7 +34,7 @@ CheckSpec spec(CheckType t) {
 
 // A loopback port with nothing listening: bound, then closed.
 std::uint16_t dead_port() {
-  const Socket s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -61,7 +60,7 @@ TEST(HealthdChecks, TcpRefused) {
 }
 
 TEST(HealthdChecks, TcpOverIpv6) {
-  const Socket probe(::socket(AF_INET6, SOCK_STREAM, 0));
+  const Fd probe(::socket(AF_INET6, SOCK_STREAM, 0));
   if (probe.get() < 0) {
     GTEST_SKIP() << "no IPv6";
   }
@@ -137,7 +136,7 @@ TEST(HealthdChecks, HttpGarbage) {
 TEST(HealthdChecks, ConnectTimeout) {
   // A listener whose backlog is full and never accepts: further SYNs are
   // dropped, so the connect itself times out.
-  const Socket l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  const Fd l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -148,7 +147,7 @@ TEST(HealthdChecks, ConnectTimeout) {
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
   ASSERT_EQ(::getsockname(l.get(), reinterpret_cast<sockaddr*>(&a), &len), 0);
   // Fill the backlog with connections that are never accepted.
-  std::optional<Socket> fillers[4];
+  std::optional<Fd> fillers[4];
   for (auto& f : fillers) {
     f.emplace(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)

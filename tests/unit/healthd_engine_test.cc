@@ -5,11 +5,13 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine.h"
@@ -458,7 +460,13 @@ TEST_F(HealthdEngine, RunnerDoesNotLetASlowServerDelayTheOthers) {
     EXPECT_NE(d.job.port, silent->port());
   }
   EXPECT_TRUE(runner.busy());  // the silent server's check is still waiting
-  silent.reset();              // closes the connection: that check ends now
+  // Close only once the request is read: a close with unread data (or of a
+  // listener with a connection not yet accepted) is a reset, not an EOF.
+  for (int i = 0; i < 1000 && silent->last_request().find("PING\r\n") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(silent->last_request(), "*1\r\n$4\r\nPING\r\n");
+  silent.reset();  // closes the connection: that check ends now
   while (runner.busy()) {
     wait_and_collect();
   }

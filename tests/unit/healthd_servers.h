@@ -17,29 +17,14 @@
 #include <thread>
 #include <utility>
 
+#include "fd.h"
+
 namespace healthd::testing {
-
-class Socket {
- public:
-  explicit Socket(int fd) noexcept : fd_(fd) {}
-  ~Socket() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  Socket(Socket&&) = delete;
-  Socket& operator=(Socket&&) = delete;
-  [[nodiscard]] int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Listens on an ephemeral loopback port.  For each connection: reads until
 // `request_end` has arrived (unless it is empty), then sends `reply` and
-// closes.  With `silent`, accepts and never answers.
+// closes.  With `silent`, accepts, reads (last_request() shows what came)
+// and never answers.
 class TinyServer {
  public:
   TinyServer(std::string reply, std::string request_end, bool v6 = false, bool silent = false)
@@ -89,7 +74,7 @@ class TinyServer {
       if (::poll(&p, 1, 50) <= 0) {
         continue;
       }
-      const Socket conn(::accept4(sock_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      const Fd conn(::accept4(sock_.get(), nullptr, nullptr, SOCK_CLOEXEC));
       if (conn.get() < 0) {
         continue;
       }
@@ -99,9 +84,12 @@ class TinyServer {
           pollfd q{conn.get(), POLLIN, 0};
           if (::poll(&q, 1, 50) > 0) {
             char sink[256];
-            if (::recv(conn.get(), sink, sizeof(sink), 0) <= 0) {
+            const ssize_t n = ::recv(conn.get(), sink, sizeof(sink), 0);
+            if (n <= 0) {
               break;
             }
+            const std::lock_guard<std::mutex> lock(mu_);
+            last_request_.append(sink, static_cast<std::size_t>(n));
           }
         }
         continue;
@@ -128,7 +116,7 @@ class TinyServer {
   std::string reply_;
   std::string request_end_;
   bool silent_;
-  Socket sock_;
+  Fd sock_;
   std::uint16_t port_ = 0;
   std::mutex mu_;
   std::string last_request_;
