@@ -40,7 +40,7 @@ them into tables.  Parameters (environment; defaults full / quick):
   SVS_BENCH_CP_REPS       control plane repetitions (1 / 1)
   SVS_BENCH_ONLY          comma-separated phases to run (redis,connect_cost,control,profile)
 The full sizes fit `make bench` (both kernels, one icount guest each, at the
-same time) in about 25 minutes of this 2-core host; under icount with one
+same time) in 16 minutes of this idle 2-core host; under icount with one
 vCPU repetitions agree within about 1%, so three are enough to show a spread.
 Exit status 0 when every measurement produced its rows.
 """
@@ -91,7 +91,7 @@ CC_VIP = "10.0.9.2"
 REDIS_PORT = 6379
 CC_PORT = 9000
 SERVER_NS = "svs-srv"
-MODULES = ["veth", "bridge", "nf_conntrack", "nf_nat", "ip_tables", "iptable_nat", "xt_nat",
+MODULES = ["veth", "nf_conntrack", "nf_nat", "ip_tables", "iptable_nat", "xt_nat",
            "xt_statistic", "xt_tcpudp", "nf_tables", "nft_chain_nat", "nft_nat", "nft_numgen",
            "ip_vs", "ip_vs_rr"]
 
