@@ -3,7 +3,7 @@
 #
 #   bench/run-all.sh [--quick] [KVER...]
 #
-# Default kernels: every /boot/vmlinuz-KVER with /lib/modules/KVER/build.
+# Default kernels: tests/kernels/list.sh --test (Debian 6.1 and 6.12).
 # Full mode (make bench): raw rows in build/bench/raw/KVER/, reports in
 #   bench/results/KVER.md and bench/results/KVER-<workload>.png, and, when
 #   every kernel's run is complete, README.md's benchmark section
@@ -24,10 +24,7 @@ if [ "${1:-}" = --quick ]; then quick=quick; shift; fi
 if [ $# -gt 0 ]; then
 	kvers=("$@")
 else
-	mapfile -t kvers < <(for k in /boot/vmlinuz-*; do
-		k=${k#/boot/vmlinuz-}
-		[ -e "/lib/modules/$k/build" ] && echo "$k"
-	done | sort -V)
+	mapfile -t kvers < <(tests/kernels/list.sh --test)
 fi
 if [ -n "$quick" ]; then out=build/bench-quick raw=build/bench-quick/raw; else
 	out=bench/results raw=build/bench/raw; fi

@@ -7,7 +7,9 @@
  * sendto/sendmsg(MSG_FASTOPEN), io_uring, TCP_FASTOPEN_CONNECT):
  *
  *   tcp_v4_connect, tcp_v6_connect          TCP (sk->sk_prot->connect)
- *   ip4_datagram_connect, ip6_datagram_connect   UDP connect(2)
+ *   __ip4_datagram_connect, __ip6_datagram_connect   UDP connect(2)
+ *
+ * (compat.h says why these and what differs between kernels).
  *
  * On x86_64 with CONFIG_KPROBES_ON_FTRACE these are ftrace-based probes:
  * a call at the function's fentry site, no breakpoint trap.  The
@@ -41,6 +43,7 @@
 #include <net/sock.h>
 
 #include "sock_vs.h"
+#include "compat.h"
 
 /* Same prototype as the probed functions; only ever entered via kprobes. */
 static noinline int svs_refuse_connect(struct sock *sk, struct sockaddr *uaddr,
@@ -210,22 +213,22 @@ static int svs_pre_udp(struct kprobe *p, struct pt_regs *regs)
 }
 
 static struct kprobe svs_kp_tcp4 = {
-	.symbol_name = "tcp_v4_connect",
+	.symbol_name = SVS_SYM_TCP4_CONNECT,
 	.pre_handler = svs_pre_tcp,
 };
 
 static struct kprobe svs_kp_tcp6 = {
-	.symbol_name = "tcp_v6_connect",
+	.symbol_name = SVS_SYM_TCP6_CONNECT,
 	.pre_handler = svs_pre_tcp,
 };
 
 static struct kprobe svs_kp_udp4 = {
-	.symbol_name = "ip4_datagram_connect",
+	.symbol_name = SVS_SYM_UDP4_CONNECT,
 	.pre_handler = svs_pre_udp,
 };
 
 static struct kprobe svs_kp_udp6 = {
-	.symbol_name = "ip6_datagram_connect",
+	.symbol_name = SVS_SYM_UDP6_CONNECT,
 	.pre_handler = svs_pre_udp,
 };
 
@@ -240,7 +243,7 @@ static int svs_pre_listen(struct kprobe *p, struct pt_regs *regs)
 }
 
 static struct kprobe svs_kp_listen = {
-	.symbol_name = "inet_csk_listen_start",
+	.symbol_name = SVS_SYM_LISTEN,
 	.pre_handler = svs_pre_listen,
 };
 
@@ -248,13 +251,36 @@ static struct kprobe *svs_kps[] = {
 	&svs_kp_tcp4, &svs_kp_tcp6, &svs_kp_udp4, &svs_kp_udp6, &svs_kp_listen,
 };
 
+/*
+ * The connect probes change the instruction pointer (svs_refuse_connect()):
+ * only an ftrace-based kprobe honours that, and only from a handler that
+ * runs at the function's entry with preemption disabled, which the handler
+ * relies on.  A breakpoint-based or optimized probe (a kernel without
+ * CONFIG_KPROBES_ON_FTRACE, or a symbol ftrace cannot patch) is refused.
+ * With no post_handler, the kprobes core arms them through its IPMODIFY
+ * ftrace_ops, so ftrace knows they redirect (as fail_function's probe).
+ */
+static struct kprobe *svs_redirecting_kps[] = {
+	&svs_kp_tcp4, &svs_kp_tcp6, &svs_kp_udp4, &svs_kp_udp6,
+};
+
 int svs_hook_init(void)
 {
-	int err = register_kprobes(svs_kps, ARRAY_SIZE(svs_kps));
+	int i, err = register_kprobes(svs_kps, ARRAY_SIZE(svs_kps));
 
 	if (err) {
 		pr_err("cannot install connect hooks (kprobes): %d\n", err);
 		return err;
+	}
+	for (i = 0; i < ARRAY_SIZE(svs_redirecting_kps); i++) {
+		struct kprobe *kp = svs_redirecting_kps[i];
+
+		if (!(kp->flags & KPROBE_FLAG_FTRACE) || kp->post_handler) {
+			pr_err("kprobe on %s is not ftrace-based: refusing to load (needs CONFIG_KPROBES_ON_FTRACE)\n",
+			       kp->symbol_name);
+			unregister_kprobes(svs_kps, ARRAY_SIZE(svs_kps));
+			return -EOPNOTSUPP;
+		}
 	}
 	err = svs_peername_init();
 	if (err)

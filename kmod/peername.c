@@ -46,6 +46,7 @@
 #include <net/sock.h>
 
 #include "sock_vs.h"
+#include "compat.h"
 
 struct svs_peer_call {
 	struct sock *sk;
@@ -78,14 +79,14 @@ static int svs_getname_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
 }
 
 static struct kretprobe svs_krp_getname4 = {
-	.kp.symbol_name = "inet_getname",
+	.kp.symbol_name = SVS_SYM_GETNAME4,
 	.entry_handler = svs_getname_entry,
 	.handler = svs_getname_ret,
 	.data_size = sizeof(struct svs_peer_call),
 };
 
 static struct kretprobe svs_krp_getname6 = {
-	.kp.symbol_name = "inet6_getname",
+	.kp.symbol_name = SVS_SYM_GETNAME6,
 	.entry_handler = svs_getname_entry,
 	.handler = svs_getname_ret,
 	.data_size = sizeof(struct svs_peer_call),
@@ -106,14 +107,14 @@ static int svs_recvmsg_entry(struct kretprobe_instance *ri,
 }
 
 static struct kretprobe svs_krp_recvmsg4 = {
-	.kp.symbol_name = "udp_recvmsg",
+	.kp.symbol_name = SVS_SYM_UDP4_RECVMSG,
 	.entry_handler = svs_recvmsg_entry,
 	.handler = svs_getname_ret,
 	.data_size = sizeof(struct svs_peer_call),
 };
 
 static struct kretprobe svs_krp_recvmsg6 = {
-	.kp.symbol_name = "udpv6_recvmsg",
+	.kp.symbol_name = SVS_SYM_UDP6_RECVMSG,
 	.entry_handler = svs_recvmsg_entry,
 	.handler = svs_getname_ret,
 	.data_size = sizeof(struct svs_peer_call),

@@ -28,8 +28,7 @@ note() { sed 's/^/    /'; }
 if [ $# -gt 0 ]; then
 	kvers=("$@")
 else
-	mapfile -t kvers < <(for d in /lib/modules/*/build; do
-		[ -d "$d" ] && basename "$(dirname "$d")"; done | sort -V)
+	mapfile -t kvers < <(tests/kernels/list.sh --test)
 fi
 
 version=$(sed -n 's/^#define[[:space:]]*SOCK_VS_VERSION[[:space:]]*"\([^"]*\)".*/\1/p' \

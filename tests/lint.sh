@@ -30,10 +30,10 @@ else
 	report checkpatch $? "$lint/checkpatch.log"
 fi
 
-# sparse (make C=2) against every kernel we build for
-for kdir in /lib/modules/*/build; do
-	k=$(basename "$(dirname "$kdir")")
-	[ -e "/boot/vmlinuz-$k" ] || continue
+# sparse (make C=2) against the test kernels (tests/kernels/list.sh; SVS_LINT_KERNELS=--matrix
+# for every installed kernel)
+for k in $(tests/kernels/list.sh "${SVS_LINT_KERNELS:---test}"); do
+	kdir=/lib/modules/$k/build
 	out=$lint/sparse-$k
 	rm -rf "$out" && mkdir -p "$out"
 	cp -r kmod/*.c kmod/*.h kmod/Kbuild kmod/include "$out/"

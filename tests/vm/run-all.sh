@@ -3,7 +3,8 @@
 #
 #   tests/vm/run-all.sh [KVER...]
 #
-# Default kernels: every /boot/vmlinuz-KVER that has /lib/modules/KVER/build.
+# Default kernels: tests/kernels/list.sh --test (Debian's generic 6.1 and 6.12, what
+# make test runs on); SVS_KERNELS=--matrix: every installed kernel (make test-kernels).
 # For each kernel: tests/vm/run-guest.sh KVER tests/vm/guest/run-tests.sh, with the
 # console prefixed by "[KVER] ".  SVS_* variables (SVS_CASES, SVS_CASE_TIMEOUT,
 # SVS_KMOD_DIR, SVS_VM_TIMEOUT, ...) pass through.  Results per kernel stay in
@@ -21,10 +22,7 @@ unset SVS_RESULTS_DIR  # each kernel uses its own build/vm/results/KVER
 if [ $# -gt 0 ]; then
     kvers=("$@")
 else
-    mapfile -t kvers < <(for k in /boot/vmlinuz-*; do
-        k=${k#/boot/vmlinuz-}
-        [ -e "/lib/modules/$k/build" ] && echo "$k"
-    done | sort -V)
+    mapfile -t kvers < <("$repo/tests/kernels/list.sh" "${SVS_KERNELS:---test}")
 fi
 if [ ${#kvers[@]} -eq 0 ]; then
     echo "run-all.sh: no kernel with /boot/vmlinuz-KVER and /lib/modules/KVER/build" >&2
@@ -43,8 +41,12 @@ for k in "${kvers[@]}"; do
     fi
     rm -f "$res/summary"
     echo "=== $k: booting"
+    # Debug kernels (KASAN, lockdep, kmemleak) run the cases 3-4x slower.
+    scale=${SVS_CASE_TIMEOUT_SCALE:-1} vmt=${SVS_VM_TIMEOUT:-3600}
+    case $k in *-svsdebug) scale=${SVS_CASE_TIMEOUT_SCALE:-4} vmt=${SVS_VM_TIMEOUT:-14400} ;; esac
     set +e
-    SVS_VM_LOCK_HELD=$k "$repo/tests/vm/run-guest.sh" "$k" tests/vm/guest/run-tests.sh 2>&1 |
+    SVS_CASE_TIMEOUT_SCALE=$scale SVS_VM_TIMEOUT=$vmt SVS_VM_LOCK_HELD=$k \
+        "$repo/tests/vm/run-guest.sh" "$k" tests/vm/guest/run-tests.sh 2>&1 |
         sed -u "s/^/[$k] /"
     rc=${PIPESTATUS[0]}
     set -e
@@ -67,7 +69,9 @@ for k in "${kvers[@]}"; do
     fi
     : "${p:=0}" "${f:=0}" "${s:=0}"
     tpass=$((tpass + p)) tfail=$((tfail + f)) tskip=$((tskip + s))
-    lines+=("$k: pass $p fail $f skip $s$note")
+    checkers=
+    [ -s "$res/checkers" ] && checkers=" | checker reports: $(cat "$res/checkers")"
+    lines+=("$k: pass $p fail $f skip $s$note$checkers")
     exec 9>&-
 done
 

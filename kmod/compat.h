@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every difference between the kernels sock_vs supports, in one place.
+ *
+ * Tested: Debian 12's 6.1 and 6.12, and the newest kernel in Debian's
+ * unstable suite (7.2), production and debug builds (tests/kernels/).
+ */
+#ifndef _SOCK_VS_COMPAT_H
+#define _SOCK_VS_COMPAT_H
+
+#include <linux/version.h>
+
+/*
+ * Probe points (hook.c, peername.c).
+ *
+ * TCP: tcp_v4_connect() and tcp_v6_connect() (sk->sk_prot->connect) on
+ * every supported kernel; tcp_v6_connect() calls tcp_v4_connect() for a
+ * v4-mapped destination.
+ *
+ * UDP: __ip4_datagram_connect() and __ip6_datagram_connect(), called with
+ * the socket locked.  Up to 6.12, udp_prot.connect is ip4_datagram_connect(),
+ * a lock_sock() wrapper around __ip4_datagram_connect(); since 6.13,
+ * udp_connect() and udpv6_connect() call the __ versions directly, so a
+ * probe on ip4_datagram_connect()/ip6_datagram_connect() no longer sees UDP
+ * connects.  __ip6_datagram_connect() calls __ip4_datagram_connect() for a
+ * v4-mapped destination, so an IPv6 UDP socket connecting to ::ffff:VIP is
+ * balanced by the IPv4 service, as with TCP.  Both are exported on every
+ * supported kernel.  The prototype gained "struct sockaddr_unsized *" in
+ * 7.x, which changes nothing for a probe that reads registers.
+ */
+#define SVS_SYM_TCP4_CONNECT	"tcp_v4_connect"
+#define SVS_SYM_TCP6_CONNECT	"tcp_v6_connect"
+#define SVS_SYM_UDP4_CONNECT	"__ip4_datagram_connect"
+#define SVS_SYM_UDP6_CONNECT	"__ip6_datagram_connect"
+#define SVS_SYM_LISTEN		"inet_csk_listen_start"
+
+/*
+ * getpeername(): inet_getname()/inet6_getname(), (struct socket *,
+ * struct sockaddr *, int peer) on every supported kernel.  recvfrom() on
+ * UDP: udp_recvmsg()/udpv6_recvmsg(); the first two arguments (sk, msg) are
+ * the same everywhere (7.x dropped the trailing addr_len argument).
+ */
+#define SVS_SYM_GETNAME4	"inet_getname"
+#define SVS_SYM_GETNAME6	"inet6_getname"
+#define SVS_SYM_UDP4_RECVMSG	"udp_recvmsg"
+#define SVS_SYM_UDP6_RECVMSG	"udpv6_recvmsg"
+
+#endif /* _SOCK_VS_COMPAT_H */
