@@ -12,6 +12,12 @@
 #                   (default 300); the grown corpus stays in build/fuzz/
 #   make lint       checkpatch --strict and sparse on kmod/, clang-tidy on userspace/
 #   make deps       install the Debian packages everything needs
+#   make kernels    build (or take from the cache) and install the kernel matrix:
+#                   debug builds of Debian's 6.1, 6.12 and the newest unstable
+#                   source (tests/kernels/build.sh), Debian's rt and cloud
+#                   flavours (tests/kernels/debian.sh); runs nothing
+#   make test-kernels  make kernels, then the whole guest suite on every kernel
+#                   of the matrix (tests/vm/run-all.sh, SVS_KERNELS=--matrix)
 #   make bench      benchmarks against IPVS, iptables, nftables in guests of
 #                   both kernels (bench/results/); make bench-quick: one short
 #                   repetition on one kernel into build/bench-quick/
@@ -23,6 +29,9 @@ BUILD := $(TOP)/build
 KVERS ?= $(sort $(foreach d,$(wildcard /lib/modules/*/build),\
 	$(if $(wildcard /boot/vmlinuz-$(notdir $(patsubst %/build,%,$(d)))),\
 	$(notdir $(patsubst %/build,%,$(d))))))
+# Kernels the tests and benchmarks run on by default: Debian's generic 6.1 and
+# 6.12 (not the rt/cloud flavours nor the debug builds of the matrix).
+TEST_KVERS = $(shell tests/kernels/list.sh --test)
 KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/include/uapi/linux/*.h) kmod/Kbuild
 
 all: kmod userspace
@@ -63,7 +72,7 @@ demo: deps
 	$(MAKE) demo-run
 
 demo-run:
-	tests/vm/run-guest.sh $(firstword $(filter 6.1.%,$(KVERS)) $(KVERS)) tests/vm/demo.sh
+	tests/vm/run-guest.sh $(firstword $(filter 6.1.%,$(TEST_KVERS)) $(TEST_KVERS)) tests/vm/demo.sh
 
 FUZZ_SECONDS ?= 300
 fuzz: deps
@@ -73,9 +82,21 @@ lint: deps
 	$(MAKE) userspace
 	tests/lint.sh
 
+# The kernel matrix (README "Kernel matrix").  DEBUG_KERNELS: the sources
+# tests/kernels/build.sh knows.
+DEBUG_KERNELS ?= 6.1 6.12 unstable
+kernels:
+	tests/kernels/build.sh $(DEBUG_KERNELS)
+	tests/kernels/debian.sh
+
+# kernels may install kernels: build and run in a fresh make so that KVERS sees them.
+test-kernels: deps kernels
+	$(MAKE) all
+	SVS_KERNELS=--matrix tests/vm/run-all.sh
+
 # Benchmarks (bench/README.md).
-BENCH_KVERS ?= $(KVERS)
-BENCH_QUICK_KVER ?= $(firstword $(filter 6.1.%,$(KVERS)) $(KVERS))
+BENCH_KVERS ?= $(TEST_KVERS)
+BENCH_QUICK_KVER ?= $(firstword $(filter 6.1.%,$(TEST_KVERS)) $(TEST_KVERS))
 $(BUILD)/bench/connect_cost: bench/connect_cost.cc
 	@mkdir -p $(@D)
 	$(CXX) -std=c++20 -O2 -Wall -Wextra -Werror -pthread -o $@.tmp $< && mv $@.tmp $@
@@ -98,4 +119,4 @@ clean:
 	-$(MAKE) -C kmod clean 2>/dev/null
 
 .PHONY: all deps kmod userspace userspace-asan test demo demo-run fuzz lint clean \
-	bench bench-quick bench-tools bench-quick-kver
+	bench bench-quick bench-tools bench-quick-kver kernels test-kernels

@@ -61,7 +61,13 @@ fi
 
 # Boot the uncompressed ELF kernel (PVH entry) unless SVS_VM_PVH=0: it skips the
 # in-guest decompression, seconds under TCG.  Falls back to the bzImage.
+# The debug builds (tests/kernels/, -svsdebug) boot from the bzImage: QEMU quits
+# at once on their extracted vmlinux.  Their ACPI interpreter is so slow under
+# TCG that evaluating the PCI routing table (_PRT) hits ACPI's 30 s loop timeout
+# four times (2 minutes of boot); pci=noacpi routes PCI interrupts without it.
+debug_append=
 boot_image=$kernel
+case $kver in *-svsdebug) : "${SVS_VM_PVH:=0}"; debug_append="pci=noacpi" ;; esac
 if [ "${SVS_VM_PVH:-1}" != 0 ]; then
     vmlinux=$build/vmlinux-$kver
     if [ ! -s "$vmlinux" ] || [ "$kernel" -nt "$vmlinux" ]; then
@@ -93,7 +99,7 @@ append+=" slab_nomerge"
 # Under a heavily loaded host, the boot-time check that the timer reaches the
 # IO-APIC can time out and panic 6.12 ("IO-APIC + timer doesn't work!").
 append+=" no_timer_check"
-append+=" ${SVS_VM_APPEND:-}"
+append+=" $debug_append ${SVS_VM_APPEND:-}"
 # The guest mounts fresh tmpfs on /tmp and /run: a checkout there (CI may
 # clone anywhere) is shared on its own and mounted back at the same path.
 case $repo in

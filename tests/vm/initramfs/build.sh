@@ -28,7 +28,11 @@ for t in cpio gzip modprobe; do command -v "$t" >/dev/null || die "$t not found"
 # reported as "builtin x" and need nothing.
 mapfile -t mods < <(modprobe -a -S "$kver" --show-depends 9p 9pnet_virtio virtio_pci overlay virtio_rng |
     awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++')
-[ ${#mods[@]} -gt 0 ] || die "modprobe --show-depends found no modules for $kver"
+# None at all is fine when every one is built in (the debug kernels, tests/kernels/).
+if [ ${#mods[@]} -eq 0 ]; then
+    modprobe -a -S "$kver" --show-depends 9p 9pnet_virtio virtio_pci overlay virtio_rng 2>&1 |
+        grep -qv '^builtin ' && die "modprobe --show-depends found no modules for $kver"
+fi
 
 # Manifest of everything the image is made from.
 manifest() {
