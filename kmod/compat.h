@@ -32,7 +32,11 @@
 #define SVS_SYM_TCP6_CONNECT	"tcp_v6_connect"
 #define SVS_SYM_UDP4_CONNECT	"__ip4_datagram_connect"
 #define SVS_SYM_UDP6_CONNECT	"__ip6_datagram_connect"
-#define SVS_SYM_LISTEN		"inet_csk_listen_start"
+/*
+ * listen(2) on TCP, v4 and v6: inet_listen() (sock->ops->listen, exported
+ * everywhere; inet_csk_listen_start() is not exported since 6.x).
+ */
+#define SVS_SYM_LISTEN		"inet_listen"
 
 /*
  * getpeername(): inet_getname()/inet6_getname(), (struct socket *,

@@ -2,8 +2,8 @@
 /*
  * The connect hook.
  *
- * sock_vs puts kprobes on the entry of the four functions every connect
- * of a TCP or UDP socket goes through, whatever the caller (connect(2),
+ * sock_vs puts kprobes on the entry of the functions every connect of a
+ * TCP or UDP socket goes through, whatever the caller (connect(2),
  * sendto/sendmsg(MSG_FASTOPEN), io_uring, TCP_FASTOPEN_CONNECT):
  *
  *   tcp_v4_connect, tcp_v6_connect          TCP (sk->sk_prot->connect)
@@ -11,53 +11,58 @@
  *
  * (compat.h says why these and what differs between kernels).
  *
- * On x86_64 with CONFIG_KPROBES_ON_FTRACE these are ftrace-based probes:
- * a call at the function's fentry site, no breakpoint trap.  The
- * pre-handler runs before the function body, with preemption disabled,
- * and rewrites the kernel's copy of the destination sockaddr in place.
- * The function then connects to the real server as if the application
- * had asked for it; nothing is left on the packet path.
+ * On x86_64 with CONFIG_KPROBES_ON_FTRACE these are ftrace-based probes: a
+ * call at the function's fentry site, no breakpoint trap.  The pre-handler
+ * runs with preemption disabled, so it only decides, under RCU and without
+ * a lock or an allocation, whether the connect is sock_vs's business: the
+ * destination is a virtual service of the socket's namespace, or the
+ * socket was balanced before (a reconnect).  Anything else costs that one
+ * lookup and nothing more.  For those that are, it points the saved
+ * instruction pointer at a wrapper of the same prototype and returns 1
+ * (the mechanism behind the kernel's error injection): the probed function
+ * "returns" into svs_*_connect(), which runs in the caller's own context,
+ * process context with the socket locked (lock_sock()), preemptible even
+ * on PREEMPT_RT.  The wrapper schedules, rewrites the kernel's copy of the
+ * destination, records the socket (conn.c), and then calls the probed
+ * function itself, through its exported entry (tcp_prot.connect,
+ * tcpv6_prot.connect, __ip4/__ip6_datagram_connect), which connects to the
+ * real server as if the application had asked for it.  That second entry
+ * passes the probe: the handler lets calls whose return address is in this
+ * module through.  When a service has no usable real server, the wrapper
+ * returns -ECONNREFUSED instead of calling it.
  *
- * When a service has no usable real server the handler makes the probed
- * function return -ECONNREFUSED at once: it points the saved instruction
- * pointer at svs_refuse_connect(), which has the same prototype, and
- * returns 1 so that kprobes resumes there instead of in the original body
- * (the mechanism behind the kernel's error injection).
+ * The handler redirects only sockets locked by their owner
+ * (sock_owned_by_user()): every caller of the probed functions holds
+ * lock_sock(), so that is the proof that the wrapper may sleep.
  *
- * Unload: unregister_kprobes() waits for every handler to finish (they
- * run with preemption disabled, so an RCU grace period suffices).  A task
- * may still be inside svs_refuse_connect(); it cannot sleep there, so an
- * RCU-tasks grace period (a voluntary context switch of every task) ends
- * that window before the module text goes away.
+ * Unload: unregister_kprobes() stops new redirects; an RCU-tasks grace
+ * period (a voluntary context switch of every task) waits for tasks
+ * between a redirect and the wrapper's srcu_read_lock(); synchronize_srcu()
+ * waits for wrappers in progress (they may sleep in the probed function,
+ * e.g. allocating the SYN); a last RCU-tasks grace period covers the
+ * instructions after srcu_read_unlock().
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/kallsyms.h>
 #include <linux/kprobes.h>
+#include <linux/module.h>
+#include <linux/srcu.h>
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <linux/ptrace.h>
 #include <linux/cgroup.h>
 #include <linux/sched.h>
 #include <net/inet_sock.h>
+#include <net/inet_common.h>
+#include <net/ip.h>
 #include <net/ipv6.h>
+#include <net/tcp.h>
+#include <net/transp_v6.h>
 #include <net/sock.h>
 
 #include "sock_vs.h"
 #include "compat.h"
-
-/* Same prototype as the probed functions; only ever entered via kprobes. */
-static noinline int svs_refuse_connect(struct sock *sk, struct sockaddr *uaddr,
-				       int addr_len)
-{
-	return -ECONNREFUSED;
-}
-
-static noinline int svs_addrnotavail_connect(struct sock *sk,
-					     struct sockaddr *uaddr,
-					     int addr_len)
-{
-	return -EADDRNOTAVAIL;
-}
 
 /* The service's hash key for this connect (sh, mh, the "hash" shards). */
 static u64 svs_hash_key(struct sock *sk, u8 which)
@@ -85,6 +90,37 @@ static u64 svs_hash_key(struct sock *sk, u8 which)
 	return svs_sched_mix64(current->tgid);
 }
 
+/* The service key of a connect to @uaddr; false if it cannot be one. */
+static bool svs_key_of(const struct sockaddr *uaddr, int addr_len, u8 protocol,
+		       struct svs_key *key)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)uaddr;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)uaddr;
+
+	if (!uaddr)
+		return false;
+	memset(key, 0, sizeof(*key));
+	switch (uaddr->sa_family) {
+	case AF_INET:
+		if (addr_len < (int)sizeof(*sin))
+			return false;
+		key->addr.ip = sin->sin_addr.s_addr;
+		key->port = sin->sin_port;
+		break;
+	case AF_INET6:
+		if (addr_len < SIN6_LEN_RFC2133)
+			return false;
+		key->addr.in6 = sin6->sin6_addr;
+		key->port = sin6->sin6_port;
+		break;
+	default:
+		return false;
+	}
+	key->af = uaddr->sa_family;
+	key->protocol = protocol;
+	return true;
+}
+
 /*
  * Look the destination up and, when it is a virtual service, rewrite it.
  * Returns 1 (rewritten), 0 (not a virtual service), -ECONNREFUSED (no
@@ -103,28 +139,8 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	struct svs_key key;
 	int idx, shard = -1, ret = 0;
 
-	if (!uaddr || sk->sk_kern_sock)
+	if (!svs_key_of(uaddr, addr_len, protocol, &key))
 		return 0;
-
-	memset(&key, 0, sizeof(key));
-	switch (uaddr->sa_family) {
-	case AF_INET:
-		if (addr_len < (int)sizeof(*sin))
-			return 0;
-		key.addr.ip = sin->sin_addr.s_addr;
-		key.port = sin->sin_port;
-		break;
-	case AF_INET6:
-		if (addr_len < SIN6_LEN_RFC2133)
-			return 0;
-		key.addr.in6 = sin6->sin6_addr;
-		key.port = sin6->sin6_port;
-		break;
-	default:
-		return 0;
-	}
-	key.af = uaddr->sa_family;
-	key.protocol = protocol;
 
 	rcu_read_lock();
 	sn = svs_net(sock_net(sk));
@@ -175,71 +191,175 @@ out:
 	return ret;
 }
 
-static int svs_pre_handler(struct kprobe *p, struct pt_regs *regs, u8 protocol)
+DEFINE_STATIC_SRCU(svs_hook_srcu);
+/* Connects the handler could not hand to a wrapper (see svs_pre_handler). */
+static atomic_long_t svs_hook_unlocked = ATOMIC_LONG_INIT(0);
+
+/* A connect of @protocol, redirected by the probe; process context. */
+static int svs_redirected(struct sock *sk, struct sockaddr *uaddr,
+			  int addr_len, u8 protocol,
+			  typeof(tcp_prot.connect) orig)
+{
+	int idx, ret;
+
+	idx = srcu_read_lock(&svs_hook_srcu);
+	ret = svs_connect(sk, uaddr, addr_len, protocol);
+	if (ret != 1)
+		/* Not (or no longer) balanced: forget an earlier scheduling. */
+		svs_conn_untrack(sk);
+	if (ret >= 0)
+		ret = orig(sk, (void *)uaddr, addr_len);
+	srcu_read_unlock(&svs_hook_srcu, idx);
+	return ret;
+}
+
+static noinline int svs_tcp4_connect(struct sock *sk, struct sockaddr *uaddr,
+				     int addr_len)
+{
+	return svs_redirected(sk, uaddr, addr_len, IPPROTO_TCP, tcp_prot.connect);
+}
+
+static noinline int svs_tcp6_connect(struct sock *sk, struct sockaddr *uaddr,
+				     int addr_len)
+{
+	return svs_redirected(sk, uaddr, addr_len, IPPROTO_TCP,
+			      tcpv6_prot.connect);
+}
+
+static noinline int svs_udp4_connect(struct sock *sk, struct sockaddr *uaddr,
+				     int addr_len)
+{
+	return svs_redirected(sk, uaddr, addr_len, IPPROTO_UDP,
+			      __ip4_datagram_connect);
+}
+
+static noinline int svs_udp6_connect(struct sock *sk, struct sockaddr *uaddr,
+				     int addr_len)
+{
+	return svs_redirected(sk, uaddr, addr_len, IPPROTO_UDP,
+			      __ip6_datagram_connect);
+}
+
+/* Whether the destination is a virtual service of @sk's namespace. */
+static bool svs_is_virtual(struct sock *sk, const struct sockaddr *uaddr,
+			   int addr_len, u8 protocol)
+{
+	struct svs_key key;
+	struct svs_net *sn;
+	bool hit;
+
+	if (!svs_key_of(uaddr, addr_len, protocol, &key))
+		return false;
+	rcu_read_lock();
+	sn = svs_net(sock_net(sk));
+	hit = READ_ONCE(sn->num_services) &&
+	      rhashtable_lookup(&sn->ht, &key, svs_ht_params);
+	rcu_read_unlock();
+	return hit;
+}
+
+/*
+ * Preemption is disabled: decide only.  @wrapper redoes the lookup in
+ * process context (the configuration may change in between; it decides on
+ * what it sees then).  A caller that does not hold lock_sock() (none in the
+ * supported kernels) is not redirected: the connect goes ahead unbalanced,
+ * counted in svs_hook_unlocked.
+ */
+static int svs_pre_handler(struct kprobe *p, struct pt_regs *regs, u8 protocol,
+			   unsigned long wrapper)
 {
 	struct sock *sk = (struct sock *)regs_get_kernel_argument(regs, 0);
 	struct sockaddr *uaddr =
 		(struct sockaddr *)regs_get_kernel_argument(regs, 1);
 	int addr_len = (int)regs_get_kernel_argument(regs, 2);
+	unsigned long caller = *(unsigned long *)kernel_stack_pointer(regs);
 
-	int ret = 0;
-
-	if (sk->sk_protocol != protocol)
+	if (sk->sk_protocol != protocol || sk->sk_kern_sock)
 		return 0;
 	if (protocol == IPPROTO_UDP && sk->sk_type != SOCK_DGRAM)
 		return 0;
-	if (atomic_read(&svs_services_total))
-		ret = svs_connect(sk, uaddr, addr_len, protocol);
-	if (ret == 1)
+	/* The wrapper's own call of the probed function. */
+	if (within_module(caller, THIS_MODULE))
 		return 0;
-	/* Not (or no longer) balanced: forget an earlier scheduling. */
-	svs_conn_untrack(sk);
-	if (ret == 0)
+	if (!svs_conn_maybe_tracked(sk) &&
+	    !(atomic_read(&svs_services_total) &&
+	      svs_is_virtual(sk, uaddr, addr_len, protocol)))
 		return 0;
-	instruction_pointer_set(regs, ret == -EADDRNOTAVAIL ?
-				(unsigned long)svs_addrnotavail_connect :
-				(unsigned long)svs_refuse_connect);
+	if (!sock_owned_by_user_nocheck(sk)) {
+		atomic_long_inc(&svs_hook_unlocked);
+		return 0;
+	}
+	instruction_pointer_set(regs, wrapper);
 	return 1;
 }
 
-static int svs_pre_tcp(struct kprobe *p, struct pt_regs *regs)
+static int svs_pre_tcp4(struct kprobe *p, struct pt_regs *regs)
 {
-	return svs_pre_handler(p, regs, IPPROTO_TCP);
+	return svs_pre_handler(p, regs, IPPROTO_TCP, (unsigned long)svs_tcp4_connect);
 }
 
-static int svs_pre_udp(struct kprobe *p, struct pt_regs *regs)
+static int svs_pre_tcp6(struct kprobe *p, struct pt_regs *regs)
 {
-	return svs_pre_handler(p, regs, IPPROTO_UDP);
+	return svs_pre_handler(p, regs, IPPROTO_TCP, (unsigned long)svs_tcp6_connect);
+}
+
+static int svs_pre_udp4(struct kprobe *p, struct pt_regs *regs)
+{
+	return svs_pre_handler(p, regs, IPPROTO_UDP, (unsigned long)svs_udp4_connect);
+}
+
+static int svs_pre_udp6(struct kprobe *p, struct pt_regs *regs)
+{
+	return svs_pre_handler(p, regs, IPPROTO_UDP, (unsigned long)svs_udp6_connect);
 }
 
 static struct kprobe svs_kp_tcp4 = {
 	.symbol_name = SVS_SYM_TCP4_CONNECT,
-	.pre_handler = svs_pre_tcp,
+	.pre_handler = svs_pre_tcp4,
 };
 
 static struct kprobe svs_kp_tcp6 = {
 	.symbol_name = SVS_SYM_TCP6_CONNECT,
-	.pre_handler = svs_pre_tcp,
+	.pre_handler = svs_pre_tcp6,
 };
 
 static struct kprobe svs_kp_udp4 = {
 	.symbol_name = SVS_SYM_UDP4_CONNECT,
-	.pre_handler = svs_pre_udp,
+	.pre_handler = svs_pre_udp4,
 };
 
 static struct kprobe svs_kp_udp6 = {
 	.symbol_name = SVS_SYM_UDP6_CONNECT,
-	.pre_handler = svs_pre_udp,
+	.pre_handler = svs_pre_udp6,
 };
 
 /*
  * A socket that listens after a failed balanced connect would pass our
  * destructor on to every socket it accepts: hand the socket back first.
+ * listen(2) runs in process context without the socket lock; inet_listen()
+ * takes it.
  */
+static noinline int svs_listen(struct socket *sock, int backlog)
+{
+	int idx, ret;
+
+	idx = srcu_read_lock(&svs_hook_srcu);
+	svs_conn_untrack(sock->sk);
+	ret = inet_listen(sock, backlog);
+	srcu_read_unlock(&svs_hook_srcu, idx);
+	return ret;
+}
+
 static int svs_pre_listen(struct kprobe *p, struct pt_regs *regs)
 {
-	svs_conn_untrack((struct sock *)regs_get_kernel_argument(regs, 0));
-	return 0;
+	struct socket *sock = (struct socket *)regs_get_kernel_argument(regs, 0);
+	unsigned long caller = *(unsigned long *)kernel_stack_pointer(regs);
+
+	if (!sock->sk || !svs_conn_maybe_tracked(sock->sk) ||
+	    within_module(caller, THIS_MODULE))
+		return 0;
+	instruction_pointer_set(regs, (unsigned long)svs_listen);
+	return 1;
 }
 
 static struct kprobe svs_kp_listen = {
@@ -251,29 +371,44 @@ static struct kprobe *svs_kps[] = {
 	&svs_kp_tcp4, &svs_kp_tcp6, &svs_kp_udp4, &svs_kp_udp6, &svs_kp_listen,
 };
 
-/*
- * The connect probes change the instruction pointer (svs_refuse_connect()):
- * only an ftrace-based kprobe honours that, and only from a handler that
- * runs at the function's entry with preemption disabled, which the handler
- * relies on.  A breakpoint-based or optimized probe (a kernel without
- * CONFIG_KPROBES_ON_FTRACE, or a symbol ftrace cannot patch) is refused.
- * With no post_handler, the kprobes core arms them through its IPMODIFY
- * ftrace_ops, so ftrace knows they redirect (as fail_function's probe).
- */
-static struct kprobe *svs_redirecting_kps[] = {
-	&svs_kp_tcp4, &svs_kp_tcp6, &svs_kp_udp4, &svs_kp_udp6,
-};
+/* The function a wrapper calls must be the one its probe is on. */
+static int svs_check_entry(const char *what, const void *fn, const char *name)
+{
+	char sym[KSYM_SYMBOL_LEN];
 
+	sprint_symbol_no_offset(sym, (unsigned long)fn);
+	if (!strcmp(sym, name))
+		return 0;
+	pr_err("%s is %s, not %s: refusing to load\n", what, sym, name);
+	return -EOPNOTSUPP;
+}
+
+/*
+ * Every probe redirects: only an ftrace-based kprobe honours a changed
+ * instruction pointer (an optimized probe ignores it), and only its handler
+ * runs at the function's entry, before the body.  A breakpoint-based or
+ * optimized probe (a kernel without CONFIG_KPROBES_ON_FTRACE, or a symbol
+ * ftrace cannot patch) is refused.  With no post_handler, the kprobes core
+ * arms them through its IPMODIFY ftrace_ops, so ftrace knows they redirect
+ * (as fail_function's probe does).
+ */
 int svs_hook_init(void)
 {
-	int i, err = register_kprobes(svs_kps, ARRAY_SIZE(svs_kps));
+	int i, err;
 
+	err = svs_check_entry("tcp_prot.connect", tcp_prot.connect,
+			      SVS_SYM_TCP4_CONNECT) ?:
+	      svs_check_entry("tcpv6_prot.connect", tcpv6_prot.connect,
+			      SVS_SYM_TCP6_CONNECT);
+	if (err)
+		return err;
+	err = register_kprobes(svs_kps, ARRAY_SIZE(svs_kps));
 	if (err) {
 		pr_err("cannot install connect hooks (kprobes): %d\n", err);
 		return err;
 	}
-	for (i = 0; i < ARRAY_SIZE(svs_redirecting_kps); i++) {
-		struct kprobe *kp = svs_redirecting_kps[i];
+	for (i = 0; i < ARRAY_SIZE(svs_kps); i++) {
+		struct kprobe *kp = svs_kps[i];
 
 		if (!(kp->flags & KPROBE_FLAG_FTRACE) || kp->post_handler) {
 			pr_err("kprobe on %s is not ftrace-based: refusing to load (needs CONFIG_KPROBES_ON_FTRACE)\n",
@@ -290,8 +425,17 @@ int svs_hook_init(void)
 
 void svs_hook_exit(void)
 {
+	long unlocked = atomic_long_read(&svs_hook_unlocked);
+
 	svs_peername_exit();
 	unregister_kprobes(svs_kps, ARRAY_SIZE(svs_kps));
-	/* No task may still be inside svs_refuse_connect(). */
+	/* Tasks redirected, not yet in svs_hook_srcu's read side. */
 	synchronize_rcu_tasks();
+	/* Wrappers in progress (they may sleep in the probed function). */
+	synchronize_srcu(&svs_hook_srcu);
+	/* The wrappers' last instructions after srcu_read_unlock(). */
+	synchronize_rcu_tasks();
+	if (unlocked)
+		pr_info("%ld connects to a virtual service on a socket not locked by its owner were not balanced\n",
+			unlocked);
 }
