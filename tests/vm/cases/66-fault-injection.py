@@ -64,17 +64,37 @@ def times_left(base):
     return int(rd(base + "times"))
 
 
+def mark_cache(cache, on):
+    """/sys/kernel/slab/CACHE/failslab; read-only on some kernels (6.1:
+    SLAB_ATTR_RO), where only slub_debug=A,CACHE at boot sets it."""
+    path = "/sys/kernel/slab/%s/failslab" % cache
+    if rd(path) == str(int(on)):
+        return
+    try:
+        wr(path, int(on))
+    except PermissionError:
+        if on:
+            raise svs.Fail("%s is read-only on this kernel: boot with slub_debug=A,%s"
+                           % (path, ",".join(svs_mem.CACHES)))
+
+
 def slab_arm(cache, times):
-    for k, v in (("probability", 100), ("interval", 1), ("space", 0), ("verbose", 0),
-                 ("ignore-gfp-wait", "N"), ("cache-filter", "Y"), ("task-filter", "N"),
-                 ("times", times)):
+    # Nothing may fail while the knobs change: times 0 first, the cache
+    # filter before the probability, times last.
+    for k, v in (("times", 0), ("cache-filter", "Y"), ("interval", 1), ("space", 0), ("verbose", 0),
+                 ("ignore-gfp-wait", "N"), ("task-filter", "N"), ("probability", 100)):
         wr(FAILSLAB + k, v)
-    wr("/sys/kernel/slab/%s/failslab" % cache, 1)
+    for c in svs_mem.CACHES:
+        if c != cache:
+            mark_cache(c, False)
+    mark_cache(cache, True)
+    wr(FAILSLAB + "times", times)
 
 
 def slab_disarm(cache):
-    wr("/sys/kernel/slab/%s/failslab" % cache, 0)
     wr(FAILSLAB + "probability", 0)
+    wr(FAILSLAB + "times", 0)
+    mark_cache(cache, False)
 
 
 def fn_arm(fn, skip=0):
@@ -82,8 +102,8 @@ def fn_arm(fn, skip=0):
     lets a call through while space > its size (1 here): space = skip + 1."""
     wr(FAILFN + "inject", fn)
     wr(FAILFN + fn + "/retval", 0)
-    for k, v in (("probability", 100), ("interval", 1), ("space", skip + 1 if skip else 0), ("verbose", 0),
-                 ("task-filter", "N"), ("times", 1)):
+    for k, v in (("times", 0), ("interval", 1), ("space", skip + 1 if skip else 0), ("verbose", 0),
+                 ("task-filter", "N"), ("probability", 100), ("times", 1)):
         wr(FAILFN + k, v)
 
 
@@ -158,7 +178,7 @@ def main():
     save_knobs(FAILSLAB, SLAB_KNOBS)
     save_knobs(FAILFN, FN_KNOBS)
     for c in svs_mem.CACHES:
-        svs.defer(wr, "/sys/kernel/slab/%s/failslab" % c, 0)
+        svs.defer(mark_cache, c, False)
     svs.defer(wr, FAILFN + "inject", " ")   # just blanks: removes every injection point
     last_injection = time.monotonic()
 
@@ -219,9 +239,8 @@ def main():
     socks.clear()
     svs.flush()
     check_eq(rd(FAILFN + "inject"), "", "fail_function: no injection point left")
-    for c in svs_mem.CACHES:
-        check_eq(rd("/sys/kernel/slab/%s/failslab" % c), "0", "failslab off for %s" % c)
-    check_eq(rd(FAILSLAB + "probability"), "0", "failslab probability 0")
+    check_eq((rd(FAILSLAB + "probability"), rd(FAILSLAB + "times")), ("0", "0"),
+             "failslab: probability 0, times 0")
     svs_mem.wait_back(start, "after fault injection", percpu=False)
     if os.path.exists(KMEMLEAK):
         # kmemleak only reports objects older than 5 s.
