@@ -102,6 +102,21 @@ static int svs_get_addr(const struct nlattr *attr, u16 af,
 
 		if (type == IPV6_ADDR_ANY || (type & IPV6_ADDR_MULTICAST))
 			goto bad;
+		/*
+		 * A v4-mapped real server would be connected through the
+		 * IPv4 stack (and balanced again by an IPv4 service); a
+		 * link-local one needs a scope id a service cannot give.
+		 */
+		if (real_server && (type & IPV6_ADDR_MAPPED)) {
+			NL_SET_ERR_MSG_ATTR(extack, attr,
+					    "v4-mapped real server: use an IPv4 service and address");
+			return -EINVAL;
+		}
+		if (real_server && (type & IPV6_ADDR_LINKLOCAL)) {
+			NL_SET_ERR_MSG_ATTR(extack, attr,
+					    "link-local real servers are not supported (no scope id)");
+			return -EINVAL;
+		}
 	}
 	return 0;
 bad:

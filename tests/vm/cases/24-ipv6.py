@@ -52,6 +52,12 @@ def main():
     check_eq(svs.tcp_ident("127.0.0.1", 9244), "127.0.0.1:9244", "IPv4 socket to 127.0.0.1:9244")
     check_eq(svs.tcp_ident("::1", PORTS[0]), REAL[0], "IPv6 socket straight to a real server")
 
+    step("real servers an IPv6 service cannot have")
+    before = svs.adm_ok("-S", "-n")
+    svs.adm_fail("-a", "-t", SVC, "-r", "[::ffff:127.0.0.1]:%d" % PORTS[0], err_re="v4-mapped real server")
+    svs.adm_fail("-a", "-t", SVC, "-r", "[fe80::1]:%d" % PORTS[0], err_re="link-local")
+    check_eq(svs.adm_ok("-S", "-n"), before, "refused real servers leave the configuration as it was")
+
     step("wrr with weights 1, 2, 3")
     adm_ok("-E", "-t", SVC, "-s", "wrr")
     for r, w in zip(REAL, (1, 2, 3)):

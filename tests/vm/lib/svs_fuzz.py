@@ -218,6 +218,8 @@ class Model:
             raise Reject(E.EAFNOSUPPORT, "dest family")
         if not addr_ok(af, a):
             raise Reject(E.EINVAL, "dest addr not unicast")
+        if af != AF4 and (a[:12] == b"\0" * 10 + b"\xff\xff" or (a[0] == 0xfe and a[1] & 0xc0 == 0x80)):
+            raise Reject(E.EINVAL, "dest addr v4-mapped or link-local")
         return (bytes(a), u16v(tb[DEST["PORT"]])), tb
 
     def _dest_cmd(self, top, op):
