@@ -79,6 +79,7 @@ static struct rhashtable svs_conns;
 static LIST_HEAD(svs_conn_list);
 static DEFINE_SPINLOCK(svs_conn_lock);
 static u64 svs_conn_next_id;		/* under svs_conn_lock */
+atomic64_t svs_untracked_total = ATOMIC64_INIT(0);
 
 /* What TCP sockets of @sk's family use (for an accepted child). */
 static svs_destruct_t svs_tcp_destruct(const struct sock *sk)
@@ -118,6 +119,18 @@ static void svs_conn_release(struct svs_conn *conn, struct svs_dest *dest)
 	svs_conn_free(conn);
 }
 
+/*
+ * A balanced socket goes without a record (it still connects to @dest):
+ * counted in the server, its service and module-wide.  Called within the connect
+ * hook's RCU read section, which keeps @dest->svc alive.
+ */
+static void svs_conn_untracked(struct svs_dest *dest)
+{
+	atomic64_inc(&dest->stats.untracked);
+	atomic64_inc(&dest->svc->stats.untracked);
+	atomic64_inc(&svs_untracked_total);
+}
+
 static void svs_sk_destruct(struct sock *sk)
 {
 	struct svs_dest *dest = NULL;
@@ -148,7 +161,10 @@ static void svs_sk_destruct(struct sock *sk)
  * The connect hook scheduled @sk, connecting to the virtual service @vkey,
  * to @dest, on @shard if @dest is sharded (else -1).  @virt_peer: whether
  * getpeername() should return the virtual address.  @dest is
- * RCU-protected: we may race with its deletion.  Atomic context.
+ * RCU-protected: we may race with its deletion.  Called under
+ * rcu_read_lock(), so it must not sleep.  A socket that cannot be
+ * recorded (no memory, @dest deleted meanwhile) still connects to @dest
+ * but is counted as untracked instead.
  */
 void svs_conn_track(struct sock *sk, const struct svs_key *vkey,
 		    struct svs_dest *dest, int shard, bool virt_peer)
@@ -161,13 +177,17 @@ void svs_conn_track(struct sock *sk, const struct svs_key *vkey,
 	get_task_comm(comm, current);
 
 	if (cur != svs_sk_destruct) {
-		fresh = kmem_cache_zalloc(svs_conn_cache, GFP_ATOMIC);
-		if (!fresh)
+		fresh = kmem_cache_zalloc(svs_conn_cache, GFP_NOWAIT |
+					  __GFP_NOWARN | __GFP_ACCOUNT);
+		if (!fresh) {
+			svs_conn_untracked(dest);
 			return;
+		}
 	}
 	if (!refcount_inc_not_zero(&dest->refcnt)) {
 		if (fresh)
 			kmem_cache_free(svs_conn_cache, fresh);
+		svs_conn_untracked(dest);
 		return;
 	}
 
@@ -182,6 +202,7 @@ void svs_conn_track(struct sock *sk, const struct svs_key *vkey,
 		if (!conn) {
 			/* Our destructor without a record: not ours to track. */
 			spin_unlock_bh(&svs_conn_lock);
+			svs_conn_untracked(dest);
 			svs_dest_put(dest);
 			return;
 		}
@@ -204,6 +225,7 @@ void svs_conn_track(struct sock *sk, const struct svs_key *vkey,
 		/* No memory for the table: the socket goes untracked. */
 		WRITE_ONCE(sk->sk_destruct, conn->orig);
 		spin_unlock_bh(&svs_conn_lock);
+		svs_conn_untracked(dest);
 		svs_conn_release(conn, dest);
 		goto out;
 	}
@@ -396,7 +418,7 @@ int svs_conn_init(void)
 {
 	int err;
 
-	svs_conn_cache = KMEM_CACHE(svs_conn, 0);
+	svs_conn_cache = KMEM_CACHE(svs_conn, SLAB_ACCOUNT);
 	if (!svs_conn_cache)
 		return -ENOMEM;
 	err = rhashtable_init(&svs_conns, &svs_conn_params);

@@ -33,6 +33,7 @@ static struct netlink_range_validation svs_thresh_range = {
 static const struct nla_policy svs_stats_policy[SOCK_VS_STATS_ATTR_MAX + 1] = {
 	[SOCK_VS_STATS_ATTR_CONNS] = { .type = NLA_U64 },
 	[SOCK_VS_STATS_ATTR_REFUSED] = { .type = NLA_U64 },
+	[SOCK_VS_STATS_ATTR_UNTRACKED] = { .type = NLA_U64 },
 };
 
 static const struct nla_policy svs_svc_policy[SOCK_VS_SVC_ATTR_MAX + 1] = {
@@ -306,7 +307,9 @@ static int svs_put_stats(struct sk_buff *skb, int type,
 	if (nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_CONNS,
 			      atomic64_read(&s->conns), SOCK_VS_STATS_ATTR_PAD) ||
 	    nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_REFUSED,
-			      atomic64_read(&s->refused), SOCK_VS_STATS_ATTR_PAD)) {
+			      atomic64_read(&s->refused), SOCK_VS_STATS_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_UNTRACKED,
+			      atomic64_read(&s->untracked), SOCK_VS_STATS_ATTR_PAD)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -356,8 +359,10 @@ static int svs_get_service(struct sk_buff *skb, struct genl_info *info)
 	int err;
 
 	msg = nlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg)
+	if (!msg) {
+		NL_SET_ERR_MSG(info->extack, "out of memory for the reply");
 		return -ENOMEM;
+	}
 	mutex_lock(&sn->lock);
 	svc = svs_lookup_service(sn, info, tb);
 	if (IS_ERR(svc))
@@ -662,8 +667,10 @@ static int svs_get_info(struct sk_buff *skb, struct genl_info *info)
 	void *hdr;
 
 	msg = nlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg)
+	if (!msg) {
+		NL_SET_ERR_MSG(info->extack, "out of memory for the reply");
 		return -ENOMEM;
+	}
 	hdr = genlmsg_put_reply(msg, info, &svs_genl_family, 0,
 				SOCK_VS_CMD_GET_INFO);
 	if (!hdr)
@@ -680,7 +687,10 @@ static int svs_get_info(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_MAX_SERVICES,
 			READ_ONCE(svs_max_services)) ||
 	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_MAX_DESTS,
-			READ_ONCE(svs_max_dests)))
+			READ_ONCE(svs_max_dests)) ||
+	    nla_put_u64_64bit(msg, SOCK_VS_INFO_ATTR_UNTRACKED,
+			      atomic64_read(&svs_untracked_total),
+			      SOCK_VS_INFO_ATTR_PAD))
 		goto nospace;
 	nla_nest_end(msg, nest);
 	genlmsg_end(msg, hdr);

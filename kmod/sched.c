@@ -2,6 +2,21 @@
 /* Scheduler registry: every scheduler the module knows, by name. */
 #include "svs_sched.h"
 
+#ifndef SVS_HOST
+#include <linux/error-injection.h>
+
+/*
+ * Every scheduler table is allocated here, charged to the configuring
+ * process's memory cgroup; /sys/kernel/debug/fail_function can make it
+ * return NULL.
+ */
+noinline void *svs_zalloc(size_t size)
+{
+	return kvzalloc(size, GFP_KERNEL_ACCOUNT);
+}
+ALLOW_ERROR_INJECTION(svs_zalloc, NULL);
+#endif
+
 static const struct svs_sched_ops *const svs_scheds[] = {
 	&svs_sched_rr,
 	&svs_sched_wrr,

@@ -23,7 +23,8 @@ typedef atomic_t svs_atomic_t;
 #define svs_atomic_read(v)	atomic_read(v)
 #define svs_atomic_set(v, i)	atomic_set(v, i)
 
-#define svs_zalloc(size)	kvzalloc(size, GFP_KERNEL)
+/* sched.c: one allocation site for every scheduler table (fail_function). */
+void *svs_zalloc(size_t size);
 #define svs_free(ptr)		kvfree(ptr)
 
 static inline u32 svs_mod64(u64 a, u32 b)

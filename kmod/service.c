@@ -7,6 +7,7 @@
  * rhashtable under RCU and reads each service's current svs_dtable, a
  * snapshot rebuilt and republished after every change.
  */
+#include <linux/error-injection.h>
 #include <linux/overflow.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
@@ -19,8 +20,8 @@ static struct kmem_cache *svs_dest_cache __read_mostly;
 
 int svs_caches_init(void)
 {
-	svs_service_cache = KMEM_CACHE(svs_service, 0);
-	svs_dest_cache = KMEM_CACHE(svs_dest, 0);
+	svs_service_cache = KMEM_CACHE(svs_service, SLAB_ACCOUNT);
+	svs_dest_cache = KMEM_CACHE(svs_dest, SLAB_ACCOUNT);
 	if (svs_service_cache && svs_dest_cache)
 		return 0;
 	svs_caches_destroy();
@@ -50,6 +51,24 @@ int svs_net_init_tables(struct svs_net *sn)
 	return rhashtable_init(&sn->ht, &svs_ht_params);
 }
 
+/*
+ * The allocations of the configuration path that are not from our slab
+ * caches, each in a function of its own so that
+ * /sys/kernel/debug/fail_function can make it fail.  Charged to the
+ * configuring process's memory cgroup, like the slab objects.
+ */
+noinline struct svs_dtable *svs_alloc_dtable(size_t size)
+{
+	return kzalloc(size, GFP_KERNEL_ACCOUNT);
+}
+ALLOW_ERROR_INJECTION(svs_alloc_dtable, NULL);
+
+noinline atomic_t *svs_alloc_shard_conns(u16 shards)
+{
+	return kcalloc(shards, sizeof(atomic_t), GFP_KERNEL_ACCOUNT);
+}
+ALLOW_ERROR_INJECTION(svs_alloc_shard_conns, NULL);
+
 static void svs_dtable_free(struct svs_dtable *dt)
 {
 	if (!dt)
@@ -76,8 +95,8 @@ static struct svs_dtable *svs_dtable_build(struct svs_service *svc,
 	u32 i = 0;
 	int err;
 
-	dt = kzalloc(struct_size(dt, dest, n) +
-		     n * (sizeof(u64) + sizeof(void *) + sizeof(u32)), GFP_KERNEL);
+	dt = svs_alloc_dtable(struct_size(dt, dest, n) +
+			      n * (sizeof(u64) + sizeof(void *) + sizeof(u32)));
 	if (!dt)
 		return ERR_PTR(-ENOMEM);
 	dt->id = (u64 *)&dt->dest[n];
@@ -147,9 +166,11 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 		NL_SET_ERR_MSG(extack, "too many services (max_services)");
 		return -ENOSPC;
 	}
-	svc = kmem_cache_zalloc(svs_service_cache, GFP_KERNEL);
-	if (!svc)
+	svc = kmem_cache_zalloc(svs_service_cache, GFP_KERNEL_ACCOUNT);
+	if (!svc) {
+		NL_SET_ERR_MSG(extack, "out of memory for the service");
 		return -ENOMEM;
+	}
 	svc->key = *key;
 	svc->conf = *conf;
 	INIT_LIST_HEAD(&svc->dests);
@@ -160,15 +181,20 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 		goto free;
 
 	err = xa_alloc_cyclic(&sn->by_id, &svc->id, svc, xa_limit_32b,
-			      &sn->next_id, GFP_KERNEL);
+			      &sn->next_id, GFP_KERNEL_ACCOUNT);
 	if (err < 0) {
-		NL_SET_ERR_MSG(extack, "out of service identifiers");
+		if (err == -EBUSY)
+			NL_SET_ERR_MSG(extack, "out of service identifiers");
+		else
+			NL_SET_ERR_MSG(extack, "out of memory for the service identifier");
 		goto free_dt;
 	}
 	err = rhashtable_lookup_insert_fast(&sn->ht, &svc->node, svs_ht_params);
 	if (err) {
 		if (err == -EEXIST)
 			NL_SET_ERR_MSG(extack, "service already exists");
+		else
+			NL_SET_ERR_MSG(extack, "out of memory for the service hash table");
 		xa_erase(&sn->by_id, svc->id);
 		goto free_dt;
 	}
@@ -290,15 +316,19 @@ int svs_dest_add(struct svs_service *svc, const union nf_inet_addr *addr,
 		NL_SET_ERR_MSG(extack, "too many real servers (max_dests)");
 		return -ENOSPC;
 	}
-	d = kmem_cache_zalloc(svs_dest_cache, GFP_KERNEL);
-	if (!d)
+	d = kmem_cache_zalloc(svs_dest_cache, GFP_KERNEL_ACCOUNT);
+	if (!d) {
+		NL_SET_ERR_MSG(extack, "out of memory for the real server");
 		return -ENOMEM;
+	}
+	d->svc = svc;
 	d->addr = *addr;
 	d->port = port;
 	d->shards = conf->shards;
 	if (d->shards > 1) {
-		d->shard_conns = kcalloc(d->shards, sizeof(atomic_t), GFP_KERNEL);
+		d->shard_conns = svs_alloc_shard_conns(d->shards);
 		if (!d->shard_conns) {
+			NL_SET_ERR_MSG(extack, "out of memory for the shard counters");
 			kmem_cache_free(svs_dest_cache, d);
 			return -ENOMEM;
 		}
@@ -357,6 +387,7 @@ static void svs_zero_stats(struct svs_stats *s)
 {
 	atomic64_set(&s->conns, 0);
 	atomic64_set(&s->refused, 0);
+	atomic64_set(&s->untracked, 0);
 }
 
 void svs_zero_service(struct svs_service *svc)

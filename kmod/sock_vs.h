@@ -40,6 +40,7 @@ struct svs_key {
 struct svs_stats {
 	atomic64_t conns;	/* connections scheduled */
 	atomic64_t refused;	/* connects refused: no usable real server */
+	atomic64_t untracked;	/* balanced, but no record (no memory...) */
 };
 
 /* Settings of a service, as configured. */
@@ -60,6 +61,10 @@ struct svs_dest_conf {
 
 struct svs_dest {
 	struct list_head list;		/* svs_service.dests, under lock */
+	struct svs_service *svc;	/* owner; valid under the RCU read
+					 * section that found the server in
+					 * the service's snapshot
+					 */
 	union nf_inet_addr addr;
 	__be16 port;
 	u32 weight;
@@ -145,6 +150,8 @@ int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
 		 struct netlink_ext_ack *extack);
 void svs_zero_service(struct svs_service *svc);
 void svs_dest_put(struct svs_dest *dest);
+struct svs_dtable *svs_alloc_dtable(size_t size);
+atomic_t *svs_alloc_shard_conns(u16 shards);
 
 struct netlink_callback;
 
@@ -159,6 +166,7 @@ void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive);
 bool svs_conn_maybe_tracked(const struct sock *sk);
 void svs_conn_peername(struct sock *sk, struct sockaddr *uaddr);
 int svs_conn_dump(struct sk_buff *skb, struct netlink_callback *cb);
+extern atomic64_t svs_untracked_total;	/* all namespaces */
 
 /* shard.c: shard placement on sharded real servers */
 int svs_shard_place(struct sock *sk, const struct svs_service *svc,

@@ -102,9 +102,9 @@ TEST(FormatList, Stats) {
   const std::vector<ServiceEntry> entries{{svc, {d}}};
   EXPECT_EQ(format_list(kInfo, entries, ListOptions{true, false}),
             "Sock VS version 0.1.0 (services=1, hook=kprobe)\n"
-            "Prot LocalAddress:Port               Conns  Refused\n"
+            "Prot LocalAddress:Port               Conns  Refused Untracked\n"
             "  -> RemoteAddress:Port\n"
-            "TCP  10.0.0.1:6379                    1000        0\n"
+            "TCP  10.0.0.1:6379                    1000        0         0\n"
             "  -> 192.168.1.5:6380                  333\n");
 }
 
@@ -112,11 +112,16 @@ TEST(FormatList, StatsLargeNumbersExactOrNot) {
   auto svc = service(IPPROTO_UDP, "fd00::1", 53, "rr");
   svc.stats.conns = 1234567890;
   svc.stats.refused = 100000000;
+  svc.stats.untracked = 12345;
   const std::vector<ServiceEntry> entries{{svc, {}}};
   EXPECT_EQ(line(format_list(kInfo, entries, ListOptions{true, false}), 3),
-            "UDP  [fd00::1]:53                    1234M  100000K\n");
+            "UDP  [fd00::1]:53                    1234M  100000K     12345\n");
   EXPECT_EQ(line(format_list(kInfo, entries, ListOptions{true, true}), 3),
-            "UDP  [fd00::1]:53                 1234567890 100000000\n");
+            "UDP  [fd00::1]:53                 1234567890 100000000     12345\n");
+  svc.stats.untracked = 765432100;
+  const std::vector<ServiceEntry> big{{svc, {}}};
+  EXPECT_EQ(line(format_list(kInfo, big, ListOptions{true, false}), 3),
+            "UDP  [fd00::1]:53                    1234M  100000K   765432K\n");
 }
 
 TEST(FormatSave, OneLinePerServiceAndServer) {
@@ -196,7 +201,7 @@ TEST(FormatList, StatsViewHasNoFlags) {
                     sockvs::ShardPolicy::kLc),
        {}}};
   EXPECT_EQ(line(format_list(kInfo, entries, ListOptions{true, false}), 3),
-            "TCP  10.0.0.1:6379                       0        0\n");
+            "TCP  10.0.0.1:6379                       0        0         0\n");
 }
 
 TEST(FormatList, ThresholdsLikeIpvsadm) {
@@ -322,7 +327,13 @@ TEST(FormatSave, OnlyNonDefaultOptions) {
 TEST(FormatVersion, WithAndWithoutModule) {
   const std::string with = format_version("0.1.0", kInfo, "");
   EXPECT_EQ(with.substr(0, with.find('\n')).rfind("sockvsadm v0.1.0", 0), 0U);
-  EXPECT_NE(with.find("Sock VS module version 0.1.0 (hook=kprobe, kernel=6.1.0, services=1"),
+  EXPECT_NE(with.find("Sock VS module version 0.1.0 (hook=kprobe, kernel=6.1.0, services=1, "
+                      "max_services=256, max_dests=64, untracked=0)\n"),
+            std::string::npos)
+      << with;
+  sockvs::Info lost = kInfo;
+  lost.untracked = 18446744073709551615ULL;
+  EXPECT_NE(format_version("0.1.0", lost, "").find(", untracked=18446744073709551615)\n"),
             std::string::npos);
   const std::string without = format_version(
       "0.1.0", std::nullopt, "the sock_vs module is not loaded (try: modprobe sock_vs)");

@@ -29,7 +29,7 @@ std::vector<ServiceEntry> sample() {
   a.service.sched_name = "mh";
   a.service.hash_key = sockvs::HashKey::kLocal;
   a.service.shard_policy = sockvs::ShardPolicy::kLc;
-  a.service.stats = {12, 3};
+  a.service.stats = {12, 3, 2};
   sockvs::RealServer d;
   d.addr = addr("192.168.1.5");
   d.port = 6380;
@@ -151,7 +151,7 @@ TEST(Json, SaveFormIsTheDocumentedSchema) {
 }
 
 TEST(Json, ListFormAddsRuntimeAndStats) {
-  const sockvs::Info info{"0.1.0", 2, "kprobe", "6.1.0-test", 256, 64};
+  const sockvs::Info info{"0.1.0", 2, "kprobe", "6.1.0-test", 256, 64, 5};
   const std::string plain = format_json(sample(), JsonView{true, false}, info);
   EXPECT_NE(plain.find(R"("module": {
     "version": "0.1.0",
@@ -159,7 +159,8 @@ TEST(Json, ListFormAddsRuntimeAndStats) {
     "kernel": "6.1.0-test",
     "services": 2,
     "max_services": 256,
-    "max_dests": 64
+    "max_dests": 64,
+    "untracked": 5
   })"),
             std::string::npos)
       << plain;
@@ -178,7 +179,8 @@ TEST(Json, ListFormAddsRuntimeAndStats) {
   const std::string stats = format_json(sample(), JsonView{true, true}, info);
   EXPECT_NE(stats.find(R"("stats": {
         "conns": 12,
-        "refused": 3
+        "refused": 3,
+        "untracked": 2
       })"),
             std::string::npos)
       << stats;
@@ -458,7 +460,7 @@ TEST_F(JsonAppTest, JsonOnlyWhereItMeansSomething) {
             "{\n  \"version\": 1,\n  \"module\": {\n    \"version\": \"0.1.0\",\n"
             "    \"hook\": \"kprobe\",\n    \"kernel\": \"6.1.0-test\",\n"
             "    \"services\": 0,\n    \"max_services\": 256,\n"
-            "    \"max_dests\": 64\n  },\n  \"services\": []\n}\n");
+            "    \"max_dests\": 64,\n    \"untracked\": 0\n  },\n  \"services\": []\n}\n");
   EXPECT_EQ(ok({"-R", "--json"}, R"({"version": 1, "services": []})"), "");
 }
 

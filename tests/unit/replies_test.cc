@@ -42,6 +42,7 @@ TEST(ParseReply, FullService) {
       .nest(SOCK_VS_SVC_ATTR_STATS)
       .u64(SOCK_VS_STATS_ATTR_CONNS, 1000)
       .u64(SOCK_VS_STATS_ATTR_REFUSED, 7)
+      .u64(SOCK_VS_STATS_ATTR_UNTRACKED, 4)
       .end()
       .end();
   const Service s = parse_service_reply(b.hdr());
@@ -54,6 +55,7 @@ TEST(ParseReply, FullService) {
   EXPECT_EQ(s.num_dests, 3U);
   EXPECT_EQ(s.stats.conns, 1000U);
   EXPECT_EQ(s.stats.refused, 7U);
+  EXPECT_EQ(s.stats.untracked, 4U);
 }
 
 TEST(ParseReply, IPv6ServiceWithoutOptionalAttributes) {
@@ -405,9 +407,17 @@ TEST(ParseReply, Info) {
       .str(SOCK_VS_INFO_ATTR_KERNEL, "6.1.0-18-amd64")
       .u32(SOCK_VS_INFO_ATTR_MAX_SERVICES, 256)
       .u32(SOCK_VS_INFO_ATTR_MAX_DESTS, 64)
+      .u64(SOCK_VS_INFO_ATTR_UNTRACKED, 9)
       .end();
   const Info i = parse_info_reply(b.hdr());
-  EXPECT_EQ(i, (Info{"0.1.0", 2, "kprobe", "6.1.0-18-amd64", 256, 64}));
+  EXPECT_EQ(i, (Info{"0.1.0", 2, "kprobe", "6.1.0-18-amd64", 256, 64, 9}));
+}
+
+// An older module sends no UNTRACKED: it reads as 0.
+TEST(ParseReply, InfoWithoutUntracked) {
+  ReplyBuilder b(SOCK_VS_CMD_GET_INFO);
+  b.nest(SOCK_VS_ATTR_INFO).str(SOCK_VS_INFO_ATTR_VERSION, "0.1.0").end();
+  EXPECT_EQ(parse_info_reply(b.hdr()).untracked, 0U);
 }
 
 TEST(ParseReply, InfoNeedsVersion) {

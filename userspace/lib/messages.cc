@@ -280,6 +280,7 @@ Policy<SOCK_VS_STATS_ATTR_MAX + 1> stats_policy() {
   Policy<SOCK_VS_STATS_ATTR_MAX + 1> p{};
   p[SOCK_VS_STATS_ATTR_CONNS] = typed(NLA_U64);
   p[SOCK_VS_STATS_ATTR_REFUSED] = typed(NLA_U64);
+  p[SOCK_VS_STATS_ATTR_UNTRACKED] = typed(NLA_U64);
   return p;
 }
 
@@ -288,6 +289,7 @@ Policy<SOCK_VS_INFO_ATTR_MAX + 1> info_policy() {
   p[SOCK_VS_INFO_ATTR_NUM_SERVICES] = typed(NLA_U32);
   p[SOCK_VS_INFO_ATTR_MAX_SERVICES] = typed(NLA_U32);
   p[SOCK_VS_INFO_ATTR_MAX_DESTS] = typed(NLA_U32);
+  p[SOCK_VS_INFO_ATTR_UNTRACKED] = typed(NLA_U64);
   return p;
 }
 
@@ -369,6 +371,9 @@ Stats parse_stats(nlattr* nest) {
   }
   if (tb[SOCK_VS_STATS_ATTR_REFUSED] != nullptr) {
     stats.refused = nla_get_u64(tb[SOCK_VS_STATS_ATTR_REFUSED]);
+  }
+  if (tb[SOCK_VS_STATS_ATTR_UNTRACKED] != nullptr) {
+    stats.untracked = nla_get_u64(tb[SOCK_VS_STATS_ATTR_UNTRACKED]);
   }
   return stats;
 }
@@ -592,6 +597,9 @@ Info parse_info_reply(const nlmsghdr* nlh) {
   }
   if (tb[SOCK_VS_INFO_ATTR_MAX_DESTS] != nullptr) {
     info.max_dests = nla_get_u32(tb[SOCK_VS_INFO_ATTR_MAX_DESTS]);
+  }
+  if (tb[SOCK_VS_INFO_ATTR_UNTRACKED] != nullptr) {
+    info.untracked = nla_get_u64(tb[SOCK_VS_INFO_ATTR_UNTRACKED]);
   }
   return info;
 }

@@ -32,7 +32,7 @@ enum class Key {
   kShards,      // --shards N (-a, -e)
   kShardsView,  // --shards without a value (-L)
   kThresholds,
-  kJson,  // --json (-L, -S, -R)
+  kJson,          // --json (-L, -S, -R)
   kConnection,    // -c (-L)
   kRealPeername,  // --real-peername (-A, -E)
 };
@@ -735,7 +735,7 @@ this way starts from zero, and counters zeroed by a -Z line stay zeroed.)
 "dests":[{"address":"192.168.1.5","port":6380,"weight":2,"upper":100,"lower":50,
 "shards":4}]}]}.  -L --json adds each real server's active_conns, inact_conns,
 overloaded and shard_conns, a "module" object, and with --stats "stats"
-objects ({"conns":N,"refused":N}).  -R --json rejects unknown keys, ignores
+objects ({"conns":N,"refused":N,"untracked":N}).  -R --json rejects unknown keys, ignores
 the ones only -L prints, and is all-or-nothing like -R.
 
 Exit status: 0 on success, 1 if an operation failed, 2 on a usage error.

@@ -95,7 +95,8 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
   std::string out = sformat("Sock VS version %s (services=%u, hook=%s)\n", info.version.c_str(),
                             info.num_services, info.hook.c_str());
   if (opts.stats) {
-    out += sformat("%-33s %8s %8s\n", "Prot LocalAddress:Port", "Conns", "Refused");
+    out +=
+        sformat("%-33s %8s %8s %9s\n", "Prot LocalAddress:Port", "Conns", "Refused", "Untracked");
     out += "  -> RemoteAddress:Port\n";
   } else if (opts.thresholds) {
     // ipvsadm's print_title for FMT_THRESHOLDS.
@@ -118,9 +119,10 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
       std::string name = proto;
       name += "  ";
       name += vname;
-      out +=
-          sformat("%-33s %8s %8s\n", name.c_str(), fmt_number(svc.stats.conns, opts.exact).c_str(),
-                  fmt_number(svc.stats.refused, opts.exact).c_str());
+      out += sformat("%-33s %8s %8s %9s\n", name.c_str(),
+                     fmt_number(svc.stats.conns, opts.exact).c_str(),
+                     fmt_number(svc.stats.refused, opts.exact).c_str(),
+                     fmt_number(svc.stats.untracked, opts.exact).c_str());
     } else {
       out += sformat("%s  %s %s%s\n", proto.c_str(), vname.c_str(), svc.sched_name.c_str(),
                      service_flags(svc).c_str());
@@ -218,9 +220,9 @@ std::string format_version(const std::string& userspace_version,
   if (info) {
     out += sformat(
         "Sock VS module version %s (hook=%s, kernel=%s, services=%u, max_services=%u, "
-        "max_dests=%u)\n",
+        "max_dests=%u, untracked=%llu)\n",
         info->version.c_str(), info->hook.c_str(), info->kernel.c_str(), info->num_services,
-        info->max_services, info->max_dests);
+        info->max_services, info->max_dests, static_cast<unsigned long long>(info->untracked));
   } else {
     out += "Sock VS module: " + module_error + "\n";
   }

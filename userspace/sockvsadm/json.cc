@@ -90,7 +90,8 @@ OrderedJson service_json(const ServiceEntry& entry, const JsonView& view) {
   j["shard_policy"] =
       sockvs::shard_policy_name(s.shard_policy.value_or(sockvs::kDefaultShardPolicy));
   if (view.stats) {
-    j["stats"] = OrderedJson{{"conns", s.stats.conns}, {"refused", s.stats.refused}};
+    j["stats"] = OrderedJson{
+        {"conns", s.stats.conns}, {"refused", s.stats.refused}, {"untracked", s.stats.untracked}};
   }
   OrderedJson dests = OrderedJson::array();
   for (const auto& d : entry.dests) {
@@ -339,7 +340,8 @@ std::string format_json(const std::vector<ServiceEntry>& entries, const JsonView
                                  {"kernel", info->kernel},
                                  {"services", info->num_services},
                                  {"max_services", info->max_services},
-                                 {"max_dests", info->max_dests}};
+                                 {"max_dests", info->max_dests},
+                                 {"untracked", info->untracked}};
   }
   OrderedJson services = OrderedJson::array();
   for (const auto& e : entries) {

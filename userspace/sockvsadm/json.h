@@ -8,7 +8,7 @@
 //      "protocol": "tcp" | "udp", "address": "10.0.0.1", "port": 6379,
 //      "scheduler": "wrr", "flags": [], "hash_key": "tgid",
 //      "shard_policy": "rr",
-//      "stats": {"conns": N, "refused": N},   -L --stats only
+//      "stats": {"conns": N, "refused": N, "untracked": N},  -L --stats only
 //      "dests": [{"address": ..., "port": ..., "weight": 1, "upper": 0,
 //                 "lower": 0, "shards": 1,
 //                 "active_conns": N, "inact_conns": N,  -L only

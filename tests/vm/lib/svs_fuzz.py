@@ -54,7 +54,8 @@ TCP, UDP = socket.IPPROTO_TCP, socket.IPPROTO_UDP
 # (kind, arg): u8/u16/u32/u64 with (min, max) or None; bin_min n; nulstr
 # maxlen; nested (policy, maxtype); reject. A type with no entry is
 # NLA_UNSPEC, which strict validation refuses.
-STATS_POL = {STATS["CONNS"]: ("u64", None), STATS["REFUSED"]: ("u64", None)}
+STATS_POL = {STATS["CONNS"]: ("u64", None), STATS["REFUSED"]: ("u64", None),
+             STATS["UNTRACKED"]: ("u64", None)}
 SVC_POL = {
     SVC["AF"]: ("u16", None), SVC["PROTOCOL"]: ("u16", None), SVC["ADDR"]: ("bin_min", 4),
     SVC["PORT"]: ("u16", (1, 0xffff)), SVC["SCHED_NAME"]: ("nulstr", SCHED_NAME_MAX - 1),

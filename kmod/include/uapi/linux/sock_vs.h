@@ -25,6 +25,7 @@
  *      ERANGE  attribute value out of its range (port 0, weight > 65535...)
  *      ENOSPC  per-namespace limit on services or real servers reached
  *      EPERM   no CAP_NET_ADMIN over the namespace
+ *      ENOMEM  out of memory (the message names what); nothing changed
  *  - A connect() to a service with no real server of weight > 0 fails
  *    with ECONNREFUSED.
  *
@@ -174,12 +175,16 @@ enum sock_vs_dest_attr {
 /*
  * Counters.  There is no per-packet path, so there are no byte or packet
  * counters: only connections scheduled (connect() calls rewritten).
+ * UNTRACKED: scheduled sockets the module could not record (no memory for
+ * the record, real server deleted meanwhile); they connected to the real
+ * server but are missing from ActiveConn/InActConn and the listing.
  */
 enum sock_vs_stats_attr {
 	SOCK_VS_STATS_ATTR_UNSPEC,
 	SOCK_VS_STATS_ATTR_CONNS,	/* u64: connections scheduled */
 	SOCK_VS_STATS_ATTR_REFUSED,	/* u64: connects refused (no usable real server) */
 	SOCK_VS_STATS_ATTR_PAD,
+	SOCK_VS_STATS_ATTR_UNTRACKED,	/* u64: scheduled, not recorded (no memory...) */
 
 	__SOCK_VS_STATS_ATTR_MAX,
 };
@@ -195,6 +200,8 @@ enum sock_vs_info_attr {
 	SOCK_VS_INFO_ATTR_KERNEL,	/* string: release of the running kernel */
 	SOCK_VS_INFO_ATTR_MAX_SERVICES,	/* u32: per-namespace service limit */
 	SOCK_VS_INFO_ATTR_MAX_DESTS,	/* u32: per-service real-server limit */
+	SOCK_VS_INFO_ATTR_UNTRACKED,	/* u64: untracked sockets, all namespaces */
+	SOCK_VS_INFO_ATTR_PAD,
 
 	__SOCK_VS_INFO_ATTR_MAX,
 };

@@ -18,6 +18,9 @@ namespace sockvs {
 struct Stats {
   std::uint64_t conns = 0;    // connect() calls scheduled to a real server
   std::uint64_t refused = 0;  // connect() calls refused: no usable real server
+  // Scheduled sockets the module could not record (no memory...): they
+  // connected but are missing from ActiveConn/InActConn and -L -c.
+  std::uint64_t untracked = 0;
 
   friend bool operator==(const Stats&, const Stats&) = default;
 };
@@ -112,6 +115,7 @@ struct Info {
   std::string kernel;  // running kernel release
   std::uint32_t max_services = 0;
   std::uint32_t max_dests = 0;
+  std::uint64_t untracked = 0;  // untracked sockets, all namespaces
 
   friend bool operator==(const Info&, const Info&) = default;
 };
