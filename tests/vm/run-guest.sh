@@ -67,7 +67,11 @@ fi
 # four times (2 minutes of boot); pci=noacpi routes PCI interrupts without it.
 debug_append=
 boot_image=$kernel
-case $kver in *-svsdebug) : "${SVS_VM_PVH:=0}"; debug_append="pci=noacpi" ;; esac
+# slub_debug=A marks the module's caches for failslab (66-fault-injection: the
+# per-cache failslab switch in sysfs is read-only on 6.1).
+case $kver in *-svsdebug) : "${SVS_VM_PVH:=0}"
+    debug_append="pci=noacpi slub_debug=A,svs_service,svs_dest,svs_conn" ;;
+esac
 if [ "${SVS_VM_PVH:-1}" != 0 ]; then
     vmlinux=$build/vmlinux-$kver
     if [ ! -s "$vmlinux" ] || [ "$kernel" -nt "$vmlinux" ]; then
