@@ -14,6 +14,7 @@ noinline void *svs_zalloc(size_t size)
 {
 	return kvzalloc(size, GFP_KERNEL_ACCOUNT);
 }
+
 ALLOW_ERROR_INJECTION(svs_zalloc, NULL);
 #endif
 

@@ -61,12 +61,14 @@ noinline struct svs_dtable *svs_alloc_dtable(size_t size)
 {
 	return kzalloc(size, GFP_KERNEL_ACCOUNT);
 }
+
 ALLOW_ERROR_INJECTION(svs_alloc_dtable, NULL);
 
 noinline atomic_t *svs_alloc_shard_conns(u16 shards)
 {
 	return kcalloc(shards, sizeof(atomic_t), GFP_KERNEL_ACCOUNT);
 }
+
 ALLOW_ERROR_INJECTION(svs_alloc_shard_conns, NULL);
 
 static void svs_dtable_free(struct svs_dtable *dt)
