@@ -121,13 +121,12 @@ static void svs_conn_release(struct svs_conn *conn, struct svs_dest *dest)
 
 /*
  * A balanced socket goes without a record (it still connects to @dest):
- * counted in the server, its service and module-wide.  Called within the connect
- * hook's RCU read section, which keeps @dest->svc alive.
+ * counted in the server, its service and module-wide.
  */
-static void svs_conn_untracked(struct svs_dest *dest)
+static void svs_conn_untracked(struct svs_service *svc, struct svs_dest *dest)
 {
 	atomic64_inc(&dest->stats.untracked);
-	atomic64_inc(&dest->svc->stats.untracked);
+	atomic64_inc(&svc->stats.untracked);
 	atomic64_inc(&svs_untracked_total);
 }
 
@@ -158,15 +157,15 @@ static void svs_sk_destruct(struct sock *sk)
 }
 
 /*
- * The connect hook scheduled @sk, connecting to the virtual service @vkey,
+ * The connect hook scheduled @sk, connecting to the virtual service @svc,
  * to @dest, on @shard if @dest is sharded (else -1).  @virt_peer: whether
- * getpeername() should return the virtual address.  @dest is
- * RCU-protected: we may race with its deletion.  Called under
+ * getpeername() should return the virtual address.  @svc and @dest are
+ * RCU-protected: we may race with their deletion.  Called under
  * rcu_read_lock(), so it must not sleep.  A socket that cannot be
  * recorded (no memory, @dest deleted meanwhile) still connects to @dest
  * but is counted as untracked instead.
  */
-void svs_conn_track(struct sock *sk, const struct svs_key *vkey,
+void svs_conn_track(struct sock *sk, struct svs_service *svc,
 		    struct svs_dest *dest, int shard, bool virt_peer)
 {
 	struct svs_dest *old = NULL;
@@ -180,14 +179,14 @@ void svs_conn_track(struct sock *sk, const struct svs_key *vkey,
 		fresh = kmem_cache_zalloc(svs_conn_cache, GFP_NOWAIT |
 					  __GFP_NOWARN | __GFP_ACCOUNT);
 		if (!fresh) {
-			svs_conn_untracked(dest);
+			svs_conn_untracked(svc, dest);
 			return;
 		}
 	}
 	if (!refcount_inc_not_zero(&dest->refcnt)) {
 		if (fresh)
 			kmem_cache_free(svs_conn_cache, fresh);
-		svs_conn_untracked(dest);
+		svs_conn_untracked(svc, dest);
 		return;
 	}
 
@@ -202,7 +201,7 @@ void svs_conn_track(struct sock *sk, const struct svs_key *vkey,
 		if (!conn) {
 			/* Our destructor without a record: not ours to track. */
 			spin_unlock_bh(&svs_conn_lock);
-			svs_conn_untracked(dest);
+			svs_conn_untracked(svc, dest);
 			svs_dest_put(dest);
 			return;
 		}
@@ -212,10 +211,10 @@ void svs_conn_track(struct sock *sk, const struct svs_key *vkey,
 	conn->dest = dest;
 	conn->shard = dest->shard_conns ? shard : -1;
 	conn->id = ++svs_conn_next_id;
-	conn->af = vkey->af;
-	conn->protocol = vkey->protocol;
-	conn->vaddr = vkey->addr;
-	conn->vport = vkey->port;
+	conn->af = svc->key.af;
+	conn->protocol = svc->key.protocol;
+	conn->vaddr = svc->key.addr;
+	conn->vport = svc->key.port;
 	conn->daddr = dest->addr;
 	conn->dport = dest->port;
 	WRITE_ONCE(conn->virt_peer, virt_peer);
@@ -225,7 +224,7 @@ void svs_conn_track(struct sock *sk, const struct svs_key *vkey,
 		/* No memory for the table: the socket goes untracked. */
 		WRITE_ONCE(sk->sk_destruct, conn->orig);
 		spin_unlock_bh(&svs_conn_lock);
-		svs_conn_untracked(dest);
+		svs_conn_untracked(svc, dest);
 		svs_conn_release(conn, dest);
 		goto out;
 	}

@@ -183,7 +183,7 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	}
 	atomic64_inc(&svc->stats.conns);
 	atomic64_inc(&dest->stats.conns);
-	svs_conn_track(sk, &key, dest, shard,
+	svs_conn_track(sk, svc, dest, shard,
 		       !(READ_ONCE(svc->conf.flags) & SOCK_VS_SVC_F_REAL_PEERNAME));
 	ret = 1;
 out:

@@ -323,7 +323,6 @@ int svs_dest_add(struct svs_service *svc, const union nf_inet_addr *addr,
 		NL_SET_ERR_MSG(extack, "out of memory for the real server");
 		return -ENOMEM;
 	}
-	d->svc = svc;
 	d->addr = *addr;
 	d->port = port;
 	d->shards = conf->shards;

@@ -61,10 +61,6 @@ struct svs_dest_conf {
 
 struct svs_dest {
 	struct list_head list;		/* svs_service.dests, under lock */
-	struct svs_service *svc;	/* owner; valid under the RCU read
-					 * section that found the server in
-					 * the service's snapshot
-					 */
 	union nf_inet_addr addr;
 	__be16 port;
 	u32 weight;
@@ -159,7 +155,7 @@ struct netlink_callback;
 int svs_conn_init(void);
 void svs_conn_exit(void);
 void svs_conn_destroy_cache(void);
-void svs_conn_track(struct sock *sk, const struct svs_key *vkey,
+void svs_conn_track(struct sock *sk, struct svs_service *svc,
 		    struct svs_dest *dest, int shard, bool virt_peer);
 void svs_conn_untrack(struct sock *sk);
 void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive);
