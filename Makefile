@@ -34,7 +34,7 @@ KVERS ?= $(sort $(foreach d,$(wildcard /lib/modules/*/build),\
 TEST_KVERS = $(shell tests/kernels/list.sh --test)
 KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/include/uapi/linux/*.h) kmod/Kbuild
 
-all: kmod userspace
+all: kmod testmod userspace
 
 # make install, install-module, uninstall
 include packaging/install.mk
@@ -53,6 +53,15 @@ $(BUILD)/kmod/%/sock_vs.ko: $(KMOD_SRCS)
 	@cp -r kmod/*.c kmod/*.h kmod/Kbuild kmod/include $(BUILD)/kmod/$*.tmp/
 	$(MAKE) -C /lib/modules/$*/build M=$(BUILD)/kmod/$*.tmp modules $(if $(C),C=$(C))
 	@rm -rf $(BUILD)/kmod/$* && mv $(BUILD)/kmod/$*.tmp $(BUILD)/kmod/$*
+
+# Test-only module (tests/testmod/): another subsystem for the guest cases.
+testmod: $(foreach k,$(KVERS),$(BUILD)/testmod/$(k)/svs_chain.ko)
+
+$(BUILD)/testmod/%/svs_chain.ko: tests/testmod/svs_chain.c tests/testmod/Kbuild
+	@rm -rf $(BUILD)/testmod/$*.tmp && mkdir -p $(BUILD)/testmod/$*.tmp
+	@cp tests/testmod/svs_chain.c tests/testmod/Kbuild $(BUILD)/testmod/$*.tmp/
+	$(MAKE) -C /lib/modules/$*/build M=$(BUILD)/testmod/$*.tmp modules
+	@rm -rf $(BUILD)/testmod/$* && mv $(BUILD)/testmod/$*.tmp $(BUILD)/testmod/$*
 
 userspace:
 	cmake -S userspace -B $(BUILD)/userspace -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -118,5 +127,5 @@ clean:
 	rm -rf $(BUILD)
 	-$(MAKE) -C kmod clean 2>/dev/null
 
-.PHONY: all deps kmod userspace userspace-asan test demo demo-run fuzz lint clean \
+.PHONY: all deps kmod testmod userspace userspace-asan test demo demo-run fuzz lint clean \
 	bench bench-quick bench-tools bench-quick-kver kernels test-kernels

@@ -11,7 +11,7 @@
 #include <linux/version.h>
 
 /*
- * Probe points (hook.c, peername.c).
+ * Probe points (hook.c).
  *
  * TCP: tcp_v4_connect() and tcp_v6_connect() (sk->sk_prot->connect) on
  * every supported kernel; tcp_v6_connect() calls tcp_v4_connect() for a
@@ -33,20 +33,11 @@
 #define SVS_SYM_UDP4_CONNECT	"__ip4_datagram_connect"
 #define SVS_SYM_UDP6_CONNECT	"__ip6_datagram_connect"
 /*
- * listen(2) on TCP, v4 and v6: inet_listen() (sock->ops->listen, exported
- * everywhere; inet_csk_listen_start() is not exported since 6.x).
+ * Balanced sockets get their own operations table (conn.c, peername.c):
+ * the entries sock_vs replaces (release, getname, listen, setsockopt,
+ * recvmsg) have the same prototypes on every supported kernel, and the
+ * tables it copies are the exported inet_stream_ops, inet6_stream_ops,
+ * inet_dgram_ops and inet6_dgram_ops.
  */
-#define SVS_SYM_LISTEN		"inet_listen"
-
-/*
- * getpeername(): inet_getname()/inet6_getname(), (struct socket *,
- * struct sockaddr *, int peer) on every supported kernel.  recvfrom() on
- * UDP: udp_recvmsg()/udpv6_recvmsg(); the first two arguments (sk, msg) are
- * the same everywhere (7.x dropped the trailing addr_len argument).
- */
-#define SVS_SYM_GETNAME4	"inet_getname"
-#define SVS_SYM_GETNAME6	"inet6_getname"
-#define SVS_SYM_UDP4_RECVMSG	"udp_recvmsg"
-#define SVS_SYM_UDP6_RECVMSG	"udpv6_recvmsg"
 
 #endif /* _SOCK_VS_COMPAT_H */

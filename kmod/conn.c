@@ -1,122 +1,99 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Connection tracking: which real server each balanced socket went to, for
- * as long as the socket exists.
+ * Per-socket state of balanced sockets.
  *
- * When the connect hook schedules a socket it records a struct svs_conn
- * (socket -> real server, and the socket's own destructor) and points
- * sk->sk_destruct at svs_sk_destruct().  That drops the record and calls
- * the original destructor, so the end of a socket is never missed,
- * whatever path frees it (close, reset, process exit).  A kprobe would not
- * do: kprobes are skipped when they nest.
+ * A socket the connect hook balanced gets a struct svs_conn, whose first
+ * member is a copy of the socket's operations (sock->ops: inet_stream_ops,
+ * inet6_stream_ops, inet_dgram_ops or inet6_dgram_ops) with a few entries
+ * replaced by ours; sock->ops points at it for as long as the socket is
+ * balanced.  So only balanced sockets ever call into the module after
+ * connect, the record is found from the socket without a table, and
+ * nothing here takes a lock shared by the host:
  *
- * A TCP socket that listens after a failed balanced connect is handed back
- * first (hook.c), or its accepted children would inherit our destructor
- * without a record; should that ever happen anyway, svs_sk_destruct()
- * falls back to the TCP destructor of the socket's family.
+ *   getname      getpeername() returns the virtual address (peername.c)
+ *   recvmsg      UDP: recvfrom() reports the virtual address (peername.c)
+ *   release      close(): the record ends, counts drop, sock->ops restored
+ *   listen       hand the socket back first (accepted children copy
+ *                sock->ops from their listener)
+ *   setsockopt   hand the socket back before TCP_ULP and IPV6_ADDRFORM,
+ *                the two options that make the kernel replace sock->ops
+ *                (kTLS, espintcp, SMC copy the current table as their base)
  *
- * All bookkeeping (the sk -> conn table, each real server's list, the
- * destructor swaps) happens under svs_conn_lock, a BH-safe spinlock, so a
- * socket found on a list is alive while the lock is held.
+ * sock_vs never touches sk->sk_destruct, sk->sk_prot or any other field
+ * other subsystems chain through.
  *
- * Unload restores the family destructor of every tracked socket, then waits
- * for RCU and RCU-tasks grace periods so that no CPU is still inside
- * svs_sk_destruct().
+ * Each balanced connect makes a struct svs_peer (the real server it went
+ * to, the virtual address, who connected), published in conn->peer with
+ * RCU: a reconnect publishes a new one and frees the old after a grace
+ * period, so getpeername() never sees a mix.  The peer sits in its real
+ * server's xarray (dest->conns, the server's own lock), which gives the
+ * connection listing and the ActiveConn/InActConn counts.
  *
- * A record also keeps what the application connected to (the virtual
- * address and port), the real server, and the process that connected, for
- * getpeername() (peername.c) and the connection listing
- * (SOCK_VS_CMD_GET_CONN).  Records are freed after an RCU grace period, so
- * getpeername() reads them under RCU without the lock; the listing walks
- * svs_conn_list under the lock, which it never drops while it fills a
- * message (nothing there sleeps).  The list is ordered by record id, the
- * dump's cursor.
+ * Who ends a record: whoever swaps sock->ops back from &conn->ops with
+ * cmpxchg() (release, listen, setsockopt, a reconnect to a non-virtual
+ * address, or unload).  Records ended by release are freed after an RCU
+ * grace period (nobody else can call through the socket's operations once
+ * its file is being released); the others after an RCU-tasks grace period
+ * (another thread may have read sock->ops just before the swap and be
+ * about to call through it).
+ *
+ * Unload (svs_conn_net_exit() per namespace, then svs_conn_exit()): every
+ * record is ended and its socket gets its own operations back; blocked
+ * receivers in our recvmsg are woken and restart their system call on the
+ * kernel's operations; then RCU-tasks and SRCU (svs_sock_srcu, held by
+ * every operation of ours while it runs) grace periods make sure no CPU is
+ * still in, or about to enter, the module's text.
  */
-#include <linux/rhashtable.h>
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/in6.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/srcu.h>
 #include <net/genetlink.h>
 #include <net/inet_common.h>
 #include <net/inet_sock.h>
 #include <net/ipv6.h>
 #include <net/sock.h>
+#include <net/tcp.h>
 #include <net/tcp_states.h>
+#include <net/transp_v6.h>
 
 #include "sock_vs.h"
 
-typedef void (*svs_destruct_t)(struct sock *sk);
-
-struct svs_conn {
-	struct rhash_head node;		/* svs_conns, keyed by sk */
-	struct sock *sk;
-	struct hlist_node dnode;	/* dest->conns */
-	struct list_head all;		/* svs_conn_list */
-	struct svs_dest *dest;		/* holds a reference */
-	int shard;			/* of a sharded dest, else -1 */
-	svs_destruct_t orig;		/* the socket's own destructor */
-	u64 id;				/* order on svs_conn_list */
-	union nf_inet_addr vaddr;	/* virtual address connected to */
-	union nf_inet_addr daddr;	/* the real server's */
-	__be16 vport;
-	__be16 dport;
-	u8 af;				/* the service's family */
-	u8 protocol;
-	bool virt_peer;			/* getpeername() returns vaddr:vport */
-	u32 pid;			/* tgid that connected */
-	char comm[TASK_COMM_LEN];
-	struct rcu_head rcu;
-};
-
-static const struct rhashtable_params svs_conn_params = {
-	.head_offset = offsetof(struct svs_conn, node),
-	.key_offset = offsetof(struct svs_conn, sk),
-	.key_len = sizeof(struct sock *),
-	.automatic_shrinking = true,
-};
-
 static struct kmem_cache *svs_conn_cache __read_mostly;
-static struct rhashtable svs_conns;
-static LIST_HEAD(svs_conn_list);
-static DEFINE_SPINLOCK(svs_conn_lock);
-static u64 svs_conn_next_id;		/* under svs_conn_lock */
+static struct kmem_cache *svs_peer_cache __read_mostly;
 atomic64_t svs_untracked_total = ATOMIC64_INIT(0);
+DEFINE_SRCU(svs_sock_srcu);
+bool svs_unloading;
 
-/* What TCP sockets of @sk's family use (for an accepted child). */
-static svs_destruct_t svs_tcp_destruct(const struct sock *sk)
+static int svs_sock_release(struct socket *sock);
+
+/*
+ * The operations tables we know how to wrap: inet(6)_stream_ops and
+ * inet(6)_dgram_ops (the IPv6 ones are not exported: recognised by their
+ * exported entries).
+ */
+static bool svs_known_ops(const struct proto_ops *ops)
 {
-	return sk->sk_family == AF_INET6 ? inet6_sock_destruct :
-					   inet_sock_destruct;
+	return (ops->release == inet_release && ops->getname == inet_getname) ||
+	       (ops->release == inet6_release && ops->getname == inet6_getname);
 }
 
-static void svs_conn_free_rcu(struct rcu_head *head)
+/* @sock's record, if @ops (its current operations) are ours; RCU. */
+struct svs_conn *svs_conn_of_ops(const struct proto_ops *ops)
 {
-	kmem_cache_free(svs_conn_cache, container_of(head, struct svs_conn, rcu));
+	if (!ops || ops->release != svs_sock_release)
+		return NULL;
+	return container_of(ops, struct svs_conn, ops);
 }
 
-static void svs_conn_free(struct svs_conn *conn)
+/* Whether @sk is balanced (a cheap test: the connect hook's fast path). */
+bool svs_conn_maybe_tracked(const struct sock *sk)
 {
-	call_rcu(&conn->rcu, svs_conn_free_rcu);
-}
+	const struct socket *sock = READ_ONCE(sk->sk_socket);
 
-/* Forget @conn; caller holds svs_conn_lock.  Returns the dest to put. */
-static struct svs_dest *svs_conn_unlink(struct svs_conn *conn)
-{
-	struct svs_dest *dest = conn->dest;
-
-	rhashtable_remove_fast(&svs_conns, &conn->node, svs_conn_params);
-	hlist_del(&conn->dnode);
-	list_del(&conn->all);
-	atomic_dec(&dest->live.conns);
-	if (conn->shard >= 0)
-		atomic_dec(&dest->shard_conns[conn->shard]);
-	return dest;
-}
-
-/* After svs_conn_unlink() and the unlock: drop what the record held. */
-static void svs_conn_release(struct svs_conn *conn, struct svs_dest *dest)
-{
-	svs_dest_put(dest);
-	svs_conn_free(conn);
+	return sock && READ_ONCE(sock->ops)->release == svs_sock_release;
 }
 
 /*
@@ -125,211 +102,333 @@ static void svs_conn_release(struct svs_conn *conn, struct svs_dest *dest)
  */
 static void svs_conn_untracked(struct svs_service *svc, struct svs_dest *dest)
 {
-	atomic64_inc(&dest->stats.untracked);
-	atomic64_inc(&svc->stats.untracked);
+	svs_stat_inc(&dest->stats, SVS_STAT_UNTRACKED);
+	svs_stat_inc(&svc->stats, SVS_STAT_UNTRACKED);
 	atomic64_inc(&svs_untracked_total);
 }
 
-static void svs_sk_destruct(struct sock *sk)
+static void svs_peer_free_rcu(struct rcu_head *head)
 {
-	struct svs_dest *dest = NULL;
-	struct svs_conn *conn;
-	svs_destruct_t orig;
+	kmem_cache_free(svs_peer_cache, container_of(head, struct svs_peer, rcu));
+}
 
-	spin_lock_bh(&svs_conn_lock);
-	conn = rhashtable_lookup_fast(&svs_conns, &sk, svs_conn_params);
-	if (conn) {
-		dest = svs_conn_unlink(conn);
-		orig = conn->orig;
-	} else {
-		/* Handed back meanwhile (unload), or an accepted child. */
-		orig = READ_ONCE(sk->sk_destruct);
-		if (orig == svs_sk_destruct)
-			orig = svs_tcp_destruct(sk);
-	}
-	WRITE_ONCE(sk->sk_destruct, orig);
-	spin_unlock_bh(&svs_conn_lock);
+/* @peer no longer describes its socket: out of its server, counts down. */
+static void svs_peer_drop(struct svs_peer *peer)
+{
+	struct svs_dest *dest = peer->dest;
 
-	if (conn)
-		svs_conn_release(conn, dest);
-	if (orig)
-		orig(sk);
+	xa_erase(&dest->conns, peer->id);
+	atomic_dec(&dest->live.conns);
+	if (peer->shard >= 0)
+		atomic_dec(&dest->shard_conns[peer->shard]);
+	svs_dest_put(dest);
+	call_rcu(&peer->rcu, svs_peer_free_rcu);
 }
 
 /*
- * The connect hook scheduled @sk, connecting to the virtual service @svc,
+ * Unload found @peer on a socket whose operations are no longer ours (code
+ * sock_vs does not know replaced them): end the record's bookkeeping; the
+ * record itself stays, as something may still call through it.
+ */
+static void svs_peer_forget(struct svs_peer *peer)
+{
+	struct svs_conn *conn = peer->conn;
+	bool mine = false;
+
+	spin_lock_bh(&conn->lock);
+	if (rcu_access_pointer(conn->peer) == peer) {
+		RCU_INIT_POINTER(conn->peer, NULL);
+		conn->dead = true;
+		mine = true;
+	}
+	spin_unlock_bh(&conn->lock);
+	if (mine) {
+		pr_warn_once("a balanced socket's operations were replaced by other code; its record is kept\n");
+		svs_peer_drop(peer);
+	}
+}
+
+static void svs_conn_free_rcu(struct rcu_head *head)
+{
+	struct svs_conn *conn = container_of(head, struct svs_conn, rcu);
+
+	sock_put(conn->sk);
+	kmem_cache_free(svs_conn_cache, conn);
+}
+
+/* An RCU-tasks grace period does not imply an RCU one: chain them. */
+static void svs_conn_free_tasks(struct rcu_head *head)
+{
+	call_rcu(head, svs_conn_free_rcu);
+}
+
+/*
+ * End @conn if it still is @sock's: give the socket its operations back,
+ * drop its peer.  @others: other threads may be calling through
+ * sock->ops (everything but release), so free after RCU-tasks.
+ * Returns whether we ended it.
+ */
+static bool svs_conn_end(struct socket *sock, struct svs_conn *conn,
+			 bool others)
+{
+	struct svs_peer *peer;
+
+	if (cmpxchg(&sock->ops, &conn->ops, conn->orig) != &conn->ops)
+		return false;
+	spin_lock_bh(&conn->lock);
+	conn->dead = true;
+	peer = rcu_dereference_protected(conn->peer, lockdep_is_held(&conn->lock));
+	RCU_INIT_POINTER(conn->peer, NULL);
+	spin_unlock_bh(&conn->lock);
+	if (peer)
+		svs_peer_drop(peer);
+	if (others)
+		call_rcu_tasks(&conn->rcu, svs_conn_free_tasks);
+	else
+		call_rcu(&conn->rcu, svs_conn_free_rcu);
+	return true;
+}
+
+/* The operations of ours: each one runs inside svs_sock_srcu. */
+
+static int svs_sock_release(struct socket *sock)
+{
+	const struct proto_ops *orig;
+	struct svs_conn *conn;
+	int idx, ret;
+
+	idx = srcu_read_lock(&svs_sock_srcu);
+	rcu_read_lock();
+	conn = svs_conn_of_ops(READ_ONCE(sock->ops));
+	orig = conn ? conn->orig : READ_ONCE(sock->ops);
+	if (conn)
+		svs_conn_end(sock, conn, false);
+	rcu_read_unlock();
+	ret = orig->release(sock);
+	srcu_read_unlock(&svs_sock_srcu, idx);
+	return ret;
+}
+
+/* Hand @sock back now; returns its own operations. */
+static const struct proto_ops *svs_sock_handback(struct socket *sock)
+{
+	const struct proto_ops *ops;
+	struct svs_conn *conn;
+
+	rcu_read_lock();
+	ops = READ_ONCE(sock->ops);
+	conn = svs_conn_of_ops(ops);
+	if (conn) {
+		ops = conn->orig;
+		svs_conn_end(sock, conn, true);
+	}
+	rcu_read_unlock();
+	return ops;
+}
+
+static int svs_sock_listen(struct socket *sock, int backlog)
+{
+	int idx, ret;
+
+	idx = srcu_read_lock(&svs_sock_srcu);
+	ret = svs_sock_handback(sock)->listen(sock, backlog);
+	srcu_read_unlock(&svs_sock_srcu, idx);
+	return ret;
+}
+
+static int svs_sock_setsockopt(struct socket *sock, int level, int optname,
+			       sockptr_t optval, unsigned int optlen)
+{
+	const struct proto_ops *ops;
+	int idx, ret;
+
+	idx = srcu_read_lock(&svs_sock_srcu);
+	if ((level == SOL_TCP && optname == TCP_ULP) ||
+	    (level == SOL_IPV6 && optname == IPV6_ADDRFORM)) {
+		ops = svs_sock_handback(sock);
+	} else {
+		rcu_read_lock();
+		ops = READ_ONCE(sock->ops);
+		if (svs_conn_of_ops(ops))
+			ops = svs_conn_of_ops(ops)->orig;
+		rcu_read_unlock();
+	}
+	ret = ops->setsockopt(sock, level, optname, optval, optlen);
+	srcu_read_unlock(&svs_sock_srcu, idx);
+	return ret;
+}
+
+/*
+ * The connect hook balanced @sk, connecting to the virtual service @svc,
  * to @dest, on @shard if @dest is sharded (else -1).  @virt_peer: whether
- * getpeername() should return the virtual address.  @svc and @dest are
- * RCU-protected: we may race with their deletion.  Called under
- * rcu_read_lock(), so it must not sleep.  A socket that cannot be
- * recorded (no memory, @dest deleted meanwhile) still connects to @dest
- * but is counted as untracked instead.
+ * getpeername() should return the virtual address.  Called in the
+ * connecting task's context with the socket locked by it, under
+ * rcu_read_lock() (@svc and @dest may be being deleted).  A socket that
+ * cannot be recorded (no memory, @dest deleted meanwhile, operations we do
+ * not know) still connects to @dest but is counted as untracked instead.
  */
 void svs_conn_track(struct sock *sk, struct svs_service *svc,
 		    struct svs_dest *dest, int shard, bool virt_peer)
 {
-	struct svs_dest *old = NULL;
+	const gfp_t gfp = GFP_NOWAIT | __GFP_NOWARN | __GFP_ACCOUNT;
+	struct socket *sock = sk->sk_socket;
 	struct svs_conn *conn, *fresh = NULL;
-	svs_destruct_t cur = READ_ONCE(sk->sk_destruct);
-	char comm[TASK_COMM_LEN];
+	const struct proto_ops *ops;
+	struct svs_peer *peer, *old;
 
-	get_task_comm(comm, current);
+	if (!sock)
+		goto untracked;
+	ops = READ_ONCE(sock->ops);
+	conn = svs_conn_of_ops(ops);
+	if (!conn && !svs_known_ops(ops))
+		goto untracked;
 
-	if (cur != svs_sk_destruct) {
-		fresh = kmem_cache_zalloc(svs_conn_cache, GFP_NOWAIT |
-					  __GFP_NOWARN | __GFP_ACCOUNT);
-		if (!fresh) {
-			svs_conn_untracked(svc, dest);
-			return;
-		}
+	peer = kmem_cache_zalloc(svs_peer_cache, gfp);
+	if (!peer)
+		goto untracked;
+	if (!conn) {
+		fresh = kmem_cache_alloc(svs_conn_cache, gfp);
+		if (!fresh)
+			goto free_peer;
+		fresh->ops = *ops;
+		fresh->ops.release = svs_sock_release;
+		fresh->ops.getname = svs_sock_getname;
+		fresh->ops.listen = svs_sock_listen;
+		fresh->ops.setsockopt = svs_sock_setsockopt;
+		if (sk->sk_type == SOCK_DGRAM)
+			fresh->ops.recvmsg = svs_sock_recvmsg;
+		fresh->orig = ops;
+		fresh->sk = sk;
+		spin_lock_init(&fresh->lock);
+		fresh->dead = false;
+		RCU_INIT_POINTER(fresh->peer, NULL);
+		conn = fresh;
 	}
-	if (!refcount_inc_not_zero(&dest->refcnt)) {
-		if (fresh)
-			kmem_cache_free(svs_conn_cache, fresh);
+	peer->conn = conn;
+	peer->sk = sk;
+	peer->shard = dest->shard_conns ? shard : -1;
+	peer->af = svc->key.af;
+	peer->protocol = svc->key.protocol;
+	peer->vaddr = svc->key.addr;
+	peer->vport = svc->key.port;
+	peer->daddr = dest->addr;
+	peer->dport = dest->port;
+	peer->virt_peer = virt_peer;
+	peer->pid = current->tgid;
+	get_task_comm(peer->comm, current);
+	if (!refcount_inc_not_zero(&dest->refcnt))
+		goto free_conn;
+	peer->dest = dest;
+	if (xa_alloc_cyclic(&dest->conns, &peer->id, peer, xa_limit_32b,
+			    &dest->next_conn, gfp) < 0)
+		goto put_dest;
+
+	atomic_inc(&dest->live.conns);
+	if (peer->shard >= 0)
+		atomic_inc(&dest->shard_conns[peer->shard]);
+	/* IPVS marks a server overloaded when a connection reaches the limit. */
+	if (READ_ONCE(dest->live.u_thresh) &&
+	    atomic_read(&dest->live.conns) >= READ_ONCE(dest->live.u_thresh))
+		atomic_set(&dest->live.overloaded, 1);
+
+	spin_lock_bh(&conn->lock);
+	if (conn->dead) {
+		/* Handed back meanwhile (by another thread's listen()). */
+		spin_unlock_bh(&conn->lock);
+		svs_peer_drop(peer);
 		svs_conn_untracked(svc, dest);
 		return;
 	}
-
-	spin_lock_bh(&svs_conn_lock);
-	conn = rhashtable_lookup_fast(&svs_conns, &sk, svs_conn_params);
-	if (conn) {
-		/* A reconnect: move the record. */
-		old = svs_conn_unlink(conn);
-	} else {
-		conn = fresh;
-		fresh = NULL;
-		if (!conn) {
-			/* Our destructor without a record: not ours to track. */
-			spin_unlock_bh(&svs_conn_lock);
-			svs_conn_untracked(svc, dest);
-			svs_dest_put(dest);
-			return;
-		}
-		conn->sk = sk;
-		conn->orig = cur;
-	}
-	conn->dest = dest;
-	conn->shard = dest->shard_conns ? shard : -1;
-	conn->id = ++svs_conn_next_id;
-	conn->af = svc->key.af;
-	conn->protocol = svc->key.protocol;
-	conn->vaddr = svc->key.addr;
-	conn->vport = svc->key.port;
-	conn->daddr = dest->addr;
-	conn->dport = dest->port;
-	WRITE_ONCE(conn->virt_peer, virt_peer);
-	conn->pid = current->tgid;
-	memcpy(conn->comm, comm, sizeof(comm));
-	if (rhashtable_insert_fast(&svs_conns, &conn->node, svs_conn_params)) {
-		/* No memory for the table: the socket goes untracked. */
-		WRITE_ONCE(sk->sk_destruct, conn->orig);
-		spin_unlock_bh(&svs_conn_lock);
-		svs_conn_untracked(svc, dest);
-		svs_conn_release(conn, dest);
-		goto out;
-	}
-	hlist_add_head(&conn->dnode, &dest->conns);
-	list_add_tail(&conn->all, &svs_conn_list);
-	/* IPVS marks a server overloaded when a connection reaches the limit. */
-	if (atomic_inc_return(&dest->live.conns) >= READ_ONCE(dest->live.u_thresh) &&
-	    READ_ONCE(dest->live.u_thresh))
-		atomic_set(&dest->live.overloaded, 1);
-	if (conn->shard >= 0)
-		atomic_inc(&dest->shard_conns[conn->shard]);
-	WRITE_ONCE(sk->sk_destruct, svs_sk_destruct);
-	spin_unlock_bh(&svs_conn_lock);
-out:
+	old = rcu_dereference_protected(conn->peer, lockdep_is_held(&conn->lock));
+	rcu_assign_pointer(conn->peer, peer);
+	spin_unlock_bh(&conn->lock);
 	if (old)
-		svs_dest_put(old);
+		svs_peer_drop(old);
+	if (fresh) {
+		sock_hold(sk);
+		if (cmpxchg(&sock->ops, ops, &fresh->ops) != ops) {
+			/* Someone replaced the operations meanwhile. */
+			sock_put(sk);
+			svs_peer_drop(peer);
+			kmem_cache_free(svs_conn_cache, fresh);
+			svs_conn_untracked(svc, dest);
+		}
+	}
+	return;
+
+put_dest:
+	svs_dest_put(dest);
+free_conn:
 	if (fresh)
 		kmem_cache_free(svs_conn_cache, fresh);
+free_peer:
+	kmem_cache_free(svs_peer_cache, peer);
+untracked:
+	svs_conn_untracked(svc, dest);
 }
 
-/* @sk connects somewhere that is not a virtual service, or listens. */
+/* @sk connects somewhere that is not a virtual service: hand it back. */
 void svs_conn_untrack(struct sock *sk)
 {
-	struct svs_dest *dest = NULL;
-	struct svs_conn *conn;
+	struct socket *sock = sk->sk_socket;
 
-	if (READ_ONCE(sk->sk_destruct) != svs_sk_destruct)
-		return;
-	spin_lock_bh(&svs_conn_lock);
-	conn = rhashtable_lookup_fast(&svs_conns, &sk, svs_conn_params);
-	if (conn) {
-		dest = svs_conn_unlink(conn);
-		WRITE_ONCE(sk->sk_destruct, conn->orig);
-	}
-	spin_unlock_bh(&svs_conn_lock);
-	if (conn)
-		svs_conn_release(conn, dest);
-}
-
-/* Whether @sk may have a record (a cheap test before a lookup). */
-bool svs_conn_maybe_tracked(const struct sock *sk)
-{
-	return READ_ONCE(sk->sk_destruct) == svs_sk_destruct;
+	if (sock && svs_conn_maybe_tracked(sk))
+		svs_sock_handback(sock);
 }
 
 /*
- * getpeername() on @sk filled @uaddr (peername.c calls this after
- * inet_getname() or inet6_getname() returned).  If @sk is balanced, its
- * service wants the virtual address shown, and @uaddr still names the real
- * server the record has (the socket did not move since), put the virtual
- * address and port there instead.  Any context: reads the record under RCU.
+ * getpeername() or recvfrom() on the socket of @conn wrote @uaddr (the
+ * kernel's copy).  If the service wants the virtual address shown and
+ * @uaddr names the real server of the socket's current peer, put the
+ * virtual address and port there instead.  Under rcu_read_lock().
  */
-void svs_conn_peername(struct sock *sk, struct sockaddr *uaddr)
+void svs_conn_peername(struct svs_conn *conn, struct sockaddr *uaddr)
 {
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)uaddr;
 	struct sockaddr_in *sin = (struct sockaddr_in *)uaddr;
-	struct svs_conn *conn;
+	const struct svs_peer *peer = rcu_dereference(conn->peer);
 
-	if (!svs_conn_maybe_tracked(sk))
+	if (!peer || !peer->virt_peer)
 		return;
-	rcu_read_lock();
-	conn = rhashtable_lookup(&svs_conns, &sk, svs_conn_params);
-	if (!conn || !READ_ONCE(conn->virt_peer))
-		goto out;
-	if (uaddr->sa_family == AF_INET && conn->af == AF_INET) {
-		if (sin->sin_addr.s_addr != conn->daddr.ip ||
-		    sin->sin_port != conn->dport)
-			goto out;
-		sin->sin_addr.s_addr = conn->vaddr.ip;
-		sin->sin_port = conn->vport;
+	if (uaddr->sa_family == AF_INET && peer->af == AF_INET) {
+		if (sin->sin_addr.s_addr != peer->daddr.ip ||
+		    sin->sin_port != peer->dport)
+			return;
+		sin->sin_addr.s_addr = peer->vaddr.ip;
+		sin->sin_port = peer->vport;
 	} else if (uaddr->sa_family == AF_INET6) {
-		if (sin6->sin6_port != conn->dport)
-			goto out;
-		if (conn->af == AF_INET6) {
-			if (!ipv6_addr_equal(&sin6->sin6_addr, &conn->daddr.in6))
-				goto out;
-			sin6->sin6_addr = conn->vaddr.in6;
+		if (sin6->sin6_port != peer->dport)
+			return;
+		if (peer->af == AF_INET6) {
+			if (!ipv6_addr_equal(&sin6->sin6_addr, &peer->daddr.in6))
+				return;
+			sin6->sin6_addr = peer->vaddr.in6;
 		} else {
 			/* An IPv6 socket balanced by an IPv4 service. */
 			if (!ipv6_addr_v4mapped(&sin6->sin6_addr) ||
-			    sin6->sin6_addr.s6_addr32[3] != conn->daddr.ip)
-				goto out;
-			ipv6_addr_set_v4mapped(conn->vaddr.ip, &sin6->sin6_addr);
+			    sin6->sin6_addr.s6_addr32[3] != peer->daddr.ip)
+				return;
+			ipv6_addr_set_v4mapped(peer->vaddr.ip, &sin6->sin6_addr);
 		}
-		sin6->sin6_port = conn->vport;
+		sin6->sin6_port = peer->vport;
 		sin6->sin6_scope_id = 0;
 	}
-out:
-	rcu_read_unlock();
 }
 
-/* One SOCK_VS_CMD_GET_CONN message; caller holds svs_conn_lock. */
-static int svs_conn_fill(struct sk_buff *skb, const struct svs_conn *conn,
+/* One SOCK_VS_CMD_GET_CONN message; under rcu_read_lock(). */
+static int svs_conn_fill(struct sk_buff *skb, const struct svs_peer *peer,
 			 u32 portid, u32 seq)
 {
-	const struct sock *sk = conn->sk;
+	const struct sock *sk = peer->sk;
 	const struct inet_sock *inet = inet_sk(sk);
-	int alen = conn->af == AF_INET ? sizeof(struct in_addr) :
+	int alen = peer->af == AF_INET ? sizeof(struct in_addr) :
 					 sizeof(struct in6_addr);
 	union nf_inet_addr laddr;
 	struct nlattr *nest;
 	void *hdr;
 
 	memset(&laddr, 0, sizeof(laddr));
-	if (conn->af == AF_INET) {
+	if (peer->af == AF_INET) {
 		laddr.ip = READ_ONCE(inet->inet_saddr);
 	} else {
 		const struct ipv6_pinfo *np = inet6_sk(sk);
@@ -344,20 +443,20 @@ static int svs_conn_fill(struct sk_buff *skb, const struct svs_conn *conn,
 	nest = nla_nest_start(skb, SOCK_VS_ATTR_CONN);
 	if (!nest)
 		goto cancel;
-	if (nla_put_u16(skb, SOCK_VS_CONN_ATTR_AF, conn->af) ||
-	    nla_put_u16(skb, SOCK_VS_CONN_ATTR_PROTOCOL, conn->protocol) ||
+	if (nla_put_u16(skb, SOCK_VS_CONN_ATTR_AF, peer->af) ||
+	    nla_put_u16(skb, SOCK_VS_CONN_ATTR_PROTOCOL, peer->protocol) ||
 	    nla_put(skb, SOCK_VS_CONN_ATTR_LADDR, alen, &laddr) ||
 	    nla_put_u16(skb, SOCK_VS_CONN_ATTR_LPORT,
 			ntohs(READ_ONCE(inet->inet_sport))) ||
-	    nla_put(skb, SOCK_VS_CONN_ATTR_VADDR, alen, &conn->vaddr) ||
-	    nla_put_u16(skb, SOCK_VS_CONN_ATTR_VPORT, ntohs(conn->vport)) ||
-	    nla_put(skb, SOCK_VS_CONN_ATTR_DADDR, alen, &conn->daddr) ||
-	    nla_put_u16(skb, SOCK_VS_CONN_ATTR_DPORT, ntohs(conn->dport)) ||
-	    (conn->shard >= 0 &&
-	     nla_put_u32(skb, SOCK_VS_CONN_ATTR_SHARD, conn->shard)) ||
+	    nla_put(skb, SOCK_VS_CONN_ATTR_VADDR, alen, &peer->vaddr) ||
+	    nla_put_u16(skb, SOCK_VS_CONN_ATTR_VPORT, ntohs(peer->vport)) ||
+	    nla_put(skb, SOCK_VS_CONN_ATTR_DADDR, alen, &peer->daddr) ||
+	    nla_put_u16(skb, SOCK_VS_CONN_ATTR_DPORT, ntohs(peer->dport)) ||
+	    (peer->shard >= 0 &&
+	     nla_put_u32(skb, SOCK_VS_CONN_ATTR_SHARD, peer->shard)) ||
 	    nla_put_u8(skb, SOCK_VS_CONN_ATTR_STATE, READ_ONCE(sk->sk_state)) ||
-	    nla_put_u32(skb, SOCK_VS_CONN_ATTR_PID, conn->pid) ||
-	    nla_put_string(skb, SOCK_VS_CONN_ATTR_COMM, conn->comm))
+	    nla_put_u32(skb, SOCK_VS_CONN_ATTR_PID, peer->pid) ||
+	    nla_put_string(skb, SOCK_VS_CONN_ATTR_COMM, peer->comm))
 		goto cancel;
 	nla_nest_end(skb, nest);
 	genlmsg_end(skb, hdr);
@@ -369,37 +468,56 @@ cancel:
 
 /*
  * SOCK_VS_CMD_GET_CONN dump: the balanced sockets of the requester's
- * namespace, in record order.  cb->args[0] is the id of the last one sent.
+ * namespace, real server by real server (in creation order, deleted ones
+ * that still have sockets included), each server's sockets in record
+ * order.  The cursor is (cb->args[0], cb->args[1]): the server's id and
+ * the next record id, so a round resumes with one xarray lookup: O(N) in
+ * all.  No lock is held between rounds; within a round only the
+ * namespace's list of servers is locked (never by the connect path).
  */
 int svs_conn_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	const struct net *net = sock_net(skb->sk);
+	struct svs_net *sn = svs_net(sock_net(skb->sk));
 	u32 portid = NETLINK_CB(cb->skb).portid;
-	u64 cursor = (u64)cb->args[0];
-	struct svs_conn *conn;
+	u64 dcur = (u64)cb->args[0];
+	unsigned long id = (unsigned long)cb->args[1];
+	struct svs_peer *peer;
+	struct svs_dest *dest;
 
-	spin_lock_bh(&svs_conn_lock);
-	list_for_each_entry(conn, &svs_conn_list, all) {
-		if (conn->id <= cursor || !net_eq(sock_net(conn->sk), net))
+	spin_lock_bh(&sn->dests_lock);
+	rcu_read_lock();
+	list_for_each_entry(dest, &sn->dests, net_node) {
+		if (dest->net_id < dcur)
 			continue;
-		if (svs_conn_fill(skb, conn, portid, cb->nlh->nlmsg_seq))
-			break;
-		cb->args[0] = (long)conn->id;
+		if (dest->net_id > dcur)
+			id = 0;
+		xa_for_each_start(&dest->conns, id, peer, id) {
+			if (svs_conn_fill(skb, peer, portid, cb->nlh->nlmsg_seq))
+				goto out;
+			cb->args[0] = (long)dest->net_id;
+			cb->args[1] = (long)id + 1;
+		}
+		/* Past this server: the next round starts after it. */
+		cb->args[0] = (long)dest->net_id + 1;
+		cb->args[1] = 0;
 	}
-	spin_unlock_bh(&svs_conn_lock);
+out:
+	rcu_read_unlock();
+	spin_unlock_bh(&sn->dests_lock);
 	return skb->len;
 }
 
-/* Established and other open sockets scheduled to @dest. */
+/* Established and other open balanced sockets on @dest (an RCU walk). */
 void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive)
 {
-	struct svs_conn *conn;
+	struct svs_peer *peer;
+	unsigned long id;
 
 	*active = 0;
 	*inactive = 0;
-	spin_lock_bh(&svs_conn_lock);
-	hlist_for_each_entry(conn, &dest->conns, dnode) {
-		switch (READ_ONCE(conn->sk->sk_state)) {
+	rcu_read_lock();
+	xa_for_each(&dest->conns, id, peer) {
+		switch (READ_ONCE(peer->sk->sk_state)) {
 		case TCP_ESTABLISHED:
 			(*active)++;
 			break;
@@ -410,47 +528,87 @@ void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive)
 			break;
 		}
 	}
-	spin_unlock_bh(&svs_conn_lock);
+	rcu_read_unlock();
+}
+
+/*
+ * Unload, for each namespace: end every record (the connect hook is gone,
+ * so no new ones), wake receivers blocked in our recvmsg so that they
+ * restart on the kernel's operations.  svs_unloading is already set.
+ */
+void svs_conn_net_exit(struct svs_net *sn)
+{
+	struct svs_dest *dest, *found;
+	struct svs_peer *peer;
+	unsigned long id;
+
+	/*
+	 * Ending a record may drop the last reference to a deleted server,
+	 * which takes sn->dests_lock: take each server with records out of
+	 * the list walk, with a reference, and start over.
+	 */
+	for (;;) {
+		found = NULL;
+		spin_lock_bh(&sn->dests_lock);
+		list_for_each_entry(dest, &sn->dests, net_node) {
+			if (!xa_empty(&dest->conns) &&
+			    refcount_inc_not_zero(&dest->refcnt)) {
+				found = dest;
+				break;
+			}
+		}
+		spin_unlock_bh(&sn->dests_lock);
+		if (!found)
+			break;
+		rcu_read_lock();
+		xa_for_each(&found->conns, id, peer) {
+			struct sock *sk = peer->sk;
+			struct socket *sock = READ_ONCE(sk->sk_socket);
+			struct svs_conn *conn;
+
+			conn = sock ? svs_conn_of_ops(READ_ONCE(sock->ops)) : NULL;
+			if (!conn || !svs_conn_end(sock, conn, true)) {
+				/* Not reachable through the socket: just forget it. */
+				svs_peer_forget(peer);
+				continue;
+			}
+			if (sk->sk_type == SOCK_DGRAM)
+				wake_up_interruptible_all(sk_sleep(sk));
+		}
+		rcu_read_unlock();
+		svs_dest_put(found);
+		cond_resched();
+	}
 }
 
 int svs_conn_init(void)
 {
-	int err;
-
 	svs_conn_cache = KMEM_CACHE(svs_conn, SLAB_ACCOUNT);
-	if (!svs_conn_cache)
-		return -ENOMEM;
-	err = rhashtable_init(&svs_conns, &svs_conn_params);
-	if (err)
-		kmem_cache_destroy(svs_conn_cache);
-	return err;
+	svs_peer_cache = KMEM_CACHE(svs_peer, SLAB_ACCOUNT);
+	if (svs_conn_cache && svs_peer_cache)
+		return 0;
+	svs_conn_destroy_cache();
+	return -ENOMEM;
 }
 
 /* After rcu_barrier(): a leaked record shows up as a slab error here. */
 void svs_conn_destroy_cache(void)
 {
+	kmem_cache_destroy(svs_peer_cache);
 	kmem_cache_destroy(svs_conn_cache);
 }
 
-/* Module unload, after the hooks are gone: give every socket back. */
+/* Unload, after every namespace's svs_conn_net_exit(). */
 void svs_conn_exit(void)
 {
-	struct svs_conn *conn;
-	struct svs_dest *dest;
-
-	spin_lock_bh(&svs_conn_lock);
-	while (!list_empty(&svs_conn_list)) {
-		conn = list_first_entry(&svs_conn_list, struct svs_conn, all);
-		dest = svs_conn_unlink(conn);
-		WRITE_ONCE(conn->sk->sk_destruct, conn->orig);
-		spin_unlock_bh(&svs_conn_lock);
-		svs_conn_release(conn, dest);
-		cond_resched();
-		spin_lock_bh(&svs_conn_lock);
-	}
-	spin_unlock_bh(&svs_conn_lock);
-	/* No CPU may still be in, or about to enter, svs_sk_destruct(). */
-	synchronize_rcu();
+	/* Tasks that read our sock->ops before it was restored are now in
+	 * svs_sock_srcu's read side, or done.
+	 */
 	synchronize_rcu_tasks();
-	rhashtable_destroy(&svs_conns);
+	/* Our operations in progress (blocked receivers were woken). */
+	synchronize_srcu(&svs_sock_srcu);
+	/* Their last instructions after srcu_read_unlock(). */
+	synchronize_rcu_tasks();
+	rcu_barrier_tasks();
+	rcu_barrier();
 }

@@ -23,7 +23,9 @@
  * "returns" into svs_*_connect(), which runs in the caller's own context,
  * process context with the socket locked (lock_sock()), preemptible even
  * on PREEMPT_RT.  The wrapper schedules, rewrites the kernel's copy of the
- * destination, records the socket (conn.c), and then calls the probed
+ * destination, gives the socket its per-socket state (conn.c: its own
+ * operations table, so that getpeername(), recvfrom() and close() of
+ * balanced sockets, and only theirs, reach sock_vs), and calls the probed
  * function itself, through its exported entry (tcp_prot.connect,
  * tcpv6_prot.connect, __ip4/__ip6_datagram_connect), which connects to the
  * real server as if the application had asked for it.  That second entry
@@ -41,6 +43,9 @@
  * waits for wrappers in progress (they may sleep in the probed function,
  * e.g. allocating the SYN); a last RCU-tasks grace period covers the
  * instructions after srcu_read_unlock().
+ *
+ * These four probes are the only hooks sock_vs has into the rest of the
+ * host; nothing else of an unbalanced socket passes through the module.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -161,7 +166,7 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	in.lport = inet_sk(sk)->inet_num;
 	idx = dt->sched->pick(&in);
 	if (idx < 0 || idx >= (int)dt->n) {
-		atomic64_inc(&svc->stats.refused);
+		svs_stat_inc(&svc->stats, SVS_STAT_REFUSED);
 		ret = -ECONNREFUSED;
 		goto out;
 	}
@@ -181,8 +186,8 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 		if (addr_len >= (int)sizeof(*sin6))
 			sin6->sin6_scope_id = 0;
 	}
-	atomic64_inc(&svc->stats.conns);
-	atomic64_inc(&dest->stats.conns);
+	svs_stat_inc(&svc->stats, SVS_STAT_CONNS);
+	svs_stat_inc(&dest->stats, SVS_STAT_CONNS);
 	svs_conn_track(sk, svc, dest, shard,
 		       !(READ_ONCE(svc->conf.flags) & SOCK_VS_SVC_F_REAL_PEERNAME));
 	ret = 1;
@@ -333,42 +338,8 @@ static struct kprobe svs_kp_udp6 = {
 	.pre_handler = svs_pre_udp6,
 };
 
-/*
- * A socket that listens after a failed balanced connect would pass our
- * destructor on to every socket it accepts: hand the socket back first.
- * listen(2) runs in process context without the socket lock; inet_listen()
- * takes it.
- */
-static noinline int svs_listen(struct socket *sock, int backlog)
-{
-	int idx, ret;
-
-	idx = srcu_read_lock(&svs_hook_srcu);
-	svs_conn_untrack(sock->sk);
-	ret = inet_listen(sock, backlog);
-	srcu_read_unlock(&svs_hook_srcu, idx);
-	return ret;
-}
-
-static int svs_pre_listen(struct kprobe *p, struct pt_regs *regs)
-{
-	struct socket *sock = (struct socket *)regs_get_kernel_argument(regs, 0);
-	unsigned long caller = *(unsigned long *)kernel_stack_pointer(regs);
-
-	if (!sock->sk || !svs_conn_maybe_tracked(sock->sk) ||
-	    within_module(caller, THIS_MODULE))
-		return 0;
-	instruction_pointer_set(regs, (unsigned long)svs_listen);
-	return 1;
-}
-
-static struct kprobe svs_kp_listen = {
-	.symbol_name = SVS_SYM_LISTEN,
-	.pre_handler = svs_pre_listen,
-};
-
 static struct kprobe *svs_kps[] = {
-	&svs_kp_tcp4, &svs_kp_tcp6, &svs_kp_udp4, &svs_kp_udp6, &svs_kp_listen,
+	&svs_kp_tcp4, &svs_kp_tcp6, &svs_kp_udp4, &svs_kp_udp6,
 };
 
 /* The function a wrapper calls must be the one its probe is on. */
@@ -417,17 +388,13 @@ int svs_hook_init(void)
 			return -EOPNOTSUPP;
 		}
 	}
-	err = svs_peername_init();
-	if (err)
-		unregister_kprobes(svs_kps, ARRAY_SIZE(svs_kps));
-	return err;
+	return 0;
 }
 
 void svs_hook_exit(void)
 {
 	long unlocked = atomic_long_read(&svs_hook_unlocked);
 
-	svs_peername_exit();
 	unregister_kprobes(svs_kps, ARRAY_SIZE(svs_kps));
 	/* Tasks redirected, not yet in svs_hook_srcu's read side. */
 	synchronize_rcu_tasks();

@@ -31,6 +31,8 @@ static int __net_init svs_net_init(struct net *net)
 
 static void __net_exit svs_net_exit(struct net *net)
 {
+	/* Unload: balanced sockets get their own operations back first. */
+	svs_conn_net_exit(svs_net(net));
 	svs_net_free_tables(svs_net(net));
 }
 
@@ -69,7 +71,6 @@ err_pernet:
 	unregister_pernet_subsys(&svs_net_ops);
 err_conn:
 	svs_conn_exit();
-	rcu_barrier();
 	svs_conn_destroy_cache();
 err_caches:
 	svs_caches_destroy();
@@ -79,14 +80,15 @@ err_caches:
 static void __exit svs_exit(void)
 {
 	/*
-	 * No new lookups, sockets handed back, no new configuration, then
-	 * free the tables.
+	 * No new balanced connects, no new configuration; every namespace
+	 * hands its balanced sockets back and frees its tables; then wait
+	 * until nothing runs our socket operations.
 	 */
 	svs_hook_exit();
-	svs_conn_exit();
+	WRITE_ONCE(svs_unloading, true);
 	svs_genl_exit();
 	unregister_pernet_subsys(&svs_net_ops);
-	rcu_barrier();
+	svs_conn_exit();
 	svs_conn_destroy_cache();
 	svs_caches_destroy();
 	pr_info("unloaded\n");

@@ -4,8 +4,11 @@
  *
  * The protocol is defined in include/uapi/linux/sock_vs.h.  Policies sit
  * beside the commands; validation is strict.  Commands that change
- * anything need CAP_NET_ADMIN over the namespace (GENL_UNS_ADMIN_PERM);
- * listing is open to every user of the namespace.  Every change is
+ * anything need CAP_NET_ADMIN over the namespace (GENL_UNS_ADMIN_PERM), and
+ * so does the connection listing (it shows other users' processes); the
+ * services, real servers and the module's information are open to every
+ * user of the namespace (none of these dumps takes a lock the connect path
+ * takes).  Every change is
  * all-or-nothing: it is checked completely before anything is modified.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -305,11 +308,11 @@ static int svs_put_stats(struct sk_buff *skb, int type,
 	if (!nest)
 		return -EMSGSIZE;
 	if (nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_CONNS,
-			      atomic64_read(&s->conns), SOCK_VS_STATS_ATTR_PAD) ||
+			      svs_stat_read(s, SVS_STAT_CONNS), SOCK_VS_STATS_ATTR_PAD) ||
 	    nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_REFUSED,
-			      atomic64_read(&s->refused), SOCK_VS_STATS_ATTR_PAD) ||
+			      svs_stat_read(s, SVS_STAT_REFUSED), SOCK_VS_STATS_ATTR_PAD) ||
 	    nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_UNTRACKED,
-			      atomic64_read(&s->untracked), SOCK_VS_STATS_ATTR_PAD)) {
+			      svs_stat_read(s, SVS_STAT_UNTRACKED), SOCK_VS_STATS_ATTR_PAD)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -502,7 +505,7 @@ static int svs_dest_cmd(struct genl_info *info, enum svs_dest_op op)
 	if (err)
 		goto out;
 	if (op == SVS_DEST_NEW)
-		err = svs_dest_add(svc, &addr, port, &conf, extack);
+		err = svs_dest_add(sn, svc, &addr, port, &conf, extack);
 	else
 		err = svs_dest_edit(svc, dest, &conf, extack);
 out:
@@ -758,6 +761,7 @@ static const struct genl_ops svs_genl_ops[] = {
 	{
 		.cmd = SOCK_VS_CMD_GET_CONN,
 		.dumpit = svs_conn_dump,
+		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };
 

@@ -1,150 +1,126 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * getpeername() on a balanced socket returns the virtual address and port
- * the application connected to, unless its service has
+ * getpeername() and recvfrom() on a balanced socket report the virtual
+ * address and port the application connected to, unless its service has
  * SOCK_VS_SVC_F_REAL_PEERNAME (decided at connect, kept in the socket's
- * record: conn.c).
+ * peer record: conn.c).
  *
- * Every getpeername() of an AF_INET / AF_INET6 stream or datagram socket
- * goes through inet_getname() / inet6_getname() (sock->ops->getname, with
- * peer != 0; getsockname() passes peer == 0 and is left alone).  Both have
- * the same prototype on every kernel sock_vs supports:
+ * These are two entries of the balanced socket's own operations table
+ * (conn.c), so every other socket of the host calls the kernel's
+ * inet_getname()/inet_recvmsg() directly and pays nothing for sock_vs:
  *
- *   int inet_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
+ *   getname   the kernel's getname fills the kernel's copy of the address
+ *             (the caller copies it to the user afterwards); for a peer
+ *             query that succeeded and still names the record's real
+ *             server, the virtual address replaces it.
+ *   recvmsg   UDP only: the kernel's recvmsg writes the datagram's source
+ *             to msg->msg_name (the kernel's copy); a datagram from the
+ *             record's real server is reported as coming from the virtual
+ *             address.
  *
- * They fill the kernel's copy of the address (the caller copies it to the
- * user afterwards), so a kretprobe rewrites it on return: the entry handler
- * keeps (sk, uaddr) of a peer query on a tracked socket, the return handler
- * replaces the real server by the virtual address when the call succeeded
- * and the address it returned is still the record's real server.  The
- * entry handler declines every other call, so getsockname() and untracked
- * sockets cost one kretprobe entry and nothing on return.
- *
- * The functions may sleep (lock_sock()), so an instance is held for the
- * whole call: maxactive bounds how many peer queries on balanced sockets
- * can be in flight at once; beyond it the kprobes core skips the rewrite
- * and counts it in nmissed (reported at unload if non-zero).
- *
- * The same goes for the source address recvfrom()/recvmsg() report for a
- * datagram on a connected UDP socket: udp_recvmsg() / udpv6_recvmsg()
- *
- *   int udp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
- *                   int flags, int *addr_len)
- *
- * write it to msg->msg_name (the kernel's copy), and a program that checks
- * that an answer came from the server it asked would see the real server.
- * A datagram from the record's real server is reported as coming from the
- * virtual address, under the same flag.
- *
- * Unload: unregister_kretprobes() detaches the handlers and waits for an
- * RCU grace period; calls still in flight then return without them.
+ * Unload must be able to finish while a receiver is blocked, so our
+ * recvmsg never sleeps inside the kernel's: it calls it with MSG_DONTWAIT
+ * and waits for the next datagram itself, on the socket's wait queue, as
+ * __skb_wait_for_more_packets() does (same SO_RCVTIMEO, signal, error and
+ * shutdown semantics).  Unload wakes such waiters; they return
+ * -ERESTARTSYS with TIF_NOTIFY_SIGNAL set, so the system call restarts on
+ * the kernel's operations, which the socket has back by then (what
+ * io_uring's task work relies on; an io_uring receive sees -EINTR).
  */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
-#include <linux/kprobes.h>
-#include <linux/ptrace.h>
+#include <linux/sched/signal.h>
+#include <linux/srcu.h>
+#include <linux/wait.h>
 #include <net/sock.h>
 
 #include "sock_vs.h"
-#include "compat.h"
 
-struct svs_peer_call {
-	struct sock *sk;
-	struct sockaddr *uaddr;
-};
-
-static int svs_getname_entry(struct kretprobe_instance *ri,
-			     struct pt_regs *regs)
+/* @sock's own operations, and whether @sock is (still) balanced; RCU. */
+static const struct proto_ops *svs_orig_ops(struct socket *sock)
 {
-	struct svs_peer_call *call = (struct svs_peer_call *)ri->data;
-	struct socket *sock = (struct socket *)regs_get_kernel_argument(regs, 0);
-	int peer = (int)regs_get_kernel_argument(regs, 2);
-	struct sock *sk = sock ? sock->sk : NULL;
+	const struct proto_ops *ops = READ_ONCE(sock->ops);
+	struct svs_conn *conn = svs_conn_of_ops(ops);
 
-	if (!peer || !sk || !svs_conn_maybe_tracked(sk))
-		return 1;	/* nothing to do on return */
-	call->sk = sk;
-	call->uaddr = (struct sockaddr *)regs_get_kernel_argument(regs, 1);
-	return 0;
+	return conn ? conn->orig : ops;
 }
 
-static int svs_getname_ret(struct kretprobe_instance *ri, struct pt_regs *regs)
+/* Rewrite @uaddr if @sock is (still) balanced. */
+static void svs_rewrite(struct socket *sock, struct sockaddr *uaddr)
 {
-	struct svs_peer_call *call = (struct svs_peer_call *)ri->data;
+	struct svs_conn *conn;
 
-	/* The functions return int: the upper half of the register is not theirs. */
-	if ((int)regs_return_value(regs) >= 0 && call->uaddr)
-		svs_conn_peername(call->sk, call->uaddr);
-	return 0;
+	rcu_read_lock();
+	conn = svs_conn_of_ops(READ_ONCE(sock->ops));
+	if (conn)
+		svs_conn_peername(conn, uaddr);
+	rcu_read_unlock();
 }
 
-static struct kretprobe svs_krp_getname4 = {
-	.kp.symbol_name = SVS_SYM_GETNAME4,
-	.entry_handler = svs_getname_entry,
-	.handler = svs_getname_ret,
-	.data_size = sizeof(struct svs_peer_call),
-};
-
-static struct kretprobe svs_krp_getname6 = {
-	.kp.symbol_name = SVS_SYM_GETNAME6,
-	.entry_handler = svs_getname_entry,
-	.handler = svs_getname_ret,
-	.data_size = sizeof(struct svs_peer_call),
-};
-
-static int svs_recvmsg_entry(struct kretprobe_instance *ri,
-			     struct pt_regs *regs)
+int svs_sock_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
-	struct svs_peer_call *call = (struct svs_peer_call *)ri->data;
-	struct sock *sk = (struct sock *)regs_get_kernel_argument(regs, 0);
-	struct msghdr *msg = (struct msghdr *)regs_get_kernel_argument(regs, 1);
+	const struct proto_ops *ops;
+	int idx, ret;
 
-	if (!sk || !msg || !msg->msg_name || !svs_conn_maybe_tracked(sk))
-		return 1;
-	call->sk = sk;
-	call->uaddr = msg->msg_name;
-	return 0;
+	idx = srcu_read_lock(&svs_sock_srcu);
+	rcu_read_lock();
+	ops = svs_orig_ops(sock);
+	rcu_read_unlock();
+	ret = ops->getname(sock, uaddr, peer);
+	if (peer && ret >= 0)
+		svs_rewrite(sock, uaddr);
+	srcu_read_unlock(&svs_sock_srcu, idx);
+	return ret;
 }
 
-static struct kretprobe svs_krp_recvmsg4 = {
-	.kp.symbol_name = SVS_SYM_UDP4_RECVMSG,
-	.entry_handler = svs_recvmsg_entry,
-	.handler = svs_getname_ret,
-	.data_size = sizeof(struct svs_peer_call),
-};
-
-static struct kretprobe svs_krp_recvmsg6 = {
-	.kp.symbol_name = SVS_SYM_UDP6_RECVMSG,
-	.entry_handler = svs_recvmsg_entry,
-	.handler = svs_getname_ret,
-	.data_size = sizeof(struct svs_peer_call),
-};
-
-static struct kretprobe *svs_krps[] = {
-	&svs_krp_getname4, &svs_krp_getname6,
-	&svs_krp_recvmsg4, &svs_krp_recvmsg6,
-};
-
-int svs_peername_init(void)
+/* Whether a receiver should stop waiting and ask the kernel again. */
+static bool svs_recv_ready(struct sock *sk, const struct sk_buff *last)
 {
-	int i, err;
-
-	for (i = 0; i < ARRAY_SIZE(svs_krps); i++)
-		svs_krps[i]->maxactive = max_t(int, 256, 16 * num_possible_cpus());
-	err = register_kretprobes(svs_krps, ARRAY_SIZE(svs_krps));
-	if (err)
-		pr_err("cannot install getpeername hooks (kretprobes): %d\n", err);
-	return err;
+	return READ_ONCE(sk->sk_receive_queue.prev) != last ||
+	       READ_ONCE(sk->sk_err) ||
+	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
+	       READ_ONCE(svs_unloading);
 }
 
-void svs_peername_exit(void)
+int svs_sock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size,
+		     int flags)
 {
-	int i;
+	struct sock *sk = sock->sk;
+	const struct proto_ops *ops;
+	const struct sk_buff *last;
+	DEFINE_WAIT(wait);
+	int idx, ret;
+	long timeo;
 
-	unregister_kretprobes(svs_krps, ARRAY_SIZE(svs_krps));
-	for (i = 0; i < ARRAY_SIZE(svs_krps); i++)
-		if (svs_krps[i]->nmissed)
-			pr_info("%s: %d getpeername() calls not rewritten (maxactive %d)\n",
-				svs_krps[i]->kp.symbol_name, svs_krps[i]->nmissed,
-				svs_krps[i]->maxactive);
+	idx = srcu_read_lock(&svs_sock_srcu);
+	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	for (;;) {
+		rcu_read_lock();
+		ops = svs_orig_ops(sock);
+		rcu_read_unlock();
+		last = READ_ONCE(sk->sk_receive_queue.prev);
+		ret = ops->recvmsg(sock, msg, size, flags | MSG_DONTWAIT);
+		if (ret != -EAGAIN || !timeo || (flags & MSG_ERRQUEUE))
+			break;
+		if (READ_ONCE(svs_unloading)) {
+			/* Restart the call on the kernel's operations. */
+			set_thread_flag(TIF_NOTIFY_SIGNAL);
+			ret = -ERESTARTSYS;
+			break;
+		}
+		if (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) {
+			ret = 0;
+			break;
+		}
+		if (signal_pending(current)) {
+			ret = sock_intr_errno(timeo);
+			break;
+		}
+		prepare_to_wait(sk_sleep(sk), &wait, TASK_INTERRUPTIBLE);
+		if (!svs_recv_ready(sk, last) && !signal_pending(current))
+			timeo = schedule_timeout(timeo);
+		finish_wait(sk_sleep(sk), &wait);
+	}
+	if (ret >= 0 && msg->msg_name)
+		svs_rewrite(sock, msg->msg_name);
+	srcu_read_unlock(&svs_sock_srcu, idx);
+	return ret;
 }

@@ -48,6 +48,9 @@ int svs_net_init_tables(struct svs_net *sn)
 	xa_init_flags(&sn->by_id, XA_FLAGS_ALLOC);
 	sn->next_id = 0;
 	sn->num_services = 0;
+	spin_lock_init(&sn->dests_lock);
+	INIT_LIST_HEAD(&sn->dests);
+	sn->next_dest_id = 0;
 	return rhashtable_init(&sn->ht, &svs_ht_params);
 }
 
@@ -177,6 +180,11 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 	svc->conf = *conf;
 	INIT_LIST_HEAD(&svc->dests);
 	atomic64_set(&svc->seq, 0);
+	if (svs_stats_init(&svc->stats)) {
+		NL_SET_ERR_MSG(extack, "out of memory for the service's counters");
+		err = -ENOMEM;
+		goto free;
+	}
 
 	err = svs_republish(svc, conf->sched, NULL, extack);
 	if (err)
@@ -207,6 +215,7 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 free_dt:
 	svs_dtable_free(rcu_dereference_protected(svc->dt, true));
 free:
+	svs_stats_free(&svc->stats);
 	kmem_cache_free(svs_service_cache, svc);
 	return err;
 }
@@ -232,6 +241,7 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 
 static void svs_dest_free(struct svs_dest *dest)
 {
+	svs_stats_free(&dest->stats);
 	kfree(dest->shard_conns);
 	kmem_cache_free(svs_dest_cache, dest);
 }
@@ -241,27 +251,49 @@ static void svs_dest_free_rcu(struct rcu_head *head)
 	svs_dest_free(container_of(head, struct svs_dest, rcu));
 }
 
+/*
+ * The last reference (the service's list, or a balanced socket's) gone:
+ * off the namespace's list now, freed after a grace period (the connect
+ * path may still be reading it from an old snapshot).  Any context.
+ */
 void svs_dest_put(struct svs_dest *dest)
 {
-	if (refcount_dec_and_test(&dest->refcnt))
-		call_rcu(&dest->rcu, svs_dest_free_rcu);
+	struct svs_net *sn = dest->sn;
+
+	if (!refcount_dec_and_test(&dest->refcnt))
+		return;
+	spin_lock_bh(&sn->dests_lock);
+	list_del(&dest->net_node);
+	spin_unlock_bh(&sn->dests_lock);
+	WARN_ON_ONCE(!xa_empty(&dest->conns));
+	xa_destroy(&dest->conns);
+	call_rcu(&dest->rcu, svs_dest_free_rcu);
 }
 
 static void svs_service_free_rcu(struct rcu_head *head)
 {
 	struct svs_service *svc = container_of(head, struct svs_service, rcu);
-	struct svs_dest *d, *tmp;
 
 	svs_dtable_free(rcu_dereference_protected(svc->dt, true));
-	list_for_each_entry_safe(d, tmp, &svc->dests, list)
-		svs_dest_put(d);
+	svs_stats_free(&svc->stats);
 	kmem_cache_free(svs_service_cache, svc);
 }
 
 void svs_service_del(struct svs_net *sn, struct svs_service *svc)
 {
+	struct svs_dest *d, *tmp;
+
 	rhashtable_remove_fast(&sn->ht, &svc->node, svs_ht_params);
 	xa_erase(&sn->by_id, svc->id);
+	/*
+	 * The servers' memory outlives readers of the old snapshot (freed
+	 * after a grace period from their last put), so their references
+	 * go now, while the namespace's state certainly exists.
+	 */
+	list_for_each_entry_safe(d, tmp, &svc->dests, list) {
+		list_del(&d->list);
+		svs_dest_put(d);
+	}
 	sn->num_services--;
 	atomic_dec(&svs_services_total);
 	call_rcu(&svc->rcu, svs_service_free_rcu);
@@ -303,7 +335,7 @@ static void svs_dest_set_conf(struct svs_dest *d, const struct svs_dest_conf *c)
 	WRITE_ONCE(d->live.l_thresh, c->l_thresh);
 }
 
-int svs_dest_add(struct svs_service *svc, const union nf_inet_addr *addr,
+int svs_dest_add(struct svs_net *sn, struct svs_service *svc, const union nf_inet_addr *addr,
 		 __be16 port, const struct svs_dest_conf *conf,
 		 struct netlink_ext_ack *extack)
 {
@@ -326,17 +358,28 @@ int svs_dest_add(struct svs_service *svc, const union nf_inet_addr *addr,
 	d->addr = *addr;
 	d->port = port;
 	d->shards = conf->shards;
+	if (svs_stats_init(&d->stats)) {
+		NL_SET_ERR_MSG(extack, "out of memory for the real server's counters");
+		kmem_cache_free(svs_dest_cache, d);
+		return -ENOMEM;
+	}
 	if (d->shards > 1) {
 		d->shard_conns = svs_alloc_shard_conns(d->shards);
 		if (!d->shard_conns) {
 			NL_SET_ERR_MSG(extack, "out of memory for the shard counters");
+			svs_stats_free(&d->stats);
 			kmem_cache_free(svs_dest_cache, d);
 			return -ENOMEM;
 		}
 	}
 	svs_dest_set_conf(d, conf);
 	refcount_set(&d->refcnt, 1);
-	INIT_HLIST_HEAD(&d->conns);
+	xa_init_flags(&d->conns, XA_FLAGS_ALLOC | XA_FLAGS_ACCOUNT);
+	d->sn = sn;
+	spin_lock_bh(&sn->dests_lock);
+	d->net_id = sn->next_dest_id++;
+	list_add_tail(&d->net_node, &sn->dests);
+	spin_unlock_bh(&sn->dests_lock);
 
 	list_add_tail(&d->list, &svc->dests);
 	svc->num_dests++;
@@ -344,7 +387,7 @@ int svs_dest_add(struct svs_service *svc, const union nf_inet_addr *addr,
 	if (err) {
 		list_del(&d->list);
 		svc->num_dests--;
-		svs_dest_free(d);
+		svs_dest_put(d);
 	}
 	return err;
 }
@@ -384,11 +427,68 @@ int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
 	return 0;
 }
 
+/*
+ * The per-CPU counters of a service or real server, charged to the
+ * configuring process's memory cgroup; in a function of its own for
+ * fail_function.
+ */
+noinline struct svs_cpu_stats __percpu *svs_alloc_stats(void)
+{
+	return alloc_percpu_gfp(struct svs_cpu_stats, GFP_KERNEL_ACCOUNT);
+}
+
+ALLOW_ERROR_INJECTION(svs_alloc_stats, NULL);
+
+int svs_stats_init(struct svs_stats *s)
+{
+	int cpu;
+
+	memset(s->base, 0, sizeof(s->base));
+	s->cpu = svs_alloc_stats();
+	if (!s->cpu)
+		return -ENOMEM;
+	for_each_possible_cpu(cpu)
+		u64_stats_init(&per_cpu_ptr(s->cpu, cpu)->syncp);
+	return 0;
+}
+
+void svs_stats_free(struct svs_stats *s)
+{
+	free_percpu(s->cpu);
+	s->cpu = NULL;
+}
+
+static u64 svs_stat_sum(const struct svs_stats *s, enum svs_stat i)
+{
+	unsigned int start;
+	u64 sum = 0, v;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		const struct svs_cpu_stats *c = per_cpu_ptr(s->cpu, cpu);
+
+		do {
+			start = u64_stats_fetch_begin(&c->syncp);
+			v = u64_stats_read(&c->v[i]);
+		} while (u64_stats_fetch_retry(&c->syncp, start));
+		sum += v;
+	}
+	return sum;
+}
+
+/* Since the last zeroing; O(CPUs), for the listings. */
+u64 svs_stat_read(const struct svs_stats *s, enum svs_stat i)
+{
+	return svs_stat_sum(s, i) - READ_ONCE(s->base[i]);
+}
+
+/* The counters keep running; zero moves the base (svs_net.lock). */
 static void svs_zero_stats(struct svs_stats *s)
 {
-	atomic64_set(&s->conns, 0);
-	atomic64_set(&s->refused, 0);
-	atomic64_set(&s->untracked, 0);
+	int i;
+
+	for (i = 0; i < SVS_STAT_N; i++)
+		WRITE_ONCE(s->base[i], svs_stat_sum(s, i));
 }
 
 void svs_zero_service(struct svs_service *svc)

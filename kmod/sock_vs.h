@@ -17,6 +17,9 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/net.h>
+#include <linux/spinlock.h>
+#include <linux/u64_stats_sync.h>
 #include <linux/netfilter.h>
 #include <linux/rhashtable.h>
 #include <linux/xarray.h>
@@ -37,11 +40,34 @@ struct svs_key {
 	u8 af;
 };
 
-struct svs_stats {
-	atomic64_t conns;	/* connections scheduled */
-	atomic64_t refused;	/* connects refused: no usable real server */
-	atomic64_t untracked;	/* balanced, but no record (no memory...) */
+/* Counters of a service or real server: per CPU, as IPVS keeps them. */
+enum svs_stat {
+	SVS_STAT_CONNS,		/* connections scheduled */
+	SVS_STAT_REFUSED,	/* connects refused: no usable real server */
+	SVS_STAT_UNTRACKED,	/* balanced, but no record (no memory...) */
+	SVS_STAT_N
 };
+
+struct svs_cpu_stats {
+	u64_stats_t v[SVS_STAT_N];
+	struct u64_stats_sync syncp;
+};
+
+struct svs_stats {
+	struct svs_cpu_stats __percpu *cpu;
+	u64 base[SVS_STAT_N];	/* the sums at the last zeroing (lock) */
+};
+
+/* Process context (the connect path); the CPU's own counter, no lock. */
+static inline void svs_stat_inc(struct svs_stats *s, enum svs_stat i)
+{
+	struct svs_cpu_stats *c = get_cpu_ptr(s->cpu);
+
+	u64_stats_update_begin(&c->syncp);
+	u64_stats_inc(&c->v[i]);
+	u64_stats_update_end(&c->syncp);
+	put_cpu_ptr(s->cpu);
+}
 
 /* Settings of a service, as configured. */
 struct svs_svc_conf {
@@ -70,7 +96,11 @@ struct svs_dest {
 	struct svs_stats stats;
 	refcount_t refcnt;		/* the service's list, each tracked socket */
 	struct svs_sched_live live;	/* open sockets, overload, thresholds */
-	struct hlist_head conns;	/* their records, under svs_conn_lock */
+	struct xarray conns;		/* id -> struct svs_peer (conn.c) */
+	u32 next_conn;			/* xa_alloc_cyclic() cursor */
+	struct svs_net *sn;		/* the namespace's... */
+	struct list_head net_node;	/* ...sn->dests, under sn->dests_lock */
+	u64 net_id;			/* order on sn->dests */
 	struct rcu_head rcu;
 };
 
@@ -105,6 +135,49 @@ struct svs_net {
 	struct xarray by_id;		/* id -> service, for ordered dumps */
 	u32 next_id;
 	u32 num_services;
+	/*
+	 * Every real server of the namespace, deleted ones included while a
+	 * socket still holds them: the connection listing and unload walk it.
+	 * Changed when a server is created and when it is freed, never on
+	 * the connect path.
+	 */
+	spinlock_t dests_lock;
+	struct list_head dests;
+	u64 next_dest_id;
+};
+
+/*
+ * One balanced connect of a socket (conn.c): where it went, for
+ * getpeername(), the listing and the counts.  In dest->conns; replaced
+ * (RCU) by a reconnect.
+ */
+struct svs_peer {
+	struct svs_conn *conn;
+	struct sock *sk;
+	struct svs_dest *dest;		/* holds a reference */
+	u32 id;				/* in dest->conns */
+	int shard;			/* of a sharded dest, else -1 */
+	union nf_inet_addr vaddr;	/* virtual address connected to */
+	union nf_inet_addr daddr;	/* the real server's */
+	__be16 vport;
+	__be16 dport;
+	u8 af;				/* the service's family */
+	u8 protocol;
+	bool virt_peer;			/* getpeername() returns vaddr:vport */
+	u32 pid;			/* tgid that connected */
+	char comm[TASK_COMM_LEN];
+	struct rcu_head rcu;
+};
+
+/* A balanced socket (conn.c); sock->ops == &ops while it is. */
+struct svs_conn {
+	struct proto_ops ops;		/* the socket's, a few entries ours */
+	const struct proto_ops *orig;	/* the socket's own */
+	struct sock *sk;		/* holds a reference */
+	spinlock_t lock;		/* peer, dead */
+	bool dead;			/* ended: no new peer */
+	struct svs_peer __rcu *peer;
+	struct rcu_head rcu;
 };
 
 /* main.c */
@@ -136,7 +209,7 @@ void svs_service_del(struct svs_net *sn, struct svs_service *svc);
 void svs_flush(struct svs_net *sn);
 struct svs_dest *svs_dest_find(struct svs_service *svc,
 			       const union nf_inet_addr *addr, __be16 port);
-int svs_dest_add(struct svs_service *svc, const union nf_inet_addr *addr,
+int svs_dest_add(struct svs_net *sn, struct svs_service *svc, const union nf_inet_addr *addr,
 		 __be16 port, const struct svs_dest_conf *conf,
 		 struct netlink_ext_ack *extack);
 int svs_dest_edit(struct svs_service *svc, struct svs_dest *dest,
@@ -145,24 +218,32 @@ int svs_dest_edit(struct svs_service *svc, struct svs_dest *dest,
 int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
 		 struct netlink_ext_ack *extack);
 void svs_zero_service(struct svs_service *svc);
+int svs_stats_init(struct svs_stats *s);
+void svs_stats_free(struct svs_stats *s);
+u64 svs_stat_read(const struct svs_stats *s, enum svs_stat i);
 void svs_dest_put(struct svs_dest *dest);
 struct svs_dtable *svs_alloc_dtable(size_t size);
 atomic_t *svs_alloc_shard_conns(u16 shards);
+struct svs_cpu_stats __percpu *svs_alloc_stats(void);
 
 struct netlink_callback;
 
-/* conn.c: which real server each balanced socket went to */
+/* conn.c: per-socket state of balanced sockets */
 int svs_conn_init(void);
 void svs_conn_exit(void);
 void svs_conn_destroy_cache(void);
+void svs_conn_net_exit(struct svs_net *sn);
 void svs_conn_track(struct sock *sk, struct svs_service *svc,
 		    struct svs_dest *dest, int shard, bool virt_peer);
 void svs_conn_untrack(struct sock *sk);
 void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive);
 bool svs_conn_maybe_tracked(const struct sock *sk);
-void svs_conn_peername(struct sock *sk, struct sockaddr *uaddr);
+struct svs_conn *svs_conn_of_ops(const struct proto_ops *ops);
+void svs_conn_peername(struct svs_conn *conn, struct sockaddr *uaddr);
 int svs_conn_dump(struct sk_buff *skb, struct netlink_callback *cb);
 extern atomic64_t svs_untracked_total;	/* all namespaces */
+extern struct srcu_struct svs_sock_srcu;	/* our socket operations */
+extern bool svs_unloading;
 
 /* shard.c: shard placement on sharded real servers */
 int svs_shard_place(struct sock *sk, const struct svs_service *svc,
@@ -173,9 +254,10 @@ int svs_shard_place(struct sock *sk, const struct svs_service *svc,
 int svs_hook_init(void);
 void svs_hook_exit(void);
 
-/* peername.c: getpeername() returns the virtual address */
-int svs_peername_init(void);
-void svs_peername_exit(void);
+/* peername.c: getpeername()/recvfrom() return the virtual address */
+int svs_sock_getname(struct socket *sock, struct sockaddr *uaddr, int peer);
+int svs_sock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size,
+		     int flags);
 
 /* netlink.c */
 int svs_genl_init(void);

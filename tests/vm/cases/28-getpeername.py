@@ -263,7 +263,7 @@ def run_unload():
     step("rmmod while recvfrom() blocks on a balanced UDP socket, then insmod")
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     svs.defer(u.close)
-    u.settimeout(None)      # blocking: recvfrom() sleeps in udp_recvmsg (with a timeout, in poll)
+    u.settimeout(None)      # blocking: recvfrom() sleeps in sock_vs's recvmsg (with a timeout, in poll)
     u.connect((vip, UPORT))
     got = []
     t = threading.Thread(target=lambda: got.append(u.recvfrom(1000)), daemon=True)
@@ -271,7 +271,9 @@ def run_unload():
     def wchan():
         with open("/proc/%d/task/%d/wchan" % (os.getpid(), t.native_id)) as f:
             return f.read()
-    svs.wait_for(lambda: "skb" in wchan() or "udp" in wchan(), 60,
+    # sock_vs's recvmsg waits for datagrams itself, so that unload can wake
+    # it: the system call restarts on the kernel's operations.
+    svs.wait_for(lambda: "svs_sock_recvmsg" in wchan(), 60,
                  lambda: "the thread to block in recvfrom() (wchan %r)" % wchan())
     took = svs.rmmod(timeout=30)
     svs.log("  rmmod took %.2fs" % took)
