@@ -8,7 +8,8 @@ bench/run-all.sh) and prints one "PASS: LABEL ..." or "FAIL: LABEL ..." line
 per group of rows; exits 1 if any failed.  Expected: for every method and
 repetition, PING_INLINE and PING_MBULK rates (steady and -k 0); for every
 service count, the load time and, per repetition, direct and sock_vs
-connect rates from 1 and 2 threads; for sock_vs and ipvs and every control
+connect rates from 1 and 2 threads; unbalanced-traffic costs with the module
+absent and loaded, and balanced connected UDP per datagram; for sock_vs and ipvs and every control
 plane repetition, restore/list/flush times and memory deltas; the per-method
 servers-hit check (direct 1 server, every balancer all 3); a clean kernel log;
 the guest's exit status 0.
@@ -64,6 +65,11 @@ def main():
                 for t in (1, 2)], reps)
         expect("sockvsadm -R load time of %d services" % n,
                [("connect_cost", "sock_vs", "load_s_s%d" % n)], [0])
+    expect("unbalanced traffic rows, module absent and loaded",
+           [("unbalanced", st, "ns_" + op) for st in ("absent", "loaded")
+            for op in ("udp", "tcp", "getpeername", "getsockname")], reps)
+    expect("balanced connected UDP rows, direct and sock_vs",
+           [("udp_balanced", m, "ns_dgram") for m in ("direct", "sock_vs")], reps)
     for m in ("sock_vs", "ipvs"):
         expect("control plane rows for %s (%s services)" % (m, meta.get("cp_services", "?")),
                [("control", m, x) for x in ("restore_s", "list_s", "flush_s", "slab_kb",

@@ -11,11 +11,23 @@
 //       Prints one line: "connects N seconds S rate R errors E".
 //       Exit 1 if no connect succeeded or more than 1% failed.
 //
+//   connect_cost userve PORT
+//       UDP echo on 0.0.0.0:PORT.  Prints "READY" once bound.
+//   connect_cost micro OP N [ADDR:PORT]
+//       N operations of one kind, timed with CLOCK_MONOTONIC (guest
+//       instructions under QEMU -icount); prints "op OP n N ns_per_op X".
+//       OP: udp (unconnected sendto() + recvfrom() with the address, between
+//       two loopback sockets), tcp (connect + accept + close with RST on
+//       loopback), getpeername, getsockname (on a loopback TCP connection),
+//       udpconn (send() + recv() on a UDP socket connected to ADDR:PORT, a
+//       userve: balanced when ADDR is a virtual address).
+//
 // IPv4 only (the benchmarks use IPv4).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -72,8 +84,146 @@ bool parse_endpoint(const std::string& s, sockaddr_in& out) {
 int usage() {
   std::fprintf(stderr,
                "usage: connect_cost serve PORT [THREADS]\n"
-               "       connect_cost connect THREADS SECONDS ADDR:PORT [ADDR:PORT...]\n");
+               "       connect_cost connect THREADS SECONDS ADDR:PORT [ADDR:PORT...]\n"
+               "       connect_cost userve PORT\n"
+               "       connect_cost micro udp|tcp|getpeername|getsockname|udpconn N [ADDR:PORT]\n");
   return 2;
+}
+
+sockaddr_in loopback(uint16_t port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return sa;
+}
+
+const sockaddr* as_sa(const sockaddr_in& sa) { return reinterpret_cast<const sockaddr*>(&sa); }
+
+// A socket bound to 127.0.0.1 (port 0: any); its address in *out.
+Fd bound(int type, sockaddr_in* out) {
+  Fd s(socket(AF_INET, type, 0));
+  sockaddr_in sa = loopback(0);
+  socklen_t len = sizeof(sa);
+  if (!s.ok() || bind(s.get(), as_sa(sa), sizeof(sa)) != 0 ||
+      getsockname(s.get(), reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    std::perror("socket/bind");
+    std::exit(1);
+  }
+  *out = sa;
+  return s;
+}
+
+int userve(int port) {
+  const Fd s(socket(AF_INET, SOCK_DGRAM, 0));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (!s.ok() || bind(s.get(), as_sa(sa), sizeof(sa)) != 0) {
+    std::perror("userve: socket/bind");
+    return 1;
+  }
+  std::printf("READY\n");
+  std::fflush(stdout);
+  char buf[2048];
+  for (;;) {
+    sockaddr_in from{};
+    socklen_t len = sizeof(from);
+    const ssize_t n = recvfrom(s.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
+    if (n >= 0) {
+      sendto(s.get(), buf, static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&from), len);
+    }
+  }
+}
+
+double now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+[[noreturn]] void die(const char* what) {
+  std::perror(what);
+  std::exit(1);
+}
+
+// N operations of kind op; returns nanoseconds per operation.
+double micro(const std::string& op, long n, const sockaddr_in* dest) {
+  char buf[64] = "sock_vs micro";
+  const size_t len = 32;
+  sockaddr_in a_addr{};
+  sockaddr_in b_addr{};
+  if (op == "udp") {
+    const Fd a = bound(SOCK_DGRAM, &a_addr);
+    const Fd b = bound(SOCK_DGRAM, &b_addr);
+    const double t = now_ns();
+    for (long i = 0; i < n; i++) {
+      sockaddr_in from{};
+      socklen_t fl = sizeof(from);
+      if (sendto(a.get(), buf, len, 0, as_sa(b_addr), sizeof(b_addr)) != static_cast<ssize_t>(len) ||
+          recvfrom(b.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &fl) < 0) {
+        die("udp");
+      }
+    }
+    return (now_ns() - t) / static_cast<double>(n);
+  }
+  if (op == "tcp") {
+    const Fd l = bound(SOCK_STREAM, &a_addr);
+    if (listen(l.get(), 128) != 0) {
+      die("listen");
+    }
+    const linger lin{1, 0};
+    const double t = now_ns();
+    for (long i = 0; i < n; i++) {
+      const Fd c(socket(AF_INET, SOCK_STREAM, 0));
+      setsockopt(c.get(), SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
+      if (connect(c.get(), as_sa(a_addr), sizeof(a_addr)) != 0) {
+        die("connect");
+      }
+      const Fd s(accept(l.get(), nullptr, nullptr));
+      if (!s.ok()) {
+        die("accept");
+      }
+    }
+    return (now_ns() - t) / static_cast<double>(n);
+  }
+  if (op == "getpeername" || op == "getsockname") {
+    const Fd l = bound(SOCK_STREAM, &a_addr);
+    const Fd c(socket(AF_INET, SOCK_STREAM, 0));
+    if (listen(l.get(), 1) != 0 || connect(c.get(), as_sa(a_addr), sizeof(a_addr)) != 0) {
+      die("listen/connect");
+    }
+    const Fd s(accept(l.get(), nullptr, nullptr));
+    const bool peer = op == "getpeername";
+    const double t = now_ns();
+    for (long i = 0; i < n; i++) {
+      sockaddr_in got{};
+      socklen_t gl = sizeof(got);
+      const int r = peer ? getpeername(c.get(), reinterpret_cast<sockaddr*>(&got), &gl)
+                         : getsockname(c.get(), reinterpret_cast<sockaddr*>(&got), &gl);
+      if (r != 0) {
+        die(op.c_str());
+      }
+    }
+    return (now_ns() - t) / static_cast<double>(n);
+  }
+  if (op == "udpconn" && dest != nullptr) {
+    const Fd u(socket(AF_INET, SOCK_DGRAM, 0));
+    timeval tv{5, 0};
+    setsockopt(u.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (!u.ok() || connect(u.get(), as_sa(*dest), sizeof(*dest)) != 0) {
+      die("udpconn connect");
+    }
+    const double t = now_ns();
+    for (long i = 0; i < n; i++) {
+      if (send(u.get(), buf, len, 0) != static_cast<ssize_t>(len) || recv(u.get(), buf, sizeof(buf), 0) < 0) {
+        die("udpconn");
+      }
+    }
+    return (now_ns() - t) / static_cast<double>(n);
+  }
+  std::exit(usage());
 }
 
 int serve(int port, int threads) {
@@ -195,6 +345,20 @@ int main(int argc, char** argv) {
       return usage();
     }
     return run_connect(threads, seconds, dests);
+  }
+  if (args.size() == 2 && args[0] == "userve") {
+    const int port = std::atoi(args[1].c_str());
+    return (port <= 0 || port > 65535) ? usage() : userve(port);
+  }
+  if (args.size() >= 3 && args[0] == "micro") {
+    const long n = std::atol(args[2].c_str());
+    sockaddr_in dest{};
+    if (n < 1 || (args.size() > 3 && !parse_endpoint(args[3], dest))) {
+      return usage();
+    }
+    const double ns = micro(args[1], n, args.size() > 3 ? &dest : nullptr);
+    std::printf("op %s n %ld ns_per_op %.1f\n", args[1].c_str(), n, ns);
+    return 0;
   }
   return usage();
 }

@@ -120,6 +120,30 @@ def cc_table(d, out):
                          for n, v in loads) + ".")
 
 
+UNB_OPS = [("udp", "unconnected UDP `sendto` + `recvfrom` with an address"),
+           ("tcp", "TCP connect + accept + close (RST)"),
+           ("getpeername", "`getpeername()`"), ("getsockname", "`getsockname()`")]
+
+
+def unbalanced_table(d, out):
+    out.append("| operation on an unbalanced socket (loopback) | module absent (ns/op) | loaded (ns/op)"
+               " | loaded / absent | target <= 1.01 | reps |")
+    out.append("|---" * 6 + "|")
+    for op, what in UNB_OPS:
+        a, b = d.get("unbalanced", "absent", "ns_" + op), d.get("unbalanced", "loaded", "ns_" + op)
+        rr = med(b) / med(a) if a and b and med(a) else None
+        met = "-" if rr is None else ("met" if rr <= 1.01 else "not met")
+        out.append("| %s | %s | %s | %s | %s | %d |" % (what, cell(a, 0), cell(b, 0), ratio_cell(b, a),
+                                                       met, max(len(a), len(b))))
+    a, b = d.get("udp_balanced", "direct", "ns_dgram"), d.get("udp_balanced", "sock_vs", "ns_dgram")
+    rr = med(b) / med(a) if a and b and med(a) else None
+    out.append("")
+    out.append("Per datagram on a connected UDP socket (`send` + `recv` against a UDP echo server, one "
+               "real server): direct %s ns, through sock_vs %s ns, sock_vs / direct %s (target <= 1.02: %s)."
+               % (cell(a, 0), cell(b, 0), ratio_cell(b, a),
+                  "-" if rr is None else ("met" if rr <= 1.02 else "not met")))
+
+
 def cp_table(d, out):
     metrics = [("restore_s", "-R (s)", 2), ("list_s", "-L -n (s)", 2), ("flush_s", "-C (s)", 2),
                ("slab_kb", "Slab (kB)", 0), ("percpu_kb", "Percpu (kB)", 0),
@@ -316,6 +340,15 @@ def main():
     out.append("")
     cc_table(d, out)
     out.append("")
+    if d.get("unbalanced", "absent", "ns_udp"):
+        out.append("## Traffic sock_vs does not balance: `connect_cost micro OP %s`" % m.get("unb_n", "?"))
+        out.append("")
+        out.append("Module absent against loaded with %s TCP and %s UDP services in the client "
+                   "namespace, interleaved in the same boot; medians (min-max). Under icount a "
+                   "nanosecond is a guest instruction." % (m.get("unb_services", "?"), m.get("unb_services", "?")))
+        out.append("")
+        unbalanced_table(d, out)
+        out.append("")
     out.append("## Control plane: %s services x %s real servers" % (
         fmt(float(m.get("cp_services", 0))), m.get("cp_reals", "?")))
     out.append("")

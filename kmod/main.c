@@ -24,8 +24,21 @@ unsigned int svs_max_dests __read_mostly = 1024;
 module_param_named(max_dests, svs_max_dests, uint, 0644);
 MODULE_PARM_DESC(max_dests, "Maximum real servers per virtual service (default 1024)");
 
+/*
+ * Namespaces owned by a user namespace other than the initial one: their
+ * root needs no privilege on the host, so they get lower limits.
+ */
+unsigned int svs_userns_max_services __read_mostly = 1024;
+module_param_named(userns_max_services, svs_userns_max_services, uint, 0644);
+MODULE_PARM_DESC(userns_max_services, "Maximum virtual services per network namespace owned by a non-initial user namespace (default 1024; max_services applies too)");
+
+unsigned int svs_userns_max_dests __read_mostly = 64;
+module_param_named(userns_max_dests, svs_userns_max_dests, uint, 0644);
+MODULE_PARM_DESC(userns_max_dests, "Maximum real servers per virtual service in a network namespace owned by a non-initial user namespace (default 64; max_dests applies too)");
+
 static int __net_init svs_net_init(struct net *net)
 {
+	svs_net(net)->userns = net->user_ns != &init_user_ns;
 	return svs_net_init_tables(svs_net(net));
 }
 

@@ -688,9 +688,9 @@ static int svs_get_info(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_string(msg, SOCK_VS_INFO_ATTR_KERNEL,
 			   init_utsname()->release) ||
 	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_MAX_SERVICES,
-			READ_ONCE(svs_max_services)) ||
+			svs_limit_services(sn)) ||
 	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_MAX_DESTS,
-			READ_ONCE(svs_max_dests)) ||
+			svs_limit_dests(sn)) ||
 	    nla_put_u64_64bit(msg, SOCK_VS_INFO_ATTR_UNTRACKED,
 			      atomic64_read(&svs_untracked_total),
 			      SOCK_VS_INFO_ATTR_PAD))

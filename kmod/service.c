@@ -167,8 +167,11 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 	struct svs_service *svc;
 	int err;
 
-	if (sn->num_services >= svs_max_services) {
-		NL_SET_ERR_MSG(extack, "too many services (max_services)");
+	if (sn->num_services >= svs_limit_services(sn)) {
+		if (sn->userns)
+			NL_SET_ERR_MSG(extack, "too many services for a namespace owned by a user namespace (userns_max_services, max_services)");
+		else
+			NL_SET_ERR_MSG(extack, "too many services (max_services)");
 		return -ENOSPC;
 	}
 	svc = kmem_cache_zalloc(svs_service_cache, GFP_KERNEL_ACCOUNT);
@@ -346,8 +349,11 @@ int svs_dest_add(struct svs_net *sn, struct svs_service *svc, const union nf_ine
 		NL_SET_ERR_MSG(extack, "real server already exists");
 		return -EEXIST;
 	}
-	if (svc->num_dests >= svs_max_dests) {
-		NL_SET_ERR_MSG(extack, "too many real servers (max_dests)");
+	if (svc->num_dests >= svs_limit_dests(sn)) {
+		if (sn->userns)
+			NL_SET_ERR_MSG(extack, "too many real servers for a namespace owned by a user namespace (userns_max_dests, max_dests)");
+		else
+			NL_SET_ERR_MSG(extack, "too many real servers (max_dests)");
 		return -ENOSPC;
 	}
 	d = kmem_cache_zalloc(svs_dest_cache, GFP_KERNEL_ACCOUNT);

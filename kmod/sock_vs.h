@@ -135,6 +135,7 @@ struct svs_net {
 	struct xarray by_id;		/* id -> service, for ordered dumps */
 	u32 next_id;
 	u32 num_services;
+	bool userns;			/* owned by a non-initial user namespace */
 	/*
 	 * Every real server of the namespace, deleted ones included while a
 	 * socket still holds them: the connection listing and unload walk it.
@@ -184,11 +185,28 @@ struct svs_conn {
 extern unsigned int svs_net_id;
 extern unsigned int svs_max_services;
 extern unsigned int svs_max_dests;
+extern unsigned int svs_userns_max_services;
+extern unsigned int svs_userns_max_dests;
 extern atomic_t svs_services_total;	/* all namespaces: connect fast path */
 
 static inline struct svs_net *svs_net(const struct net *net)
 {
 	return net_generic(net, svs_net_id);
+}
+
+/* The limits that apply to @sn (module parameters, read at each use). */
+static inline u32 svs_limit_services(const struct svs_net *sn)
+{
+	u32 max = READ_ONCE(svs_max_services);
+
+	return sn->userns ? min(max, READ_ONCE(svs_userns_max_services)) : max;
+}
+
+static inline u32 svs_limit_dests(const struct svs_net *sn)
+{
+	u32 max = READ_ONCE(svs_max_dests);
+
+	return sn->userns ? min(max, READ_ONCE(svs_userns_max_dests)) : max;
 }
 
 /* service.c: tables and configuration (callers hold svs_net.lock) */

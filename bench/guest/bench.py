@@ -24,6 +24,11 @@ Workloads:
                 cycles over the three real addresses itself) against sock_vs
                 (the virtual address, rr over the same three) with 1, 1000 and
                 100000 services configured in the client namespace
+  unbalanced    `connect_cost micro` on traffic sock_vs does not balance: unconnected UDP
+                sendto+recvfrom, TCP connect+accept+close, getpeername, getsockname, with the
+                module absent and loaded with 1000 TCP + 1000 UDP services (interleaved)
+  udp_balanced  per datagram on a connected UDP socket (send + recv against a UDP echo):
+                to the real server directly, and through a sock_vs UDP service
   control       10000 services x 4 real servers: sockvsadm -R vs ipvsadm -R of
                 the same rules, kernel memory (Slab + Percpu), -L -n
 
@@ -38,7 +43,8 @@ them into tables.  Parameters (environment; defaults full / quick):
   SVS_BENCH_CC_SERVICES   service counts (1,1000,100000 / 1,1000,10000)
   SVS_BENCH_CP_SERVICES   control plane services (10000 / 1000)
   SVS_BENCH_CP_REPS       control plane repetitions (1 / 1)
-  SVS_BENCH_ONLY          comma-separated phases to run (redis,connect_cost,control,profile)
+  SVS_BENCH_UNB_N         operations per micro run, x1 for udp/get*, /10 for tcp (20000 / 2000)
+  SVS_BENCH_ONLY          comma-separated phases to run (redis,connect_cost,unbalanced,control,profile)
 The full sizes fit `make bench` (both kernels, one icount guest each, at the
 same time) in 16 minutes of this idle 2-core host; under icount with one
 vCPU repetitions agree within about 1%, so three are enough to show a spread.
@@ -75,6 +81,10 @@ CC_SERVICES = [int(x) for x in param("CC_SERVICES", "1,1000,100000", "1,1000,100
 CP_SERVICES = int(param("CP_SERVICES", "10000", "1000"))
 CP_REPS = int(param("CP_REPS", "1", "1"))
 CP_REALS = 4
+UNB_N = int(param("UNB_N", "20000", "2000"))
+UNB_SERVICES = 1000
+UNB_OPS = ["udp", "tcp", "getpeername", "getsockname"]
+UDP_PORT = 9001
 CLIENTS = 100
 # Load generators on vCPU 0, servers on vCPU 1; a one-vCPU guest (SVS_BENCH_SMP=1)
 # runs both on vCPU 0.
@@ -166,6 +176,8 @@ def setup_servers():
             "--dir", d, "--logfile", d + "/redis.log", "--pidfile", d + "/redis.pid"))
     subprocess.Popen(nsx(ns, "taskset", "-c", SERVER_CPUS, CC, "serve", str(CC_PORT)),
                      stdout=open(d + "/cc.log", "w"), stderr=subprocess.STDOUT)
+    subprocess.Popen(nsx(ns, "taskset", "-c", SERVER_CPUS, CC, "userve", str(UDP_PORT)),
+                     stdout=open(d + "/ucc.log", "w"), stderr=subprocess.STDOUT)
     for _ in range(300):
         if run(nsx(ns, "redis-cli", "-h", "127.0.0.1", "ping"), check=False).stdout.strip() == "PONG":
             break
@@ -411,6 +423,68 @@ def connect_cost():
             drop_ns(ns)
 
 
+def sock_vs_loaded():
+    return run(["grep", "-q", "^sock_vs ", "/proc/modules"], check=False).returncode == 0
+
+
+def micro(ns, op, n, *dest):
+    r = run(nsx(ns, "taskset", "-c", CLIENT_CPUS, CC, "micro", op, str(n), *dest), check=False, timeout=3000)
+    f = r.stdout.split()
+    if r.returncode != 0 or len(f) < 6:
+        fail("micro %s: exit %d %r %r" % (op, r.returncode, r.stdout, r.stderr))
+        return None
+    return float(f[5])
+
+
+def unbalanced():
+    """Traffic sock_vs does not balance, module absent vs loaded with services;
+    then per datagram on a balanced connected UDP socket vs the real server."""
+    ns = client_ns("direct")
+    rules = "".join("-A -%s 10.2.%d.%d:%d -s rr\n-a -%s 10.2.%d.%d:%d -r %s:%d\n"
+                    % (p, i // 250, i % 250 + 1, port, p, i // 250, i % 250 + 1, port, SERVERS[0], port)
+                    for p, port in (("t", CC_PORT), ("u", UDP_PORT)) for i in range(UNB_SERVICES))
+    states = ["absent", "loaded"]
+    try:
+        for rep in range(1, REPS + 1):
+            for state in (states if rep % 2 else states[::-1]):
+                if state == "absent":
+                    if sock_vs_loaded():
+                        run(["rmmod", "sock_vs"])
+                else:
+                    if not sock_vs_loaded():
+                        run(["insmod", KO])
+                    run(nsx(ns, ADM, "-R"), input=rules)
+                    have = sum(1 for line in run(nsx(ns, ADM, "-L", "-n")).stdout.splitlines()
+                               if line.startswith(("TCP ", "UDP ")))
+                    if have != 2 * UNB_SERVICES:
+                        fail("unbalanced: %d services configured, -L shows %d" % (2 * UNB_SERVICES, have))
+                for op in UNB_OPS:
+                    v = micro(ns, op, UNB_N // 10 if op == "tcp" else UNB_N)
+                    if v is not None:
+                        row("unbalanced", state, rep, "ns_" + op, "%.1f" % v)
+                        log("unbalanced %-7s rep %d %-12s %8.1f ns/op" % (state, rep, op, v))
+    finally:
+        if not sock_vs_loaded():
+            run(["insmod", KO])
+        drop_ns(ns)
+    # Balanced connected UDP: one real server, so both paths reach the same socket.
+    ns = client_ns("direct")
+    try:
+        run(nsx(ns, ADM, "-R"), input="-A -u %s:%d -s rr\n-a -u %s:%d -r %s:%d\n"
+            % (CC_VIP, UDP_PORT, CC_VIP, UDP_PORT, SERVERS[0], UDP_PORT))
+        runs = [("direct", "%s:%d" % (SERVERS[0], UDP_PORT)), ("sock_vs", "%s:%d" % (CC_VIP, UDP_PORT))]
+        for rep in range(1, REPS + 1):
+            k = (rep - 1) % len(runs)
+            for method, dest in runs[k:] + runs[:k]:
+                v = micro(ns, "udpconn", UNB_N, dest)
+                if v is not None:
+                    row("udp_balanced", method, rep, "ns_dgram", "%.1f" % v)
+                    log("udp_balanced %-7s rep %d %8.1f ns per send+recv" % (method, rep, v))
+    finally:
+        run(nsx(ns, ADM, "-C"), check=False)
+        drop_ns(ns)
+
+
 def meminfo_kb():
     out = {}
     with open("/proc/meminfo") as f:
@@ -529,7 +603,8 @@ def main():
         for k, v in (("kernel", KVER), ("quick", int(QUICK)), ("reps", REPS), ("steady_n", STEADY_N),
                      ("connect_n", CONNECT_N), ("clients", CLIENTS), ("cc_seconds", CC_SECONDS),
                      ("cc_services", ",".join(map(str, CC_SERVICES))), ("cp_services", CP_SERVICES),
-                     ("cp_reals", CP_REALS), ("cp_reps", CP_REPS), ("guest_cpus", os.cpu_count()),
+                     ("cp_reals", CP_REALS), ("cp_reps", CP_REPS), ("unb_n", UNB_N),
+                     ("unb_services", UNB_SERVICES), ("guest_cpus", os.cpu_count()),
                      ("icount", os.environ.get("SVS_BENCH_ICOUNT", "off")),
                      ("redis", run(["redis-server", "--version"]).stdout.split()[2]),
                      ("ipvsadm", run(["ipvsadm", "--version"], check=False).stdout.strip()),
@@ -540,7 +615,7 @@ def main():
     log("kernel %s, %s mode" % (KVER, "quick" if QUICK else "full"))
     setup_servers()
     phases = [("redis", redis_workloads),
-              ("connect_cost", connect_cost), ("control", control_plane)]
+              ("connect_cost", connect_cost), ("unbalanced", unbalanced), ("control", control_plane)]
     if not QUICK:
         phases.append(("profile", profile))
     only = os.environ.get("SVS_BENCH_ONLY", "")

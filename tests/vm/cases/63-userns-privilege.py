@@ -11,6 +11,10 @@
   initial namespace sockvsadm gets a permission error, and a netlink socket
   of the initial namespace opened by the real root before entering the user
   namespace is refused too (EPERM) once used from inside it.
+- A network namespace owned by a non-initial user namespace has lower
+  limits (module parameters userns_max_services, userns_max_dests): one more
+  is refused with ENOSPC and a message naming the parameter; namespaces of
+  the initial user namespace keep max_services/max_dests.
 - Two namespaces holding the same service key: changes made in one (edit,
   delete a real server, delete the service, flush) never reach the other,
   and a key only the other has is "no such service" (ESRCH)."""
@@ -121,6 +125,36 @@ def main():
     check_eq(r.stdout.strip(), "RAW EPERM", "the same from a network namespace of its own (the socket is "
              "still the initial namespace's)")
     check_eq(svs.save(), before, "initial namespace unchanged")
+
+    step("lower limits in a namespace owned by a user namespace")
+    params = "/sys/module/sock_vs/parameters/"
+    old = {k: open(params + k).read().strip() for k in ("userns_max_services", "userns_max_dests")}
+    for k, v in old.items():
+        svs.defer(lambda k=k, v=v: open(params + k, "w").write(v))
+    check_eq(old, {"userns_max_services": "1024", "userns_max_dests": "64"}, "default user-namespace limits")
+    for k, v in (("userns_max_services", "2"), ("userns_max_dests", "1")):
+        with open(params + k, "w") as f:
+            f.write(v)
+    script = ("for s in 1 2 3; do {a} -A -t 10.255.63.1$s:80 -s rr; echo rc=$?; done; "
+              "{a} -a -t 10.255.63.11:80 -r 127.0.0.1:9636; echo rc=$?; "
+              "{a} -a -t 10.255.63.11:80 -r 127.0.0.1:9637; echo rc=$?; {a} -S -n").format(a=svs.SOCKVSADM)
+    r = svs.run(USERNS + ["--net", "--", "sh", "-c", script])
+    svs.log("  out: %r err: %r" % (r.stdout, r.stderr))
+    check_eq(svs.re.findall(r"rc=(\d+)", r.stdout), ["0", "0", "1", "0", "1"],
+             "2 services and 1 real server accepted, the third service and the second server refused")
+    check(svs.re.search(r"too many services for a namespace owned by a user namespace \(userns_max_services",
+                        r.stderr) and svs.re.search(r"too many real servers for a namespace owned by a user "
+                                                    r"namespace \(userns_max_dests", r.stderr),
+          "both refusals name the parameter", r.stderr)
+    check_eq(len(svs.parse_save(r.stdout.split("rc=1\n")[-1])), 3, "its table: the 2 services and 1 server")
+    ns = "svs63lim"
+    svs.netns_add(ns)
+    for i in (1, 2, 3):
+        adm_ok("-A", "-t", "10.255.63.2%d:80" % i, "-s", "rr", netns=ns)
+    adm_ok("-a", "-t", "10.255.63.21:80", "-r", "127.0.0.1:9636", netns=ns)
+    adm_ok("-a", "-t", "10.255.63.21:80", "-r", "127.0.0.1:9637", netns=ns)
+    check_eq(len(svs.parse_save(svs.save(netns=ns))), 5,
+             "a namespace of the initial user namespace is not limited by them")
 
     step("two namespaces with the same service key")
     A, B = "svs63a", "svs63b"

@@ -70,7 +70,7 @@ def main():
 
     step("a socket whose balanced connect failed listens and accepts")
     f = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    f.settimeout(svs.SOCK_TIMEOUT)
+    f.settimeout(None)      # blocking: a failed non-blocking connect leaves the socket "connecting"
     try:
         f.connect((V4, 81))
         raise svs.Fail("connect to a real server nobody listens on succeeded")
@@ -80,6 +80,7 @@ def main():
     f.bind(("127.0.0.1", LISTEN))
     f.listen(4)
     c = socket.create_connection(("127.0.0.1", LISTEN), timeout=svs.SOCK_TIMEOUT)
+    f.settimeout(svs.SOCK_TIMEOUT)
     child, _ = f.accept()
     child.settimeout(svs.SOCK_TIMEOUT)
 
