@@ -132,7 +132,7 @@ static bool svs_key_of(const struct sockaddr *uaddr, int addr_len, u8 protocol,
  * usable real server) or -EADDRNOTAVAIL (no free port for the shard).
  */
 static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
-		       u8 protocol)
+		       u8 protocol, struct svs_placement *pl)
 {
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)uaddr;
 	struct sockaddr_in *sin = (struct sockaddr_in *)uaddr;
@@ -172,7 +172,7 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	}
 	dest = dt->dest[idx];
 	if (dest->shards > 1) {
-		ret = svs_shard_place(sk, svc, dest, &in, &shard);
+		ret = svs_shard_place(sk, svc, dest, &in, &shard, pl);
 		if (ret)
 			goto out;
 	}
@@ -200,20 +200,49 @@ DEFINE_STATIC_SRCU(svs_hook_srcu);
 /* Connects the handler could not hand to a wrapper (see svs_pre_handler). */
 static atomic_long_t svs_hook_unlocked = ATOMIC_LONG_INIT(0);
 
+/*
+ * The connect of a socket whose local port sock_vs chose for its shard
+ * failed: give the port back if the socket still holds it unconnected
+ * (the kernel does once the connect reached SYN_SENT, not before).
+ */
+static void svs_release_port(struct sock *sk)
+{
+	if (READ_ONCE(sk->sk_state) == TCP_CLOSE && inet_sk(sk)->inet_num &&
+	    !(sk->sk_userlocks & SOCK_BINDPORT_LOCK))
+		inet_put_port(sk);
+}
+
 /* A connect of @protocol, redirected by the probe; process context. */
 static int svs_redirected(struct sock *sk, struct sockaddr *uaddr,
 			  int addr_len, u8 protocol,
 			  typeof(tcp_prot.connect) orig)
 {
-	int idx, ret;
+	struct svs_placement pl = { 0 };
+	int idx, ret, tries;
 
 	idx = srcu_read_lock(&svs_hook_srcu);
-	ret = svs_connect(sk, uaddr, addr_len, protocol);
+	ret = svs_connect(sk, uaddr, addr_len, protocol, &pl);
 	if (ret != 1)
 		/* Not (or no longer) balanced: forget an earlier scheduling. */
 		svs_conn_untrack(sk);
-	if (ret >= 0)
+	if (ret < 0)
+		goto out;
+	ret = orig(sk, (void *)uaddr, addr_len);
+	/*
+	 * The four-tuple with the port chosen for the shard is taken (by a
+	 * connection or a TIME_WAIT tcp_tw_reuse does not let go): as the
+	 * kernel's own port choice would, try other ports, of the same class.
+	 */
+	for (tries = 1; ret == -EADDRNOTAVAIL && pl.nshards && tries < SVS_SHARD_TRIES;
+	     tries++) {
+		svs_release_port(sk);
+		if (svs_bind_port_in_class(sk, pl.nshards, pl.shard))
+			break;
 		ret = orig(sk, (void *)uaddr, addr_len);
+	}
+	if (ret && pl.nshards)
+		svs_release_port(sk);
+out:
 	srcu_read_unlock(&svs_hook_srcu, idx);
 	return ret;
 }

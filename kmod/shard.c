@@ -12,17 +12,22 @@
  * the service's counter would alias with the server round robin (two
  * servers would each see only odd or only even counts).
  *
- * The port comes from the namespace's ip_local_port_range, skips
- * ip_local_reserved_ports, and is taken with the protocol's own get_port()
- * (inet_csk_get_port), so it never collides with a port another socket
- * holds, TIME_WAIT included.  The search starts at a random member of the
- * class and tries every member once; if none is free the connect fails
- * with EADDRNOTAVAIL rather than landing on another shard.
- *
- * A socket the application bound itself keeps its port: the shard it
- * lands on is the one the port implies.  UDP sockets are always bound by
- * the time connect() reaches the hook (inet_dgram_connect autobinds), so
- * for them too the port decides.
+ * The port is taken the way the kernel's own connect-time choice would
+ * take it, not with bind() semantics: the socket is marked SO_REUSEADDR
+ * (sk_reuse) and bound to a port of the class with the protocol's
+ * get_port(), which other sockets sock_vs placed (TIME_WAIT ones included)
+ * do not block; connect's inet_hash_connect() then accepts the port when
+ * the four-tuple is unique, reusing a TIME_WAIT one as tcp_tw_reuse
+ * allows, exactly as for an ephemeral port.  When the four-tuple is taken
+ * (EADDRNOTAVAIL) the connect wrapper releases the port and tries another
+ * member of the class (hook.c; at most SVS_SHARD_TRIES ports, the search
+ * in process context).  A connect that fails before SYN_SENT releases the
+ * port (the kernel does after SYN_SENT).  The range is the socket's
+ * IP_LOCAL_PORT_RANGE where set, else the namespace's ip_local_port_range;
+ * ip_local_reserved_ports are skipped.  A port of the class held by a
+ * socket sock_vs did not place (bound without SO_REUSEADDR) is skipped.
+ * If no member can be bound the connect fails with EADDRNOTAVAIL rather
+ * than landing on another shard.  Placed sockets keep SO_REUSEADDR set.
  */
 #include <linux/random.h>
 #include <linux/smp.h>
@@ -40,17 +45,19 @@ static const enum svs_shard_policy svs_shard_policies[SOCK_VS_SHARD_MAX + 1] = {
 	[SOCK_VS_SHARD_HASH] = SVS_SHARD_HASH,
 };
 
-/* Bind unbound @sk to a free local port p with p % nshards == shard. */
-static int svs_bind_port_in_class(struct sock *sk, u32 nshards, u32 shard)
+/* Bind unbound @sk to a local port p with p % nshards == shard. */
+int svs_bind_port_in_class(struct sock *sk, u32 nshards, u32 shard)
 {
 	struct net *net = sock_net(sk);
 	u32 count, start, k, port;
 	int lo, hi;
 
-	inet_get_local_port_range(net, &lo, &hi);
+	inet_sk_get_local_port_range(sk, &lo, &hi);
 	count = svs_shard_port_count(lo, hi, nshards, shard);
 	if (!count)
 		return -EADDRNOTAVAIL;
+	/* Shareable with the other sockets we place, as at connect time. */
+	sk->sk_reuse = SK_CAN_REUSE;
 	start = get_random_u32() % count;
 	for (k = 0; k < count; k++) {
 		port = svs_shard_port_nth(lo, hi, nshards, shard,
@@ -71,11 +78,12 @@ static int svs_bind_port_in_class(struct sock *sk, u32 nshards, u32 shard)
 
 /*
  * Choose the shard of @sk on @dest (sharded) and make the socket's local
- * port agree with it.  Returns 0 with *shard set, or -EADDRNOTAVAIL.
+ * port agree with it.  Returns 0 with *shard set (and @pl filled in when
+ * sock_vs chose the port), or -EADDRNOTAVAIL.
  */
 int svs_shard_place(struct sock *sk, const struct svs_service *svc,
 		    struct svs_dest *dest, const struct svs_sched_in *in,
-		    int *shard)
+		    int *shard, struct svs_placement *pl)
 {
 	u16 lport = inet_sk(sk)->inet_num;
 	u32 s;
@@ -95,5 +103,7 @@ int svs_shard_place(struct sock *sk, const struct svs_service *svc,
 	if (err)
 		return err;
 	*shard = s;
+	pl->nshards = dest->shards;
+	pl->shard = s;
 	return 0;
 }

@@ -264,9 +264,18 @@ extern struct srcu_struct svs_sock_srcu;	/* our socket operations */
 extern bool svs_unloading;
 
 /* shard.c: shard placement on sharded real servers */
+
+/* A connect whose local port sock_vs chose (hook.c retries another). */
+struct svs_placement {
+	u16 nshards;			/* 0: sock_vs chose no port */
+	u16 shard;
+};
+
+#define SVS_SHARD_TRIES	32	/* ports tried per connect */
 int svs_shard_place(struct sock *sk, const struct svs_service *svc,
 		    struct svs_dest *dest, const struct svs_sched_in *in,
-		    int *shard);
+		    int *shard, struct svs_placement *pl);
+int svs_bind_port_in_class(struct sock *sk, u32 nshards, u32 shard);
 
 /* hook.c: the connect hook */
 int svs_hook_init(void);

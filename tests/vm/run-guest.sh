@@ -70,7 +70,7 @@ boot_image=$kernel
 # slub_debug=A marks the module's caches for failslab (66-fault-injection: the
 # per-cache failslab switch in sysfs is read-only on 6.1).
 case $kver in *-svsdebug) : "${SVS_VM_PVH:=0}"
-    debug_append="pci=noacpi slub_debug=A,svs_service,svs_dest,svs_conn" ;;
+    debug_append="pci=noacpi slub_debug=A,svs_service,svs_dest,svs_conn,svs_peer" ;;
 esac
 if [ "${SVS_VM_PVH:-1}" != 0 ]; then
     vmlinux=$build/vmlinux-$kver

@@ -8,7 +8,8 @@ fail exactly once while the sockvsadm command that allocates there runs:
 the command exits 1 with a message about memory, the saved configuration
 (-S -n) is the same before and after, exactly one allocation failed (the
 injection's `times` counter), and the same command then succeeds without
-injection. Connect path: with the svs_conn cache failing N times, N
+injection. Connect path: with the svs_peer cache, then the svs_conn cache
+failing N times, N
 balanced connects all reach the real server; the service's untracked
 counter (-L --stats, --json) and the module-wide one (-V) rise by exactly
 N, the open-connection count ignores those sockets, and the next connect
@@ -33,7 +34,7 @@ KMEMLEAK = "/sys/kernel/debug/kmemleak"
 SLAB_KNOBS = ("probability", "interval", "times", "space", "verbose", "ignore-gfp-wait",
               "cache-filter", "task-filter")
 FN_KNOBS = ("probability", "interval", "times", "space", "verbose", "task-filter")
-FUNCTIONS = ("svs_alloc_dtable", "svs_alloc_shard_conns", "svs_zalloc")
+FUNCTIONS = ("svs_alloc_dtable", "svs_alloc_shard_conns", "svs_zalloc", "svs_alloc_stats")
 
 SVC = "10.255.66.10:80"         # the configuration trials' service (rr)
 ECHO_PORT = 9660
@@ -190,6 +191,8 @@ def main():
     trial("fn", "svs_alloc_dtable", ["-A", "-t", "10.255.66.2:80", "-s", "rr"])
     trial("fn", "svs_alloc_dtable", ["-d", "-t", SVC, "-r", "127.0.0.1:9601"], undo=d1)
     trial("fn", "svs_alloc_shard_conns", ["-a", "-t", SVC, "-r", "127.0.0.1:9602", "--shards", "4"])
+    trial("fn", "svs_alloc_stats", ["-A", "-t", "10.255.66.3:80", "-s", "rr"])          # service counters
+    trial("fn", "svs_alloc_stats", ["-a", "-t", SVC, "-r", "127.0.0.1:9604"])           # server counters
     trial("fn", "svs_zalloc", ["-a", "-t", SVC, "-r", "127.0.0.1:9603"])               # rr table
     trial("fn", "svs_zalloc", ["-E", "-t", SVC, "-s", "wrr"], undo=["-E", "-t", SVC, "-s", "rr"])
     for skip in range(3):       # mh: the table, then its two work arrays
@@ -198,39 +201,44 @@ def main():
     last_injection = time.monotonic()
     check_eq(rd(FAILFN + "inject"), "", "no fail_function injection left armed")
 
-    step("connect path: %d balanced connects with svs_conn failing, all reach the server, "
-         "all counted untracked" % N_CONNECTS)
     vkey = "%s:80" % svs.VIP4
     echo = svs.echo_server("tcp", "127.0.0.1", ECHO_PORT)
     adm_ok("-A", "-t", vkey, "-s", "rr")
     adm_ok("-a", "-t", vkey, "-r", "127.0.0.1:%d" % ECHO_PORT)
-    st0, total0, acc0 = svc_stats(vkey), module_untracked(), echo.count()
     socks = []
     svs.defer(lambda: [s.close() for s in socks])
-    slab_arm("svs_conn", N_CONNECTS)
-    try:
-        for _ in range(N_CONNECTS):
-            s = svs.tcp_connect(svs.VIP4, 80)
-            socks.append(s)
-            check_eq(svs.read_line(s), "ID 127.0.0.1:%d" % ECHO_PORT, "greeting through the VIP")
-    finally:
-        left = times_left(FAILSLAB)
-        slab_disarm("svs_conn")
-    last_injection = time.monotonic()
-    failed["svs_conn"] = N_CONNECTS - left
-    check_eq(failed["svs_conn"], N_CONNECTS, "svs_conn allocations failed by the injection")
-    check_eq(echo.count() - acc0, N_CONNECTS, "connections the real server accepted")
-    st1, total1 = svc_stats(vkey), module_untracked()
-    check_eq((st1["conns"] - st0["conns"], st1["untracked"] - st0["untracked"]), (N_CONNECTS, N_CONNECTS),
-             "service Conns and Untracked growth")
-    check_eq(total1 - total0, N_CONNECTS, "-V module-wide untracked growth")
-    check_eq(svs.module_open_conns(svs.VIP4, 80), {"127.0.0.1:%d" % ECHO_PORT: 0},
-             "untracked sockets are not counted open")
+    # svs_peer: the record of a connect; svs_conn: a socket's own operations.
+    for cache in ("svs_peer", "svs_conn"):
+        step("connect path: %d balanced connects with %s failing, all reach the server, "
+             "all counted untracked" % (N_CONNECTS, cache))
+        st0, total0, acc0 = svc_stats(vkey), module_untracked(), echo.count()
+        open0 = svs.module_open_conns(svs.VIP4, 80)["127.0.0.1:%d" % ECHO_PORT]
+        slab_arm(cache, N_CONNECTS)
+        try:
+            for _ in range(N_CONNECTS):
+                s = svs.tcp_connect(svs.VIP4, 80)
+                socks.append(s)
+                check_eq(svs.read_line(s), "ID 127.0.0.1:%d" % ECHO_PORT, "greeting through the VIP")
+                check_eq(s.getpeername()[0], "127.0.0.1", "getpeername of an untracked socket: the real server")
+        finally:
+            left = times_left(FAILSLAB)
+            slab_disarm(cache)
+        last_injection = time.monotonic()
+        failed[cache] = N_CONNECTS - left
+        check_eq(failed[cache], N_CONNECTS, "%s allocations failed by the injection" % cache)
+        check_eq(echo.count() - acc0, N_CONNECTS, "connections the real server accepted")
+        st1, total1 = svc_stats(vkey), module_untracked()
+        check_eq((st1["conns"] - st0["conns"], st1["untracked"] - st0["untracked"]), (N_CONNECTS, N_CONNECTS),
+                 "service Conns and Untracked growth")
+        check_eq(total1 - total0, N_CONNECTS, "-V module-wide untracked growth")
+        check_eq(svs.module_open_conns(svs.VIP4, 80), {"127.0.0.1:%d" % ECHO_PORT: open0},
+                 "untracked sockets are not counted open")
     s = svs.tcp_connect(svs.VIP4, 80)
     socks.append(s)
     check_eq(svs.read_line(s), "ID 127.0.0.1:%d" % ECHO_PORT, "greeting, injection off")
-    check_eq(svs.module_open_conns(svs.VIP4, 80), {"127.0.0.1:%d" % ECHO_PORT: 1},
+    check_eq(svs.module_open_conns(svs.VIP4, 80), {"127.0.0.1:%d" % ECHO_PORT: open0 + 1},
              "the next connect is tracked")
+    check_eq(s.getpeername()[:2], (svs.VIP4, 80), "getpeername of a tracked socket: the virtual address")
     check_eq(svc_stats(vkey)["untracked"], st1["untracked"], "Untracked unchanged without injection")
 
     step("afterwards: nothing armed, memory back, no leak")
