@@ -259,6 +259,23 @@ static int svs_sock_setsockopt(struct socket *sock, int level, int optname,
 }
 
 /*
+ * The record's operations: the socket's own, with ours in five entries.
+ * Written here once, before the socket can see them, and never again (so
+ * the member is const; the writes cast it away).
+ */
+static void svs_conn_init_ops(struct svs_conn *conn,
+			      const struct proto_ops *ops, bool dgram)
+{
+	memcpy((void *)&conn->ops, ops, sizeof(*ops));
+	*(void **)&conn->ops.release = svs_sock_release;
+	*(void **)&conn->ops.getname = svs_sock_getname;
+	*(void **)&conn->ops.listen = svs_sock_listen;
+	*(void **)&conn->ops.setsockopt = svs_sock_setsockopt;
+	if (dgram)
+		*(void **)&conn->ops.recvmsg = svs_sock_recvmsg;
+}
+
+/*
  * The connect hook balanced @sk, connecting to the virtual service @svc,
  * to @dest, on @shard if @dest is sharded (else -1).  @virt_peer: whether
  * getpeername() should return the virtual address.  Called in the
@@ -290,13 +307,7 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 		fresh = kmem_cache_alloc(svs_conn_cache, gfp);
 		if (!fresh)
 			goto free_peer;
-		fresh->ops = *ops;
-		fresh->ops.release = svs_sock_release;
-		fresh->ops.getname = svs_sock_getname;
-		fresh->ops.listen = svs_sock_listen;
-		fresh->ops.setsockopt = svs_sock_setsockopt;
-		if (sk->sk_type == SOCK_DGRAM)
-			fresh->ops.recvmsg = svs_sock_recvmsg;
+		svs_conn_init_ops(fresh, ops, sk->sk_type == SOCK_DGRAM);
 		fresh->orig = ops;
 		fresh->sk = sk;
 		spin_lock_init(&fresh->lock);

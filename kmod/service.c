@@ -169,7 +169,8 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 
 	if (sn->num_services >= svs_limit_services(sn)) {
 		if (sn->userns)
-			NL_SET_ERR_MSG(extack, "too many services for a namespace owned by a user namespace (userns_max_services, max_services)");
+			NL_SET_ERR_MSG(extack,
+				       "too many services for a namespace owned by a user namespace (userns_max_services, max_services)");
 		else
 			NL_SET_ERR_MSG(extack, "too many services (max_services)");
 		return -ENOSPC;
@@ -351,7 +352,8 @@ int svs_dest_add(struct svs_net *sn, struct svs_service *svc, const union nf_ine
 	}
 	if (svc->num_dests >= svs_limit_dests(sn)) {
 		if (sn->userns)
-			NL_SET_ERR_MSG(extack, "too many real servers for a namespace owned by a user namespace (userns_max_dests, max_dests)");
+			NL_SET_ERR_MSG(extack,
+				       "too many real servers for a namespace owned by a user namespace (userns_max_dests, max_dests)");
 		else
 			NL_SET_ERR_MSG(extack, "too many real servers (max_dests)");
 		return -ENOSPC;

@@ -172,7 +172,7 @@ struct svs_peer {
 
 /* A balanced socket (conn.c); sock->ops == &ops while it is. */
 struct svs_conn {
-	struct proto_ops ops;		/* the socket's, a few entries ours */
+	const struct proto_ops ops;	/* the socket's, a few entries ours */
 	const struct proto_ops *orig;	/* the socket's own */
 	struct sock *sk;		/* holds a reference */
 	spinlock_t lock;		/* peer, dead */
