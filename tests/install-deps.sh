@@ -15,8 +15,8 @@ pkgs=(
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-source-6.1 sparse
-	# benchmarks (bench/): charts
-	python3-matplotlib
+	# benchmarks (bench/): charts, the scheduler pick benchmark
+	python3-matplotlib libbenchmark-dev
 	# guests
 	qemu-system-x86 busybox-static kmod cpio xz-utils
 	# make install checks (tests/install-test.sh): DKMS, systemd-analyze, man
