@@ -110,7 +110,12 @@ $(BUILD)/bench/connect_cost: bench/connect_cost.cc
 	@mkdir -p $(@D)
 	$(CXX) -std=c++20 -O2 -Wall -Wextra -Werror -pthread -o $@.tmp $< && mv $@.tmp $@
 
-bench-tools: $(BUILD)/bench/connect_cost
+# The BPF socket balancer the benchmarks compare with (bench/bpf/).
+$(BUILD)/bench/sock_lb.bpf.o: bench/bpf/sock_lb.bpf.c
+	@mkdir -p $(@D)
+	clang -O2 -g -Wall -Werror -target bpf -I/usr/include/$(shell gcc -print-multiarch) -c $< -o $@.tmp && mv $@.tmp $@
+
+bench-tools: $(BUILD)/bench/connect_cost $(BUILD)/bench/sock_lb.bpf.o
 
 bench-quick-kver:
 	@echo $(BENCH_QUICK_KVER)

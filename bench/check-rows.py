@@ -19,7 +19,7 @@ import collections
 import os
 import sys
 
-METHODS = ["direct", "sock_vs", "ipvs-nat", "ipvs-dr", "iptables", "nftables"]
+METHODS = ["direct", "direct-nomod", "sock_vs", "bpf", "ipvs-nat", "ipvs-dr", "iptables", "nftables"]
 
 
 def read(path):
@@ -61,22 +61,22 @@ def main():
                    reps)
     for n in counts:
         expect("connect cost rows at %d services" % n,
-               [("connect_cost", m, "cps_s%d_t%d" % (n, t)) for m in ("direct", "sock_vs")
+               [("connect_cost", m, "cps_s%d_t%d" % (n, t)) for m in ("direct", "sock_vs", "bpf")
                 for t in (1, 2)], reps)
         expect("sockvsadm -R load time of %d services" % n,
                [("connect_cost", "sock_vs", "load_s_s%d" % n)], [0])
-    expect("unbalanced traffic rows, module absent and loaded",
-           [("unbalanced", st, "ns_" + op) for st in ("absent", "loaded")
+    expect("unbalanced traffic rows, module absent, loaded, BPF balancer",
+           [("unbalanced", st, "ns_" + op) for st in ("absent", "loaded", "bpf")
             for op in ("udp", "tcp", "getpeername", "getsockname")], reps)
-    expect("balanced connected UDP rows, direct and sock_vs",
-           [("udp_balanced", m, "ns_dgram") for m in ("direct", "sock_vs")], reps)
+    expect("balanced connected UDP rows, direct, sock_vs, BPF balancer",
+           [("udp_balanced", m, "ns_dgram") for m in ("direct", "sock_vs", "bpf")], reps)
     for m in ("sock_vs", "ipvs"):
         expect("control plane rows for %s (%s services)" % (m, meta.get("cp_services", "?")),
                [("control", m, x) for x in ("restore_s", "list_s", "flush_s", "slab_kb",
                                             "percpu_kb", "kmem_kb")], cp_reps)
     for m in METHODS:
         got = have.get(("check", m, "servers_hit"), {}).get("0")
-        want = 1 if m == "direct" else 3
+        want = 1 if m.startswith("direct") else 3
         results.append((got == want, "%s reaches %d server(s)" % (m, want),
                         ["servers hit: %s" % got]))
     bad = have.get(("check", "kernel_log", "bad_lines"), {}).get("0")

@@ -14,7 +14,7 @@ import os
 import statistics
 import sys
 
-METHODS = ["direct", "sock_vs", "ipvs-nat", "ipvs-dr", "iptables", "nftables"]
+METHODS = ["direct", "direct-nomod", "sock_vs", "bpf", "ipvs-nat", "ipvs-dr", "iptables", "nftables"]
 COLORS = {"direct": "#7f7f7f", "sock_vs": "#d62728", "ipvs-nat": "#1f77b4", "ipvs-dr": "#17becf",
           "iptables": "#ff7f0e", "nftables": "#2ca02c", "ipvs": "#1f77b4"}
 
@@ -99,8 +99,8 @@ def cc_services(d):
 
 def cc_table(d, out):
     out.append("| services | threads | direct connects/s | sock_vs connects/s | sock_vs / direct"
-               " | overhead per connect | reps |")
-    out.append("|---" * 7 + "|")
+               " | overhead per connect | bpf connects/s | bpf / direct | sock_vs / bpf | reps |")
+    out.append("|---" * 10 + "|")
     for n in cc_services(d):
         for t in (1, 2):
             dv = d.get("connect_cost", "direct", "cps_s%d_t%d" % (n, t))
@@ -110,8 +110,10 @@ def cc_table(d, out):
                 # per connect, per thread: 1/rate difference
                 us = (1.0 / med(sv) - 1.0 / med(dv)) * 1e6 * t
                 over = "%+.0f us" % us
-            out.append("| %s | %d | %s | %s | %s | %s | %d |" % (
-                fmt(n), t, cell(dv), cell(sv), ratio_cell(sv, dv), over, max(len(dv), len(sv))))
+            bv = d.get("connect_cost", "bpf", "cps_s%d_t%d" % (n, t))
+            out.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %d |" % (
+                fmt(n), t, cell(dv), cell(sv), ratio_cell(sv, dv), over, cell(bv), ratio_cell(bv, dv),
+                ratio_cell(sv, bv), max(len(dv), len(sv), len(bv))))
     loads = [(n, d.get("connect_cost", "sock_vs", "load_s_s%d" % n)) for n in cc_services(d)]
     out.append("")
     out.append("Loading the services with `sockvsadm -R` (one service per line plus one real"
@@ -126,22 +128,26 @@ UNB_OPS = [("udp", "unconnected UDP `sendto` + `recvfrom` with an address"),
 
 
 def unbalanced_table(d, out):
-    out.append("| operation on an unbalanced socket (loopback) | module absent (ns/op) | loaded (ns/op)"
-               " | loaded / absent | target <= 1.01 | reps |")
-    out.append("|---" * 6 + "|")
+    out.append("| operation on an unbalanced socket (loopback) | module absent (ns/op) | sock_vs loaded (ns/op)"
+               " | loaded / absent | target <= 1.01 | BPF balancer attached (ns/op) | bpf / absent | reps |")
+    out.append("|---" * 8 + "|")
     for op, what in UNB_OPS:
         a, b = d.get("unbalanced", "absent", "ns_" + op), d.get("unbalanced", "loaded", "ns_" + op)
+        c = d.get("unbalanced", "bpf", "ns_" + op)
         rr = med(b) / med(a) if a and b and med(a) else None
         met = "-" if rr is None else ("met" if rr <= 1.01 else "not met")
-        out.append("| %s | %s | %s | %s | %s | %d |" % (what, cell(a, 0), cell(b, 0), ratio_cell(b, a),
-                                                       met, max(len(a), len(b))))
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %d |" % (
+            what, cell(a, 0), cell(b, 0), ratio_cell(b, a), met, cell(c, 0), ratio_cell(c, a),
+            max(len(a), len(b), len(c))))
     a, b = d.get("udp_balanced", "direct", "ns_dgram"), d.get("udp_balanced", "sock_vs", "ns_dgram")
+    c = d.get("udp_balanced", "bpf", "ns_dgram")
     rr = med(b) / med(a) if a and b and med(a) else None
     out.append("")
     out.append("Per datagram on a connected UDP socket (`send` + `recv` against a UDP echo server, one "
-               "real server): direct %s ns, through sock_vs %s ns, sock_vs / direct %s (target <= 1.02: %s)."
+               "real server): direct %s ns, through sock_vs %s ns, sock_vs / direct %s (target <= 1.02: %s); "
+               "through the BPF balancer %s ns, bpf / direct %s."
                % (cell(a, 0), cell(b, 0), ratio_cell(b, a),
-                  "-" if rr is None else ("met" if rr <= 1.02 else "not met")))
+                  "-" if rr is None else ("met" if rr <= 1.02 else "not met"), cell(c, 0), ratio_cell(c, a)))
 
 
 def cp_table(d, out):
@@ -183,7 +189,7 @@ def targets(d, out):
                              ("met" if x >= 0.98 and ahead else "not met") +
                              overlap("steady", t + "_rps")))
         x = r("connect", "sock_vs", t + "_rps")
-        others = {m: r("connect", m, t + "_rps") for m in METHODS[2:]}
+        others = {m: r("connect", m, t + "_rps") for m in METHODS[3:]}
         if x is not None:
             ahead = all(v is not None and x > v for v in others.values())
             lines.append("| connect-heavy %s: sock_vs >= 0.95x direct, ahead of every other method"
@@ -191,6 +197,13 @@ def targets(d, out):
                              t, x, ", ".join("%s %.2fx" % (m, v) for m, v in others.items() if v),
                              ("met" if x >= 0.95 and ahead else "not met") +
                              overlap("connect", t + "_rps")))
+        x = r("connect", "sock_vs", t + "_rps", base="direct-nomod")
+        y = r("connect", "sock_vs", t + "_rps", base="bpf")
+        if x is not None and y is not None:
+            lines.append("| connect-heavy %s (issue 13): sock_vs >= 0.98x direct without the module, and >= the "
+                         "BPF balancer | %.2fx direct-nomod, %.2fx bpf | %s |" % (
+                             t, x, y, ("met" if x >= 0.98 and y >= 1.0 else "not met") +
+                             overlap("connect", t + "_rps", b="bpf")))
     ns = cc_services(d)
     for t in (1, 2):
         a = r("connect_cost", "sock_vs", "cps_s%d_t%d" % (ns[0], t))

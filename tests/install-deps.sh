@@ -17,6 +17,8 @@ pkgs=(
 	linux-source-6.1 sparse
 	# benchmarks (bench/): charts, the scheduler pick benchmark
 	python3-matplotlib libbenchmark-dev
+	# the BPF socket balancer the benchmarks compare with (bench/bpf/)
+	clang llvm libbpf-dev bpftool
 	# guests
 	qemu-system-x86 busybox-static kmod cpio xz-utils
 	# make install checks (tests/install-test.sh): DKMS, systemd-analyze, man

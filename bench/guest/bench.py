@@ -11,10 +11,15 @@ host is a fresh namespace (10.0.1.100) for every measured method, joined to
 the server by its own veth pair.  Servers are pinned to vCPU 1 and load
 generators to vCPU 0 (both to vCPU 0 in a one-vCPU guest, SVS_BENCH_SMP=1).
 
-Methods: direct (one real server's address), sock_vs, ipvs-nat, ipvs-dr,
+Methods: direct (one real server's address), direct-nomod (the same with the
+sock_vs module unloaded for the run: the limit), sock_vs, bpf (a Cilium-style
+cgroup socket balancer, bench/bpf/sock_lb.bpf.c: connect4/6 rewrite from a
+BPF hash map, getpeername4/6 and recvmsg4/6 reverse translation, attached at
+the root cgroup with bpftool only while its method runs), ipvs-nat, ipvs-dr,
 iptables (legacy iptables, DNAT with -m statistic --mode random), nftables
 (DNAT with numgen inc); every balancing method spreads over the same three
-servers.
+servers.  sock_vs stays loaded throughout (direct and bpf pay its connect
+probe's miss); the unbalanced phase measures the module absent.
 
 Workloads:
   steady        redis-benchmark -c 100 -P 1 -t ping (PING_INLINE, PING_MBULK); in the
@@ -22,13 +27,17 @@ Workloads:
   connect       the same with -k 0 (a new connection per request)
   connect_cost  build/bench/connect_cost from 1 and 2 threads: direct (the tool
                 cycles over the three real addresses itself) against sock_vs
-                (the virtual address, rr over the same three) with 1, 1000 and
-                100000 services configured in the client namespace
+                (the virtual address, rr over the same three) and bpf (another
+                virtual address in its map, random over the same three) with 1,
+                1000 and 100000 services configured in the client namespace (and
+                as many in the BPF map)
   unbalanced    `connect_cost micro` on traffic sock_vs does not balance: unconnected UDP
                 sendto+recvfrom, TCP connect+accept+close, getpeername, getsockname, with the
-                module absent and loaded with 1000 TCP + 1000 UDP services (interleaved)
+                module absent, loaded with 1000 TCP + 1000 UDP services, and (module absent)
+                the BPF balancer attached with as many in its map (interleaved)
   udp_balanced  per datagram on a connected UDP socket (send + recv against a UDP echo):
-                to the real server directly, and through a sock_vs UDP service
+                to the real server directly, through a sock_vs UDP service, through the
+                BPF balancer
   control       10000 services x 4 real servers: sockvsadm -R vs ipvsadm -R of
                 the same rules, kernel memory (Slab + Percpu), -L -n
 
@@ -93,11 +102,17 @@ CLIENT_CPUS = "0"
 SERVER_CPUS = "1" if NCPU > 1 else "0"
 BOTH_CPUS = "0,1" if NCPU > 1 else "0"
 
-METHODS = ["direct", "sock_vs", "ipvs-nat", "ipvs-dr", "iptables", "nftables"]
+METHODS = ["direct", "direct-nomod", "sock_vs", "bpf", "ipvs-nat", "ipvs-dr", "iptables", "nftables"]
 SERVERS = ["10.0.1.11", "10.0.1.12", "10.0.1.13"]
 CLIENT_IP = "10.0.1.100"
 VIP = "10.0.9.1"
 CC_VIP = "10.0.9.2"
+BPF_CC_VIP = "10.0.9.3"      # connect_cost's address in the BPF map (sock_vs has CC_VIP)
+BPF_OBJ = os.path.join(REPO, "build", "bench", "sock_lb.bpf.o")
+BPF_PIN = "/sys/fs/bpf/svs-lb"
+BPF_HOOKS = [("connect4", "sock4_connect"), ("connect6", "sock6_connect"),
+             ("getpeername4", "sock4_getpeername"), ("getpeername6", "sock6_getpeername"),
+             ("recvmsg4", "sock4_recvmsg"), ("recvmsg6", "sock6_recvmsg")]
 REDIS_PORT = 6379
 CC_PORT = 9000
 SERVER_NS = "svs-srv"
@@ -186,6 +201,65 @@ def setup_servers():
         raise RuntimeError("redis in %s did not answer" % ns)
 
 
+# ------------------------------------------------------------- the BPF anchor
+
+bpf_state = {"loaded": False, "attached": False, "next": 0, "sets": {}}
+
+
+def bpf_load():
+    """Load sock_lb.bpf.o once: programs and maps pinned under BPF_PIN."""
+    if bpf_state["loaded"]:
+        return
+    run(["bpftool", "prog", "loadall", BPF_OBJ, BPF_PIN, "pinmaps", BPF_PIN + "/maps"])
+    bpf_state["loaded"] = True
+
+
+def bpf_attach():
+    bpf_load()
+    for hook, prog in BPF_HOOKS:
+        run(["bpftool", "cgroup", "attach", "/sys/fs/cgroup", hook, "pinned", "%s/%s" % (BPF_PIN, prog)])
+    bpf_state["attached"] = True
+
+
+def bpf_detach():
+    if not bpf_state["attached"]:
+        return
+    for hook, prog in BPF_HOOKS:
+        run(["bpftool", "cgroup", "detach", "/sys/fs/cgroup", hook, "pinned", "%s/%s" % (BPF_PIN, prog)],
+            check=False)
+    bpf_state["attached"] = False
+
+
+def hexb(b):
+    return [("%02x" % x) for x in b]
+
+
+def bpf_services(entries):
+    """entries: [(vip, port, proto, [(rip, rport)...])]: the maps' contents,
+    written with one bpftool batch."""
+    bpf_load()
+    import socket as _s
+    import struct as _st
+    cmds = []
+    for vip, port, proto, reals in entries:
+        first = bpf_state["sets"].get(tuple(reals))
+        if first is None:       # each distinct backend list is stored once
+            first = bpf_state["next"]
+            for i, (rip, rport) in enumerate(reals):
+                val = _s.inet_aton(rip) + bytes(12) + _st.pack("!H", rport) + bytes(2)
+                cmds.append("map update pinned %s/maps/backends key hex %s value hex %s"
+                            % (BPF_PIN, " ".join(hexb(_st.pack("<I", first + i))), " ".join(hexb(val))))
+            bpf_state["next"] = first + len(reals)
+            bpf_state["sets"][tuple(reals)] = first
+        key = _s.inet_aton(vip) + bytes(12) + _st.pack("!H", port) + bytes([proto, 0])
+        cmds.append("map update pinned %s/maps/services key hex %s value hex %s"
+                    % (BPF_PIN, " ".join(hexb(key)), " ".join(hexb(_st.pack("<II", first, len(reals))))))
+    path = os.path.join(WORK, "bpf-batch-%d" % bpf_state["next"])
+    with open(path, "w") as f:
+        f.write("\n".join(cmds) + "\n")
+    run(["bpftool", "batch", "file", path], timeout=3000)
+
+
 client_seq = [0]
 
 
@@ -225,6 +299,13 @@ def client_ns(method):
             run(nsx(ns, "iptables-legacy", "-t", "nat", "-A", "OUTPUT", "-d", VIP, "-p", "tcp",
                     "--dport", str(REDIS_PORT)) + stat +
                 ["-j", "DNAT", "--to-destination", "%s:%d" % (s, REDIS_PORT)])
+    elif method == "direct-nomod":
+        if sock_vs_loaded():
+            run(["rmmod", "sock_vs"])
+        nomod[0] = True
+    elif method == "bpf":
+        bpf_services([(VIP, REDIS_PORT, 6, [(s, REDIS_PORT) for s in SERVERS])])
+        bpf_attach()
     elif method == "nftables":
         m = ", ".join("%d : %s" % (i, s) for i, s in enumerate(SERVERS))
         rules = ("table ip svsbench {\n chain out {\n  type nat hook output priority -100;\n"
@@ -236,7 +317,14 @@ def client_ns(method):
     return ns
 
 
+nomod = [False]
+
+
 def drop_ns(ns):
+    bpf_detach()
+    if nomod[0]:
+        run(["insmod", KO])
+        nomod[0] = False
     # The veth pair first: deleting a namespace is asynchronous, and the
     # server's end must not keep the real server addresses meanwhile.
     run(["ip", "-n", ns, "link", "del", "eth0"], check=False)
@@ -244,7 +332,7 @@ def drop_ns(ns):
 
 
 def target(method):
-    return SERVERS[0] if method == "direct" else VIP
+    return SERVERS[0] if method.startswith("direct") else VIP
 
 
 # ---------------------------------------------------------------- workloads
@@ -287,7 +375,7 @@ def check_spread(ns, method):
         p.wait(timeout=60)
     counts = [got[a] for a in SERVERS]
     hit = sum(1 for g in counts if g > 0)
-    want = 1 if method == "direct" else len(SERVERS)
+    want = 1 if method.startswith("direct") else len(SERVERS)
     log("check %-9s connections per real server %s" % (method, counts))
     if hit != want or sum(counts) != 30:
         fail("check %s: %d real servers reached (want %d), %d connections (want 30): %s"
@@ -403,13 +491,23 @@ def connect_cost():
             log("connect_cost: %d services loaded in %.2fs (listing shows %d)" % (nsvc, secs, have))
             if have != nsvc:
                 fail("connect_cost: %d services configured, -L shows %d" % (nsvc, have))
-            runs = [("direct", 1, direct), ("sock_vs", 1, via), ("direct", 2, direct), ("sock_vs", 2, via)]
+            bpf_services([("10.3.%d.%d" % (i // 250, i % 250 + 1), CC_PORT, 6, [(SERVERS[0], CC_PORT)])
+                          for i in range(nsvc - 1)] +
+                         [(BPF_CC_VIP, CC_PORT, 6, [(s, CC_PORT) for s in SERVERS])])
+            bvia = ["%s:%d" % (BPF_CC_VIP, CC_PORT)]
+            runs = [("direct", 1, direct), ("sock_vs", 1, via), ("bpf", 1, bvia),
+                    ("direct", 2, direct), ("sock_vs", 2, via), ("bpf", 2, bvia)]
             for rep in range(1, REPS + 1):
                 k = (rep - 1) % len(runs)
                 for method, threads, dests in runs[k:] + runs[:k]:
                     cpus = CLIENT_CPUS if threads == 1 else BOTH_CPUS
-                    r = run(nsx(ns, "taskset", "-c", cpus, CC, "connect", str(threads),
-                                str(CC_SECONDS), *dests), check=False, timeout=3000)
+                    if method == "bpf":
+                        bpf_attach()
+                    try:
+                        r = run(nsx(ns, "taskset", "-c", cpus, CC, "connect", str(threads),
+                                    str(CC_SECONDS), *dests), check=False, timeout=3000)
+                    finally:
+                        bpf_detach()
                     f = r.stdout.split()
                     if r.returncode != 0 or len(f) < 8:
                         fail("connect_cost %s %d svc %d thr rep %d: exit %d %r %r"
@@ -443,13 +541,18 @@ def unbalanced():
     rules = "".join("-A -%s 10.2.%d.%d:%d -s rr\n-a -%s 10.2.%d.%d:%d -r %s:%d\n"
                     % (p, i // 250, i % 250 + 1, port, p, i // 250, i % 250 + 1, port, SERVERS[0], port)
                     for p, port in (("t", CC_PORT), ("u", UDP_PORT)) for i in range(UNB_SERVICES))
-    states = ["absent", "loaded"]
+    states = ["absent", "loaded", "bpf"]
+    bpf_services([("10.2.%d.%d" % (i // 250, i % 250 + 1), port, proto, [(SERVERS[0], port)])
+                  for proto, port in ((6, CC_PORT), (17, UDP_PORT)) for i in range(UNB_SERVICES)])
     try:
         for rep in range(1, REPS + 1):
-            for state in (states if rep % 2 else states[::-1]):
-                if state == "absent":
+            k = (rep - 1) % len(states)
+            for state in states[k:] + states[:k]:
+                if state in ("absent", "bpf"):
                     if sock_vs_loaded():
                         run(["rmmod", "sock_vs"])
+                    if state == "bpf":
+                        bpf_attach()
                 else:
                     if not sock_vs_loaded():
                         run(["insmod", KO])
@@ -458,11 +561,14 @@ def unbalanced():
                                if line.startswith(("TCP ", "UDP ")))
                     if have != 2 * UNB_SERVICES:
                         fail("unbalanced: %d services configured, -L shows %d" % (2 * UNB_SERVICES, have))
-                for op in UNB_OPS:
-                    v = micro(ns, op, UNB_N // 10 if op == "tcp" else UNB_N)
-                    if v is not None:
-                        row("unbalanced", state, rep, "ns_" + op, "%.1f" % v)
-                        log("unbalanced %-7s rep %d %-12s %8.1f ns/op" % (state, rep, op, v))
+                try:
+                    for op in UNB_OPS:
+                        v = micro(ns, op, UNB_N // 10 if op == "tcp" else UNB_N)
+                        if v is not None:
+                            row("unbalanced", state, rep, "ns_" + op, "%.1f" % v)
+                            log("unbalanced %-7s rep %d %-12s %8.1f ns/op" % (state, rep, op, v))
+                finally:
+                    bpf_detach()
     finally:
         if not sock_vs_loaded():
             run(["insmod", KO])
@@ -472,11 +578,18 @@ def unbalanced():
     try:
         run(nsx(ns, ADM, "-R"), input="-A -u %s:%d -s rr\n-a -u %s:%d -r %s:%d\n"
             % (CC_VIP, UDP_PORT, CC_VIP, UDP_PORT, SERVERS[0], UDP_PORT))
-        runs = [("direct", "%s:%d" % (SERVERS[0], UDP_PORT)), ("sock_vs", "%s:%d" % (CC_VIP, UDP_PORT))]
+        bpf_services([(BPF_CC_VIP, UDP_PORT, 17, [(SERVERS[0], UDP_PORT)])])
+        runs = [("direct", "%s:%d" % (SERVERS[0], UDP_PORT)), ("sock_vs", "%s:%d" % (CC_VIP, UDP_PORT)),
+                ("bpf", "%s:%d" % (BPF_CC_VIP, UDP_PORT))]
         for rep in range(1, REPS + 1):
             k = (rep - 1) % len(runs)
             for method, dest in runs[k:] + runs[:k]:
-                v = micro(ns, "udpconn", UNB_N, dest)
+                if method == "bpf":
+                    bpf_attach()
+                try:
+                    v = micro(ns, "udpconn", UNB_N, dest)
+                finally:
+                    bpf_detach()
                 if v is not None:
                     row("udp_balanced", method, rep, "ns_dgram", "%.1f" % v)
                     log("udp_balanced %-7s rep %d %8.1f ns per send+recv" % (method, rep, v))
