@@ -61,8 +61,8 @@ def main():
                    reps)
     for n in counts:
         expect("connect cost rows at %d services" % n,
-               [("connect_cost", m, "cps_s%d_t%d" % (n, t)) for m in ("direct", "sock_vs", "bpf")
-                for t in (1, 2)], reps)
+               [("connect_cost", m, "%s_s%d_t%d" % (k, n, t)) for m in ("direct", "sock_vs", "bpf")
+                for t in (1, 2) for k in ("cps", "p50us", "p99us")], reps)
         expect("sockvsadm -R load time of %d services" % n,
                [("connect_cost", "sock_vs", "load_s_s%d" % n)], [0])
     expect("unbalanced traffic rows, module absent, loaded, BPF balancer",

@@ -8,7 +8,8 @@
 //       THREADS threads, each: socket(), connect() (blocking), close() with
 //       SO_LINGER 0 (an RST: no TIME_WAIT, so the local ports never run out),
 //       for SECONDS; thread i starts at address i and cycles through them.
-//       Prints one line: "connects N seconds S rate R errors E".
+//       Prints one line: "connects N seconds S rate R errors E p50_us P p99_us Q"
+//       (P, Q: percentiles of the time one connect() took, all threads).
 //       Exit 1 if no connect succeeded or more than 1% failed.
 //
 //   connect_cost userve PORT
@@ -30,7 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -264,6 +267,8 @@ int serve(int port, int threads) {
 struct Counts {
   std::atomic<uint64_t> ok{0};
   std::atomic<uint64_t> failed{0};
+  std::mutex lock;
+  std::vector<double> us;  // every successful connect's duration
 };
 
 void connect_loop(const std::vector<sockaddr_in>& dests, size_t first,
@@ -271,6 +276,8 @@ void connect_loop(const std::vector<sockaddr_in>& dests, size_t first,
   uint64_t ok = 0;
   uint64_t failed = 0;
   const linger lin{1, 0};
+  std::vector<double> us;
+  us.reserve(1 << 16);
   for (size_t i = first; !stop.load(std::memory_order_relaxed); i++) {
     const sockaddr_in& d = dests[i % dests.size()];
     const Fd s(socket(AF_INET, SOCK_STREAM, 0));
@@ -279,8 +286,10 @@ void connect_loop(const std::vector<sockaddr_in>& dests, size_t first,
       continue;
     }
     setsockopt(s.get(), SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
+    const auto t0 = std::chrono::steady_clock::now();
     if (connect(s.get(), reinterpret_cast<const sockaddr*>(&d), sizeof(d)) == 0) {
       ok++;
+      us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
     } else {
       failed++;
       if (failed == 1) {
@@ -290,6 +299,17 @@ void connect_loop(const std::vector<sockaddr_in>& dests, size_t first,
   }
   counts.ok += ok;
   counts.failed += failed;
+  const std::lock_guard<std::mutex> g(counts.lock);
+  counts.us.insert(counts.us.end(), us.begin(), us.end());
+}
+
+double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) {
+    return 0;
+  }
+  const auto k = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
 }
 
 int run_connect(int threads, double seconds, const std::vector<sockaddr_in>& dests) {
@@ -311,9 +331,11 @@ int run_connect(int threads, double seconds, const std::vector<sockaddr_in>& des
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const uint64_t ok = counts.ok.load();
   const uint64_t failed = counts.failed.load();
-  std::printf("connects %llu seconds %.3f rate %.1f errors %llu\n",
+  const double p50 = percentile(counts.us, 0.50);
+  const double p99 = percentile(counts.us, 0.99);
+  std::printf("connects %llu seconds %.3f rate %.1f errors %llu p50_us %.1f p99_us %.1f\n",
               static_cast<unsigned long long>(ok), elapsed, static_cast<double>(ok) / elapsed,
-              static_cast<unsigned long long>(failed));
+              static_cast<unsigned long long>(failed), p50, p99);
   return (ok == 0 || failed * 100 > ok) ? 1 : 0;
 }
 

@@ -114,6 +114,19 @@ def cc_table(d, out):
             out.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %d |" % (
                 fmt(n), t, cell(dv), cell(sv), ratio_cell(sv, dv), over, cell(bv), ratio_cell(bv, dv),
                 ratio_cell(sv, bv), max(len(dv), len(sv), len(bv))))
+    out.append("")
+    out.append("Time one `connect()` took (p50 / p99, microseconds; under icount, guest-instruction time):")
+    out.append("")
+    out.append("| services | threads | direct p50 / p99 | sock_vs p50 / p99 | bpf p50 / p99 |")
+    out.append("|---" * 5 + "|")
+    for n in cc_services(d):
+        for t in (1, 2):
+            cells = []
+            for m in ("direct", "sock_vs", "bpf"):
+                a = d.get("connect_cost", m, "p50us_s%d_t%d" % (n, t))
+                b = d.get("connect_cost", m, "p99us_s%d_t%d" % (n, t))
+                cells.append("%s / %s" % (cell(a, 1), cell(b, 1)))
+            out.append("| %s | %d | %s |" % (fmt(n), t, " | ".join(cells)))
     loads = [(n, d.get("connect_cost", "sock_vs", "load_s_s%d" % n)) for n in cc_services(d)]
     out.append("")
     out.append("Loading the services with `sockvsadm -R` (one service per line plus one real"

@@ -514,8 +514,12 @@ def connect_cost():
                              % (method, nsvc, threads, rep, r.returncode, r.stdout, r.stderr))
                         continue
                     row("connect_cost", method, rep, "cps_s%d_t%d" % (nsvc, threads), f[5])
-                    log("connect_cost %-7s %6d svc %d thr rep %d: %s connects/s (errors %s)"
-                        % (method, nsvc, threads, rep, f[5], f[7]))
+                    if len(f) >= 12:
+                        row("connect_cost", method, rep, "p50us_s%d_t%d" % (nsvc, threads), f[9])
+                        row("connect_cost", method, rep, "p99us_s%d_t%d" % (nsvc, threads), f[11])
+                    log("connect_cost %-7s %6d svc %d thr rep %d: %s connects/s (errors %s), connect p50 %s us "
+                        "p99 %s us" % (method, nsvc, threads, rep, f[5], f[7], f[9] if len(f) >= 12 else "-",
+                                       f[11] if len(f) >= 12 else "-"))
         finally:
             run(nsx(ns, ADM, "-C"), check=False)
             drop_ns(ns)
