@@ -37,6 +37,12 @@ def wchan(tid):
         return ""
 
 
+def udp_rcvbuf_errors():
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Udp:")]
+    return int(rows[1][rows[0].index("RcvbufErrors")])
+
+
 def main():
     svs.fresh_config()
     svs.echo_server("udp", "127.0.0.1", PORT)
@@ -83,6 +89,8 @@ def main():
     # answer (400 queries at once can overflow the echo server's buffer).
     deadline = time.monotonic() + 120
     rounds = 0
+    drops0 = udp_rcvbuf_errors()
+    after_first = None
     while time.monotonic() < deadline:
         pending = [i for i in range(N) if got[i] is None]
         if not pending:
@@ -93,7 +101,15 @@ def main():
             if k % 50 == 49:
                 time.sleep(0.05)
         time.sleep(2)
-    svs.log("  queries sent in %d round(s)" % rounds)
+        if after_first is None:
+            after_first = sum(1 for i in range(N) if got[i] is None)
+    drops = udp_rcvbuf_errors() - drops0
+    svs.log("  queries sent in %d round(s); unanswered after the first: %s; UDP RcvbufErrors: %d"
+            % (rounds, after_first, drops))
+    # A receiver still waiting after the first round must have lost its
+    # query or answer to a full buffer, not a wakeup.
+    check((after_first or 0) <= drops, "every receiver left waiting is explained by a dropped datagram "
+          "(%s waiting, %d dropped)" % (after_first, drops))
     for t in threads:
         t.join(5)
     missing = [i for i in range(N) if got[i] is None]
