@@ -387,43 +387,71 @@ void svs_conn_untrack(struct sock *sk)
 		svs_sock_handback(sock);
 }
 
-/*
- * getpeername() or recvfrom() on the socket of @conn wrote @uaddr (the
- * kernel's copy).  If the service wants the virtual address shown and
- * @uaddr names the real server of the socket's current peer, put the
- * virtual address and port there instead.  Under rcu_read_lock().
- */
-void svs_conn_peername(struct svs_conn *conn, struct sockaddr *uaddr)
+/* A copy of what @conn's current peer record says, for a rewrite; RCU. */
+void svs_conn_view(struct svs_conn *conn, struct svs_peer_view *v)
+{
+	const struct svs_peer *peer = rcu_dereference(conn->peer);
+
+	v->valid = peer && peer->virt_peer;
+	if (!v->valid)
+		return;
+	v->af = peer->af;
+	v->vaddr = peer->vaddr;
+	v->daddr = peer->daddr;
+	v->vport = peer->vport;
+	v->dport = peer->dport;
+}
+
+/* If @uaddr names @v's real server, put its virtual address there. */
+static bool svs_view_rewrite(const struct svs_peer_view *v, struct sockaddr *uaddr)
 {
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)uaddr;
 	struct sockaddr_in *sin = (struct sockaddr_in *)uaddr;
-	const struct svs_peer *peer = rcu_dereference(conn->peer);
 
-	if (!peer || !peer->virt_peer)
-		return;
-	if (uaddr->sa_family == AF_INET && peer->af == AF_INET) {
-		if (sin->sin_addr.s_addr != peer->daddr.ip ||
-		    sin->sin_port != peer->dport)
-			return;
-		sin->sin_addr.s_addr = peer->vaddr.ip;
-		sin->sin_port = peer->vport;
-	} else if (uaddr->sa_family == AF_INET6) {
-		if (sin6->sin6_port != peer->dport)
-			return;
-		if (peer->af == AF_INET6) {
-			if (!ipv6_addr_equal(&sin6->sin6_addr, &peer->daddr.in6))
-				return;
-			sin6->sin6_addr = peer->vaddr.in6;
-		} else {
-			/* An IPv6 socket balanced by an IPv4 service. */
-			if (!ipv6_addr_v4mapped(&sin6->sin6_addr) ||
-			    sin6->sin6_addr.s6_addr32[3] != peer->daddr.ip)
-				return;
-			ipv6_addr_set_v4mapped(peer->vaddr.ip, &sin6->sin6_addr);
-		}
-		sin6->sin6_port = peer->vport;
-		sin6->sin6_scope_id = 0;
+	if (!v->valid)
+		return false;
+	if (uaddr->sa_family == AF_INET && v->af == AF_INET) {
+		if (sin->sin_addr.s_addr != v->daddr.ip || sin->sin_port != v->dport)
+			return false;
+		sin->sin_addr.s_addr = v->vaddr.ip;
+		sin->sin_port = v->vport;
+		return true;
 	}
+	if (uaddr->sa_family != AF_INET6 || sin6->sin6_port != v->dport)
+		return false;
+	if (v->af == AF_INET6) {
+		if (!ipv6_addr_equal(&sin6->sin6_addr, &v->daddr.in6))
+			return false;
+		sin6->sin6_addr = v->vaddr.in6;
+	} else {
+		/* An IPv6 socket balanced by an IPv4 service. */
+		if (!ipv6_addr_v4mapped(&sin6->sin6_addr) ||
+		    sin6->sin6_addr.s6_addr32[3] != v->daddr.ip)
+			return false;
+		ipv6_addr_set_v4mapped(v->vaddr.ip, &sin6->sin6_addr);
+	}
+	sin6->sin6_port = v->vport;
+	sin6->sin6_scope_id = 0;
+	return true;
+}
+
+/*
+ * getpeername() or recvfrom() on the socket of @conn wrote @uaddr (the
+ * kernel's copy).  If the service wants the virtual address shown and
+ * @uaddr names the real server of the socket's current peer record, or of
+ * the one @before copied when the call started (a reconnect may have
+ * published a new one meanwhile, as the call does not hold the socket's
+ * lock when it returns), put that record's virtual address and port there
+ * instead.  Under rcu_read_lock().
+ */
+void svs_conn_peername(struct svs_conn *conn, const struct svs_peer_view *before,
+		       struct sockaddr *uaddr)
+{
+	struct svs_peer_view now;
+
+	svs_conn_view(conn, &now);
+	if (!svs_view_rewrite(&now, uaddr) && before)
+		svs_view_rewrite(before, uaddr);
 }
 
 /* One SOCK_VS_CMD_GET_CONN message; under rcu_read_lock(). */

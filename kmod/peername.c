@@ -34,39 +34,54 @@
 
 #include "sock_vs.h"
 
-/* @sock's own operations, and whether @sock is (still) balanced; RCU. */
-static const struct proto_ops *svs_orig_ops(struct socket *sock)
+/*
+ * @sock's own operations; with @before, also a copy of its peer record as
+ * the call starts.
+ */
+static const struct proto_ops *svs_orig_ops(struct socket *sock,
+					    struct svs_peer_view *before)
 {
-	const struct proto_ops *ops = READ_ONCE(sock->ops);
-	struct svs_conn *conn = svs_conn_of_ops(ops);
+	const struct proto_ops *ops;
+	struct svs_conn *conn;
 
-	return conn ? conn->orig : ops;
+	rcu_read_lock();
+	ops = READ_ONCE(sock->ops);
+	conn = svs_conn_of_ops(ops);
+	if (conn)
+		ops = conn->orig;
+	if (before) {
+		before->valid = false;
+		if (conn)
+			svs_conn_view(conn, before);
+	}
+	rcu_read_unlock();
+	return ops;
 }
 
 /* Rewrite @uaddr if @sock is (still) balanced. */
-static void svs_rewrite(struct socket *sock, struct sockaddr *uaddr)
+static void svs_rewrite(struct socket *sock, const struct svs_peer_view *before,
+			struct sockaddr *uaddr)
 {
 	struct svs_conn *conn;
 
 	rcu_read_lock();
 	conn = svs_conn_of_ops(READ_ONCE(sock->ops));
 	if (conn)
-		svs_conn_peername(conn, uaddr);
+		svs_conn_peername(conn, before, uaddr);
 	rcu_read_unlock();
 }
 
 int svs_sock_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
+	struct svs_peer_view before;
 	const struct proto_ops *ops;
 	int idx, ret;
 
 	idx = srcu_read_lock(&svs_sock_srcu);
-	rcu_read_lock();
-	ops = svs_orig_ops(sock);
-	rcu_read_unlock();
+	ops = svs_orig_ops(sock, &before);
 	ret = ops->getname(sock, uaddr, peer);
 	if (peer && ret >= 0)
-		svs_rewrite(sock, uaddr);
+		svs_rewrite(sock, &before, uaddr);
 	srcu_read_unlock(&svs_sock_srcu, idx);
 	return ret;
 }
@@ -84,6 +99,7 @@ int svs_sock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size,
 		     int flags)
 {
 	struct sock *sk = sock->sk;
+	struct svs_peer_view before;
 	const struct proto_ops *ops;
 	const struct sk_buff *last;
 	DEFINE_WAIT(wait);
@@ -92,10 +108,9 @@ int svs_sock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size,
 
 	idx = srcu_read_lock(&svs_sock_srcu);
 	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	svs_orig_ops(sock, &before);
 	for (;;) {
-		rcu_read_lock();
-		ops = svs_orig_ops(sock);
-		rcu_read_unlock();
+		ops = svs_orig_ops(sock, NULL);
 		last = READ_ONCE(sk->sk_receive_queue.prev);
 		ret = ops->recvmsg(sock, msg, size, flags | MSG_DONTWAIT);
 		if (ret != -EAGAIN || !timeo || (flags & MSG_ERRQUEUE))
@@ -120,7 +135,7 @@ int svs_sock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size,
 		finish_wait(sk_sleep(sk), &wait);
 	}
 	if (ret >= 0 && msg->msg_name)
-		svs_rewrite(sock, msg->msg_name);
+		svs_rewrite(sock, &before, msg->msg_name);
 	srcu_read_unlock(&svs_sock_srcu, idx);
 	return ret;
 }

@@ -257,7 +257,19 @@ void svs_conn_untrack(struct sock *sk);
 void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive);
 bool svs_conn_maybe_tracked(const struct sock *sk);
 struct svs_conn *svs_conn_of_ops(const struct proto_ops *ops);
-void svs_conn_peername(struct svs_conn *conn, struct sockaddr *uaddr);
+/* What a virtual-address rewrite needs of a peer record (a copy). */
+struct svs_peer_view {
+	union nf_inet_addr vaddr;
+	union nf_inet_addr daddr;
+	__be16 vport;
+	__be16 dport;
+	u8 af;
+	bool valid;			/* a record that shows the virtual peer */
+};
+
+void svs_conn_view(struct svs_conn *conn, struct svs_peer_view *v);
+void svs_conn_peername(struct svs_conn *conn, const struct svs_peer_view *before,
+		       struct sockaddr *uaddr);
 int svs_conn_dump(struct sk_buff *skb, struct netlink_callback *cb);
 extern atomic64_t svs_untracked_total;	/* all namespaces */
 extern struct srcu_struct svs_sock_srcu;	/* our socket operations */
