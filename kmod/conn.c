@@ -312,6 +312,7 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 		fresh->sk = sk;
 		spin_lock_init(&fresh->lock);
 		fresh->dead = false;
+		fresh->seq = 0;
 		RCU_INIT_POINTER(fresh->peer, NULL);
 		conn = fresh;
 	}
@@ -352,6 +353,7 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 	}
 	old = rcu_dereference_protected(conn->peer, lockdep_is_held(&conn->lock));
 	rcu_assign_pointer(conn->peer, peer);
+	WRITE_ONCE(conn->seq, conn->seq + 1);
 	spin_unlock_bh(&conn->lock);
 	if (old)
 		svs_peer_drop(old);
@@ -400,6 +402,24 @@ void svs_conn_view(struct svs_conn *conn, struct svs_peer_view *v)
 	v->daddr = peer->daddr;
 	v->vport = peer->vport;
 	v->dport = peer->dport;
+}
+
+/*
+ * How many peer records @sock's record has published (0 if not balanced):
+ * a getpeername() that saw the same count before and after the kernel's
+ * getname knows the current record describes what the kernel answered.
+ */
+u32 svs_conn_seq(struct socket *sock)
+{
+	struct svs_conn *conn;
+	u32 seq = 0;
+
+	rcu_read_lock();
+	conn = svs_conn_of_ops(READ_ONCE(sock->ops));
+	if (conn)
+		seq = READ_ONCE(conn->seq);
+	rcu_read_unlock();
+	return seq;
 }
 
 /* If @uaddr names @v's real server, put its virtual address there. */

@@ -75,11 +75,22 @@ int svs_sock_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
 	struct svs_peer_view before;
 	const struct proto_ops *ops;
-	int idx, ret;
+	int idx, ret, tries = 0;
+	u32 seq;
 
 	idx = srcu_read_lock(&svs_sock_srcu);
-	ops = svs_orig_ops(sock, &before);
-	ret = ops->getname(sock, uaddr, peer);
+	/*
+	 * The kernel's getname reads the destination under the socket lock;
+	 * a reconnect (under the same lock) publishes a new peer record.  If
+	 * one happened while we asked, ask again (a few times), so that the
+	 * record we rewrite with is the one the answer came from.
+	 */
+	do {
+		seq = svs_conn_seq(sock);
+		ops = svs_orig_ops(sock, &before);
+		ret = ops->getname(sock, uaddr, peer);
+		smp_rmb();	/* the answer before the count */
+	} while (peer && ret >= 0 && svs_conn_seq(sock) != seq && ++tries < 8);
 	if (peer && ret >= 0)
 		svs_rewrite(sock, &before, uaddr);
 	srcu_read_unlock(&svs_sock_srcu, idx);

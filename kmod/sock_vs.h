@@ -177,6 +177,7 @@ struct svs_conn {
 	struct sock *sk;		/* holds a reference */
 	spinlock_t lock;		/* peer, dead */
 	bool dead;			/* ended: no new peer */
+	u32 seq;			/* peers published so far */
 	struct svs_peer __rcu *peer;
 	struct rcu_head rcu;
 };
@@ -268,6 +269,7 @@ struct svs_peer_view {
 };
 
 void svs_conn_view(struct svs_conn *conn, struct svs_peer_view *v);
+u32 svs_conn_seq(struct socket *sock);
 void svs_conn_peername(struct svs_conn *conn, const struct svs_peer_view *before,
 		       struct sockaddr *uaddr);
 int svs_conn_dump(struct sk_buff *skb, struct netlink_callback *cb);
