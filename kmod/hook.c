@@ -207,9 +207,10 @@ static atomic_long_t svs_hook_unlocked = ATOMIC_LONG_INIT(0);
  */
 static void svs_release_port(struct sock *sk)
 {
+	/* put_port: the counterpart of the get_port shard.c binds with. */
 	if (READ_ONCE(sk->sk_state) == TCP_CLOSE && inet_sk(sk)->inet_num &&
-	    !(sk->sk_userlocks & SOCK_BINDPORT_LOCK))
-		inet_put_port(sk);
+	    !(sk->sk_userlocks & SOCK_BINDPORT_LOCK) && sk->sk_prot->put_port)
+		sk->sk_prot->put_port(sk);
 }
 
 /* A connect of @protocol, redirected by the probe; process context. */
