@@ -40,4 +40,12 @@
  * inet_dgram_ops and inet6_dgram_ops.
  */
 
+/*
+ * Shard placement (shard.c, hook.c): inet_sk_get_local_port_range() is
+ * exported on every supported kernel (void on 6.1, bool since 6.3; the
+ * result is not used); the port is bound with sk_prot->get_port() and
+ * released with sk_prot->put_port(), because inet_put_port() is no longer
+ * exported in 7.x.
+ */
+
 #endif /* _SOCK_VS_COMPAT_H */
