@@ -491,7 +491,8 @@ def connect_cost():
             log("connect_cost: %d services loaded in %.2fs (listing shows %d)" % (nsvc, secs, have))
             if have != nsvc:
                 fail("connect_cost: %d services configured, -L shows %d" % (nsvc, have))
-            bpf_services([("10.3.%d.%d" % (i // 250, i % 250 + 1), CC_PORT, 6, [(SERVERS[0], CC_PORT)])
+            bpf_services([("10.%d.%d.%d" % (3 + i // 62500, i // 250 % 250, i % 250 + 1), CC_PORT, 6,
+                           [(SERVERS[0], CC_PORT)])
                           for i in range(nsvc - 1)] +
                          [(BPF_CC_VIP, CC_PORT, 6, [(s, CC_PORT) for s in SERVERS])])
             bvia = ["%s:%d" % (BPF_CC_VIP, CC_PORT)]

@@ -62,11 +62,6 @@ done
 
 step "$adm" -L -n --stats --exact
 echo
-echo "connections the redis server received on each address (its own view, ss):"
-for real in $reals; do
-	printf '  %s:7001  %s open now\n' $real "$(ss -Htn state established "( sport = :7001 and src $real )" | wc -l)"
-done
-echo
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 direct=$(cat "$work"/direct* | median)
 via=$(cat "$work"/via* | median)
