@@ -209,6 +209,31 @@ static int svs_sock_release(struct socket *sock)
 	return ret;
 }
 
+/*
+ * @sock's own operations (the kernel's, whether or not @sock is balanced);
+ * with @before, also a copy of its current peer record.
+ */
+const struct proto_ops *svs_conn_orig_ops(struct socket *sock,
+					  struct svs_peer_view *before)
+{
+	const struct proto_ops *ops;
+	struct svs_conn *conn;
+
+	rcu_read_lock();
+	ops = READ_ONCE(sock->ops);
+	conn = svs_conn_of_ops(ops);
+	if (conn)
+		ops = conn->orig;
+	if (before) {
+		before->valid = false;
+		before->seq = 0;
+		if (conn)
+			svs_conn_view(conn, before);
+	}
+	rcu_read_unlock();
+	return ops;
+}
+
 /* Hand @sock back now; returns its own operations. */
 static const struct proto_ops *svs_sock_handback(struct socket *sock)
 {
@@ -247,11 +272,7 @@ static int svs_sock_setsockopt(struct socket *sock, int level, int optname,
 	    (level == SOL_IPV6 && optname == IPV6_ADDRFORM)) {
 		ops = svs_sock_handback(sock);
 	} else {
-		rcu_read_lock();
-		ops = READ_ONCE(sock->ops);
-		if (svs_conn_of_ops(ops))
-			ops = svs_conn_of_ops(ops)->orig;
-		rcu_read_unlock();
+		ops = svs_conn_orig_ops(sock, NULL);
 	}
 	ret = ops->setsockopt(sock, level, optname, optval, optlen);
 	srcu_read_unlock(&svs_sock_srcu, idx);
@@ -394,6 +415,7 @@ void svs_conn_view(struct svs_conn *conn, struct svs_peer_view *v)
 {
 	const struct svs_peer *peer = rcu_dereference(conn->peer);
 
+	v->seq = READ_ONCE(conn->seq);
 	v->valid = peer && peer->virt_peer;
 	if (!v->valid)
 		return;

@@ -34,30 +34,6 @@
 
 #include "sock_vs.h"
 
-/*
- * @sock's own operations; with @before, also a copy of its peer record as
- * the call starts.
- */
-static const struct proto_ops *svs_orig_ops(struct socket *sock,
-					    struct svs_peer_view *before)
-{
-	const struct proto_ops *ops;
-	struct svs_conn *conn;
-
-	rcu_read_lock();
-	ops = READ_ONCE(sock->ops);
-	conn = svs_conn_of_ops(ops);
-	if (conn)
-		ops = conn->orig;
-	if (before) {
-		before->valid = false;
-		if (conn)
-			svs_conn_view(conn, before);
-	}
-	rcu_read_unlock();
-	return ops;
-}
-
 /* Rewrite @uaddr if @sock is (still) balanced. */
 static void svs_rewrite(struct socket *sock, const struct svs_peer_view *before,
 			struct sockaddr *uaddr)
@@ -76,7 +52,6 @@ int svs_sock_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 	struct svs_peer_view before;
 	const struct proto_ops *ops;
 	int idx, ret, tries = 0;
-	u32 seq;
 
 	idx = srcu_read_lock(&svs_sock_srcu);
 	/*
@@ -86,11 +61,10 @@ int svs_sock_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 	 * record we rewrite with is the one the answer came from.
 	 */
 	do {
-		seq = svs_conn_seq(sock);
-		ops = svs_orig_ops(sock, &before);
+		ops = svs_conn_orig_ops(sock, &before);
 		ret = ops->getname(sock, uaddr, peer);
 		smp_rmb();	/* the answer before the count */
-	} while (peer && ret >= 0 && svs_conn_seq(sock) != seq && ++tries < 8);
+	} while (peer && ret >= 0 && svs_conn_seq(sock) != before.seq && ++tries < 8);
 	if (peer && ret >= 0)
 		svs_rewrite(sock, &before, uaddr);
 	srcu_read_unlock(&svs_sock_srcu, idx);
@@ -119,9 +93,9 @@ int svs_sock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size,
 
 	idx = srcu_read_lock(&svs_sock_srcu);
 	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
-	svs_orig_ops(sock, &before);
+	svs_conn_orig_ops(sock, &before);
 	for (;;) {
-		ops = svs_orig_ops(sock, NULL);
+		ops = svs_conn_orig_ops(sock, NULL);
 		last = READ_ONCE(sk->sk_receive_queue.prev);
 		ret = ops->recvmsg(sock, msg, size, flags | MSG_DONTWAIT);
 		if (ret != -EAGAIN || !timeo || (flags & MSG_ERRQUEUE))

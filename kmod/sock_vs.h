@@ -266,9 +266,12 @@ struct svs_peer_view {
 	__be16 dport;
 	u8 af;
 	bool valid;			/* a record that shows the virtual peer */
+	u32 seq;			/* conn->seq when copied */
 };
 
 void svs_conn_view(struct svs_conn *conn, struct svs_peer_view *v);
+const struct proto_ops *svs_conn_orig_ops(struct socket *sock,
+					  struct svs_peer_view *before);
 u32 svs_conn_seq(struct socket *sock);
 void svs_conn_peername(struct svs_conn *conn, const struct svs_peer_view *before,
 		       struct sockaddr *uaddr);

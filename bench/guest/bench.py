@@ -61,6 +61,8 @@ Exit status 0 when every measurement produced its rows.
 """
 
 import os
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -238,22 +240,20 @@ def bpf_services(entries):
     """entries: [(vip, port, proto, [(rip, rport)...])]: the maps' contents,
     written with one bpftool batch."""
     bpf_load()
-    import socket as _s
-    import struct as _st
     cmds = []
     for vip, port, proto, reals in entries:
         first = bpf_state["sets"].get(tuple(reals))
         if first is None:       # each distinct backend list is stored once
             first = bpf_state["next"]
             for i, (rip, rport) in enumerate(reals):
-                val = _s.inet_aton(rip) + bytes(12) + _st.pack("!H", rport) + bytes(2)
+                val = socket.inet_aton(rip) + bytes(12) + struct.pack("!H", rport) + bytes(2)
                 cmds.append("map update pinned %s/maps/backends key hex %s value hex %s"
-                            % (BPF_PIN, " ".join(hexb(_st.pack("<I", first + i))), " ".join(hexb(val))))
+                            % (BPF_PIN, " ".join(hexb(struct.pack("<I", first + i))), " ".join(hexb(val))))
             bpf_state["next"] = first + len(reals)
             bpf_state["sets"][tuple(reals)] = first
-        key = _s.inet_aton(vip) + bytes(12) + _st.pack("!H", port) + bytes([proto, 0])
+        key = socket.inet_aton(vip) + bytes(12) + struct.pack("!H", port) + bytes([proto, 0])
         cmds.append("map update pinned %s/maps/services key hex %s value hex %s"
-                    % (BPF_PIN, " ".join(hexb(key)), " ".join(hexb(_st.pack("<II", first, len(reals))))))
+                    % (BPF_PIN, " ".join(hexb(key)), " ".join(hexb(struct.pack("<II", first, len(reals))))))
     path = os.path.join(WORK, "bpf-batch-%d" % bpf_state["next"])
     with open(path, "w") as f:
         f.write("\n".join(cmds) + "\n")
