@@ -72,7 +72,8 @@ def main():
            [("udp_balanced", m, "ns_dgram") for m in ("direct", "sock_vs", "bpf")], reps)
     for m in ("sock_vs", "ipvs"):
         expect("control plane rows for %s (%s services)" % (m, meta.get("cp_services", "?")),
-               [("control", m, x) for x in ("restore_s", "list_s", "flush_s", "slab_kb",
+               [("control", m, x) for x in ("restore_s", "list_s", "flush_s", "restore_cpu_s",
+                                            "list_cpu_s", "flush_cpu_s", "slab_kb",
                                             "percpu_kb", "kmem_kb")], cp_reps)
     for m in METHODS:
         got = have.get(("check", m, "servers_hit"), {}).get("0")

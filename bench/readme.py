@@ -73,16 +73,16 @@ def section(runs):
                 cells.append(" / ".join(ratio(d, w, m, t + "_rps") for _, d in runs))
         out.append("| %s | %s |" % (m, " | ".join(cells)))
     out.append("")
-    out.append("Control plane, %s services x %s real servers (`-R` time, `-L -n` time, Slab + Percpu "
+    out.append("Control plane, %s services x %s real servers (`-R` and `-L -n` CPU time, user + system; Slab + Percpu "
                "growth; %s):" % (report.fmt(float(first.get("cp_services", 0))),
                                  first.get("cp_reals", "?"), " / ".join(kernels)))
     out.append("")
-    out.append("| tool | -R (s) | -L -n (s) | kernel memory (kB) |")
+    out.append("| tool | -R CPU (s) | -L -n CPU (s) | kernel memory (kB) |")
     out.append("|---|---|---|---|")
     for method, tool in (("sock_vs", "sockvsadm"), ("ipvs", "ipvsadm")):
         out.append("| %s | %s |" % (tool, " | ".join(
             " / ".join(report.fmt(report.med(d.get("control", method, metric)), dig) for _, d in runs)
-            for metric, dig in (("restore_s", 2), ("list_s", 2), ("kmem_kb", 0)))))
+            for metric, dig in (("restore_cpu_s", 2), ("list_cpu_s", 2), ("kmem_kb", 0)))))
     out.append("")
     out.append("What these figures do not show:")
     out.append("")

@@ -44,6 +44,8 @@ const struct rhashtable_params svs_ht_params = {
 
 int svs_net_init_tables(struct svs_net *sn)
 {
+	int err;
+
 	mutex_init(&sn->lock);
 	xa_init_flags(&sn->by_id, XA_FLAGS_ALLOC);
 	sn->next_id = 0;
@@ -51,7 +53,13 @@ int svs_net_init_tables(struct svs_net *sn)
 	spin_lock_init(&sn->dests_lock);
 	INIT_LIST_HEAD(&sn->dests);
 	sn->next_dest_id = 0;
-	return rhashtable_init(&sn->ht, &svs_ht_params);
+	sn->stats = svs_stats_pool_create();
+	if (!sn->stats)
+		return -ENOMEM;
+	err = rhashtable_init(&sn->ht, &svs_ht_params);
+	if (err)
+		svs_stats_pool_release(sn->stats);
+	return err;
 }
 
 /*
@@ -184,7 +192,7 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 	svc->conf = *conf;
 	INIT_LIST_HEAD(&svc->dests);
 	atomic64_set(&svc->seq, 0);
-	if (svs_stats_init(&svc->stats)) {
+	if (svs_stats_init(sn->stats, &svc->stats)) {
 		NL_SET_ERR_MSG(extack, "out of memory for the service's counters");
 		err = -ENOMEM;
 		goto free;
@@ -319,6 +327,8 @@ void svs_net_free_tables(struct svs_net *sn)
 	mutex_unlock(&sn->lock);
 	rhashtable_destroy(&sn->ht);
 	xa_destroy(&sn->by_id);
+	/* Servers still waiting for a grace period keep it a little longer. */
+	svs_stats_pool_release(sn->stats);
 }
 
 struct svs_dest *svs_dest_find(struct svs_service *svc,
@@ -366,7 +376,7 @@ int svs_dest_add(struct svs_net *sn, struct svs_service *svc, const union nf_ine
 	d->addr = *addr;
 	d->port = port;
 	d->shards = conf->shards;
-	if (svs_stats_init(&d->stats)) {
+	if (svs_stats_init(sn->stats, &d->stats)) {
 		NL_SET_ERR_MSG(extack, "out of memory for the real server's counters");
 		kmem_cache_free(svs_dest_cache, d);
 		return -ENOMEM;
@@ -435,75 +445,11 @@ int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
 	return 0;
 }
 
-/*
- * The per-CPU counters of a service or real server, charged to the
- * configuring process's memory cgroup; in a function of its own for
- * fail_function.
- */
-noinline struct svs_cpu_stats __percpu *svs_alloc_stats(void)
-{
-	return alloc_percpu_gfp(struct svs_cpu_stats, GFP_KERNEL_ACCOUNT);
-}
-
-ALLOW_ERROR_INJECTION(svs_alloc_stats, NULL);
-
-int svs_stats_init(struct svs_stats *s)
-{
-	int cpu;
-
-	memset(s->base, 0, sizeof(s->base));
-	s->cpu = svs_alloc_stats();
-	if (!s->cpu)
-		return -ENOMEM;
-	for_each_possible_cpu(cpu)
-		u64_stats_init(&per_cpu_ptr(s->cpu, cpu)->syncp);
-	return 0;
-}
-
-void svs_stats_free(struct svs_stats *s)
-{
-	free_percpu(s->cpu);
-	s->cpu = NULL;
-}
-
-static u64 svs_stat_sum(const struct svs_stats *s, enum svs_stat i)
-{
-	unsigned int start;
-	u64 sum = 0, v;
-	int cpu;
-
-	for_each_possible_cpu(cpu) {
-		const struct svs_cpu_stats *c = per_cpu_ptr(s->cpu, cpu);
-
-		do {
-			start = u64_stats_fetch_begin(&c->syncp);
-			v = u64_stats_read(&c->v[i]);
-		} while (u64_stats_fetch_retry(&c->syncp, start));
-		sum += v;
-	}
-	return sum;
-}
-
-/* Since the last zeroing; O(CPUs), for the listings. */
-u64 svs_stat_read(const struct svs_stats *s, enum svs_stat i)
-{
-	return svs_stat_sum(s, i) - READ_ONCE(s->base[i]);
-}
-
-/* The counters keep running; zero moves the base (svs_net.lock). */
-static void svs_zero_stats(struct svs_stats *s)
-{
-	int i;
-
-	for (i = 0; i < SVS_STAT_N; i++)
-		WRITE_ONCE(s->base[i], svs_stat_sum(s, i));
-}
-
 void svs_zero_service(struct svs_service *svc)
 {
 	struct svs_dest *d;
 
-	svs_zero_stats(&svc->stats);
+	svs_stats_zero(&svc->stats);
 	list_for_each_entry(d, &svc->dests, list)
-		svs_zero_stats(&d->stats);
+		svs_stats_zero(&d->stats);
 }

@@ -53,10 +53,15 @@ struct svs_cpu_stats {
 	struct u64_stats_sync syncp;
 };
 
+/* A slot of a block of counters (stats.c); the block holds the pool. */
 struct svs_stats {
 	struct svs_cpu_stats __percpu *cpu;
+	struct svs_stats_block *block;
+	unsigned int slot;
 	u64 base[SVS_STAT_N];	/* the sums at the last zeroing (lock) */
 };
+
+struct svs_stats_pool;
 
 /* Process context (the connect path); the CPU's own counter, no lock. */
 static inline void svs_stat_inc(struct svs_stats *s, enum svs_stat i)
@@ -145,6 +150,7 @@ struct svs_net {
 	spinlock_t dests_lock;
 	struct list_head dests;
 	u64 next_dest_id;
+	struct svs_stats_pool *stats;	/* the counters of all of them */
 };
 
 /*
@@ -237,12 +243,17 @@ int svs_dest_edit(struct svs_service *svc, struct svs_dest *dest,
 int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
 		 struct netlink_ext_ack *extack);
 void svs_zero_service(struct svs_service *svc);
-int svs_stats_init(struct svs_stats *s);
-void svs_stats_free(struct svs_stats *s);
-u64 svs_stat_read(const struct svs_stats *s, enum svs_stat i);
 void svs_dest_put(struct svs_dest *dest);
 struct svs_dtable *svs_alloc_dtable(size_t size);
 atomic_t *svs_alloc_shard_conns(u16 shards);
+
+/* stats.c: per-CPU counters, in blocks per namespace */
+struct svs_stats_pool *svs_stats_pool_create(void);
+void svs_stats_pool_release(struct svs_stats_pool *pool);
+int svs_stats_init(struct svs_stats_pool *pool, struct svs_stats *s);
+void svs_stats_free(struct svs_stats *s);
+void svs_stats_zero(struct svs_stats *s);
+u64 svs_stat_read(const struct svs_stats *s, enum svs_stat i);
 struct svs_cpu_stats __percpu *svs_alloc_stats(void);
 
 struct netlink_callback;

@@ -144,6 +144,35 @@ def trial(kind, site, args, skip=0, undo=None):
         adm_ok(*undo, quiet=True)
 
 
+def trial_block(args_of, limit=200):
+    """svs_alloc_stats: armed while adding objects one by one; each command
+    that does not reach the allocation must succeed, the first that does
+    must be the clean failure trial() checks."""
+    for i in range(1, limit + 1):
+        args = args_of(i)
+        before = svs.save()
+        fn_arm("svs_alloc_stats")
+        try:
+            r = svs.adm(*args)
+        finally:
+            left = times_left(FAILFN)
+            fn_disarm("svs_alloc_stats")
+        if left == 0:
+            failed["svs_alloc_stats"] = failed.get("svs_alloc_stats", 0) + 1
+            svs.log("  %-32s sockvsadm %-48s -> exit %d, %s (object %d)"
+                    % ("svs_alloc_stats", " ".join(args), r.returncode, r.stderr.strip(), i))
+            check(r.returncode == 1 and r.stderr.startswith("sockvsadm: ") and
+                  re.search(r"memory|ENOMEM", r.stderr, re.I),
+                  "svs_alloc_stats: exit 1 and a message about memory (exit %d, %r)"
+                  % (r.returncode, r.stderr))
+            check_eq(svs.save(), before, "svs_alloc_stats: -S -n unchanged by the failed command")
+            adm_ok(*args, quiet=True)
+            return
+        check_eq(r.returncode, 0, "sockvsadm %s with a counter slot free (%r)"
+                 % (" ".join(args), r.stderr))
+    raise svs.Fail("svs_alloc_stats never called in %d additions" % limit)
+
+
 def module_untracked():
     out = adm_ok("-V", quiet=True)
     m = re.search(r"untracked=(\d+)\)", out)
@@ -191,8 +220,10 @@ def main():
     trial("fn", "svs_alloc_dtable", ["-A", "-t", "10.255.66.2:80", "-s", "rr"])
     trial("fn", "svs_alloc_dtable", ["-d", "-t", SVC, "-r", "127.0.0.1:9601"], undo=d1)
     trial("fn", "svs_alloc_shard_conns", ["-a", "-t", SVC, "-r", "127.0.0.1:9602", "--shards", "4"])
-    trial("fn", "svs_alloc_stats", ["-A", "-t", "10.255.66.3:80", "-s", "rr"])          # service counters
-    trial("fn", "svs_alloc_stats", ["-a", "-t", SVC, "-r", "127.0.0.1:9604"])           # server counters
+    # Counters come in blocks (one alloc_percpu() per block of slots): add
+    # objects with the injection armed until one needs a new block.
+    trial_block(lambda i: ["-A", "-t", "10.255.67.%d:80" % i, "-s", "rr"])              # service counters
+    trial_block(lambda i: ["-a", "-t", SVC, "-r", "127.0.0.%d:9604" % (i + 10)])          # server counters
     trial("fn", "svs_zalloc", ["-a", "-t", SVC, "-r", "127.0.0.1:9603"])               # rr table
     trial("fn", "svs_zalloc", ["-E", "-t", SVC, "-s", "wrr"], undo=["-E", "-t", SVC, "-s", "rr"])
     for skip in range(3):       # mh: the table, then its two work arrays
