@@ -25,7 +25,9 @@
  * Each balanced connect makes a struct svs_peer (the real server it went
  * to, the virtual address, who connected), published in conn->peer with
  * RCU: a reconnect publishes a new one and frees the old after a grace
- * period, so getpeername() never sees a mix.  The peer sits in its real
+ * period, so getpeername() never sees a mix.  The first one is part of
+ * the record (one allocation for a socket's usual single connect); a
+ * reconnect that cannot get one hands the socket back.  The peer sits in its real
  * server's xarray (dest->conns, the server's own lock), which gives the
  * connection listing and the ActiveConn/InActConn counts.
  *
@@ -112,7 +114,17 @@ static void svs_peer_free_rcu(struct rcu_head *head)
 	kmem_cache_free(svs_peer_cache, container_of(head, struct svs_peer, rcu));
 }
 
-/* @peer no longer describes its socket: out of its server, counts down. */
+/* Whether @peer is its record's own (freed with the record). */
+static bool svs_peer_embedded(const struct svs_peer *peer)
+{
+	return peer == &peer->conn->first;
+}
+
+/*
+ * @peer no longer describes its socket: out of its server, counts down.
+ * An embedded peer is freed with its record, which always ends (or is
+ * kept forever) after its peers were dropped, so after their readers.
+ */
 static void svs_peer_drop(struct svs_peer *peer)
 {
 	struct svs_dest *dest = peer->dest;
@@ -122,7 +134,8 @@ static void svs_peer_drop(struct svs_peer *peer)
 	if (peer->shard >= 0)
 		atomic_dec(&dest->shard_conns[peer->shard]);
 	svs_dest_put(dest);
-	call_rcu(&peer->rcu, svs_peer_free_rcu);
+	if (!svs_peer_embedded(peer))
+		call_rcu(&peer->rcu, svs_peer_free_rcu);
 }
 
 /*
@@ -154,6 +167,12 @@ static void svs_conn_free_rcu(struct rcu_head *head)
 
 	sock_put(conn->sk);
 	kmem_cache_free(svs_conn_cache, conn);
+}
+
+/* A record that never became the socket's (it holds no reference). */
+static void svs_conn_unused_rcu(struct rcu_head *head)
+{
+	kmem_cache_free(svs_conn_cache, container_of(head, struct svs_conn, rcu));
 }
 
 /* An RCU-tasks grace period does not imply an RCU one: chain them. */
@@ -318,16 +337,19 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 		goto untracked;
 	ops = READ_ONCE(sock->ops);
 	conn = svs_conn_of_ops(ops);
-	if (!conn && !svs_known_ops(ops))
-		goto untracked;
-
-	peer = kmem_cache_zalloc(svs_peer_cache, gfp);
-	if (!peer)
-		goto untracked;
-	if (!conn) {
+	if (conn) {
+		/* A reconnect: a new peer, or the old one would stay current. */
+		peer = kmem_cache_zalloc(svs_peer_cache, gfp);
+		if (!peer) {
+			svs_sock_handback(sock);
+			goto untracked;
+		}
+	} else {
+		if (!svs_known_ops(ops))
+			goto untracked;
 		fresh = kmem_cache_alloc(svs_conn_cache, gfp);
 		if (!fresh)
-			goto free_peer;
+			goto untracked;
 		svs_conn_init_ops(fresh, ops, sk->sk_type == SOCK_DGRAM);
 		fresh->orig = ops;
 		fresh->sk = sk;
@@ -336,6 +358,8 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 		fresh->seq = 0;
 		RCU_INIT_POINTER(fresh->peer, NULL);
 		conn = fresh;
+		peer = &fresh->first;
+		memset(peer, 0, sizeof(*peer));
 	}
 	peer->conn = conn;
 	peer->sk = sk;
@@ -352,8 +376,11 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 	if (!refcount_inc_not_zero(&dest->refcnt))
 		goto free_conn;
 	peer->dest = dest;
-	if (xa_alloc_cyclic(&dest->conns, &peer->id, peer, xa_limit_32b,
-			    &dest->next_conn, gfp) < 0)
+	/*
+	 * The lowest free index: with few open sockets the xarray stays a
+	 * node or two (a cyclic cursor made and freed nodes all the time).
+	 */
+	if (xa_alloc(&dest->conns, &peer->id, peer, xa_limit_32b, gfp) < 0)
 		goto put_dest;
 
 	atomic_inc(&dest->live.conns);
@@ -381,10 +408,13 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 	if (fresh) {
 		sock_hold(sk);
 		if (cmpxchg(&sock->ops, ops, &fresh->ops) != ops) {
-			/* Someone replaced the operations meanwhile. */
+			/*
+			 * Someone replaced the operations meanwhile.  The
+			 * listing may be reading the peer (in fresh).
+			 */
 			sock_put(sk);
 			svs_peer_drop(peer);
-			kmem_cache_free(svs_conn_cache, fresh);
+			call_rcu(&fresh->rcu, svs_conn_unused_rcu);
 			svs_conn_untracked(svc, dest);
 		}
 	}
@@ -395,8 +425,8 @@ put_dest:
 free_conn:
 	if (fresh)
 		kmem_cache_free(svs_conn_cache, fresh);
-free_peer:
-	kmem_cache_free(svs_peer_cache, peer);
+	else
+		kmem_cache_free(svs_peer_cache, peer);
 untracked:
 	svs_conn_untracked(svc, dest);
 }

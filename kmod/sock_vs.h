@@ -102,7 +102,6 @@ struct svs_dest {
 	refcount_t refcnt;		/* the service's list, each tracked socket */
 	struct svs_sched_live live;	/* open sockets, overload, thresholds */
 	struct xarray conns;		/* id -> struct svs_peer (conn.c) */
-	u32 next_conn;			/* xa_alloc_cyclic() cursor */
 	struct svs_net *sn;		/* the namespace's... */
 	struct list_head net_node;	/* ...sn->dests, under sn->dests_lock */
 	u64 net_id;			/* order on sn->dests */
@@ -186,6 +185,11 @@ struct svs_conn {
 	u32 seq;			/* peers published so far */
 	struct svs_peer __rcu *peer;
 	struct rcu_head rcu;
+	/*
+	 * The first connect's peer, so that a socket's usual one connect
+	 * costs one allocation; freed with the record.  Reconnects allocate.
+	 */
+	struct svs_peer first;
 };
 
 /* main.c */

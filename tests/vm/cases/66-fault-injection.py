@@ -8,18 +8,23 @@ fail exactly once while the sockvsadm command that allocates there runs:
 the command exits 1 with a message about memory, the saved configuration
 (-S -n) is the same before and after, exactly one allocation failed (the
 injection's `times` counter), and the same command then succeeds without
-injection. Connect path: with the svs_peer cache, then the svs_conn cache
-failing N times, N
-balanced connects all reach the real server; the service's untracked
-counter (-L --stats, --json) and the module-wide one (-V) rise by exactly
-N, the open-connection count ignores those sockets, and the next connect
-is tracked again. Afterwards: nothing left armed, the module's slab
+injection; svs_alloc_stats (one per block of counters) is armed while
+objects are added until one needs a block. Connect path: with the
+svs_conn cache failing N times, N balanced TCP connects all reach the real
+server; the service's untracked counter (-L --stats, --json) and the
+module-wide one (-V) rise by exactly N, the open-connection count ignores
+those sockets, and the next connect is tracked again. With the svs_peer
+cache (a reconnect's record) failing N times, N tracked UDP sockets
+reconnect: each is served, counted untracked and handed back
+(getpeername() names the real server, the open count drops), and a
+reconnect without injection tracks it again. Afterwards: nothing left armed, the module's slab
 objects back to their starting level, and (if kmemleak is there) no leak
 report mentioning sock_vs."""
 
 import json
 import os
 import re
+import socket
 import sys
 import time
 
@@ -181,10 +186,15 @@ def module_untracked():
 
 
 def svc_stats(key):
-    st = svs.stats().service("TCP", key)
+    return svc_stats_proto("TCP", key)
+
+
+def svc_stats_proto(proto, key):
+    st = svs.stats().service(proto, key)
     doc = json.loads(adm_ok("-L", "-n", "--stats", "--json", quiet=True))
     host, port = key.rsplit(":", 1)
-    js = [s for s in doc["services"] if s["address"] == host and s["port"] == int(port)]
+    js = [s for s in doc["services"] if s["address"] == host and s["port"] == int(port)
+          and s["protocol"].upper() == proto]
     check_eq(len(js), 1, "--json has service %s" % key)
     check_eq(js[0]["stats"]["untracked"], st["untracked"], "--json untracked equals -L --stats --exact")
     return st
@@ -238,32 +248,80 @@ def main():
     adm_ok("-a", "-t", vkey, "-r", "127.0.0.1:%d" % ECHO_PORT)
     socks = []
     svs.defer(lambda: [s.close() for s in socks])
-    # svs_peer: the record of a connect; svs_conn: a socket's own operations.
-    for cache in ("svs_peer", "svs_conn"):
-        step("connect path: %d balanced connects with %s failing, all reach the server, "
-             "all counted untracked" % (N_CONNECTS, cache))
-        st0, total0, acc0 = svc_stats(vkey), module_untracked(), echo.count()
-        open0 = svs.module_open_conns(svs.VIP4, 80)["127.0.0.1:%d" % ECHO_PORT]
-        slab_arm(cache, N_CONNECTS)
-        try:
-            for _ in range(N_CONNECTS):
-                s = svs.tcp_connect(svs.VIP4, 80)
-                socks.append(s)
-                check_eq(svs.read_line(s), "ID 127.0.0.1:%d" % ECHO_PORT, "greeting through the VIP")
-                check_eq(s.getpeername()[0], "127.0.0.1", "getpeername of an untracked socket: the real server")
-        finally:
-            left = times_left(FAILSLAB)
-            slab_disarm(cache)
-        last_injection = time.monotonic()
-        failed[cache] = N_CONNECTS - left
-        check_eq(failed[cache], N_CONNECTS, "%s allocations failed by the injection" % cache)
-        check_eq(echo.count() - acc0, N_CONNECTS, "connections the real server accepted")
-        st1, total1 = svc_stats(vkey), module_untracked()
-        check_eq((st1["conns"] - st0["conns"], st1["untracked"] - st0["untracked"]), (N_CONNECTS, N_CONNECTS),
-                 "service Conns and Untracked growth")
-        check_eq(total1 - total0, N_CONNECTS, "-V module-wide untracked growth")
-        check_eq(svs.module_open_conns(svs.VIP4, 80), {"127.0.0.1:%d" % ECHO_PORT: open0},
-                 "untracked sockets are not counted open")
+    # svs_conn: a socket's record (its operations, and its first connect's
+    # peer): failed on first connects over TCP.
+    step("connect path: %d balanced connects with svs_conn failing, all reach the server, "
+         "all counted untracked" % N_CONNECTS)
+    st0, total0, acc0 = svc_stats(vkey), module_untracked(), echo.count()
+    open0 = svs.module_open_conns(svs.VIP4, 80)["127.0.0.1:%d" % ECHO_PORT]
+    slab_arm("svs_conn", N_CONNECTS)
+    try:
+        for _ in range(N_CONNECTS):
+            s = svs.tcp_connect(svs.VIP4, 80)
+            socks.append(s)
+            check_eq(svs.read_line(s), "ID 127.0.0.1:%d" % ECHO_PORT, "greeting through the VIP")
+            check_eq(s.getpeername()[0], "127.0.0.1", "getpeername of an untracked socket: the real server")
+    finally:
+        left = times_left(FAILSLAB)
+        slab_disarm("svs_conn")
+    last_injection = time.monotonic()
+    failed["svs_conn"] = N_CONNECTS - left
+    check_eq(failed["svs_conn"], N_CONNECTS, "svs_conn allocations failed by the injection")
+    check_eq(echo.count() - acc0, N_CONNECTS, "connections the real server accepted")
+    st1, total1 = svc_stats(vkey), module_untracked()
+    check_eq((st1["conns"] - st0["conns"], st1["untracked"] - st0["untracked"]), (N_CONNECTS, N_CONNECTS),
+             "service Conns and Untracked growth")
+    check_eq(total1 - total0, N_CONNECTS, "-V module-wide untracked growth")
+    check_eq(svs.module_open_conns(svs.VIP4, 80), {"127.0.0.1:%d" % ECHO_PORT: open0},
+             "untracked sockets are not counted open")
+
+    # svs_peer: a reconnect's peer record.  Connected UDP sockets, tracked
+    # by their first connect, connect again with svs_peer failing: each
+    # reaches the server, is counted untracked and handed back (its old
+    # record must not stay current: getpeername() is the real server's).
+    step("connect path: %d UDP reconnects with svs_peer failing: served, untracked, handed back"
+         % N_CONNECTS)
+    ukey = "%s:%d" % (svs.VIP4, ECHO_PORT)
+    uecho = svs.echo_server("udp", "127.0.0.1", ECHO_PORT)
+    adm_ok("-A", "-u", ukey, "-s", "rr")
+    adm_ok("-a", "-u", ukey, "-r", "127.0.0.1:%d" % ECHO_PORT)
+    usocks = []
+    for _ in range(N_CONNECTS):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(svs.SOCK_TIMEOUT)
+        socks.append(u)
+        u.connect((svs.VIP4, ECHO_PORT))
+        check_eq(u.getpeername(), (svs.VIP4, ECHO_PORT), "a tracked UDP socket's peer: the VIP")
+        usocks.append(u)
+    check_eq(svs.module_open_conns(svs.VIP4, ECHO_PORT, "udp"), {"127.0.0.1:%d" % ECHO_PORT: N_CONNECTS},
+             "tracked UDP sockets counted open")
+    ust0, utotal0 = svc_stats_proto("UDP", ukey), module_untracked()
+    slab_arm("svs_peer", N_CONNECTS)
+    try:
+        for u in usocks:
+            u.connect((svs.VIP4, ECHO_PORT))
+            u.send(b"again")
+            data = u.recv(65536)
+            check_eq(data, b"ID 127.0.0.1:%d again" % ECHO_PORT, "the reconnected socket's answer")
+            check_eq(u.getpeername(), ("127.0.0.1", ECHO_PORT),
+                     "getpeername after a reconnect without a record: the real server")
+    finally:
+        left = times_left(FAILSLAB)
+        slab_disarm("svs_peer")
+    last_injection = time.monotonic()
+    failed["svs_peer"] = N_CONNECTS - left
+    check_eq(failed["svs_peer"], N_CONNECTS, "svs_peer allocations failed by the injection")
+    ust1 = svc_stats_proto("UDP", ukey)
+    check_eq((ust1["conns"] - ust0["conns"], ust1["untracked"] - ust0["untracked"]),
+             (N_CONNECTS, N_CONNECTS), "UDP service Conns and Untracked growth")
+    check_eq(module_untracked() - utotal0, N_CONNECTS, "-V module-wide untracked growth (UDP)")
+    check_eq(svs.module_open_conns(svs.VIP4, ECHO_PORT, "udp"), {"127.0.0.1:%d" % ECHO_PORT: 0},
+             "handed-back UDP sockets are no longer counted open")
+    for u in usocks:    # reconnect with the injection off: tracked again
+        u.connect((svs.VIP4, ECHO_PORT))
+        check_eq(u.getpeername(), (svs.VIP4, ECHO_PORT), "getpeername after a tracked reconnect")
+    check_eq(svs.module_open_conns(svs.VIP4, ECHO_PORT, "udp"), {"127.0.0.1:%d" % ECHO_PORT: N_CONNECTS},
+             "reconnected UDP sockets tracked again")
     s = svs.tcp_connect(svs.VIP4, 80)
     socks.append(s)
     check_eq(svs.read_line(s), "ID 127.0.0.1:%d" % ECHO_PORT, "greeting, injection off")
