@@ -8,7 +8,8 @@ bench/run-all.sh) and prints one "PASS: LABEL ..." or "FAIL: LABEL ..." line
 per group of rows; exits 1 if any failed.  Expected: for every method and
 repetition, PING_INLINE and PING_MBULK rates (steady and -k 0); for every
 service count, the load time and, per repetition, direct and sock_vs
-connect rates from 1 and 2 threads; unbalanced-traffic costs with the module
+connect rates from 1 and 2 threads; connect scaling from 1 and 2 threads
+(2 vCPUs, no icount: RAWDIR/scaling/ in full mode); unbalanced-traffic costs with the module
 absent and loaded, and balanced connected UDP per datagram; for sock_vs and ipvs and every control
 plane repetition, restore/list/flush times and memory deltas; the per-method
 servers-hit check (direct 1 server, every balancer all 3); a clean kernel log;
@@ -34,13 +35,21 @@ def main():
     meta = {r[0]: r[1] for r in read(os.path.join(rawdir, "meta.tsv")) + read(
         os.path.join(rawdir, "host-meta.tsv")) if len(r) >= 2}
     have = collections.defaultdict(dict)   # (workload, method, metric) -> {rep: value}
-    for r in read(os.path.join(rawdir, "rows.tsv")):
-        if len(r) != 5:
-            continue
-        try:
-            have[(r[0], r[1], r[3])][r[2]] = float(r[4])
-        except ValueError:
-            pass
+    # make bench's scaling guest (2 vCPUs, no icount) writes into scaling/.
+    smeta = {r[0]: r[1] for r in read(os.path.join(rawdir, "scaling", "meta.tsv")) + read(
+        os.path.join(rawdir, "scaling", "host-meta.tsv")) if len(r) >= 2}
+    for sub in ("", "scaling"):
+        for r in read(os.path.join(rawdir, sub, "rows.tsv")):
+            if len(r) != 5:
+                continue
+            if sub and r[0] == "check":
+                r[1] += "_scaling_guest"   # its own kernel log check
+            elif sub and r[0] != "scaling":
+                continue
+            try:
+                have[(r[0], r[1], r[3])][r[2]] = float(r[4])
+            except ValueError:
+                pass
     results = []
 
     def expect(name, keys, reps):
@@ -65,6 +74,16 @@ def main():
                 for t in (1, 2) for k in ("cps", "p50us", "p99us")], reps)
         expect("sockvsadm -R load time of %d services" % n,
                [("connect_cost", "sock_vs", "load_s_s%d" % n)], [0])
+    # Scaling needs 2 vCPUs without icount: this guest (quick mode) or a guest of its own.
+    sreps = range(1, int((smeta or meta).get("reps", "0")) + 1)
+    expect("connect scaling rows (1 and 2 threads) for direct, sock_vs, bpf, ipvs-nat",
+           [("scaling", m, "%s_t%d" % (k, t)) for m in ("direct", "sock_vs", "bpf", "ipvs-nat")
+            for t in (1, 2) for k in ("cps", "p50us", "p99us")], sreps)
+    if smeta:
+        rc = smeta.get("guest_exit")
+        results.append((rc == "0", "scaling guest run exit status 0", ["exit status %s" % rc]))
+        bad = have.get(("check", "kernel_log_scaling_guest", "bad_lines"), {}).get("0")
+        results.append((bad == 0, "kernel log clean after the scaling guest", ["bad lines: %s" % bad]))
     expect("unbalanced traffic rows, module absent, loaded, BPF balancer",
            [("unbalanced", st, "ns_" + op) for st in ("absent", "loaded", "bpf")
             for op in ("udp", "tcp", "getpeername", "getsockname")], reps)

@@ -17,6 +17,8 @@ pkgs=(
 	linux-source-6.1 sparse
 	# benchmarks (bench/): charts, the scheduler pick benchmark
 	python3-matplotlib libbenchmark-dev
+	# the bench's profile phase (perf in the guest, from the host's root)
+	linux-perf
 	# the BPF socket balancer the benchmarks compare with (bench/bpf/)
 	clang llvm libbpf-dev bpftool
 	# guests

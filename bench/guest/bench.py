@@ -38,6 +38,10 @@ Workloads:
   udp_balanced  per datagram on a connected UDP socket (send + recv against a UDP echo):
                 to the real server directly, through a sock_vs UDP service, through the
                 BPF balancer
+  scaling       connect_cost from 1 and 2 threads through direct, sock_vs, bpf and IPVS NAT,
+                each run in a fresh client namespace, in a guest with 2 vCPUs and no icount
+                (make bench runs this phase in a guest of its own, after the icount ones;
+                skipped in a one-vCPU or icount guest)
   control       10000 services x 4 real servers: sockvsadm -R vs ipvsadm -R of
                 the same rules, kernel memory (Slab + Percpu), -L -n
 
@@ -53,7 +57,8 @@ them into tables.  Parameters (environment; defaults full / quick):
   SVS_BENCH_CP_SERVICES   control plane services (10000 / 1000)
   SVS_BENCH_CP_REPS       control plane repetitions (1 / 1)
   SVS_BENCH_UNB_N         operations per micro run, x1 for udp/get*, /10 for tcp (20000 / 2000)
-  SVS_BENCH_ONLY          comma-separated phases to run (redis,connect_cost,unbalanced,control,profile)
+  SVS_BENCH_ONLY          comma-separated phases to run
+                          (redis,connect_cost,scaling,unbalanced,control,profile)
 The full sizes fit `make bench` (both kernels, one icount guest each, at the
 same time) in 16 minutes of this idle 2-core host; under icount with one
 vCPU repetitions agree within about 1%, so three are enough to show a spread.
@@ -531,6 +536,67 @@ def connect_cost():
             drop_ns(ns)
 
 
+SCALE_PORT = 9003      # the scaling phase's server: 2 accepting threads, not pinned
+SCALE_METHODS = ["direct", "sock_vs", "bpf", "ipvs-nat"]
+
+
+def scaling_ns(method):
+    """A client namespace for one scaling run (one at a time: every client namespace
+    has the same address, the server answers through the newest pair)."""
+    ns = client_ns("direct")
+    vs = "%s:%d" % (CC_VIP, SCALE_PORT)
+    rules = "-A -t %s -s rr\n" % vs + "".join(
+        "-a -t %s -r %s:%d -w 1%s\n" % (vs, s, SCALE_PORT, " -m" if method == "ipvs-nat" else "")
+        for s in SERVERS)
+    if method == "sock_vs":
+        run(nsx(ns, ADM, "-R"), input=rules)
+    elif method == "ipvs-nat":
+        run(nsx(ns, "ipvsadm", "-R"), input=rules)
+    return ns
+
+
+def scaling():
+    """Connects/s from 1 and 2 client threads through each method, in a guest with 2 vCPUs
+    and no icount (multi-threaded TCG: each vCPU a host thread).  Every run in a fresh client
+    namespace (IPVS's hooks and conntrack would otherwise tax the others' packets); the
+    server, 2 accepting threads, may run on either vCPU.  Runs, threads and methods
+    interleaved, order rotated each repetition."""
+    if ICOUNT or NCPU < 2:
+        log("scaling: skipped (needs 2 vCPUs without icount; make bench runs it in its own guest)")
+        return
+    d = os.path.join(WORK, SERVER_NS)
+    subprocess.Popen(nsx(SERVER_NS, CC, "serve", str(SCALE_PORT), "2"),
+                     stdout=open(d + "/scc.log", "w"), stderr=subprocess.STDOUT)
+    time.sleep(1)
+    dests = {"direct": ["%s:%d" % (s, SCALE_PORT) for s in SERVERS],
+             "sock_vs": ["%s:%d" % (CC_VIP, SCALE_PORT)], "ipvs-nat": ["%s:%d" % (CC_VIP, SCALE_PORT)],
+             "bpf": ["%s:%d" % (BPF_CC_VIP, SCALE_PORT)]}
+    bpf_services([(BPF_CC_VIP, SCALE_PORT, 6, [(s, SCALE_PORT) for s in SERVERS])])
+    runs = [(m, t) for t in (1, 2) for m in SCALE_METHODS]
+    for rep in range(1, REPS + 1):
+        k = (rep - 1) % len(runs)
+        for method, threads in runs[k:] + runs[:k]:
+            ns = scaling_ns(method)
+            try:
+                if method == "bpf":
+                    bpf_attach()
+                r = run(nsx(ns, CC, "connect", str(threads), str(CC_SECONDS), *dests[method]),
+                        check=False, timeout=3000)
+            finally:
+                run(nsx(ns, ADM, "-C"), check=False)
+                drop_ns(ns)
+            f = r.stdout.split()
+            if r.returncode != 0 or len(f) < 12:
+                fail("scaling %s %d thr rep %d: exit %d %r %r"
+                     % (method, threads, rep, r.returncode, r.stdout, r.stderr))
+                continue
+            row("scaling", method, rep, "cps_t%d" % threads, f[5])
+            row("scaling", method, rep, "p50us_t%d" % threads, f[9])
+            row("scaling", method, rep, "p99us_t%d" % threads, f[11])
+            log("scaling %-8s %d thr rep %d: %s connects/s (errors %s), p50 %s us p99 %s us"
+                % (method, threads, rep, f[5], f[7], f[9], f[11]))
+
+
 def sock_vs_loaded():
     return run(["grep", "-q", "^sock_vs ", "/proc/modules"], check=False).returncode == 0
 
@@ -741,7 +807,8 @@ def main():
     log("kernel %s, %s mode" % (KVER, "quick" if QUICK else "full"))
     setup_servers()
     phases = [("redis", redis_workloads),
-              ("connect_cost", connect_cost), ("unbalanced", unbalanced), ("control", control_plane)]
+              ("connect_cost", connect_cost), ("scaling", scaling), ("unbalanced", unbalanced),
+              ("control", control_plane)]
     if not QUICK:
         phases.append(("profile", profile))
     only = os.environ.get("SVS_BENCH_ONLY", "")
