@@ -27,9 +27,14 @@
  * RCU: a reconnect publishes a new one and frees the old after a grace
  * period, so getpeername() never sees a mix.  The first one is part of
  * the record (one allocation for a socket's usual single connect); a
- * reconnect that cannot get one hands the socket back.  The peer sits in its real
- * server's xarray (dest->conns, the server's own lock), which gives the
- * connection listing and the ActiveConn/InActConn counts.
+ * reconnect that cannot get one hands the socket back.  The peer sits on its
+ * real server's list (dest->conns: RCU readers, the server's own lock for
+ * the writers, who add at the tail and unlink their own node), which gives
+ * the connection listing and the ActiveConn/InActConn counts.  A list
+ * rather than an index: adding and removing cost a few stores (an xarray's
+ * allocation search and marks cost about 0.7 us per connect under QEMU,
+ * bench/README.md), and the listing resumes from a cursor node it leaves
+ * in the list between rounds.
  *
  * Who ends a record: whoever swaps sock->ops back from &conn->ops with
  * cmpxchg() (release, listen, setsockopt, a reconnect to a non-virtual
@@ -129,7 +134,9 @@ static void svs_peer_drop(struct svs_peer *peer)
 {
 	struct svs_dest *dest = peer->dest;
 
-	xa_erase(&dest->conns, peer->id);
+	spin_lock(&dest->conns_lock);
+	list_del_rcu(&peer->node);
+	spin_unlock(&dest->conns_lock);
 	atomic_dec(&dest->live.conns);
 	if (peer->shard >= 0)
 		atomic_dec(&dest->shard_conns[peer->shard]);
@@ -372,16 +379,14 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 	peer->dport = dest->port;
 	peer->virt_peer = virt_peer;
 	peer->pid = current->tgid;
-	get_task_comm(peer->comm, current);
+	/* As /proc/PID/comm reads it: no lock (a rename may be half seen). */
+	strscpy_pad(peer->comm, current->comm, sizeof(peer->comm));
 	if (!refcount_inc_not_zero(&dest->refcnt))
 		goto free_conn;
 	peer->dest = dest;
-	/*
-	 * The lowest free index: with few open sockets the xarray stays a
-	 * node or two (a cyclic cursor made and freed nodes all the time).
-	 */
-	if (xa_alloc(&dest->conns, &peer->id, peer, xa_limit_32b, gfp) < 0)
-		goto put_dest;
+	spin_lock(&dest->conns_lock);
+	list_add_tail_rcu(&peer->node, &dest->conns);
+	spin_unlock(&dest->conns_lock);
 
 	atomic_inc(&dest->live.conns);
 	if (peer->shard >= 0)
@@ -420,8 +425,6 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 	}
 	return;
 
-put_dest:
-	svs_dest_put(dest);
 free_conn:
 	if (fresh)
 		kmem_cache_free(svs_conn_cache, fresh);
@@ -577,57 +580,141 @@ cancel:
 	return -EMSGSIZE;
 }
 
+/* A cursor of the listing: a node on a server's list that no socket owns. */
+static bool svs_peer_is_cursor(const struct svs_peer *peer)
+{
+	return !peer->sk;
+}
+
+static void svs_cursor_free_rcu(struct rcu_head *head)
+{
+	kfree(container_of(head, struct svs_peer, rcu));
+}
+
+/*
+ * Take @cur off its server's list; returns the server, whose reference
+ * the caller drops (svs_dest_put() may take sn->dests_lock).  Readers may
+ * be on the node: it is freed after a grace period, never reused.
+ */
+static struct svs_dest *svs_cursor_drop(struct svs_peer *cur)
+{
+	struct svs_dest *dest = cur->dest;
+
+	spin_lock(&dest->conns_lock);
+	list_del_rcu(&cur->node);
+	spin_unlock(&dest->conns_lock);
+	call_rcu(&cur->rcu, svs_cursor_free_rcu);
+	return dest;
+}
+
+/*
+ * Leave @cur on @dest's list just before @pos, where the next round
+ * resumes.  @pos (read under RCU) may have been taken off the list
+ * meanwhile: an unlinked node keeps its successor, and nodes are only
+ * ever added at the tail, so the first node still linked on from @pos is
+ * where the unlisted part begins (or the list's head: nothing left).
+ */
+static void svs_cursor_place(struct svs_peer *cur, struct svs_dest *dest,
+			     struct list_head *pos)
+{
+	spin_lock(&dest->conns_lock);
+	while (pos != &dest->conns && pos->prev == LIST_POISON2)
+		pos = pos->next;
+	list_add_tail_rcu(&cur->node, pos);
+	spin_unlock(&dest->conns_lock);
+}
+
 /*
  * SOCK_VS_CMD_GET_CONN dump: the balanced sockets of the requester's
  * namespace, real server by real server (in creation order, deleted ones
- * that still have sockets included), each server's sockets in record
- * order.  The cursor is (cb->args[0], cb->args[1]): the server's id and
- * the next record id, so a round resumes with one xarray lookup: O(N) in
- * all.  No lock is held between rounds; within a round only the
- * namespace's list of servers is locked (never by the connect path).
+ * that still have sockets included), each server's sockets oldest first.
+ * A round that fills its message leaves a cursor node in the server's
+ * list (cb->args[1], holding a reference to the server; cb->args[0] is
+ * the server's id) and the next round resumes after it: O(N) in all, no
+ * lock held between rounds.  Each round places a fresh cursor and frees
+ * the old one after a grace period, so that a reader standing on a
+ * cursor never sees it move.  Within a round the namespace's list of
+ * servers is locked (never by the connect path) and a server's own lock
+ * only to place the cursor.
  */
 int svs_conn_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct svs_net *sn = svs_net(sock_net(skb->sk));
+	struct svs_peer *cur = (struct svs_peer *)cb->args[1];
 	u32 portid = NETLINK_CB(cb->skb).portid;
+	struct svs_dest *dest, *put = NULL;
 	u64 dcur = (u64)cb->args[0];
-	unsigned long id = (unsigned long)cb->args[1];
-	struct svs_peer *peer;
-	struct svs_dest *dest;
+	struct svs_peer *fresh, *peer;
+	struct list_head *pos;
 
+	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT);
+	if (!fresh)
+		return -ENOMEM;
 	spin_lock_bh(&sn->dests_lock);
 	rcu_read_lock();
 	list_for_each_entry(dest, &sn->dests, net_node) {
 		if (dest->net_id < dcur)
 			continue;
-		if (dest->net_id > dcur)
-			id = 0;
-		xa_for_each_start(&dest->conns, id, peer, id) {
-			if (svs_conn_fill(skb, peer, portid, cb->nlh->nlmsg_seq))
-				goto out;
+		pos = cur && cur->dest == dest ? &cur->node : &dest->conns;
+		for (pos = rcu_dereference(list_next_rcu(pos)); pos != &dest->conns;
+		     pos = rcu_dereference(list_next_rcu(pos))) {
+			peer = list_entry(pos, struct svs_peer, node);
+			if (svs_peer_is_cursor(peer))
+				continue;
+			if (!svs_conn_fill(skb, peer, portid, cb->nlh->nlmsg_seq))
+				continue;
+			/* Full: resume here; the server stays while the cursor is on it. */
+			if (!refcount_inc_not_zero(&dest->refcnt))
+				break;	/* being freed: no sockets left on it */
+			fresh->dest = dest;
+			svs_cursor_place(fresh, dest, pos);
+			if (cur)
+				put = svs_cursor_drop(cur);
 			cb->args[0] = (long)dest->net_id;
-			cb->args[1] = (long)id + 1;
+			cb->args[1] = (long)fresh;
+			fresh = NULL;
+			goto out;
 		}
 		/* Past this server: the next round starts after it. */
 		cb->args[0] = (long)dest->net_id + 1;
-		cb->args[1] = 0;
+		if (cur && cur->dest == dest) {
+			put = svs_cursor_drop(cur);
+			cur = NULL;
+			cb->args[1] = 0;
+		}
 	}
 out:
 	rcu_read_unlock();
 	spin_unlock_bh(&sn->dests_lock);
+	if (put)
+		svs_dest_put(put);
+	kfree(fresh);
 	return skb->len;
+}
+
+/* The dump ended (or its socket closed): take its cursor away. */
+int svs_conn_dump_done(struct netlink_callback *cb)
+{
+	struct svs_peer *cur = (struct svs_peer *)cb->args[1];
+
+	if (cur) {
+		cb->args[1] = 0;
+		svs_dest_put(svs_cursor_drop(cur));
+	}
+	return 0;
 }
 
 /* Established and other open balanced sockets on @dest (an RCU walk). */
 void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive)
 {
 	struct svs_peer *peer;
-	unsigned long id;
 
 	*active = 0;
 	*inactive = 0;
 	rcu_read_lock();
-	xa_for_each(&dest->conns, id, peer) {
+	list_for_each_entry_rcu(peer, &dest->conns, node) {
+		if (svs_peer_is_cursor(peer))
+			continue;
 		switch (READ_ONCE(peer->sk->sk_state)) {
 		case TCP_ESTABLISHED:
 			(*active)++;
@@ -642,6 +729,23 @@ void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive)
 	rcu_read_unlock();
 }
 
+/* Whether a socket's peer is on @dest's list (not only a listing's cursor). */
+static bool svs_dest_has_peers(struct svs_dest *dest)
+{
+	struct svs_peer *peer;
+	bool ret = false;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(peer, &dest->conns, node) {
+		if (!svs_peer_is_cursor(peer)) {
+			ret = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return ret;
+}
+
 /*
  * Unload, for each namespace: end every record (the connect hook is gone,
  * so no new ones), wake receivers blocked in our recvmsg so that they
@@ -651,7 +755,6 @@ void svs_conn_net_exit(struct svs_net *sn)
 {
 	struct svs_dest *dest, *found;
 	struct svs_peer *peer;
-	unsigned long id;
 
 	/*
 	 * Ending a record may drop the last reference to a deleted server,
@@ -662,7 +765,7 @@ void svs_conn_net_exit(struct svs_net *sn)
 		found = NULL;
 		spin_lock_bh(&sn->dests_lock);
 		list_for_each_entry(dest, &sn->dests, net_node) {
-			if (!xa_empty(&dest->conns) &&
+			if (svs_dest_has_peers(dest) &&
 			    refcount_inc_not_zero(&dest->refcnt)) {
 				found = dest;
 				break;
@@ -672,11 +775,14 @@ void svs_conn_net_exit(struct svs_net *sn)
 		if (!found)
 			break;
 		rcu_read_lock();
-		xa_for_each(&found->conns, id, peer) {
+		list_for_each_entry_rcu(peer, &found->conns, node) {
 			struct sock *sk = peer->sk;
-			struct socket *sock = READ_ONCE(sk->sk_socket);
+			struct socket *sock;
 			struct svs_conn *conn;
 
+			if (svs_peer_is_cursor(peer))
+				continue;
+			sock = READ_ONCE(sk->sk_socket);
 			conn = sock ? svs_conn_of_ops(READ_ONCE(sock->ops)) : NULL;
 			if (!conn || !svs_conn_end(sock, conn, true)) {
 				/* Not reachable through the socket: just forget it. */

@@ -761,6 +761,7 @@ static const struct genl_ops svs_genl_ops[] = {
 	{
 		.cmd = SOCK_VS_CMD_GET_CONN,
 		.dumpit = svs_conn_dump,
+		.done = svs_conn_dump_done,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };

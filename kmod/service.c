@@ -277,8 +277,7 @@ void svs_dest_put(struct svs_dest *dest)
 	spin_lock_bh(&sn->dests_lock);
 	list_del(&dest->net_node);
 	spin_unlock_bh(&sn->dests_lock);
-	WARN_ON_ONCE(!xa_empty(&dest->conns));
-	xa_destroy(&dest->conns);
+	WARN_ON_ONCE(!list_empty(&dest->conns));
 	call_rcu(&dest->rcu, svs_dest_free_rcu);
 }
 
@@ -392,7 +391,8 @@ int svs_dest_add(struct svs_net *sn, struct svs_service *svc, const union nf_ine
 	}
 	svs_dest_set_conf(d, conf);
 	refcount_set(&d->refcnt, 1);
-	xa_init_flags(&d->conns, XA_FLAGS_ALLOC | XA_FLAGS_ACCOUNT);
+	spin_lock_init(&d->conns_lock);
+	INIT_LIST_HEAD(&d->conns);
 	d->sn = sn;
 	spin_lock_bh(&sn->dests_lock);
 	d->net_id = sn->next_dest_id++;

@@ -101,7 +101,13 @@ struct svs_dest {
 	struct svs_stats stats;
 	refcount_t refcnt;		/* the service's list, each tracked socket */
 	struct svs_sched_live live;	/* open sockets, overload, thresholds */
-	struct xarray conns;		/* id -> struct svs_peer (conn.c) */
+	/*
+	 * The peers of sockets balanced to this server, oldest first, and
+	 * the cursors of connection listings in progress (conn.c): RCU
+	 * readers, changed under conns_lock (process context only).
+	 */
+	spinlock_t conns_lock;
+	struct list_head conns;
 	struct svs_net *sn;		/* the namespace's... */
 	struct list_head net_node;	/* ...sn->dests, under sn->dests_lock */
 	u64 net_id;			/* order on sn->dests */
@@ -154,14 +160,14 @@ struct svs_net {
 
 /*
  * One balanced connect of a socket (conn.c): where it went, for
- * getpeername(), the listing and the counts.  In dest->conns; replaced
+ * getpeername(), the listing and the counts.  On dest->conns; replaced
  * (RCU) by a reconnect.
  */
 struct svs_peer {
+	struct list_head node;		/* in dest->conns */
 	struct svs_conn *conn;
-	struct sock *sk;
+	struct sock *sk;		/* NULL: a listing's cursor (conn.c) */
 	struct svs_dest *dest;		/* holds a reference */
-	u32 id;				/* in dest->conns */
 	int shard;			/* of a sharded dest, else -1 */
 	union nf_inet_addr vaddr;	/* virtual address connected to */
 	union nf_inet_addr daddr;	/* the real server's */
@@ -291,6 +297,7 @@ u32 svs_conn_seq(struct socket *sock);
 void svs_conn_peername(struct svs_conn *conn, const struct svs_peer_view *before,
 		       struct sockaddr *uaddr);
 int svs_conn_dump(struct sk_buff *skb, struct netlink_callback *cb);
+int svs_conn_dump_done(struct netlink_callback *cb);
 extern atomic64_t svs_untracked_total;	/* all namespaces */
 extern struct srcu_struct svs_sock_srcu;	/* our socket operations */
 extern bool svs_unloading;
