@@ -786,6 +786,45 @@ def profile():
     finally:
         run(nsx(ns, ADM, "-C"), check=False)
         drop_ns(ns)
+    profile_connect()
+
+
+PROF_HZ = 20000
+
+
+def profile_connect():
+    """perf over the whole guest while `redis-benchmark -k 0` runs through direct (module not
+    loaded), sock_vs and the BPF balancer: guest time per request by kernel symbol, written to
+    $SVS_RESULTS/profile-k0-METHOD.tsv (symbol, us per request) for the report's comparison."""
+    for method in ("direct-nomod", "sock_vs", "bpf"):
+        ns = client_ns(method)
+        try:
+            data = os.path.join(WORK, "perf-k0-%s.data" % method)
+            cmd = ["taskset", "-c", CLIENT_CPUS, "redis-benchmark", "-h", target(method), "-p",
+                   str(REDIS_PORT), "-c", str(CLIENTS), "-P", "1", "-n", str(CONNECT_N), "-t", "ping",
+                   "--csv", "-k", "0"]
+            r = run(["perf", "record", "-q", "-e", "cpu-clock", "-F", str(PROF_HZ), "-a", "-o", data, "--"]
+                    + nsx(ns, *cmd), check=False, timeout=6000)
+            if r.returncode != 0:
+                fail("profile k0 %s: perf record exit %d: %s" % (method, r.returncode, r.stderr[-500:]))
+                continue
+            rep = run(["perf", "report", "-i", data, "--stdio", "--sort", "dso,sym", "-F", "sample,dso,sym",
+                       "--percent-limit", "0"], check=False, timeout=900)
+        finally:
+            drop_ns(ns)
+        per = {}
+        for line in rep.stdout.splitlines():
+            f = line.split(None, 3)
+            if len(f) == 4 and f[0].isdigit() and f[2] in ("[k]", "[.]"):
+                # one sample = 1/PROF_HZ s of guest time; two tests of CONNECT_N requests
+                key = "%s %s" % (f[1], f[3].strip())
+                per[key] = per.get(key, 0) + int(f[0]) * 1e6 / PROF_HZ / (2 * CONNECT_N)
+        with open(os.path.join(RESULTS, "profile-k0-%s.tsv" % method), "w") as out:
+            for sym, us in sorted(per.items(), key=lambda kv: -kv[1]):
+                out.write("%s\t%.4f\n" % (sym, us))
+        row("profile", method, 1, "k0_us_per_req", "%.2f" % sum(per.values()))
+        log("profile k0 %-12s: %.2f us of guest time per request in %d symbols"
+            % (method, sum(per.values()), len(per)))
 
 
 def main():
