@@ -13,11 +13,16 @@
  *
  * On x86_64 with CONFIG_KPROBES_ON_FTRACE these are ftrace-based probes: a
  * call at the function's fentry site, no breakpoint trap.  The pre-handler
- * runs with preemption disabled, so it only decides, under RCU and without
- * a lock or an allocation, whether the connect is sock_vs's business: the
- * destination is a virtual service of the socket's namespace, or the
- * socket was balanced before (a reconnect).  Anything else costs that one
- * lookup and nothing more.  For those that are, it points the saved
+ * runs with preemption disabled and decides, under RCU, whether the connect
+ * is sock_vs's business: the destination is a virtual service of the
+ * socket's namespace, or the socket was balanced before (a reconnect).
+ * Anything else costs that one lookup and nothing more.  The common case,
+ * a socket's first connect to a service without sharded servers, it
+ * balances itself on kernels where that is legal in its context (not
+ * PREEMPT_RT: spinlocks and GFP_NOWAIT allocations), rewriting the
+ * kernel's copy of the address before the probed function reads it: one
+ * pass through the probe, one lookup.  For the rest (shard placement, a
+ * refusal, a reconnect, PREEMPT_RT) it points the saved
  * instruction pointer at a wrapper of the same prototype and returns 1
  * (the mechanism behind the kernel's error injection): the probed function
  * "returns" into svs_*_connect(), which runs in the caller's own context,
@@ -126,13 +131,19 @@ static bool svs_key_of(const struct sockaddr *uaddr, int addr_len, u8 protocol,
 	return true;
 }
 
+/* svs_connect() from the probe handler: the wrapper has to do this one. */
+#define SVS_NEEDS_WRAPPER 2
+
 /*
  * Look the destination up and, when it is a virtual service, rewrite it.
  * Returns 1 (rewritten), 0 (not a virtual service), -ECONNREFUSED (no
  * usable real server) or -EADDRNOTAVAIL (no free port for the shard).
+ * @in_handler (the probe handler, preemption off, see svs_pre_handler()):
+ * SVS_NEEDS_WRAPPER, before anything has changed, for what only the
+ * wrapper can do: shard placement, a refusal.
  */
 static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
-		       u8 protocol, struct svs_placement *pl)
+		       u8 protocol, struct svs_placement *pl, bool in_handler)
 {
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)uaddr;
 	struct sockaddr_in *sin = (struct sockaddr_in *)uaddr;
@@ -156,6 +167,10 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 		goto out;
 
 	dt = rcu_dereference(svc->dt);
+	if (in_handler && (dt->sharded || !dt->n)) {
+		ret = SVS_NEEDS_WRAPPER;
+		goto out;
+	}
 	in.n = dt->n;
 	in.weight = dt->weight;
 	in.id = dt->id;
@@ -166,6 +181,10 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	in.lport = inet_sk(sk)->inet_num;
 	idx = dt->sched->pick(&in);
 	if (idx < 0 || idx >= (int)dt->n) {
+		if (in_handler) {
+			ret = SVS_NEEDS_WRAPPER;	/* it refuses (or not) */
+			goto out;
+		}
 		svs_stat_inc(&svc->stats, SVS_STAT_REFUSED);
 		ret = -ECONNREFUSED;
 		goto out;
@@ -222,7 +241,7 @@ static int svs_redirected(struct sock *sk, struct sockaddr *uaddr,
 	int idx, ret, tries;
 
 	idx = srcu_read_lock(&svs_hook_srcu);
-	ret = svs_connect(sk, uaddr, addr_len, protocol, &pl);
+	ret = svs_connect(sk, uaddr, addr_len, protocol, &pl, false);
 	if (ret != 1)
 		/* Not (or no longer) balanced: forget an earlier scheduling. */
 		svs_conn_untrack(sk);
@@ -294,11 +313,17 @@ static bool svs_is_virtual(struct sock *sk, const struct sockaddr *uaddr,
 }
 
 /*
- * Preemption is disabled: decide only.  @wrapper redoes the lookup in
- * process context (the configuration may change in between; it decides on
- * what it sees then).  A caller that does not hold lock_sock() (none in the
- * supported kernels) is not redirected: the connect goes ahead unbalanced,
- * counted in svs_hook_unlocked.
+ * Preemption is disabled.  A first connect to a virtual service whose real
+ * servers have no shards is balanced right here, on kernels where that is
+ * legal (not PREEMPT_RT: what it takes are spinlocks and GFP_NOWAIT
+ * allocations), and the probed function goes on with the rewritten
+ * address: one pass through the probe and one lookup.  Everything else
+ * that is sock_vs's business (shard placement, a refusal, a reconnect of a
+ * balanced socket, PREEMPT_RT) is redirected to @wrapper, which redoes the
+ * lookup in process context (the configuration may change in between; it
+ * decides on what it sees then).  A caller that does not hold lock_sock()
+ * (none in the supported kernels) is neither balanced nor redirected: the
+ * connect goes ahead unbalanced, counted in svs_hook_unlocked.
  */
 static int svs_pre_handler(struct kprobe *p, struct pt_regs *regs, u8 protocol,
 			   unsigned long wrapper)
@@ -316,11 +341,22 @@ static int svs_pre_handler(struct kprobe *p, struct pt_regs *regs, u8 protocol,
 	/* The wrapper's own call of the probed function. */
 	if (within_module(caller, THIS_MODULE))
 		return 0;
-	if (!svs_conn_maybe_tracked(sk) &&
-	    !(atomic_read(&svs_services_total) &&
-	      svs_is_virtual(sk, uaddr, addr_len, protocol)))
-		return 0;
-	if (!sock_owned_by_user_nocheck(sk)) {
+	if (!svs_conn_maybe_tracked(sk)) {
+		if (!atomic_read(&svs_services_total))
+			return 0;
+		if (!sock_owned_by_user_nocheck(sk)) {
+			if (svs_is_virtual(sk, uaddr, addr_len, protocol))
+				atomic_long_inc(&svs_hook_unlocked);
+			return 0;
+		}
+		if (IS_ENABLED(CONFIG_PREEMPT_RT)) {
+			if (!svs_is_virtual(sk, uaddr, addr_len, protocol))
+				return 0;
+		} else if (svs_connect(sk, uaddr, addr_len, protocol, NULL,
+				       true) != SVS_NEEDS_WRAPPER) {
+			return 0;	/* not virtual, or balanced */
+		}
+	} else if (!sock_owned_by_user_nocheck(sk)) {
 		atomic_long_inc(&svs_hook_unlocked);
 		return 0;
 	}

@@ -125,6 +125,9 @@ static struct svs_dtable *svs_dtable_build(struct svs_service *svc,
 		i++;
 	}
 	dt->n = n;
+	dt->sharded = false;
+	for (i = 0; i < n; i++)
+		dt->sharded |= dt->dest[i]->shards > 1;
 	b.n = n;
 	b.weight = dt->weight;
 	b.id = dt->id;

@@ -120,6 +120,7 @@ struct svs_dtable {
 	const struct svs_sched_ops *sched;
 	void *priv;			/* sched->build() output */
 	u32 n;
+	bool sharded;			/* a server has shards: placement needs the wrapper */
 	u32 *weight;			/* n weights (tail of this object) */
 	u64 *id;			/* n identities (tail) */
 	struct svs_sched_live **live;	/* n live states (tail) */
