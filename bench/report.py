@@ -481,18 +481,22 @@ def main():
                    "of the measured rate but not work. Largest differences from direct with the module "
                    "not loaded:" % m.get("connect_n", "?"))
         out.append("")
-        idle = "[kernel.kallsyms] native_safe_halt"
+        def is_idle(x):     # native_safe_halt on 6.1, pv_native_safe_halt on 6.12
+            return x.endswith("safe_halt")
+
+        def idle_of(mm):
+            return sum(v for x, v in k0[mm].items() if is_idle(x))
         out.append("| | direct-nomod | sock_vs | bpf |")
         out.append("|---|---|---|---|")
         out.append("| total us per request | %s |" % " | ".join(
             "%.2f" % sum(k0[mm].values()) for mm in ("direct-nomod", "sock_vs", "bpf")))
         out.append("| of which idle | %s |" % " | ".join(
-            "%.2f" % k0[mm].get(idle, 0) for mm in ("direct-nomod", "sock_vs", "bpf")))
+            "%.2f" % idle_of(mm) for mm in ("direct-nomod", "sock_vs", "bpf")))
         out.append("| not idle | %s |" % " | ".join(
-            "%.2f" % (sum(k0[mm].values()) - k0[mm].get(idle, 0)) for mm in ("direct-nomod", "sock_vs", "bpf")))
+            "%.2f" % (sum(k0[mm].values()) - idle_of(mm)) for mm in ("direct-nomod", "sock_vs", "bpf")))
         out.append("")
         syms = set(k0["sock_vs"]) | set(k0["direct-nomod"])
-        diff = sorted((k0["sock_vs"].get(x, 0) - k0["direct-nomod"].get(x, 0), x) for x in syms if x != idle)
+        diff = sorted((k0["sock_vs"].get(x, 0) - k0["direct-nomod"].get(x, 0), x) for x in syms if not is_idle(x))
         out.append("| symbol | direct-nomod | sock_vs | bpf | sock_vs - direct-nomod |")
         out.append("|---|---|---|---|---|")
         for dv, x in list(reversed(diff))[:15]:
