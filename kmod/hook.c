@@ -333,6 +333,7 @@ static int svs_pre_handler(struct kprobe *p, struct pt_regs *regs, u8 protocol,
 		(struct sockaddr *)regs_get_kernel_argument(regs, 1);
 	int addr_len = (int)regs_get_kernel_argument(regs, 2);
 	unsigned long caller = *(unsigned long *)kernel_stack_pointer(regs);
+	bool tracked;
 
 	if (sk->sk_protocol != protocol || sk->sk_kern_sock)
 		return 0;
@@ -341,14 +342,15 @@ static int svs_pre_handler(struct kprobe *p, struct pt_regs *regs, u8 protocol,
 	/* The wrapper's own call of the probed function. */
 	if (within_module(caller, THIS_MODULE))
 		return 0;
-	if (!svs_conn_maybe_tracked(sk)) {
-		if (!atomic_read(&svs_services_total))
-			return 0;
-		if (!sock_owned_by_user_nocheck(sk)) {
-			if (svs_is_virtual(sk, uaddr, addr_len, protocol))
-				atomic_long_inc(&svs_hook_unlocked);
-			return 0;
-		}
+	tracked = svs_conn_maybe_tracked(sk);
+	if (!tracked && !atomic_read(&svs_services_total))
+		return 0;
+	if (!sock_owned_by_user_nocheck(sk)) {
+		if (tracked || svs_is_virtual(sk, uaddr, addr_len, protocol))
+			atomic_long_inc(&svs_hook_unlocked);
+		return 0;
+	}
+	if (!tracked) {
 		if (IS_ENABLED(CONFIG_PREEMPT_RT)) {
 			if (!svs_is_virtual(sk, uaddr, addr_len, protocol))
 				return 0;
@@ -356,9 +358,6 @@ static int svs_pre_handler(struct kprobe *p, struct pt_regs *regs, u8 protocol,
 				       true) != SVS_NEEDS_WRAPPER) {
 			return 0;	/* not virtual, or balanced */
 		}
-	} else if (!sock_owned_by_user_nocheck(sk)) {
-		atomic_long_inc(&svs_hook_unlocked);
-		return 0;
 	}
 	instruction_pointer_set(regs, wrapper);
 	return 1;

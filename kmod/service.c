@@ -122,12 +122,10 @@ static struct svs_dtable *svs_dtable_build(struct svs_service *svc,
 		dt->weight[i] = d->weight;
 		dt->id[i] = svs_sched_dest_id((const u8 *)&d->addr, ntohs(d->port));
 		dt->live[i] = &d->live;
+		dt->sharded |= d->shards > 1;
 		i++;
 	}
 	dt->n = n;
-	dt->sharded = false;
-	for (i = 0; i < n; i++)
-		dt->sharded |= dt->dest[i]->shards > 1;
 	b.n = n;
 	b.weight = dt->weight;
 	b.id = dt->id;

@@ -409,11 +409,15 @@ def all_nstat(ns):
     return nstat(ns), nstat(SERVER_NS)
 
 
-def redis_bench(ns, method, rep, workload, n, keepalive):
+def redis_cmd(method, n, keepalive):
+    """The measured redis-benchmark command line (on the client's vCPU)."""
     cmd = ["taskset", "-c", CLIENT_CPUS, "redis-benchmark", "-h", target(method), "-p", str(REDIS_PORT),
            "-c", str(CLIENTS), "-P", "1", "-n", str(n), "-t", "ping", "--csv"]
-    if not keepalive:
-        cmd += ["-k", "0"]
+    return cmd if keepalive else cmd + ["-k", "0"]
+
+
+def redis_bench(ns, method, rep, workload, n, keepalive):
+    cmd = redis_cmd(method, n, keepalive)
     c0, s0 = all_nstat(ns)
     r = run(nsx(ns, *cmd), check=False, timeout=6000)
     c1, s1 = all_nstat(ns)
@@ -800,11 +804,8 @@ def profile_connect():
         ns = client_ns(method)
         try:
             data = os.path.join(WORK, "perf-k0-%s.data" % method)
-            cmd = ["taskset", "-c", CLIENT_CPUS, "redis-benchmark", "-h", target(method), "-p",
-                   str(REDIS_PORT), "-c", str(CLIENTS), "-P", "1", "-n", str(CONNECT_N), "-t", "ping",
-                   "--csv", "-k", "0"]
             r = run(["perf", "record", "-q", "-e", "cpu-clock", "-F", str(PROF_HZ), "-a", "-o", data, "--"]
-                    + nsx(ns, *cmd), check=False, timeout=6000)
+                    + nsx(ns, *redis_cmd(method, CONNECT_N, False)), check=False, timeout=6000)
             if r.returncode != 0:
                 fail("profile k0 %s: perf record exit %d: %s" % (method, r.returncode, r.stderr[-500:]))
                 continue
