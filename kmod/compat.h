@@ -48,4 +48,16 @@
  * exported in 7.x.
  */
 
+/*
+ * Extended ACK text with a number in it (netlink.c): NL_SET_ERR_MSG_FMT
+ * exists since 6.2; before, a message is a static string, so the number
+ * is only in the reply's SOCK_VS_ATTR_KILLED.
+ */
+#ifdef NL_SET_ERR_MSG_FMT
+#define SVS_EXTACK_KILLED(extack, n) \
+	NL_SET_ERR_MSG_FMT(extack, "terminated %u sockets", n)
+#else
+#define SVS_EXTACK_KILLED(extack, n) do { } while (0)
+#endif
+
 #endif /* _SOCK_VS_COMPAT_H */

@@ -434,6 +434,15 @@ untracked:
 	svs_conn_untracked(svc, dest);
 }
 
+/*
+ * End @conn, @sock's record (terminate.c, with the socket locked): other
+ * threads may be calling through its operations.
+ */
+bool svs_conn_end_sock(struct socket *sock, struct svs_conn *conn)
+{
+	return svs_conn_end(sock, conn, true);
+}
+
 /* @sk connects somewhere that is not a virtual service: hand it back. */
 void svs_conn_untrack(struct sock *sk)
 {

@@ -20,6 +20,7 @@
 #include <net/ipv6.h>
 
 #include "sock_vs.h"
+#include "compat.h"
 
 /*
  * NLA_POLICY_MAX() holds an s16: larger bounds need a range object (not
@@ -37,6 +38,7 @@ static const struct nla_policy svs_stats_policy[SOCK_VS_STATS_ATTR_MAX + 1] = {
 	[SOCK_VS_STATS_ATTR_CONNS] = { .type = NLA_U64 },
 	[SOCK_VS_STATS_ATTR_REFUSED] = { .type = NLA_U64 },
 	[SOCK_VS_STATS_ATTR_UNTRACKED] = { .type = NLA_U64 },
+	[SOCK_VS_STATS_ATTR_KILLED] = { .type = NLA_U64 },
 };
 
 static const struct nla_policy svs_svc_policy[SOCK_VS_SVC_ATTR_MAX + 1] = {
@@ -51,6 +53,7 @@ static const struct nla_policy svs_svc_policy[SOCK_VS_SVC_ATTR_MAX + 1] = {
 	[SOCK_VS_SVC_ATTR_NUM_DESTS] = { .type = NLA_U32 },
 	[SOCK_VS_SVC_ATTR_HASH_KEY] = NLA_POLICY_MAX(NLA_U8, SOCK_VS_HASH_MAX),
 	[SOCK_VS_SVC_ATTR_SHARD_POLICY] = NLA_POLICY_MAX(NLA_U8, SOCK_VS_SHARD_MAX),
+	[SOCK_VS_SVC_ATTR_TERMINATE] = NLA_POLICY_MAX(NLA_U8, SOCK_VS_TERMINATE_MAX),
 };
 
 static const struct nla_policy svs_dest_policy[SOCK_VS_DEST_ATTR_MAX + 1] = {
@@ -73,6 +76,7 @@ static const struct nla_policy svs_policy[SOCK_VS_ATTR_MAX + 1] = {
 	[SOCK_VS_ATTR_DEST] = NLA_POLICY_NESTED(svs_dest_policy),
 	[SOCK_VS_ATTR_INFO] = { .type = NLA_REJECT },
 	[SOCK_VS_ATTR_CONN] = { .type = NLA_REJECT },
+	[SOCK_VS_ATTR_KILLED] = { .type = NLA_REJECT },
 };
 
 static struct genl_family svs_genl_family;
@@ -227,7 +231,50 @@ static int svs_parse_svc_conf(struct nlattr **tb, struct svs_svc_conf *conf,
 		conf->hash_key = nla_get_u8(tb[SOCK_VS_SVC_ATTR_HASH_KEY]);
 	if (tb[SOCK_VS_SVC_ATTR_SHARD_POLICY])
 		conf->shard_policy = nla_get_u8(tb[SOCK_VS_SVC_ATTR_SHARD_POLICY]);
+	if (tb[SOCK_VS_SVC_ATTR_TERMINATE])
+		conf->terminate = nla_get_u8(tb[SOCK_VS_SVC_ATTR_TERMINATE]);
 	return 0;
+}
+
+/*
+ * Terminate the sockets of the servers on @doomed (no lock held), then
+ * answer @info's command with how many: a message carrying
+ * SOCK_VS_ATTR_KILLED, and on kernels that format them, the ACK's text.
+ */
+static int svs_reply_killed(struct genl_info *info, u32 killed, int err)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	if (err) {
+		/* The change is made; some sockets could not be terminated. */
+		NL_SET_ERR_MSG(info->extack,
+			       "out of memory terminating the real server's sockets");
+		return err;
+	}
+	if (killed)
+		SVS_EXTACK_KILLED(info->extack, killed);
+	msg = nlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return 0;	/* the count is only for information */
+	hdr = genlmsg_put_reply(msg, info, &svs_genl_family, 0,
+				info->genlhdr->cmd);
+	if (!hdr || nla_put_u32(msg, SOCK_VS_ATTR_KILLED, killed)) {
+		nlmsg_free(msg);
+		return 0;
+	}
+	genlmsg_end(msg, hdr);
+	genlmsg_reply(msg, info);	/* the change is made, whatever becomes of this */
+	return 0;
+}
+
+/* After a change that deleted the servers on @doomed: see svs_reply_killed(). */
+static int svs_finish_doomed(struct genl_info *info, struct list_head *doomed)
+{
+	int err;
+	u32 killed = svs_terminate_doomed(doomed, &err);
+
+	return svs_reply_killed(info, killed, err);
 }
 
 static int svs_new_service(struct sk_buff *skb, struct genl_info *info)
@@ -238,6 +285,7 @@ static int svs_new_service(struct sk_buff *skb, struct genl_info *info)
 		.sched = &svs_sched_wrr,
 		.hash_key = SOCK_VS_HASH_TGID,
 		.shard_policy = SOCK_VS_SHARD_RR,
+		.terminate = SOCK_VS_TERMINATE_DEFAULT,
 	};
 	struct svs_key key;
 	int err;
@@ -288,6 +336,7 @@ static int svs_del_service(struct sk_buff *skb, struct genl_info *info)
 	struct svs_net *sn = svs_net(genl_info_net(info));
 	struct nlattr *tb[SOCK_VS_SVC_ATTR_MAX + 1];
 	struct svs_service *svc;
+	LIST_HEAD(doomed);
 	int err = 0;
 
 	mutex_lock(&sn->lock);
@@ -295,9 +344,11 @@ static int svs_del_service(struct sk_buff *skb, struct genl_info *info)
 	if (IS_ERR(svc))
 		err = PTR_ERR(svc);
 	else
-		svs_service_del(sn, svc);
+		svs_service_del(sn, svc, &doomed);
 	mutex_unlock(&sn->lock);
-	return err;
+	if (err)
+		return err;
+	return svs_finish_doomed(info, &doomed);
 }
 
 static int svs_put_stats(struct sk_buff *skb, int type,
@@ -312,7 +363,9 @@ static int svs_put_stats(struct sk_buff *skb, int type,
 	    nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_REFUSED,
 			      svs_stat_read(s, SVS_STAT_REFUSED), SOCK_VS_STATS_ATTR_PAD) ||
 	    nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_UNTRACKED,
-			      svs_stat_read(s, SVS_STAT_UNTRACKED), SOCK_VS_STATS_ATTR_PAD)) {
+			      svs_stat_read(s, SVS_STAT_UNTRACKED), SOCK_VS_STATS_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_KILLED,
+			      svs_stat_read(s, SVS_STAT_KILLED), SOCK_VS_STATS_ATTR_PAD)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -342,6 +395,7 @@ static int svs_fill_service(struct sk_buff *skb, const struct svs_service *svc,
 	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_FLAGS, svc->conf.flags) ||
 	    nla_put_u8(skb, SOCK_VS_SVC_ATTR_HASH_KEY, svc->conf.hash_key) ||
 	    nla_put_u8(skb, SOCK_VS_SVC_ATTR_SHARD_POLICY, svc->conf.shard_policy) ||
+	    nla_put_u8(skb, SOCK_VS_SVC_ATTR_TERMINATE, svc->conf.terminate) ||
 	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_NUM_DESTS, svc->num_dests) ||
 	    svs_put_stats(skb, SOCK_VS_SVC_ATTR_STATS, &svc->stats))
 		goto cancel;
@@ -453,6 +507,32 @@ static int svs_parse_dest_conf(struct nlattr **tb, struct svs_dest_conf *conf,
 	return 0;
 }
 
+/* Count @killed in the service of @key, if it still exists. */
+static void svs_count_killed(struct svs_net *sn, const struct svs_key *key,
+			     u32 killed)
+{
+	struct svs_service *svc;
+
+	if (!killed)
+		return;
+	mutex_lock(&sn->lock);
+	svc = svs_service_find(sn, key);
+	if (svc)
+		svs_stat_add(&svc->stats, SVS_STAT_KILLED, killed);
+	mutex_unlock(&sn->lock);
+}
+
+static int svs_finish_del_dest(struct svs_net *sn, struct genl_info *info,
+			       const struct svs_key *key,
+			       struct list_head *doomed)
+{
+	int err;
+	u32 killed = svs_terminate_doomed(doomed, &err);
+
+	svs_count_killed(sn, key, killed);
+	return svs_reply_killed(info, killed, err);
+}
+
 enum svs_dest_op { SVS_DEST_NEW, SVS_DEST_SET, SVS_DEST_DEL };
 
 static int svs_dest_cmd(struct genl_info *info, enum svs_dest_op op)
@@ -468,6 +548,8 @@ static int svs_dest_cmd(struct genl_info *info, enum svs_dest_op op)
 	struct svs_service *svc;
 	union nf_inet_addr addr;
 	struct svs_dest *dest;
+	struct svs_key key;
+	LIST_HEAD(doomed);
 	__be16 port;
 	int err;
 
@@ -493,8 +575,12 @@ static int svs_dest_cmd(struct genl_info *info, enum svs_dest_op op)
 		goto out;
 	}
 	if (op == SVS_DEST_DEL) {
-		err = svs_dest_del(svc, dest, extack);
-		goto out;
+		key = svc->key;
+		err = svs_dest_del(svc, dest, extack, &doomed);
+		mutex_unlock(&sn->lock);
+		if (err)
+			return err;
+		return svs_finish_del_dest(sn, info, &key, &doomed);
 	}
 	if (dest) {	/* edit: what is not given stays as it is */
 		conf.shards = dest->shards;
@@ -632,11 +718,95 @@ out:
 static int svs_flush_cmd(struct sk_buff *skb, struct genl_info *info)
 {
 	struct svs_net *sn = svs_net(genl_info_net(info));
+	LIST_HEAD(doomed);
 
 	mutex_lock(&sn->lock);
-	svs_flush(sn);
+	svs_flush(sn, &doomed);
 	mutex_unlock(&sn->lock);
-	return 0;
+	return svs_finish_doomed(info, &doomed);
+}
+
+/*
+ * SOCK_VS_CMD_KILL: terminate now the sockets of one real server of a
+ * service, or of all of them, by the service's policy or the one given.
+ * The servers stay (a quiesced server's connections, say); each is held
+ * by a reference while the configuration lock is released.
+ */
+static int svs_kill_cmd(struct sk_buff *skb, struct genl_info *info)
+{
+	struct svs_net *sn = svs_net(genl_info_net(info));
+	struct nlattr *stb[SOCK_VS_SVC_ATTR_MAX + 1];
+	struct nlattr *tb[SOCK_VS_DEST_ATTR_MAX + 1];
+	struct netlink_ext_ack *extack = info->extack;
+	struct svs_dest **dests = NULL, *d = NULL;
+	struct svs_service *svc;
+	union nf_inet_addr addr;
+	u32 i, n = 0, killed = 0;
+	struct svs_key key;
+	__be16 port;
+	u8 policy;
+	int err = 0, ret;
+
+	mutex_lock(&sn->lock);
+	svc = svs_lookup_service(sn, info, stb);
+	if (IS_ERR(svc)) {
+		err = PTR_ERR(svc);
+		goto unlock;
+	}
+	key = svc->key;
+	policy = svc->conf.terminate;
+	if (stb[SOCK_VS_SVC_ATTR_TERMINATE]) {
+		policy = nla_get_u8(stb[SOCK_VS_SVC_ATTR_TERMINATE]);
+		if (policy == SOCK_VS_TERMINATE_NONE) {
+			NL_SET_ERR_MSG_ATTR(extack, stb[SOCK_VS_SVC_ATTR_TERMINATE],
+					    "policy none terminates nothing");
+			err = -EINVAL;
+			goto unlock;
+		}
+	}
+	if (info->attrs[SOCK_VS_ATTR_DEST]) {
+		err = svs_parse_dest(info, svc, tb, &addr, &port);
+		if (err)
+			goto unlock;
+		d = svs_dest_find(svc, &addr, port);
+		if (!d) {
+			NL_SET_ERR_MSG(extack, "no such real server");
+			err = -ENOENT;
+			goto unlock;
+		}
+	}
+	if (!svs_terminate_needed(svc, policy) || !svc->num_dests)
+		goto unlock;	/* the policy leaves this service's sockets alone */
+	dests = kmalloc_array(svc->num_dests, sizeof(*dests), GFP_KERNEL_ACCOUNT);
+	if (!dests) {
+		NL_SET_ERR_MSG(extack, "out of memory");
+		err = -ENOMEM;
+		goto unlock;
+	}
+	if (info->attrs[SOCK_VS_ATTR_DEST]) {
+		refcount_inc(&d->refcnt);
+		dests[n++] = d;
+	} else {
+		list_for_each_entry(d, &svc->dests, list) {
+			refcount_inc(&d->refcnt);
+			dests[n++] = d;
+		}
+	}
+unlock:
+	mutex_unlock(&sn->lock);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		ret = svs_terminate_dest(dests[i], policy);
+		if (ret < 0)
+			err = ret;
+		else
+			killed += ret;
+		svs_dest_put(dests[i]);
+	}
+	kfree(dests);
+	svs_count_killed(sn, &key, killed);
+	return svs_reply_killed(info, killed, err);
 }
 
 static int svs_zero_cmd(struct sk_buff *skb, struct genl_info *info)
@@ -762,6 +932,11 @@ static const struct genl_ops svs_genl_ops[] = {
 		.cmd = SOCK_VS_CMD_GET_CONN,
 		.dumpit = svs_conn_dump,
 		.done = svs_conn_dump_done,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SOCK_VS_CMD_KILL,
+		.doit = svs_kill_cmd,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };

@@ -291,7 +291,25 @@ static void svs_service_free_rcu(struct rcu_head *head)
 	kmem_cache_free(svs_service_cache, svc);
 }
 
-void svs_service_del(struct svs_net *sn, struct svs_service *svc)
+/*
+ * @dest, deleted, gives up its service's reference: to @doomed (the
+ * caller terminates its sockets) if the service's policy covers its
+ * protocol, else now.
+ */
+static void svs_dest_retire(struct svs_service *svc, struct svs_dest *dest,
+			    struct list_head *doomed)
+{
+	if (doomed && svs_terminate_needed(svc, svc->conf.terminate)) {
+		dest->doom = svc->conf.terminate;
+		list_add_tail(&dest->list, doomed);
+		return;
+	}
+	svs_dest_put(dest);
+}
+
+/* With @doomed, the servers whose sockets are to be terminated go there. */
+void svs_service_del(struct svs_net *sn, struct svs_service *svc,
+		     struct list_head *doomed)
 {
 	struct svs_dest *d, *tmp;
 
@@ -304,26 +322,27 @@ void svs_service_del(struct svs_net *sn, struct svs_service *svc)
 	 */
 	list_for_each_entry_safe(d, tmp, &svc->dests, list) {
 		list_del(&d->list);
-		svs_dest_put(d);
+		svs_dest_retire(svc, d, doomed);
 	}
 	sn->num_services--;
 	atomic_dec(&svs_services_total);
 	call_rcu(&svc->rcu, svs_service_free_rcu);
 }
 
-void svs_flush(struct svs_net *sn)
+void svs_flush(struct svs_net *sn, struct list_head *doomed)
 {
 	struct svs_service *svc;
 	unsigned long id;
 
 	xa_for_each(&sn->by_id, id, svc)
-		svs_service_del(sn, svc);
+		svs_service_del(sn, svc, doomed);
 }
 
 void svs_net_free_tables(struct svs_net *sn)
 {
+	/* The namespace is going: its sockets are gone (or going). */
 	mutex_lock(&sn->lock);
-	svs_flush(sn);
+	svs_flush(sn, NULL);
 	mutex_unlock(&sn->lock);
 	rhashtable_destroy(&sn->ht);
 	xa_destroy(&sn->by_id);
@@ -433,7 +452,7 @@ int svs_dest_edit(struct svs_service *svc, struct svs_dest *dest,
 }
 
 int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
-		 struct netlink_ext_ack *extack)
+		 struct netlink_ext_ack *extack, struct list_head *doomed)
 {
 	int err;
 
@@ -442,7 +461,7 @@ int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
 		return err;
 	list_del(&dest->list);
 	svc->num_dests--;
-	svs_dest_put(dest);
+	svs_dest_retire(svc, dest, doomed);
 	return 0;
 }
 

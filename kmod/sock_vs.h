@@ -45,6 +45,7 @@ enum svs_stat {
 	SVS_STAT_CONNS,		/* connections scheduled */
 	SVS_STAT_REFUSED,	/* connects refused: no usable real server */
 	SVS_STAT_UNTRACKED,	/* balanced, but no record (no memory...) */
+	SVS_STAT_KILLED,	/* balanced sockets terminated (terminate.c) */
 	SVS_STAT_N
 };
 
@@ -74,12 +75,23 @@ static inline void svs_stat_inc(struct svs_stats *s, enum svs_stat i)
 	put_cpu_ptr(s->cpu);
 }
 
+static inline void svs_stat_add(struct svs_stats *s, enum svs_stat i, u64 n)
+{
+	struct svs_cpu_stats *c = get_cpu_ptr(s->cpu);
+
+	u64_stats_update_begin(&c->syncp);
+	u64_stats_add(&c->v[i], n);
+	u64_stats_update_end(&c->syncp);
+	put_cpu_ptr(s->cpu);
+}
+
 /* Settings of a service, as configured. */
 struct svs_svc_conf {
 	const struct svs_sched_ops *sched;
 	u32 flags;
 	u8 hash_key;			/* enum sock_vs_hash_key */
 	u8 shard_policy;		/* enum sock_vs_shard_policy */
+	u8 terminate;			/* enum sock_vs_terminate */
 };
 
 /* Settings of a real server, as configured. */
@@ -91,7 +103,12 @@ struct svs_dest_conf {
 };
 
 struct svs_dest {
-	struct list_head list;		/* svs_service.dests, under lock */
+	/*
+	 * svs_service.dests, under lock; once deleted, a list of servers
+	 * whose sockets are to be terminated (terminate.c) by policy @doom.
+	 */
+	struct list_head list;
+	u8 doom;
 	union nf_inet_addr addr;
 	__be16 port;
 	u32 weight;
@@ -241,8 +258,9 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 		     const struct svs_svc_conf *conf,
 		     struct netlink_ext_ack *extack);
-void svs_service_del(struct svs_net *sn, struct svs_service *svc);
-void svs_flush(struct svs_net *sn);
+void svs_service_del(struct svs_net *sn, struct svs_service *svc,
+		     struct list_head *doomed);
+void svs_flush(struct svs_net *sn, struct list_head *doomed);
 struct svs_dest *svs_dest_find(struct svs_service *svc,
 			       const union nf_inet_addr *addr, __be16 port);
 int svs_dest_add(struct svs_net *sn, struct svs_service *svc, const union nf_inet_addr *addr,
@@ -252,7 +270,7 @@ int svs_dest_edit(struct svs_service *svc, struct svs_dest *dest,
 		  const struct svs_dest_conf *conf,
 		  struct netlink_ext_ack *extack);
 int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
-		 struct netlink_ext_ack *extack);
+		 struct netlink_ext_ack *extack, struct list_head *doomed);
 void svs_zero_service(struct svs_service *svc);
 void svs_dest_put(struct svs_dest *dest);
 struct svs_dtable *svs_alloc_dtable(size_t size);
@@ -277,6 +295,7 @@ void svs_conn_net_exit(struct svs_net *sn);
 void svs_conn_track(struct sock *sk, struct svs_service *svc,
 		    struct svs_dest *dest, int shard, bool virt_peer);
 void svs_conn_untrack(struct sock *sk);
+bool svs_conn_end_sock(struct socket *sock, struct svs_conn *conn);
 void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive);
 bool svs_conn_maybe_tracked(const struct sock *sk);
 struct svs_conn *svs_conn_of_ops(const struct proto_ops *ops);
@@ -302,6 +321,11 @@ int svs_conn_dump_done(struct netlink_callback *cb);
 extern atomic64_t svs_untracked_total;	/* all namespaces */
 extern struct srcu_struct svs_sock_srcu;	/* our socket operations */
 extern bool svs_unloading;
+
+/* terminate.c: terminating the balanced sockets of a real server */
+bool svs_terminate_needed(const struct svs_service *svc, u8 policy);
+int svs_terminate_dest(struct svs_dest *dest, u8 policy);
+u32 svs_terminate_doomed(struct list_head *doomed, int *err);
 
 /* shard.c: shard placement on sharded real servers */
 

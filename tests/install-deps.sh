@@ -30,6 +30,8 @@ pkgs=(
 	python3 util-linux procps
 	# 28-getpeername: a real client that reports its peer, and strace to see it ask
 	curl strace
+	# 71-terminate, 74-unconnected-udp: real DNS servers and clients
+	dnsmasq-base bind9-dnsutils
 )
 
 missing=()

@@ -38,6 +38,8 @@ DEST_MAX = g.ENUMS["sock_vs_dest_attr"]["__SOCK_VS_DEST_ATTR_MAX"] - 1
 STATS_MAX = g.ENUMS["sock_vs_stats_attr"]["__SOCK_VS_STATS_ATTR_MAX"] - 1
 HASH_MAX = g.ENUMS["sock_vs_hash_key"]["__SOCK_VS_HASH_MAX"] - 1
 SHARD_POL_MAX = g.ENUMS["sock_vs_shard_policy"]["__SOCK_VS_SHARD_MAX"] - 1
+TERM_MAX = g.ENUMS["sock_vs_terminate"]["__SOCK_VS_TERMINATE_MAX"] - 1
+TERM_DEFAULT = g.ENUMS["sock_vs_terminate"]["SOCK_VS_TERMINATE_UDP"]
 SCHED_NAME_MAX = int(svs.uapi_define("SOCK_VS_SCHED_NAME_MAX"))
 SHARDS_MAX = int(svs.uapi_define("SOCK_VS_SHARDS_MAX"))
 WEIGHT_MAX = int(svs.uapi_define("SOCK_VS_WEIGHT_MAX"))
@@ -55,13 +57,13 @@ TCP, UDP = socket.IPPROTO_TCP, socket.IPPROTO_UDP
 # maxlen; nested (policy, maxtype); reject. A type with no entry is
 # NLA_UNSPEC, which strict validation refuses.
 STATS_POL = {STATS["CONNS"]: ("u64", None), STATS["REFUSED"]: ("u64", None),
-             STATS["UNTRACKED"]: ("u64", None)}
+             STATS["UNTRACKED"]: ("u64", None), STATS["KILLED"]: ("u64", None)}
 SVC_POL = {
     SVC["AF"]: ("u16", None), SVC["PROTOCOL"]: ("u16", None), SVC["ADDR"]: ("bin_min", 4),
     SVC["PORT"]: ("u16", (1, 0xffff)), SVC["SCHED_NAME"]: ("nulstr", SCHED_NAME_MAX - 1),
     SVC["FLAGS"]: ("u32", ("mask", SVC_F_ALL)), SVC["STATS"]: ("nested", (STATS_POL, STATS_MAX)),
     SVC["NUM_DESTS"]: ("u32", None), SVC["HASH_KEY"]: ("u8", (0, HASH_MAX)),
-    SVC["SHARD_POLICY"]: ("u8", (0, SHARD_POL_MAX)),
+    SVC["SHARD_POLICY"]: ("u8", (0, SHARD_POL_MAX)), SVC["TERMINATE"]: ("u8", (0, TERM_MAX)),
 }
 DEST_POL = {
     DEST["ADDR"]: ("bin_min", 4), DEST["PORT"]: ("u16", (1, 0xffff)),
@@ -72,7 +74,8 @@ DEST_POL = {
     DEST["SHARD_CONNS"]: ("reject", None), DEST["OVERLOADED"]: ("reject", None),
 }
 TOP_POL = {ATTR["SERVICE"]: ("nested", (SVC_POL, SVC_MAX)), ATTR["DEST"]: ("nested", (DEST_POL, DEST_MAX)),
-           ATTR["INFO"]: ("reject", None)}
+           ATTR["INFO"]: ("reject", None), ATTR["CONN"]: ("reject", None),
+           ATTR["KILLED"]: ("reject", None)}
 INT_LEN = {"u8": 1, "u16": 2, "u32": 4, "u64": 8}
 INT_FMT = {"u8": "=B", "u16": "=H", "u32": "=I", "u64": "=Q"}
 
@@ -204,6 +207,8 @@ class Model:
             conf["hash_key"] = tb[SVC["HASH_KEY"]][0]
         if SVC["SHARD_POLICY"] in tb:
             conf["shard_policy"] = tb[SVC["SHARD_POLICY"]][0]
+        if SVC["TERMINATE"] in tb:
+            conf["terminate"] = tb[SVC["TERMINATE"]][0]
         return conf
 
     def _dest(self, top, key):
@@ -275,7 +280,7 @@ class Model:
                 return E.EINVAL, "genl flags"
         doit = {CMD["NEW_SERVICE"], CMD["SET_SERVICE"], CMD["DEL_SERVICE"], CMD["GET_SERVICE"],
                 CMD["NEW_DEST"], CMD["SET_DEST"], CMD["DEL_DEST"], CMD["FLUSH"], CMD["ZERO"],
-                CMD["GET_INFO"]}
+                CMD["GET_INFO"], CMD["KILL"]}
         if dump or cmd not in doit:
             return E.EOPNOTSUPP, "no such command"
         try:
@@ -298,7 +303,8 @@ class Model:
             return
         if cmd == CMD["NEW_SERVICE"]:
             key, tb = self._service_key(top)
-            conf = self._svc_conf(tb, {"sched": DEFAULT_SCHED, "flags": 0, "hash_key": 0, "shard_policy": 0})
+            conf = self._svc_conf(tb, {"sched": DEFAULT_SCHED, "flags": 0, "hash_key": 0, "shard_policy": 0,
+                                       "terminate": TERM_DEFAULT})
             if key in self.services:
                 raise Reject(E.EEXIST, "service exists")
             if len(self.services) >= self.max_services:
@@ -308,7 +314,8 @@ class Model:
         elif cmd == CMD["SET_SERVICE"]:
             key, tb = self._lookup(top)
             svc = self.services[key]
-            conf = self._svc_conf(tb, {k: svc[k] for k in ("sched", "flags", "hash_key", "shard_policy")})
+            conf = self._svc_conf(tb, {k: svc[k] for k in ("sched", "flags", "hash_key", "shard_policy",
+                                                           "terminate")})
             svc.update(conf)
         elif cmd == CMD["DEL_SERVICE"]:
             key, _ = self._lookup(top)
@@ -326,13 +333,21 @@ class Model:
         elif cmd == CMD["ZERO"]:
             if ATTR["SERVICE"] in top:
                 self._lookup(top)
+        elif cmd == CMD["KILL"]:
+            key, tb = self._lookup(top)
+            if SVC["TERMINATE"] in tb and tb[SVC["TERMINATE"]][0] == 0:
+                raise Reject(E.EINVAL, "kill with policy none")
+            if ATTR["DEST"] in top:
+                dkey, _ = self._dest(top, key)
+                if dkey not in self.services[key]["dests"]:
+                    raise Reject(E.ENOENT, "no such dest")
 
     def load(self, config):
         """Take the kernel's configuration (after a mismatch, to go on)."""
         self.services = {}
-        for (af, proto, a, port, sched, flags, hk, sp, _), dests in config:
+        for (af, proto, a, port, sched, flags, hk, sp, term, _), dests in config:
             self.services[(af, proto, a, port)] = {
-                "sched": sched, "flags": flags, "hash_key": hk, "shard_policy": sp,
+                "sched": sched, "flags": flags, "hash_key": hk, "shard_policy": sp, "terminate": term,
                 "dests": {(da, dp): {"weight": w, "u": u, "l": lo, "shards": sh}
                           for da, dp, w, u, lo, sh in dests}}
 
@@ -341,7 +356,7 @@ class Model:
         for (af, proto, a, port), s in self.services.items():
             dests = [(da, dp, d["weight"], d["u"], d["l"], d["shards"]) for (da, dp), d in s["dests"].items()]
             out.append(((af, proto, a, port, s["sched"], s["flags"], s["hash_key"], s["shard_policy"],
-                         len(dests)), dests))
+                         s["terminate"], len(dests)), dests))
         return out
 
 
@@ -420,7 +435,7 @@ class Batcher(g.Genl):
                               u32v(d[DEST["U_THRESH"]]), u32v(d[DEST["L_THRESH"]]), u16v(d[DEST["SHARDS"]])))
             out.append(((af, proto, a, port, s[SVC["SCHED_NAME"]].rstrip(b"\0").decode(),
                          u32v(s[SVC["FLAGS"]]), s[SVC["HASH_KEY"]][0], s[SVC["SHARD_POLICY"]][0],
-                         u32v(s[SVC["NUM_DESTS"]])), dests))
+                         s[SVC["TERMINATE"]][0], u32v(s[SVC["NUM_DESTS"]])), dests))
         return out
 
 
@@ -469,6 +484,8 @@ class Gen:
             attrs.append(self.a(SVC["SHARD_POLICY"], "=B", r.randint(0, SHARD_POL_MAX)))
         if r.random() < 0.1:
             attrs.append(self.a(SVC["FLAGS"], "=I", 0))
+        if r.random() < 0.2:
+            attrs.append(self.a(SVC["TERMINATE"], "=B", r.randint(0, TERM_MAX)))
 
     def dest_attrs(self, af, with_weight):
         r = self.r
@@ -510,6 +527,12 @@ class Gen:
             return [CMD["GET_SERVICE"], [svc]]
         if x < 0.96:
             return [CMD["ZERO"], [svc] if r.random() < 0.5 else []]
+        if x < 0.975:
+            if r.random() < 0.3:
+                key.append(self.a(SVC["TERMINATE"], "=B", r.randint(0, TERM_MAX)))
+            if r.random() < 0.5:
+                return [CMD["KILL"], [svc, [ATTR["DEST"], NLA_F_NESTED, self.dest_attrs(af, False)[:2]]]]
+            return [CMD["KILL"], [svc]]
         if x < 0.995:
             return [CMD["GET_INFO"], []]
         return [CMD["FLUSH"], []]

@@ -67,6 +67,27 @@ enum sock_vs_hash_key {
 
 #define SOCK_VS_HASH_MAX (__SOCK_VS_HASH_MAX - 1)
 
+/*
+ * What happens to the balanced sockets of a real server that leaves its
+ * service (SOCK_VS_CMD_DEL_DEST, DEL_SERVICE, FLUSH) or is named by
+ * SOCK_VS_CMD_KILL (SOCK_VS_SVC_ATTR_TERMINATE).  Terminated sockets are
+ * aborted by their protocol, as sock_diag's SOCK_DESTROY (ss -K) does,
+ * with ECONNABORTED: a connected UDP socket is disconnected (its next
+ * receive fails with ECONNABORTED; a send, now without a destination,
+ * with EDESTADDRREQ, and SO_ERROR reads ECONNABORTED); a TCP connection
+ * is reset.  Only sockets sock_vs balanced to that server and still
+ * connected to it; never on unload.
+ */
+enum sock_vs_terminate {
+	SOCK_VS_TERMINATE_NONE,	/* leave them connected */
+	SOCK_VS_TERMINATE_UDP,	/* connected UDP sockets (default) */
+	SOCK_VS_TERMINATE_ALL,	/* UDP sockets and TCP connections */
+	__SOCK_VS_TERMINATE_MAX,
+};
+
+#define SOCK_VS_TERMINATE_MAX (__SOCK_VS_TERMINATE_MAX - 1)
+#define SOCK_VS_TERMINATE_DEFAULT SOCK_VS_TERMINATE_UDP
+
 /* Which shard a connection to a sharded real server should land on. */
 enum sock_vs_shard_policy {
 	SOCK_VS_SHARD_RR,	/* round robin over the shards (default) */
@@ -113,11 +134,22 @@ enum sock_vs_cmd {
 	SOCK_VS_CMD_ZERO,		/* [SERVICE{key}]: zero counters (all if none) */
 	SOCK_VS_CMD_GET_INFO,		/* -> INFO{...} */
 	SOCK_VS_CMD_GET_CONN,		/* dumpit: CONN{...} per open balanced socket */
+	SOCK_VS_CMD_KILL,		/* SERVICE{key[,terminate]} [DEST{addr,port}] */
 
 	__SOCK_VS_CMD_MAX,
 };
 
 #define SOCK_VS_CMD_MAX (__SOCK_VS_CMD_MAX - 1)
+
+/*
+ * SOCK_VS_CMD_DEL_DEST, DEL_SERVICE, FLUSH and KILL answer with one
+ * message of their own command carrying SOCK_VS_ATTR_KILLED (the sockets
+ * terminated), before the ACK; kernels with formatted extended ACKs also
+ * say it in the ACK's message.  KILL without DEST: every real server of
+ * the service; its TERMINATE overrides the service's policy this once
+ * (SOCK_VS_TERMINATE_NONE is refused: nothing to do).  Without one, a
+ * service whose policy is NONE terminates nothing (KILLED 0).
+ */
 
 /* Top-level attributes. */
 enum sock_vs_attr {
@@ -126,6 +158,7 @@ enum sock_vs_attr {
 	SOCK_VS_ATTR_DEST,		/* nest, enum sock_vs_dest_attr */
 	SOCK_VS_ATTR_INFO,		/* nest, enum sock_vs_info_attr */
 	SOCK_VS_ATTR_CONN,		/* nest, enum sock_vs_conn_attr (output) */
+	SOCK_VS_ATTR_KILLED,		/* u32: sockets terminated (output, see below) */
 
 	__SOCK_VS_ATTR_MAX,
 };
@@ -145,6 +178,7 @@ enum sock_vs_svc_attr {
 	SOCK_VS_SVC_ATTR_NUM_DESTS,	/* u32: number of real servers (output) */
 	SOCK_VS_SVC_ATTR_HASH_KEY,	/* u8, enum sock_vs_hash_key */
 	SOCK_VS_SVC_ATTR_SHARD_POLICY,	/* u8, enum sock_vs_shard_policy */
+	SOCK_VS_SVC_ATTR_TERMINATE,	/* u8, enum sock_vs_terminate; on KILL: this time */
 
 	__SOCK_VS_SVC_ATTR_MAX,
 };
@@ -185,6 +219,7 @@ enum sock_vs_stats_attr {
 	SOCK_VS_STATS_ATTR_REFUSED,	/* u64: connects refused (no usable real server) */
 	SOCK_VS_STATS_ATTR_PAD,
 	SOCK_VS_STATS_ATTR_UNTRACKED,	/* u64: scheduled, not recorded (no memory...) */
+	SOCK_VS_STATS_ATTR_KILLED,	/* u64: balanced sockets terminated */
 
 	__SOCK_VS_STATS_ATTR_MAX,
 };
