@@ -149,6 +149,7 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	struct sockaddr_in *sin = (struct sockaddr_in *)uaddr;
 	struct svs_sched_in in;
 	const struct svs_dtable *dt;
+	const struct svs_skip *skip;
 	struct svs_service *svc;
 	struct svs_dest *dest;
 	struct svs_net *sn;
@@ -165,6 +166,9 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	svc = rhashtable_lookup(&sn->ht, &key, svs_ht_params);
 	if (!svc)
 		goto out;
+	skip = rcu_dereference(svc->skip);
+	if (skip && svs_skip_match(skip, sk))
+		goto out;	/* exempt: to the virtual address itself */
 
 	dt = rcu_dereference(svc->dt);
 	if (in_handler && (dt->sharded || !dt->n)) {

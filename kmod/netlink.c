@@ -41,6 +41,21 @@ static const struct nla_policy svs_stats_policy[SOCK_VS_STATS_ATTR_MAX + 1] = {
 	[SOCK_VS_STATS_ATTR_KILLED] = { .type = NLA_U64 },
 };
 
+const struct nla_policy svs_skip_rule_policy[SOCK_VS_SKIP_ATTR_MAX + 1] = {
+	[SOCK_VS_SKIP_ATTR_UID_MIN] = { .type = NLA_U32 },
+	[SOCK_VS_SKIP_ATTR_UID_MAX] = { .type = NLA_U32 },
+	[SOCK_VS_SKIP_ATTR_CGROUP] = { .type = NLA_NUL_STRING,
+				       .len = SOCK_VS_SKIP_CGROUP_PATH_MAX - 1 },
+	[SOCK_VS_SKIP_ATTR_MARK] = { .type = NLA_U32 },
+	[SOCK_VS_SKIP_ATTR_MARK_MASK] = { .type = NLA_U32 },
+	[SOCK_VS_SKIP_ATTR_CGROUP_ID] = { .type = NLA_REJECT },
+};
+
+/* SOCK_VS_SVC_ATTR_SKIP: SOCK_VS_SKIP_RULE entries (skip.c). */
+static const struct nla_policy svs_skip_policy[SOCK_VS_SKIP_RULE + 1] = {
+	[SOCK_VS_SKIP_RULE] = NLA_POLICY_NESTED(svs_skip_rule_policy),
+};
+
 static const struct nla_policy svs_svc_policy[SOCK_VS_SVC_ATTR_MAX + 1] = {
 	[SOCK_VS_SVC_ATTR_AF] = { .type = NLA_U16 },
 	[SOCK_VS_SVC_ATTR_PROTOCOL] = { .type = NLA_U16 },
@@ -54,6 +69,7 @@ static const struct nla_policy svs_svc_policy[SOCK_VS_SVC_ATTR_MAX + 1] = {
 	[SOCK_VS_SVC_ATTR_HASH_KEY] = NLA_POLICY_MAX(NLA_U8, SOCK_VS_HASH_MAX),
 	[SOCK_VS_SVC_ATTR_SHARD_POLICY] = NLA_POLICY_MAX(NLA_U8, SOCK_VS_SHARD_MAX),
 	[SOCK_VS_SVC_ATTR_TERMINATE] = NLA_POLICY_MAX(NLA_U8, SOCK_VS_TERMINATE_MAX),
+	[SOCK_VS_SVC_ATTR_SKIP] = NLA_POLICY_NESTED(svs_skip_policy),
 };
 
 static const struct nla_policy svs_dest_policy[SOCK_VS_DEST_ATTR_MAX + 1] = {
@@ -287,6 +303,7 @@ static int svs_new_service(struct sk_buff *skb, struct genl_info *info)
 		.shard_policy = SOCK_VS_SHARD_RR,
 		.terminate = SOCK_VS_TERMINATE_DEFAULT,
 	};
+	struct svs_skip *skip = NULL;
 	struct svs_key key;
 	int err;
 
@@ -296,15 +313,22 @@ static int svs_new_service(struct sk_buff *skb, struct genl_info *info)
 	err = svs_parse_svc_conf(tb, &conf, info->extack);
 	if (err)
 		return err;
+	if (tb[SOCK_VS_SVC_ATTR_SKIP]) {
+		skip = svs_skip_parse(tb[SOCK_VS_SVC_ATTR_SKIP], info->extack);
+		if (IS_ERR(skip))
+			return PTR_ERR(skip);
+	}
 
 	mutex_lock(&sn->lock);
 	if (svs_service_find(sn, &key)) {
 		NL_SET_ERR_MSG(info->extack, "service already exists");
 		err = -EEXIST;
 	} else {
-		err = svs_service_add(sn, &key, &conf, info->extack);
+		err = svs_service_add(sn, &key, &conf, skip, info->extack);
 	}
 	mutex_unlock(&sn->lock);
+	if (err)
+		svs_skip_free(skip);
 	return err;
 }
 
@@ -312,6 +336,7 @@ static int svs_set_service(struct sk_buff *skb, struct genl_info *info)
 {
 	struct svs_net *sn = svs_net(genl_info_net(info));
 	struct nlattr *tb[SOCK_VS_SVC_ATTR_MAX + 1];
+	struct svs_skip *skip = NULL;
 	struct svs_svc_conf conf;
 	struct svs_service *svc;
 	int err;
@@ -324,8 +349,20 @@ static int svs_set_service(struct sk_buff *skb, struct genl_info *info)
 	}
 	conf = svc->conf;
 	err = svs_parse_svc_conf(tb, &conf, info->extack);
-	if (!err)
-		err = svs_service_edit(sn, svc, &conf, info->extack);
+	if (err)
+		goto out;
+	if (tb[SOCK_VS_SVC_ATTR_SKIP]) {
+		skip = svs_skip_parse(tb[SOCK_VS_SVC_ATTR_SKIP], info->extack);
+		if (IS_ERR(skip)) {
+			err = PTR_ERR(skip);
+			goto out;
+		}
+	}
+	err = svs_service_edit(sn, svc, &conf, info->extack);
+	if (err)
+		svs_skip_free(skip);
+	else if (tb[SOCK_VS_SVC_ATTR_SKIP])
+		svs_skip_publish(svc, skip);
 out:
 	mutex_unlock(&sn->lock);
 	return err;
@@ -397,6 +434,7 @@ static int svs_fill_service(struct sk_buff *skb, const struct svs_service *svc,
 	    nla_put_u8(skb, SOCK_VS_SVC_ATTR_SHARD_POLICY, svc->conf.shard_policy) ||
 	    nla_put_u8(skb, SOCK_VS_SVC_ATTR_TERMINATE, svc->conf.terminate) ||
 	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_NUM_DESTS, svc->num_dests) ||
+	    svs_skip_fill(skb, svc) ||
 	    svs_put_stats(skb, SOCK_VS_SVC_ATTR_STATS, &svc->stats))
 		goto cancel;
 	nla_nest_end(skb, nest);

@@ -169,8 +169,9 @@ struct svs_service *svs_service_find(struct svs_net *sn,
 	return rhashtable_lookup_fast(&sn->ht, key, svs_ht_params);
 }
 
+/* @skip: its exemptions (or NULL), the service's if this succeeds. */
 int svs_service_add(struct svs_net *sn, const struct svs_key *key,
-		    const struct svs_svc_conf *conf,
+		    const struct svs_svc_conf *conf, struct svs_skip *skip,
 		    struct netlink_ext_ack *extack)
 {
 	struct svs_service *svc;
@@ -191,6 +192,7 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 	}
 	svc->key = *key;
 	svc->conf = *conf;
+	RCU_INIT_POINTER(svc->skip, skip);
 	INIT_LIST_HEAD(&svc->dests);
 	atomic64_set(&svc->seq, 0);
 	if (svs_stats_init(sn->stats, &svc->stats)) {
@@ -247,6 +249,7 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 	/* The connect path reads these without the lock. */
 	WRITE_ONCE(svc->conf.hash_key, conf->hash_key);
 	WRITE_ONCE(svc->conf.shard_policy, conf->shard_policy);
+	svc->conf.terminate = conf->terminate;	/* read under the lock */
 	svc->conf.sched = conf->sched;
 	WRITE_ONCE(svc->conf.flags, conf->flags);
 	return 0;
@@ -287,6 +290,7 @@ static void svs_service_free_rcu(struct rcu_head *head)
 	struct svs_service *svc = container_of(head, struct svs_service, rcu);
 
 	svs_dtable_free(rcu_dereference_protected(svc->dt, true));
+	svs_skip_put(rcu_dereference_protected(svc->skip, true));
 	svs_stats_free(&svc->stats);
 	kmem_cache_free(svs_service_cache, svc);
 }

@@ -144,6 +144,25 @@ struct svs_dtable {
 	struct svs_dest *dest[];	/* n real servers */
 };
 
+/* An exemption of a service (skip.c). */
+enum svs_skip_kind { SVS_SKIP_UID = 1, SVS_SKIP_CGROUP, SVS_SKIP_MARK };
+
+struct svs_skip_rule {
+	u8 kind;			/* enum svs_skip_kind */
+	int level;			/* the cgroup's depth */
+	kuid_t uid_min, uid_max;
+	u32 mark, mask;
+	u64 cgroup_id;
+	char *path;			/* the cgroup's, as configured */
+};
+
+/* A service's exemptions: immutable once published (svc->skip, RCU). */
+struct svs_skip {
+	struct rcu_head rcu;
+	u32 n;
+	struct svs_skip_rule rule[SOCK_VS_SKIP_MAX];
+};
+
 struct svs_service {
 	struct rhash_head node;		/* svs_net.ht */
 	struct svs_key key;
@@ -152,6 +171,7 @@ struct svs_service {
 	struct list_head dests;		/* configuration order, under lock */
 	u32 num_dests;
 	struct svs_dtable __rcu *dt;
+	struct svs_skip __rcu *skip;	/* exemptions, or NULL */
 	atomic64_t seq;			/* scheduler pick counter */
 	struct svs_stats stats;
 	struct rcu_head rcu;
@@ -253,7 +273,7 @@ void svs_net_free_tables(struct svs_net *sn);
 struct svs_service *svs_service_find(struct svs_net *sn,
 				     const struct svs_key *key);
 int svs_service_add(struct svs_net *sn, const struct svs_key *key,
-		    const struct svs_svc_conf *conf,
+		    const struct svs_svc_conf *conf, struct svs_skip *skip,
 		    struct netlink_ext_ack *extack);
 int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 		     const struct svs_svc_conf *conf,
@@ -321,6 +341,15 @@ int svs_conn_dump_done(struct netlink_callback *cb);
 extern atomic64_t svs_untracked_total;	/* all namespaces */
 extern struct srcu_struct svs_sock_srcu;	/* our socket operations */
 extern bool svs_unloading;
+
+/* skip.c: exemptions */
+extern const struct nla_policy svs_skip_rule_policy[SOCK_VS_SKIP_ATTR_MAX + 1];
+struct svs_skip *svs_skip_parse(struct nlattr *attr, struct netlink_ext_ack *extack);
+void svs_skip_free(struct svs_skip *skip);
+void svs_skip_put(struct svs_skip *skip);
+void svs_skip_publish(struct svs_service *svc, struct svs_skip *skip);
+bool svs_skip_match(const struct svs_skip *skip, struct sock *sk);
+int svs_skip_fill(struct sk_buff *skb, const struct svs_service *svc);
 
 /* terminate.c: terminating the balanced sockets of a real server */
 bool svs_terminate_needed(const struct svs_service *svc, u8 policy);

@@ -15,6 +15,7 @@ Attribute numbers, limits and scheduler names come from the uapi header.
 """
 
 import errno
+import os
 import random
 import socket
 import struct
@@ -38,6 +39,11 @@ DEST_MAX = g.ENUMS["sock_vs_dest_attr"]["__SOCK_VS_DEST_ATTR_MAX"] - 1
 STATS_MAX = g.ENUMS["sock_vs_stats_attr"]["__SOCK_VS_STATS_ATTR_MAX"] - 1
 HASH_MAX = g.ENUMS["sock_vs_hash_key"]["__SOCK_VS_HASH_MAX"] - 1
 SHARD_POL_MAX = g.ENUMS["sock_vs_shard_policy"]["__SOCK_VS_SHARD_MAX"] - 1
+SKIP_MAX_TYPE = g.ENUMS["sock_vs_skip_attr"]["__SOCK_VS_SKIP_ATTR_MAX"] - 1
+SKIP = {k[len("SOCK_VS_SKIP_ATTR_"):]: v for k, v in g.ENUMS["sock_vs_skip_attr"].items()}
+SKIP_RULE = int(svs.uapi_define("SOCK_VS_SKIP_RULE"))
+SKIP_RULES_MAX = int(svs.uapi_define("SOCK_VS_SKIP_MAX"))
+CGROUP_PATH_MAX = int(svs.uapi_define("SOCK_VS_SKIP_CGROUP_PATH_MAX"))
 TERM_MAX = g.ENUMS["sock_vs_terminate"]["__SOCK_VS_TERMINATE_MAX"] - 1
 TERM_DEFAULT = g.ENUMS["sock_vs_terminate"]["SOCK_VS_TERMINATE_UDP"]
 SCHED_NAME_MAX = int(svs.uapi_define("SOCK_VS_SCHED_NAME_MAX"))
@@ -58,12 +64,19 @@ TCP, UDP = socket.IPPROTO_TCP, socket.IPPROTO_UDP
 # NLA_UNSPEC, which strict validation refuses.
 STATS_POL = {STATS["CONNS"]: ("u64", None), STATS["REFUSED"]: ("u64", None),
              STATS["UNTRACKED"]: ("u64", None), STATS["KILLED"]: ("u64", None)}
+SKIP_RULE_POL = {
+    SKIP["UID_MIN"]: ("u32", None), SKIP["UID_MAX"]: ("u32", None),
+    SKIP["CGROUP"]: ("nulstr", CGROUP_PATH_MAX - 1), SKIP["MARK"]: ("u32", None),
+    SKIP["MARK_MASK"]: ("u32", None), SKIP["CGROUP_ID"]: ("reject", None),
+}
+SKIP_POL = {SKIP_RULE: ("nested", (SKIP_RULE_POL, SKIP_MAX_TYPE))}
 SVC_POL = {
     SVC["AF"]: ("u16", None), SVC["PROTOCOL"]: ("u16", None), SVC["ADDR"]: ("bin_min", 4),
     SVC["PORT"]: ("u16", (1, 0xffff)), SVC["SCHED_NAME"]: ("nulstr", SCHED_NAME_MAX - 1),
     SVC["FLAGS"]: ("u32", ("mask", SVC_F_ALL)), SVC["STATS"]: ("nested", (STATS_POL, STATS_MAX)),
     SVC["NUM_DESTS"]: ("u32", None), SVC["HASH_KEY"]: ("u8", (0, HASH_MAX)),
     SVC["SHARD_POLICY"]: ("u8", (0, SHARD_POL_MAX)), SVC["TERMINATE"]: ("u8", (0, TERM_MAX)),
+    SVC["SKIP"]: ("nested", (SKIP_POL, SKIP_RULE)),
 }
 DEST_POL = {
     DEST["ADDR"]: ("bin_min", 4), DEST["PORT"]: ("u16", (1, 0xffff)),
@@ -211,6 +224,43 @@ class Model:
             conf["terminate"] = tb[SVC["TERMINATE"]][0]
         return conf
 
+    @staticmethod
+    def _skip(tb):
+        """kmod/skip.c's checks of a SKIP nest (the policy passed)."""
+        if SVC["SKIP"] not in tb:
+            return
+        n = 0
+        for typ, payload in g.attr_list(tb[SVC["SKIP"]]):
+            if typ != SKIP_RULE:
+                continue
+            if n == SKIP_RULES_MAX:
+                raise Reject(E.E2BIG, "too many exemptions")
+            n += 1
+            r = g.parse_attrs(payload)
+            kinds = sum(SKIP[k] in r for k in ("UID_MIN", "CGROUP", "MARK"))
+            if (kinds != 1 or (SKIP["UID_MAX"] in r and SKIP["UID_MIN"] not in r)
+                    or (SKIP["MARK_MASK"] in r and SKIP["MARK"] not in r)):
+                raise Reject(E.EINVAL, "exemption kind")
+            if SKIP["UID_MIN"] in r:
+                lo = u32v(r[SKIP["UID_MIN"]])
+                hi = u32v(r[SKIP["UID_MAX"]]) if SKIP["UID_MAX"] in r else lo
+                if hi < lo or 0xffffffff in (lo, hi):
+                    raise Reject(E.EINVAL, "uid range")
+            elif SKIP["MARK"] in r:
+                mask = u32v(r[SKIP["MARK_MASK"]]) if SKIP["MARK_MASK"] in r else 0xffffffff
+                if u32v(r[SKIP["MARK"]]) & ~mask:
+                    raise Reject(E.EINVAL, "mark outside mask")
+            else:
+                path = bytes(r[SKIP["CGROUP"]]).split(b"\0", 1)[0].decode("latin-1")
+                if not path.startswith("/"):
+                    raise Reject(E.EINVAL, "cgroup path")
+                parts = [x for x in path.split("/") if x]
+                full = os.path.join("/sys/fs/cgroup", *parts)
+                if any(x in (".", "..") for x in parts) or not os.path.exists(full):
+                    raise Reject(E.ENOENT, "no such cgroup")
+                if not os.path.isdir(full):
+                    raise Reject(E.ENOTDIR, "cgroup is a file")
+
     def _dest(self, top, key):
         if ATTR["DEST"] not in top:
             raise Reject(E.EINVAL, "missing dest")
@@ -305,6 +355,7 @@ class Model:
             key, tb = self._service_key(top)
             conf = self._svc_conf(tb, {"sched": DEFAULT_SCHED, "flags": 0, "hash_key": 0, "shard_policy": 0,
                                        "terminate": TERM_DEFAULT})
+            self._skip(tb)
             if key in self.services:
                 raise Reject(E.EEXIST, "service exists")
             if len(self.services) >= self.max_services:
@@ -316,6 +367,7 @@ class Model:
             svc = self.services[key]
             conf = self._svc_conf(tb, {k: svc[k] for k in ("sched", "flags", "hash_key", "shard_policy",
                                                            "terminate")})
+            self._skip(tb)
             svc.update(conf)
         elif cmd == CMD["DEL_SERVICE"]:
             key, _ = self._lookup(top)
@@ -486,6 +538,28 @@ class Gen:
             attrs.append(self.a(SVC["FLAGS"], "=I", 0))
         if r.random() < 0.2:
             attrs.append(self.a(SVC["TERMINATE"], "=B", r.randint(0, TERM_MAX)))
+        if r.random() < 0.1:
+            attrs.append([SVC["SKIP"], NLA_F_NESTED, [self.skip_rule() for _ in range(r.choice((0, 1, 2, 8, 9)))]])
+
+    def skip_rule(self):
+        """An exemption, sometimes a refused one."""
+        r = self.r
+        k = r.random()
+        if k < 0.4:
+            lo = r.choice((0, 1000, 65534, 0xffffffff))
+            rule = [self.a(SKIP["UID_MIN"], "=I", lo)]
+            if r.random() < 0.5:
+                rule.append(self.a(SKIP["UID_MAX"], "=I", r.choice((lo, (lo + 10) & 0xffffffff, 0))))
+        elif k < 0.7:
+            rule = [self.a(SKIP["MARK"], "=I", r.choice((0, 1, 0x100)))]
+            if r.random() < 0.5:
+                rule.append(self.a(SKIP["MARK_MASK"], "=I", r.choice((0xff, 0xffff00, 0))))
+        elif k < 0.95:
+            path = r.choice((b"/", b"/nonexistent", b"relative", b"/cgroup.procs", b"/../x"))
+            rule = [self.a(SKIP["CGROUP"], path + b"\0")]
+        else:
+            rule = [self.a(SKIP["MARK"], "=I", 1), self.a(SKIP["UID_MIN"], "=I", 1)]
+        return [SKIP_RULE, NLA_F_NESTED, rule]
 
     def dest_attrs(self, af, with_weight):
         r = self.r

@@ -92,16 +92,22 @@ def nest(atype, *attrs):
     return nla(atype | NLA_F_NESTED, b"".join(attrs))
 
 
-def parse_attrs(data):
-    """{type: payload} of a run of attributes (flags masked off)."""
-    out, off = {}, 0
+def attr_list(data):
+    """[(type, payload)] of a run of attributes, in order (flags masked off)."""
+    out, off = [], 0
     while off + 4 <= len(data):
         ln, t = struct.unpack_from("=HH", data, off)
         if ln < 4:
             break
-        out[t & NLA_TYPE_MASK] = data[off + 4:off + ln]
+        out.append((t & NLA_TYPE_MASK, data[off + 4:off + ln]))
         off += align4(ln)
     return out
+
+
+def parse_attrs(data):
+    """{type: payload} of a run of attributes (flags masked off; the last of
+    duplicates, as nla_parse)."""
+    return dict(attr_list(data))
 
 
 class Reply:

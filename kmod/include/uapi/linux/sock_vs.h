@@ -179,6 +179,7 @@ enum sock_vs_svc_attr {
 	SOCK_VS_SVC_ATTR_HASH_KEY,	/* u8, enum sock_vs_hash_key */
 	SOCK_VS_SVC_ATTR_SHARD_POLICY,	/* u8, enum sock_vs_shard_policy */
 	SOCK_VS_SVC_ATTR_TERMINATE,	/* u8, enum sock_vs_terminate; on KILL: this time */
+	SOCK_VS_SVC_ATTR_SKIP,		/* nest of SOCK_VS_SKIP_RULE nests (see below) */
 
 	__SOCK_VS_SVC_ATTR_MAX,
 };
@@ -205,6 +206,44 @@ enum sock_vs_dest_attr {
 };
 
 #define SOCK_VS_DEST_ATTR_MAX (__SOCK_VS_DEST_ATTR_MAX - 1)
+
+/*
+ * Exemptions of a service (SOCK_VS_SVC_ATTR_SKIP): a connect to the
+ * virtual address that matches one of the rules is not balanced; it goes
+ * to the virtual address itself, as if the service did not exist.  On
+ * NEW_SERVICE and SET_SERVICE the nest replaces the service's rules (an
+ * empty nest clears them; without it SET_SERVICE keeps them).  Each entry
+ * of the nest is a SOCK_VS_SKIP_RULE nest with exactly one kind of match:
+ *   UID_MIN [UID_MAX]   the socket's owner uid (the fsuid of the process
+ *                       that created it, as `ss -e` shows it), in the
+ *                       requester's user namespace
+ *   CGROUP              the socket's cgroup (v2) or a descendant; a path
+ *                       from the root of the requester's cgroup namespace
+ *                       ("/system.slice/x.service"), resolved when the rule
+ *                       is set (EINVAL/ENOENT: no such cgroup); the rule
+ *                       names that cgroup, not the path (a cgroup created
+ *                       later under the same path is another cgroup)
+ *   MARK [MARK_MASK]    (SO_MARK & mask) == mark; mask defaults to all ones
+ * At most SOCK_VS_SKIP_MAX rules (E2BIG beyond).
+ */
+#define SOCK_VS_SKIP_MAX	8
+#define SOCK_VS_SKIP_RULE	1	/* the type of each entry of the nest */
+
+enum sock_vs_skip_attr {
+	SOCK_VS_SKIP_ATTR_UNSPEC,
+	SOCK_VS_SKIP_ATTR_UID_MIN,	/* u32 */
+	SOCK_VS_SKIP_ATTR_UID_MAX,	/* u32, >= UID_MIN (default: UID_MIN) */
+	SOCK_VS_SKIP_ATTR_CGROUP,	/* string: cgroup v2 path, starting with "/" */
+	SOCK_VS_SKIP_ATTR_MARK,		/* u32 */
+	SOCK_VS_SKIP_ATTR_MARK_MASK,	/* u32 (default 0xffffffff) */
+	SOCK_VS_SKIP_ATTR_CGROUP_ID,	/* u64: the cgroup's id (output) */
+	SOCK_VS_SKIP_ATTR_PAD,
+
+	__SOCK_VS_SKIP_ATTR_MAX,
+};
+
+#define SOCK_VS_SKIP_ATTR_MAX (__SOCK_VS_SKIP_ATTR_MAX - 1)
+#define SOCK_VS_SKIP_CGROUP_PATH_MAX	4096	/* including the NUL */
 
 /*
  * Counters.  There is no per-packet path, so there are no byte or packet
