@@ -157,7 +157,7 @@ TEST_F(AppTest, PermissionDenied) {
   fake.fail_call.reset();
   fake.calls.clear();
   struct Denied : FakeApi {
-    void flush() override { throw sockvs::kernel_error(SOCK_VS_CMD_FLUSH, EPERM, ""); }
+    std::uint32_t flush() override { throw sockvs::kernel_error(SOCK_VS_CMD_FLUSH, EPERM, ""); }
   };
   Denied denied;
   std::istringstream in;
@@ -557,6 +557,151 @@ TEST_F(AppOptionsTest, UndoingAnEditOfAnOlderModulesServerSendsDefaults) {
   EXPECT_EQ(inv[0].dest->u_threshold, 0U);
   EXPECT_FALSE(inv[0].dest->l_threshold.has_value());  // the edit does not change it
   EXPECT_EQ(inv[0].dest->shards, 1);
+}
+
+TEST_F(AppTest, KillOneRealServer) {
+  build_config();
+  const std::string before = save();
+  fake.killed_reply = 1;
+  const Result r = run_args({"-K", "-t", "10.0.0.1:6379", "-r", "192.168.1.5:6380"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "Terminated 1 socket of 192.168.1.5:6380\n");
+  EXPECT_EQ(r.err, "");
+  ASSERT_EQ(fake.kills.size(), 1U);
+  EXPECT_EQ(fake.kills[0].key, fake.table[0].svc.key());
+  ASSERT_TRUE(fake.kills[0].dest.has_value());
+  EXPECT_EQ(fake.kills[0].dest->port, 6380);
+  EXPECT_FALSE(fake.kills[0].policy.has_value());  // the service's own
+  EXPECT_EQ(save(), before);                       // the server stays
+  // Killed counters, per server and service.
+  const std::string stats = ok({"-L", "-n", "--stats"});
+  EXPECT_NE(stats.find("Untracked   Killed\n"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("  -> 192.168.1.5:6380                    0                           1\n"),
+            std::string::npos)
+      << stats;
+  fake.killed_reply = 0;
+  EXPECT_EQ(ok({"-K", "-t", "10.0.0.1:6379", "-r", "192.168.1.6"}),
+            "Terminated 0 sockets of 192.168.1.6:6379\n");
+}
+
+TEST_F(AppTest, KillAWholeServiceWithAPolicy) {
+  build_config();
+  fake.killed_reply = 3;
+  EXPECT_EQ(ok({"-K", "-u", "[fd00::1]:53", "--terminate", "all"}),
+            "Terminated 3 sockets of service UDP [fd00::1]:53\n");
+  ASSERT_EQ(fake.kills.size(), 1U);
+  EXPECT_FALSE(fake.kills[0].dest.has_value());
+  EXPECT_EQ(fake.kills[0].policy, sockvs::Terminate::kAll);
+}
+
+TEST_F(AppTest, KillErrors) {
+  build_config();
+  Result r = run_args({"-K", "-u", "[fd00::1]:54"});
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_EQ(r.err, "sockvsadm: no such service\n");
+  EXPECT_EQ(r.out, "");
+  r = run_args({"-K", "-u", "[fd00::1]:53", "-r", "[fd00::9]:5999"});
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_EQ(r.err, "sockvsadm: no such real server\n");
+  // Usage errors: nothing is sent.
+  const int before = connects;
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"-K", "-u", "[fd00::1]:53", "--terminate", "none"},
+        std::vector<std::string>{"-K", "-u", "[fd00::1]:53", "--terminate", "bogus"},
+        std::vector<std::string>{"-K"}, std::vector<std::string>{"-K", "-r", "10.0.0.2"}}) {
+    r = run_args(args);
+    EXPECT_EQ(r.status, kExitUsage) << args.back();
+    EXPECT_EQ(r.out, "");
+  }
+  EXPECT_EQ(connects, before);
+  EXPECT_TRUE(fake.kills.empty());
+}
+
+TEST_F(AppTest, DeletingSaysWhatWasTerminated) {
+  build_config();
+  fake.killed_reply = 2;
+  Result r = run_args({"-d", "-t", "10.0.0.1:6379", "-r", "192.168.1.5:6380"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "sockvsadm: terminated 2 sockets of 192.168.1.5:6380\n");
+  fake.killed_reply = 1;
+  r = run_args({"-D", "-u", "[fd00::1]:53"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.err, "sockvsadm: terminated 1 socket of service UDP [fd00::1]:53\n");
+  fake.killed_reply = 5;
+  r = run_args({"-C"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.err, "sockvsadm: terminated 5 sockets in total\n");
+  // Nothing terminated: nothing said.
+  build_config();
+  fake.killed_reply = 0;
+  ok({"-d", "-t", "10.0.0.1:6379", "-r", "192.168.1.6"});
+  ok({"-D", "-t", "10.0.0.1:6379"});
+  ok({"-C"});
+  // -R says nothing either way (the module terminates by each service's policy).
+  build_config();
+  fake.killed_reply = 4;
+  ok({"-R"}, "-d -t 10.0.0.1:6379 -r 192.168.1.6\n-D -u [fd00::1]:53\n");
+}
+
+TEST_F(AppTest, TerminatePolicyOnAddEditSaveRestore) {
+  ok({"-A", "-u", "10.0.0.1:53", "-s", "rr", "--terminate", "none"});
+  ok({"-A", "-t", "10.0.0.1:6379", "--terminate", "all"});
+  ok({"-A", "-u", "10.0.0.2:53", "--terminate", "udp"});
+  ok({"-A", "-u", "10.0.0.3:53"});
+  EXPECT_EQ(fake.table[0].svc.terminate, sockvs::Terminate::kNone);
+  EXPECT_EQ(fake.table[3].svc.terminate, sockvs::Terminate::kUdp);  // the module's default
+  const std::string saved = save();
+  EXPECT_EQ(saved,
+            "-A -u 10.0.0.1:53 -s rr --terminate none\n"
+            "-A -t 10.0.0.1:6379 -s wrr --terminate all\n"
+            "-A -u 10.0.0.2:53 -s wrr\n"
+            "-A -u 10.0.0.3:53 -s wrr\n");
+  const std::string listed = ok({"-L", "-n"});
+  EXPECT_NE(listed.find("UDP  10.0.0.1:53 rr terminate none\n"), std::string::npos) << listed;
+  EXPECT_NE(listed.find("TCP  10.0.0.1:6379 wrr terminate all\n"), std::string::npos) << listed;
+  EXPECT_NE(listed.find("UDP  10.0.0.2:53 wrr\n"), std::string::npos) << listed;
+  ok({"-C"});
+  ok({"-R"}, saved);
+  EXPECT_EQ(save(), saved);
+  EXPECT_EQ(ok({"-L", "-n"}), listed);
+  // -E changes it only when given.
+  ok({"-E", "-u", "10.0.0.1:53", "-s", "wrr"});
+  EXPECT_EQ(fake.table[0].svc.terminate, sockvs::Terminate::kNone);
+  ok({"-E", "-u", "10.0.0.1:53", "--terminate", "udp"});
+  EXPECT_EQ(fake.table[0].svc.terminate, sockvs::Terminate::kUdp);
+  // A bad value: exit 2, nothing sent.
+  const int before = connects;
+  const Result r = run_args({"-E", "-u", "10.0.0.1:53", "--terminate", "sometimes"});
+  EXPECT_EQ(r.status, kExitUsage);
+  EXPECT_NE(r.err.find("invalid terminate policy 'sometimes'"), std::string::npos) << r.err;
+  EXPECT_EQ(connects, before);
+}
+
+TEST_F(AppTest, RestoreRollsBackATerminatePolicy) {
+  ok({"-A", "-u", "10.0.0.1:53", "--terminate", "all"});
+  ok({"-A", "-u", "10.0.0.2:53"});
+  const std::string before = save();
+  const Result r = run_args({"-R"},
+                            "-E -u 10.0.0.1:53 --terminate none\n"
+                            "-D -u 10.0.0.1:53\n"
+                            "-E -u 10.0.0.2:53 --terminate all\n"
+                            "-A -u 10.0.0.2:53\n");
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_NE(r.err.find("line 4: service already exists"), std::string::npos) << r.err;
+  // The same services and policies; the deleted one comes back at the end.
+  EXPECT_EQ(save(),
+            "-A -u 10.0.0.2:53 -s wrr\n"
+            "-A -u 10.0.0.1:53 -s wrr --terminate all\n");
+  EXPECT_NE(before.find("-A -u 10.0.0.1:53 -s wrr --terminate all\n"), std::string::npos);
+  EXPECT_EQ(fake.table[1].svc.terminate, sockvs::Terminate::kAll);  // re-created as it was
+  EXPECT_EQ(fake.table[0].svc.terminate, sockvs::Terminate::kUdp);
+  // The inverse of an -E that changes only the policy puts the old one back.
+  const auto inv = inverse_of(fake, parse_command(std::vector<std::string>{
+                                        "-E", "-u", "10.0.0.2:53", "--terminate", "none"}));
+  ASSERT_EQ(inv.size(), 1U);
+  EXPECT_EQ(inv[0].terminate, sockvs::Terminate::kUdp);
+  EXPECT_FALSE(inv[0].hash_key.has_value());
 }
 
 TEST_F(AppTest, VersionWithAndWithoutModule) {

@@ -300,6 +300,8 @@ TEST(Cli, OpNamesAndChanges) {
   EXPECT_FALSE(is_change(Op::kList));
   EXPECT_FALSE(is_change(Op::kRestore));
   EXPECT_FALSE(is_change(Op::kSave));
+  EXPECT_EQ(op_name(Op::kKill), "--kill");
+  EXPECT_FALSE(is_change(Op::kKill));  // terminates sockets, changes no setting: not for -R
 }
 
 TEST(Cli, UsageMentionsEveryCommandAndNumericOnly) {
@@ -524,6 +526,89 @@ TEST(Cli, UsageListsSchedulersShardPoliciesAndHashKeys) {
                           "--shards", "--thresholds", "PerShard",
                           "--hash-key local --shard-policy lc", "-x 100 -y 50 --shards 4"}) {
     EXPECT_NE(u.find(opt), std::string::npos) << opt;
+  }
+}
+
+TEST(Cli, TerminateOnAddAndEditService) {
+  for (const auto& [name, policy] :
+       {std::pair{"none", sockvs::Terminate::kNone}, std::pair{"udp", sockvs::Terminate::kUdp},
+        std::pair{"all", sockvs::Terminate::kAll}}) {
+    EXPECT_EQ(parse({"-A", "-u", "10.0.0.1:53", "--terminate", name}).terminate, policy) << name;
+    const std::string attached = "--terminate=" + std::string(name);
+    EXPECT_EQ(parse({"-E", "-t", "10.0.0.1:80", attached.c_str()}).terminate, policy) << name;
+  }
+  // Not given: the module's default (-A), unchanged (-E).
+  EXPECT_FALSE(parse({"-A", "-u", "10.0.0.1:53"}).terminate.has_value());
+  EXPECT_FALSE(parse({"-E", "-u", "10.0.0.1:53", "-s", "rr"}).terminate.has_value());
+}
+
+TEST(Cli, InvalidTerminate) {
+  for (const char* bad : {"sometimes", "UDP", "", "tcp", "1", "yes"}) {
+    EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--terminate", bad}),
+              "invalid terminate policy '" + std::string(bad) + "': expected none, udp or all")
+        << bad;
+    EXPECT_EQ(usage_error({"-K", "-t", "10.0.0.1:80", "--terminate", bad}),
+              "invalid terminate policy '" + std::string(bad) + "': expected none, udp or all")
+        << bad;
+  }
+  EXPECT_NE(usage_error({"-E", "-t", "10.0.0.1:80", "--terminate"}).find("needs a value"),
+            std::string::npos);
+  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--terminate", "all", "--terminate", "udp"}),
+            "option --terminate given more than once");
+  EXPECT_EQ(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--terminate", "all"}),
+            "option --terminate is not valid with -a");
+  EXPECT_EQ(usage_error({"-d", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--terminate", "all"}),
+            "option --terminate is not valid with -d");
+  EXPECT_EQ(usage_error({"-D", "-t", "10.0.0.1:80", "--terminate", "all"}),
+            "option --terminate is not valid with -D");
+  EXPECT_EQ(usage_error({"-L", "--terminate", "all"}), "option --terminate is not valid with -L");
+}
+
+TEST(Cli, KillOneServerOrTheWholeService) {
+  Command c = parse({"-K", "-u", "10.0.0.1:53", "-r", "127.0.0.1:5301"});
+  EXPECT_EQ(c.op, Op::kKill);
+  EXPECT_EQ(c.service, key(IPPROTO_UDP, "10.0.0.1", 53));
+  ASSERT_TRUE(c.dest.has_value());
+  EXPECT_EQ(c.dest->addr.to_string(), "127.0.0.1");
+  EXPECT_EQ(c.dest->port, 5301);
+  EXPECT_FALSE(c.terminate.has_value());  // the service's own policy
+  c = parse({"--kill", "--tcp-service", "[fd00::1]:80", "--real-server", "[fd00::2]"});
+  EXPECT_EQ(c.op, Op::kKill);
+  EXPECT_EQ(c.dest->port, 80);  // the virtual port, as for -a
+  c = parse({"-K", "-t", "10.0.0.1:6379", "--terminate", "all"});
+  EXPECT_EQ(c.op, Op::kKill);
+  EXPECT_FALSE(c.dest.has_value());  // every real server
+  EXPECT_EQ(c.terminate, sockvs::Terminate::kAll);
+  EXPECT_EQ(parse({"-K", "-u", "10.0.0.1:53", "--terminate=udp"}).terminate,
+            sockvs::Terminate::kUdp);
+}
+
+TEST(Cli, KillUsageErrors) {
+  EXPECT_EQ(usage_error({"-K"}), "-K needs a virtual service (-t or -u ADDRESS:PORT)");
+  EXPECT_EQ(usage_error({"-K", "-r", "10.0.0.2"}),
+            "-K needs a virtual service (-t or -u ADDRESS:PORT)");
+  EXPECT_NE(usage_error({"-K", "-f", "1"}).find("unknown option"), std::string::npos);  // fwmark
+  EXPECT_EQ(usage_error({"-K", "-u", "10.0.0.1:53", "--terminate", "none"}),
+            "--terminate none is not valid with -K: it would terminate nothing (give udp or all, "
+            "or no --terminate for the service's own policy)");
+  EXPECT_EQ(usage_error({"-K", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-w", "0"}),
+            "option -w is not valid with -K");
+  EXPECT_EQ(usage_error({"-K", "-t", "10.0.0.1:80", "-s", "rr"}), "option -s is not valid with -K");
+  EXPECT_EQ(usage_error({"-K", "-t", "10.0.0.1:80", "-n"}), "option -n is not valid with -K");
+  EXPECT_NE(usage_error({"-K", "-t", "10.0.0.1:80", "-r", "[::1]:80"}).find("IPv6"),
+            std::string::npos);
+  EXPECT_NE(usage_error({"-K", "-t", "10.0.0.1"}).find("needs a port"), std::string::npos);
+  EXPECT_NE(usage_error({"-K", "-d", "-t", "10.0.0.1:80"}).find("only one command"),
+            std::string::npos);
+}
+
+TEST(Cli, UsageDocumentsTerminateAndKill) {
+  const std::string u = usage_text();
+  for (const char* text :
+       {"--kill            -K", "--terminate", "none|udp|all", "[--terminate udp|all]",
+        "ECONNABORTED", "EDESTADDRREQ", "SO_ERROR", "TIME_WAIT", "reset", "Killed",
+        "\"terminate\":\"udp\"", "\"killed\":N"}) {
+    EXPECT_NE(u.find(text), std::string::npos) << text;
   }
 }
 

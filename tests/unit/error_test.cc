@@ -17,6 +17,13 @@ TEST(KernelError, FixedMessages) {
   EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_DEST, ESRCH, ""), "no such service");
   EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_DEL_DEST, ENOENT, ""), "no such real server");
   EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_SET_DEST, ENOENT, ""), "no such real server");
+  // KILL: ENOENT is its real server, ESRCH its service, as for DEL_DEST.
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_KILL, ENOENT, ""), "no such real server");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_KILL, ENOENT, "no such real server"),
+            "no such real server");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_KILL, ESRCH, "no such service"), "no such service");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_KILL, EINVAL, "policy none terminates nothing"),
+            "policy none terminates nothing");
   EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_NEW_SERVICE, ENOENT, "", "foo"),
             "unknown scheduler 'foo'");
   EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_SET_SERVICE, ENOENT, ""), "unknown scheduler");

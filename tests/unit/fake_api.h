@@ -23,6 +23,14 @@ class FakeApi : public Api {
     Service svc;
     std::vector<RealServer> dests;
   };
+  // One kill() call, as given.
+  struct Kill {
+    ServiceKey key;
+    std::optional<RealServer> dest;
+    std::optional<Terminate> policy;
+
+    friend bool operator==(const Kill&, const Kill&) = default;
+  };
 
   // Every call, by name, in order.
   std::vector<std::string> calls;
@@ -31,6 +39,10 @@ class FakeApi : public Api {
   Info info_reply{"0.1.0", 0, "kprobe", "6.1.0-test", 256, 64};
   std::vector<Entry> table;
   std::vector<Connection> conns;  // what list_conns() returns
+  // What del_dest, del_service, flush and kill report as terminated; kill
+  // also adds it to the Killed counters of the service and of the server.
+  std::uint32_t killed_reply = 0;
+  std::vector<Kill> kills;  // every kill() that got past its checks
 
   void add_service(const Service& svc) override {
     enter("add_service");
@@ -42,6 +54,7 @@ class FakeApi : public Api {
     // Like the module, report every setting (defaults included).
     stored.hash_key = svc.hash_key.value_or(kDefaultHashKey);
     stored.shard_policy = svc.shard_policy.value_or(kDefaultShardPolicy);
+    stored.terminate = svc.terminate.value_or(kDefaultTerminate);
     stored.flags = svc.flags;
     table.push_back(Entry{stored, {}});
   }
@@ -59,13 +72,17 @@ class FakeApi : public Api {
     if (svc.shard_policy) {
       e.svc.shard_policy = svc.shard_policy;
     }
+    if (svc.terminate) {
+      e.svc.terminate = svc.terminate;
+    }
     e.svc.flags = svc.flags;  // always sent: -E sets the flags anew
   }
 
-  void del_service(const ServiceKey& key) override {
+  std::uint32_t del_service(const ServiceKey& key) override {
     enter("del_service");
     must_find(SOCK_VS_CMD_DEL_SERVICE, key);
     std::erase_if(table, [&](const Entry& e) { return e.svc.key() == key; });
+    return killed_reply;
   }
 
   Service get_service(const ServiceKey& key) override {
@@ -116,11 +133,12 @@ class FakeApi : public Api {
     *it = d;
   }
 
-  void del_dest(const ServiceKey& key, const RealServer& dest) override {
+  std::uint32_t del_dest(const ServiceKey& key, const RealServer& dest) override {
     enter("del_dest");
     Entry& e = must_find(SOCK_VS_CMD_DEL_DEST, key);
     check_family(e, dest);
     e.dests.erase(must_find_dest(SOCK_VS_CMD_DEL_DEST, e, dest));
+    return killed_reply;
   }
 
   std::vector<RealServer> list_dests(const ServiceKey& key) override {
@@ -128,9 +146,30 @@ class FakeApi : public Api {
     return must_find(SOCK_VS_CMD_GET_DEST, key).dests;
   }
 
-  void flush() override {
+  std::uint32_t flush() override {
     enter("flush");
     table.clear();
+    return killed_reply;
+  }
+
+  std::uint32_t kill(const ServiceKey& key, const std::optional<RealServer>& dest,
+                     std::optional<Terminate> policy) override {
+    enter("kill");
+    Entry& e = must_find(SOCK_VS_CMD_KILL, key);
+    if (policy == Terminate::kNone) {
+      throw kernel_error(SOCK_VS_CMD_KILL, EINVAL, "policy none terminates nothing");
+    }
+    RealServer* d = nullptr;
+    if (dest) {
+      check_family(e, *dest);
+      d = &*must_find_dest(SOCK_VS_CMD_KILL, e, *dest);
+    }
+    kills.push_back(Kill{key, dest, policy});
+    e.svc.stats.killed += killed_reply;
+    if (d != nullptr) {
+      d->stats.killed += killed_reply;
+    }
+    return killed_reply;
   }
 
   void zero(const std::optional<ServiceKey>& key) override {
@@ -242,14 +281,20 @@ class FakeProxy : public Api {
   explicit FakeProxy(FakeApi& f) : f_(f) {}
   void add_service(const Service& s) override { f_.add_service(s); }
   void edit_service(const Service& s) override { f_.edit_service(s); }
-  void del_service(const ServiceKey& k) override { f_.del_service(k); }
+  std::uint32_t del_service(const ServiceKey& k) override { return f_.del_service(k); }
   Service get_service(const ServiceKey& k) override { return f_.get_service(k); }
   std::vector<Service> list_services() override { return f_.list_services(); }
   void add_dest(const ServiceKey& k, const RealServer& d) override { f_.add_dest(k, d); }
   void edit_dest(const ServiceKey& k, const RealServer& d) override { f_.edit_dest(k, d); }
-  void del_dest(const ServiceKey& k, const RealServer& d) override { f_.del_dest(k, d); }
+  std::uint32_t del_dest(const ServiceKey& k, const RealServer& d) override {
+    return f_.del_dest(k, d);
+  }
   std::vector<RealServer> list_dests(const ServiceKey& k) override { return f_.list_dests(k); }
-  void flush() override { f_.flush(); }
+  std::uint32_t flush() override { return f_.flush(); }
+  std::uint32_t kill(const ServiceKey& k, const std::optional<RealServer>& d,
+                     std::optional<Terminate> p) override {
+    return f_.kill(k, d, p);
+  }
   void zero(const std::optional<ServiceKey>& k) override { f_.zero(k); }
   Info info() override { return f_.info(); }
   std::vector<Connection> list_conns() override { return f_.list_conns(); }

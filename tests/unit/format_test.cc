@@ -1,6 +1,8 @@
 // -L, -S and -V output.
 #include <gtest/gtest.h>
 
+#include <linux/sock_vs.h>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,15 +99,22 @@ TEST(FormatList, IPv6UdpAndCountersInOrder) {
 TEST(FormatList, Stats) {
   auto svc = service(IPPROTO_TCP, "10.0.0.1", 6379, "rr");
   svc.stats.conns = 1000;
+  svc.stats.killed = 5;
   auto d = dest("192.168.1.5", 6380, 1);
   d.stats.conns = 333;
-  const std::vector<ServiceEntry> entries{{svc, {d}}};
+  d.stats.killed = 3;
+  auto e = dest("192.168.1.6", 6380, 1);
+  e.stats.conns = 667;
+  const std::vector<ServiceEntry> entries{{svc, {d, e}}};
+  // Killed comes last; a real server has only Conns and Killed, in the
+  // service's columns.
   EXPECT_EQ(format_list(kInfo, entries, ListOptions{true, false}),
             "Sock VS version 0.1.0 (services=1, hook=kprobe)\n"
-            "Prot LocalAddress:Port               Conns  Refused Untracked\n"
+            "Prot LocalAddress:Port               Conns  Refused Untracked   Killed\n"
             "  -> RemoteAddress:Port\n"
-            "TCP  10.0.0.1:6379                    1000        0         0\n"
-            "  -> 192.168.1.5:6380                  333\n");
+            "TCP  10.0.0.1:6379                    1000        0         0        5\n"
+            "  -> 192.168.1.5:6380                  333                           3\n"
+            "  -> 192.168.1.6:6380                  667                           0\n");
 }
 
 TEST(FormatList, StatsLargeNumbersExactOrNot) {
@@ -115,13 +124,19 @@ TEST(FormatList, StatsLargeNumbersExactOrNot) {
   svc.stats.untracked = 12345;
   const std::vector<ServiceEntry> entries{{svc, {}}};
   EXPECT_EQ(line(format_list(kInfo, entries, ListOptions{true, false}), 3),
-            "UDP  [fd00::1]:53                    1234M  100000K     12345\n");
+            "UDP  [fd00::1]:53                    1234M  100000K     12345        0\n");
   EXPECT_EQ(line(format_list(kInfo, entries, ListOptions{true, true}), 3),
-            "UDP  [fd00::1]:53                 1234567890 100000000     12345\n");
+            "UDP  [fd00::1]:53                 1234567890 100000000     12345        0\n");
   svc.stats.untracked = 765432100;
   const std::vector<ServiceEntry> big{{svc, {}}};
   EXPECT_EQ(line(format_list(kInfo, big, ListOptions{true, false}), 3),
-            "UDP  [fd00::1]:53                    1234M  100000K   765432K\n");
+            "UDP  [fd00::1]:53                    1234M  100000K   765432K        0\n");
+  svc.stats.killed = 123456789;
+  const std::vector<ServiceEntry> killed{{svc, {}}};
+  EXPECT_EQ(line(format_list(kInfo, killed, ListOptions{true, false}), 3),
+            "UDP  [fd00::1]:53                    1234M  100000K   765432K  123456K\n");
+  EXPECT_EQ(line(format_list(kInfo, killed, ListOptions{true, true}), 3),
+            "UDP  [fd00::1]:53                 1234567890 100000000 765432100 123456789\n");
 }
 
 TEST(FormatSave, OneLinePerServiceAndServer) {
@@ -201,7 +216,7 @@ TEST(FormatList, StatsViewHasNoFlags) {
                     sockvs::ShardPolicy::kLc),
        {}}};
   EXPECT_EQ(line(format_list(kInfo, entries, ListOptions{true, false}), 3),
-            "TCP  10.0.0.1:6379                       0        0         0\n");
+            "TCP  10.0.0.1:6379                       0        0         0        0\n");
 }
 
 TEST(FormatList, ThresholdsLikeIpvsadm) {
@@ -282,6 +297,44 @@ TEST(FormatList, ServiceFlagsHelper) {
   EXPECT_EQ(service_flags(svc), " shard-policy hash");
   svc.hash_key = sockvs::HashKey::kLocal;
   EXPECT_EQ(service_flags(svc), " hash-key local shard-policy hash");
+  svc.terminate = sockvs::kDefaultTerminate;  // udp: not shown
+  EXPECT_EQ(service_flags(svc), " hash-key local shard-policy hash");
+  svc.terminate = sockvs::Terminate::kAll;
+  svc.flags = SOCK_VS_SVC_F_REAL_PEERNAME;
+  EXPECT_EQ(service_flags(svc), " hash-key local shard-policy hash terminate all real-peername");
+  svc = service(IPPROTO_UDP, "10.0.0.1", 53, "rr");
+  svc.terminate = sockvs::Terminate::kNone;
+  EXPECT_EQ(service_flags(svc), " terminate none");
+}
+
+TEST(FormatList, TerminatePolicyIsAFlagWhenNotUdp) {
+  auto none = service(IPPROTO_UDP, "10.0.0.1", 53, "rr");
+  none.terminate = sockvs::Terminate::kNone;
+  auto all = service(IPPROTO_TCP, "10.0.0.1", 6379, "wrr");
+  all.terminate = sockvs::Terminate::kAll;
+  auto udp = service(IPPROTO_UDP, "10.0.0.2", 53, "rr");
+  udp.terminate = sockvs::Terminate::kUdp;
+  const std::vector<ServiceEntry> entries{{none, {}}, {all, {}}, {udp, {}}};
+  const std::string out = format_list(kInfo, entries, {});
+  EXPECT_EQ(line(out, 3), "UDP  10.0.0.1:53 rr terminate none\n");
+  EXPECT_EQ(line(out, 4), "TCP  10.0.0.1:6379 wrr terminate all\n");
+  EXPECT_EQ(line(out, 5), "UDP  10.0.0.2:53 rr\n");
+  // -S: --terminate only when not the default, so that existing rules
+  // files come out the same.
+  EXPECT_EQ(format_save(entries),
+            "-A -u 10.0.0.1:53 -s rr --terminate none\n"
+            "-A -t 10.0.0.1:6379 -s wrr --terminate all\n"
+            "-A -u 10.0.0.2:53 -s rr\n");
+}
+
+TEST(FormatHelpers, SocketsTextAndServiceLabel) {
+  EXPECT_EQ(sockets_text(0), "0 sockets");
+  EXPECT_EQ(sockets_text(1), "1 socket");
+  EXPECT_EQ(sockets_text(2), "2 sockets");
+  EXPECT_EQ(service_label({IPPROTO_UDP, *sockvs::Address::parse("fd00::1"), 53}),
+            "UDP [fd00::1]:53");
+  EXPECT_EQ(service_label({IPPROTO_TCP, *sockvs::Address::parse("10.0.0.1"), 80}),
+            "TCP 10.0.0.1:80");
 }
 
 TEST(FormatSave, OnlyNonDefaultOptions) {

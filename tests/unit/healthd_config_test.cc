@@ -88,6 +88,25 @@ TEST(HealthdConfig, Defaults) {
   EXPECT_EQ(s.rise, kDefaultRise);
   EXPECT_EQ(s.fall, kDefaultFall);
   EXPECT_FALSE(s.check.port.has_value());
+  EXPECT_TRUE(s.terminate_on_down);
+}
+
+TEST(HealthdConfig, TerminateOnDown) {
+  const Config cfg = parse(
+      "terminate-on-down no   # the default for the services below\n"
+      "service -t 10.0.0.1:80\n"
+      "service -t 10.0.0.2:80\n"
+      "  terminate-on-down yes\n"
+      "service -u 10.0.0.3:53\n"
+      "  connect-port 53\n");
+  ASSERT_EQ(cfg.services.size(), 3U);
+  EXPECT_FALSE(cfg.services[0].terminate_on_down);
+  EXPECT_TRUE(cfg.services[1].terminate_on_down);
+  EXPECT_FALSE(cfg.services[2].terminate_on_down);
+  EXPECT_TRUE(
+      parse("service -t 10.0.0.1:80\nterminate-on-down yes\n").services[0].terminate_on_down);
+  EXPECT_FALSE(
+      parse("service -t 10.0.0.1:80\nterminate-on-down no\n").services[0].terminate_on_down);
 }
 
 TEST(HealthdConfig, HttpDefaults) {
@@ -137,6 +156,17 @@ TEST(HealthdConfig, ErrorsNameFileAndLine) {
       {"state-file relative\nservice -t 10.0.0.1:80\n",
        "test.conf:1: state-file needs an absolute path"},
       {"service -u 10.0.0.1:53\n", "test.conf:1: UDP service needs `connect-port N`"},
+      {"service -t 10.0.0.1:80\nterminate-on-down maybe\n",
+       "test.conf:2: bad terminate-on-down 'maybe': want yes or no"},
+      {"terminate-on-down YES\nservice -t 10.0.0.1:80\n",
+       "test.conf:1: bad terminate-on-down 'YES': want yes or no"},
+      {"service -t 10.0.0.1:80\nterminate-on-down\n",
+       "test.conf:2: usage: terminate-on-down yes|no"},
+      {"service -t 10.0.0.1:80\nterminate-on-down no yes\n",
+       "test.conf:2: usage: terminate-on-down yes|no"},
+      {"service -t 10.0.0.1:80\nterminate_on_down no\n",
+       "test.conf:2: unknown keyword 'terminate_on_down' (known: state-file, service, real, check, "
+       "interval, timeout, rise, fall, connect-port, terminate-on-down)"},
   };
   for (const auto& c : cases) {
     const std::string err = error_of(c.text);
@@ -163,6 +193,9 @@ TEST(HealthdConfig, ShippedExampleParses) {
   EXPECT_EQ(cfg.services[0].interval, Millis(1000));
   EXPECT_EQ(cfg.services[1].reals.size(), 2U);
   EXPECT_EQ(cfg.services[2].fall, 2U);
+  EXPECT_TRUE(cfg.services[0].terminate_on_down);
+  EXPECT_FALSE(cfg.services[1].terminate_on_down);
+  EXPECT_TRUE(cfg.services[2].terminate_on_down);
 }
 
 TEST(HealthdConfig, Durations) {

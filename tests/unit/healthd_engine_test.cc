@@ -384,9 +384,83 @@ TEST_F(HealthdEngine, DryRunChangesNothing) {
   round(*e, {7001});
   round(*e, {7001});
   EXPECT_EQ(weight(7001), 1U);
-  EXPECT_EQ(log_.count("would set weight 1 -> 0 (dry run)"), 1) << log_.all();
+  EXPECT_EQ(log_.count("would set weight 1 -> 0 and terminate its open sockets (dry run)"), 1)
+      << log_.all();
   EXPECT_FALSE(std::filesystem::exists(state_path_));
   EXPECT_EQ(std::count(fake_.calls.begin(), fake_.calls.end(), "edit_dest"), 0);
+  EXPECT_TRUE(fake_.kills.empty());
+}
+
+TEST_F(HealthdEngine, QuiesceThenTerminatesTheServersSockets) {
+  fake_.killed_reply = 2;
+  auto e = make();
+  e->load();
+  round(*e, {7002});
+  EXPECT_TRUE(fake_.kills.empty());  // not down yet
+  round(*e, {7002});
+  EXPECT_EQ(weight(7002), 0U);
+  // One KILL, after the weight change, for that server, by the service's policy.
+  ASSERT_EQ(fake_.kills.size(), 1U) << log_.all();
+  EXPECT_EQ(fake_.kills[0].key, key_);
+  ASSERT_TRUE(fake_.kills[0].dest.has_value());
+  EXPECT_EQ(fake_.kills[0].dest->addr.to_string(), "127.0.0.1");
+  EXPECT_EQ(fake_.kills[0].dest->port, 7002);
+  EXPECT_FALSE(fake_.kills[0].policy.has_value());
+  const auto edit = std::find(fake_.calls.begin(), fake_.calls.end(), "edit_dest");
+  EXPECT_LT(edit - fake_.calls.begin(),
+            std::find(fake_.calls.begin(), fake_.calls.end(), "kill") - fake_.calls.begin());
+  EXPECT_EQ(log_.count("7002: DOWN after 2 failed checks (connect: Connection refused); weight 2 "
+                       "-> 0 (quiesced: no new connections)"),
+            1)
+      << log_.all();
+  EXPECT_EQ(log_.count(std::string("I ") + kSvc +
+                       " -> 127.0.0.1:7002: terminated 2 open sockets (the service's terminate "
+                       "policy)"),
+            1)
+      << log_.all();
+  // Still down: no second KILL; back up: none either.
+  round(*e, {7002});
+  round(*e, {});
+  round(*e, {});
+  EXPECT_EQ(weight(7002), 2U);
+  EXPECT_EQ(fake_.kills.size(), 1U);
+}
+
+TEST_F(HealthdEngine, TerminateOnDownNoOnlyQuiesces) {
+  auto e = make("terminate-on-down no\n");
+  e->load();
+  round(*e, {7003});
+  round(*e, {7003});
+  EXPECT_EQ(weight(7003), 0U);
+  EXPECT_TRUE(fake_.kills.empty());
+  EXPECT_EQ(std::count(fake_.calls.begin(), fake_.calls.end(), "kill"), 0);
+  EXPECT_EQ(log_.count("weight 3 -> 0 (quiesced: no new connections, open ones untouched)"), 1)
+      << log_.all();
+  EXPECT_EQ(log_.count("terminated"), 0) << log_.all();
+}
+
+TEST_F(HealthdEngine, FailedTerminateKeepsTheQuiesce) {
+  auto e = make();
+  e->load();
+  round(*e, {7001});
+  // Next round: list_services, list_dests (plan), then for 7001 (the first
+  // job) list_dests, edit_dest and the KILL, which fails (an older module).
+  fake_.fail_call = {fake_.calls.size() + 5, EOPNOTSUPP};
+  round(*e, {7001});
+  EXPECT_EQ(fake_.calls.at(fake_.fail_call->first - 1), "kill");
+  EXPECT_EQ(weight(7001), 0U);
+  EXPECT_EQ(state_text(),
+            "# sockvs-healthd: real servers it quiesced and the weight each had\n"
+            "quiesced -t 10.255.0.1:6379 -r 127.0.0.1:7001 -w 1\n");
+  EXPECT_EQ(
+      log_.count(std::string("E ") + kSvc +
+                 " -> 127.0.0.1:7001: cannot terminate its sockets: injected failure in kill"),
+      1)
+      << log_.all();
+  fake_.fail_call.reset();
+  round(*e, {});  // reconnects and carries on
+  round(*e, {});
+  EXPECT_EQ(weight(7001), 1U);
 }
 
 TEST_F(HealthdEngine, OnceActsOnTheFirstResult) {

@@ -29,7 +29,8 @@ std::vector<ServiceEntry> sample() {
   a.service.sched_name = "mh";
   a.service.hash_key = sockvs::HashKey::kLocal;
   a.service.shard_policy = sockvs::ShardPolicy::kLc;
-  a.service.stats = {12, 3, 2};
+  a.service.terminate = sockvs::Terminate::kAll;
+  a.service.stats = {12, 3, 2, 6};
   sockvs::RealServer d;
   d.addr = addr("192.168.1.5");
   d.port = 6380;
@@ -41,6 +42,7 @@ std::vector<ServiceEntry> sample() {
   d.inact_conns = 1;
   d.shard_conns = {1, 1, 1, 1};
   d.stats.conns = 9;
+  d.stats.killed = 4;
   a.dests.push_back(d);
   sockvs::RealServer e;
   e.addr = addr("192.168.1.6");
@@ -58,6 +60,7 @@ std::vector<ServiceEntry> sample() {
   b.service.sched_name = "wrr";
   b.service.hash_key = sockvs::HashKey::kTgid;
   b.service.shard_policy = sockvs::ShardPolicy::kRr;
+  b.service.terminate = sockvs::Terminate::kUdp;
   sockvs::RealServer f;
   f.addr = addr("fd00::2");
   f.port = 5353;
@@ -107,6 +110,7 @@ TEST(Json, SaveFormIsTheDocumentedSchema) {
       "flags": [],
       "hash_key": "local",
       "shard_policy": "lc",
+      "terminate": "all",
       "dests": [
         {
           "address": "192.168.1.5",
@@ -134,6 +138,7 @@ TEST(Json, SaveFormIsTheDocumentedSchema) {
       "flags": [],
       "hash_key": "tgid",
       "shard_policy": "rr",
+      "terminate": "udp",
       "dests": [
         {
           "address": "fd00::2",
@@ -180,12 +185,14 @@ TEST(Json, ListFormAddsRuntimeAndStats) {
   EXPECT_NE(stats.find(R"("stats": {
         "conns": 12,
         "refused": 3,
-        "untracked": 2
+        "untracked": 2,
+        "killed": 6
       })"),
             std::string::npos)
       << stats;
   EXPECT_NE(stats.find(R"("stats": {
-            "conns": 9
+            "conns": 9,
+            "killed": 4
           })"),
             std::string::npos)
       << stats;
@@ -226,6 +233,7 @@ TEST(Json, AbsentSettingsStayUnset) {
   EXPECT_EQ(s.sched_name, "");
   EXPECT_FALSE(s.hash_key);
   EXPECT_FALSE(s.shard_policy);
+  EXPECT_FALSE(s.terminate);
   ASSERT_EQ(entries[0].dests.size(), 1U);
   const auto& d = entries[0].dests[0];
   EXPECT_EQ(d.weight, 1U);
@@ -236,7 +244,27 @@ TEST(Json, AbsentSettingsStayUnset) {
   const JsonRules rules = json_rules(entries);
   ASSERT_EQ(rules.lines.size(), 2U);
   EXPECT_EQ(rules.lines[0].command.scheduler, "wrr");
+  EXPECT_FALSE(rules.lines[0].command.terminate);  // the module's default
   EXPECT_EQ(rules.lines[1].command.op, Op::kAddDest);
+}
+
+TEST(Json, TerminatePolicyRoundTrips) {
+  for (const auto& [name, policy] :
+       {std::pair{"none", sockvs::Terminate::kNone}, std::pair{"udp", sockvs::Terminate::kUdp},
+        std::pair{"all", sockvs::Terminate::kAll}}) {
+    const auto entries = parse_json(std::string(R"({"version": 1, "services": [
+      {"protocol": "udp", "address": "10.0.0.1", "port": 53, "terminate": ")") +
+                                    name + R"("}]})");
+    ASSERT_EQ(entries.size(), 1U) << name;
+    EXPECT_EQ(entries[0].service.terminate, policy) << name;
+    EXPECT_NE(format_json(entries, JsonView{}).find(std::string("\"terminate\": \"") + name + "\""),
+              std::string::npos)
+        << name;
+    // -R --json turns it into -A ... --terminate NAME.
+    const JsonRules rules = json_rules(entries);
+    ASSERT_EQ(rules.lines.size(), 1U);
+    EXPECT_EQ(rules.lines[0].command.terminate, policy) << name;
+  }
 }
 
 TEST(Json, SyntaxErrorsSayLineAndColumn) {
@@ -309,6 +337,11 @@ TEST(Json, BadValuesNameTheirPlace) {
             "'_' or '-'");
   EXPECT_EQ(svc(R"("port": 80, "hash_key": "pid")"),
             "JSON services[0].hash_key: invalid hash key 'pid': expected tgid, local or cgroup");
+  EXPECT_EQ(svc(R"("port": 80, "terminate": "tcp")"),
+            "JSON services[0].terminate: invalid terminate policy 'tcp': expected none, udp or "
+            "all");
+  EXPECT_EQ(svc(R"("port": 80, "terminate": 2)"),
+            "JSON services[0].terminate: expected a string, got number");
   EXPECT_EQ(svc(R"("port": 80, "flags": ["x"])"),
             "JSON services[0].flags: unknown flag \"x\" (known: \"real-peername\")");
   EXPECT_EQ(svc(R"("port": 80, "flags": [1])"),
@@ -383,7 +416,8 @@ class JsonAppTest : public ::testing::Test {
   }
 
   void build_config() {
-    ok({"-A", "-t", "10.0.0.1:6379", "-s", "mh", "--hash-key", "local", "--shard-policy", "lc"});
+    ok({"-A", "-t", "10.0.0.1:6379", "-s", "mh", "--hash-key", "local", "--shard-policy", "lc",
+        "--terminate", "all"});
     ok({"-a", "-t", "10.0.0.1:6379", "-r", "192.168.1.5:6380", "-w", "2", "-x", "100", "-y", "50",
         "--shards", "4"});
     ok({"-a", "-t", "10.0.0.1:6379", "-r", "192.168.1.6", "-w", "0"});
@@ -417,12 +451,14 @@ TEST_F(JsonAppTest, ListOneServiceWithStats) {
   build_config();
   fake.table[0].svc.stats = {7, 1};
   fake.table[0].dests[0].stats.conns = 5;
+  fake.table[0].dests[0].stats.killed = 8;
   const std::string out = ok({"-L", "-n", "--stats", "--json", "-t", "10.0.0.1:6379"});
   const auto entries = parse_json(out);
   ASSERT_EQ(entries.size(), 1U);
   EXPECT_EQ(entries[0].dests.size(), 2U);
   EXPECT_NE(out.find("\"refused\": 1"), std::string::npos) << out;
-  EXPECT_NE(out.find("\"conns\": 5"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"conns\": 5,\n            \"killed\": 8"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"terminate\": \"all\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"module\""), std::string::npos) << out;
 }
 

@@ -373,6 +373,102 @@ TEST(BuildRequest, RejectsUnknownHashKeyOrShardPolicy) {
   EXPECT_EQ(error_code([&] { build_set_service(kFamily, svc); }), EINVAL);
 }
 
+TEST(BuildRequest, ServiceTerminateIsAU8AttributeWhenSet) {
+  Service svc = Service::from_key(udp6_key(), "rr");
+  for (auto* build : {&build_new_service, &build_set_service}) {
+    auto msg = (*build)(kFamily, svc);
+    Parsed p = parse_request(msg);
+    EXPECT_EQ(p.svc[SOCK_VS_SVC_ATTR_TERMINATE], nullptr);  // the module's default / unchanged
+    for (const auto& [policy, value] : {std::pair{Terminate::kNone, SOCK_VS_TERMINATE_NONE},
+                                        std::pair{Terminate::kUdp, SOCK_VS_TERMINATE_UDP},
+                                        std::pair{Terminate::kAll, SOCK_VS_TERMINATE_ALL}}) {
+      svc.terminate = policy;
+      msg = (*build)(kFamily, svc);
+      p = parse_request(msg);
+      expect_key(p, udp6_key());
+      ASSERT_NE(p.svc[SOCK_VS_SVC_ATTR_TERMINATE], nullptr);
+      EXPECT_EQ(nla_len(p.svc[SOCK_VS_SVC_ATTR_TERMINATE]), 1);
+      EXPECT_EQ(nla_get_u8(p.svc[SOCK_VS_SVC_ATTR_TERMINATE]), value);
+    }
+    svc.terminate.reset();
+  }
+  svc.terminate = static_cast<Terminate>(SOCK_VS_TERMINATE_MAX + 1);
+  EXPECT_EQ(error_code([&] { build_new_service(kFamily, svc); }), EINVAL);
+}
+
+TEST(BuildRequest, KillOneServerByTheServicesPolicy) {
+  const auto msg = build_kill(kFamily, tcp_key(), dest("192.168.1.5", 6380, 7), std::nullopt);
+  const Parsed p = parse_request(msg);
+  expect_header(p, SOCK_VS_CMD_KILL, NLM_F_ACK);
+  expect_key(p, tcp_key());
+  EXPECT_EQ(p.svc[SOCK_VS_SVC_ATTR_TERMINATE], nullptr);
+  EXPECT_EQ(p.svc[SOCK_VS_SVC_ATTR_SCHED_NAME], nullptr);
+  EXPECT_EQ(p.svc[SOCK_VS_SVC_ATTR_FLAGS], nullptr);
+  ASSERT_NE(p.top[SOCK_VS_ATTR_DEST], nullptr);
+  EXPECT_NE(p.top[SOCK_VS_ATTR_DEST]->nla_type & NLA_F_NESTED, 0);
+  const std::uint8_t rip[4] = {192, 168, 1, 5};
+  EXPECT_EQ(attr_bytes(p.dest[SOCK_VS_DEST_ATTR_ADDR]), std::vector<std::uint8_t>(rip, rip + 4));
+  EXPECT_EQ(nla_get_u16(p.dest[SOCK_VS_DEST_ATTR_PORT]), 6380);
+  EXPECT_EQ(nla_get_u16(p.dest[SOCK_VS_DEST_ATTR_AF]), AF_INET);
+  EXPECT_EQ(p.dest[SOCK_VS_DEST_ATTR_WEIGHT], nullptr);  // only the key
+  EXPECT_EQ(p.top_count, 2);
+}
+
+TEST(BuildRequest, KillAWholeServiceWithAPolicyOverride) {
+  auto msg = build_kill(kFamily, udp6_key(), std::nullopt, Terminate::kAll);
+  Parsed p = parse_request(msg);
+  expect_header(p, SOCK_VS_CMD_KILL, NLM_F_ACK);
+  expect_key(p, udp6_key());
+  ASSERT_NE(p.svc[SOCK_VS_SVC_ATTR_TERMINATE], nullptr);
+  EXPECT_EQ(nla_len(p.svc[SOCK_VS_SVC_ATTR_TERMINATE]), 1);
+  EXPECT_EQ(nla_get_u8(p.svc[SOCK_VS_SVC_ATTR_TERMINATE]), SOCK_VS_TERMINATE_ALL);
+  EXPECT_EQ(p.top[SOCK_VS_ATTR_DEST], nullptr);
+  EXPECT_EQ(p.top_count, 1);
+  msg = build_kill(kFamily, udp6_key(), std::nullopt, Terminate::kUdp);
+  p = parse_request(msg);
+  EXPECT_EQ(nla_get_u8(p.svc[SOCK_VS_SVC_ATTR_TERMINATE]), SOCK_VS_TERMINATE_UDP);
+}
+
+TEST(BuildRequest, KillRejectsNoneAndBadInput) {
+  // The module refuses none (nothing to do): refused before sending.
+  try {
+    build_kill(kFamily, tcp_key(), std::nullopt, Terminate::kNone);
+    ADD_FAILURE() << "policy none accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), EINVAL);
+    EXPECT_NE(std::string(e.what()).find("none"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(error_code([&] {
+              build_kill(kFamily, tcp_key(), std::nullopt,
+                         static_cast<Terminate>(SOCK_VS_TERMINATE_MAX + 1));
+            }),
+            EINVAL);
+  EXPECT_EQ(
+      error_code([&] { build_kill(kFamily, tcp_key(), dest("fd00::2", 80, 1), std::nullopt); }),
+      EAFNOSUPPORT);
+  EXPECT_EQ(
+      error_code([&] { build_kill(kFamily, tcp_key(), dest("10.0.0.2", 0, 1), std::nullopt); }),
+      EINVAL);
+  ServiceKey no_port = tcp_key();
+  no_port.port = 0;
+  EXPECT_EQ(error_code([&] { build_kill(kFamily, no_port, std::nullopt, std::nullopt); }), EINVAL);
+}
+
+TEST(Types, TerminateNames) {
+  EXPECT_EQ(terminate_name(Terminate::kNone), "none");
+  EXPECT_EQ(terminate_name(Terminate::kUdp), "udp");
+  EXPECT_EQ(terminate_name(Terminate::kAll), "all");
+  EXPECT_EQ(terminate_name(static_cast<Terminate>(7)), "7");
+  for (const char* name : {"none", "udp", "all"}) {
+    ASSERT_TRUE(parse_terminate(name).has_value()) << name;
+    EXPECT_EQ(terminate_name(*parse_terminate(name)), name);
+  }
+  for (const char* bad : {"", "UDP", "tcp", "1", "all ", "yes"}) {
+    EXPECT_FALSE(parse_terminate(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(kDefaultTerminate, Terminate::kUdp);
+}
+
 TEST(Types, HashKeyAndShardPolicyNames) {
   EXPECT_EQ(hash_key_name(HashKey::kTgid), "tgid");
   EXPECT_EQ(hash_key_name(HashKey::kLocal), "local");

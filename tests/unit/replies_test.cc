@@ -246,6 +246,56 @@ TEST(ParseReply, ServiceFromAnOlderModuleHasNoOptions) {
   const Service s = parse_service_with([](ReplyBuilder&) {});
   EXPECT_FALSE(s.hash_key.has_value());
   EXPECT_FALSE(s.shard_policy.has_value());
+  EXPECT_FALSE(s.terminate.has_value());  // the default (udp), for -L, -S and --json
+  EXPECT_EQ(s.stats.killed, 0U);
+}
+
+TEST(ParseReply, ServiceTerminatePolicyAndKilledCounter) {
+  for (const auto& [value, policy] : {std::pair{SOCK_VS_TERMINATE_NONE, Terminate::kNone},
+                                      std::pair{SOCK_VS_TERMINATE_UDP, Terminate::kUdp},
+                                      std::pair{SOCK_VS_TERMINATE_ALL, Terminate::kAll}}) {
+    const Service s = parse_service_with([v = value](ReplyBuilder& b) {
+      b.u8(SOCK_VS_SVC_ATTR_TERMINATE, static_cast<std::uint8_t>(v))
+          .nest(SOCK_VS_SVC_ATTR_STATS)
+          .u64(SOCK_VS_STATS_ATTR_CONNS, 10)
+          .u64(SOCK_VS_STATS_ATTR_KILLED, 4)
+          .end();
+    });
+    EXPECT_EQ(s.terminate, policy) << value;
+    EXPECT_EQ(s.stats.conns, 10U);
+    EXPECT_EQ(s.stats.killed, 4U);
+  }
+  const Service newer =
+      parse_service_with([](ReplyBuilder& b) { b.u8(SOCK_VS_SVC_ATTR_TERMINATE, 9); });
+  EXPECT_EQ(terminate_name(newer.terminate.value()), "9");
+  EXPECT_EQ(parse_error_code([] {
+              parse_service_with([](ReplyBuilder& b) { b.raw(SOCK_VS_SVC_ATTR_TERMINATE, "", 0); });
+            }),
+            EPROTO);
+}
+
+TEST(ParseReply, Killed) {
+  for (const std::uint8_t cmd :
+       {SOCK_VS_CMD_DEL_DEST, SOCK_VS_CMD_DEL_SERVICE, SOCK_VS_CMD_FLUSH, SOCK_VS_CMD_KILL}) {
+    ReplyBuilder b(cmd);
+    b.u32(SOCK_VS_ATTR_KILLED, 3);
+    EXPECT_EQ(parse_killed_reply(b.hdr()), 3U) << int{cmd};
+  }
+  ReplyBuilder zero(SOCK_VS_CMD_KILL);
+  zero.u32(SOCK_VS_ATTR_KILLED, 0);
+  EXPECT_EQ(parse_killed_reply(zero.hdr()), 0U);
+  ReplyBuilder big(SOCK_VS_CMD_FLUSH);
+  big.u32(SOCK_VS_ATTR_KILLED, 4294967295U).u32(SOCK_VS_ATTR_MAX + 1, 1);  // unknown: ignored
+  EXPECT_EQ(parse_killed_reply(big.hdr()), 4294967295U);
+}
+
+TEST(ParseReply, KilledMissingOrMalformedIsEPROTO) {
+  ReplyBuilder none(SOCK_VS_CMD_DEL_DEST);
+  EXPECT_EQ(parse_error_code([&] { parse_killed_reply(none.hdr()); }), EPROTO);
+  ReplyBuilder short_attr(SOCK_VS_CMD_DEL_DEST);
+  short_attr.u16(SOCK_VS_ATTR_KILLED, 3);
+  EXPECT_EQ(parse_error_code([&] { parse_killed_reply(short_attr.hdr()); }), EPROTO);
+  EXPECT_EQ(parse_error_code([] { parse_killed_reply(nullptr); }), EPROTO);
 }
 
 TEST(ParseReply, ServiceOptionValueFromANewerModuleIsKept) {
@@ -278,6 +328,17 @@ RealServer parse_dest_with(F&& extra, std::size_t size = 0) {
   extra(b);
   b.end();
   return parse_dest_reply(b.hdr());
+}
+
+TEST(ParseReply, DestKilledCounter) {
+  const RealServer d = parse_dest_with([](ReplyBuilder& b) {
+    b.nest(SOCK_VS_DEST_ATTR_STATS)
+        .u64(SOCK_VS_STATS_ATTR_CONNS, 33)
+        .u64(SOCK_VS_STATS_ATTR_KILLED, 18446744073709551615ULL)
+        .end();
+  });
+  EXPECT_EQ(d.stats.conns, 33U);
+  EXPECT_EQ(d.stats.killed, 18446744073709551615ULL);
 }
 
 TEST(ParseReply, DestThresholdsShardsShardConnsOverloaded) {

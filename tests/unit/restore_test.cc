@@ -96,6 +96,50 @@ TEST(Restore, RejectsNonChangingCommands) {
   }
 }
 
+TEST(Restore, KillIsNotAllowed) {
+  // -K terminates sockets and changes no setting: -S never writes it.
+  EXPECT_EQ(error_line("-A -u 10.0.0.1:53\n-K -u 10.0.0.1:53\n"), 2);
+  try {
+    parse_text("-K -u 10.0.0.1:53 -r 10.0.0.2\n");
+    FAIL();
+  } catch (const RestoreError& e) {
+    EXPECT_STREQ(e.what(), "line 1: --kill is not allowed in -R input");
+  }
+}
+
+TEST(Restore, TerminateRoundTrip) {
+  auto svc = [](std::uint16_t proto, const char* addr, std::uint16_t port,
+                sockvs::Terminate policy) {
+    auto s = sockvs::Service::from_key({proto, *sockvs::Address::parse(addr), port}, "rr");
+    s.terminate = policy;  // as the module reports it: always set
+    return s;
+  };
+  const std::vector<ServiceEntry> entries{
+      {svc(IPPROTO_TCP, "10.0.0.1", 6379, sockvs::Terminate::kAll), {}},
+      {svc(IPPROTO_UDP, "10.0.0.1", 53, sockvs::Terminate::kNone), {}},
+      {svc(IPPROTO_UDP, "fd00::1", 53, sockvs::Terminate::kUdp), {}}};
+  const std::string saved = format_save(entries);
+  EXPECT_EQ(saved,
+            "-A -t 10.0.0.1:6379 -s rr --terminate all\n"
+            "-A -u 10.0.0.1:53 -s rr --terminate none\n"
+            "-A -u [fd00::1]:53 -s rr\n");
+  const auto lines = parse_text(saved);
+  ASSERT_EQ(lines.size(), 3U);
+  EXPECT_EQ(lines[0].command, cmd({"-A", "-t", "10.0.0.1:6379", "-s", "rr", "--terminate", "all"}));
+  EXPECT_EQ(lines[0].command.terminate, sockvs::Terminate::kAll);
+  EXPECT_EQ(lines[1].command.terminate, sockvs::Terminate::kNone);
+  EXPECT_FALSE(lines[2].command.terminate.has_value());  // the default: left to the module
+  // What -R reads gives back what -S wrote.
+  std::vector<ServiceEntry> back;
+  for (const auto& l : lines) {
+    auto s = sockvs::Service::from_key(*l.command.service, l.command.scheduler);
+    s.terminate = l.command.terminate.value_or(sockvs::kDefaultTerminate);
+    back.push_back({s, {}});
+  }
+  EXPECT_EQ(back, entries);
+  EXPECT_EQ(error_line("-A -t 10.0.0.9:80\n-E -t 10.0.0.9:80 --terminate sometimes\n"), 2);
+}
+
 TEST(Restore, ErrorMessageNamesTheLine) {
   try {
     parse_text("-C\n-A -t 10.0.0.1:0\n");

@@ -119,12 +119,18 @@ class Parser {
       } catch (const std::invalid_argument& e) {
         fail(e.what());
       }
+    } else if (kw == "terminate-on-down") {
+      want_args(w, 1, 1, "terminate-on-down yes|no");
+      if (w[1] != "yes" && w[1] != "no") {
+        fail("bad terminate-on-down '" + w[1] + "': want yes or no");
+      }
+      target().terminate_on_down = w[1] == "yes";
     } else if (kw == "real") {
       real(w);
     } else {
       fail("unknown keyword '" + kw +
            "' (known: state-file, service, real, check, interval, timeout, rise, fall, "
-           "connect-port)");
+           "connect-port, terminate-on-down)");
     }
   }
 

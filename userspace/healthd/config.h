@@ -62,6 +62,9 @@ struct ServiceConfig {
   Millis timeout = kDefaultTimeout;
   unsigned rise = kDefaultRise;
   unsigned fall = kDefaultFall;
+  // `terminate-on-down`: after quiescing a real server, terminate its open
+  // balanced sockets (SOCK_VS_CMD_KILL) by the service's terminate policy.
+  bool terminate_on_down = true;
   // The real servers to check; empty: every real server the kernel lists
   // for the service, rediscovered each round.
   std::vector<RealSpec> reals;

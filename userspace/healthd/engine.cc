@@ -331,6 +331,25 @@ bool Engine::set_weight(const DestId& id, std::uint32_t weight) {
   }
 }
 
+// After a quiesce: the server's open balanced sockets, by the service's
+// own terminate policy (a failure is logged; the quiesce stands).
+void Engine::terminate(const DestId& id) {
+  sockvs::Api* a = api();
+  if (a == nullptr) {
+    return;
+  }
+  sockvs::RealServer d;
+  d.addr = id.addr;
+  d.port = id.port;
+  try {
+    const std::uint32_t killed = a->kill(id.svc, d, std::nullopt);
+    log_.log(Level::kInfo, id.name() + ": terminated " + plural(killed, "open socket") +
+                               " (the service's terminate policy)");
+  } catch (const sockvs::Error& e) {
+    drop_api(id.name() + ": cannot terminate its sockets: " + e.what());
+  }
+}
+
 void Engine::on_down(const Job& job, Target& t, const CheckResult& result) {
   const std::string name = job.id.name();
   const std::string why =
@@ -344,9 +363,11 @@ void Engine::on_down(const Job& job, Target& t, const CheckResult& result) {
     log_.log(Level::kWarning, name + ": " + why + "; weight is already 0, nothing to change");
     return;
   }
+  const bool kill = cfg_.services[job.service].terminate_on_down;
   if (opts_.dry_run) {
     log_.log(Level::kWarning, name + ": " + why + "; would set weight " +
-                                  std::to_string(cur->weight) + " -> 0 (dry run)");
+                                  std::to_string(cur->weight) + " -> 0" +
+                                  (kill ? " and terminate its open sockets" : "") + " (dry run)");
     return;
   }
   if (!set_weight(job.id, 0)) {
@@ -355,8 +376,12 @@ void Engine::on_down(const Job& job, Target& t, const CheckResult& result) {
   }
   state_[name] = Remembered{job.id, cur->weight};
   save();
-  log_.log(Level::kWarning, name + ": " + why + "; weight " + std::to_string(cur->weight) +
-                                " -> 0 (quiesced: no new connections, open ones untouched)");
+  log_.log(Level::kWarning,
+           name + ": " + why + "; weight " + std::to_string(cur->weight) + " -> 0 (quiesced: " +
+               (kill ? "no new connections)" : "no new connections, open ones untouched)"));
+  if (kill) {
+    terminate(job.id);
+  }
 }
 
 void Engine::on_up(const Job& job, Target& t, const CheckResult& result) {

@@ -1,7 +1,8 @@
 // What sockvs-healthd does each round, without the threads and the clock:
 // find the real servers of a service, say which checks to run, and turn
-// check results into weight changes (quiesce / restore), remembered in the
-// state file.  main.cc runs the checks concurrently and calls apply().
+// check results into weight changes (quiesce, then terminate the quiesced
+// server's open sockets; restore), remembered in the state file.  main.cc
+// runs the checks concurrently and calls apply().
 #ifndef SOCKVS_HEALTHD_ENGINE_H_
 #define SOCKVS_HEALTHD_ENGINE_H_
 
@@ -91,6 +92,7 @@ class Engine {
   void forget(const std::string& name, const std::string& why);
   std::optional<sockvs::RealServer> current(const DestId& id);
   bool set_weight(const DestId& id, std::uint32_t weight);
+  void terminate(const DestId& id);
   void on_down(const Job& job, Target& t, const CheckResult& result);
   void on_up(const Job& job, Target& t, const CheckResult& result);
   [[nodiscard]] unsigned rise(std::size_t service) const;

@@ -1,5 +1,6 @@
 // sockvs-healthd: health checks for the real servers of sock_vs services.
-// Quiesces (weight 0) a real server that fails `fall` checks in a row and
+// Quiesces (weight 0) a real server that fails `fall` checks in a row (and
+// terminates its open sockets, unless `terminate-on-down no`) and
 // gives it its weight back after `rise` good ones.  See README.md.
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -199,7 +200,8 @@ int run(int argc, char** argv) {
                     format_duration(s.interval) + ", timeout " + format_duration(s.timeout) +
                     ", rise " + std::to_string(s.rise) + ", fall " + std::to_string(s.fall) +
                     ", real servers: " +
-                    (s.reals.empty() ? std::string("all") : std::to_string(s.reals.size())));
+                    (s.reals.empty() ? std::string("all") : std::to_string(s.reals.size())) +
+                    (s.terminate_on_down ? "" : ", terminate-on-down no"));
   }
 
   Engine engine(

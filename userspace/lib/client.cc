@@ -26,6 +26,15 @@ namespace {
   }
 }
 
+// A command the module answers with a SOCK_VS_ATTR_KILLED message before
+// its ACK: the sockets it terminated (0 if no such message came, from a
+// module that predates it).
+std::uint32_t transact_killing(GenlSocket& sock, const NlMsgPtr& msg, std::uint8_t cmd) {
+  std::uint32_t killed = 0;
+  sock.transact(msg, cmd, [&killed](const nlmsghdr* nlh) { killed = parse_killed_reply(nlh); });
+  return killed;
+}
+
 }  // namespace
 
 std::vector<Connection> Api::list_conns() {
@@ -62,8 +71,8 @@ void Client::edit_service(const Service& svc) {
   }
 }
 
-void Client::del_service(const ServiceKey& key) {
-  sock_->transact(build_del_service(family_id(), key), SOCK_VS_CMD_DEL_SERVICE);
+std::uint32_t Client::del_service(const ServiceKey& key) {
+  return transact_killing(*sock_, build_del_service(family_id(), key), SOCK_VS_CMD_DEL_SERVICE);
 }
 
 Service Client::get_service(const ServiceKey& key) {
@@ -91,8 +100,8 @@ void Client::edit_dest(const ServiceKey& key, const RealServer& dest) {
   sock_->transact(build_set_dest(family_id(), key, dest), SOCK_VS_CMD_SET_DEST);
 }
 
-void Client::del_dest(const ServiceKey& key, const RealServer& dest) {
-  sock_->transact(build_del_dest(family_id(), key, dest), SOCK_VS_CMD_DEL_DEST);
+std::uint32_t Client::del_dest(const ServiceKey& key, const RealServer& dest) {
+  return transact_killing(*sock_, build_del_dest(family_id(), key, dest), SOCK_VS_CMD_DEL_DEST);
 }
 
 std::vector<RealServer> Client::list_dests(const ServiceKey& key) {
@@ -102,7 +111,14 @@ std::vector<RealServer> Client::list_dests(const ServiceKey& key) {
   return out;
 }
 
-void Client::flush() { sock_->transact(build_flush(family_id()), SOCK_VS_CMD_FLUSH); }
+std::uint32_t Client::flush() {
+  return transact_killing(*sock_, build_flush(family_id()), SOCK_VS_CMD_FLUSH);
+}
+
+std::uint32_t Client::kill(const ServiceKey& key, const std::optional<RealServer>& dest,
+                           std::optional<Terminate> policy) {
+  return transact_killing(*sock_, build_kill(family_id(), key, dest, policy), SOCK_VS_CMD_KILL);
+}
 
 void Client::zero(const std::optional<ServiceKey>& key) {
   sock_->transact(build_zero(family_id(), key), SOCK_VS_CMD_ZERO);

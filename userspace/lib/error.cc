@@ -40,7 +40,8 @@ std::string known_message(std::uint8_t cmd, int code, std::string_view sched_nam
     case ESRCH:
       return "no such service";
     case ENOENT:
-      if (is_dest_cmd(cmd)) {
+      // KILL's only ENOENT is for its DEST (a missing service is ESRCH).
+      if (is_dest_cmd(cmd) || cmd == SOCK_VS_CMD_KILL) {
         return "no such real server";
       }
       if (is_sched_cmd(cmd)) {

@@ -138,12 +138,21 @@ void check_dest(const ServiceKey& key, const RealServer& dest, bool with_weight)
   }
 }
 
+void check_terminate(Terminate policy) {
+  if (static_cast<int>(policy) > SOCK_VS_TERMINATE_MAX) {
+    throw Error(EINVAL, "unknown terminate policy " + terminate_name(policy));
+  }
+}
+
 void check_service_options(const Service& svc) {
   if (svc.hash_key && static_cast<int>(*svc.hash_key) > SOCK_VS_HASH_MAX) {
     throw Error(EINVAL, "unknown hash key " + hash_key_name(*svc.hash_key));
   }
   if (svc.shard_policy && static_cast<int>(*svc.shard_policy) > SOCK_VS_SHARD_MAX) {
     throw Error(EINVAL, "unknown shard policy " + shard_policy_name(*svc.shard_policy));
+  }
+  if (svc.terminate) {
+    check_terminate(*svc.terminate);
   }
 }
 
@@ -207,6 +216,9 @@ NlMsgPtr build_service_change(int family_id, std::uint8_t cmd, const Service& sv
   if (svc.shard_policy) {
     put_u8(msg.get(), SOCK_VS_SVC_ATTR_SHARD_POLICY, static_cast<std::uint8_t>(*svc.shard_policy));
   }
+  if (svc.terminate) {
+    put_u8(msg.get(), SOCK_VS_SVC_ATTR_TERMINATE, static_cast<std::uint8_t>(*svc.terminate));
+  }
   nest.end();
   return msg;
 }
@@ -244,6 +256,7 @@ Policy<SOCK_VS_ATTR_MAX + 1> top_policy() {
   p[SOCK_VS_ATTR_DEST] = typed(NLA_NESTED);
   p[SOCK_VS_ATTR_INFO] = typed(NLA_NESTED);
   p[SOCK_VS_ATTR_CONN] = typed(NLA_NESTED);
+  p[SOCK_VS_ATTR_KILLED] = typed(NLA_U32);
   return p;
 }
 
@@ -257,6 +270,7 @@ Policy<SOCK_VS_SVC_ATTR_MAX + 1> svc_policy() {
   p[SOCK_VS_SVC_ATTR_NUM_DESTS] = typed(NLA_U32);
   p[SOCK_VS_SVC_ATTR_HASH_KEY] = typed(NLA_U8);
   p[SOCK_VS_SVC_ATTR_SHARD_POLICY] = typed(NLA_U8);
+  p[SOCK_VS_SVC_ATTR_TERMINATE] = typed(NLA_U8);
   return p;
 }
 
@@ -281,6 +295,7 @@ Policy<SOCK_VS_STATS_ATTR_MAX + 1> stats_policy() {
   p[SOCK_VS_STATS_ATTR_CONNS] = typed(NLA_U64);
   p[SOCK_VS_STATS_ATTR_REFUSED] = typed(NLA_U64);
   p[SOCK_VS_STATS_ATTR_UNTRACKED] = typed(NLA_U64);
+  p[SOCK_VS_STATS_ATTR_KILLED] = typed(NLA_U64);
   return p;
 }
 
@@ -374,6 +389,9 @@ Stats parse_stats(nlattr* nest) {
   }
   if (tb[SOCK_VS_STATS_ATTR_UNTRACKED] != nullptr) {
     stats.untracked = nla_get_u64(tb[SOCK_VS_STATS_ATTR_UNTRACKED]);
+  }
+  if (tb[SOCK_VS_STATS_ATTR_KILLED] != nullptr) {
+    stats.killed = nla_get_u64(tb[SOCK_VS_STATS_ATTR_KILLED]);
   }
   return stats;
 }
@@ -489,6 +507,31 @@ NlMsgPtr build_list_dests(int family_id, const ServiceKey& key) {
 
 NlMsgPtr build_flush(int family_id) { return new_request(family_id, SOCK_VS_CMD_FLUSH, NLM_F_ACK); }
 
+NlMsgPtr build_kill(int family_id, const ServiceKey& key, const std::optional<RealServer>& dest,
+                    std::optional<Terminate> policy) {
+  check_key(key);
+  if (dest) {
+    check_dest(key, *dest, false);
+  }
+  if (policy) {
+    check_terminate(*policy);
+    if (*policy == Terminate::kNone) {
+      throw Error(EINVAL, "terminate policy none terminates nothing (kill needs udp or all)");
+    }
+  }
+  auto msg = new_request(family_id, SOCK_VS_CMD_KILL, NLM_F_ACK);
+  Nest nest(msg.get(), SOCK_VS_ATTR_SERVICE);
+  put_key_attrs(msg.get(), key);
+  if (policy) {
+    put_u8(msg.get(), SOCK_VS_SVC_ATTR_TERMINATE, static_cast<std::uint8_t>(*policy));
+  }
+  nest.end();
+  if (dest) {
+    put_dest(msg.get(), *dest, false);
+  }
+  return msg;
+}
+
 NlMsgPtr build_zero(int family_id, const std::optional<ServiceKey>& key) {
   if (key) {
     check_key(*key);
@@ -532,7 +575,14 @@ Service parse_service_reply(const nlmsghdr* nlh) {
   if (tb[SOCK_VS_SVC_ATTR_SHARD_POLICY] != nullptr) {
     svc.shard_policy = static_cast<ShardPolicy>(nla_get_u8(tb[SOCK_VS_SVC_ATTR_SHARD_POLICY]));
   }
+  if (tb[SOCK_VS_SVC_ATTR_TERMINATE] != nullptr) {
+    svc.terminate = static_cast<Terminate>(nla_get_u8(tb[SOCK_VS_SVC_ATTR_TERMINATE]));
+  }
   return svc;
+}
+
+std::uint32_t parse_killed_reply(const nlmsghdr* nlh) {
+  return nla_get_u32(top_attr(nlh, SOCK_VS_ATTR_KILLED, "killed"));
 }
 
 RealServer parse_dest_reply(const nlmsghdr* nlh) {

@@ -20,6 +20,11 @@ static_assert(static_cast<int>(ShardPolicy::kLc) == SOCK_VS_SHARD_LC);
 static_assert(static_cast<int>(ShardPolicy::kCpu) == SOCK_VS_SHARD_CPU);
 static_assert(static_cast<int>(ShardPolicy::kHash) == SOCK_VS_SHARD_HASH);
 static_assert(static_cast<int>(ShardPolicy::kHash) == SOCK_VS_SHARD_MAX);
+static_assert(static_cast<int>(Terminate::kNone) == SOCK_VS_TERMINATE_NONE);
+static_assert(static_cast<int>(Terminate::kUdp) == SOCK_VS_TERMINATE_UDP);
+static_assert(static_cast<int>(Terminate::kAll) == SOCK_VS_TERMINATE_ALL);
+static_assert(static_cast<int>(Terminate::kAll) == SOCK_VS_TERMINATE_MAX);
+static_assert(static_cast<int>(kDefaultTerminate) == SOCK_VS_TERMINATE_DEFAULT);
 
 namespace {
 
@@ -27,6 +32,8 @@ constexpr std::array<std::string_view, SOCK_VS_HASH_MAX + 1> kHashKeyNames = {"t
                                                                               "cgroup"};
 constexpr std::array<std::string_view, SOCK_VS_SHARD_MAX + 1> kShardPolicyNames = {"rr", "lc",
                                                                                    "cpu", "hash"};
+constexpr std::array<std::string_view, SOCK_VS_TERMINATE_MAX + 1> kTerminateNames = {"none", "udp",
+                                                                                     "all"};
 
 template <std::size_t N>
 std::string enum_name(const std::array<std::string_view, N>& names, std::uint8_t value) {
@@ -76,6 +83,17 @@ std::string shard_policy_name(ShardPolicy policy) {
 std::optional<ShardPolicy> parse_shard_policy(std::string_view name) noexcept {
   if (const auto v = enum_value(kShardPolicyNames, name)) {
     return static_cast<ShardPolicy>(*v);
+  }
+  return std::nullopt;
+}
+
+std::string terminate_name(Terminate policy) {
+  return enum_name(kTerminateNames, static_cast<std::uint8_t>(policy));
+}
+
+std::optional<Terminate> parse_terminate(std::string_view name) noexcept {
+  if (const auto v = enum_value(kTerminateNames, name)) {
+    return static_cast<Terminate>(*v);
   }
   return std::nullopt;
 }

@@ -14,6 +14,7 @@
 #include "format.h"
 #include "json.h"
 #include "restore.h"
+#include "sockvs/address.h"
 #include "sockvs/error.h"
 
 #ifndef SOCKVSADM_VERSION
@@ -143,6 +144,7 @@ sockvs::Service service_of(const Command& cmd) {
   sockvs::Service svc = sockvs::Service::from_key(cmd.service.value(), cmd.scheduler);
   svc.hash_key = cmd.hash_key;
   svc.shard_policy = cmd.shard_policy;
+  svc.terminate = cmd.terminate;
   svc.flags = cmd.real_peername ? SOCK_VS_SVC_F_REAL_PEERNAME : 0U;
   return svc;
 }
@@ -154,6 +156,7 @@ void append_recreate(std::vector<Command>& out, const sockvs::Service& svc,
   add.scheduler = svc.sched_name;
   add.hash_key = svc.hash_key;
   add.shard_policy = svc.shard_policy;
+  add.terminate = svc.terminate;
   add.real_peername = (svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
   out.push_back(std::move(add));
   for (const auto& d : dests) {
@@ -169,6 +172,18 @@ std::optional<sockvs::RealServer> find_dest(sockvs::Api& api, const sockvs::Serv
     }
   }
   return std::nullopt;
+}
+
+// Whose sockets -d, -D, -C or -K terminated: " of 192.168.1.5:53",
+// " of service UDP 10.0.0.1:53", " in total".
+std::string killed_where(const Command& cmd) {
+  if (cmd.dest) {
+    return " of " + sockvs::format_endpoint(cmd.dest->addr, cmd.dest->port);
+  }
+  if (cmd.service) {
+    return " of service " + service_label(*cmd.service);
+  }
+  return " in total";
 }
 
 int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostream& err,
@@ -203,8 +218,16 @@ int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostrea
       out << (cmd.json ? format_json(entries, JsonView{}) : format_save(entries));
       return kExitOk;
     }
+    case Op::kKill: {
+      const std::uint32_t killed =
+          open_api(connect)->kill(cmd.service.value(), cmd.dest, cmd.terminate);
+      out << "Terminated " << sockets_text(killed) << killed_where(cmd) << '\n';
+      return kExitOk;
+    }
     default:
-      apply(*open_api(connect), cmd);
+      if (const std::uint32_t killed = apply(*open_api(connect), cmd); killed > 0) {
+        err << kProgram << ": terminated " << sockets_text(killed) << killed_where(cmd) << '\n';
+      }
       return kExitOk;
   }
 }
@@ -213,32 +236,29 @@ int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostrea
 
 std::string userspace_version() { return SOCKVSADM_VERSION; }
 
-void apply(sockvs::Api& api, const Command& cmd) {
+std::uint32_t apply(sockvs::Api& api, const Command& cmd) {
   switch (cmd.op) {
     case Op::kAddService:
       api.add_service(service_of(cmd));
-      break;
+      return 0;
     case Op::kEditService:
       api.edit_service(service_of(cmd));
-      break;
+      return 0;
     case Op::kDelService:
-      api.del_service(cmd.service.value());
-      break;
+      return api.del_service(cmd.service.value());
     case Op::kAddDest:
       api.add_dest(cmd.service.value(), cmd.dest.value());
-      break;
+      return 0;
     case Op::kEditDest:
       api.edit_dest(cmd.service.value(), cmd.dest.value());
-      break;
+      return 0;
     case Op::kDelDest:
-      api.del_dest(cmd.service.value(), cmd.dest.value());
-      break;
+      return api.del_dest(cmd.service.value(), cmd.dest.value());
     case Op::kClear:
-      api.flush();
-      break;
+      return api.flush();
     case Op::kZero:
       api.zero(cmd.service);
-      break;
+      return 0;
     default:
       throw sockvs::Error(EINVAL, std::string(op_name(cmd.op)) + " changes nothing");
   }
@@ -257,7 +277,7 @@ std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd) {
         const sockvs::Service prev = api.get_service(cmd.service.value());
         Command edit = make_command(Op::kEditService, *cmd.service);
         edit.real_peername = (prev.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
-        if (cmd.scheduler.empty() && !cmd.hash_key && !cmd.shard_policy &&
+        if (cmd.scheduler.empty() && !cmd.hash_key && !cmd.shard_policy && !cmd.terminate &&
             edit.real_peername == cmd.real_peername) {
           break;  // changes nothing
         }
@@ -269,6 +289,9 @@ std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd) {
         }
         if (cmd.shard_policy) {
           edit.shard_policy = prev.shard_policy.value_or(sockvs::kDefaultShardPolicy);
+        }
+        if (cmd.terminate) {
+          edit.terminate = prev.terminate.value_or(sockvs::kDefaultTerminate);
         }
         undo.push_back(std::move(edit));
         break;

@@ -3,6 +3,7 @@
 #ifndef SOCKVSADM_APP_H_
 #define SOCKVSADM_APP_H_
 
+#include <cstdint>
 #include <functional>
 #include <istream>
 #include <memory>
@@ -29,8 +30,9 @@ using ApiFactory = std::function<std::unique_ptr<sockvs::Api>()>;
 // The userspace version (the CMake project version).
 std::string userspace_version();
 
-// Applies one state-changing command (is_change(cmd.op)).
-void apply(sockvs::Api& api, const Command& cmd);
+// Applies one state-changing command (is_change(cmd.op)).  Returns the
+// balanced sockets the module terminated (-d, -D, -C; 0 for the others).
+std::uint32_t apply(sockvs::Api& api, const Command& cmd);
 
 // The commands that undo `cmd`, worked out from the module's current state
 // (so call it right before applying `cmd`).  Empty if `cmd` cannot be

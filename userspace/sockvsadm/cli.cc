@@ -35,6 +35,7 @@ enum class Key {
   kJson,          // --json (-L, -S, -R)
   kConnection,    // -c (-L)
   kRealPeername,  // --real-peername (-A, -E)
+  kTerminate,     // --terminate (-A, -E, -K)
 };
 
 enum class Arg {
@@ -70,6 +71,7 @@ constexpr std::array kOptions = {
     OptSpec{'S', "save", kNo, Key::kCommand, Op::kSave},
     OptSpec{'R', "restore", kNo, Key::kCommand, Op::kRestore},
     OptSpec{'Z', "zero", kNo, Key::kCommand, Op::kZero},
+    OptSpec{'K', "kill", kNo, Key::kCommand, Op::kKill},
     OptSpec{'h', "help", kNo, Key::kCommand, Op::kHelp},
     OptSpec{'V', "version", kNo, Key::kCommand, Op::kVersion},
     OptSpec{'t', "tcp-service", kYes, Key::kTcp, Op::kList},
@@ -92,6 +94,7 @@ constexpr std::array kOptions = {
     OptSpec{'\0', "json", kNo, Key::kJson, Op::kList},
     OptSpec{'c', "connection", kNo, Key::kConnection, Op::kList},
     OptSpec{'\0', "real-peername", kNo, Key::kRealPeername, Op::kList},
+    OptSpec{'\0', "terminate", kYes, Key::kTerminate, Op::kList},
 };
 
 const OptSpec* find_short(char c) {
@@ -125,6 +128,7 @@ struct Raw {
   std::optional<std::string> weight;
   std::optional<std::string> hash_key;
   std::optional<std::string> shard_policy;
+  std::optional<std::string> terminate;
   std::optional<std::string> u_threshold;
   std::optional<std::string> l_threshold;
   std::optional<std::string> shards;
@@ -178,6 +182,9 @@ void apply(Raw& raw, const OptSpec& spec, const std::string& flag, std::string v
       break;
     case Key::kShardPolicy:
       set_once(raw.shard_policy, flag, std::move(value));
+      break;
+    case Key::kTerminate:
+      set_once(raw.terminate, flag, std::move(value));
       break;
     case Key::kUThreshold:
       set_once(raw.u_threshold, flag, std::move(value));
@@ -305,7 +312,7 @@ Rules rules_for(Op op) {
     case Op::kAddService:
     case Op::kEditService:
       return {{Key::kTcp, Key::kUdp, Key::kScheduler, Key::kHashKey, Key::kShardPolicy,
-               Key::kRealPeername},
+               Key::kRealPeername, Key::kTerminate},
               true,
               false};
     case Op::kDelService:
@@ -318,6 +325,8 @@ Rules rules_for(Op op) {
               true};
     case Op::kDelDest:
       return {{Key::kTcp, Key::kUdp, Key::kReal}, true, true};
+    case Op::kKill:
+      return {{Key::kTcp, Key::kUdp, Key::kReal, Key::kTerminate}, true, false};
     case Op::kList:
       return {{Key::kTcp, Key::kUdp, Key::kNumeric, Key::kStats, Key::kExact, Key::kThresholds,
                Key::kShardsView, Key::kJson, Key::kConnection},
@@ -382,6 +391,20 @@ sockvs::ShardPolicy parse_shard_policy_option(const std::string& text) {
     return *policy;
   }
   throw UsageError("invalid shard policy " + quoted(text) + ": expected rr, lc, cpu or hash");
+}
+
+// --terminate: any policy for -A / -E; -K must terminate something.
+sockvs::Terminate parse_terminate_option(const std::string& text, Op op) {
+  const auto policy = sockvs::parse_terminate(text);
+  if (!policy) {
+    throw UsageError("invalid terminate policy " + quoted(text) + ": expected none, udp or all");
+  }
+  if (op == Op::kKill && *policy == sockvs::Terminate::kNone) {
+    throw UsageError(
+        "--terminate none is not valid with -K: it would terminate nothing (give "
+        "udp or all, or no --terminate for the service's own policy)");
+  }
+  return *policy;
 }
 
 // -x, -y and --shards of -a / -e into `dest`.
@@ -494,6 +517,8 @@ std::string_view op_name(Op op) noexcept {
       return "--restore";
     case Op::kZero:
       return "--zero";
+    case Op::kKill:
+      return "--kill";
     case Op::kHelp:
       return "--help";
     case Op::kVersion:
@@ -559,6 +584,9 @@ Command parse_command(std::span<const std::string> args) {
   if (raw.shard_policy) {
     cmd.shard_policy = parse_shard_policy_option(*raw.shard_policy);
   }
+  if (raw.terminate) {
+    cmd.terminate = parse_terminate_option(*raw.terminate, cmd.op);
+  }
   if (raw.real) {
     cmd.dest = parse_real(*raw.real, *cmd.service);
     if (raw.weight) {
@@ -601,6 +629,7 @@ std::string usage_text() {
   return R"(Usage:
   sockvsadm -A|E virtual-service [-s scheduler] [--hash-key key]
                                  [--shard-policy policy] [--real-peername]
+                                 [--terminate none|udp|all]
   sockvsadm -D virtual-service
   sockvsadm -C
   sockvsadm -R [--json]
@@ -608,6 +637,7 @@ std::string usage_text() {
   sockvsadm -a|e virtual-service -r server-address [-w weight]
                                  [-x upper] [-y lower] [--shards N]
   sockvsadm -d virtual-service -r server-address
+  sockvsadm -K virtual-service [-r server-address] [--terminate udp|all]
   sockvsadm -L|l [virtual-service] [-n] [--stats [--exact] | --thresholds | --shards]
                  [--json]
   sockvsadm -L|l -c [virtual-service] [-n]
@@ -631,6 +661,9 @@ Either long or short options are allowed.
   --delete-server   -d        delete real server
   --list            -L|-l     list the table
   --zero            -Z        zero counters in a service or all services
+  --kill            -K        terminate now the balanced sockets of a real
+                              server (-r) or of every real server of the
+                              service; the real servers stay
   --help            -h        display this help message
   --version         -V        display the versions of sockvsadm and the module
 
@@ -654,6 +687,15 @@ Options:
                                       (default: the virtual address and port
                                       connected to); -E without it turns it
                                       off again
+  --terminate       policy            what happens to the balanced sockets of
+                                      a real server that leaves the service
+                                      (-d, -D, -C, -R) or is named by -K:
+                                      udp (default): its connected UDP
+                                      sockets are terminated; all: UDP
+                                      sockets and TCP connections; none:
+                                      they stay connected.  With -K: this
+                                      time's policy (udp or all) instead of
+                                      the service's
   --real-server  -r server-address    server-address is host[:port]; the port
                                       defaults to the virtual service's port
   --weight       -w weight            capacity of real server, 0-65535
@@ -689,6 +731,18 @@ Options:
   clears it, as ipvsadm -E does with -p).  -x, -y and --shards given on -e change
   only those settings.
 
+Terminating sockets (--terminate, -K):
+  A terminated socket is aborted with ECONNABORTED, as ss -K does: a
+  connected UDP socket is disconnected (its next recv fails with
+  ECONNABORTED; a send, without a destination now, with EDESTADDRREQ, and
+  SO_ERROR reads ECONNABORTED); a TCP connection is reset.  Only sockets
+  sock_vs balanced to that real server and still connected to it; TIME_WAIT
+  is never touched, and unloading the module terminates nothing.  -K prints
+  the number terminated ("Terminated 3 sockets of 192.168.1.5:53"); -d, -D
+  and -C say it on stderr when it is not 0.  -L --stats counts them per
+  service and real server (Killed).  Quiescing (-w 0) terminates nothing:
+  follow it with -K to end a drained server's open sockets.
+
 Schedulers:
   rr      round robin (skips weight 0)
   wrr     weighted round robin, in IPVS's order (the default)
@@ -714,7 +768,7 @@ Shard policies (--shard-policy, for real servers with --shards N > 1):
   hash    the service's hash key modulo the shards
 
 -L shows the options that differ from their defaults after the scheduler,
-e.g. "TCP  10.0.0.1:6379 mh hash-key local shard-policy lc".
+e.g. "TCP  10.0.0.1:6379 mh hash-key local shard-policy lc terminate all".
 
 Addresses and ports must be numeric: names are not resolved (host names
 and service names alike).  Output is always numeric, with or without -n.
@@ -732,11 +786,12 @@ this way starts from zero, and counters zeroed by a -Z line stay zeroed.)
 
 --json: {"version":1,"services":[{"protocol":"tcp","address":"10.0.0.1",
 "port":6379,"scheduler":"mh","flags":[],"hash_key":"local","shard_policy":"lc",
-"dests":[{"address":"192.168.1.5","port":6380,"weight":2,"upper":100,"lower":50,
-"shards":4}]}]}.  -L --json adds each real server's active_conns, inact_conns,
-overloaded and shard_conns, a "module" object, and with --stats "stats"
-objects ({"conns":N,"refused":N,"untracked":N}).  -R --json rejects unknown keys, ignores
-the ones only -L prints, and is all-or-nothing like -R.
+"terminate":"udp","dests":[{"address":"192.168.1.5","port":6380,"weight":2,
+"upper":100,"lower":50,"shards":4}]}]}.  -L --json adds each real server's
+active_conns, inact_conns, overloaded and shard_conns, a "module" object, and
+with --stats "stats" objects ({"conns":N,"refused":N,"untracked":N,"killed":N}
+per service, {"conns":N,"killed":N} per real server).  -R --json rejects
+unknown keys, ignores the ones only -L prints, and is all-or-nothing like -R.
 
 Exit status: 0 on success, 1 if an operation failed, 2 on a usage error.
 )";

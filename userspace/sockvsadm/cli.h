@@ -26,6 +26,7 @@ enum class Op {
   kSave,         // -S
   kRestore,      // -R
   kZero,         // -Z
+  kKill,         // -K
   kHelp,         // -h
   kVersion,      // -V
 };
@@ -33,14 +34,15 @@ enum class Op {
 // The long option of a command, e.g. "--add-service".
 std::string_view op_name(Op op) noexcept;
 
-// True for the commands that change the module's state (the ones -R accepts).
+// True for the commands that change the module's table (the ones -R
+// accepts).  -K terminates sockets but changes no setting: not one of them.
 bool is_change(Op op) noexcept;
 
 // One parsed sockvsadm invocation (or one line of -R input).
 struct Command {
   Op op = Op::kList;
-  // -t / -u.  Required by the service and real server commands; optional
-  // for -L, -S and -Z.
+  // -t / -u.  Required by the service and real server commands and -K;
+  // optional for -L, -S and -Z.
   std::optional<sockvs::ServiceKey> service;
   // -s.  -A: the given name or SOCK_VS_SCHED_DEFAULT ("wrr").  -E: the
   // given name, or empty to leave the scheduler unchanged.
@@ -49,15 +51,19 @@ struct Command {
   // module's defaults, tgid and rr; -E: unchanged).
   std::optional<sockvs::HashKey> hash_key;
   std::optional<sockvs::ShardPolicy> shard_policy;
+  // --terminate.  -A, -E: the service's terminate policy, only when given
+  // (-A: the module's default, udp; -E: unchanged).  -K: the policy for
+  // this once instead of the service's (never kNone).
+  std::optional<sockvs::Terminate> terminate;
   // --real-peername for -A and -E: SOCK_VS_SVC_F_REAL_PEERNAME.  Like
   // ipvsadm's service flags, -E sets the flags anew: -E without it clears it.
   bool real_peername = false;
   // -L -c: list the open balanced connections instead of the services.
   bool connections = false;
-  // -r / -w / -x / -y / --shards for -a, -e, -d: address, port (default:
-  // the service's port), weight (default SOCK_VS_WEIGHT_DEFAULT, also for
-  // -e), and the thresholds and shards only when given (-a: the module's
-  // defaults 0, 0, 1; -e: unchanged).
+  // -r / -w / -x / -y / --shards for -a, -e, -d (-r alone for -K):
+  // address, port (default: the service's port), weight (default
+  // SOCK_VS_WEIGHT_DEFAULT, also for -e), and the thresholds and shards only
+  // when given (-a: the module's defaults 0, 0, 1; -e: unchanged).
   std::optional<sockvs::RealServer> dest;
   bool numeric = false;     // -n (always numeric anyway)
   bool stats = false;       // -L --stats

@@ -55,8 +55,16 @@ std::string service_endpoint(const sockvs::ServiceKey& key) {
   return sockvs::format_endpoint(key.addr, key.port);
 }
 
+std::string service_label(const sockvs::ServiceKey& key) {
+  return sockvs::protocol_name(key.protocol) + " " + service_endpoint(key);
+}
+
 std::string protocol_option(std::uint16_t protocol) {
   return protocol == IPPROTO_UDP ? "-u" : "-t";
+}
+
+std::string sockets_text(std::uint64_t n) {
+  return std::to_string(n) + (n == 1 ? " socket" : " sockets");
 }
 
 std::string service_flags(const sockvs::Service& svc) {
@@ -66,6 +74,9 @@ std::string service_flags(const sockvs::Service& svc) {
   }
   if (svc.shard_policy && *svc.shard_policy != sockvs::kDefaultShardPolicy) {
     out += " shard-policy " + sockvs::shard_policy_name(*svc.shard_policy);
+  }
+  if (svc.terminate && *svc.terminate != sockvs::kDefaultTerminate) {
+    out += " terminate " + sockvs::terminate_name(*svc.terminate);
   }
   if ((svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0) {
     out += " real-peername";
@@ -95,8 +106,8 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
   std::string out = sformat("Sock VS version %s (services=%u, hook=%s)\n", info.version.c_str(),
                             info.num_services, info.hook.c_str());
   if (opts.stats) {
-    out +=
-        sformat("%-33s %8s %8s %9s\n", "Prot LocalAddress:Port", "Conns", "Refused", "Untracked");
+    out += sformat("%-33s %8s %8s %9s %8s\n", "Prot LocalAddress:Port", "Conns", "Refused",
+                   "Untracked", "Killed");
     out += "  -> RemoteAddress:Port\n";
   } else if (opts.thresholds) {
     // ipvsadm's print_title for FMT_THRESHOLDS.
@@ -119,10 +130,11 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
       std::string name = proto;
       name += "  ";
       name += vname;
-      out += sformat("%-33s %8s %8s %9s\n", name.c_str(),
+      out += sformat("%-33s %8s %8s %9s %8s\n", name.c_str(),
                      fmt_number(svc.stats.conns, opts.exact).c_str(),
                      fmt_number(svc.stats.refused, opts.exact).c_str(),
-                     fmt_number(svc.stats.untracked, opts.exact).c_str());
+                     fmt_number(svc.stats.untracked, opts.exact).c_str(),
+                     fmt_number(svc.stats.killed, opts.exact).c_str());
     } else {
       out += sformat("%s  %s %s%s\n", proto.c_str(), vname.c_str(), svc.sched_name.c_str(),
                      service_flags(svc).c_str());
@@ -130,8 +142,10 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
     for (const auto& dest : entry.dests) {
       const std::string dname = dest_endpoint(dest);
       if (opts.stats) {
-        out += sformat("  -> %-28s %8s\n", dname.c_str(),
-                       fmt_number(dest.stats.conns, opts.exact).c_str());
+        // Refused and Untracked are the service's: blank for its servers.
+        out += sformat("  -> %-28s %8s %8s %9s %8s\n", dname.c_str(),
+                       fmt_number(dest.stats.conns, opts.exact).c_str(), "", "",
+                       fmt_number(dest.stats.killed, opts.exact).c_str());
       } else if (opts.thresholds) {
         out += sformat("  -> %-28s %-10u %-10u %-10u %-10u", dname.c_str(),
                        dest.u_threshold.value_or(0), dest.l_threshold.value_or(0),
@@ -189,6 +203,9 @@ std::string format_save(const std::vector<ServiceEntry>& entries) {
     }
     if (svc.shard_policy && *svc.shard_policy != sockvs::kDefaultShardPolicy) {
       out += " --shard-policy " + sockvs::shard_policy_name(*svc.shard_policy);
+    }
+    if (svc.terminate && *svc.terminate != sockvs::kDefaultTerminate) {
+      out += " --terminate " + sockvs::terminate_name(*svc.terminate);
     }
     if ((svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0) {
       out += " --real-peername";

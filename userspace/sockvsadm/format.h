@@ -34,11 +34,18 @@ std::string fmt_number(std::uint64_t n, bool exact);
 // "10.0.0.1:6379", "[fd00::1]:80".
 std::string service_endpoint(const sockvs::ServiceKey& key);
 
+// "TCP 10.0.0.1:6379", "UDP [fd00::1]:53": the protocol name and the endpoint.
+std::string service_label(const sockvs::ServiceKey& key);
+
 // -t or -u.
 std::string protocol_option(std::uint16_t protocol);
 
+// "1 socket", "3 sockets": how many sockets the module terminated.
+std::string sockets_text(std::uint64_t n);
+
 // What -L prints after the scheduler: the service options that differ from
-// their defaults, e.g. " hash-key local shard-policy lc" ("" if none).
+// their defaults, e.g. " hash-key local shard-policy lc terminate all" ("" if
+// none).
 std::string service_flags(const sockvs::Service& svc);
 
 // -L --shards: the open connections per shard, "2 2 2 2".  A real server
@@ -58,7 +65,7 @@ std::string format_conns(const std::vector<sockvs::Connection>& conns);
 
 // The whole -S output: "-A ..." per service, "-a ..." per real server;
 // only options that differ from their defaults (hash key, shard policy,
-// non-zero thresholds, more than one shard).
+// terminate policy, non-zero thresholds, more than one shard).
 std::string format_save(const std::vector<ServiceEntry>& entries);
 
 // -V: the userspace version, then the module's info or `module_error`.

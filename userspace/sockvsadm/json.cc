@@ -71,7 +71,7 @@ OrderedJson dest_json(const sockvs::RealServer& d, const JsonView& view) {
     j["shard_conns"] = d.shard_conns;
   }
   if (view.stats) {
-    j["stats"] = OrderedJson{{"conns", d.stats.conns}};
+    j["stats"] = OrderedJson{{"conns", d.stats.conns}, {"killed", d.stats.killed}};
   }
   return j;
 }
@@ -89,9 +89,12 @@ OrderedJson service_json(const ServiceEntry& entry, const JsonView& view) {
   j["hash_key"] = sockvs::hash_key_name(s.hash_key.value_or(sockvs::kDefaultHashKey));
   j["shard_policy"] =
       sockvs::shard_policy_name(s.shard_policy.value_or(sockvs::kDefaultShardPolicy));
+  j["terminate"] = sockvs::terminate_name(s.terminate.value_or(sockvs::kDefaultTerminate));
   if (view.stats) {
-    j["stats"] = OrderedJson{
-        {"conns", s.stats.conns}, {"refused", s.stats.refused}, {"untracked", s.stats.untracked}};
+    j["stats"] = OrderedJson{{"conns", s.stats.conns},
+                             {"refused", s.stats.refused},
+                             {"untracked", s.stats.untracked},
+                             {"killed", s.stats.killed}};
   }
   OrderedJson dests = OrderedJson::array();
   for (const auto& d : entry.dests) {
@@ -229,10 +232,10 @@ sockvs::RealServer parse_dest(const Json& j, const std::string& where, const soc
 
 ServiceEntry parse_service(const Json& j, const std::string& where) {
   need_object(j, where);
-  check_keys(
-      j, where,
-      {"protocol", "address", "port", "scheduler", "flags", "hash_key", "shard_policy", "dests"},
-      {"stats", "num_dests"});
+  check_keys(j, where,
+             {"protocol", "address", "port", "scheduler", "flags", "hash_key", "shard_policy",
+              "terminate", "dests"},
+             {"stats", "num_dests"});
   ServiceEntry entry;
   auto& s = entry.service;
   const std::string& proto = get_string(need(j, "protocol", where), where + ".protocol");
@@ -280,6 +283,14 @@ ServiceEntry parse_service(const Json& j, const std::string& where) {
           "invalid shard policy '" + name + "': expected rr, lc, cpu or hash");
     }
   }
+  if (const Json* v = find(j, "terminate")) {
+    const std::string& name = get_string(*v, where + ".terminate");
+    s.terminate = sockvs::parse_terminate(name);
+    if (!s.terminate) {
+      bad(where + ".terminate",
+          "invalid terminate policy '" + name + "': expected none, udp or all");
+    }
+  }
   if (const Json* v = find(j, "dests")) {
     const Json& dests = get_array(*v, where + ".dests");
     for (std::size_t i = 0; i < dests.size(); ++i) {
@@ -323,10 +334,6 @@ class DuplicateKeyCheck {
  private:
   std::vector<std::set<std::string>> keys_;
 };
-
-std::string endpoint_label(const sockvs::ServiceKey& key) {
-  return sockvs::protocol_name(key.protocol) + " " + service_endpoint(key);
-}
 
 }  // namespace
 
@@ -381,7 +388,7 @@ std::vector<ServiceEntry> parse_json(std::string_view text) {
     ServiceEntry entry = parse_service(services[i], where);
     for (const auto& prev : entries) {
       if (prev.service.key() == entry.service.key()) {
-        bad(where, "service " + endpoint_label(entry.service.key()) + " is given twice");
+        bad(where, "service " + service_label(entry.service.key()) + " is given twice");
       }
     }
     entries.push_back(std::move(entry));
@@ -404,8 +411,9 @@ JsonRules json_rules(const std::vector<ServiceEntry>& entries) {
     a.scheduler = svc.sched_name.empty() ? std::string(SOCK_VS_SCHED_DEFAULT) : svc.sched_name;
     a.hash_key = svc.hash_key;
     a.shard_policy = svc.shard_policy;
+    a.terminate = svc.terminate;
     a.real_peername = (svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
-    add(std::move(a), where + " (" + endpoint_label(svc.key()) + ")");
+    add(std::move(a), where + " (" + service_label(svc.key()) + ")");
     for (std::size_t k = 0; k < entries[i].dests.size(); ++k) {
       const auto& d = entries[i].dests[k];
       Command r;

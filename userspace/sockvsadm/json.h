@@ -7,13 +7,14 @@
 //    "services": [{
 //      "protocol": "tcp" | "udp", "address": "10.0.0.1", "port": 6379,
 //      "scheduler": "wrr", "flags": [], "hash_key": "tgid",
-//      "shard_policy": "rr",
-//      "stats": {"conns": N, "refused": N, "untracked": N},  -L --stats only
+//      "shard_policy": "rr", "terminate": "udp",
+//      "stats": {"conns": N, "refused": N, "untracked": N,
+//                "killed": N},  -L --stats only
 //      "dests": [{"address": ..., "port": ..., "weight": 1, "upper": 0,
 //                 "lower": 0, "shards": 1,
 //                 "active_conns": N, "inact_conns": N,  -L only
 //                 "overloaded": false, "shard_conns": [N, ...],  -L only
-//                 "stats": {"conns": N}}]}]}  -L --stats only
+//                 "stats": {"conns": N, "killed": N}}]}]}  -L --stats only
 #ifndef SOCKVSADM_JSON_H_
 #define SOCKVSADM_JSON_H_
 

@@ -106,8 +106,9 @@ def main():
     for s in sdoc["services"]:
         got[(s["protocol"].upper(), endpoint(s["address"], s["port"]))] = dict(
             conns=s["stats"]["conns"], refused=s["stats"]["refused"],
-            untracked=s["stats"]["untracked"],
-            dests={endpoint(d["address"], d["port"]): d["stats"]["conns"] for d in s["dests"]})
+            untracked=s["stats"]["untracked"], killed=s["stats"]["killed"],
+            dests={endpoint(d["address"], d["port"]): d["stats"]["conns"] for d in s["dests"]},
+            dest_killed={endpoint(d["address"], d["port"]): d["stats"]["killed"] for d in s["dests"]})
     check_eq(got, text_stats.services, "-L --json --stats counters equal -L --stats --exact")
     check(got[("TCP", "10.255.0.1:6379")]["conns"] +
           got[("TCP", "10.255.0.1:6379")]["refused"] >= 6,

@@ -96,7 +96,7 @@ def json_stats():
 def killed(proto, svc, dest=None):
     host, port = svs.split_addr(svc)
     for s in json_stats()["services"]:
-        if s["protocol"] == proto and s["address"] == host and s["port"] == port:
+        if s["protocol"].upper() == proto and s["address"] == host and s["port"] == port:
             if dest is None:
                 return s["stats"]["killed"]
             for d in s["dests"]:

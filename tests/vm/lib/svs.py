@@ -263,7 +263,7 @@ def family_of(host):
 LIST_HEADER_RE = re.compile(r"^Sock VS version (\S+) \(services=(\d+), hook=(\S+)\)$")
 LIST_HDR2 = "Prot LocalAddress:Port Scheduler Flags"
 LIST_HDR3 = "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn"
-STATS_HDR2 = "Prot LocalAddress:Port               Conns  Refused Untracked"
+STATS_HDR2 = "Prot LocalAddress:Port               Conns  Refused Untracked   Killed"
 STATS_HDR3 = "  -> RemoteAddress:Port"
 
 
@@ -271,12 +271,12 @@ def list_dest_line(addr, weight, active=0, inact=0, fwd="Sock"):
     return ("  -> %-28s %-7s %-6d %-10d %-10d" % (addr, fwd, weight, active, inact)).rstrip()
 
 
-def stats_service_line(proto, addr, conns, refused, untracked):
-    return "%-33s %8s %8s %9s" % ("%s  %s" % (proto, addr), conns, refused, untracked)
+def stats_service_line(proto, addr, conns, refused, untracked, killed=0):
+    return "%-33s %8s %8s %9s %8s" % ("%s  %s" % (proto, addr), conns, refused, untracked, killed)
 
 
-def stats_dest_line(addr, conns):
-    return "  -> %-28s %8s" % (addr, conns)
+def stats_dest_line(addr, conns, killed=0):
+    return "  -> %-28s %8s %8s %9s %8s" % (addr, conns, "", "", killed)
 
 
 class Listing:
@@ -344,20 +344,23 @@ class Stats:
         if lines[1].rstrip() != STATS_HDR2 or lines[2].rstrip() != STATS_HDR3:
             raise Fail("--stats header lines 2-3 differ: %r %r\nexpected: %r %r"
                        % (lines[1], lines[2], STATS_HDR2, STATS_HDR3))
-        self.services = {}   # (proto, addr) -> dict(conns, refused, untracked, dests={rip: conns})
+        # (proto, addr) -> dict(conns, refused, untracked, killed, dests={rip: conns},
+        # dest_killed={rip: killed})
+        self.services = {}
         cur = None
         for line in lines[3:]:
-            ms = re.match(r"^(TCP|UDP)  (\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", line)
-            md = re.match(r"^  -> (\S+)\s+(\d+)\s*$", line)
+            ms = re.match(r"^(TCP|UDP)  (\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", line)
+            md = re.match(r"^  -> (\S+)\s+(\d+)\s+(\d+)\s*$", line)
             if ms:
                 cur = dict(conns=int(ms.group(3)), refused=int(ms.group(4)),
-                           untracked=int(ms.group(5)), dests={})
+                           untracked=int(ms.group(5)), killed=int(ms.group(6)), dests={},
+                           dest_killed={})
                 self.services[(ms.group(1), ms.group(2))] = cur
-                want = stats_service_line(ms.group(1), ms.group(2), ms.group(3), ms.group(4),
-                                          ms.group(5))
+                want = stats_service_line(*ms.groups())
             elif md and cur is not None:
                 cur["dests"][md.group(1)] = int(md.group(2))
-                want = stats_dest_line(md.group(1), md.group(2))
+                cur["dest_killed"][md.group(1)] = int(md.group(3))
+                want = stats_dest_line(*md.groups())
             else:
                 raise Fail("unparsable --stats line %r in:\n%s" % (line, text))
             if line.rstrip() != want.rstrip():

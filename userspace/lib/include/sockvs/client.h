@@ -2,6 +2,7 @@
 #ifndef SOCKVS_CLIENT_H_
 #define SOCKVS_CLIENT_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -23,10 +24,15 @@ class Api {
   Api(Api&&) = delete;
   Api& operator=(Api&&) = delete;
 
+  // The commands that remove real servers (del_dest, del_service, flush)
+  // and kill return how many balanced sockets the module terminated, by
+  // each service's terminate policy (0 from a module that does not say).
+
   virtual void add_service(const Service& svc) = 0;
-  // Changes the scheduler (unless svc.sched_name is empty) and flags.
+  // Changes the scheduler (unless svc.sched_name is empty) and flags, and
+  // the hash key, shard policy and terminate policy that are set.
   virtual void edit_service(const Service& svc) = 0;
-  virtual void del_service(const ServiceKey& key) = 0;
+  virtual std::uint32_t del_service(const ServiceKey& key) = 0;
   virtual Service get_service(const ServiceKey& key) = 0;
   // In the module's order.
   virtual std::vector<Service> list_services() = 0;
@@ -35,12 +41,18 @@ class Api {
   virtual void add_dest(const ServiceKey& key, const RealServer& dest) = 0;
   virtual void edit_dest(const ServiceKey& key, const RealServer& dest) = 0;
   // Uses dest.addr and dest.port.
-  virtual void del_dest(const ServiceKey& key, const RealServer& dest) = 0;
+  virtual std::uint32_t del_dest(const ServiceKey& key, const RealServer& dest) = 0;
   // In the module's order.
   virtual std::vector<RealServer> list_dests(const ServiceKey& key) = 0;
 
   // Deletes every service of the network namespace.
-  virtual void flush() = 0;
+  virtual std::uint32_t flush() = 0;
+  // Terminates now the balanced sockets of the real server `dest` (its
+  // addr and port), or of every real server of the service when `dest` is
+  // empty, by `policy` (kUdp or kAll) or, when it is empty, by the
+  // service's own terminate policy.  The real servers stay.
+  virtual std::uint32_t kill(const ServiceKey& key, const std::optional<RealServer>& dest,
+                             std::optional<Terminate> policy) = 0;
   // Zeroes the counters of one service, or of all when `key` is empty.
   virtual void zero(const std::optional<ServiceKey>& key) = 0;
   virtual Info info() = 0;
@@ -62,14 +74,16 @@ class Client final : public Api {
 
   void add_service(const Service& svc) override;
   void edit_service(const Service& svc) override;
-  void del_service(const ServiceKey& key) override;
+  std::uint32_t del_service(const ServiceKey& key) override;
   Service get_service(const ServiceKey& key) override;
   std::vector<Service> list_services() override;
   void add_dest(const ServiceKey& key, const RealServer& dest) override;
   void edit_dest(const ServiceKey& key, const RealServer& dest) override;
-  void del_dest(const ServiceKey& key, const RealServer& dest) override;
+  std::uint32_t del_dest(const ServiceKey& key, const RealServer& dest) override;
   std::vector<RealServer> list_dests(const ServiceKey& key) override;
-  void flush() override;
+  std::uint32_t flush() override;
+  std::uint32_t kill(const ServiceKey& key, const std::optional<RealServer>& dest,
+                     std::optional<Terminate> policy) override;
   void zero(const std::optional<ServiceKey>& key) override;
   Info info() override;
   std::vector<Connection> list_conns() override;

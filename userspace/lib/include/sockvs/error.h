@@ -42,7 +42,8 @@ class ModuleNotLoadedError : public Error {
 // (SOCK_VS_CMD_*), with errno `code` (positive) and the extended-ACK
 // message `ext_ack` (may be empty).  Errnos with a fixed meaning get a fixed
 // message ("service already exists", "no such service", "no such real
-// server", "unknown scheduler 'NAME'" (ENOENT on NEW/SET_SERVICE, NAME from
+// server" (ENOENT on the real-server commands and KILL), "unknown
+// scheduler 'NAME'" (ENOENT on NEW/SET_SERVICE, NAME from
 // `sched_name`), the CAP_NET_ADMIN message for EPERM), with the ext_ack
 // appended unless it only repeats it; ENOSPC gives "limit reached: ...";
 // other errnos give the ext_ack, or strerror() without one.

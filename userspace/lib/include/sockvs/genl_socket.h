@@ -39,7 +39,9 @@ class GenlSocket {
 
   // Sends `msg` (a request for command `cmd`, with NL_AUTO_SEQ) and reads
   // until its ACK (NLM_F_ACK requests) or the end of its dump (NLM_F_DUMP),
-  // passing every reply of the family to `on_reply`.  An error from the
+  // passing every reply of the family to `on_reply` (for NLM_F_ACK
+  // requests, the messages before the ACK: GET_SERVICE's service,
+  // DEL_DEST's SOCK_VS_ATTR_KILLED, ...).  An error from the
   // kernel (NLMSG_ERROR, or NLMSG_DONE carrying one) throws
   // kernel_error(cmd, errno, extended ACK message); an exception from
   // on_reply is rethrown.  Messages with another sequence number (left over

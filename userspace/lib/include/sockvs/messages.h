@@ -31,7 +31,8 @@ using NlMsgPtr = std::unique_ptr<nl_msg, NlMsgDeleter>;
 // change state and GET_SERVICE / GET_INFO ask for an ACK (NLM_F_ACK); the
 // two list commands are dumps (NLM_F_DUMP).  Builders throw sockvs::Error
 // (EINVAL) on invalid input: an unset address, port 0, a bad scheduler name,
-// an unknown hash key or shard policy, a weight above SOCK_VS_WEIGHT_MAX, a
+// an unknown hash key, shard policy or terminate policy (and on KILL the
+// policy none, which terminates nothing), a weight above SOCK_VS_WEIGHT_MAX, a
 // threshold above kThresholdMax, a lower threshold above the upper one
 // (when both are given), shards outside 1..SOCK_VS_SHARDS_MAX, or
 // (EAFNOSUPPORT) a real server of another family than its service.
@@ -39,12 +40,13 @@ using NlMsgPtr = std::unique_ptr<nl_msg, NlMsgDeleter>;
 // only when set.
 
 // NEW_SERVICE: SERVICE{af, protocol, addr, port, [sched_name], flags,
-// [hash_key u8], [shard_policy u8]}.
+// [hash_key u8], [shard_policy u8], [terminate u8]}.
 NlMsgPtr build_new_service(int family_id, const Service& svc);
-// SET_SERVICE: SERVICE{key, [sched_name], flags, [hash_key], [shard_policy]}.
-// What is not sent stays unchanged.
+// SET_SERVICE: SERVICE{key, [sched_name], flags, [hash_key], [shard_policy],
+// [terminate]}.  What is not sent stays unchanged.
 NlMsgPtr build_set_service(int family_id, const Service& svc);
-// DEL_SERVICE: SERVICE{key}.
+// DEL_SERVICE: SERVICE{key}.  Answered with a KILLED message
+// (parse_killed_reply), like DEL_DEST, FLUSH and KILL.
 NlMsgPtr build_del_service(int family_id, const ServiceKey& key);
 // GET_SERVICE (doit): SERVICE{key}.
 NlMsgPtr build_get_service(int family_id, const ServiceKey& key);
@@ -61,6 +63,11 @@ NlMsgPtr build_del_dest(int family_id, const ServiceKey& key, const RealServer& 
 NlMsgPtr build_list_dests(int family_id, const ServiceKey& key);
 // FLUSH: no attributes.
 NlMsgPtr build_flush(int family_id);
+// KILL: SERVICE{key, [terminate u8]} [DEST{addr, port, af}]: terminate now
+// the balanced sockets of `dest`, or of every real server of the service,
+// by `policy` or (nullopt) by the service's own.
+NlMsgPtr build_kill(int family_id, const ServiceKey& key, const std::optional<RealServer>& dest,
+                    std::optional<Terminate> policy);
 // ZERO: [SERVICE{key}]; every service when `key` is empty.
 NlMsgPtr build_zero(int family_id, const std::optional<ServiceKey>& key);
 // GET_INFO: no attributes.
@@ -84,6 +91,10 @@ Info parse_info_reply(const nlmsghdr* nlh);
 // A SOCK_VS_ATTR_CONN nest (GET_CONN dump part).  The three addresses must
 // be of the family AF says (or, without AF, all of one length, 4 or 16).
 Connection parse_conn_reply(const nlmsghdr* nlh);
+
+// SOCK_VS_ATTR_KILLED (u32): the sockets a DEL_DEST, DEL_SERVICE, FLUSH or
+// KILL terminated, in the message the module sends before the ACK.
+std::uint32_t parse_killed_reply(const nlmsghdr* nlh);
 
 // The outcome carried by an NLMSG_ERROR or NLMSG_DONE message.
 struct NetlinkStatus {

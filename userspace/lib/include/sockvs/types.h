@@ -21,6 +21,9 @@ struct Stats {
   // Scheduled sockets the module could not record (no memory...): they
   // connected but are missing from ActiveConn/InActConn and -L -c.
   std::uint64_t untracked = 0;
+  // Balanced sockets terminated: their real server left the service, or
+  // Api::kill named it (SOCK_VS_STATS_ATTR_KILLED).
+  std::uint64_t killed = 0;
 
   friend bool operator==(const Stats&, const Stats&) = default;
 };
@@ -41,11 +44,23 @@ enum class ShardPolicy : std::uint8_t {
   kHash = 3,  // the service's hash key % shards
 };
 
+// What happens to the balanced sockets of a real server that leaves its
+// service (deleted, its service deleted, flushed) or is named by
+// Api::kill (enum sock_vs_terminate).  Terminated sockets are aborted
+// with ECONNABORTED: a connected UDP socket is disconnected, a TCP
+// connection reset.
+enum class Terminate : std::uint8_t {
+  kNone = 0,  // leave them connected
+  kUdp = 1,   // connected UDP sockets (the module's default)
+  kAll = 2,   // UDP sockets and TCP connections
+};
+
 // Largest connection threshold (INT_MAX, as in IPVS and the module).
 inline constexpr std::uint32_t kThresholdMax = 2147483647U;
 
 inline constexpr HashKey kDefaultHashKey = HashKey::kTgid;
 inline constexpr ShardPolicy kDefaultShardPolicy = ShardPolicy::kRr;
+inline constexpr Terminate kDefaultTerminate = Terminate::kUdp;
 
 // What identifies a virtual service: (af, protocol, addr, port).
 struct ServiceKey {
@@ -67,11 +82,12 @@ struct Service {
   // empty means "leave unchanged".
   std::string sched_name;
   std::uint32_t flags = 0;  // SOCK_VS_SVC_F_* (SOCK_VS_SVC_F_REAL_PEERNAME)
-  // On add: nullopt means the module's default (tgid, rr).  On edit:
+  // On add: nullopt means the module's default (tgid, rr, udp).  On edit:
   // nullopt means "leave unchanged" (the attribute is not sent).  In
   // replies: what the module reported (nullopt if it did not: the default).
   std::optional<HashKey> hash_key;
   std::optional<ShardPolicy> shard_policy;
+  std::optional<Terminate> terminate;
   Stats stats;                  // output only
   std::uint32_t num_dests = 0;  // output only
 
@@ -100,7 +116,7 @@ struct RealServer {
   std::uint32_t inact_conns = 0;           // output only
   std::vector<std::uint32_t> shard_conns;  // output only: open connections per shard
   bool overloaded = false;                 // output only: over its upper threshold
-  Stats stats;                             // output only (conns)
+  Stats stats;                             // output only (conns, killed)
 
   [[nodiscard]] int af() const noexcept { return addr.family(); }
 
@@ -153,6 +169,11 @@ std::optional<HashKey> parse_hash_key(std::string_view name) noexcept;
 std::string shard_policy_name(ShardPolicy policy);
 // The inverse of shard_policy_name for the known names; nullopt otherwise.
 std::optional<ShardPolicy> parse_shard_policy(std::string_view name) noexcept;
+
+// "none", "udp", "all"; the number for a value this version does not know.
+std::string terminate_name(Terminate policy);
+// The inverse of terminate_name for the known names; nullopt otherwise.
+std::optional<Terminate> parse_terminate(std::string_view name) noexcept;
 
 // "TCP", "UDP", or the protocol number for anything else.
 std::string protocol_name(std::uint16_t protocol);
