@@ -622,16 +622,16 @@ TEST_F(AppTest, DeletingSaysWhatWasTerminated) {
   fake.killed_reply = 2;
   Result r = run_args({"-d", "-t", "10.0.0.1:6379", "-r", "192.168.1.5:6380"});
   EXPECT_EQ(r.status, 0);
-  EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, "sockvsadm: terminated 2 sockets of 192.168.1.5:6380\n");
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.out, "Terminated 2 sockets of 192.168.1.5:6380\n");
   fake.killed_reply = 1;
   r = run_args({"-D", "-u", "[fd00::1]:53"});
   EXPECT_EQ(r.status, 0);
-  EXPECT_EQ(r.err, "sockvsadm: terminated 1 socket of service UDP [fd00::1]:53\n");
+  EXPECT_EQ(r.out, "Terminated 1 socket of service UDP [fd00::1]:53\n");
   fake.killed_reply = 5;
   r = run_args({"-C"});
   EXPECT_EQ(r.status, 0);
-  EXPECT_EQ(r.err, "sockvsadm: terminated 5 sockets in total\n");
+  EXPECT_EQ(r.out, "Terminated 5 sockets in total\n");
   // Nothing terminated: nothing said.
   build_config();
   fake.killed_reply = 0;

@@ -226,7 +226,7 @@ int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostrea
     }
     default:
       if (const std::uint32_t killed = apply(*open_api(connect), cmd); killed > 0) {
-        err << kProgram << ": terminated " << sockets_text(killed) << killed_where(cmd) << '\n';
+        out << "Terminated " << sockets_text(killed) << killed_where(cmd) << '\n';
       }
       return kExitOk;
   }

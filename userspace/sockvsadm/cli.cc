@@ -739,7 +739,7 @@ Terminating sockets (--terminate, -K):
   sock_vs balanced to that real server and still connected to it; TIME_WAIT
   is never touched, and unloading the module terminates nothing.  -K prints
   the number terminated ("Terminated 3 sockets of 192.168.1.5:53"); -d, -D
-  and -C say it on stderr when it is not 0.  -L --stats counts them per
+  and -C print the same line when it is not 0.  -L --stats counts them per
   service and real server (Killed).  Quiescing (-w 0) terminates nothing:
   follow it with -K to end a drained server's open sockets.
 

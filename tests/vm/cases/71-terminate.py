@@ -17,72 +17,26 @@ server) are checked."""
 import errno
 import json
 import os
-import select
 import socket
-import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import svs  # noqa: E402
 from svs import adm, adm_fail, adm_ok, check, check_eq, step  # noqa: E402
+import svs_dns  # noqa: E402
+from svs_dns import NAME  # noqa: E402
 
 VIP = svs.VIP4
 DNS = "%s:53" % VIP
 DNS_PORTS = {5301: "10.9.0.1", 5302: "10.9.0.2"}   # real server port -> its answer
-NAME = "test.svs"
 
 
 def rip(port):
     return "127.0.0.1:%d" % port
 
 
-def dns_query(qid, name):
-    q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    for label in name.split("."):
-        q += bytes([len(label)]) + label.encode()
-    return q + b"\0" + struct.pack("!HH", 1, 1)
-
-
-def dns_answer(reply):
-    """The first A record of a reply (no compression needed: it is the last 4 bytes)."""
-    if len(reply) < 16 or struct.unpack("!H", reply[6:8])[0] < 1:
-        raise svs.Fail("DNS reply without an answer: %r" % reply)
-    return socket.inet_ntoa(reply[-4:])
-
-
-class DnsClient:
-    """One connected UDP socket, kept across queries."""
-
-    def __init__(self, host=VIP, port=53):
-        self.addr = (host, port)
-        self.qid = 0
-        self.connect()
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        svs.defer(self.sock.close)
-        self.sock.connect(self.addr)
-
-    def reconnect(self):
-        self.sock.connect(self.addr)
-
-    def query(self):
-        """The answer, or the errno of the failure (ECONNABORTED for a send
-        that found no destination and SO_ERROR ECONNABORTED)."""
-        self.qid += 1
-        try:
-            self.sock.send(dns_query(self.qid, NAME))
-        except OSError as e:
-            pending = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            svs.log("  (send: %s, SO_ERROR %s)" % (svs.errno_name(e.errno), svs.errno_name(pending)))
-            return pending if e.errno == errno.EDESTADDRREQ and pending else e.errno
-        r, _, _ = select.select([self.sock], [], [], svs.SOCK_TIMEOUT)
-        if not r:
-            raise svs.Fail("no DNS answer from %s within %ss" % (self.addr, svs.SOCK_TIMEOUT))
-        try:
-            return dns_answer(self.sock.recv(512))
-        except OSError as e:
-            return e.errno
+def DnsClient(host=VIP, port=53):
+    return svs_dns.DnsClient(host, port)
 
 
 def server_of(answer):
@@ -125,13 +79,7 @@ def dig():
 def udp_part():
     step("two dnsmasq servers behind UDP %s (rr, default policy udp)" % DNS)
     for port, answer in DNS_PORTS.items():
-        svs.spawn(["dnsmasq", "-k", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                   "--port=%d" % port, "--listen-address=127.0.0.1", "--bind-interfaces",
-                   "--address=/%s/%s" % (NAME, answer), "--user=root", "--group=root",
-                   "--pid-file", "--log-facility=-"])
-    for port in DNS_PORTS:
-        svs.wait_for(lambda: DnsClient("127.0.0.1", port).query() == DNS_PORTS[port], 30,
-                     "dnsmasq on port %d" % port)
+        svs_dns.dnsmasq(port, answer)
     adm_ok("-A", "-u", DNS, "-s", "rr")
     for port in DNS_PORTS:
         adm_ok("-a", "-u", DNS, "-r", rip(port))
