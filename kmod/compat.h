@@ -55,7 +55,7 @@
  */
 #ifdef NL_SET_ERR_MSG_FMT
 #define SVS_EXTACK_KILLED(extack, n) \
-	NL_SET_ERR_MSG_FMT(extack, "terminated %u sockets", n)
+	NL_SET_ERR_MSG_FMT(extack, "sockets terminated: %u", n)
 #else
 #define SVS_EXTACK_KILLED(extack, n) do { } while (0)
 #endif

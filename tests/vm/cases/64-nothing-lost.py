@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Nothing lost: connections established through a service keep working,
 unchanged, whatever happens to the configuration afterwards; only new
-connections see the change. For each event - its real server deleted (-d),
+connections see the change, with `--terminate none` (the default policy
+terminates a deleted server's UDP sockets: case 71). For each event - its real server deleted (-d),
 its service deleted (-D), the table flushed (-C), the module unloaded
-(rmmod) - a fresh configuration gets 4 connections (TCP and connected UDP,
+(rmmod, with `--terminate all`: unloading never terminates) - a fresh configuration gets 4 connections (TCP and connected UDP,
 IPv4 and IPv6) through its services; each exchanges data, the event
 happens, then each exchanges data again and must reach the same real
 server (same server identity, same peer address as before, TCP still
@@ -30,10 +31,11 @@ def svc_of(flow):
     return "-" + proto[0], svs.fmt_addr(vip, vport)
 
 
-def configure():
+def configure(terminate):
     for flow in FLOWS:
         opt, svc = svc_of(flow)
-        adm_ok("-A", opt, svc, "-s", "fixed", quiet=True)   # fixed: the first usable server, A
+        # fixed: the first usable server, A
+        adm_ok("-A", opt, svc, "-s", "fixed", "--terminate", terminate, quiet=True)
         for p in (PORT_A, PORT_B):
             adm_ok("-a", opt, svc, "-r", svs.fmt_addr(flow[3], p), quiet=True)
 
@@ -90,13 +92,18 @@ def new_connect(flow):
     return svs.try_ident(proto, vip, vport, timeout=10)
 
 
+# (what, event, where a new connect goes after it, the services' --terminate):
+# deleting a server terminates its sockets by the policy (case 71), so
+# the configuration events run with `none`; unloading never terminates,
+# whatever the policy: it runs with `all`.
 EVENTS = [
     ("delete its real server (-d)", lambda: [adm_ok("-d", *svc_of(f), "-r", svs.fmt_addr(f[3], PORT_A))
                                             for f in FLOWS],
-     lambda f: svs.fmt_addr(f[3], PORT_B)),
-    ("delete its service (-D)", lambda: [adm_ok("-D", *svc_of(f)) for f in FLOWS], lambda f: "ERR ENETUNREACH"),
-    ("flush (-C)", lambda: adm_ok("-C"), lambda f: "ERR ENETUNREACH"),
-    ("unload the module (rmmod)", lambda: svs.rmmod(timeout=60), lambda f: "ERR ENETUNREACH"),
+     lambda f: svs.fmt_addr(f[3], PORT_B), "none"),
+    ("delete its service (-D)", lambda: [adm_ok("-D", *svc_of(f)) for f in FLOWS], lambda f: "ERR ENETUNREACH",
+     "none"),
+    ("flush (-C)", lambda: adm_ok("-C"), lambda f: "ERR ENETUNREACH", "none"),
+    ("unload the module (rmmod)", lambda: svs.rmmod(timeout=60), lambda f: "ERR ENETUNREACH", "all"),
 ]
 
 
@@ -107,12 +114,12 @@ def main():
             for proto in ("tcp", "udp"):
                 svs.echo_server(proto, host, p)
     total = 0
-    for what, event, after in EVENTS:
-        step("established connections survive: " + what)
+    for what, event, after, terminate in EVENTS:
+        step("established connections survive: %s (--terminate %s)" % (what, terminate))
         if not svs.module_loaded():
             svs.insmod()
         svs.flush()
-        configure()
+        configure(terminate)
         conns = [Conn(f) for f in FLOWS]
         svs.defer(lambda cs=conns: [c.close() for c in cs])
         before = {}

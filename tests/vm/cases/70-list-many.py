@@ -31,10 +31,18 @@ N_CHURN = 1500          # UDP sockets closed and replaced while listings run
 N_TCP = 200
 
 
-def udp_socket():
+def udp_socket(port=0):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if port:
+        s.bind(("127.0.0.1", port))
     s.connect((VIP, UPORT))
     return s
+
+
+# Replacements bind ports below the ephemeral range, each used once: a new
+# socket on the port of one just closed would be a second entry for the
+# same address in a listing that saw the old one (not a duplicate).
+FRESH_PORTS = iter(range(10000, 32000))
 
 
 def local(s):
@@ -99,7 +107,7 @@ def main():
             with lock:
                 i = rnd.randrange(len(churn))
                 churn[i].close()
-                churn[i] = udp_socket()
+                churn[i] = udp_socket(next(FRESH_PORTS))
                 moved[0] += 1
 
     t = threading.Thread(target=churner, daemon=True)

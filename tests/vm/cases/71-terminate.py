@@ -18,12 +18,14 @@ import errno
 import json
 import os
 import socket
+import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import svs  # noqa: E402
 from svs import adm, adm_fail, adm_ok, check, check_eq, step  # noqa: E402
 import svs_dns  # noqa: E402
+import svs_genl as g  # noqa: E402
 from svs_dns import NAME  # noqa: E402
 
 VIP = svs.VIP4
@@ -142,6 +144,30 @@ def udp_part():
     adm_fail("-K", "-u", DNS, "-r", "127.0.0.1:5999", rc=(1, 2), err_re="no such real server")
     adm_fail("-K", "-u", "%s:54" % VIP, rc=(1, 2), err_re="no such service")
     check_eq(adm_ok("-S", "-n"), before, "-S after the rejected commands")
+
+    step("the protocol: DEL_DEST answers with SOCK_VS_ATTR_KILLED (and, on 6.2+, the ACK's text)")
+    c = DnsClient()
+    check(server_of(c.query()) == other, "a socket on %s" % other)
+    adm_ok("-a", "-u", DNS, "-r", "127.0.0.1:5303")
+    nl = g.Genl()
+    svs.defer(nl.close)
+    key = g.svc_attrs(VIP, 53, socket.IPPROTO_UDP)
+    r = nl.cmd("DEL_DEST", g.nest(g.ATTR["SERVICE"], *key) + g.nest(g.ATTR["DEST"], *g.dest_attrs("127.0.0.1", 5303)))
+    check_eq((r.error, len(r.msgs)), (0, 1), "DEL_DEST of a server without sockets: ACK 0 after one reply")
+    check_eq(struct.unpack("=I", g.parse_attrs(r.msgs[0])[g.ATTR["KILLED"]])[0], 0, "its KILLED is 0")
+    host, port = svs.split_addr(other)
+    open_on_other = svs.listing().dest("UDP", DNS, other)["active"]
+    r = nl.cmd("DEL_DEST", g.nest(g.ATTR["SERVICE"], *key) + g.nest(g.ATTR["DEST"], *g.dest_attrs(host, port)))
+    check_eq(r.error, 0, "DEL_DEST of %s" % other)
+    check_eq(struct.unpack("=I", g.parse_attrs(r.msgs[0])[g.ATTR["KILLED"]])[0], open_on_other,
+             "its KILLED is the server's ActiveConn (connected UDP sockets) before")
+    release = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+    if release >= (6, 2):
+        check_eq(r.extack_msg, "sockets terminated: %d" % open_on_other, "the ACK's text")
+    else:
+        check_eq(r.extack_msg, None, "no ACK text before 6.2 (no formatted extended ACKs)")
+    check_eq(c.query(), errno.ECONNABORTED, "the socket is aborted")
+    adm_ok("-a", "-u", DNS, "-r", other)
 
     step("-D and -C terminate by the policy too")
     c = DnsClient()
