@@ -1,23 +1,30 @@
 #!/usr/bin/env python3
-"""Exemptions (issue 14): --skip-uid, --skip-cgroup, --skip-mark. A connect
-that matches a rule is not balanced and reaches the virtual address itself
-(a trap listener on the VIP); everybody else is balanced. Checked for a uid
-range (processes running as those uids), a cgroup v2 and its descendant (a
-process moved there), a mark under a mask (SO_MARK), TCP and connected UDP,
-a balanced UDP socket that reconnects with a skipped mark; -S/-R and --json
-carry the rules; bad input (unknown cgroup, relative path, a 9th rule, an
-inverted uid range, a mark outside its mask) is refused with the table
-unchanged."""
+"""Exemptions (issue 14): a service's SOCK_VS_SVC_ATTR_SKIP rules (a uid
+range, a cgroup v2, a mark under a mask). A connect that matches a rule is
+not balanced and reaches the virtual address itself (a trap listener on the
+VIP); everybody else is balanced. Checked for processes running as the
+skipped uids, a process in the skipped cgroup and in its descendant, sockets
+with a matching SO_MARK, TCP and connected UDP, and a balanced UDP socket
+that reconnects with a skipped mark (handed back). The rules are set with
+the module's generic netlink protocol directly (sockvsadm's --skip-* options
+are not written yet); the dump carries them back; SET_SERVICE without the
+nest keeps them, with an empty one clears them; bad rules (unknown cgroup,
+relative path, a 9th rule, an inverted uid range, a mark outside its mask,
+two kinds in one rule) are refused with the kernel's message and leave the
+service unchanged."""
 
+import errno
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import svs  # noqa: E402
-from svs import adm_fail, adm_ok, check, check_eq, step  # noqa: E402
+import svs_genl as g  # noqa: E402
+from svs import adm_ok, check, check_eq, step  # noqa: E402
 
 VIP = svs.VIP4
 SVC = "%s:80" % VIP
@@ -52,6 +59,51 @@ def ident_marked(mark, proto="tcp"):
         return s.recv(1000).split()[1].decode()
 
 
+SKIP = {k[len("SOCK_VS_SKIP_ATTR_"):]: v for k, v in g.ENUMS["sock_vs_skip_attr"].items()}
+SKIP_RULE = int(svs.uapi_define("SOCK_VS_SKIP_RULE"))
+
+
+def uid_rule(lo, hi=None):
+    return g.nest(SKIP_RULE, g.u32(SKIP["UID_MIN"], lo), *([g.u32(SKIP["UID_MAX"], hi)] if hi is not None else []))
+
+
+def mark_rule(mark, mask=None):
+    return g.nest(SKIP_RULE, g.u32(SKIP["MARK"], mark), *([g.u32(SKIP["MARK_MASK"], mask)] if mask is not None else []))
+
+
+def cgroup_rule(path):
+    return g.nest(SKIP_RULE, g.string(SKIP["CGROUP"], path))
+
+
+class Nl:
+    def __init__(self):
+        self.g = g.Genl()
+        svs.defer(self.g.close)
+
+    def service(self, cmd, proto, rules, sched="rr"):
+        """NEW_SERVICE / SET_SERVICE of VIP:80 with a SKIP nest (None: none)."""
+        attrs = g.svc_attrs(VIP, 80, proto, sched=sched)
+        if rules is not None:
+            attrs.append(g.nest(g.SVC["SKIP"], *rules))
+        return self.g.cmd(cmd, g.nest(g.ATTR["SERVICE"], *attrs))
+
+    def rules(self, proto):
+        """The service's rules, from its dump: [{attr name: value}]."""
+        r = self.g.cmd("GET_SERVICE", g.nest(g.ATTR["SERVICE"], *g.svc_attrs(VIP, 80, proto)))
+        if r.error:
+            raise svs.Fail("GET_SERVICE: %s" % svs.errno_name(-r.error))
+        svc = g.parse_attrs(g.parse_attrs(r.msgs[0])[g.ATTR["SERVICE"]])
+        out = []
+        names = {v: k for k, v in SKIP.items()}
+        for _, rule in g.attr_list(svc.get(g.SVC["SKIP"], b"")):
+            d = {}
+            for t, v in g.parse_attrs(rule).items():
+                d[names[t]] = v.rstrip(b"\0").decode() if names[t] == "CGROUP" else \
+                    struct.unpack("=Q" if len(v) == 8 else "=I", v)[0]
+            out.append(d)
+        return out
+
+
 def main():
     svs.fresh_config()
     svs.add_local_addr(VIP)
@@ -68,8 +120,10 @@ def main():
     svs.defer(os.rmdir, svs.CGROUP2_ROOT + sub)
 
     step("TCP %s with three exemptions" % SVC)
-    rules = ["--skip-uid", "4242-4243", "--skip-cgroup", skipped, "--skip-mark", "0x10/0xf0"]
-    adm_ok("-A", "-t", SVC, "-s", "rr", *rules)
+    nl = Nl()
+    r = nl.service("NEW_SERVICE", socket.IPPROTO_TCP,
+                   [uid_rule(4242, 4243), cgroup_rule(skipped), mark_rule(0x10, 0xf0)])
+    check_eq((r.error, r.extack_msg), (0, None), "NEW_SERVICE with a uid range, a cgroup and a mark")
     for p in PORTS:
         adm_ok("-a", "-t", SVC, "-r", "127.0.0.1:%d" % p)
     check(ident_as() in REAL, "root, outside the cgroups, no mark: balanced")
@@ -83,37 +137,45 @@ def main():
         check_eq(ident_marked(mark), TRAP, "SO_MARK 0x%x (& 0xf0 == 0x10) is not balanced" % mark)
     check(ident_marked(0x20) in REAL, "SO_MARK 0x20 is balanced")
 
-    step("-S, --json and -R carry the rules")
-    saved = adm_ok("-S", "-n")
-    for opt in ("--skip-uid 4242-4243", "--skip-cgroup " + skipped, "--skip-mark 0x10/0xf0"):
-        check(opt in saved, "-S has %r" % opt)
-    doc = json.loads(adm_ok("-L", "-n", "--json"))
-    check_eq(len(doc["services"][0]["skip"]), 3, "--json lists 3 exemptions")
-    adm_ok("-C")
-    adm_ok("-R", input=saved)
-    check_eq(adm_ok("-S", "-n"), saved, "-S after -C and -R of its output")
-    check_eq(ident_as(user=4242), TRAP, "after -R, uid 4242 is still not balanced")
-
-    step("-E replaces the rules; without them it keeps them")
-    adm_ok("-E", "-t", SVC, "-s", "rr")
-    check_eq(adm_ok("-S", "-n"), saved, "-E without exemptions keeps them")
-    adm_ok("-E", "-t", SVC, "-s", "rr", "--skip-mark", "0x20")
-    check(ident_as(user=4242) in REAL, "after -E with other rules, uid 4242 is balanced")
+    step("the dump carries the rules; SET_SERVICE without them keeps them, with others replaces them")
+    want = [{"UID_MIN": 4242, "UID_MAX": 4243},
+            {"CGROUP": skipped, "CGROUP_ID": svs.cgroup_id(skipped)},
+            {"MARK": 0x10, "MARK_MASK": 0xf0}]
+    check_eq(nl.rules(socket.IPPROTO_TCP), want, "GET_SERVICE's SKIP nest")
+    check_eq(nl.service("SET_SERVICE", socket.IPPROTO_TCP, None).error, 0, "SET_SERVICE without SKIP")
+    check_eq(nl.rules(socket.IPPROTO_TCP), want, "the rules stay")
+    check_eq(nl.service("SET_SERVICE", socket.IPPROTO_TCP, [mark_rule(0x20)]).error, 0, "SET_SERVICE: only mark 0x20")
+    check_eq(nl.rules(socket.IPPROTO_TCP), [{"MARK": 0x20, "MARK_MASK": 0xffffffff}], "mark 0x20, mask all ones")
+    check(ident_as(user=4242) in REAL, "now uid 4242 is balanced")
     check_eq(ident_marked(0x20), TRAP, "and SO_MARK 0x20 is not")
+    check_eq(nl.service("SET_SERVICE", socket.IPPROTO_TCP, []).error, 0, "SET_SERVICE with an empty SKIP")
+    check_eq(nl.rules(socket.IPPROTO_TCP), [], "no rules")
+    check(ident_marked(0x20) in REAL, "SO_MARK 0x20 is balanced again")
+    nl.service("SET_SERVICE", socket.IPPROTO_TCP, [mark_rule(0x20)])
 
-    step("bad input leaves the table unchanged")
-    before = adm_ok("-S", "-n")
-    adm_fail("-E", "-t", SVC, "-s", "rr", "--skip-cgroup", "/svs-72-missing", rc=(1, 2), err_re="cgroup")
-    adm_fail("-E", "-t", SVC, "-s", "rr", "--skip-cgroup", "relative/path", rc=(1, 2), err_re="cgroup")
-    adm_fail("-E", "-t", SVC, "-s", "rr", *(["--skip-mark", "1"] * 9), rc=(1, 2), err_re="8")
-    adm_fail("-E", "-t", SVC, "-s", "rr", "--skip-uid", "5-3", rc=(1, 2), err_re="uid")
-    adm_fail("-E", "-t", SVC, "-s", "rr", "--skip-uid", "abc", rc=(1, 2), err_re="uid")
-    adm_fail("-E", "-t", SVC, "-s", "rr", "--skip-mark", "0x1/0x0", rc=(1, 2), err_re="mark")
-    check_eq(adm_ok("-S", "-n"), before, "-S after the rejected commands")
+    step("bad rules are refused with the kernel's message; the service keeps its rules")
+    before = nl.rules(socket.IPPROTO_TCP)
+    bad = [
+        ([cgroup_rule("/svs-72-missing")], errno.ENOENT, "no such cgroup"),
+        ([cgroup_rule("relative/path")], errno.EINVAL, "must start with /"),
+        ([mark_rule(1)] * 9, errno.E2BIG, "at most 8"),
+        ([uid_rule(5, 3)], errno.EINVAL, "uid range"),
+        ([mark_rule(1, 0)], errno.EINVAL, "mark"),
+        ([uid_rule(0xffffffff)], errno.EINVAL, "uid"),
+        ([g.nest(SKIP_RULE, g.u32(SKIP["MARK"], 1), g.u32(SKIP["UID_MIN"], 1))], errno.EINVAL, "one of"),
+    ]
+    for rules, err, msg in bad:
+        r = nl.service("SET_SERVICE", socket.IPPROTO_TCP, rules)
+        check(r.error == -err and msg in (r.extack_msg or ""),
+              "refused: %s (%s)" % (r.extack_msg, svs.errno_name(-r.error)))
+    check_eq(nl.rules(socket.IPPROTO_TCP), before, "the rules are unchanged")
+    check_eq(nl.service("NEW_SERVICE", socket.IPPROTO_UDP, [uid_rule(5, 3)]).error, -errno.EINVAL,
+             "NEW_SERVICE with a bad rule is refused")
+    check("UDP" not in adm_ok("-L", "-n"), "and creates nothing")
 
     step("connected UDP: a skipped mark, and a balanced socket reconnecting with it")
     udp = "%s:80" % VIP
-    adm_ok("-A", "-u", udp, "-s", "rr", "--skip-mark", "0x7")
+    check_eq(nl.service("NEW_SERVICE", socket.IPPROTO_UDP, [mark_rule(7)]).error, 0, "UDP service, mark 7 skipped")
     for p in PORTS:
         adm_ok("-a", "-u", udp, "-r", "127.0.0.1:%d" % p)
     check_eq(ident_marked(0x7, "udp"), TRAP, "a UDP socket with SO_MARK 7 is not balanced")
