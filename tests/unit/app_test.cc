@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -702,6 +703,120 @@ TEST_F(AppTest, RestoreRollsBackATerminatePolicy) {
   ASSERT_EQ(inv.size(), 1U);
   EXPECT_EQ(inv[0].terminate, sockvs::Terminate::kUdp);
   EXPECT_FALSE(inv[0].hash_key.has_value());
+}
+
+TEST_F(AppTest, SkipRulesOnAddEditListSaveRestore) {
+  ok({"-A", "-t", "10.0.0.1:80", "-s", "rr", "--skip-uid", "4242-4243", "--skip-cgroup",
+      "/svs-72-skip", "--skip-mark", "0x10/0xf0"});
+  ok({"-A", "-u", "10.0.0.1:53"});
+  const std::string saved = save();
+  EXPECT_EQ(saved,
+            "-A -t 10.0.0.1:80 -s rr --skip-uid 4242-4243 --skip-cgroup /svs-72-skip "
+            "--skip-mark 0x10/0xf0\n"
+            "-A -u 10.0.0.1:53 -s wrr\n");
+  const std::string listed = ok({"-L", "-n"});
+  EXPECT_NE(listed.find("TCP  10.0.0.1:80 rr skip-uid 4242-4243 skip-cgroup /svs-72-skip "
+                        "skip-mark 0x10/0xf0\n"),
+            std::string::npos)
+      << listed;
+  EXPECT_NE(listed.find("UDP  10.0.0.1:53 wrr\n"), std::string::npos) << listed;
+  ok({"-C"});
+  ok({"-R"}, saved);
+  EXPECT_EQ(save(), saved);  // byte for byte
+  EXPECT_EQ(ok({"-L", "-n"}), listed);
+  // -E without --skip-* keeps them (no nest sent) ...
+  ok({"-E", "-t", "10.0.0.1:80", "-s", "wrr"});
+  EXPECT_EQ(fake.table[0].svc.skip->size(), 3U);
+  // ... with some replaces them ...
+  ok({"-E", "-t", "10.0.0.1:80", "--skip-mark", "0x20"});
+  EXPECT_EQ(save().substr(0, save().find('\n')), "-A -t 10.0.0.1:80 -s wrr --skip-mark 0x20");
+  // ... and --skip-none clears them.
+  ok({"-E", "-t", "10.0.0.1:80", "--skip-none"});
+  EXPECT_FALSE(fake.table[0].svc.skip.has_value());
+  EXPECT_EQ(save().substr(0, save().find('\n')), "-A -t 10.0.0.1:80 -s wrr");
+}
+
+TEST_F(AppTest, SkipUsageErrorsSendNothing) {
+  ok({"-A", "-t", "10.0.0.1:80"});
+  const int before = connects;
+  std::vector<std::string> nine = {"-E", "-t", "10.0.0.1:80"};
+  for (int i = 0; i < 9; ++i) {
+    nine.emplace_back("--skip-uid");
+    nine.push_back(std::to_string(1000 + i));
+  }
+  Result r = run_args(nine);
+  EXPECT_EQ(r.status, kExitUsage);
+  EXPECT_EQ(r.err,
+            "sockvsadm: too many exemptions: at most 8 per service (--skip-uid, --skip-cgroup, "
+            "--skip-mark), 9 given (see 'sockvsadm --help')\n");
+  r = run_args({"-E", "-t", "10.0.0.1:80", "--skip-cgroup", "svs-72-skip"});
+  EXPECT_EQ(r.status, kExitUsage);
+  EXPECT_NE(r.err.find("invalid cgroup path 'svs-72-skip': not an absolute path"),
+            std::string::npos)
+      << r.err;
+  r = run_args({"-E", "-t", "10.0.0.1:80", "--skip-mark", "0x11/0xf0"});
+  EXPECT_EQ(r.status, kExitUsage);
+  EXPECT_NE(r.err.find("mark has bits outside its mask"), std::string::npos) << r.err;
+  EXPECT_EQ(connects, before);
+}
+
+TEST_F(AppTest, SkipErrorsFromTheModuleShowItsMessage) {
+  // ENOENT on NEW/SET_SERVICE is an unknown scheduler only when the
+  // kernel does not say something else.
+  Result r = run_args({"-A", "-t", "10.0.0.1:80", "-s", "rr", "--skip-cgroup", "/missing"});
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_EQ(r.err, "sockvsadm: no such cgroup (v2)\n");
+  EXPECT_TRUE(fake.table.empty());
+  ok({"-A", "-t", "10.0.0.1:80", "--skip-uid", "5"});
+  r = run_args({"-E", "-t", "10.0.0.1:80", "-s", "rr", "--skip-cgroup", "/missing/x"});
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_EQ(r.err, "sockvsadm: no such cgroup (v2)\n");
+  EXPECT_EQ(fake.table[0].svc.skip->size(), 1U);  // unchanged
+  r = run_args({"-E", "-t", "10.0.0.1:80", "-s", "nosuch"});
+  EXPECT_EQ(r.err, "sockvsadm: unknown scheduler 'nosuch'\n");
+  // -R names the line and undoes the earlier ones.
+  r = run_args({"-R"},
+               "-E -t 10.0.0.1:80 --skip-mark 1\n"
+               "-A -t 10.0.0.2:80 --skip-cgroup /missing\n");
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_EQ(r.err,
+            "sockvsadm: line 2: no such cgroup (v2) (nothing was applied: the earlier lines were "
+            "rolled back)\n");
+  EXPECT_EQ(fake.table[0].svc.skip,
+            (std::optional<std::vector<sockvs::SkipRule>>{{sockvs::SkipUid{5, 5}}}));
+}
+
+TEST_F(AppTest, RestoreRollsBackSkipRules) {
+  ok({"-A", "-u", "10.0.0.1:53", "--skip-uid", "7", "--skip-cgroup", "/a"});
+  ok({"-A", "-u", "10.0.0.2:53"});
+  const std::string before = save();
+  const Result r = run_args({"-R"},
+                            "-E -u 10.0.0.1:53 --skip-none\n"
+                            "-E -u 10.0.0.2:53 --skip-mark 0x3/0xf\n"
+                            "-D -u 10.0.0.1:53\n"
+                            "-A -u 10.0.0.2:53\n");
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_NE(r.err.find("line 4: service already exists"), std::string::npos) << r.err;
+  // The rules are back (the deleted service re-created with them, at the end).
+  EXPECT_EQ(save(),
+            "-A -u 10.0.0.2:53 -s wrr\n"
+            "-A -u 10.0.0.1:53 -s wrr --skip-uid 7 --skip-cgroup /a\n");
+  EXPECT_NE(before.find("-A -u 10.0.0.1:53 -s wrr --skip-uid 7 --skip-cgroup /a\n"),
+            std::string::npos);
+  // The inverse of an -E that sets rules: the old ones, or an empty nest
+  // (clear) when there were none; an -E without them changes nothing.
+  auto inv = inverse_of(
+      fake, parse_command(std::vector<std::string>{"-E", "-u", "10.0.0.2:53", "--skip-uid", "1"}));
+  ASSERT_EQ(inv.size(), 1U);
+  EXPECT_EQ(inv[0].skip,
+            (std::optional<std::vector<sockvs::SkipRule>>{std::vector<sockvs::SkipRule>{}}));
+  inv = inverse_of(
+      fake, parse_command(std::vector<std::string>{"-E", "-u", "10.0.0.1:53", "--skip-none"}));
+  ASSERT_EQ(inv.size(), 1U);
+  ASSERT_TRUE(inv[0].skip.has_value());
+  EXPECT_EQ(inv[0].skip->size(), 2U);
+  EXPECT_TRUE(
+      inverse_of(fake, parse_command(std::vector<std::string>{"-E", "-u", "10.0.0.1:53"})).empty());
 }
 
 TEST_F(AppTest, VersionWithAndWithoutModule) {

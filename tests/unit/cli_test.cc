@@ -612,5 +612,159 @@ TEST(Cli, UsageDocumentsTerminateAndKill) {
   }
 }
 
+std::vector<sockvs::SkipRule> rules(std::initializer_list<sockvs::SkipRule> r) { return r; }
+
+std::vector<sockvs::SkipRule> skips(const Command& c) {
+  return c.skip.value_or(std::vector<sockvs::SkipRule>{});
+}
+
+TEST(Cli, SkipOptionsInTheOrderGiven) {
+  const Command c =
+      parse({"-A", "-t", "10.0.0.1:80", "--skip-mark", "0x10/0xf0", "-s", "rr", "--skip-uid",
+             "4242-4243", "--skip-cgroup", "/svs-72-skip", "--skip-uid=0", "--skip-mark", "7"});
+  const std::vector<sockvs::SkipRule> want{sockvs::SkipMark{0x10, 0xf0},
+                                           sockvs::SkipUid{4242, 4243},
+                                           sockvs::SkipCgroup{"/svs-72-skip", 0},
+                                           sockvs::SkipUid{0, 0}, sockvs::SkipMark{7, 0xffffffffU}};
+  ASSERT_TRUE(c.skip.has_value());
+  EXPECT_EQ(*c.skip, want);
+  EXPECT_EQ(c.scheduler, "rr");
+  // -E too; without any --skip-* the rules are left alone (no nest sent).
+  EXPECT_EQ(skips(parse({"-E", "-u", "10.0.0.1:53", "--skip-uid", "1000"})),
+            rules({sockvs::SkipUid{1000, 1000}}));
+  EXPECT_FALSE(parse({"-E", "-u", "10.0.0.1:53", "-s", "rr"}).skip.has_value());
+  EXPECT_FALSE(parse({"-A", "-u", "10.0.0.1:53"}).skip.has_value());
+}
+
+TEST(Cli, SkipNoneClearsTheRules) {
+  const Command c = parse({"-E", "-t", "10.0.0.1:80", "--skip-none"});
+  ASSERT_TRUE(c.skip.has_value());
+  EXPECT_TRUE(c.skip->empty());
+  EXPECT_TRUE(parse({"-A", "-t", "10.0.0.1:80", "--skip-none"}).skip->empty());
+  EXPECT_EQ(usage_error({"-E", "-t", "10.0.0.1:80", "--skip-none", "--skip-uid", "5"}),
+            "option --skip-none cannot be combined with --skip-uid: the --skip-* options given "
+            "replace the exemptions anyway");
+  EXPECT_EQ(usage_error({"-E", "-t", "10.0.0.1:80", "--skip-none=x"}),
+            "option --skip-none takes no value");
+}
+
+TEST(Cli, SkipUidValues) {
+  EXPECT_EQ(skips(parse({"-A", "-t", "10.0.0.1:80", "--skip-uid", "4294967294"})),
+            rules({sockvs::SkipUid{4294967294U, 4294967294U}}));
+  EXPECT_EQ(skips(parse({"-A", "-t", "10.0.0.1:80", "--skip-uid", "7-7"})),
+            rules({sockvs::SkipUid{7, 7}}));
+  for (const char* bad : {"", "-", "5-", "-5", "a", "1-2-3", "0x10", "+5", " 5", "4294967295",
+                          "0-4294967295", "99999999999"}) {
+    EXPECT_EQ(
+        usage_error({"-A", "-t", "10.0.0.1:80", "--skip-uid", bad}),
+        "invalid --skip-uid '" + std::string(bad) + "': expected UID or UID-UID, 0-4294967294")
+        << bad;
+  }
+  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--skip-uid", "5-3"}),
+            "invalid --skip-uid '5-3': uid range ends before it starts");
+}
+
+TEST(Cli, SkipMarkValues) {
+  const auto mark = [](const char* text) {
+    return skips(parse({"-A", "-t", "10.0.0.1:80", "--skip-mark", text}));
+  };
+  using M = sockvs::SkipMark;
+  EXPECT_EQ(mark("16"), rules({M{16, 0xffffffffU}}));
+  EXPECT_EQ(mark("0x10/0xF0"), rules({M{0x10, 0xf0}}));
+  EXPECT_EQ(mark("0X10/240"), rules({M{0x10, 0xf0}}));
+  EXPECT_EQ(mark("0/0"), rules({M{0, 0}}));  // every socket
+  EXPECT_EQ(mark("0xffffffff"), rules({M{0xffffffffU, 0xffffffffU}}));
+  for (const char* bad : {"", "/", "0x", "0x/1", "1/", "x10", "0x1g", "-1", "1/2/3", "0x100000000",
+                          "4294967296", "1 "}) {
+    EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--skip-mark", bad}),
+              "invalid --skip-mark '" + std::string(bad) +
+                  "': expected VALUE or VALUE/MASK, each decimal or 0x hex up to 0xffffffff")
+        << bad;
+  }
+  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--skip-mark", "0x11/0xf0"}),
+            "invalid --skip-mark '0x11/0xf0': mark has bits outside its mask");
+  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--skip-mark", "1/0"}),
+            "invalid --skip-mark '1/0': mark has bits outside its mask");
+}
+
+TEST(Cli, SkipCgroupPaths) {
+  for (const auto& [given, path] :
+       {std::pair{"/x/y", "/x/y"}, std::pair{"/sys/fs/cgroup/x/y", "/x/y"},
+        std::pair{"/sys/fs/cgroup/system.slice/a.service", "/system.slice/a.service"},
+        std::pair{"//x///y/", "/x/y"}, std::pair{"/sys/fs/cgroup", "/"},
+        std::pair{"/sys/fs/cgroup/", "/"}, std::pair{"/", "/"},
+        std::pair{"/sys/fs/cgroupx", "/sys/fs/cgroupx"}, std::pair{"/sys/fs", "/sys/fs"},
+        std::pair{"/a..b/.c", "/a..b/.c"}}) {
+    EXPECT_EQ(skips(parse({"-A", "-t", "10.0.0.1:80", "--skip-cgroup", given})),
+              rules({sockvs::SkipCgroup{path, 0}}))
+        << given;
+    EXPECT_EQ(cgroup_skip_path(given), path) << given;
+  }
+  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--skip-cgroup", ""}),
+            "invalid cgroup path '': empty");
+  for (const char* relative : {"x", "system.slice/a.service", "./x", "sys/fs/cgroup/x"}) {
+    EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--skip-cgroup", relative}),
+              "invalid cgroup path '" + std::string(relative) +
+                  "': not an absolute path (give it from the cgroup v2 root, e.g. "
+                  "/system.slice/x.service, or under /sys/fs/cgroup)")
+        << relative;
+  }
+  for (const char* dots : {"/x/../y", "/..", "/x/.", "/sys/fs/cgroup/../etc", "/./x"}) {
+    EXPECT_EQ(
+        usage_error({"-A", "-t", "10.0.0.1:80", "--skip-cgroup", dots}),
+        "invalid cgroup path '" + std::string(dots) + "': '.' and '..' components are not allowed")
+        << dots;
+  }
+  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--skip-cgroup", "/a b"}),
+            "invalid cgroup path '/a b': blanks are not allowed (-S could not write it for -R)");
+  const std::string longest = "/" + std::string(SOCK_VS_SKIP_CGROUP_PATH_MAX - 2, 'x');
+  EXPECT_EQ(cgroup_skip_path(longest), longest);
+  const std::string too_long = longest + "x";
+  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--skip-cgroup", too_long.c_str()}),
+            "invalid cgroup path '" + too_long + "': cgroup path is longer than 4095 bytes");
+}
+
+TEST(Cli, SkipAtMostEightRules) {
+  std::vector<std::string> args = {"-A", "-t", "10.0.0.1:80"};
+  for (int i = 0; i < SOCK_VS_SKIP_MAX; ++i) {
+    args.emplace_back(i % 2 == 0 ? "--skip-uid" : "--skip-mark");
+    args.push_back(std::to_string(i));
+  }
+  EXPECT_EQ(parse_command(args).skip->size(), 8U);
+  args.emplace_back("--skip-cgroup");
+  args.emplace_back("/x");
+  try {
+    parse_command(args);
+    ADD_FAILURE() << "9 rules accepted";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(),
+                 "too many exemptions: at most 8 per service (--skip-uid, --skip-cgroup, "
+                 "--skip-mark), 9 given");
+  }
+}
+
+TEST(Cli, SkipOptionsOnlyOnServiceCommands) {
+  EXPECT_EQ(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--skip-uid", "5"}),
+            "option --skip-uid is not valid with -a");
+  EXPECT_EQ(usage_error({"-D", "-t", "10.0.0.1:80", "--skip-cgroup", "/x"}),
+            "option --skip-cgroup is not valid with -D");
+  EXPECT_EQ(usage_error({"-K", "-t", "10.0.0.1:80", "--skip-mark", "1"}),
+            "option --skip-mark is not valid with -K");
+  EXPECT_EQ(usage_error({"-L", "--skip-none"}), "option --skip-none is not valid with -L");
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "--skip-uid"}).find("needs a value"),
+            std::string::npos);
+}
+
+TEST(Cli, UsageDocumentsExemptions) {
+  const std::string u = usage_text();
+  for (const char* text :
+       {"--skip-uid UID[-UID]", "--skip-cgroup PATH", "--skip-mark VALUE[/MASK]", "--skip-none",
+        "fsuid", "descendants", "SO_MARK", "at most 8", "/sys/fs/cgroup",
+        "skip-uid 4242-4243 skip-cgroup /x skip-mark 0x10/0xf0",
+        R"("skip":[{"uid":[4242,4243]})"}) {
+    EXPECT_NE(u.find(text), std::string::npos) << text;
+  }
+}
+
 }  // namespace
 }  // namespace sockvsadm

@@ -29,6 +29,30 @@ TEST(KernelError, FixedMessages) {
   EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_SET_SERVICE, ENOENT, ""), "unknown scheduler");
 }
 
+TEST(KernelError, ExemptionErrorsShowTheKernelsMessage) {
+  // ENOENT on NEW/SET_SERVICE is an unknown scheduler unless the kernel
+  // says otherwise: a cgroup of an exemption that does not exist.
+  for (const std::uint8_t cmd : {SOCK_VS_CMD_NEW_SERVICE, SOCK_VS_CMD_SET_SERVICE}) {
+    EXPECT_EQ(describe_kernel_error(cmd, ENOENT, "no such cgroup (v2)", "rr"),
+              "no such cgroup (v2)");
+    EXPECT_EQ(describe_kernel_error(cmd, ENOENT, "no such cgroup (v2)"), "no such cgroup (v2)");
+    EXPECT_EQ(describe_kernel_error(cmd, ENOENT, "unknown scheduler", "foo"),
+              "unknown scheduler 'foo'");
+    EXPECT_EQ(describe_kernel_error(cmd, ENOENT, "", "foo"), "unknown scheduler 'foo'");
+    EXPECT_EQ(describe_kernel_error(cmd, ENOTDIR, "no such cgroup (v2)", "rr"),
+              "no such cgroup (v2)");
+    EXPECT_EQ(describe_kernel_error(cmd, E2BIG, "too many exemptions (at most 8)"),
+              "too many exemptions (at most 8)");
+    EXPECT_EQ(describe_kernel_error(cmd, EINVAL, "uid not mapped in the user namespace"),
+              "uid not mapped in the user namespace");
+    EXPECT_EQ(describe_kernel_error(cmd, EINVAL, "cgroup path must start with /"),
+              "cgroup path must start with /");
+  }
+  const Error e = kernel_error(SOCK_VS_CMD_NEW_SERVICE, ENOENT, "no such cgroup (v2)", "wrr");
+  EXPECT_EQ(e.code(), ENOENT);
+  EXPECT_STREQ(e.what(), "no such cgroup (v2)");
+}
+
 TEST(KernelError, PermissionDenied) {
   EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_FLUSH, EPERM, ""),
             "permission denied: changing sock_vs needs CAP_NET_ADMIN");

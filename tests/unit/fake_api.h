@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "sockvs/client.h"
@@ -56,6 +57,9 @@ class FakeApi : public Api {
     stored.shard_policy = svc.shard_policy.value_or(kDefaultShardPolicy);
     stored.terminate = svc.terminate.value_or(kDefaultTerminate);
     stored.flags = svc.flags;
+    if (svc.skip) {
+      stored.skip = checked_skip(SOCK_VS_CMD_NEW_SERVICE, *svc.skip, svc.sched_name);
+    }
     table.push_back(Entry{stored, {}});
   }
 
@@ -63,6 +67,11 @@ class FakeApi : public Api {
     enter("edit_service");
     Entry& e = must_find(SOCK_VS_CMD_SET_SERVICE, svc.key());
     check_sched(SOCK_VS_CMD_SET_SERVICE, svc.sched_name);
+    std::optional<std::vector<SkipRule>> skip = e.svc.skip;
+    if (svc.skip) {
+      skip = checked_skip(SOCK_VS_CMD_SET_SERVICE, *svc.skip, svc.sched_name);
+    }
+    e.svc.skip = std::move(skip);
     if (!svc.sched_name.empty()) {
       e.svc.sched_name = svc.sched_name;
     }
@@ -245,6 +254,33 @@ class FakeApi : public Api {
     if (!name.empty() && std::find(known.begin(), known.end(), name) == known.end()) {
       throw kernel_error(cmd, ENOENT, "unknown scheduler", name);
     }
+  }
+
+  // A SKIP nest as the module stores it: nullopt for none (the dump then
+  // has no nest), a cgroup rule with an id; refused like the module (a
+  // path under /missing is a cgroup that does not exist).  Errors go
+  // through kernel_error with the scheduler's name, as Client does.
+  static std::optional<std::vector<SkipRule>> checked_skip(std::uint8_t cmd,
+                                                           std::vector<SkipRule> rules,
+                                                           const std::string& sched) {
+    if (rules.size() > SOCK_VS_SKIP_MAX) {
+      throw kernel_error(cmd, E2BIG, "too many exemptions (at most 8)", sched);
+    }
+    for (auto& rule : rules) {
+      if (!skip_rule_problem(rule).empty()) {
+        throw kernel_error(cmd, EINVAL, skip_rule_problem(rule), sched);
+      }
+      if (auto* cgroup = std::get_if<SkipCgroup>(&rule)) {
+        if (cgroup->path.starts_with("/missing")) {
+          throw kernel_error(cmd, ENOENT, "no such cgroup (v2)", sched);
+        }
+        cgroup->id = 1000 + cgroup->path.size();
+      }
+    }
+    if (rules.empty()) {
+      return std::nullopt;
+    }
+    return rules;
   }
 
   // The optional settings of `given` over `d`, checked like the module.

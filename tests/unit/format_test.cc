@@ -337,6 +337,51 @@ TEST(FormatHelpers, SocketsTextAndServiceLabel) {
             "TCP 10.0.0.1:80");
 }
 
+TEST(FormatHelpers, SkipValues) {
+  EXPECT_EQ(skip_value(sockvs::SkipUid{4242, 4243}), "4242-4243");
+  EXPECT_EQ(skip_value(sockvs::SkipUid{0, 0}), "0");
+  EXPECT_EQ(skip_value(sockvs::SkipUid{4294967294U, 4294967294U}), "4294967294");
+  EXPECT_EQ(skip_value(sockvs::SkipCgroup{"/system.slice/a.service", 99}),
+            "/system.slice/a.service");
+  EXPECT_EQ(skip_value(sockvs::SkipMark{0x10, 0xf0}), "0x10/0xf0");
+  EXPECT_EQ(skip_value(sockvs::SkipMark{0xABC, 0xffffffffU}), "0xabc");  // lowercase, no /MASK
+  EXPECT_EQ(skip_value(sockvs::SkipMark{0, 0}), "0x0/0x0");
+  EXPECT_EQ(skip_value(sockvs::SkipMark{0xffffffffU, 0xffffffffU}), "0xffffffff");
+}
+
+TEST(FormatList, SkipRulesAreFlagsInTheirOrder) {
+  auto svc = service(IPPROTO_TCP, "10.0.0.1", 80, "rr");
+  svc.skip = std::vector<sockvs::SkipRule>{sockvs::SkipUid{4242, 4243},
+                                           sockvs::SkipCgroup{"/svs-72-skip", 5},
+                                           sockvs::SkipMark{0x10, 0xf0}};
+  EXPECT_EQ(service_flags(svc), " skip-uid 4242-4243 skip-cgroup /svs-72-skip skip-mark 0x10/0xf0");
+  EXPECT_EQ(skip_words(svc, "--"),
+            " --skip-uid 4242-4243 --skip-cgroup /svs-72-skip --skip-mark 0x10/0xf0");
+  auto other = service(IPPROTO_UDP, "10.0.0.1", 53, "wrr");
+  other.terminate = sockvs::Terminate::kAll;
+  other.flags = SOCK_VS_SVC_F_REAL_PEERNAME;
+  other.skip = std::vector<sockvs::SkipRule>{sockvs::SkipMark{7}, sockvs::SkipUid{0, 0}};
+  auto none = service(IPPROTO_UDP, "10.0.0.2", 53, "rr");
+  none.skip = std::vector<sockvs::SkipRule>{};  // no rules: nothing shown
+  const std::vector<ServiceEntry> entries{{svc, {}}, {other, {}}, {none, {}}};
+  const std::string out = format_list(kInfo, entries, {});
+  EXPECT_EQ(
+      line(out, 3),
+      "TCP  10.0.0.1:80 rr skip-uid 4242-4243 skip-cgroup /svs-72-skip skip-mark 0x10/0xf0\n");
+  EXPECT_EQ(line(out, 4),
+            "UDP  10.0.0.1:53 wrr terminate all real-peername skip-mark 0x7 skip-uid 0\n");
+  EXPECT_EQ(line(out, 5), "UDP  10.0.0.2:53 rr\n");
+  EXPECT_EQ(
+      format_save(entries),
+      "-A -t 10.0.0.1:80 -s rr --skip-uid 4242-4243 --skip-cgroup /svs-72-skip "
+      "--skip-mark 0x10/0xf0\n"
+      "-A -u 10.0.0.1:53 -s wrr --terminate all --real-peername --skip-mark 0x7 --skip-uid 0\n"
+      "-A -u 10.0.0.2:53 -s rr\n");
+  // The --stats view has no flags.
+  EXPECT_EQ(line(format_list(kInfo, entries, ListOptions{true, false}), 3),
+            "TCP  10.0.0.1:80                         0        0         0        0\n");
+}
+
 TEST(FormatSave, OnlyNonDefaultOptions) {
   auto d1 = dest("192.168.1.5", 6380, 2);
   d1.u_threshold = 100;

@@ -6,8 +6,10 @@
 
 #include <cerrno>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "app.h"
@@ -17,6 +19,7 @@ namespace sockvsadm {
 namespace {
 
 using sockvs::testing::FakeApi;
+using Json = nlohmann::json;
 
 sockvs::Address addr(const char* text) { return sockvs::Address::parse(text).value(); }
 
@@ -267,6 +270,127 @@ TEST(Json, TerminatePolicyRoundTrips) {
   }
 }
 
+std::vector<ServiceEntry> skip_sample() {
+  ServiceEntry a;
+  a.service = sockvs::Service::from_key({IPPROTO_TCP, addr("10.0.0.1"), 80}, "rr");
+  a.service.skip = std::vector<sockvs::SkipRule>{sockvs::SkipUid{4242, 4243},
+                                                 sockvs::SkipCgroup{"/svs-72-skip", 31},
+                                                 sockvs::SkipMark{0x10, 0xf0}};
+  return {a};
+}
+
+TEST(Json, SkipRulesAreObjectsInOrder) {
+  const std::string saved = format_json(skip_sample(), JsonView{});
+  EXPECT_NE(saved.find(R"("terminate": "udp",
+      "skip": [
+        {
+          "uid": [
+            4242,
+            4243
+          ]
+        },
+        {
+          "cgroup": "/svs-72-skip"
+        },
+        {
+          "mark": 16,
+          "mask": 240
+        }
+      ],
+      "dests": [])"),
+            std::string::npos)
+      << saved;
+  // -L adds the cgroup's id; -S does not.
+  EXPECT_EQ(saved.find("cgroup_id"), std::string::npos) << saved;
+  const std::string listed = format_json(skip_sample(), JsonView{true, false});
+  EXPECT_NE(listed.find(R"("cgroup": "/svs-72-skip",
+          "cgroup_id": 31)"),
+            std::string::npos)
+      << listed;
+  // Both read back the same rules (the id is output only).
+  auto want = skip_sample();
+  std::get<sockvs::SkipCgroup>(want[0].service.skip->at(1)).id = 0;
+  EXPECT_EQ(parse_json(saved).at(0).service.skip, want[0].service.skip);
+  EXPECT_EQ(parse_json(listed).at(0).service.skip, want[0].service.skip);
+  // Without rules there is no "skip" key.
+  auto plain = skip_sample();
+  plain[0].service.skip.reset();
+  EXPECT_EQ(format_json(plain, JsonView{}).find("skip"), std::string::npos);
+  plain[0].service.skip.emplace();
+  EXPECT_EQ(format_json(plain, JsonView{}).find("skip"), std::string::npos);
+}
+
+TEST(Json, SkipRulesReadBack) {
+  const auto rules_of = [](const std::string& skip) {
+    const auto entries = parse_json(
+        R"({"version": 1, "services": [{"protocol": "udp", "address": "10.0.0.1", "port": 53, )"
+        R"("skip": )" +
+        skip + "}]}");
+    return entries.at(0).service.skip;
+  };
+  using Rules = std::vector<sockvs::SkipRule>;
+  EXPECT_EQ(rules_of("[]"), Rules{});  // given, empty: no rules (-E: cleared)
+  EXPECT_EQ(rules_of(R"([{"uid": [5]}, {"mark": 7}, {"cgroup": "/sys/fs/cgroup/a//b/"}])"),
+            (Rules{sockvs::SkipUid{5, 5}, sockvs::SkipMark{7, 0xffffffffU},
+                   sockvs::SkipCgroup{"/a/b", 0}}));
+  EXPECT_EQ(rules_of(R"([{"uid": [0, 4294967294]}, {"mark": 0, "mask": 0}])"),
+            (Rules{sockvs::SkipUid{0, 4294967294U}, sockvs::SkipMark{0, 0}}));
+  // -R --json turns them into the -A line's rules.
+  const JsonRules rules = json_rules(parse_json(format_json(skip_sample(), JsonView{})));
+  ASSERT_EQ(rules.lines.size(), 1U);
+  ASSERT_TRUE(rules.lines[0].command.skip.has_value());
+  EXPECT_EQ(rules.lines[0].command.skip->size(), 3U);
+  EXPECT_FALSE(json_rules(parse_json(R"({"version": 1, "services": [
+    {"protocol": "udp", "address": "10.0.0.1", "port": 53}]})"))
+                   .lines[0]
+                   .command.skip.has_value());
+}
+
+TEST(Json, BadSkipRulesNameTheirPlace) {
+  const auto skip = [](const std::string& rules) {
+    return error_of(
+        R"({"version": 1, "services": [{"protocol": "tcp", "address": "10.0.0.1", "port": 80, )"
+        R"("skip": )" +
+        rules + "}]}");
+  };
+  const std::string one_of =
+      R"(an exemption is one of {"uid": [MIN, MAX]}, {"cgroup": "/PATH"}, {"mark": N, "mask": N})";
+  EXPECT_EQ(skip("{}"), "JSON services[0].skip: expected an array, got object");
+  EXPECT_EQ(skip("[1]"), "JSON services[0].skip[0]: expected an object, got number");
+  EXPECT_EQ(skip("[{}]"), "JSON services[0].skip[0]: " + one_of);
+  EXPECT_EQ(skip(R"([{"uid": [1], "mark": 1}])"), "JSON services[0].skip[0]: " + one_of);
+  EXPECT_EQ(skip(R"([{"mark": 1}, {"mask": 1}])"), "JSON services[0].skip[1]: " + one_of);
+  EXPECT_EQ(skip(R"([{"uid": [1], "gid": 1}])"), "JSON services[0].skip[0]: unknown key 'gid'");
+  EXPECT_EQ(skip(R"([{"uid": 5}])"), "JSON services[0].skip[0].uid: expected an array, got number");
+  EXPECT_EQ(skip(R"([{"uid": []}])"), "JSON services[0].skip[0].uid: expected [MIN, MAX] or [UID]");
+  EXPECT_EQ(skip(R"([{"uid": [1, 2, 3]}])"),
+            "JSON services[0].skip[0].uid: expected [MIN, MAX] or [UID]");
+  EXPECT_EQ(skip(R"([{"uid": [1, 4294967295]}])"),
+            "JSON services[0].skip[0].uid[1]: 4294967295 out of range 0-4294967294");
+  EXPECT_EQ(skip(R"([{"uid": [5, 3]}])"),
+            "JSON services[0].skip[0]: uid range ends before it starts");
+  EXPECT_EQ(skip(R"([{"mark": 17, "mask": 240}])"),
+            "JSON services[0].skip[0]: mark has bits outside its mask");
+  EXPECT_EQ(skip(R"([{"mark": 4294967296}])"),
+            "JSON services[0].skip[0].mark: 4294967296 out of range 0-4294967295");
+  EXPECT_EQ(skip(R"([{"mark": "0x10"}])"),
+            "JSON services[0].skip[0].mark: expected an integer 0-4294967295, got string");
+  EXPECT_EQ(skip(R"([{"cgroup": "x"}])"),
+            "JSON services[0].skip[0].cgroup: invalid cgroup path 'x': not an absolute path (give "
+            "it from the cgroup v2 root, e.g. /system.slice/x.service, or under /sys/fs/cgroup)");
+  EXPECT_EQ(skip(R"([{"cgroup": "/a/../b"}])"),
+            "JSON services[0].skip[0].cgroup: invalid cgroup path '/a/../b': '.' and '..' "
+            "components are not allowed");
+  EXPECT_EQ(skip(R"([{"cgroup": 5}])"),
+            "JSON services[0].skip[0].cgroup: expected a string, got number");
+  std::string nine = "[";
+  for (int i = 0; i < 9; ++i) {
+    nine += std::string(i == 0 ? "" : ", ") + R"({"mark": )" + std::to_string(i) + "}";
+  }
+  EXPECT_EQ(skip(nine + "]"),
+            "JSON services[0].skip: too many exemptions: at most 8 per service, 9 given");
+}
+
 TEST(Json, SyntaxErrorsSayLineAndColumn) {
   EXPECT_EQ(error_of("{\"version\": 1,\n \"services\": [}\n"),
             "JSON parse error at line 2, column 15: syntax error while parsing value - "
@@ -487,6 +611,32 @@ TEST_F(JsonAppTest, ModuleRejectionRollsBack) {
   EXPECT_NE(r.err.find("the earlier lines were rolled back"), std::string::npos) << r.err;
   ASSERT_EQ(fake.table.size(), 1U);
   EXPECT_EQ(fake.table[0].svc.addr, addr("10.0.0.1"));
+}
+
+TEST_F(JsonAppTest, SkipRulesListSaveClearRestore) {
+  ok({"-A", "-t", "10.0.0.1:80", "-s", "rr", "--skip-uid", "4242-4243", "--skip-cgroup",
+      "/sys/fs/cgroup/svs-72-skip", "--skip-mark", "0x10/0xf0"});
+  ok({"-a", "-t", "10.0.0.1:80", "-r", "127.0.0.1:9281"});
+  ok({"-A", "-u", "10.0.0.1:53"});
+  const std::string listed = ok({"-L", "-n", "--json"});
+  const Json doc = Json::parse(listed);
+  ASSERT_EQ(doc["services"][0]["skip"].size(), 3U) << listed;  // what case 72 checks
+  EXPECT_EQ(doc["services"][0]["skip"][0]["uid"], Json::array({4242, 4243}));
+  EXPECT_EQ(doc["services"][0]["skip"][1]["cgroup"], "/svs-72-skip");
+  EXPECT_TRUE(doc["services"][0]["skip"][1].contains("cgroup_id"));
+  EXPECT_EQ(doc["services"][0]["skip"][2]["mark"], 16);
+  EXPECT_EQ(doc["services"][0]["skip"][2]["mask"], 240);
+  EXPECT_FALSE(doc["services"][1].contains("skip"));
+  const std::string saved = ok({"-S", "--json"});
+  const std::string text_saved = ok({"-S", "-n"});
+  ok({"-C"});
+  ok({"-R", "--json"}, saved);
+  EXPECT_EQ(ok({"-S", "--json"}), saved);
+  EXPECT_EQ(ok({"-S", "-n"}), text_saved);
+  EXPECT_EQ(ok({"-L", "-n", "--json"}), listed);
+  ok({"-C"});
+  ok({"-R", "--json"}, listed);
+  EXPECT_EQ(ok({"-S", "--json"}), saved);
 }
 
 TEST_F(JsonAppTest, JsonOnlyWhereItMeansSomething) {

@@ -3,8 +3,10 @@
 
 #include <linux/sock_vs.h>
 
+#include <array>
 #include <cerrno>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "nl_test_util.h"
@@ -452,6 +454,125 @@ TEST(BuildRequest, KillRejectsNoneAndBadInput) {
   ServiceKey no_port = tcp_key();
   no_port.port = 0;
   EXPECT_EQ(error_code([&] { build_kill(kFamily, no_port, std::nullopt, std::nullopt); }), EINVAL);
+}
+
+// The entries of a request's SKIP nest: {type, flags, attributes by type}.
+struct SkipEntry {
+  int type = 0;
+  bool nested_flag = false;
+  std::array<nlattr*, SOCK_VS_SKIP_ATTR_MAX + 1> tb{};
+  int count = 0;  // attributes in the entry
+};
+
+std::vector<SkipEntry> skip_entries(nlattr* skip) {
+  std::vector<SkipEntry> out;
+  nlattr* pos = nullptr;
+  int rem = 0;
+  nla_for_each_nested(pos, skip, rem) {
+    SkipEntry e;
+    e.type = nla_type(pos);
+    e.nested_flag = (pos->nla_type & NLA_F_NESTED) != 0;
+    nla_parse_nested(e.tb.data(), SOCK_VS_SKIP_ATTR_MAX, pos, nullptr);
+    e.count = testing::count_attrs(static_cast<nlattr*>(nla_data(pos)), nla_len(pos));
+    out.push_back(e);
+  }
+  return out;
+}
+
+TEST(BuildRequest, ServiceSkipNestInOrder) {
+  Service svc = Service::from_key(tcp_key(), "rr");
+  svc.skip = std::vector<SkipRule>{SkipUid{4242, 4243}, SkipCgroup{"/svs-72-skip", 77},
+                                   SkipMark{0x10, 0xf0}, SkipUid{5, 5}, SkipMark{7}};
+  for (auto* build : {&build_new_service, &build_set_service}) {
+    const auto msg = (*build)(kFamily, svc);
+    const Parsed p = parse_request(msg);
+    expect_key(p, tcp_key());
+    ASSERT_NE(p.svc[SOCK_VS_SVC_ATTR_SKIP], nullptr);
+    EXPECT_NE(p.svc[SOCK_VS_SVC_ATTR_SKIP]->nla_type & NLA_F_NESTED, 0);  // strict parsing
+    const auto e = skip_entries(p.svc[SOCK_VS_SVC_ATTR_SKIP]);
+    ASSERT_EQ(e.size(), 5U);
+    for (const auto& entry : e) {
+      EXPECT_EQ(entry.type, SOCK_VS_SKIP_RULE);
+      EXPECT_TRUE(entry.nested_flag);
+      EXPECT_EQ(entry.count, entry.tb[SOCK_VS_SKIP_ATTR_CGROUP] != nullptr ? 1 : 2);
+    }
+    EXPECT_EQ(nla_get_u32(e[0].tb[SOCK_VS_SKIP_ATTR_UID_MIN]), 4242U);
+    EXPECT_EQ(nla_get_u32(e[0].tb[SOCK_VS_SKIP_ATTR_UID_MAX]), 4243U);
+    ASSERT_NE(e[1].tb[SOCK_VS_SKIP_ATTR_CGROUP], nullptr);
+    EXPECT_EQ(attr_string(e[1].tb[SOCK_VS_SKIP_ATTR_CGROUP]), "/svs-72-skip");
+    EXPECT_EQ(nla_len(e[1].tb[SOCK_VS_SKIP_ATTR_CGROUP]), 13);  // NUL-terminated
+    EXPECT_EQ(e[1].tb[SOCK_VS_SKIP_ATTR_CGROUP_ID], nullptr);  // output only: the module rejects it
+    EXPECT_EQ(nla_get_u32(e[2].tb[SOCK_VS_SKIP_ATTR_MARK]), 0x10U);
+    EXPECT_EQ(nla_get_u32(e[2].tb[SOCK_VS_SKIP_ATTR_MARK_MASK]), 0xf0U);
+    EXPECT_EQ(nla_get_u32(e[3].tb[SOCK_VS_SKIP_ATTR_UID_MIN]), 5U);
+    EXPECT_EQ(nla_get_u32(e[3].tb[SOCK_VS_SKIP_ATTR_UID_MAX]), 5U);
+    EXPECT_EQ(nla_get_u32(e[4].tb[SOCK_VS_SKIP_ATTR_MARK]), 7U);
+    EXPECT_EQ(nla_get_u32(e[4].tb[SOCK_VS_SKIP_ATTR_MARK_MASK]), 0xffffffffU);
+  }
+}
+
+TEST(BuildRequest, ServiceSkipAbsentKeepsEmptyClears) {
+  Service svc = Service::from_key(udp6_key(), "rr");
+  for (auto* build : {&build_new_service, &build_set_service}) {
+    svc.skip.reset();
+    auto msg = (*build)(kFamily, svc);
+    Parsed p = parse_request(msg);
+    EXPECT_EQ(p.svc[SOCK_VS_SVC_ATTR_SKIP], nullptr);  // SET: the rules stay
+    svc.skip.emplace();
+    msg = (*build)(kFamily, svc);
+    p = parse_request(msg);
+    ASSERT_NE(p.svc[SOCK_VS_SVC_ATTR_SKIP], nullptr);  // an empty nest: no rules
+    EXPECT_EQ(nla_len(p.svc[SOCK_VS_SVC_ATTR_SKIP]), 0);
+    EXPECT_NE(p.svc[SOCK_VS_SVC_ATTR_SKIP]->nla_type & NLA_F_NESTED, 0);
+  }
+}
+
+TEST(BuildRequest, ServiceSkipRejectsBadRulesAndMoreThanEight) {
+  Service svc = Service::from_key(tcp_key(), "rr");
+  svc.skip = std::vector<SkipRule>(SOCK_VS_SKIP_MAX, SkipMark{1});
+  EXPECT_NO_THROW(build_new_service(kFamily, svc));
+  svc.skip->push_back(SkipUid{1, 2});
+  EXPECT_EQ(error_code([&] { build_new_service(kFamily, svc); }), E2BIG);
+  EXPECT_EQ(error_code([&] { build_set_service(kFamily, svc); }), E2BIG);
+  for (const SkipRule& bad : std::vector<SkipRule>{
+           SkipUid{5, 3}, SkipUid{0, 4294967295U}, SkipMark{0x11, 0xf0}, SkipCgroup{"", 0},
+           SkipCgroup{"x/y", 0}, SkipCgroup{std::string("/a\0b", 4), 0},
+           SkipCgroup{"/" + std::string(SOCK_VS_SKIP_CGROUP_PATH_MAX - 1, 'x'), 0}}) {
+    svc.skip = std::vector<SkipRule>{SkipUid{1, 1}, bad};
+    try {
+      build_set_service(kFamily, svc);
+      ADD_FAILURE() << "accepted a bad " << skip_kind(bad) << " rule";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), EINVAL);
+      EXPECT_EQ(std::string(e.what()), "invalid exemption (" + std::string(skip_kind(bad)) +
+                                           "): " + skip_rule_problem(bad));
+    }
+  }
+}
+
+TEST(Types, SkipKindsAndProblems) {
+  EXPECT_EQ(skip_kind(SkipUid{1, 2}), "uid");
+  EXPECT_EQ(skip_kind(SkipCgroup{"/x", 0}), "cgroup");
+  EXPECT_EQ(skip_kind(SkipMark{1}), "mark");
+  EXPECT_EQ(SkipMark{}.mask, kSkipMarkMaskAll);
+  EXPECT_EQ(skip_rule_problem(SkipUid{0, kSkipUidMax}), "");
+  EXPECT_EQ(skip_rule_problem(SkipUid{7, 7}), "");
+  EXPECT_EQ(skip_rule_problem(SkipUid{8, 7}), "uid range ends before it starts");
+  EXPECT_EQ(skip_rule_problem(SkipUid{4294967295U, 4294967295U}), "uid out of range 0-4294967294");
+  EXPECT_EQ(skip_rule_problem(SkipMark{0, 0}), "");
+  EXPECT_EQ(skip_rule_problem(SkipMark{0x10, 0xf0}), "");
+  EXPECT_EQ(skip_rule_problem(SkipMark{1, 0}), "mark has bits outside its mask");
+  EXPECT_EQ(skip_rule_problem(SkipCgroup{"/", 0}), "");
+  EXPECT_EQ(skip_rule_problem(SkipCgroup{"", 0}), "cgroup path is empty");
+  EXPECT_EQ(skip_rule_problem(SkipCgroup{"rel", 0}), "cgroup path must start with /");
+  EXPECT_EQ(skip_rule_problem(SkipCgroup{std::string("/\0", 2), 0}),
+            "cgroup path holds a NUL byte");
+  EXPECT_EQ(
+      skip_rule_problem(SkipCgroup{"/" + std::string(SOCK_VS_SKIP_CGROUP_PATH_MAX - 2, 'x'), 0}),
+      "");
+  EXPECT_EQ(
+      skip_rule_problem(SkipCgroup{"/" + std::string(SOCK_VS_SKIP_CGROUP_PATH_MAX - 1, 'x'), 0}),
+      "cgroup path is longer than 4095 bytes");
 }
 
 TEST(Types, TerminateNames) {

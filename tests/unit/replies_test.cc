@@ -298,6 +298,81 @@ TEST(ParseReply, KilledMissingOrMalformedIsEPROTO) {
   EXPECT_EQ(parse_error_code([] { parse_killed_reply(nullptr); }), EPROTO);
 }
 
+TEST(ParseReply, ServiceSkipRulesInOrder) {
+  const Service s = parse_service_with([](ReplyBuilder& b) {
+    b.nest(SOCK_VS_SVC_ATTR_SKIP)
+        .nest(SOCK_VS_SKIP_RULE)
+        .u32(SOCK_VS_SKIP_ATTR_UID_MIN, 4242)
+        .u32(SOCK_VS_SKIP_ATTR_UID_MAX, 4243)
+        .end()
+        .nest(SOCK_VS_SKIP_RULE)
+        .str(SOCK_VS_SKIP_ATTR_CGROUP, "/svs-72-skip")
+        .u64(SOCK_VS_SKIP_ATTR_CGROUP_ID, 12345678901ULL)
+        .end()
+        .nest(SOCK_VS_SKIP_RULE)
+        .u32(SOCK_VS_SKIP_ATTR_MARK, 0x10)
+        .u32(SOCK_VS_SKIP_ATTR_MARK_MASK, 0xf0)
+        .end()
+        .end();
+  });
+  const std::vector<SkipRule> want{SkipUid{4242, 4243}, SkipCgroup{"/svs-72-skip", 12345678901ULL},
+                                   SkipMark{0x10, 0xf0}};
+  ASSERT_TRUE(s.skip.has_value());
+  EXPECT_EQ(*s.skip, want);
+  EXPECT_EQ(s.sched_name, "mh");  // the rest of the service is read as before
+}
+
+TEST(ParseReply, ServiceSkipDefaultsAndUnknownEntries) {
+  const Service s = parse_service_with([](ReplyBuilder& b) {
+    b.nest(SOCK_VS_SVC_ATTR_SKIP)
+        .nest(SOCK_VS_SKIP_RULE)
+        .u32(SOCK_VS_SKIP_ATTR_UID_MIN, 7)  // no UID_MAX: the single uid
+        .end()
+        .nest(SOCK_VS_SKIP_RULE + 1)  // not a rule: skipped
+        .u32(SOCK_VS_SKIP_ATTR_MARK, 1)
+        .end()
+        .nest(SOCK_VS_SKIP_RULE)
+        .u32(SOCK_VS_SKIP_ATTR_MARK, 3)  // no MARK_MASK: all ones
+        .end()
+        .nest(SOCK_VS_SKIP_RULE)
+        .u32(SOCK_VS_SKIP_ATTR_MAX + 1, 9)  // a kind from a newer module: skipped
+        .end()
+        .nest(SOCK_VS_SKIP_RULE)
+        .str(SOCK_VS_SKIP_ATTR_CGROUP, "/x")  // without its id
+        .end()
+        .end();
+  });
+  const std::vector<SkipRule> want{SkipUid{7, 7}, SkipMark{3, 0xffffffffU}, SkipCgroup{"/x", 0}};
+  ASSERT_TRUE(s.skip.has_value());
+  EXPECT_EQ(*s.skip, want);
+  // No nest: the service has no rules.
+  EXPECT_FALSE(parse_service_with([](ReplyBuilder&) {}).skip.has_value());
+}
+
+TEST(ParseReply, ServiceSkipMalformedIsEPROTO) {
+  EXPECT_EQ(parse_error_code([] {
+              parse_service_with([](ReplyBuilder& b) {
+                b.nest(SOCK_VS_SVC_ATTR_SKIP)
+                    .nest(SOCK_VS_SKIP_RULE)
+                    .u16(SOCK_VS_SKIP_ATTR_UID_MIN, 7)
+                    .end()
+                    .end();
+              });
+            }),
+            EPROTO);
+  EXPECT_EQ(parse_error_code([] {
+              parse_service_with([](ReplyBuilder& b) {
+                b.nest(SOCK_VS_SVC_ATTR_SKIP)
+                    .nest(SOCK_VS_SKIP_RULE)
+                    .str(SOCK_VS_SKIP_ATTR_CGROUP, "/x")
+                    .u32(SOCK_VS_SKIP_ATTR_CGROUP_ID, 1)  // u64 expected
+                    .end()
+                    .end();
+              });
+            }),
+            EPROTO);
+}
+
 TEST(ParseReply, ServiceOptionValueFromANewerModuleIsKept) {
   const Service s = parse_service_with([](ReplyBuilder& b) {
     b.u8(SOCK_VS_SVC_ATTR_HASH_KEY, 7).u8(SOCK_VS_SVC_ATTR_SHARD_POLICY, 9);

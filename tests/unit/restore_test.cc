@@ -1,8 +1,10 @@
 // -R input parsing, and the -S -> -R round trip.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <sstream>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "cli.h"
@@ -138,6 +140,60 @@ TEST(Restore, TerminateRoundTrip) {
   }
   EXPECT_EQ(back, entries);
   EXPECT_EQ(error_line("-A -t 10.0.0.9:80\n-E -t 10.0.0.9:80 --terminate sometimes\n"), 2);
+}
+
+TEST(Restore, SkipRulesRoundTrip) {
+  auto svc =
+      sockvs::Service::from_key({IPPROTO_TCP, *sockvs::Address::parse("10.0.0.1"), 80}, "rr");
+  // As the module reports them: uid with both ends, mark with its mask,
+  // cgroup with its id (which -S does not write).
+  svc.skip = std::vector<sockvs::SkipRule>{
+      sockvs::SkipUid{4242, 4243}, sockvs::SkipCgroup{"/svs-72-skip", 41},
+      sockvs::SkipMark{0x10, 0xf0}, sockvs::SkipUid{7, 7}, sockvs::SkipMark{0x20}};
+  auto plain =
+      sockvs::Service::from_key({IPPROTO_UDP, *sockvs::Address::parse("fd00::1"), 53}, "wrr");
+  const std::vector<ServiceEntry> entries{{svc, {}}, {plain, {}}};
+  const std::string saved = format_save(entries);
+  EXPECT_EQ(saved,
+            "-A -t 10.0.0.1:80 -s rr --skip-uid 4242-4243 --skip-cgroup /svs-72-skip "
+            "--skip-mark 0x10/0xf0 --skip-uid 7 --skip-mark 0x20\n"
+            "-A -u [fd00::1]:53 -s wrr\n");
+  const auto lines = parse_text(saved);
+  ASSERT_EQ(lines.size(), 2U);
+  ASSERT_TRUE(lines[0].command.skip.has_value());
+  EXPECT_FALSE(lines[1].command.skip.has_value());  // none: no nest, no rules
+  // What -R reads gives back what -S wrote, byte for byte.
+  std::vector<ServiceEntry> back;
+  for (const auto& l : lines) {
+    auto s = sockvs::Service::from_key(*l.command.service, l.command.scheduler);
+    s.skip = l.command.skip;
+    back.push_back({s, {}});
+  }
+  EXPECT_EQ(format_save(back), saved);
+  auto without_id = svc;
+  std::get<sockvs::SkipCgroup>(without_id.skip->at(1)).id = 0;
+  EXPECT_EQ(back[0].service, without_id);
+}
+
+TEST(Restore, BadSkipRulesAreUsageErrorsWithTheirLine) {
+  EXPECT_EQ(error_line("-A -t 10.0.0.1:80\n-E -t 10.0.0.1:80 --skip-uid 5-3\n"), 2);
+  EXPECT_EQ(error_line("-A -t 10.0.0.1:80 --skip-cgroup relative\n"), 1);
+  EXPECT_EQ(error_line("-A -t 10.0.0.1:80 --skip-mark 0x11/0xf0\n"), 1);
+  std::string nine = "-A -t 10.0.0.1:80";
+  for (int i = 0; i < 9; ++i) {
+    nine += " --skip-uid " + std::to_string(i);
+  }
+  try {
+    parse_text("\n" + nine + "\n");
+    FAIL();
+  } catch (const RestoreError& e) {
+    EXPECT_EQ(e.line_no(), 2);
+    EXPECT_STREQ(e.what(),
+                 "line 2: too many exemptions: at most 8 per service (--skip-uid, "
+                 "--skip-cgroup, --skip-mark), 9 given");
+  }
+  EXPECT_EQ(parse_text("-E -t 10.0.0.1:80 --skip-none\n")[0].command.skip,
+            std::optional<std::vector<sockvs::SkipRule>>(std::vector<sockvs::SkipRule>{}));
 }
 
 TEST(Restore, ErrorMessageNamesTheLine) {

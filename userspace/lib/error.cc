@@ -30,7 +30,8 @@ std::string lower(std::string_view s) {
 
 // The fixed part of a message, for errnos with a well-known meaning; ""
 // for the others.
-std::string known_message(std::uint8_t cmd, int code, std::string_view sched_name) {
+std::string known_message(std::uint8_t cmd, int code, std::string_view ext_ack,
+                          std::string_view sched_name) {
   switch (code) {
     case EPERM:
     case EACCES:
@@ -44,7 +45,10 @@ std::string known_message(std::uint8_t cmd, int code, std::string_view sched_nam
       if (is_dest_cmd(cmd) || cmd == SOCK_VS_CMD_KILL) {
         return "no such real server";
       }
-      if (is_sched_cmd(cmd)) {
+      // NEW/SET_SERVICE: an unknown scheduler, unless the kernel says it is
+      // something else (an exemption's cgroup that does not exist).
+      if (is_sched_cmd(cmd) &&
+          (ext_ack.empty() || lower(ext_ack).find("scheduler") != std::string::npos)) {
         return sched_name.empty() ? std::string("unknown scheduler")
                                   : "unknown scheduler '" + std::string(sched_name) + "'";
       }
@@ -64,7 +68,7 @@ ModuleNotLoadedError::ModuleNotLoadedError()
 
 std::string describe_kernel_error(std::uint8_t cmd, int code, std::string_view ext_ack,
                                   std::string_view sched_name) {
-  std::string known = known_message(cmd, code, sched_name);
+  std::string known = known_message(cmd, code, ext_ack, sched_name);
   if (!known.empty()) {
     if (ext_ack.empty()) {
       return known;

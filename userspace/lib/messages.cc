@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "sockvs/error.h"
@@ -57,7 +58,8 @@ void put_addr(nl_msg* msg, int type, const Address& addr) {
 }
 
 // A nest attribute, closed by end().  The kernel parses sock_vs attributes
-// strictly, which requires NLA_F_NESTED on nests.
+// strictly, which requires NLA_F_NESTED on nests.  An empty nest is kept
+// (libnl's nla_nest_end would drop it): an empty SKIP nest clears the rules.
 class Nest {
  public:
   Nest(nl_msg* msg, int type) : msg_(msg), attr_(nla_nest_start(msg, type)) {
@@ -67,6 +69,10 @@ class Nest {
     attr_->nla_type |= NLA_F_NESTED;
   }
   void end() {
+    const auto* tail = static_cast<const char*>(nlmsg_tail(nlmsg_hdr(msg_)));
+    if (tail - reinterpret_cast<const char*>(attr_) == NLA_HDRLEN) {
+      return;  // nla_nest_start made it a complete empty attribute
+    }
     if (nla_nest_end(msg_, attr_) < 0) {
       throw_too_big();
     }
@@ -154,12 +160,44 @@ void check_service_options(const Service& svc) {
   if (svc.terminate) {
     check_terminate(*svc.terminate);
   }
+  if (svc.skip) {
+    if (svc.skip->size() > SOCK_VS_SKIP_MAX) {
+      throw Error(E2BIG, "at most " + std::to_string(SOCK_VS_SKIP_MAX) +
+                             " exemptions per service, " + std::to_string(svc.skip->size()) +
+                             " given");
+    }
+    for (const auto& rule : *svc.skip) {
+      if (const std::string problem = skip_rule_problem(rule); !problem.empty()) {
+        throw Error(EINVAL, "invalid exemption (" + std::string(skip_kind(rule)) + "): " + problem);
+      }
+    }
+  }
 }
 
 void check_sched(const std::string& name) {
   if (!valid_sched_name(name)) {
     throw Error(EINVAL, "invalid scheduler name '" + name + "'");
   }
+}
+
+// SVC_ATTR_SKIP{RULE{...}...}: uid rules with both UID_MIN and UID_MAX,
+// mark rules with both MARK and MARK_MASK (the module's defaults spelt out).
+void put_skip(nl_msg* msg, const std::vector<SkipRule>& rules) {
+  Nest nest(msg, SOCK_VS_SVC_ATTR_SKIP);
+  for (const auto& rule : rules) {
+    Nest entry(msg, SOCK_VS_SKIP_RULE);
+    if (const auto* uid = std::get_if<SkipUid>(&rule)) {
+      put_u32(msg, SOCK_VS_SKIP_ATTR_UID_MIN, uid->min);
+      put_u32(msg, SOCK_VS_SKIP_ATTR_UID_MAX, uid->max);
+    } else if (const auto* mark = std::get_if<SkipMark>(&rule)) {
+      put_u32(msg, SOCK_VS_SKIP_ATTR_MARK, mark->mark);
+      put_u32(msg, SOCK_VS_SKIP_ATTR_MARK_MASK, mark->mask);
+    } else {
+      put_string(msg, SOCK_VS_SKIP_ATTR_CGROUP, std::get<SkipCgroup>(rule).path);
+    }
+    entry.end();
+  }
+  nest.end();
 }
 
 void put_key_attrs(nl_msg* msg, const ServiceKey& key) {
@@ -219,6 +257,9 @@ NlMsgPtr build_service_change(int family_id, std::uint8_t cmd, const Service& sv
   if (svc.terminate) {
     put_u8(msg.get(), SOCK_VS_SVC_ATTR_TERMINATE, static_cast<std::uint8_t>(*svc.terminate));
   }
+  if (svc.skip) {
+    put_skip(msg.get(), *svc.skip);
+  }
   nest.end();
   return msg;
 }
@@ -271,6 +312,18 @@ Policy<SOCK_VS_SVC_ATTR_MAX + 1> svc_policy() {
   p[SOCK_VS_SVC_ATTR_HASH_KEY] = typed(NLA_U8);
   p[SOCK_VS_SVC_ATTR_SHARD_POLICY] = typed(NLA_U8);
   p[SOCK_VS_SVC_ATTR_TERMINATE] = typed(NLA_U8);
+  p[SOCK_VS_SVC_ATTR_SKIP] = typed(NLA_NESTED);
+  return p;
+}
+
+// One SOCK_VS_SKIP_RULE entry (CGROUP is read with a bound, see get_string).
+Policy<SOCK_VS_SKIP_ATTR_MAX + 1> skip_rule_policy() {
+  Policy<SOCK_VS_SKIP_ATTR_MAX + 1> p{};
+  p[SOCK_VS_SKIP_ATTR_UID_MIN] = typed(NLA_U32);
+  p[SOCK_VS_SKIP_ATTR_UID_MAX] = typed(NLA_U32);
+  p[SOCK_VS_SKIP_ATTR_MARK] = typed(NLA_U32);
+  p[SOCK_VS_SKIP_ATTR_MARK_MASK] = typed(NLA_U32);
+  p[SOCK_VS_SKIP_ATTR_CGROUP_ID] = typed(NLA_U64);
   return p;
 }
 
@@ -394,6 +447,45 @@ Stats parse_stats(nlattr* nest) {
     stats.killed = nla_get_u64(tb[SOCK_VS_STATS_ATTR_KILLED]);
   }
   return stats;
+}
+
+// The SVC_ATTR_SKIP nest of a dump, in order.  Entries of another type than
+// SOCK_VS_SKIP_RULE, and rules of no kind this version knows, are skipped
+// (the protocol only grows).
+std::vector<SkipRule> parse_skip(nlattr* nest) {
+  std::vector<SkipRule> rules;
+  auto policy = skip_rule_policy();
+  nlattr* entry = nullptr;
+  int rem = 0;
+  nla_for_each_nested(entry, nest, rem) {
+    if (nla_type(entry) != SOCK_VS_SKIP_RULE) {
+      continue;
+    }
+    const auto tb = parse_nest(entry, policy, "exemption");
+    if (tb[SOCK_VS_SKIP_ATTR_UID_MIN] != nullptr) {
+      SkipUid uid;
+      uid.min = nla_get_u32(tb[SOCK_VS_SKIP_ATTR_UID_MIN]);
+      uid.max = tb[SOCK_VS_SKIP_ATTR_UID_MAX] != nullptr
+                    ? nla_get_u32(tb[SOCK_VS_SKIP_ATTR_UID_MAX])
+                    : uid.min;
+      rules.emplace_back(uid);
+    } else if (tb[SOCK_VS_SKIP_ATTR_CGROUP] != nullptr) {
+      SkipCgroup cgroup;
+      cgroup.path = get_string(tb[SOCK_VS_SKIP_ATTR_CGROUP]);
+      if (tb[SOCK_VS_SKIP_ATTR_CGROUP_ID] != nullptr) {
+        cgroup.id = nla_get_u64(tb[SOCK_VS_SKIP_ATTR_CGROUP_ID]);
+      }
+      rules.emplace_back(std::move(cgroup));
+    } else if (tb[SOCK_VS_SKIP_ATTR_MARK] != nullptr) {
+      SkipMark mark;
+      mark.mark = nla_get_u32(tb[SOCK_VS_SKIP_ATTR_MARK]);
+      if (tb[SOCK_VS_SKIP_ATTR_MARK_MASK] != nullptr) {
+        mark.mask = nla_get_u32(tb[SOCK_VS_SKIP_ATTR_MARK_MASK]);
+      }
+      rules.emplace_back(mark);
+    }
+  }
+  return rules;
 }
 
 // An address attribute: its family is `af_attr` if present, else implied
@@ -577,6 +669,9 @@ Service parse_service_reply(const nlmsghdr* nlh) {
   }
   if (tb[SOCK_VS_SVC_ATTR_TERMINATE] != nullptr) {
     svc.terminate = static_cast<Terminate>(nla_get_u8(tb[SOCK_VS_SVC_ATTR_TERMINATE]));
+  }
+  if (tb[SOCK_VS_SVC_ATTR_SKIP] != nullptr) {
+    svc.skip = parse_skip(tb[SOCK_VS_SVC_ATTR_SKIP]);
   }
   return svc;
 }

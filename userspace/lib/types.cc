@@ -7,6 +7,7 @@
 #include <climits>
 #include <string>
 #include <utility>
+#include <variant>
 
 namespace sockvs {
 
@@ -25,6 +26,7 @@ static_assert(static_cast<int>(Terminate::kUdp) == SOCK_VS_TERMINATE_UDP);
 static_assert(static_cast<int>(Terminate::kAll) == SOCK_VS_TERMINATE_ALL);
 static_assert(static_cast<int>(Terminate::kAll) == SOCK_VS_TERMINATE_MAX);
 static_assert(static_cast<int>(kDefaultTerminate) == SOCK_VS_TERMINATE_DEFAULT);
+static_assert(kSkipUidMax == static_cast<std::uint32_t>(-2));
 
 namespace {
 
@@ -96,6 +98,49 @@ std::optional<Terminate> parse_terminate(std::string_view name) noexcept {
     return static_cast<Terminate>(*v);
   }
   return std::nullopt;
+}
+
+std::string_view skip_kind(const SkipRule& rule) noexcept {
+  if (std::holds_alternative<SkipUid>(rule)) {
+    return "uid";
+  }
+  if (std::holds_alternative<SkipCgroup>(rule)) {
+    return "cgroup";
+  }
+  return "mark";
+}
+
+std::string skip_rule_problem(const SkipRule& rule) {
+  if (const auto* uid = std::get_if<SkipUid>(&rule)) {
+    if (uid->min > kSkipUidMax || uid->max > kSkipUidMax) {
+      return "uid out of range 0-" + std::to_string(kSkipUidMax);
+    }
+    if (uid->max < uid->min) {
+      return "uid range ends before it starts";
+    }
+    return {};
+  }
+  if (const auto* mark = std::get_if<SkipMark>(&rule)) {
+    if ((mark->mark & ~mark->mask) != 0) {
+      return "mark has bits outside its mask";
+    }
+    return {};
+  }
+  const std::string& path = std::get<SkipCgroup>(rule).path;
+  if (path.empty()) {
+    return "cgroup path is empty";
+  }
+  if (path.front() != '/') {
+    return "cgroup path must start with /";
+  }
+  if (path.find('\0') != std::string::npos) {
+    return "cgroup path holds a NUL byte";
+  }
+  if (path.size() >= SOCK_VS_SKIP_CGROUP_PATH_MAX) {
+    return "cgroup path is longer than " + std::to_string(SOCK_VS_SKIP_CGROUP_PATH_MAX - 1) +
+           " bytes";
+  }
+  return {};
 }
 
 std::string tcp_state_name(std::uint8_t state) {

@@ -145,6 +145,7 @@ sockvs::Service service_of(const Command& cmd) {
   svc.hash_key = cmd.hash_key;
   svc.shard_policy = cmd.shard_policy;
   svc.terminate = cmd.terminate;
+  svc.skip = cmd.skip;
   svc.flags = cmd.real_peername ? SOCK_VS_SVC_F_REAL_PEERNAME : 0U;
   return svc;
 }
@@ -157,6 +158,7 @@ void append_recreate(std::vector<Command>& out, const sockvs::Service& svc,
   add.hash_key = svc.hash_key;
   add.shard_policy = svc.shard_policy;
   add.terminate = svc.terminate;
+  add.skip = svc.skip;
   add.real_peername = (svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
   out.push_back(std::move(add));
   for (const auto& d : dests) {
@@ -278,7 +280,7 @@ std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd) {
         Command edit = make_command(Op::kEditService, *cmd.service);
         edit.real_peername = (prev.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
         if (cmd.scheduler.empty() && !cmd.hash_key && !cmd.shard_policy && !cmd.terminate &&
-            edit.real_peername == cmd.real_peername) {
+            !cmd.skip && edit.real_peername == cmd.real_peername) {
           break;  // changes nothing
         }
         if (!cmd.scheduler.empty()) {
@@ -292,6 +294,10 @@ std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd) {
         }
         if (cmd.terminate) {
           edit.terminate = prev.terminate.value_or(sockvs::kDefaultTerminate);
+        }
+        if (cmd.skip) {
+          // The rules it had (none: an empty nest clears the new ones).
+          edit.skip = prev.skip.value_or(std::vector<sockvs::SkipRule>{});
         }
         undo.push_back(std::move(edit));
         break;

@@ -36,6 +36,10 @@ enum class Key {
   kConnection,    // -c (-L)
   kRealPeername,  // --real-peername (-A, -E)
   kTerminate,     // --terminate (-A, -E, -K)
+  kSkipUid,       // --skip-uid (-A, -E; repeatable)
+  kSkipCgroup,    // --skip-cgroup (-A, -E; repeatable)
+  kSkipMark,      // --skip-mark (-A, -E; repeatable)
+  kSkipNone,      // --skip-none (-A, -E)
 };
 
 enum class Arg {
@@ -95,6 +99,10 @@ constexpr std::array kOptions = {
     OptSpec{'c', "connection", kNo, Key::kConnection, Op::kList},
     OptSpec{'\0', "real-peername", kNo, Key::kRealPeername, Op::kList},
     OptSpec{'\0', "terminate", kYes, Key::kTerminate, Op::kList},
+    OptSpec{'\0', "skip-uid", kYes, Key::kSkipUid, Op::kList},
+    OptSpec{'\0', "skip-cgroup", kYes, Key::kSkipCgroup, Op::kList},
+    OptSpec{'\0', "skip-mark", kYes, Key::kSkipMark, Op::kList},
+    OptSpec{'\0', "skip-none", kNo, Key::kSkipNone, Op::kList},
 };
 
 const OptSpec* find_short(char c) {
@@ -140,6 +148,9 @@ struct Raw {
   bool json = false;
   bool connection = false;
   bool real_peername = false;
+  // --skip-uid / --skip-cgroup / --skip-mark values, in the order given.
+  std::vector<std::pair<Key, std::string>> skips;
+  bool skip_none = false;
   // Options seen, with the spelling used (for messages).
   std::map<Key, std::string> seen;
 };
@@ -215,6 +226,14 @@ void apply(Raw& raw, const OptSpec& spec, const std::string& flag, std::string v
       break;
     case Key::kRealPeername:
       raw.real_peername = true;
+      break;
+    case Key::kSkipUid:
+    case Key::kSkipCgroup:
+    case Key::kSkipMark:
+      raw.skips.emplace_back(spec.key, std::move(value));
+      break;
+    case Key::kSkipNone:
+      raw.skip_none = true;
       break;
     case Key::kNumeric:
       raw.numeric = true;
@@ -312,7 +331,8 @@ Rules rules_for(Op op) {
     case Op::kAddService:
     case Op::kEditService:
       return {{Key::kTcp, Key::kUdp, Key::kScheduler, Key::kHashKey, Key::kShardPolicy,
-               Key::kRealPeername, Key::kTerminate},
+               Key::kRealPeername, Key::kTerminate, Key::kSkipUid, Key::kSkipCgroup, Key::kSkipMark,
+               Key::kSkipNone},
               true,
               false};
     case Op::kDelService:
@@ -360,19 +380,108 @@ sockvs::ServiceKey parse_service(const std::string& text, std::uint16_t protocol
   return sockvs::ServiceKey{protocol, ep.addr, *ep.port};
 }
 
+// Digits only in `base` (10 or 16; no sign, no spaces, no prefix), up to
+// UINT32_MAX; nullopt otherwise.
+std::optional<std::uint32_t> digits_value(std::string_view text, int base) {
+  const auto is_digit = [base](char c) {
+    return (c >= '0' && c <= '9') ||
+           (base == 16 && ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')));
+  };
+  if (text.empty() || !std::all_of(text.begin(), text.end(), is_digit)) {
+    return std::nullopt;
+  }
+  std::uint32_t value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+  if (ec != std::errc() || ptr != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
 // A decimal number min..max (digits only: no sign, no spaces, no hex).
 std::uint32_t parse_number(const std::string& text, std::uint32_t min, std::uint32_t max,
                            const std::string& what) {
-  unsigned long value = 0;
-  const bool digits = !text.empty() && std::all_of(text.begin(), text.end(),
-                                                   [](char c) { return c >= '0' && c <= '9'; });
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (!digits || ec != std::errc() || ptr != text.data() + text.size() || value < min ||
-      value > max) {
+  const auto value = digits_value(text, 10);
+  if (!value || *value < min || *value > max) {
     throw UsageError("invalid " + what + " " + quoted(text) + ": expected " + std::to_string(min) +
                      "-" + std::to_string(max));
   }
-  return static_cast<std::uint32_t>(value);
+  return *value;
+}
+
+// --skip-uid UID[-UID], decimal.
+sockvs::SkipUid parse_skip_uid(const std::string& text) {
+  const auto dash = text.find('-');
+  const std::string_view all(text);
+  const auto min = digits_value(all.substr(0, dash), 10);
+  const auto max = dash == std::string::npos ? min : digits_value(all.substr(dash + 1), 10);
+  if (!min || !max || *min > sockvs::kSkipUidMax || *max > sockvs::kSkipUidMax) {
+    throw UsageError("invalid --skip-uid " + quoted(text) + ": expected UID or UID-UID, 0-" +
+                     std::to_string(sockvs::kSkipUidMax));
+  }
+  const sockvs::SkipUid uid{*min, *max};
+  if (const std::string problem = sockvs::skip_rule_problem(uid); !problem.empty()) {
+    throw UsageError("invalid --skip-uid " + quoted(text) + ": " + problem);
+  }
+  return uid;
+}
+
+// A mark or mask of --skip-mark: decimal or 0x hex, up to 0xffffffff.
+std::uint32_t parse_mark_number(std::string_view part, const std::string& text) {
+  const bool hex = part.starts_with("0x") || part.starts_with("0X");
+  const auto value = hex ? digits_value(part.substr(2), 16) : digits_value(part, 10);
+  if (!value) {
+    throw UsageError("invalid --skip-mark " + quoted(text) +
+                     ": expected VALUE or VALUE/MASK, each decimal or 0x hex up to 0xffffffff");
+  }
+  return *value;
+}
+
+// --skip-mark VALUE[/MASK].
+sockvs::SkipMark parse_skip_mark(const std::string& text) {
+  const auto slash = text.find('/');
+  const std::string_view all(text);
+  sockvs::SkipMark mark;
+  mark.mark = parse_mark_number(all.substr(0, slash), text);
+  if (slash != std::string::npos) {
+    mark.mask = parse_mark_number(all.substr(slash + 1), text);
+  }
+  if (const std::string problem = sockvs::skip_rule_problem(mark); !problem.empty()) {
+    throw UsageError("invalid --skip-mark " + quoted(text) + ": " + problem);
+  }
+  return mark;
+}
+
+// --skip-uid, --skip-cgroup, --skip-mark (in the order given) and
+// --skip-none of -A / -E.
+std::optional<std::vector<sockvs::SkipRule>> parse_skip_options(const Raw& raw) {
+  if (raw.skip_none) {
+    if (!raw.skips.empty()) {
+      throw UsageError("option --skip-none cannot be combined with " +
+                       raw.seen.at(raw.skips.front().first) +
+                       ": the --skip-* options given replace the exemptions anyway");
+    }
+    return std::vector<sockvs::SkipRule>{};
+  }
+  if (raw.skips.empty()) {
+    return std::nullopt;
+  }
+  if (raw.skips.size() > SOCK_VS_SKIP_MAX) {
+    throw UsageError("too many exemptions: at most " + std::to_string(SOCK_VS_SKIP_MAX) +
+                     " per service (--skip-uid, --skip-cgroup, --skip-mark), " +
+                     std::to_string(raw.skips.size()) + " given");
+  }
+  std::vector<sockvs::SkipRule> rules;
+  for (const auto& [key, text] : raw.skips) {
+    if (key == Key::kSkipUid) {
+      rules.emplace_back(parse_skip_uid(text));
+    } else if (key == Key::kSkipMark) {
+      rules.emplace_back(parse_skip_mark(text));
+    } else {
+      rules.emplace_back(sockvs::SkipCgroup{cgroup_skip_path(text), 0});
+    }
+  }
+  return rules;
 }
 
 std::uint32_t parse_weight(const std::string& text) {
@@ -493,6 +602,50 @@ sockvs::RealServer parse_real(const std::string& text, const sockvs::ServiceKey&
 
 }  // namespace
 
+std::string cgroup_skip_path(std::string_view text) {
+  const auto bad = [&text](const std::string& why) {
+    throw UsageError("invalid cgroup path " + quoted(text) + ": " + why);
+  };
+  if (text.empty()) {
+    bad("empty");
+  }
+  if (text.front() != '/') {
+    bad("not an absolute path (give it from the cgroup v2 root, e.g. /system.slice/x.service, or "
+        "under " +
+        std::string(kCgroup2Mount) + ")");
+  }
+  std::string_view rest = text;
+  if (rest == kCgroup2Mount ||
+      (rest.starts_with(kCgroup2Mount) && rest[kCgroup2Mount.size()] == '/')) {
+    rest.remove_prefix(kCgroup2Mount.size());
+  }
+  std::string path;
+  while (!rest.empty()) {
+    const auto slash = rest.find('/');
+    const std::string_view part = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+    if (part.empty()) {
+      continue;  // "//", a trailing "/"
+    }
+    if (part == "." || part == "..") {
+      bad("'.' and '..' components are not allowed");
+    }
+    if (part.find_first_of(" \t\r\n") != std::string_view::npos) {
+      bad("blanks are not allowed (-S could not write it for -R)");
+    }
+    path += '/';
+    path += part;
+  }
+  if (path.empty()) {
+    path = "/";
+  }
+  if (const std::string problem = sockvs::skip_rule_problem(sockvs::SkipCgroup{path, 0});
+      !problem.empty()) {
+    bad(problem);
+  }
+  return path;
+}
+
 std::string_view op_name(Op op) noexcept {
   switch (op) {
     case Op::kAddService:
@@ -587,6 +740,7 @@ Command parse_command(std::span<const std::string> args) {
   if (raw.terminate) {
     cmd.terminate = parse_terminate_option(*raw.terminate, cmd.op);
   }
+  cmd.skip = parse_skip_options(raw);
   if (raw.real) {
     cmd.dest = parse_real(*raw.real, *cmd.service);
     if (raw.weight) {
@@ -630,6 +784,8 @@ std::string usage_text() {
   sockvsadm -A|E virtual-service [-s scheduler] [--hash-key key]
                                  [--shard-policy policy] [--real-peername]
                                  [--terminate none|udp|all]
+                                 [--skip-uid UID[-UID]] [--skip-cgroup PATH]
+                                 [--skip-mark VALUE[/MASK]] [--skip-none]
   sockvsadm -D virtual-service
   sockvsadm -C
   sockvsadm -R [--json]
@@ -696,6 +852,16 @@ Options:
                                       they stay connected.  With -K: this
                                       time's policy (udp or all) instead of
                                       the service's
+  --skip-uid        UID[-UID]         exemption: sockets owned by a uid in
+                                      the range (decimal; one uid: UID)
+  --skip-cgroup     PATH              exemption: sockets of the cgroup v2
+                                      PATH or its descendants; PATH from the
+                                      cgroup v2 root (/system.slice/x.service)
+                                      or under /sys/fs/cgroup
+  --skip-mark       VALUE[/MASK]      exemption: sockets whose SO_MARK & MASK
+                                      is VALUE (decimal or 0x hex; MASK
+                                      defaults to 0xffffffff)
+  --skip-none                         with -E: remove the service's exemptions
   --real-server  -r server-address    server-address is host[:port]; the port
                                       defaults to the virtual service's port
   --weight       -w weight            capacity of real server, 0-65535
@@ -743,6 +909,17 @@ Terminating sockets (--terminate, -K):
   service and real server (Killed).  Quiescing (-w 0) terminates nothing:
   follow it with -K to end a drained server's open sockets.
 
+Exemptions (--skip-uid, --skip-cgroup, --skip-mark on -A and -E):
+  A connect to the service by a socket that matches one of its exemptions
+  is not balanced: it goes to the virtual address itself, as if the
+  service did not exist.  The uid is the socket's owner (the fsuid of the
+  process that created it, as ss -e shows it) in sockvsadm's user
+  namespace; a cgroup covers its descendants and is resolved when the rule
+  is set (one created later under the same path is another cgroup: set the
+  rule again); a mark is the socket's SO_MARK under the mask.  Repeatable,
+  in any order, at most 8 per service.  The ones given replace the
+  service's; -E without any keeps them, -E --skip-none removes them.
+
 Schedulers:
   rr      round robin (skips weight 0)
   wrr     weighted round robin, in IPVS's order (the default)
@@ -768,7 +945,11 @@ Shard policies (--shard-policy, for real servers with --shards N > 1):
   hash    the service's hash key modulo the shards
 
 -L shows the options that differ from their defaults after the scheduler,
-e.g. "TCP  10.0.0.1:6379 mh hash-key local shard-policy lc terminate all".
+e.g. "TCP  10.0.0.1:6379 mh hash-key local shard-policy lc terminate all",
+then the exemptions in order, e.g.
+"skip-uid 4242-4243 skip-cgroup /x skip-mark 0x10/0xf0" (a single uid as
+4242, a mark as 0x10 without /MASK when the mask is 0xffffffff; -S writes
+them the same way, as --skip-*).
 
 Addresses and ports must be numeric: names are not resolved (host names
 and service names alike).  Output is always numeric, with or without -n.
@@ -790,7 +971,9 @@ this way starts from zero, and counters zeroed by a -Z line stay zeroed.)
 "upper":100,"lower":50,"shards":4}]}]}.  -L --json adds each real server's
 active_conns, inact_conns, overloaded and shard_conns, a "module" object, and
 with --stats "stats" objects ({"conns":N,"refused":N,"untracked":N,"killed":N}
-per service, {"conns":N,"killed":N} per real server).  -R --json rejects
+per service, {"conns":N,"killed":N} per real server).  A service with
+exemptions has "skip":[{"uid":[4242,4243]},{"cgroup":"/x"},{"mark":16,
+"mask":240}] (-L adds each cgroup's "cgroup_id").  -R --json rejects
 unknown keys, ignores the ones only -L prints, and is all-or-nothing like -R.
 
 Exit status: 0 on success, 1 if an operation failed, 2 on a usage error.

@@ -55,6 +55,11 @@ struct Command {
   // (-A: the module's default, udp; -E: unchanged).  -K: the policy for
   // this once instead of the service's (never kNone).
   std::optional<sockvs::Terminate> terminate;
+  // --skip-uid / --skip-cgroup / --skip-mark for -A and -E, in the order
+  // given: the service's exemptions (at most SOCK_VS_SKIP_MAX).  nullopt
+  // when none is given (-A: none; -E: unchanged); empty for --skip-none
+  // (clears them).
+  std::optional<std::vector<sockvs::SkipRule>> skip;
   // --real-peername for -A and -E: SOCK_VS_SVC_F_REAL_PEERNAME.  Like
   // ipvsadm's service flags, -E sets the flags anew: -E without it clears it.
   bool real_peername = false;
@@ -84,6 +89,17 @@ class UsageError : public std::runtime_error {
 // Parses arguments (without argv[0]).  No arguments means -L, like
 // ipvsadm.  Throws UsageError.
 Command parse_command(std::span<const std::string> args);
+
+// Where cgroup v2 is mounted: --skip-cgroup accepts paths under it.
+inline constexpr std::string_view kCgroup2Mount = "/sys/fs/cgroup";
+
+// A cgroup v2 path for an exemption (--skip-cgroup, and "cgroup" in -R
+// --json), as the module takes it: from the cgroup v2 root, "/x/y"; a path
+// under kCgroup2Mount ("/sys/fs/cgroup/x/y") loses that prefix.  Repeated
+// and trailing '/' are dropped ("/x//y/" is "/x/y").  Throws UsageError
+// for an empty or relative path, a "." or ".." component, blanks, or what
+// sockvs::skip_rule_problem() refuses (too long).
+std::string cgroup_skip_path(std::string_view text);
 
 // Splits a line of -R input into arguments at blanks (no quoting).
 std::vector<std::string> split_words(std::string_view line);

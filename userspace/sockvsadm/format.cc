@@ -5,6 +5,7 @@
 #include <array>
 #include <cinttypes>
 #include <cstdio>
+#include <variant>
 
 #include "sockvs/address.h"
 
@@ -67,6 +68,31 @@ std::string sockets_text(std::uint64_t n) {
   return std::to_string(n) + (n == 1 ? " socket" : " sockets");
 }
 
+std::string skip_value(const sockvs::SkipRule& rule) {
+  if (const auto* uid = std::get_if<sockvs::SkipUid>(&rule)) {
+    return uid->min == uid->max ? std::to_string(uid->min)
+                                : std::to_string(uid->min) + "-" + std::to_string(uid->max);
+  }
+  if (const auto* mark = std::get_if<sockvs::SkipMark>(&rule)) {
+    return mark->mask == sockvs::kSkipMarkMaskAll ? sformat("0x%x", mark->mark)
+                                                  : sformat("0x%x/0x%x", mark->mark, mark->mask);
+  }
+  return std::get<sockvs::SkipCgroup>(rule).path;
+}
+
+std::string skip_words(const sockvs::Service& svc, std::string_view prefix) {
+  std::string out;
+  for (const auto& rule : svc.skip.value_or(std::vector<sockvs::SkipRule>{})) {
+    out += ' ';
+    out += prefix;
+    out += "skip-";
+    out += sockvs::skip_kind(rule);
+    out += ' ';
+    out += skip_value(rule);
+  }
+  return out;
+}
+
 std::string service_flags(const sockvs::Service& svc) {
   std::string out;
   if (svc.hash_key && *svc.hash_key != sockvs::kDefaultHashKey) {
@@ -81,6 +107,7 @@ std::string service_flags(const sockvs::Service& svc) {
   if ((svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0) {
     out += " real-peername";
   }
+  out += skip_words(svc, "");
   return out;
 }
 
@@ -210,6 +237,7 @@ std::string format_save(const std::vector<ServiceEntry>& entries) {
     if ((svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0) {
       out += " --real-peername";
     }
+    out += skip_words(svc, "--");
     out += '\n';
     for (const auto& dest : entry.dests) {
       out += "-a " + vopt + " -r " + dest_endpoint(dest) + " -w " + std::to_string(dest.weight);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sockvs/types.h"
@@ -43,9 +44,20 @@ std::string protocol_option(std::uint16_t protocol);
 // "1 socket", "3 sockets": how many sockets the module terminated.
 std::string sockets_text(std::uint64_t n);
 
+// An exemption's value as -S writes it and --skip-KIND reads it:
+// "4242-4243" ("4242" for a single uid), "/x/y", "0x10/0xf0" ("0x10" when
+// the mask is the whole mark, sockvs::kSkipMarkMaskAll).
+std::string skip_value(const sockvs::SkipRule& rule);
+
+// The exemptions of `svc` in its order, each as " PREFIXskip-KIND VALUE":
+// " skip-uid 4242-4243 skip-mark 0x10" (-L, prefix ""), " --skip-uid
+// 4242-4243" (-S, prefix "--"); "" if it has none.
+std::string skip_words(const sockvs::Service& svc, std::string_view prefix);
+
 // What -L prints after the scheduler: the service options that differ from
 // their defaults, e.g. " hash-key local shard-policy lc terminate all" ("" if
-// none).
+// none), then its exemptions (" skip-uid 4242-4243 skip-cgroup /x
+// skip-mark 0x10/0xf0").
 std::string service_flags(const sockvs::Service& svc);
 
 // -L --shards: the open connections per shard, "2 2 2 2".  A real server
@@ -65,7 +77,8 @@ std::string format_conns(const std::vector<sockvs::Connection>& conns);
 
 // The whole -S output: "-A ..." per service, "-a ..." per real server;
 // only options that differ from their defaults (hash key, shard policy,
-// terminate policy, non-zero thresholds, more than one shard).
+// terminate policy, exemptions last and in order, non-zero thresholds,
+// more than one shard).
 std::string format_save(const std::vector<ServiceEntry>& entries);
 
 // -V: the userspace version, then the module's info or `module_error`.

@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "sockvs/address.h"
@@ -76,6 +77,25 @@ OrderedJson dest_json(const sockvs::RealServer& d, const JsonView& view) {
   return j;
 }
 
+// {"uid": [MIN, MAX]}, {"cgroup": "/x"} (-L: and "cgroup_id"), {"mark": N,
+// "mask": N}.
+OrderedJson skip_json(const sockvs::SkipRule& rule, const JsonView& view) {
+  OrderedJson j;
+  if (const auto* uid = std::get_if<sockvs::SkipUid>(&rule)) {
+    j["uid"] = OrderedJson::array({uid->min, uid->max});
+  } else if (const auto* mark = std::get_if<sockvs::SkipMark>(&rule)) {
+    j["mark"] = mark->mark;
+    j["mask"] = mark->mask;
+  } else {
+    const auto& cgroup = std::get<sockvs::SkipCgroup>(rule);
+    j["cgroup"] = cgroup.path;
+    if (view.runtime) {
+      j["cgroup_id"] = cgroup.id;
+    }
+  }
+  return j;
+}
+
 OrderedJson service_json(const ServiceEntry& entry, const JsonView& view) {
   const auto& s = entry.service;
   OrderedJson j;
@@ -90,6 +110,13 @@ OrderedJson service_json(const ServiceEntry& entry, const JsonView& view) {
   j["shard_policy"] =
       sockvs::shard_policy_name(s.shard_policy.value_or(sockvs::kDefaultShardPolicy));
   j["terminate"] = sockvs::terminate_name(s.terminate.value_or(sockvs::kDefaultTerminate));
+  if (s.skip && !s.skip->empty()) {
+    OrderedJson skip = OrderedJson::array();
+    for (const auto& rule : *s.skip) {
+      skip.push_back(skip_json(rule, view));
+    }
+    j["skip"] = std::move(skip);
+  }
   if (view.stats) {
     j["stats"] = OrderedJson{{"conns", s.stats.conns},
                              {"refused", s.stats.refused},
@@ -230,11 +257,57 @@ sockvs::RealServer parse_dest(const Json& j, const std::string& where, const soc
   return d;
 }
 
+sockvs::SkipRule parse_skip_rule(const Json& j, const std::string& where) {
+  need_object(j, where);
+  check_keys(j, where, {"uid", "cgroup", "mark", "mask"}, {"cgroup_id"});
+  const Json* uid = find(j, "uid");
+  const Json* cgroup = find(j, "cgroup");
+  const Json* mark = find(j, "mark");
+  const Json* mask = find(j, "mask");
+  const int kinds = static_cast<int>(uid != nullptr) + static_cast<int>(cgroup != nullptr) +
+                    static_cast<int>(mark != nullptr);
+  if (kinds != 1 || (mask != nullptr && mark == nullptr)) {
+    bad(where, R"(an exemption is one of {"uid": [MIN, MAX]}, {"cgroup": "/PATH"}, )"
+               R"({"mark": N, "mask": N})");
+  }
+  sockvs::SkipRule rule;
+  if (uid != nullptr) {
+    const Json& range = get_array(*uid, where + ".uid");
+    if (range.empty() || range.size() > 2) {
+      bad(where + ".uid", "expected [MIN, MAX] or [UID]");
+    }
+    const auto min =
+        static_cast<std::uint32_t>(get_uint(range[0], where + ".uid[0]", 0, sockvs::kSkipUidMax));
+    const auto max = range.size() == 1 ? min
+                                       : static_cast<std::uint32_t>(get_uint(
+                                             range[1], where + ".uid[1]", 0, sockvs::kSkipUidMax));
+    rule = sockvs::SkipUid{min, max};
+  } else if (mark != nullptr) {
+    sockvs::SkipMark m;
+    m.mark = static_cast<std::uint32_t>(get_uint(*mark, where + ".mark", 0, UINT32_MAX));
+    if (mask != nullptr) {
+      m.mask = static_cast<std::uint32_t>(get_uint(*mask, where + ".mask", 0, UINT32_MAX));
+    }
+    rule = m;
+  } else {
+    const std::string& text = get_string(*cgroup, where + ".cgroup");
+    try {
+      rule = sockvs::SkipCgroup{cgroup_skip_path(text), 0};
+    } catch (const UsageError& e) {
+      bad(where + ".cgroup", e.what());
+    }
+  }
+  if (const std::string problem = sockvs::skip_rule_problem(rule); !problem.empty()) {
+    bad(where, problem);
+  }
+  return rule;
+}
+
 ServiceEntry parse_service(const Json& j, const std::string& where) {
   need_object(j, where);
   check_keys(j, where,
              {"protocol", "address", "port", "scheduler", "flags", "hash_key", "shard_policy",
-              "terminate", "dests"},
+              "terminate", "skip", "dests"},
              {"stats", "num_dests"});
   ServiceEntry entry;
   auto& s = entry.service;
@@ -289,6 +362,17 @@ ServiceEntry parse_service(const Json& j, const std::string& where) {
     if (!s.terminate) {
       bad(where + ".terminate",
           "invalid terminate policy '" + name + "': expected none, udp or all");
+    }
+  }
+  if (const Json* v = find(j, "skip")) {
+    const Json& skip = get_array(*v, where + ".skip");
+    if (skip.size() > SOCK_VS_SKIP_MAX) {
+      bad(where + ".skip", "too many exemptions: at most " + std::to_string(SOCK_VS_SKIP_MAX) +
+                               " per service, " + std::to_string(skip.size()) + " given");
+    }
+    s.skip.emplace();
+    for (std::size_t i = 0; i < skip.size(); ++i) {
+      s.skip->push_back(parse_skip_rule(skip[i], where + ".skip[" + std::to_string(i) + "]"));
     }
   }
   if (const Json* v = find(j, "dests")) {
@@ -412,6 +496,7 @@ JsonRules json_rules(const std::vector<ServiceEntry>& entries) {
     a.hash_key = svc.hash_key;
     a.shard_policy = svc.shard_policy;
     a.terminate = svc.terminate;
+    a.skip = svc.skip;
     a.real_peername = (svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
     add(std::move(a), where + " (" + service_label(svc.key()) + ")");
     for (std::size_t k = 0; k < entries[i].dests.size(); ++k) {

@@ -8,6 +8,8 @@
 //      "protocol": "tcp" | "udp", "address": "10.0.0.1", "port": 6379,
 //      "scheduler": "wrr", "flags": [], "hash_key": "tgid",
 //      "shard_policy": "rr", "terminate": "udp",
+//      "skip": [{"uid": [MIN, MAX]}, {"cgroup": "/x"}, {"mark": N, "mask": N}],
+//                               only with exemptions; -L adds "cgroup_id": N
 //      "stats": {"conns": N, "refused": N, "untracked": N,
 //                "killed": N},  -L --stats only
 //      "dests": [{"address": ..., "port": ..., "weight": 1, "upper": 0,

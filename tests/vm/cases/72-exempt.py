@@ -6,12 +6,15 @@ VIP); everybody else is balanced. Checked for processes running as the
 skipped uids, a process in the skipped cgroup and in its descendant, sockets
 with a matching SO_MARK, TCP and connected UDP, and a balanced UDP socket
 that reconnects with a skipped mark (handed back). The rules are set with
-the module's generic netlink protocol directly (sockvsadm's --skip-* options
-are not written yet); the dump carries them back; SET_SERVICE without the
+the module's generic netlink protocol directly first; the dump carries them back; SET_SERVICE without the
 nest keeps them, with an empty one clears them; bad rules (unknown cgroup,
 relative path, a 9th rule, an inverted uid range, a mark outside its mask,
 two kinds in one rule) are refused with the kernel's message and leave the
-service unchanged."""
+service unchanged. Then the same through sockvsadm: --skip-uid, --skip-cgroup
+(under /sys/fs/cgroup), --skip-mark on -A and -E, --skip-none, what -L, -S
+and --json print, -S | -R and -S --json | -R --json round trips, and bad
+options refused (usage errors before any change, the kernel's message for a
+cgroup that does not exist) with the configuration unchanged."""
 
 import errno
 import json
@@ -190,6 +193,77 @@ def main():
         s.send(b"two")
         check_eq(s.recv(1000).split()[1].decode(), TRAP, "reconnected with SO_MARK 7: not balanced")
         check_eq(s.getpeername(), (VIP, 80), "getpeername() of the handed-back socket")
+    svs.flush()
+    cli(skipped, sub)
+
+
+def cli(skipped, sub):
+    step("sockvsadm -A with --skip-uid, --skip-cgroup, --skip-mark")
+    adm_ok("-A", "-t", SVC, "-s", "rr", "--skip-uid", "4242-4243",
+           "--skip-cgroup", svs.CGROUP2_ROOT + skipped + "/", "--skip-mark", "0x10/0xf0")
+    for p in PORTS:
+        adm_ok("-a", "-t", SVC, "-r", "127.0.0.1:%d" % p)
+    check(ident_as() in REAL, "root, outside the cgroups, no mark: balanced")
+    check_eq(ident_as(user=4243), TRAP, "uid 4243 is not balanced")
+    check_eq(ident_as(cgroup=sub), TRAP, "a process in %s is not balanced" % sub)
+    check_eq(ident_marked(0x1f), TRAP, "SO_MARK 0x1f is not balanced")
+    check(ident_marked(0x20) in REAL, "SO_MARK 0x20 is balanced")
+    flags = "skip-uid 4242-4243 skip-cgroup %s skip-mark 0x10/0xf0" % skipped
+    check_eq(svs.listing().service("TCP", SVC)["flags"], flags, "-L's flags")
+    saved = svs.save()
+    want = "-A -t %s -s rr --%s" % (SVC, flags.replace(" skip-", " --skip-"))
+    check(want in saved.splitlines(), "-S writes %r:\n%s" % (want, saved))
+    listed = json.loads(adm_ok("-L", "-n", "--json"))
+    svc_json = [s for s in listed["services"] if s["protocol"] == "tcp"][0]
+    check_eq(svc_json.get("skip"),
+             [{"uid": [4242, 4243]}, {"cgroup": skipped, "cgroup_id": svs.cgroup_id(skipped)},
+              {"mark": 16, "mask": 240}], "-L --json's skip")
+
+    step("-S | -R and -S --json | -R --json keep the exemptions")
+    svs.flush()
+    adm_ok("-R", input=saved)
+    check_eq(svs.save(), saved, "-S after -R")
+    check_eq(ident_as(user=4242), TRAP, "uid 4242 is not balanced after -R")
+    saved_json = adm_ok("-S", "--json")
+    check("cgroup_id" not in saved_json, "-S --json leaves out cgroup_id")
+    svs.flush()
+    adm_ok("-R", "--json", input=saved_json)
+    check_eq(svs.save(), saved, "-S after -R --json")
+
+    step("-E replaces, keeps or clears the exemptions")
+    adm_ok("-E", "-t", SVC, "-s", "rr", "--skip-mark", "7", "--skip-uid", "4244")
+    check_eq(svs.listing().service("TCP", SVC)["flags"], "skip-mark 0x7 skip-uid 4244", "-E --skip-mark 7 --skip-uid 4244")
+    check(ident_as(user=4242) in REAL, "uid 4242 is balanced again")
+    check_eq(ident_as(user=4244), TRAP, "uid 4244 is not")
+    adm_ok("-E", "-t", SVC, "-s", "wrr")
+    check_eq(svs.listing().service("TCP", SVC)["flags"], "skip-mark 0x7 skip-uid 4244", "-E without --skip-* keeps them")
+
+    step("bad exemptions are refused with a clear message; nothing changes")
+    before = svs.save()
+    bad = [
+        (["--skip-cgroup", "relative/path"], 2, "absolute"),
+        (["--skip-cgroup", "/a/../b"], 2, r"'\.\.'"),
+        (["--skip-uid", "5-3"], 2, "ends before it starts"),
+        (["--skip-uid", "4294967295"], 2, "0-4294967294"),
+        (["--skip-uid", "-1"], 2, "--skip-uid"),
+        (["--skip-mark", "1/0"], 2, "outside its mask"),
+        (["--skip-mark", "0xg"], 2, "--skip-mark"),
+        (["--skip-mark", "1"] * 9, 2, "at most 8"),
+        (["--skip-none", "--skip-uid", "1"], 2, "--skip-none"),
+        (["--skip-cgroup", "/svs-72-missing"], 1, "no such cgroup"),
+    ]
+    for opts, rc, err_re in bad:
+        r = svs.adm_fail("-E", "-t", SVC, "-s", "wrr", *opts, rc=(rc,), err_re=err_re)
+        check("scheduler" not in r.stderr, "the message is not about the scheduler: %r" % r.stderr)
+        check_eq(svs.save(), before, "the configuration after a refused %s" % " ".join(opts))
+    svs.adm_fail("-A", "-u", SVC, "--skip-cgroup", "/svs-72-missing", rc=(1,), err_re="no such cgroup")
+    check_eq(svs.save(), before, "a refused -A creates nothing")
+    svs.adm_fail("-a", "-t", SVC, "-r", "127.0.0.1:9283", "--skip-uid", "1", rc=(2,), err_re="skip-uid")
+
+    step("-E --skip-none removes them")
+    adm_ok("-E", "-t", SVC, "-s", "wrr", "--skip-none")
+    check_eq(svs.listing().service("TCP", SVC)["flags"], "", "-E --skip-none")
+    check(ident_marked(7) in REAL, "SO_MARK 7 is balanced")
     svs.flush()
 
 

@@ -43,8 +43,10 @@ class ModuleNotLoadedError : public Error {
 // message `ext_ack` (may be empty).  Errnos with a fixed meaning get a fixed
 // message ("service already exists", "no such service", "no such real
 // server" (ENOENT on the real-server commands and KILL), "unknown
-// scheduler 'NAME'" (ENOENT on NEW/SET_SERVICE, NAME from
-// `sched_name`), the CAP_NET_ADMIN message for EPERM), with the ext_ack
+// scheduler 'NAME'" (ENOENT on NEW/SET_SERVICE without an ext_ack or with
+// one that mentions the scheduler, NAME from `sched_name`; with another
+// ext_ack, e.g. "no such cgroup (v2)" for an exemption, that message), the
+// CAP_NET_ADMIN message for EPERM), with the ext_ack
 // appended unless it only repeats it; ENOSPC gives "limit reached: ...";
 // other errnos give the ext_ack, or strerror() without one.
 std::string describe_kernel_error(std::uint8_t cmd, int code, std::string_view ext_ack,

@@ -34,16 +34,23 @@ using NlMsgPtr = std::unique_ptr<nl_msg, NlMsgDeleter>;
 // an unknown hash key, shard policy or terminate policy (and on KILL the
 // policy none, which terminates nothing), a weight above SOCK_VS_WEIGHT_MAX, a
 // threshold above kThresholdMax, a lower threshold above the upper one
-// (when both are given), shards outside 1..SOCK_VS_SHARDS_MAX, or
-// (EAFNOSUPPORT) a real server of another family than its service.
+// (when both are given), shards outside 1..SOCK_VS_SHARDS_MAX, an
+// exemption skip_rule_problem() finds fault with, (E2BIG) more than
+// SOCK_VS_SKIP_MAX exemptions, or (EAFNOSUPPORT) a real server of another
+// family than its service.
 // Optional settings (std::optional fields, an empty sched_name) are sent
 // only when set.
 
 // NEW_SERVICE: SERVICE{af, protocol, addr, port, [sched_name], flags,
-// [hash_key u8], [shard_policy u8], [terminate u8]}.
+// [hash_key u8], [shard_policy u8], [terminate u8], [SKIP{RULE{...}...}]}.
+// The SKIP nest (NLA_F_NESTED, as its RULE entries) is sent when svc.skip
+// is set, empty for an empty vector; a uid rule as UID_MIN and UID_MAX, a
+// mark rule as MARK and MARK_MASK, a cgroup rule as CGROUP (its id is not
+// sent).
 NlMsgPtr build_new_service(int family_id, const Service& svc);
 // SET_SERVICE: SERVICE{key, [sched_name], flags, [hash_key], [shard_policy],
-// [terminate]}.  What is not sent stays unchanged.
+// [terminate], [SKIP]}.  What is not sent stays unchanged; a SKIP nest
+// replaces the rules (an empty one clears them).
 NlMsgPtr build_set_service(int family_id, const Service& svc);
 // DEL_SERVICE: SERVICE{key}.  Answered with a KILLED message
 // (parse_killed_reply), like DEL_DEST, FLUSH and KILL.
@@ -82,6 +89,10 @@ NlMsgPtr build_list_conns(int family_id);
 // attributes are ignored (the enums only grow).
 
 // A SOCK_VS_ATTR_SERVICE nest (GET_SERVICE doit reply or dump part).
+// SVC_ATTR_SKIP gives svc.skip, in the module's order: a uid rule without
+// UID_MAX is the single uid UID_MIN, a mark rule without MARK_MASK has the
+// mask kSkipMarkMaskAll; entries of other types than SOCK_VS_SKIP_RULE and
+// rules of no known kind are skipped.
 Service parse_service_reply(const nlmsghdr* nlh);
 // A SOCK_VS_ATTR_DEST nest (GET_DEST dump part).  SHARD_CONNS must be a
 // whole number of u32, and as many as SHARDS says when both are present.

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "sockvs/address.h"
@@ -62,6 +63,45 @@ inline constexpr HashKey kDefaultHashKey = HashKey::kTgid;
 inline constexpr ShardPolicy kDefaultShardPolicy = ShardPolicy::kRr;
 inline constexpr Terminate kDefaultTerminate = Terminate::kUdp;
 
+// Exemptions of a service (SOCK_VS_SVC_ATTR_SKIP): a connect to the virtual
+// address that matches one of its rules is not balanced; it goes to the
+// virtual address itself, as if the service did not exist.
+
+// Largest uid a rule may name ((uid_t)-1 is never a uid).
+inline constexpr std::uint32_t kSkipUidMax = 4294967294U;
+// A mark rule's default mask: the whole mark.
+inline constexpr std::uint32_t kSkipMarkMaskAll = 0xffffffffU;
+
+// The socket's owner uid (the fsuid of the process that created it) in
+// min..max, in the requester's user namespace.
+struct SkipUid {
+  std::uint32_t min = 0;
+  std::uint32_t max = 0;
+
+  friend bool operator==(const SkipUid&, const SkipUid&) = default;
+};
+
+// The socket's cgroup (v2) or a descendant of it: `path` from the root of
+// the requester's cgroup namespace ("/system.slice/x.service"), resolved
+// by the module when the rule is set.
+struct SkipCgroup {
+  std::string path;
+  std::uint64_t id = 0;  // output only: the cgroup's id (0: not reported)
+
+  friend bool operator==(const SkipCgroup&, const SkipCgroup&) = default;
+};
+
+// (SO_MARK & mask) == mark.
+struct SkipMark {
+  std::uint32_t mark = 0;
+  std::uint32_t mask = kSkipMarkMaskAll;
+
+  friend bool operator==(const SkipMark&, const SkipMark&) = default;
+};
+
+// One rule (a SOCK_VS_SKIP_RULE nest): exactly one kind of match.
+using SkipRule = std::variant<SkipUid, SkipCgroup, SkipMark>;
+
 // What identifies a virtual service: (af, protocol, addr, port).
 struct ServiceKey {
   std::uint16_t protocol = IPPROTO_TCP;  // IPPROTO_TCP or IPPROTO_UDP
@@ -88,6 +128,10 @@ struct Service {
   std::optional<HashKey> hash_key;
   std::optional<ShardPolicy> shard_policy;
   std::optional<Terminate> terminate;
+  // Exemptions, at most SOCK_VS_SKIP_MAX, in order.  On add and edit: nullopt
+  // sends no SKIP nest (add: none; edit: unchanged), an empty vector clears
+  // them.  In replies: nullopt when the service has none.
+  std::optional<std::vector<SkipRule>> skip;
   Stats stats;                  // output only
   std::uint32_t num_dests = 0;  // output only
 
@@ -174,6 +218,17 @@ std::optional<ShardPolicy> parse_shard_policy(std::string_view name) noexcept;
 std::string terminate_name(Terminate policy);
 // The inverse of terminate_name for the known names; nullopt otherwise.
 std::optional<Terminate> parse_terminate(std::string_view name) noexcept;
+
+// The kind of an exemption, as its option says it (--skip-KIND): "uid",
+// "cgroup", "mark".
+std::string_view skip_kind(const SkipRule& rule) noexcept;
+// Why the module would refuse `rule` for what it holds (not for the
+// system's state, like a cgroup that does not exist), or "" if it would
+// not: a uid above kSkipUidMax, a uid range that ends before it starts, a
+// mark with bits outside its mask, a cgroup path that is empty, does not
+// start with '/', holds a NUL or is longer than SOCK_VS_SKIP_CGROUP_PATH_MAX
+// - 1 bytes.
+std::string skip_rule_problem(const SkipRule& rule);
 
 // "TCP", "UDP", or the protocol number for anything else.
 std::string protocol_name(std::uint16_t protocol);
