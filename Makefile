@@ -12,6 +12,9 @@
 #                   (default 300); the grown corpus stays in build/fuzz/
 #   make lint       checkpatch --strict and sparse on kmod/, clang-tidy on userspace/
 #   make deps       install the Debian packages everything needs
+#   make deb        Debian packages sock-vs-dkms, sockvsadm, sockvs-healthd
+#                   (debian/, packaging/deb.sh) into build/deb/, lintian-clean;
+#                   make test-image boots them in a Debian 12 image (systemd)
 #   make kernels    build (or take from the cache) and install the kernel matrix:
 #                   debug builds of Debian's 6.1, 6.12 and the newest unstable
 #                   source (tests/kernels/build.sh), Debian's rt and cloud
@@ -100,6 +103,17 @@ kernels:
 	tests/kernels/build.sh $(DEBUG_KERNELS)
 	tests/kernels/debian.sh
 
+# Debian packages (debian/): built in a copy of the tree, build/deb/src/.
+# DEB_SUFFIX=N: version SOCK_VS_VERSION+N (a newer build of the same code);
+# DEB_REV=HEAD: package that commit, not the working tree.
+deb:
+	packaging/deb.sh $(if $(DEB_SUFFIX),-s $(DEB_SUFFIX)) $(if $(DEB_REV),-r $(DEB_REV))
+
+# A Debian 12 image (mmdebstrap, cached in /var/cache/sock_vs/image) booted
+# with systemd under QEMU: the packages installed, upgraded, purged.
+test-image: deps
+	tests/image/run.sh
+
 # kernels may install kernels: build and run in a fresh make so that KVERS sees them.
 test-kernels: deps kernels
 	$(MAKE) all
@@ -135,4 +149,4 @@ clean:
 	-$(MAKE) -C kmod clean 2>/dev/null
 
 .PHONY: all deps kmod testmod userspace userspace-asan test demo demo-run fuzz lint clean \
-	bench bench-quick bench-tools bench-quick-kver kernels test-kernels
+	bench bench-quick bench-tools bench-quick-kver kernels test-kernels deb test-image

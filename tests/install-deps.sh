@@ -25,6 +25,11 @@ pkgs=(
 	qemu-system-x86 busybox-static kmod cpio xz-utils
 	# make install checks (tests/install-test.sh): DKMS, systemd-analyze, man
 	dkms systemd man-db groff-base
+	# make deb (debian/: Build-Depends beyond the build's own) and lintian
+	debhelper dh-dkms lintian
+	# make test-image: a Debian 12 image built from the archive, booted with
+	# systemd (tests/image/); qemu-img for its throw-away overlays
+	mmdebstrap qemu-utils e2fsprogs
 	# what the tests run inside the guests
 	redis-server redis-tools ipvsadm iptables nftables iproute2
 	python3 util-linux procps
