@@ -284,6 +284,32 @@ TEST_F(HealthdEngine, AlreadyZeroIsLeftAlone) {
   EXPECT_EQ(std::count(fake_.calls.begin(), fake_.calls.end(), "edit_dest"), 0);
 }
 
+// Down while at weight 0 (quiesced by hand, so nothing remembered), then
+// given a weight by the administrator while it still fails: it must be
+// quiesced again after `fall` more failures, not left serving traffic.
+TEST_F(HealthdEngine, WeightGivenWhileDownAtZeroIsQuiescedAgain) {
+  set_weight(7001, 0);
+  auto e = make();
+  e->load();
+  round(*e, {7001});
+  round(*e, {7001});
+  EXPECT_EQ(log_.count("7001: DOWN after 2 failed checks"), 1) << log_.all();
+  EXPECT_TRUE(e->state().empty());
+  set_weight(7001, 4);  // the administrator, while it still fails
+  round(*e, {7001});
+  EXPECT_EQ(log_.count("7001: weight is 4 now (was 0) while its checks fail: checking it as up "
+                       "again"),
+            1)
+      << log_.all();
+  round(*e, {7001});
+  EXPECT_EQ(weight(7001), 0U) << log_.all();
+  ASSERT_EQ(e->state().size(), 1U);
+  EXPECT_EQ(e->state().begin()->second.weight, 4U);
+  round(*e, {});
+  round(*e, {});
+  EXPECT_EQ(weight(7001), 4U) << log_.all();
+}
+
 TEST_F(HealthdEngine, ConfiguredRealServersOnly) {
   auto e = make("real 127.0.0.1:7002\nreal 127.0.0.1:7009\n");
   e->load();

@@ -206,7 +206,17 @@ std::vector<Job> Engine::plan(std::size_t service) {
     } else if (fresh) {
       log_.log(Level::kInfo, name + ": checking (" + describe(sc.check) + ", weight " +
                                  std::to_string(d.weight) + ")");
+    } else if (!t.health.up() && t.weight == 0 && d.weight != 0) {
+      // Down at weight 0 that sockvs-healthd did not set (nothing to
+      // remember), and now given a weight: it takes traffic while failing.
+      // Count its failures from the start, so that `fall` more quiesce it.
+      log_.log(Level::kWarning, name + ": weight is " + std::to_string(d.weight) +
+                                    " now (was 0) while its checks fail: checking it as up " +
+                                    "again (quiesced after " +
+                                    plural(fall(service), "failed check") + ")");
+      t.health.reset(true);
     }
+    t.weight = d.weight;
     if (t.in_flight) {
       continue;  // the previous check of this server has not finished yet
     }

@@ -84,6 +84,7 @@ class Engine {
     Health health;
     bool in_flight = false;
     bool rewrite_warned = false;
+    std::uint32_t weight = 0;  // in the kernel at the last lookup
   };
 
   sockvs::Api* api();
