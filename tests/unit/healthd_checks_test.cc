@@ -81,7 +81,40 @@ TEST(HealthdChecks, RedisErrorReply) {
   TinyServer srv("-NOAUTH Authentication required.\r\n", "PING\r\n");
   const CheckResult r = run_check(spec(CheckType::kRedis), kLo, srv.port(), kTimeout);
   EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.detail, "PING answered '-NOAUTH Authentication required.', expected '+PONG'");
+  EXPECT_EQ(r.detail,
+            "PING answered '-NOAUTH Authentication required.', expected '+PONG' (the server wants "
+            "a password: `auth [USER] PASSWORD` in the service)");
+}
+
+TEST(HealthdChecks, RedisAuthThenPing) {
+  TinyServer srv("+OK\r\n+PONG\r\n", "PING\r\n");
+  CheckSpec c = spec(CheckType::kRedis);
+  c.redis_password = "s3cret";
+  const CheckResult r = run_check(c, kLo, srv.port(), kTimeout);
+  EXPECT_TRUE(r.ok) << r.detail;
+  EXPECT_EQ(srv.last_request(), "*2\r\n$4\r\nAUTH\r\n$6\r\ns3cret\r\n*1\r\n$4\r\nPING\r\n");
+}
+
+TEST(HealthdChecks, RedisAuthWithUser) {
+  TinyServer srv("+OK\r\n+PONG\r\n", "PING\r\n");
+  CheckSpec c = spec(CheckType::kRedis);
+  c.redis_user = "app";
+  c.redis_password = "pw";
+  EXPECT_TRUE(run_check(c, kLo, srv.port(), kTimeout).ok);
+  EXPECT_EQ(srv.last_request(),
+            "*3\r\n$4\r\nAUTH\r\n$3\r\napp\r\n$2\r\npw\r\n*1\r\n$4\r\nPING\r\n");
+}
+
+TEST(HealthdChecks, RedisWrongPassword) {
+  TinyServer srv("-WRONGPASS invalid username-password pair or user is disabled.\r\n-NOAUTH x\r\n",
+                 "PING\r\n");
+  CheckSpec c = spec(CheckType::kRedis);
+  c.redis_password = "wrong";
+  const CheckResult r = run_check(c, kLo, srv.port(), kTimeout);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.detail,
+            "AUTH answered '-WRONGPASS invalid username-password pair or user is disabled.', "
+            "expected '+OK'");
 }
 
 TEST(HealthdChecks, RedisClosesWithoutReply) {

@@ -166,12 +166,37 @@ TEST(HealthdConfig, ErrorsNameFileAndLine) {
        "test.conf:2: usage: terminate-on-down yes|no"},
       {"service -t 10.0.0.1:80\nterminate_on_down no\n",
        "test.conf:2: unknown keyword 'terminate_on_down' (known: state-file, service, real, check, "
-       "interval, timeout, rise, fall, connect-port, terminate-on-down)"},
+       "interval, timeout, rise, fall, connect-port, terminate-on-down, "},
+      {"service -t 10.0.0.1:80\nmin-up -1\n",
+       "test.conf:2: bad min-up '-1': want a number from 0 to 1000"},
+      {"service -t 10.0.0.1:80\nmin-up\n", "test.conf:2: usage: min-up N"},
+      {"service -t 10.0.0.1:80\nauth\n", "test.conf:2: usage: auth [USER] PASSWORD"},
+      {"service -t 10.0.0.1:80\nauth a b c\n", "test.conf:2: usage: auth [USER] PASSWORD"},
+      {"service -t 10.0.0.1:80\ncheck http\nauth secret\n",
+       "test.conf:1: `auth` is for `check redis` only, and this service's check is http GET / -> "
+       "200"},
   };
   for (const auto& c : cases) {
     const std::string err = error_of(c.text);
     EXPECT_TRUE(err.starts_with(c.want)) << "config:\n" << c.text << "error: " << err;
   }
+}
+
+TEST(HealthdConfig, MinUpAndAuth) {
+  const Config cfg = parse(
+      "min-up 2\n"
+      "service -t 10.0.0.1:6379\n  check redis\n  auth s3cret\n"
+      "service -t 10.0.0.2:6379\n  auth app s3cret\n  check redis\n  min-up 0\n"
+      "service -t 10.0.0.3:80\n");
+  ASSERT_EQ(cfg.services.size(), 3U);
+  EXPECT_EQ(cfg.services[0].min_up, 2U);
+  EXPECT_EQ(cfg.services[0].check.redis_user, "");
+  EXPECT_EQ(cfg.services[0].check.redis_password, "s3cret");
+  EXPECT_EQ(cfg.services[1].min_up, 0U);
+  EXPECT_EQ(cfg.services[1].check.redis_user, "app");
+  EXPECT_EQ(cfg.services[1].check.redis_password, "s3cret");
+  EXPECT_EQ(cfg.services[2].min_up, 2U);
+  EXPECT_EQ(parse("service -t 10.0.0.1:80\n").services[0].min_up, 1U);  // the default
 }
 
 TEST(HealthdConfig, LoadMissingFile) {

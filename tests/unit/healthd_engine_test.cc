@@ -310,6 +310,89 @@ TEST_F(HealthdEngine, WeightGivenWhileDownAtZeroIsQuiescedAgain) {
   EXPECT_EQ(weight(7001), 4U) << log_.all();
 }
 
+// min-up 1 (the default): when every real server fails, the last usable
+// one keeps its weight (a loud error), and is quiesced once another is back.
+TEST_F(HealthdEngine, LastUsableRealServerIsNotQuiesced) {
+  auto e = make();
+  e->load();
+  round(*e, {7001, 7002, 7003});
+  round(*e, {7001, 7002, 7003});
+  EXPECT_EQ(weight(7001), 0U);
+  EXPECT_EQ(weight(7002), 0U);
+  EXPECT_EQ(weight(7003), 3U) << log_.all();
+  EXPECT_EQ(log_.count("E TCP 10.255.0.1:6379 -> 127.0.0.1:7003: DOWN after 2 failed checks "
+                       "(connect: Connection refused); NOT quiesced: the service would be left "
+                       "with 0 usable real servers (min-up 1); weight 3 stays until another real "
+                       "server is usable"),
+            1)
+      << log_.all();
+  EXPECT_EQ(e->is_up(DestId{key_, *sockvs::Address::parse("127.0.0.1"), 7003}), false);
+  round(*e, {7001, 7002, 7003});  // said once
+  EXPECT_EQ(log_.count("NOT quiesced"), 1);
+  EXPECT_EQ(weight(7003), 3U);
+  // 7001 is back: 7003, still failing, can go now.
+  round(*e, {7002, 7003});
+  round(*e, {7002, 7003});
+  EXPECT_EQ(weight(7001), 1U);
+  EXPECT_EQ(weight(7003), 0U) << log_.all();
+  EXPECT_EQ(log_.count("7003: still DOWN (connect: Connection refused), and another real server "
+                       "is usable now (min-up 1); weight 3 -> 0 (quiesced"),
+            1)
+      << log_.all();
+  round(*e, {7002});
+  round(*e, {7002});
+  EXPECT_EQ(weight(7003), 3U) << log_.all();
+}
+
+TEST_F(HealthdEngine, MinUpCountsServersItDoesNotCheck) {
+  auto e = make("real 127.0.0.1:7001\nreal 127.0.0.1:7002\nmin-up 2\n");
+  e->load();
+  round(*e, {7001, 7002});
+  round(*e, {7001, 7002});
+  // 7003 is not checked but usable: one of the two may go, not both.
+  EXPECT_EQ(weight(7001), 0U);
+  EXPECT_EQ(weight(7002), 2U) << log_.all();
+  EXPECT_EQ(log_.count("7002: DOWN after 2 failed checks (connect: Connection refused); NOT "
+                       "quiesced: the service would be left with 1 usable real server (min-up 2)"),
+            1)
+      << log_.all();
+}
+
+TEST_F(HealthdEngine, MinUpZeroQuiescesEverything) {
+  auto e = make("min-up 0\n");
+  e->load();
+  round(*e, {7001, 7002, 7003});
+  round(*e, {7001, 7002, 7003});
+  EXPECT_EQ(weight(7001) + weight(7002) + weight(7003), 0U) << log_.all();
+  EXPECT_EQ(log_.count("NOT quiesced"), 0);
+}
+
+TEST_F(HealthdEngine, EveryServerFailingIsSaidLoudlyOnce) {
+  auto e = make();
+  e->load();
+  const auto noauth = [&] {
+    for (const auto& j : e->plan(0)) {
+      e->apply(j, CheckResult{false, "PING answered '-NOAUTH Authentication required.'"});
+    }
+  };
+  noauth();
+  noauth();
+  EXPECT_EQ(log_.count("E TCP 10.255.0.1:6379: EVERY checked real server (3) fails its redis PING "
+                       "check (last: PING answered '-NOAUTH Authentication required.'): check the "
+                       "configuration of the check itself (a redis with requirepass answers "
+                       "-NOAUTH: `auth`)"),
+            1)
+      << log_.all();
+  noauth();
+  EXPECT_EQ(log_.count("EVERY checked"), 1);
+  round(*e, {});  // all pass: 7001 and 7002 come back, and 7003 never went
+  round(*e, {});
+  EXPECT_EQ(weight(7001), 1U);
+  noauth();
+  noauth();
+  EXPECT_EQ(log_.count("EVERY checked"), 2) << log_.all();  // a new episode
+}
+
 TEST_F(HealthdEngine, ConfiguredRealServersOnly) {
   auto e = make("real 127.0.0.1:7002\nreal 127.0.0.1:7009\n");
   e->load();

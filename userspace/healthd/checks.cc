@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <initializer_list>
 #include <string_view>
 #include <utility>
 
@@ -97,13 +98,13 @@ void send_all(const Fd& sock, std::string_view data, Clock::time_point deadline)
 }
 
 // The first line of the reply, without its "\r\n" (at most 1 KiB).
-std::string read_line(const Fd& sock, Clock::time_point deadline) {
-  std::string buf;
+std::string read_line(const Fd& sock, std::string& buf, Clock::time_point deadline) {
   for (;;) {
     const auto nl = buf.find("\r\n");
     if (nl != std::string::npos) {
-      buf.resize(nl);
-      return buf;
+      std::string line = buf.substr(0, nl);
+      buf.erase(0, nl + 2);
+      return line;
     }
     if (buf.size() > 1024) {
       throw Failure{"reply line longer than 1024 bytes"};
@@ -131,6 +132,25 @@ std::string printable(std::string_view s) {
   return out;
 }
 
+// A RESP array of bulk strings: what redis-cli sends.
+std::string resp(std::initializer_list<std::string_view> args) {
+  std::string out = "*" + std::to_string(args.size()) + "\r\n";
+  for (const auto a : args) {
+    out += "$" + std::to_string(a.size()) + "\r\n";
+    out += a;
+    out += "\r\n";
+  }
+  return out;
+}
+
+// What to do about a refused PING.
+std::string redis_hint(std::string_view line) {
+  if (line.starts_with("-NOAUTH")) {
+    return " (the server wants a password: `auth [USER] PASSWORD` in the service)";
+  }
+  return "";
+}
+
 std::string http_host(const sockvs::Address& addr, std::uint16_t port) {
   return sockvs::format_endpoint(addr, port);
 }
@@ -146,14 +166,27 @@ CheckResult run_check(const CheckSpec& check, const sockvs::Address& addr, std::
       throw Failure{errno_text("socket", errno)};
     }
     connect_to(sock, addr, port, deadline);
+    std::string buf;  // what was received and not consumed yet
     switch (check.type) {
       case CheckType::kTcp:
         return {true, "connected"};
       case CheckType::kRedis: {
-        send_all(sock, "*1\r\n$4\r\nPING\r\n", deadline);
-        const std::string line = read_line(sock, deadline);
+        std::string req;
+        if (!check.redis_password.empty()) {
+          req = check.redis_user.empty() ? resp({"AUTH", check.redis_password})
+                                         : resp({"AUTH", check.redis_user, check.redis_password});
+        }
+        send_all(sock, req + resp({"PING"}), deadline);
+        std::string line = read_line(sock, buf, deadline);
+        if (!check.redis_password.empty()) {
+          if (line != "+OK") {
+            return {false, "AUTH answered '" + printable(line) + "', expected '+OK'"};
+          }
+          line = read_line(sock, buf, deadline);
+        }
         if (line != "+PONG") {
-          return {false, "PING answered '" + printable(line) + "', expected '+PONG'"};
+          return {false,
+                  "PING answered '" + printable(line) + "', expected '+PONG'" + redis_hint(line)};
         }
         return {true, "+PONG"};
       }
@@ -162,7 +195,7 @@ CheckResult run_check(const CheckSpec& check, const sockvs::Address& addr, std::
                  "GET " + check.http_path + " HTTP/1.0\r\nHost: " + http_host(addr, port) +
                      "\r\nUser-Agent: sockvs-healthd\r\nConnection: close\r\n\r\n",
                  deadline);
-        const std::string line = read_line(sock, deadline);
+        const std::string line = read_line(sock, buf, deadline);
         // "HTTP/1.1 200 OK"
         unsigned status = 0;
         if (line.starts_with("HTTP/") && line.size() >= 12 && line[8] == ' ') {

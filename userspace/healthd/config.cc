@@ -58,6 +58,11 @@ class Parser {
       throw ConfigError(name_ + ": no service to check (add a `service -t ADDR:PORT` line)");
     }
     for (const auto& svc : cfg_.services) {
+      if (!svc.check.redis_password.empty() && svc.check.type != CheckType::kRedis) {
+        throw ConfigError(name_ + ":" + std::to_string(svc.line) +
+                          ": `auth` is for `check redis` only, and this service's check is " +
+                          describe(svc.check));
+      }
       if (svc.key.protocol == IPPROTO_UDP && !svc.check.port) {
         throw ConfigError(name_ + ":" + std::to_string(svc.line) +
                           ": UDP service needs `connect-port N`: every check is made over TCP");
@@ -125,12 +130,23 @@ class Parser {
         fail("bad terminate-on-down '" + w[1] + "': want yes or no");
       }
       target().terminate_on_down = w[1] == "yes";
+    } else if (kw == "min-up") {
+      want_args(w, 1, 1, "min-up N");
+      auto n = parse_uint(w[1], 0, kMaxCount);
+      if (!n) {
+        fail("bad min-up '" + w[1] + "': want a number from 0 to " + std::to_string(kMaxCount));
+      }
+      target().min_up = *n;
+    } else if (kw == "auth") {
+      want_args(w, 1, 2, "auth [USER] PASSWORD");
+      target().check.redis_user = w.size() == 3 ? w[1] : "";
+      target().check.redis_password = w.back();
     } else if (kw == "real") {
       real(w);
     } else {
       fail("unknown keyword '" + kw +
            "' (known: state-file, service, real, check, interval, timeout, rise, fall, "
-           "connect-port, terminate-on-down)");
+           "connect-port, terminate-on-down, min-up, auth)");
     }
   }
 

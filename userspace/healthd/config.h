@@ -26,6 +26,7 @@ inline constexpr Millis kMaxDuration{3600 * 1000};
 inline constexpr unsigned kDefaultRise = 2;
 inline constexpr unsigned kDefaultFall = 3;
 inline constexpr unsigned kMaxCount = 1000;
+inline constexpr unsigned kDefaultMinUp = 1;
 
 enum class CheckType : std::uint8_t {
   kTcp,    // the TCP handshake completes
@@ -40,6 +41,10 @@ struct CheckSpec {
   // Port to check instead of the real server's own (keepalived's
   // connect_port); needed for UDP services, since every check is TCP.
   std::optional<std::uint16_t> port;
+  // kRedis: `auth [USER] PASSWORD`, sent as AUTH before the PING (for a
+  // server with requirepass or ACL users).  Empty password: no AUTH.
+  std::string redis_user;
+  std::string redis_password;
 
   friend bool operator==(const CheckSpec&, const CheckSpec&) = default;
 };
@@ -65,6 +70,10 @@ struct ServiceConfig {
   // `terminate-on-down`: after quiescing a real server, terminate its open
   // balanced sockets (SOCK_VS_CMD_KILL) by the service's terminate policy.
   bool terminate_on_down = true;
+  // `min-up N`: never quiesce a real server when that would leave fewer
+  // than N usable real servers (weight > 0, not known to be down) in the
+  // service; the failing server keeps its weight until another is back.
+  unsigned min_up = kDefaultMinUp;
   // The real servers to check; empty: every real server the kernel lists
   // for the service, rediscovered each round.
   std::vector<RealSpec> reals;

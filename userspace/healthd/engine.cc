@@ -285,13 +285,17 @@ void Engine::apply(const Job& job, const CheckResult& result) {
   }
   switch (t.health.record(result.ok)) {
     case Transition::kDown:
-      on_down(job, t, result);
+      on_down(job, t, result, false);
       return;
     case Transition::kUp:
+      everywhere_.erase(service_name(job.id.svc));
       on_up(job, t, result);
       return;
     case Transition::kNone:
       break;
+  }
+  if (t.held && !t.health.up() && !result.ok) {
+    on_down(job, t, result, true);  // min-up kept it: maybe it can go now
   }
   if (opts_.once) {
     return;
@@ -305,13 +309,18 @@ void Engine::apply(const Job& job, const CheckResult& result) {
   }
 }
 
-std::optional<sockvs::RealServer> Engine::current(const DestId& id) {
+std::optional<sockvs::RealServer> Engine::current(const DestId& id,
+                                                  std::vector<sockvs::RealServer>* all) {
   sockvs::Api* a = api();
   if (a == nullptr) {
     return std::nullopt;
   }
   try {
-    for (const auto& d : a->list_dests(id.svc)) {
+    auto dests = a->list_dests(id.svc);
+    if (all != nullptr) {
+      *all = dests;
+    }
+    for (const auto& d : dests) {
       if (d.addr == id.addr && d.port == id.port) {
         return d;
       }
@@ -360,24 +369,61 @@ void Engine::terminate(const DestId& id) {
   }
 }
 
-void Engine::on_down(const Job& job, Target& t, const CheckResult& result) {
+void Engine::on_down(const Job& job, Target& t, const CheckResult& result, bool retry) {
   const std::string name = job.id.name();
   const std::string why =
       "DOWN after " + plural(t.health.fall(), "failed check") + " (" + result.detail + ")";
-  auto cur = current(job.id);
+  const ServiceConfig& sc = cfg_.services[job.service];
+  std::vector<sockvs::RealServer> dests;
+  auto cur = current(job.id, &dests);
   if (!cur) {
     t.health.reset(true);  // try again after `fall` more failures
+    t.held = false;
     return;
   }
   if (cur->weight == 0) {
-    log_.log(Level::kWarning, name + ": " + why + "; weight is already 0, nothing to change");
+    if (!retry) {
+      log_.log(Level::kWarning, name + ": " + why + "; weight is already 0, nothing to change");
+    }
+    t.held = false;
+    check_everywhere(job, result);
     return;
   }
-  const bool kill = cfg_.services[job.service].terminate_on_down;
+  // min-up: the servers that would still take connections without it.
+  unsigned usable = 0;
+  for (const auto& d : dests) {
+    if (d.weight == 0 || (d.addr == job.id.addr && d.port == job.id.port)) {
+      continue;
+    }
+    auto other = targets_.find(DestId{job.id.svc, d.addr, d.port}.name());
+    if (other != targets_.end() && !other->second.health.up()) {
+      continue;
+    }
+    ++usable;
+  }
+  if (usable < sc.min_up) {
+    if (!t.held) {
+      log_.log(Level::kError,
+               name + ": " + why + "; NOT quiesced: the service would be left with " +
+                   plural(usable, "usable real server") + " (min-up " + std::to_string(sc.min_up) +
+                   "); weight " + std::to_string(cur->weight) +
+                   " stays until another real server is usable");
+      t.held = true;
+    }
+    check_everywhere(job, result);
+    return;
+  }
+  const bool was_held = std::exchange(t.held, false);
+  const std::string what = was_held ? "still DOWN (" + result.detail +
+                                          "), and another real server is usable now (min-up " +
+                                          std::to_string(sc.min_up) + ")"
+                                    : why;
+  const bool kill = sc.terminate_on_down;
   if (opts_.dry_run) {
-    log_.log(Level::kWarning, name + ": " + why + "; would set weight " +
+    log_.log(Level::kWarning, name + ": " + what + "; would set weight " +
                                   std::to_string(cur->weight) + " -> 0" +
                                   (kill ? " and terminate its open sockets" : "") + " (dry run)");
+    check_everywhere(job, result);
     return;
   }
   if (!set_weight(job.id, 0)) {
@@ -387,11 +433,40 @@ void Engine::on_down(const Job& job, Target& t, const CheckResult& result) {
   state_[name] = Remembered{job.id, cur->weight};
   save();
   log_.log(Level::kWarning,
-           name + ": " + why + "; weight " + std::to_string(cur->weight) + " -> 0 (quiesced: " +
+           name + ": " + what + "; weight " + std::to_string(cur->weight) + " -> 0 (quiesced: " +
                (kill ? "no new connections)" : "no new connections, open ones untouched)"));
   if (kill) {
     terminate(job.id);
   }
+  check_everywhere(job, result);
+}
+
+// Every checked real server of the service failing the same check is more
+// often a wrong check (a password, a path, a port) than a dead fleet: said
+// loudly, once, until one of them passes again.
+void Engine::check_everywhere(const Job& job, const CheckResult& result) {
+  const std::string sname = service_name(job.id.svc);
+  const std::string prefix = sname + " -> ";
+  unsigned n = 0;
+  for (const auto& [name, t] : targets_) {
+    if (!name.starts_with(prefix)) {
+      continue;
+    }
+    if (t.health.up()) {
+      return;
+    }
+    ++n;
+  }
+  if (n == 0 || !everywhere_.insert(sname).second) {
+    return;
+  }
+  const ServiceConfig& sc = cfg_.services[job.service];
+  log_.log(Level::kError, sname + ": EVERY checked real server (" + std::to_string(n) +
+                              ") fails its " + describe(sc.check) + " check (last: " +
+                              result.detail + "): check the configuration of the check itself" +
+                              (sc.check.type == CheckType::kRedis && sc.check.redis_password.empty()
+                                   ? " (a redis with requirepass answers -NOAUTH: `auth`)"
+                                   : ""));
 }
 
 void Engine::on_up(const Job& job, Target& t, const CheckResult& result) {

@@ -85,16 +85,19 @@ class Engine {
     bool in_flight = false;
     bool rewrite_warned = false;
     std::uint32_t weight = 0;  // in the kernel at the last lookup
+    bool held = false;         // down, but not quiesced: min-up (retried)
   };
 
   sockvs::Api* api();
   void drop_api(const std::string& why);
   void save();
   void forget(const std::string& name, const std::string& why);
-  std::optional<sockvs::RealServer> current(const DestId& id);
+  std::optional<sockvs::RealServer> current(const DestId& id,
+                                            std::vector<sockvs::RealServer>* all = nullptr);
   bool set_weight(const DestId& id, std::uint32_t weight);
   void terminate(const DestId& id);
-  void on_down(const Job& job, Target& t, const CheckResult& result);
+  void on_down(const Job& job, Target& t, const CheckResult& result, bool retry);
+  void check_everywhere(const Job& job, const CheckResult& result);
   void on_up(const Job& job, Target& t, const CheckResult& result);
   [[nodiscard]] unsigned rise(std::size_t service) const;
   [[nodiscard]] unsigned fall(std::size_t service) const;
@@ -108,8 +111,9 @@ class Engine {
   unsigned lookup_failures_ = 0;           // the last connection attempt failed (logged once)
   std::map<std::string, Target> targets_;  // keyed by DestId::name()
   StateMap state_;
-  std::vector<bool> missing_;     // per service: not in the kernel (logged once)
-  std::set<std::string> warned_;  // configured real servers reported missing
+  std::vector<bool> missing_;         // per service: not in the kernel (logged once)
+  std::set<std::string> warned_;      // configured real servers reported missing
+  std::set<std::string> everywhere_;  // services whose every server fails (logged once)
 };
 
 }  // namespace healthd
