@@ -3,19 +3,82 @@
 # /boot/vmlinuz-REL, /lib/modules/REL/build and 9p, oldest first.
 #
 #   tests/kernels/list.sh [--test | --matrix | --debug]
+#   tests/kernels/list.sh --resolve KERNEL...
 #
 #   --test    (default) Debian's generic kernels only: what `make test` (CI)
 #             runs on.  Not the -rt-, -cloud- flavours nor the -svsdebug builds.
 #   --matrix  all of them: what `make test-kernels` runs on.
 #   --debug   only the debug builds (tests/kernels/build.sh, -svsdebug).
+#   --resolve print the installed release each KERNEL names, one per line:
+#             a release name (6.1.0-57-amd64) as it is, or a stable handle
+#             that survives Debian's ABI bumps (6.1.0-56 -> 6.1.0-57):
+#               6.1, 6.12, X.Y   Debian's generic X.Y kernel (X.Y.*-amd64, not
+#                                rt or cloud); when there is none, the debug
+#                                build of X.Y (7.2: built from unstable)
+#               debug-6.1, debug-6.12, debug-X.Y   the debug build (-svsdebug)
+#               rt, cloud        Debian's PREEMPT_RT / cloud flavour
+#             the newest installed release when several match.  Exit 1 (and
+#             what is installed, on stderr) when a KERNEL names none.
+# Releases are the ones with /boot/vmlinuz-REL and /lib/modules/REL/build
+# (SVS_KERNELS_BOOT, SVS_KERNELS_MODULES: other directories, for tests).
 set -euo pipefail
 mode=${1:---test}
-for k in /boot/vmlinuz-*; do
-	[ -e "$k" ] || continue
-	k=${k#/boot/vmlinuz-}
-	[ -e "/lib/modules/$k/build" ] || continue
+boot=${SVS_KERNELS_BOOT:-/boot}
+modules=${SVS_KERNELS_MODULES:-/lib/modules}
+
+installed() { # every release with an image and headers, oldest first
+	local k
+	for k in "$boot"/vmlinuz-*; do
+		[ -e "$k" ] || continue
+		k=${k#"$boot"/vmlinuz-}
+		[ -e "$modules/$k/build" ] && echo "$k"
+	done | sort -V
+}
+
+# resolve KERNEL: the newest installed release it names
+resolve() {
+	local h=$1 all re v rel
+	all=$(installed)
+	# a release name: as it is (also one without headers, as before)
+	if [ -e "$boot/vmlinuz-$h" ]; then echo "$h"; return 0; fi
+	case $h in
+	rt) re='-rt-[^-]+$' ;;
+	cloud) re='-cloud-[^-]+$' ;;
+	debug-*)
+		v=${h#debug-}
+		[[ $v =~ ^[0-9]+\.[0-9]+$ ]] || return 1
+		re="^${v//./\\.}[.-].*-svsdebug\$"
+		;;
+	[0-9]*)
+		[[ $h =~ ^[0-9]+\.[0-9]+$ ]] || return 1
+		# the generic kernel of X.Y: no flavour (-rt-, -cloud-), no debug build
+		rel=$(grep -E "^${h//./\\.}[.-]" <<< "$all" | grep -Ev -- '-(rt|cloud)-|-svsdebug$' | tail -n 1)
+		[ -n "$rel" ] || rel=$(grep -E "^${h//./\\.}[.-].*-svsdebug\$" <<< "$all" | tail -n 1)
+		[ -n "$rel" ] && echo "$rel"
+		return
+		;;
+	*) return 1 ;;
+	esac
+	rel=$(grep -E -- "$re" <<< "$all" | tail -n 1)
+	[ -n "$rel" ] && echo "$rel"
+}
+
+if [ "$mode" = --resolve ]; then
+	shift
+	[ $# -gt 0 ] || { echo "usage: list.sh --resolve KERNEL..." >&2; exit 2; }
+	rc=0
+	for h in "$@"; do
+		if ! resolve "$h"; then
+			echo "list.sh: '$h' names no installed kernel (a release, or 6.1, 6.12, X.Y, debug-X.Y, rt, cloud); installed: $(installed | tr '\n' ' ')" >&2
+			rc=1
+		fi
+	done
+	exit $rc
+fi
+
+installed | while IFS= read -r k; do
 	# The harness mounts the host's root over 9p (Debian's cloud flavour has no 9p).
-	if ! grep -Eq '^CONFIG_9P_FS=[ym]' "/boot/config-$k" 2>/dev/null; then
+	if ! grep -Eq '^CONFIG_9P_FS=[ym]' "$boot/config-$k" 2>/dev/null; then
 		[ "$mode" = --test ] || echo "list.sh: $k: no 9p (CONFIG_9P_FS): tests/vm cannot boot it; left out" >&2
 		continue
 	fi
@@ -23,6 +86,6 @@ for k in /boot/vmlinuz-*; do
 	--test:*-rt-* | --test:*-cloud-* | --test:*-svsdebug) ;;
 	--debug:*-svsdebug | --matrix:* | --test:*) echo "$k" ;;
 	--debug:*) ;;
-	*) echo "usage: list.sh [--test | --matrix | --debug]" >&2; exit 2 ;;
+	*) echo "usage: list.sh [--test | --matrix | --debug | --resolve KERNEL...]" >&2; exit 2 ;;
 	esac
-done | sort -V
+done

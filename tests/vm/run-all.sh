@@ -1,8 +1,12 @@
 #!/bin/bash
 # Run the VM test cases on one or more kernels, one VM after another.
 #
-#   tests/vm/run-all.sh [KVER...]
+#   tests/vm/run-all.sh [KERNEL...]
 #
+# KERNEL: a release (6.1.0-57-amd64) or a stable handle that
+# tests/kernels/list.sh --resolve turns into the installed release: 6.1, 6.12
+# (Debian's generic kernels), debug-6.1, debug-6.12 (the -svsdebug builds), rt,
+# cloud (Debian's flavours), 7.2 (the build of unstable's source).
 # Default kernels: tests/kernels/list.sh --test (Debian's generic 6.1 and 6.12, what
 # make test runs on); SVS_KERNELS=--matrix: every installed kernel (make test-kernels).
 # For each kernel: tests/vm/run-guest.sh KVER tests/vm/guest/run-tests.sh, with the
@@ -20,7 +24,8 @@ mkdir -p "$build"
 unset SVS_RESULTS_DIR  # each kernel uses its own build/vm/results/KVER
 
 if [ $# -gt 0 ]; then
-    kvers=("$@")
+    resolved=$("$repo/tests/kernels/list.sh" --resolve "$@") || exit 2
+    mapfile -t kvers <<< "$resolved"
 else
     mapfile -t kvers < <("$repo/tests/kernels/list.sh" "${SVS_KERNELS:---test}")
 fi

@@ -4,6 +4,8 @@
 #
 #   tests/vm/run-guest.sh KVER CMD [ARG...]
 #
+# KVER: a release, or a handle tests/kernels/list.sh --resolve knows (6.1, 6.12,
+# debug-6.1, rt, ...).
 # CMD runs as root in the guest with cwd = the repo root (same absolute path as on
 # the host) and the environment:
 #   SVS_KVER     kernel release the host booted (KVER)
@@ -32,6 +34,7 @@ die() { echo "$me: $1" >&2; exit "${2:-125}"; }
 kver=$1; shift
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+[ -r "/boot/vmlinuz-$kver" ] || kver=$("$repo/tests/kernels/list.sh" --resolve "$kver") || exit 2
 build=$repo/build/vm
 kernel=/boot/vmlinuz-$kver
 [ -r "$kernel" ] || die "no kernel $kernel" 2
