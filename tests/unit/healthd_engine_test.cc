@@ -5,10 +5,12 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -17,6 +19,7 @@
 #include "engine.h"
 #include "fake_api.h"
 #include "healthd_servers.h"
+#include "loop.h"
 #include "runner.h"
 #include "sockvs/error.h"
 
@@ -552,9 +555,9 @@ TEST_F(HealthdEngine, FailedTerminateKeepsTheQuiesce) {
   auto e = make();
   e->load();
   round(*e, {7001});
-  // Next round: list_services, list_dests (plan), then for 7001 (the first
-  // job) list_dests, edit_dest and the KILL, which fails (an older module).
-  fake_.fail_call = {fake_.calls.size() + 5, EOPNOTSUPP};
+  // Next round: list_services, list_dests (the snapshot), then for 7001
+  // (the first job) edit_dest and the KILL, which fails (an older module).
+  fake_.fail_call = {fake_.calls.size() + 4, EOPNOTSUPP};
   round(*e, {7001});
   EXPECT_EQ(fake_.calls.at(fake_.fail_call->first - 1), "kill");
   EXPECT_EQ(weight(7001), 0U);
@@ -591,7 +594,7 @@ TEST_F(HealthdEngine, FailedWeightChangeIsRetried) {
   round(*e, {7001});
   // The next call that changes something fails.
   const auto jobs = e->plan(0);
-  fake_.fail_call = std::make_pair(fake_.calls.size() + 2, EPERM);  // list_dests ok, edit fails
+  fake_.fail_call = std::make_pair(fake_.calls.size() + 1, EPERM);  // the edit fails
   for (const auto& j : jobs) {
     e->apply(j, CheckResult{j.port != 7001, "x"});
   }
@@ -603,8 +606,148 @@ TEST_F(HealthdEngine, FailedWeightChangeIsRetried) {
   EXPECT_EQ(weight(7001), 0U) << log_.all();
 }
 
-// The checks run concurrently: a server that accepts and never answers
-// (check timeout 30 s) does not hold the results of the others back.
+// --- scheduling (the event loop's side of the engine), on a fake clock ---
+
+TEST_F(HealthdEngine, ChecksAreSpreadOverTheIntervalAndKeepTheirPeriod) {
+  auto e = make("interval 1\n");
+  e->load();
+  const Clock::time_point t0{std::chrono::hours(1)};
+  const std::array<std::size_t, 1> svc{0};
+  e->refresh(svc, t0);
+  ASSERT_TRUE(e->next_due().has_value());
+  EXPECT_GE(*e->next_due(), t0);
+  EXPECT_TRUE(e->due(t0 - std::chrono::microseconds(1)).empty());
+  const auto jobs = e->due(t0 + std::chrono::seconds(1));
+  ASSERT_EQ(jobs.size(), 3U);
+  std::set<Clock::time_point> at;
+  for (const auto& j : jobs) {
+    EXPECT_GE(j.due, t0);
+    EXPECT_LT(j.due, t0 + std::chrono::seconds(1));
+    at.insert(j.due);
+  }
+  EXPECT_EQ(at.size(), 3U) << "three servers, three different offsets";
+  EXPECT_FALSE(e->next_due().has_value());  // all three are running
+  // A result late within the interval: the next check is still an interval
+  // after the previous one was due.
+  for (const auto& j : jobs) {
+    e->apply(j, CheckResult{true, "+PONG"}, j.due + std::chrono::milliseconds(300));
+  }
+  EXPECT_EQ(*e->next_due(), *at.begin() + std::chrono::seconds(1));
+  const auto again = e->due(t0 + std::chrono::seconds(2));
+  ASSERT_EQ(again.size(), 3U);
+  for (const auto& j : again) {
+    EXPECT_TRUE(at.contains(j.due - std::chrono::seconds(1)));
+  }
+  // A result later than the interval: due at once, not in a burst.
+  const auto late = again[0].due + std::chrono::seconds(5);
+  e->apply(again[0], CheckResult{true, "+PONG"}, late);
+  EXPECT_EQ(*e->next_due(), late);
+}
+
+TEST_F(HealthdEngine, JitterZeroChecksTogether) {
+  auto e = make("jitter 0\n");
+  e->load();
+  const Clock::time_point t0{std::chrono::hours(1)};
+  const std::array<std::size_t, 1> svc{0};
+  e->refresh(svc, t0);
+  EXPECT_EQ(e->due(t0).size(), 3U);
+}
+
+TEST_F(HealthdEngine, DelayBeforeRetryAfterAFailure) {
+  auto e = make("jitter 0\ninterval 5\ndelay-before-retry 200ms\nfall 3\n");
+  e->load();
+  const Clock::time_point t0{std::chrono::hours(1)};
+  const std::array<std::size_t, 1> svc{0};
+  e->refresh(svc, t0);
+  auto jobs = e->due(t0);
+  ASSERT_EQ(jobs.size(), 3U);
+  const auto t1 = t0 + std::chrono::milliseconds(10);
+  for (const auto& j : jobs) {
+    e->apply(j, CheckResult{j.port != 7001, "x"}, t1);
+  }
+  // 7001 failed: retried 200 ms after its result; the others in 5 s.
+  jobs = e->due(t1 + std::chrono::milliseconds(200));
+  ASSERT_EQ(jobs.size(), 1U);
+  EXPECT_EQ(jobs[0].port, 7001);
+  const auto t2 = t1 + std::chrono::milliseconds(250);
+  e->apply(jobs[0], CheckResult{false, "x"}, t2);
+  jobs = e->due(t2 + std::chrono::milliseconds(200));
+  ASSERT_EQ(jobs.size(), 1U);
+  e->apply(jobs[0], CheckResult{false, "x"}, t2 + std::chrono::milliseconds(210));
+  EXPECT_EQ(weight(7001), 0U);  // fall 3: three failures, 420 ms apart in all
+  // Down now: checked every interval again.
+  EXPECT_TRUE(e->due(t0 + std::chrono::milliseconds(4999)).empty());
+  EXPECT_EQ(e->due(t0 + std::chrono::seconds(5)).size(), 2U);
+  EXPECT_EQ(e->due(jobs[0].due + std::chrono::seconds(5)).size(), 1U);
+}
+
+TEST_F(HealthdEngine, OneKernelSnapshotPerRoundAndNoneForAResult) {
+  sockvs::Service other;
+  other.addr = *sockvs::Address::parse("10.255.0.2");
+  other.port = 80;
+  fake_.add_service(other);
+  sockvs::RealServer d;
+  d.addr = *sockvs::Address::parse("127.0.0.1");
+  d.port = 8080;
+  fake_.add_dest(other.key(), d);
+  auto e = make("service -t 10.255.0.2:80\ncheck tcp\njitter 0\n");
+  e->load();
+  fake_.calls.clear();
+  const Clock::time_point t0{std::chrono::hours(1)};
+  const std::array<std::size_t, 2> both{0, 1};
+  e->refresh(both, t0);
+  EXPECT_EQ(fake_.calls, (std::vector<std::string>{"list_services", "list_dests", "list_dests"}));
+  fake_.calls.clear();
+  const auto jobs = e->due(t0 + std::chrono::seconds(10));
+  ASSERT_EQ(jobs.size(), 4U);
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& j : jobs) {
+      e->apply(j, CheckResult{j.port != 7002, "x"}, t0);
+    }
+    e->due(t0 + std::chrono::hours(1));
+  }
+  // The quiesce is one edit (and the KILL), not a dump.
+  EXPECT_EQ(fake_.calls, (std::vector<std::string>{"edit_dest", "kill"})) << log_.all();
+  EXPECT_EQ(weight(7002), 0U);
+}
+
+TEST_F(HealthdEngine, ReconfigureKeepsHealthAndRememberedWeights) {
+  auto e = make();
+  e->load();
+  round(*e, {7003});
+  round(*e, {7003});
+  ASSERT_EQ(weight(7003), 0U);
+  std::istringstream in("state-file " + state_path_ +
+                        "\nrise 3\nfall 5\nservice -t 10.255.0.1:6379\ncheck redis\n");
+  e->reconfigure(parse_config(in, "t.conf"), Clock::now());
+  EXPECT_EQ(e->is_up(DestId{key_, *sockvs::Address::parse("127.0.0.1"), 7003}), false);
+  ASSERT_EQ(e->state().size(), 1U);
+  round(*e, {});
+  round(*e, {});
+  EXPECT_EQ(weight(7003), 0U);  // rise is 3 now
+  round(*e, {});
+  EXPECT_EQ(weight(7003), 3U) << log_.all();
+  EXPECT_TRUE(e->state().empty());
+}
+
+TEST_F(HealthdEngine, ReconfigureWithoutTheServiceForgetsItWithAHint) {
+  auto e = make();
+  e->load();
+  round(*e, {7003});
+  round(*e, {7003});
+  std::istringstream in("state-file " + state_path_ + "\nservice -t 10.255.0.9:80\n");
+  e->reconfigure(parse_config(in, "t.conf"), Clock::now());
+  EXPECT_TRUE(e->state().empty());
+  EXPECT_FALSE(e->is_up(DestId{key_, *sockvs::Address::parse("127.0.0.1"), 7001}).has_value());
+  EXPECT_EQ(log_.count("restore it with `sockvsadm -e -t 10.255.0.1:6379 -r 127.0.0.1:7003 -w 3`"),
+            1)
+      << log_.all();
+  EXPECT_EQ(state_text(), "# sockvs-healthd: real servers it quiesced and the weight each had\n");
+}
+
+// The checks run concurrently in one event loop: a server that accepts and
+// never answers (check timeout 30 s) does not hold the results of the
+// others back.
 TEST_F(HealthdEngine, RunnerDoesNotLetASlowServerDelayTheOthers) {
   using testing::TinyServer;
   TinyServer good1("+PONG\r\n", "PING\r\n");
@@ -620,22 +763,30 @@ TEST_F(HealthdEngine, RunnerDoesNotLetASlowServerDelayTheOthers) {
   }
   auto e = make("timeout 30\nrise 1\nfall 1\n");
   e->load();
-  Runner runner(*e, log_);
+  Loop loop;
+  struct Got {
+    Job job;
+    CheckResult result;
+  };
+  std::vector<Got> got;
+  Runner runner(loop, [&](const Job& j, const CheckResult& r) {
+    got.push_back({j, r});
+    e->apply(j, r);
+  });
   const auto jobs = e->plan(0);
   ASSERT_EQ(jobs.size(), 3U);
+  const ServiceConfig& sc = e->config().services[0];
   for (const auto& j : jobs) {
-    runner.start(j);
+    runner.start(j, sc.check, sc.timeout);
   }
-  std::vector<Results::Done> got;
-  auto wait_and_collect = [&] {
-    pollfd p{runner.fd(), POLLIN, 0};
-    ASSERT_EQ(::poll(&p, 1, 60 * 1000), 1) << "no check finished within 60 s";
-    for (auto& d : runner.collect()) {
-      got.push_back(std::move(d));
-    }
+  EXPECT_EQ(runner.running(), 3U);
+  const auto turn = [&] {
+    loop.wake_at(runner.next_deadline());
+    loop.run_once();
+    runner.expire(Clock::now());
   };
   while (got.size() < 2) {
-    wait_and_collect();
+    turn();
   }
   ASSERT_EQ(got.size(), 2U);
   for (const auto& d : got) {
@@ -643,6 +794,7 @@ TEST_F(HealthdEngine, RunnerDoesNotLetASlowServerDelayTheOthers) {
     EXPECT_NE(d.job.port, silent->port());
   }
   EXPECT_TRUE(runner.busy());  // the silent server's check is still waiting
+  EXPECT_EQ(runner.running(), 1U);
   // Close only once the request is read: a close with unread data (or of a
   // listener with a connection not yet accepted) is a reset, not an EOF.
   for (int i = 0; i < 1000 && silent->last_request().find("PING\r\n") == std::string::npos; ++i) {
@@ -651,13 +803,44 @@ TEST_F(HealthdEngine, RunnerDoesNotLetASlowServerDelayTheOthers) {
   ASSERT_EQ(silent->last_request(), "*1\r\n$4\r\nPING\r\n");
   silent.reset();  // closes the connection: that check ends now
   while (runner.busy()) {
-    wait_and_collect();
+    turn();
   }
   ASSERT_EQ(got.size(), 3U);
   EXPECT_FALSE(got[2].result.ok);
   EXPECT_EQ(got[2].result.detail, "connection closed without a reply");
   EXPECT_EQ(weight(got[2].job.port), 0U);  // fall 1: quiesced
   EXPECT_EQ(weight(good1.port()), 1U);
+  EXPECT_EQ(loop.size(), 0U);  // every check's socket left the epoll set
+}
+
+// A check that does not end within its timeout is ended by the runner.
+TEST_F(HealthdEngine, RunnerExpiresAtTheDeadline) {
+  using testing::TinyServer;
+  TinyServer silent("", "", false, true);
+  fake_.table.front().dests.clear();
+  sockvs::RealServer d;
+  d.addr = *sockvs::Address::parse("127.0.0.1");
+  d.port = silent.port();
+  fake_.add_dest(key_, d);
+  auto e = make("timeout 200ms\n");
+  e->load();
+  Loop loop;
+  std::vector<CheckResult> got;
+  Runner runner(loop, [&](const Job& j, const CheckResult& r) {
+    got.push_back(r);
+    e->apply(j, r);
+  });
+  const auto jobs = e->plan(0);
+  ASSERT_EQ(jobs.size(), 1U);
+  runner.start(jobs[0], e->config().services[0].check, e->config().services[0].timeout);
+  while (runner.busy()) {
+    loop.wake_at(runner.next_deadline());
+    loop.run_once();
+    runner.expire(Clock::now());
+  }
+  ASSERT_EQ(got.size(), 1U);
+  EXPECT_EQ(got[0].detail, "timed out waiting for the reply");
+  EXPECT_GT(got[0].duration.count(), 0);
 }
 
 }  // namespace

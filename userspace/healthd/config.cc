@@ -48,6 +48,7 @@ class Parser {
       ++lineno_;
       const auto words = split_words(line);
       if (!words.empty()) {
+        line_ = line;
         statement(words);
       }
     }
@@ -58,6 +59,13 @@ class Parser {
       throw ConfigError(name_ + ": no service to check (add a `service -t ADDR:PORT` line)");
     }
     for (const auto& svc : cfg_.services) {
+      if ((svc.check.tls_verify || !svc.check.tls_sni.empty() || !svc.check.tls_ca.empty()) &&
+          svc.check.type != CheckType::kTls && !svc.check.tls) {
+        throw ConfigError(name_ + ":" + std::to_string(svc.line) +
+                          ": tls-sni, tls-verify and tls-ca are for `check tls` and `check "
+                          "https`, and this service's check is " +
+                          describe(svc.check));
+      }
       if (!svc.check.redis_password.empty() && svc.check.type != CheckType::kRedis) {
         throw ConfigError(name_ + ":" + std::to_string(svc.line) +
                           ": `auth` is for `check redis` only, and this service's check is " +
@@ -100,6 +108,21 @@ class Parser {
         fail("state-file needs an absolute path, got '" + w[1] + "'");
       }
       cfg_.state_file = w[1];
+    } else if (kw == "metrics-listen") {
+      want_args(w, 1, 1, "metrics-listen ADDR:PORT");
+      if (!cfg_.services.empty()) {
+        fail("metrics-listen must come before the first service");
+      }
+      sockvs::Endpoint ep;
+      try {
+        ep = sockvs::parse_endpoint(w[1]);
+      } catch (const std::invalid_argument& e) {
+        fail(e.what());
+      }
+      if (!ep.port) {
+        fail("metrics-listen address '" + w[1] + "' needs a port");
+      }
+      cfg_.metrics_listen = RealSpec{ep.addr, *ep.port};
     } else if (kw == "check") {
       check(w);
     } else if (kw == "interval" || kw == "timeout") {
@@ -141,12 +164,46 @@ class Parser {
       want_args(w, 1, 2, "auth [USER] PASSWORD");
       target().check.redis_user = w.size() == 3 ? w[1] : "";
       target().check.redis_password = w.back();
+    } else if (kw == "delay-before-retry") {
+      want_args(w, 1, 1, "delay-before-retry DURATION");
+      auto d = parse_duration(w[1]);
+      if (!d) {
+        fail("bad delay-before-retry '" + w[1] + "': want seconds (1, 0.5, 2s) or milliseconds " +
+             "(500ms), more than 0 and at most 3600s");
+      }
+      target().delay_before_retry = *d;
+    } else if (kw == "jitter") {
+      want_args(w, 1, 1, "jitter DURATION|0");
+      if (w[1] == "0") {
+        target().jitter = Millis(0);
+      } else if (auto d = parse_duration(w[1])) {
+        target().jitter = *d;
+      } else {
+        fail("bad jitter '" + w[1] + "': want 0, seconds (1, 0.5, 2s) or milliseconds (500ms), " +
+             "at most 3600s");
+      }
+    } else if (kw == "tls-sni") {
+      want_args(w, 1, 1, "tls-sni NAME");
+      target().check.tls_sni = w[1];
+    } else if (kw == "tls-verify") {
+      want_args(w, 1, 1, "tls-verify yes|no");
+      if (w[1] != "yes" && w[1] != "no") {
+        fail("bad tls-verify '" + w[1] + "': want yes or no");
+      }
+      target().check.tls_verify = w[1] == "yes";
+    } else if (kw == "tls-ca") {
+      want_args(w, 1, 1, "tls-ca FILE");
+      if (w[1].front() != '/') {
+        fail("tls-ca needs an absolute path, got '" + w[1] + "'");
+      }
+      target().check.tls_ca = w[1];
     } else if (kw == "real") {
       real(w);
     } else {
       fail("unknown keyword '" + kw +
            "' (known: state-file, service, real, check, interval, timeout, rise, fall, "
-           "connect-port, terminate-on-down, min-up, auth)");
+           "connect-port, terminate-on-down, min-up, auth, delay-before-retry, jitter, tls-sni, "
+           "tls-verify, tls-ca, metrics-listen)");
     }
   }
 
@@ -209,20 +266,41 @@ class Parser {
   }
 
   void check(const std::vector<std::string>& w) {
-    want_args(w, 1, 3, "check tcp | check redis | check http [PATH [STATUS]]");
     CheckSpec& c = target().check;
-    const std::string& type = w[1];
-    if (type == "tcp" || type == "redis") {
+    const std::string& type = w.size() > 1 ? w[1] : std::string();
+    if (type == "exec") {
+      // The rest of the line as written, '#' included: a shell command.
+      const auto at = line_.find("exec");
+      std::string cmd = line_.substr(at + 4);
+      const auto b = cmd.find_first_not_of(" \t");
+      const auto e = cmd.find_last_not_of(" \t\r");
+      cmd = b == std::string::npos ? "" : cmd.substr(b, e - b + 1);
+      if (cmd.empty()) {
+        fail("usage: check exec COMMAND");
+      }
+      c.type = CheckType::kExec;
+      c.command = cmd;
+      c.tls = false;
+      return;
+    }
+    want_args(w, 1, 3,
+              "check tcp | check redis | check tls | check http|https [PATH [STATUS]] | "
+              "check exec COMMAND");
+    if (type == "tcp" || type == "redis" || type == "tls") {
       if (w.size() > 2) {
         fail("check " + type + " takes no arguments");
       }
-      c.type = type == "tcp" ? CheckType::kTcp : CheckType::kRedis;
+      c.type = type == "tcp"   ? CheckType::kTcp
+               : type == "tls" ? CheckType::kTls
+                               : CheckType::kRedis;
+      c.tls = false;
       return;
     }
-    if (type != "http") {
-      fail("unknown check type '" + type + "' (known: tcp, redis, http)");
+    if (type != "http" && type != "https") {
+      fail("unknown check type '" + type + "' (known: tcp, redis, http, https, tls, exec)");
     }
     c.type = CheckType::kHttp;
+    c.tls = type == "https";
     c.http_path = "/";
     c.http_status = 200;
     if (w.size() > 2) {
@@ -241,6 +319,7 @@ class Parser {
   }
 
   std::string name_;
+  std::string line_;  // the current line as written
   int lineno_ = 0;
   Config cfg_;
   ServiceConfig defaults_;
@@ -304,11 +383,26 @@ std::string describe(const CheckSpec& check) {
       out = "tcp";
       break;
     case CheckType::kRedis:
-      out = "redis PING";
+      out = check.redis_password.empty() ? "redis PING" : "redis AUTH+PING";
       break;
     case CheckType::kHttp:
-      out = "http GET " + check.http_path + " -> " + std::to_string(check.http_status);
+      out = std::string(check.tls ? "https" : "http") + " GET " + check.http_path + " -> " +
+            std::to_string(check.http_status);
       break;
+    case CheckType::kTls:
+      out = "tls";
+      break;
+    case CheckType::kExec:
+      out = "exec '" + check.command + "'";
+      break;
+  }
+  if (check.type == CheckType::kTls || check.tls) {
+    if (!check.tls_sni.empty()) {
+      out += " sni " + check.tls_sni;
+    }
+    if (check.tls_verify) {
+      out += " verified";
+    }
   }
   if (check.port) {
     out += " on port " + std::to_string(*check.port);

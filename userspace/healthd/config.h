@@ -31,7 +31,9 @@ inline constexpr unsigned kDefaultMinUp = 1;
 enum class CheckType : std::uint8_t {
   kTcp,    // the TCP handshake completes
   kRedis,  // PING answered with +PONG
-  kHttp,   // GET <path> answered with the expected status
+  kHttp,   // GET <path> answered with the expected status (over TLS with `tls`)
+  kTls,    // the TLS handshake completes (and the certificate verifies, if asked)
+  kExec,   // a command exits 0 (keepalived's MISC_CHECK)
 };
 
 struct CheckSpec {
@@ -45,6 +47,17 @@ struct CheckSpec {
   // server with requirepass or ACL users).  Empty password: no AUTH.
   std::string redis_user;
   std::string redis_password;
+  // kHttp: over TLS (`check https`).  kTls and https: the name sent as SNI
+  // (`tls-sni NAME`; empty: none), whether the certificate must verify
+  // (`tls-verify yes`: against `tls-ca FILE` or the system's CAs, and for
+  // the SNI name, or the real server's address without one).
+  bool tls = false;
+  std::string tls_sni;
+  bool tls_verify = false;
+  std::string tls_ca;
+  // kExec: run with /bin/sh -c; up when it exits 0 within the timeout
+  // (killed, its process group with it, when it does not).
+  std::string command;
 
   friend bool operator==(const CheckSpec&, const CheckSpec&) = default;
 };
@@ -74,6 +87,14 @@ struct ServiceConfig {
   // than N usable real servers (weight > 0, not known to be down) in the
   // service; the failing server keeps its weight until another is back.
   unsigned min_up = kDefaultMinUp;
+  // `delay-before-retry DURATION`: after a failed check of a server that is
+  // up, the next one starts this much later instead of `interval` later.
+  std::optional<Millis> delay_before_retry;
+  // `jitter DURATION` (0: none): each real server's checks are offset by a
+  // fixed amount below this (from a hash of its name), so that a service's
+  // servers are not all checked in the same millisecond; nullopt: the
+  // interval.
+  std::optional<Millis> jitter;
   // The real servers to check; empty: every real server the kernel lists
   // for the service, rediscovered each round.
   std::vector<RealSpec> reals;
@@ -82,6 +103,9 @@ struct ServiceConfig {
 
 struct Config {
   std::string state_file{kDefaultStateFile};
+  // `metrics-listen ADDR:PORT`: serve /metrics (Prometheus text format)
+  // there; none by default.
+  std::optional<RealSpec> metrics_listen;
   std::vector<ServiceConfig> services;
 };
 

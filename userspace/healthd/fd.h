@@ -13,6 +13,7 @@ using Clock = std::chrono::steady_clock;
 // Owns one file descriptor (or none: -1) and closes it when it goes.
 class Fd {
  public:
+  Fd() noexcept : fd_(-1) {}
   explicit Fd(int fd) noexcept : fd_(fd) {}
   ~Fd() {
     if (fd_ >= 0) {
@@ -21,8 +22,22 @@ class Fd {
   }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
-  Fd(Fd&&) = delete;
-  Fd& operator=(Fd&&) = delete;
+  Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset(other.fd_);
+      other.fd_ = -1;
+    }
+    return *this;
+  }
+
+  // Closes the one it has (if any) and owns `fd` instead.
+  void reset(int fd = -1) noexcept {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+    fd_ = fd;
+  }
 
   [[nodiscard]] int get() const noexcept { return fd_; }
 

@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <exception>
@@ -28,9 +29,10 @@
 
 #include "checks.h"
 #include "config.h"
+#include "daemon.h"
 #include "engine.h"
 #include "fd.h"
-#include "runner.h"
+#include "log.h"
 #include "sockvs/client.h"
 
 namespace healthd {
@@ -50,53 +52,11 @@ constexpr const char* kUsage =
     "                      exit 0 if every check passed, 3 if one failed, 1 if a\n"
     "                      service could not be looked up\n"
     "  -f, --foreground    stay in the foreground and log to stderr (default:\n"
-    "                      detach and log to syslog)\n"
+    "                      detach and log to syslog; under systemd, whose journal\n"
+    "                      is stderr, priority-prefixed lines for it)\n"
     "  -n, --dry-run       log what would change, change no weight and no state file\n"
     "  -t, --check-config  read the configuration, report errors, exit\n"
     "  -h, --help          this text\n";
-
-// "2026-11-27T21:40:01.123Z sockvs-healthd[42]: warning: ..." on stderr.
-class StderrLogger final : public Logger {
- public:
-  void log(Level level, const std::string& message) override {
-    const auto now = std::chrono::system_clock::now();
-    const std::time_t secs = std::chrono::system_clock::to_time_t(now);
-    const auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
-        1000;
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char stamp[32];
-    std::strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-    const char* prefix = level == Level::kError     ? "error: "
-                         : level == Level::kWarning ? "warning: "
-                                                    : "";
-    const std::lock_guard<std::mutex> lock(mu_);
-    std::fprintf(stderr, "%s.%03dZ sockvs-healthd[%d]: %s%s\n", stamp, static_cast<int>(ms),
-                 static_cast<int>(::getpid()), prefix, message.c_str());
-    std::fflush(stderr);
-  }
-
- private:
-  std::mutex mu_;
-};
-
-class SyslogLogger final : public Logger {
- public:
-  SyslogLogger() { ::openlog("sockvs-healthd", LOG_PID, LOG_DAEMON); }
-  ~SyslogLogger() override { ::closelog(); }
-  SyslogLogger(const SyslogLogger&) = delete;
-  SyslogLogger& operator=(const SyslogLogger&) = delete;
-  SyslogLogger(SyslogLogger&&) = delete;
-  SyslogLogger& operator=(SyslogLogger&&) = delete;
-
-  void log(Level level, const std::string& message) override {
-    const int prio = level == Level::kError     ? LOG_ERR
-                     : level == Level::kWarning ? LOG_WARNING
-                                                : LOG_INFO;
-    ::syslog(prio, "%s", message.c_str());
-  }
-};
 
 struct Options {
   std::string config;
@@ -169,12 +129,18 @@ int run(int argc, char** argv) {
     std::cerr << "sockvs-healthd: daemon: " << std::strerror(errno) << "\n";
     return kExitFailure;
   }
+  // Under systemd (stderr is its journal stream), priority-prefixed
+  // lines; --foreground elsewhere, timestamped lines; detached, syslog.
   std::unique_ptr<Logger> logger;
-  if (opts.foreground || opts.once) {
+  if (is_journal_stream(std::getenv("JOURNAL_STREAM"), STDERR_FILENO)) {
+    logger = std::make_unique<JournalLogger>();
+  } else if (opts.foreground || opts.once) {
     logger = std::make_unique<StderrLogger>();
   } else {
     logger = std::make_unique<SyslogLogger>();
   }
+  // A scraper or a check peer that goes away is an EPIPE, not the end.
+  (void)std::signal(SIGPIPE, SIG_IGN);
   // --once ends by itself (within the checks' timeout): signals keep their
   // default action there.
   if (!opts.once && ::pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) {
@@ -204,74 +170,16 @@ int run(int argc, char** argv) {
                     (s.terminate_on_down ? "" : ", terminate-on-down no"));
   }
 
-  Engine engine(
-      std::move(cfg), [] { return std::make_unique<sockvs::Client>(); }, *logger,
-      EngineOptions{opts.dry_run, opts.once});
-  engine.load();
-  Runner runner(engine, *logger);
-
+  DaemonOptions dopts;
+  dopts.engine = EngineOptions{opts.dry_run, opts.once, !opts.once};
+  dopts.config_path = opts.config;
+  Daemon daemon(
+      std::move(cfg), [] { return std::make_unique<sockvs::Client>(); }, *logger, dopts);
+  daemon.engine().load();
   if (opts.once) {
-    for (std::size_t i = 0; i < nsvc; ++i) {
-      for (const auto& job : engine.plan(i)) {
-        runner.start(job);
-      }
-    }
-    bool all_ok = true;
-    while (runner.busy()) {
-      pollfd p{runner.fd(), POLLIN, 0};
-      (void)::poll(&p, 1, 1000);
-      for (const auto& d : runner.collect()) {
-        all_ok = all_ok && d.result.ok;
-      }
-    }
-    if (engine.lookup_failures() > 0) {
-      return kExitFailure;
-    }
-    return all_ok ? kExitOk : kExitUnhealthy;
+    return daemon.once();
   }
-
-  std::vector<Clock::time_point> due(nsvc, Clock::now());
-  for (;;) {
-    auto now = Clock::now();
-    for (std::size_t i = 0; i < nsvc; ++i) {
-      if (now < due[i]) {
-        continue;
-      }
-      for (const auto& job : engine.plan(i)) {
-        runner.start(job);
-      }
-      // Start to start; a round that ran late does not cause a burst.
-      due[i] += engine.config().services[i].interval;
-      now = Clock::now();
-      if (due[i] <= now) {
-        due[i] = now + engine.config().services[i].interval;
-      }
-    }
-    const auto next = *std::min_element(due.begin(), due.end());
-    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next - Clock::now()).count();
-    pollfd fds[2] = {{sigfd.get(), POLLIN, 0}, {runner.fd(), POLLIN, 0}};
-    const int n = ::poll(fds, 2, static_cast<int>(std::clamp<long long>(wait, 0, 3600LL * 1000)));
-    if (n < 0 && errno != EINTR) {
-      logger->log(Level::kError, std::string("poll: ") + std::strerror(errno));
-      return kExitFailure;
-    }
-    if ((fds[0].revents & POLLIN) != 0) {
-      signalfd_siginfo si{};
-      while (::read(sigfd.get(), &si, sizeof(si)) == static_cast<ssize_t>(sizeof(si))) {
-        if (si.ssi_signo == SIGHUP) {
-          logger->log(Level::kInfo,
-                      "SIGHUP: the configuration is read at start only; restart to reload");
-          continue;
-        }
-        logger->log(Level::kInfo,
-                    std::string("stopping on ") + ::strsignal(static_cast<int>(si.ssi_signo)) +
-                        "; quiesced real servers stay at weight 0, their weights are in " +
-                        engine.config().state_file);
-        return kExitOk;  // ~Runner joins the running checks (each ends within its timeout)
-      }
-    }
-    runner.collect();
-  }
+  return daemon.run(sigfd.get());
 }
 
 }  // namespace

@@ -1,64 +1,105 @@
 #include "runner.h"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <stdexcept>
+#include <exception>
 #include <string>
-#include <system_error>
 #include <utility>
+#include <vector>
 
 namespace healthd {
 
-Results::Results() : wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  if (wake_ < 0) {
-    throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+Runner::~Runner() {
+  for (auto& [id, r] : running_) {
+    if (r.registered.fd >= 0) {
+      loop_.remove(r.registered.fd);
+    }
   }
 }
 
-Results::~Results() { ::close(wake_); }
-
-void Results::push(Done done) {
-  {
-    const std::lock_guard<std::mutex> lock(mu_);
-    done_.push_back(std::move(done));
-  }
-  const std::uint64_t one = 1;
-  // Cannot fail short of a bug: the counter cannot overflow here.
-  [[maybe_unused]] const ssize_t n = ::write(wake_, &one, sizeof(one));
-}
-
-std::vector<Results::Done> Results::take() {
-  std::uint64_t count = 0;
-  // EAGAIN when nothing was pushed since the last take(): fine.
-  [[maybe_unused]] const ssize_t n = ::read(wake_, &count, sizeof(count));
-  const std::lock_guard<std::mutex> lock(mu_);
-  return std::exchange(done_, {});
-}
-
-void Runner::start(const Job& job) {
-  const ServiceConfig& sc = engine_.config().services.at(job.service);
+void Runner::start(const Job& job, const CheckSpec& check, Millis timeout) {
+  const auto now = Clock::now();
   const std::uint64_t id = next_id_++;
+  ProbeTarget target{job.addr, job.port, service_name(job.id.svc),
+                     sockvs::format_endpoint(job.id.addr, job.id.port)};
+  Running r{job, make_probe(check, target), now, deadlines_.emplace(now + timeout, id), {}};
+  running_.emplace(id, std::move(r));
+  advance(id, 0);
+}
+
+void Runner::advance(std::uint64_t id, std::uint32_t events) {
+  auto it = running_.find(id);
+  if (it == running_.end()) {
+    return;
+  }
+  std::optional<CheckResult> result;
   try {
-    workers_.emplace(id, std::jthread([this, id, job, check = sc.check, timeout = sc.timeout] {
-                       CheckResult r = run_check(check, job.addr, job.port, timeout);
-                       results_.push({id, job, std::move(r)});
-                     }));
-  } catch (const std::system_error& e) {
-    log_.log(Level::kError, job.id.name() + ": cannot start a check thread: " + e.what());
-    engine_.cancel(job);
+    result = it->second.probe->step(events);
+  } catch (const std::exception& e) {
+    result = CheckResult{false, e.what()};
+  }
+  if (result) {
+    finish(id, std::move(*result));
+    return;
+  }
+  try {
+    rewait(id, it->second);
+  } catch (const std::exception& e) {
+    finish(id, CheckResult{false, e.what()});
   }
 }
 
-std::vector<Results::Done> Runner::collect() {
-  auto done = results_.take();
-  for (const auto& d : done) {
-    workers_.erase(d.worker);  // joins: the thread has pushed its result
-    engine_.apply(d.job, d.result);
+void Runner::rewait(std::uint64_t id, Running& r) {
+  const Wait w = r.probe->wait();
+  if (w == r.registered) {
+    return;
   }
-  return done;
+  if (w.fd == r.registered.fd && w.fd >= 0) {
+    loop_.modify(w.fd, w.events);
+  } else {
+    if (r.registered.fd >= 0) {
+      loop_.remove(r.registered.fd);
+    }
+    r.registered = {};
+    if (w.fd >= 0) {
+      loop_.add(w.fd, w.events, [this, id](std::uint32_t ev) { advance(id, ev); });
+    }
+  }
+  r.registered = w;
+}
+
+void Runner::finish(std::uint64_t id, CheckResult result) {
+  auto it = running_.find(id);
+  if (it == running_.end()) {
+    return;
+  }
+  Running r = std::move(it->second);
+  running_.erase(it);
+  deadlines_.erase(r.deadline);
+  if (r.registered.fd >= 0) {
+    loop_.remove(r.registered.fd);
+  }
+  result.duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - r.started);
+  r.probe.reset();  // closes its socket before the result is acted on
+  done_(r.job, result);
+}
+
+void Runner::expire(Clock::time_point now) {
+  std::vector<std::uint64_t> late;
+  for (auto it = deadlines_.begin(); it != deadlines_.end() && it->first <= now; ++it) {
+    late.push_back(it->second);
+  }
+  for (const auto id : late) {
+    auto it = running_.find(id);
+    if (it != running_.end()) {
+      finish(id, it->second.probe->expire());
+    }
+  }
+}
+
+std::optional<Clock::time_point> Runner::next_deadline() const {
+  if (deadlines_.empty()) {
+    return std::nullopt;
+  }
+  return deadlines_.begin()->first;
 }
 
 }  // namespace healthd

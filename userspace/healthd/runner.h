@@ -1,69 +1,66 @@
-// Runs checks concurrently, one thread per check, and hands their results
-// back to the thread that owns the Engine (main.cc's loop).
+// Runs checks concurrently in the event loop: every running check is a
+// non-blocking Probe whose descriptor is in the Loop's epoll set, with a
+// deadline; no threads.
 #ifndef SOCKVS_HEALTHD_RUNNER_H_
 #define SOCKVS_HEALTHD_RUNNER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
-#include <mutex>
-#include <thread>
-#include <vector>
+#include <memory>
+#include <optional>
+#include <unordered_map>
 
 #include "checks.h"
 #include "engine.h"
+#include "loop.h"
 
 namespace healthd {
 
-// Finished checks, handed from the worker threads to the main loop; fd()
-// becomes readable when there are some.
-class Results {
- public:
-  struct Done {
-    std::uint64_t worker = 0;
-    Job job;
-    CheckResult result;
-  };
-
-  // Throws std::runtime_error if the eventfd cannot be made.
-  Results();
-  ~Results();
-  Results(const Results&) = delete;
-  Results& operator=(const Results&) = delete;
-  Results(Results&&) = delete;
-  Results& operator=(Results&&) = delete;
-
-  void push(Done done);
-  std::vector<Done> take();
-  [[nodiscard]] int fd() const noexcept { return wake_; }
-
- private:
-  int wake_;
-  std::mutex mu_;
-  std::vector<Done> done_;
-};
-
 class Runner {
  public:
-  Runner(Engine& engine, Logger& log) : engine_(engine), log_(log) {}
+  // Called (from Loop::run_once() or expire()) with every finished check.
+  using Done = std::function<void(const Job&, const CheckResult&)>;
 
-  // Starts the check of a job returned by Engine::plan() in its own thread:
-  // it ends within the service's timeout.
-  void start(const Job& job);
+  Runner(Loop& loop, Done done) : loop_(loop), done_(std::move(done)) {}
+  ~Runner();
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+  Runner(Runner&&) = delete;
+  Runner& operator=(Runner&&) = delete;
 
-  // Hands the results of finished checks to Engine::apply(); returns them.
-  std::vector<Results::Done> collect();
+  // Starts `check` for a job of Engine::due() or plan(); its result comes
+  // through `done` within `timeout` (maybe at once).
+  void start(const Job& job, const CheckSpec& check, Millis timeout);
 
-  // Some check has not been collected yet.
-  [[nodiscard]] bool busy() const noexcept { return !workers_.empty(); }
-  // Readable when collect() has something to do.
-  [[nodiscard]] int fd() const noexcept { return results_.fd(); }
+  // Ends the checks whose deadline is at or before `now` (their results
+  // through `done`).
+  void expire(Clock::time_point now);
+
+  // The earliest deadline of a running check.
+  [[nodiscard]] std::optional<Clock::time_point> next_deadline() const;
+  [[nodiscard]] std::size_t running() const noexcept { return running_.size(); }
+  [[nodiscard]] bool busy() const noexcept { return !running_.empty(); }
 
  private:
-  Engine& engine_;
-  Logger& log_;
-  Results results_;  // declared before workers_: outlives the threads
-  std::map<std::uint64_t, std::jthread> workers_;
-  std::uint64_t next_id_ = 0;
+  struct Running {
+    Job job;
+    std::unique_ptr<Probe> probe;
+    Clock::time_point started;
+    std::multimap<Clock::time_point, std::uint64_t>::iterator deadline;
+    Wait registered;
+  };
+
+  void advance(std::uint64_t id, std::uint32_t events);
+  void finish(std::uint64_t id, CheckResult r);
+  // Puts the probe's current wait() in the loop.
+  void rewait(std::uint64_t id, Running& r);
+
+  Loop& loop_;
+  Done done_;
+  std::uint64_t next_id_ = 1;
+  std::unordered_map<std::uint64_t, Running> running_;
+  std::multimap<Clock::time_point, std::uint64_t> deadlines_;
 };
 
 }  // namespace healthd
