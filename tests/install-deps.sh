@@ -9,6 +9,8 @@ pkgs=(
 	libgtest-dev libgmock-dev clang-tidy
 	# sockvsadm --json
 	nlohmann-json3-dev
+	# sockvs-healthd: TLS checks (OpenSSL), sd_notify and the watchdog
+	libssl-dev libsystemd-dev
 	# libFuzzer targets (tests/fuzz): clang with its fuzzer/sanitizer runtimes
 	clang libclang-rt-14-dev
 	# kernels to test against, their headers, lint tools
@@ -37,6 +39,8 @@ pkgs=(
 	curl strace
 	# 71-terminate, 74-unconnected-udp: real DNS servers and clients
 	dnsmasq-base bind9-dnsutils
+	# 74-metrics: a real Prometheus scrapes sockvs-healthd's /metrics
+	prometheus
 )
 
 missing=()
