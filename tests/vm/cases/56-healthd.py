@@ -41,7 +41,7 @@ VICTIM_WEIGHT = 3          # rr ignores it; the daemon must give back exactly th
 INTERVAL, TIMEOUT, RISE, FALL = 1, 5, 2, 2
 BENCH_TIMEOUT = 120        # one redis-benchmark run: 50 PINGs, ~55 connections
 TOLERANCE = 60             # seconds on top of the ideal bound (TCG, shared host)
-HEALTHD = os.path.join(svs.REPO, "build", "userspace", "sockvs-healthd")
+HEALTHD = svs.HEALTHD   # SVS_HEALTHD, or build/userspace/sockvs-healthd
 
 
 def rip(p):

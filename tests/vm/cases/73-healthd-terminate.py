@@ -25,7 +25,7 @@ VIP = svs.VIP4
 DNS = "%s:53" % VIP
 PORT = 5300
 ANSWERS = {"127.0.0.2": "10.9.0.1", "127.0.0.3": "10.9.0.2"}   # server address -> its answer
-HEALTHD = os.path.join(svs.REPO, "build", "userspace", "sockvs-healthd")
+HEALTHD = svs.HEALTHD   # SVS_HEALTHD, or build/userspace/sockvs-healthd
 
 
 def rip(host):

@@ -50,6 +50,7 @@ RESULTS = os.environ.get("SVS_RESULTS") or tempfile.gettempdir()
 if os.path.isdir(os.environ.get("SVS_CASE_TMP", "")):
     tempfile.tempdir = os.environ["SVS_CASE_TMP"]    # the harness's fresh per-case directory
 SOCKVSADM = os.environ.get("SVS_SOCKVSADM") or os.path.join(REPO, "build", "userspace", "sockvsadm")
+HEALTHD = os.environ.get("SVS_HEALTHD") or os.path.join(REPO, "build", "userspace", "sockvs-healthd")
 KO_PATH = os.path.join(REPO, "build", "kmod", KVER, "sock_vs.ko")
 UAPI_HEADER = os.path.join(REPO, "kmod", "include", "uapi", "linux", "sock_vs.h")
 
