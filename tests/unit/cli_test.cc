@@ -198,8 +198,8 @@ TEST(Cli, OptionOrderDoesNotMatter) {
 TEST(Cli, RejectsUnknownOptionsAndArguments) {
   EXPECT_NE(usage_error({"--no-such-option"}).find("unknown option"), std::string::npos);
   EXPECT_NE(usage_error({"-X"}).find("unknown option"), std::string::npos);
-  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "-p", "300"}).find("unknown option"),
-            std::string::npos);
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "-f", "1"}).find("unknown option"),
+            std::string::npos);  // fwmark services: not in sock_vs (-p is, persist_test.cc)
   EXPECT_NE(usage_error({"-L", "extra"}).find("unexpected argument"), std::string::npos);
   EXPECT_NE(usage_error({"-L", "--"}).find("unexpected argument"), std::string::npos);
 }
@@ -356,7 +356,7 @@ TEST(Cli, HashKeyAndShardPolicyNotGivenAreNotSet) {
 TEST(Cli, InvalidHashKeyAndShardPolicy) {
   for (const char* bad : {"pid", "TGID", "", "0", "local,cgroup"}) {
     EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--hash-key", bad}),
-              "invalid hash key '" + std::string(bad) + "': expected tgid, local or cgroup")
+              "invalid hash key '" + std::string(bad) + "': expected tgid, local, cgroup or netns")
         << bad;
   }
   for (const char* bad : {"wrr", "RR", "", "3", "round-robin"}) {

@@ -39,7 +39,10 @@ class FakeApi : public Api {
   std::optional<std::pair<std::size_t, int>> fail_call;
   Info info_reply{"0.1.0", 0, "kprobe", "6.1.0-test", 256, 64};
   std::vector<Entry> table;
-  std::vector<Connection> conns;  // what list_conns() returns
+  std::vector<Connection> conns;    // what list_conns() returns
+  std::vector<Template> templates;  // what list_templates() returns
+  // list_templates() fails with this errno (EOPNOTSUPP: an older module).
+  std::optional<int> templates_error;
   // What del_dest, del_service, flush and kill report as terminated; kill
   // also adds it to the Killed counters of the service and of the server.
   std::uint32_t killed_reply = 0;
@@ -57,6 +60,8 @@ class FakeApi : public Api {
     stored.shard_policy = svc.shard_policy.value_or(kDefaultShardPolicy);
     stored.terminate = svc.terminate.value_or(kDefaultTerminate);
     stored.flags = svc.flags;
+    stored.persist = svc.persist.value_or(0);
+    check_persist(SOCK_VS_CMD_NEW_SERVICE, stored);
     if (svc.skip) {
       stored.skip = checked_skip(SOCK_VS_CMD_NEW_SERVICE, *svc.skip, svc.sched_name);
     }
@@ -67,6 +72,14 @@ class FakeApi : public Api {
     enter("edit_service");
     Entry& e = must_find(SOCK_VS_CMD_SET_SERVICE, svc.key());
     check_sched(SOCK_VS_CMD_SET_SERVICE, svc.sched_name);
+    Service next = e.svc;
+    if (!svc.sched_name.empty()) {
+      next.sched_name = svc.sched_name;
+    }
+    if (svc.persist) {
+      next.persist = svc.persist;
+    }
+    check_persist(SOCK_VS_CMD_SET_SERVICE, next);
     std::optional<std::vector<SkipRule>> skip = e.svc.skip;
     if (svc.skip) {
       skip = checked_skip(SOCK_VS_CMD_SET_SERVICE, *svc.skip, svc.sched_name);
@@ -85,6 +98,9 @@ class FakeApi : public Api {
       e.svc.terminate = svc.terminate;
     }
     e.svc.flags = svc.flags;  // always sent: -E sets the flags anew
+    if (svc.persist) {
+      e.svc.persist = svc.persist;
+    }
   }
 
   std::uint32_t del_service(const ServiceKey& key) override {
@@ -208,6 +224,14 @@ class FakeApi : public Api {
     return conns;
   }
 
+  std::vector<Template> list_templates() override {
+    enter("list_templates");
+    if (templates_error) {
+      throw Error(*templates_error, "the module refused GET_TEMPLATE");
+    }
+    return templates;
+  }
+
  private:
   void enter(const char* name) {
     calls.emplace_back(name);
@@ -246,6 +270,18 @@ class FakeApi : public Api {
       throw kernel_error(cmd, ENOENT, "no such real server");
     }
     return it;
+  }
+
+  // As the module: at most SOCK_VS_PERSIST_MAX, and not with port.
+  static void check_persist(std::uint8_t cmd, const Service& svc) {
+    if (svc.persist.value_or(0) > SOCK_VS_PERSIST_MAX) {
+      throw kernel_error(cmd, ERANGE, "persistence timeout out of range");
+    }
+    if (svc.persist.value_or(0) != 0 && svc.sched_name == "port") {
+      throw kernel_error(cmd, EINVAL,
+                         "persistence cannot be combined with the port scheduler (it would "
+                         "override its choice by local port)");
+    }
   }
 
   static void check_sched(std::uint8_t cmd, const std::string& name) {
@@ -334,6 +370,7 @@ class FakeProxy : public Api {
   void zero(const std::optional<ServiceKey>& k) override { f_.zero(k); }
   Info info() override { return f_.info(); }
   std::vector<Connection> list_conns() override { return f_.list_conns(); }
+  std::vector<Template> list_templates() override { return f_.list_templates(); }
 
  private:
   FakeApi& f_;

@@ -426,12 +426,13 @@ TEST(FormatVersion, WithAndWithoutModule) {
   const std::string with = format_version("0.1.0", kInfo, "");
   EXPECT_EQ(with.substr(0, with.find('\n')).rfind("sockvsadm v0.1.0", 0), 0U);
   EXPECT_NE(with.find("Sock VS module version 0.1.0 (hook=kprobe, kernel=6.1.0, services=1, "
-                      "max_services=256, max_dests=64, untracked=0)\n"),
+                      "max_services=256, max_dests=64, untracked=0, templates=0, "
+                      "max_templates=0)\n"),
             std::string::npos)
       << with;
   sockvs::Info lost = kInfo;
   lost.untracked = 18446744073709551615ULL;
-  EXPECT_NE(format_version("0.1.0", lost, "").find(", untracked=18446744073709551615)\n"),
+  EXPECT_NE(format_version("0.1.0", lost, "").find(", untracked=18446744073709551615, "),
             std::string::npos);
   const std::string without = format_version(
       "0.1.0", std::nullopt, "the sock_vs module is not loaded (try: modprobe sock_vs)");

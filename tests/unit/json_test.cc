@@ -168,7 +168,9 @@ TEST(Json, ListFormAddsRuntimeAndStats) {
     "services": 2,
     "max_services": 256,
     "max_dests": 64,
-    "untracked": 5
+    "untracked": 5,
+    "templates": 0,
+    "max_templates": 0
   })"),
             std::string::npos)
       << plain;
@@ -460,7 +462,8 @@ TEST(Json, BadValuesNameTheirPlace) {
             "JSON services[0].scheduler: invalid scheduler name 'r r': 1-15 letters, digits, "
             "'_' or '-'");
   EXPECT_EQ(svc(R"("port": 80, "hash_key": "pid")"),
-            "JSON services[0].hash_key: invalid hash key 'pid': expected tgid, local or cgroup");
+            "JSON services[0].hash_key: invalid hash key 'pid': expected tgid, local, cgroup or "
+            "netns");
   EXPECT_EQ(svc(R"("port": 80, "terminate": "tcp")"),
             "JSON services[0].terminate: invalid terminate policy 'tcp': expected none, udp or "
             "all");
@@ -646,7 +649,8 @@ TEST_F(JsonAppTest, JsonOnlyWhereItMeansSomething) {
             "{\n  \"version\": 1,\n  \"module\": {\n    \"version\": \"0.1.0\",\n"
             "    \"hook\": \"kprobe\",\n    \"kernel\": \"6.1.0-test\",\n"
             "    \"services\": 0,\n    \"max_services\": 256,\n"
-            "    \"max_dests\": 64,\n    \"untracked\": 0\n  },\n  \"services\": []\n}\n");
+            "    \"max_dests\": 64,\n    \"untracked\": 0,\n    \"templates\": 0,\n"
+            "    \"max_templates\": 0\n  },\n  \"services\": []\n}\n");
   EXPECT_EQ(ok({"-R", "--json"}, R"({"version": 1, "services": []})"), "");
 }
 

@@ -41,6 +41,10 @@ std::vector<Connection> Api::list_conns() {
   throw Error(EOPNOTSUPP, "listing connections is not supported here");
 }
 
+std::vector<Template> Api::list_templates() {
+  throw Error(EOPNOTSUPP, "listing persistence templates is not supported here");
+}
+
 Client::Client() : sock_(std::make_unique<GenlSocket>()) {
   const int id = sock_->resolve(SOCK_VS_GENL_NAME);
   if (id < 0) {
@@ -128,6 +132,14 @@ std::vector<Connection> Client::list_conns() {
   std::vector<Connection> out;
   sock_->transact(build_list_conns(family_id()), SOCK_VS_CMD_GET_CONN,
                   [&out](const nlmsghdr* nlh) { out.push_back(parse_conn_reply(nlh)); });
+  return out;
+}
+
+std::vector<Template> Client::list_templates() {
+  std::vector<Template> out;
+  sock_->transact(build_list_templates(family_id()), SOCK_VS_CMD_GET_TEMPLATE,
+                  [&out](const nlmsghdr* nlh) { out.push_back(parse_template_reply(nlh)); });
+  dedupe_templates(out);
   return out;
 }
 

@@ -160,6 +160,10 @@ void check_service_options(const Service& svc) {
   if (svc.terminate) {
     check_terminate(*svc.terminate);
   }
+  if (svc.persist && *svc.persist > kPersistMax) {
+    throw Error(EINVAL, "persistence timeout " + std::to_string(*svc.persist) + " out of range 0-" +
+                            std::to_string(kPersistMax));
+  }
   if (svc.skip) {
     if (svc.skip->size() > SOCK_VS_SKIP_MAX) {
       throw Error(E2BIG, "at most " + std::to_string(SOCK_VS_SKIP_MAX) +
@@ -260,6 +264,9 @@ NlMsgPtr build_service_change(int family_id, std::uint8_t cmd, const Service& sv
   if (svc.skip) {
     put_skip(msg.get(), *svc.skip);
   }
+  if (svc.persist) {
+    put_u32(msg.get(), SOCK_VS_SVC_ATTR_PERSIST, *svc.persist);
+  }
   nest.end();
   return msg;
 }
@@ -298,6 +305,7 @@ Policy<SOCK_VS_ATTR_MAX + 1> top_policy() {
   p[SOCK_VS_ATTR_INFO] = typed(NLA_NESTED);
   p[SOCK_VS_ATTR_CONN] = typed(NLA_NESTED);
   p[SOCK_VS_ATTR_KILLED] = typed(NLA_U32);
+  p[SOCK_VS_ATTR_TEMPLATE] = typed(NLA_NESTED);
   return p;
 }
 
@@ -313,6 +321,7 @@ Policy<SOCK_VS_SVC_ATTR_MAX + 1> svc_policy() {
   p[SOCK_VS_SVC_ATTR_SHARD_POLICY] = typed(NLA_U8);
   p[SOCK_VS_SVC_ATTR_TERMINATE] = typed(NLA_U8);
   p[SOCK_VS_SVC_ATTR_SKIP] = typed(NLA_NESTED);
+  p[SOCK_VS_SVC_ATTR_PERSIST] = typed(NLA_U32);
   return p;
 }
 
@@ -358,6 +367,8 @@ Policy<SOCK_VS_INFO_ATTR_MAX + 1> info_policy() {
   p[SOCK_VS_INFO_ATTR_MAX_SERVICES] = typed(NLA_U32);
   p[SOCK_VS_INFO_ATTR_MAX_DESTS] = typed(NLA_U32);
   p[SOCK_VS_INFO_ATTR_UNTRACKED] = typed(NLA_U64);
+  p[SOCK_VS_INFO_ATTR_TEMPLATES] = typed(NLA_U32);
+  p[SOCK_VS_INFO_ATTR_MAX_TEMPLATES] = typed(NLA_U32);
   return p;
 }
 
@@ -371,6 +382,19 @@ Policy<SOCK_VS_CONN_ATTR_MAX + 1> conn_policy() {
   p[SOCK_VS_CONN_ATTR_SHARD] = typed(NLA_U32);
   p[SOCK_VS_CONN_ATTR_STATE] = typed(NLA_U8);
   p[SOCK_VS_CONN_ATTR_PID] = typed(NLA_U32);
+  return p;
+}
+
+Policy<SOCK_VS_TMPL_ATTR_MAX + 1> tmpl_policy() {
+  Policy<SOCK_VS_TMPL_ATTR_MAX + 1> p{};
+  p[SOCK_VS_TMPL_ATTR_AF] = typed(NLA_U16);
+  p[SOCK_VS_TMPL_ATTR_PROTOCOL] = typed(NLA_U16);
+  p[SOCK_VS_TMPL_ATTR_VPORT] = typed(NLA_U16);
+  p[SOCK_VS_TMPL_ATTR_DPORT] = typed(NLA_U16);
+  p[SOCK_VS_TMPL_ATTR_CLIENT_KIND] = typed(NLA_U8);
+  p[SOCK_VS_TMPL_ATTR_CLIENT] = typed(NLA_U64);
+  p[SOCK_VS_TMPL_ATTR_CONNS] = typed(NLA_U32);
+  p[SOCK_VS_TMPL_ATTR_EXPIRES] = typed(NLA_U32);
   return p;
 }
 
@@ -673,6 +697,9 @@ Service parse_service_reply(const nlmsghdr* nlh) {
   if (tb[SOCK_VS_SVC_ATTR_SKIP] != nullptr) {
     svc.skip = parse_skip(tb[SOCK_VS_SVC_ATTR_SKIP]);
   }
+  if (tb[SOCK_VS_SVC_ATTR_PERSIST] != nullptr) {
+    svc.persist = nla_get_u32(tb[SOCK_VS_SVC_ATTR_PERSIST]);
+  }
   return svc;
 }
 
@@ -746,6 +773,12 @@ Info parse_info_reply(const nlmsghdr* nlh) {
   if (tb[SOCK_VS_INFO_ATTR_UNTRACKED] != nullptr) {
     info.untracked = nla_get_u64(tb[SOCK_VS_INFO_ATTR_UNTRACKED]);
   }
+  if (tb[SOCK_VS_INFO_ATTR_TEMPLATES] != nullptr) {
+    info.templates = nla_get_u32(tb[SOCK_VS_INFO_ATTR_TEMPLATES]);
+  }
+  if (tb[SOCK_VS_INFO_ATTR_MAX_TEMPLATES] != nullptr) {
+    info.max_templates = nla_get_u32(tb[SOCK_VS_INFO_ATTR_MAX_TEMPLATES]);
+  }
   return info;
 }
 
@@ -786,6 +819,39 @@ Connection parse_conn_reply(const nlmsghdr* nlh) {
     conn.comm = get_string(tb[SOCK_VS_CONN_ATTR_COMM]);
   }
   return conn;
+}
+
+NlMsgPtr build_list_templates(int family_id) {
+  return new_request(family_id, SOCK_VS_CMD_GET_TEMPLATE, NLM_F_DUMP);
+}
+
+Template parse_template_reply(const nlmsghdr* nlh) {
+  nlattr* nest = top_attr(nlh, SOCK_VS_ATTR_TEMPLATE, "template");
+  auto policy = tmpl_policy();
+  const auto tb = parse_nest(nest, policy, "template");
+
+  Template t;
+  const nlattr* af = tb[SOCK_VS_TMPL_ATTR_AF];
+  t.protocol = nla_get_u16(require(tb, SOCK_VS_TMPL_ATTR_PROTOCOL, "template protocol"));
+  t.vaddr = get_address(require(tb, SOCK_VS_TMPL_ATTR_VADDR, "template virtual address"), af,
+                        "template virtual");
+  t.vport = nla_get_u16(require(tb, SOCK_VS_TMPL_ATTR_VPORT, "template virtual port"));
+  t.daddr = get_address(require(tb, SOCK_VS_TMPL_ATTR_DADDR, "template real server address"), af,
+                        "template real server");
+  t.dport = nla_get_u16(require(tb, SOCK_VS_TMPL_ATTR_DPORT, "template real server port"));
+  if (t.daddr.family() != t.vaddr.family()) {
+    malformed("template addresses of different families");
+  }
+  t.client_kind = static_cast<HashKey>(
+      nla_get_u8(require(tb, SOCK_VS_TMPL_ATTR_CLIENT_KIND, "template client kind")));
+  t.client = nla_get_u64(require(tb, SOCK_VS_TMPL_ATTR_CLIENT, "template client"));
+  if (tb[SOCK_VS_TMPL_ATTR_CONNS] != nullptr) {
+    t.conns = nla_get_u32(tb[SOCK_VS_TMPL_ATTR_CONNS]);
+  }
+  if (tb[SOCK_VS_TMPL_ATTR_EXPIRES] != nullptr) {
+    t.expires = nla_get_u32(tb[SOCK_VS_TMPL_ATTR_EXPIRES]);
+  }
+  return t;
 }
 
 NetlinkStatus parse_error_message(const nlmsghdr* nlh) {

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <variant>
 
@@ -15,7 +17,10 @@ static_assert(kThresholdMax == static_cast<std::uint32_t>(INT_MAX));
 static_assert(static_cast<int>(HashKey::kTgid) == SOCK_VS_HASH_TGID);
 static_assert(static_cast<int>(HashKey::kLocal) == SOCK_VS_HASH_LOCAL);
 static_assert(static_cast<int>(HashKey::kCgroup) == SOCK_VS_HASH_CGROUP);
-static_assert(static_cast<int>(HashKey::kCgroup) == SOCK_VS_HASH_MAX);
+static_assert(static_cast<int>(HashKey::kNetns) == SOCK_VS_HASH_NETNS);
+static_assert(static_cast<int>(HashKey::kNetns) == SOCK_VS_HASH_MAX);
+static_assert(kPersistDefault == SOCK_VS_PERSIST_DEFAULT);
+static_assert(kPersistMax == SOCK_VS_PERSIST_MAX);
 static_assert(static_cast<int>(ShardPolicy::kRr) == SOCK_VS_SHARD_RR);
 static_assert(static_cast<int>(ShardPolicy::kLc) == SOCK_VS_SHARD_LC);
 static_assert(static_cast<int>(ShardPolicy::kCpu) == SOCK_VS_SHARD_CPU);
@@ -31,7 +36,7 @@ static_assert(kSkipUidMax == static_cast<std::uint32_t>(-2));
 namespace {
 
 constexpr std::array<std::string_view, SOCK_VS_HASH_MAX + 1> kHashKeyNames = {"tgid", "local",
-                                                                              "cgroup"};
+                                                                              "cgroup", "netns"};
 constexpr std::array<std::string_view, SOCK_VS_SHARD_MAX + 1> kShardPolicyNames = {"rr", "lc",
                                                                                    "cpu", "hash"};
 constexpr std::array<std::string_view, SOCK_VS_TERMINATE_MAX + 1> kTerminateNames = {"none", "udp",
@@ -141,6 +146,26 @@ std::string skip_rule_problem(const SkipRule& rule) {
            " bytes";
   }
   return {};
+}
+
+void dedupe_templates(std::vector<Template>& templates) {
+  // Up to max_templates (65536 by default) entries: a set, not a scan.
+  using Key = std::tuple<std::uint16_t, int, std::array<std::uint8_t, 16>, std::uint16_t,
+                         std::uint8_t, std::uint64_t>;
+  std::set<Key> seen;
+  std::vector<Template> unique;
+  unique.reserve(templates.size());
+  for (auto& t : templates) {
+    std::array<std::uint8_t, 16> vaddr{};
+    const auto bytes = t.vaddr.bytes();
+    std::copy(bytes.begin(), bytes.end(), vaddr.begin());
+    if (seen.emplace(t.protocol, t.vaddr.family(), vaddr, t.vport,
+                     static_cast<std::uint8_t>(t.client_kind), t.client)
+            .second) {
+      unique.push_back(std::move(t));
+    }
+  }
+  templates = std::move(unique);
 }
 
 std::string tcp_state_name(std::uint8_t state) {

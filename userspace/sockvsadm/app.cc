@@ -62,6 +62,31 @@ std::vector<sockvs::Connection> select_conns(std::vector<sockvs::Connection> con
   return conns;
 }
 
+// -L -c -t/-u: only the templates of that virtual service.
+std::vector<sockvs::Template> select_templates(std::vector<sockvs::Template> templates,
+                                               const std::optional<sockvs::ServiceKey>& key) {
+  if (key) {
+    std::erase_if(templates, [&key](const sockvs::Template& t) {
+      return t.protocol != key->protocol || t.vaddr != key->addr || t.vport != key->port;
+    });
+  }
+  return templates;
+}
+
+// The persistence templates, or none from a module that predates them
+// (it refuses the unknown command with EOPNOTSUPP, or EINVAL).  Other
+// errors (EPERM...) are errors.
+std::vector<sockvs::Template> templates_if_known(sockvs::Api& api) {
+  try {
+    return api.list_templates();
+  } catch (const sockvs::Error& e) {
+    if (e.code() == EOPNOTSUPP || e.code() == EINVAL) {
+      return {};
+    }
+    throw;
+  }
+}
+
 int do_version(std::ostream& out, std::ostream& err, const ApiFactory& connect) {
   std::optional<sockvs::Info> info;
   std::string module_error;
@@ -147,6 +172,12 @@ sockvs::Service service_of(const Command& cmd) {
   svc.terminate = cmd.terminate;
   svc.skip = cmd.skip;
   svc.flags = cmd.real_peername ? SOCK_VS_SVC_F_REAL_PEERNAME : 0U;
+  // -E sets persistence anew (0: off), like ipvsadm; -A sends it only when
+  // given (0 is the module's default, and a module without persistence
+  // still takes a non-persistent -A).
+  if (cmd.op == Op::kEditService || cmd.persist != 0) {
+    svc.persist = cmd.persist;
+  }
   return svc;
 }
 
@@ -160,6 +191,7 @@ void append_recreate(std::vector<Command>& out, const sockvs::Service& svc,
   add.terminate = svc.terminate;
   add.skip = svc.skip;
   add.real_peername = (svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
+  add.persist = svc.persist.value_or(0);
   out.push_back(std::move(add));
   for (const auto& d : dests) {
     out.push_back(make_dest_command(Op::kAddDest, svc.key(), d));
@@ -201,7 +233,8 @@ int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostrea
     case Op::kList: {
       const auto api = open_api(connect);
       if (cmd.connections) {
-        out << format_conns(select_conns(api->list_conns(), cmd.service));
+        const auto conns = select_conns(api->list_conns(), cmd.service);
+        out << format_conns(conns, select_templates(templates_if_known(*api), cmd.service));
         return kExitOk;
       }
       const sockvs::Info info = api->info();
@@ -275,12 +308,13 @@ std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd) {
         break;
       case Op::kEditService: {
         // Put back what the edit changes (what it does not change stays);
-        // -E always sets the flags.
+        // -E always sets the flags and the persistence.
         const sockvs::Service prev = api.get_service(cmd.service.value());
         Command edit = make_command(Op::kEditService, *cmd.service);
         edit.real_peername = (prev.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
+        edit.persist = prev.persist.value_or(0);
         if (cmd.scheduler.empty() && !cmd.hash_key && !cmd.shard_policy && !cmd.terminate &&
-            !cmd.skip && edit.real_peername == cmd.real_peername) {
+            !cmd.skip && edit.real_peername == cmd.real_peername && edit.persist == cmd.persist) {
           break;  // changes nothing
         }
         if (!cmd.scheduler.empty()) {

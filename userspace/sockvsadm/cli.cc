@@ -40,6 +40,7 @@ enum class Key {
   kSkipCgroup,    // --skip-cgroup (-A, -E; repeatable)
   kSkipMark,      // --skip-mark (-A, -E; repeatable)
   kSkipNone,      // --skip-none (-A, -E)
+  kPersistent,    // -p [timeout] (-A, -E)
 };
 
 enum class Arg {
@@ -49,6 +50,12 @@ enum class Arg {
   // an option ("-n", but not "-1"); Key::kShards with a value,
   // Key::kShardsView without.
   kOptional,
+  // Short and long: takes the next argument as its value only when it is
+  // all digits ("-p 300"); otherwise the option has no value and that
+  // argument is left alone ("-p -s rr", "-p abc" -> 'abc' is unexpected).
+  // An attached value ("-p300", "--persistent=300") is always its value.
+  // Without a value the option gets bare_value().
+  kOptionalNumber,
 };
 
 struct OptSpec {
@@ -103,6 +110,7 @@ constexpr std::array kOptions = {
     OptSpec{'\0', "skip-cgroup", kYes, Key::kSkipCgroup, Op::kList},
     OptSpec{'\0', "skip-mark", kYes, Key::kSkipMark, Op::kList},
     OptSpec{'\0', "skip-none", kNo, Key::kSkipNone, Op::kList},
+    OptSpec{'p', "persistent", Arg::kOptionalNumber, Key::kPersistent, Op::kList},
 };
 
 const OptSpec* find_short(char c) {
@@ -140,6 +148,7 @@ struct Raw {
   std::optional<std::string> u_threshold;
   std::optional<std::string> l_threshold;
   std::optional<std::string> shards;
+  std::optional<std::string> persist;  // -p: the timeout as given (or the default)
   bool numeric = false;
   bool stats = false;
   bool exact = false;
@@ -196,6 +205,9 @@ void apply(Raw& raw, const OptSpec& spec, const std::string& flag, std::string v
       break;
     case Key::kTerminate:
       set_once(raw.terminate, flag, std::move(value));
+      break;
+    case Key::kPersistent:
+      set_once(raw.persist, flag, std::move(value));
       break;
     case Key::kUThreshold:
       set_once(raw.u_threshold, flag, std::move(value));
@@ -256,6 +268,16 @@ bool looks_like_option(const std::string& arg) {
   return arg.size() > 1 && arg[0] == '-' && (arg[1] < '0' || arg[1] > '9');
 }
 
+// The value of an Arg::kOptionalNumber option given without one: -p alone
+// is ipvsadm's default timeout.
+std::string bare_value(const OptSpec& /*spec*/) { return std::to_string(sockvs::kPersistDefault); }
+
+// The value of an Arg::kOptionalNumber option: a word of digits only.
+bool all_digits(const std::string& arg) {
+  return !arg.empty() &&
+         std::all_of(arg.begin(), arg.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 Raw scan(std::span<const std::string> args) {
   Raw raw;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -274,6 +296,12 @@ Raw scan(std::span<const std::string> args) {
           throw UsageError("option " + flag + " takes no value");
         }
         value = arg.substr(eq + 1);
+      } else if (spec->arg == Arg::kOptionalNumber) {
+        if (i + 1 < args.size() && all_digits(args[i + 1])) {
+          value = args[++i];
+        } else {
+          value = bare_value(*spec);
+        }
       } else if (spec->arg == Arg::kRequired) {
         if (i + 1 >= args.size()) {
           throw UsageError("option " + flag + " needs a value");
@@ -305,6 +333,8 @@ Raw scan(std::span<const std::string> args) {
         std::string value;
         if (j + 1 < arg.size()) {
           value = arg.substr(j + 1);
+        } else if (spec->arg == Arg::kOptionalNumber) {
+          value = i + 1 < args.size() && all_digits(args[i + 1]) ? args[++i] : bare_value(*spec);
         } else if (i + 1 < args.size()) {
           value = args[++i];
         } else {
@@ -332,7 +362,7 @@ Rules rules_for(Op op) {
     case Op::kEditService:
       return {{Key::kTcp, Key::kUdp, Key::kScheduler, Key::kHashKey, Key::kShardPolicy,
                Key::kRealPeername, Key::kTerminate, Key::kSkipUid, Key::kSkipCgroup, Key::kSkipMark,
-               Key::kSkipNone},
+               Key::kSkipNone, Key::kPersistent},
               true,
               false};
     case Op::kDelService:
@@ -492,7 +522,7 @@ sockvs::HashKey parse_hash_key_option(const std::string& text) {
   if (const auto key = sockvs::parse_hash_key(text)) {
     return *key;
   }
-  throw UsageError("invalid hash key " + quoted(text) + ": expected tgid, local or cgroup");
+  throw UsageError("invalid hash key " + quoted(text) + ": expected tgid, local, cgroup or netns");
 }
 
 sockvs::ShardPolicy parse_shard_policy_option(const std::string& text) {
@@ -500,6 +530,12 @@ sockvs::ShardPolicy parse_shard_policy_option(const std::string& text) {
     return *policy;
   }
   throw UsageError("invalid shard policy " + quoted(text) + ": expected rr, lc, cpu or hash");
+}
+
+// -p / --persistent of -A / -E: 1..kPersistMax seconds.
+std::uint32_t parse_persist(const Raw& raw) {
+  return parse_number(*raw.persist, 1, sockvs::kPersistMax,
+                      "persistence timeout (" + raw.seen.at(Key::kPersistent) + ")");
 }
 
 // --terminate: any policy for -A / -E; -K must terminate something.
@@ -741,6 +777,14 @@ Command parse_command(std::span<const std::string> args) {
     cmd.terminate = parse_terminate_option(*raw.terminate, cmd.op);
   }
   cmd.skip = parse_skip_options(raw);
+  if (raw.persist) {
+    cmd.persist = parse_persist(raw);
+    if (cmd.scheduler == "port") {
+      throw UsageError("option " + raw.seen.at(Key::kPersistent) +
+                       " cannot be combined with the port scheduler (persistence would override "
+                       "its choice by local port)");
+    }
+  }
   if (raw.real) {
     cmd.dest = parse_real(*raw.real, *cmd.service);
     if (raw.weight) {
@@ -781,7 +825,7 @@ std::vector<std::string> split_words(std::string_view line) {
 
 std::string usage_text() {
   return R"(Usage:
-  sockvsadm -A|E virtual-service [-s scheduler] [--hash-key key]
+  sockvsadm -A|E virtual-service [-s scheduler] [-p [timeout]] [--hash-key key]
                                  [--shard-policy policy] [--real-peername]
                                  [--terminate none|udp|all]
                                  [--skip-uid UID[-UID]] [--skip-cgroup PATH]
@@ -832,8 +876,17 @@ Options:
   --scheduler    -s scheduler         one of the schedulers below; the
                                       default scheduler is wrr; -E without
                                       -s keeps the current scheduler
-  --hash-key        key               what sh, mh and the "hash" shard policy
-                                      hash: tgid (default), local or cgroup
+  --persistent   -p [timeout]         persistent service: a client's connects
+                                      go to the real server its first one got
+                                      until it has had no connection for
+                                      timeout seconds, 1-2678400 (default
+                                      300); the client is what --hash-key
+                                      names.  -E without -p makes the service
+                                      non-persistent, as ipvsadm -E does.
+                                      Not with -s port
+  --hash-key        key               what sh, mh, the "hash" shard policy and
+                                      persistence key on: tgid (default),
+                                      local, cgroup or netns
   --shard-policy    policy            which shard of a sharded real server a
                                       connection lands on: rr (default), lc,
                                       cpu or hash
@@ -884,7 +937,9 @@ Options:
   --exact                             expand numbers (display exact values)
   --connection   -c                   with -L: the open balanced connections
                                       (state, source, virtual, destination,
-                                      shard, pid/command that connected)
+                                      shard, pid/command that connected),
+                                      then the persistence templates
+                                      (TEMPLATE); needs CAP_NET_ADMIN
   --thresholds                        output of thresholds information
   --json                              -L, -S: print JSON (schema version 1,
                                       see below); -R: read what -S --json
@@ -893,9 +948,10 @@ Options:
                                       shard (Shards ActiveConn InActConn
                                       PerShard)
   -e and -E change only what they are given, except the weight (-e without
-  -w sets weight 1, like ipvsadm) and --real-peername (a flag: -E without it
-  clears it, as ipvsadm -E does with -p).  -x, -y and --shards given on -e change
-  only those settings.
+  -w sets weight 1, like ipvsadm), --real-peername (a flag: -E without it
+  clears it) and -p (-E without it makes the service non-persistent, as
+  ipvsadm -E does).  -x, -y and --shards given on -e change only those
+  settings.
 
 Terminating sockets (--terminate, -K):
   A terminated socket is aborted with ECONNABORTED, as ss -K does: a
@@ -933,10 +989,21 @@ Schedulers:
   A real server is usable when its weight is above 0 and it is not
   overloaded (-x).
 
-Hash keys (--hash-key, for sh, mh and --shard-policy hash):
+Hash keys (--hash-key, for sh, mh, --shard-policy hash and -p):
   tgid    the connecting process (default)
   local   the socket's bound local address and port
   cgroup  the socket's cgroup (v2)
+  netns   the socket's network namespace: the whole host (namespace) is one
+          client, so with -p all its connects go to one real server
+
+Persistence (-p, as ipvsadm's): the first connect of a client to a
+persistent service is scheduled and leaves a template naming its real
+server; the client's next connects go there while the template lasts.  A
+template expires timeout seconds after the last connection that used it
+closed, and goes at once when its real server is deleted, quiesced (-w 0)
+or overloaded.  -L -c lists the templates after the connections:
+  TCP TEMPLATE    tgid:1234          10.0.0.1:80        192.168.1.5:80     expire 287s conns 2
+(the client: tgid:PID, cgroup:ID, netns, or local:0xHASH).
 
 Shard policies (--shard-policy, for real servers with --shards N > 1):
   rr      round robin over the shards (default)
@@ -945,7 +1012,8 @@ Shard policies (--shard-policy, for real servers with --shards N > 1):
   hash    the service's hash key modulo the shards
 
 -L shows the options that differ from their defaults after the scheduler,
-e.g. "TCP  10.0.0.1:6379 mh hash-key local shard-policy lc terminate all",
+e.g. "TCP  10.0.0.1:6379 mh persistent 300 hash-key local shard-policy lc
+terminate all" (-S writes -p 300),
 then the exemptions in order, e.g.
 "skip-uid 4242-4243 skip-cgroup /x skip-mark 0x10/0xf0" (a single uid as
 4242, a mark as 0x10 without /MASK when the mask is 0xffffffff; -S writes
@@ -955,7 +1023,7 @@ Addresses and ports must be numeric: names are not resolved (host names
 and service names alike).  Output is always numeric, with or without -n.
 
 -R reads lines in the format printed by -S, e.g.
-  -A -t 10.0.0.1:6379 -s mh --hash-key local --shard-policy lc
+  -A -t 10.0.0.1:6379 -s mh -p 300 --hash-key local --shard-policy lc
   -a -t 10.0.0.1:6379 -r 192.168.1.5:6380 -w 2 -x 100 -y 50 --shards 4
 Blank lines and lines starting with '#' are ignored.  -R is all-or-nothing:
 every line is checked before anything is applied, so a malformed line
@@ -966,15 +1034,18 @@ cannot bring back counters: a service or real server deleted and restored
 this way starts from zero, and counters zeroed by a -Z line stay zeroed.)
 
 --json: {"version":1,"services":[{"protocol":"tcp","address":"10.0.0.1",
-"port":6379,"scheduler":"mh","flags":[],"hash_key":"local","shard_policy":"lc",
-"terminate":"udp","dests":[{"address":"192.168.1.5","port":6380,"weight":2,
-"upper":100,"lower":50,"shards":4}]}]}.  -L --json adds each real server's
-active_conns, inact_conns, overloaded and shard_conns, a "module" object, and
-with --stats "stats" objects ({"conns":N,"refused":N,"untracked":N,"killed":N}
-per service, {"conns":N,"killed":N} per real server).  A service with
-exemptions has "skip":[{"uid":[4242,4243]},{"cgroup":"/x"},{"mark":16,
-"mask":240}] (-L adds each cgroup's "cgroup_id").  -R --json rejects
-unknown keys, ignores the ones only -L prints, and is all-or-nothing like -R.
+"port":6379,"scheduler":"mh","persistent":300,"flags":[],"hash_key":"local",
+"shard_policy":"lc","terminate":"udp","dests":[{"address":"192.168.1.5",
+"port":6380,"weight":2,"upper":100,"lower":50,"shards":4}]}]}.  -L --json
+adds each real server's active_conns, inact_conns, overloaded and
+shard_conns, a "module" object, and with --stats "stats" objects
+({"conns":N,"refused":N,"untracked":N,"killed":N} per service,
+{"conns":N,"killed":N} per real server).  A service with exemptions has
+"skip":[{"uid":[4242,4243]},{"cgroup":"/x"},{"mark":16,"mask":240}] (-L
+adds each cgroup's "cgroup_id").  "persistent" (seconds) is written only for
+a persistent service: absent means not persistent (-R --json also takes 0).
+-R --json rejects unknown keys, ignores the ones only -L prints, and is
+all-or-nothing like -R.
 
 Exit status: 0 on success, 1 if an operation failed, 2 on a usage error.
 )";

@@ -63,7 +63,13 @@ struct Command {
   // --real-peername for -A and -E: SOCK_VS_SVC_F_REAL_PEERNAME.  Like
   // ipvsadm's service flags, -E sets the flags anew: -E without it clears it.
   bool real_peername = false;
-  // -L -c: list the open balanced connections instead of the services.
+  // -p / --persistent [timeout] for -A and -E: the persistence timeout in
+  // seconds (1..sockvs::kPersistMax; -p alone: sockvs::kPersistDefault),
+  // 0 when not given.  Like ipvsadm, -E sets it anew: -E without -p makes
+  // the service non-persistent.
+  std::uint32_t persist = 0;
+  // -L -c: list the open balanced connections (then the persistence
+  // templates) instead of the services.
   bool connections = false;
   // -r / -w / -x / -y / --shards for -a, -e, -d (-r alone for -K):
   // address, port (default: the service's port), weight (default

@@ -95,6 +95,9 @@ std::string skip_words(const sockvs::Service& svc, std::string_view prefix) {
 
 std::string service_flags(const sockvs::Service& svc) {
   std::string out;
+  if (svc.persist.value_or(0) != 0) {
+    out += " persistent " + std::to_string(*svc.persist);  // where ipvsadm prints it
+  }
   if (svc.hash_key && *svc.hash_key != sockvs::kDefaultHashKey) {
     out += " hash-key " + sockvs::hash_key_name(*svc.hash_key);
   }
@@ -191,7 +194,22 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
   return out;
 }
 
-std::string format_conns(const std::vector<sockvs::Connection>& conns) {
+std::string template_client(const sockvs::Template& t) {
+  switch (t.client_kind) {
+    case sockvs::HashKey::kTgid:
+    case sockvs::HashKey::kCgroup:
+      return sockvs::hash_key_name(t.client_kind) + ":" + std::to_string(t.client);
+    case sockvs::HashKey::kNetns:
+      return "netns";
+    case sockvs::HashKey::kLocal:
+      return sformat("local:0x%" PRIx64, t.client);
+  }
+  // A kind this version does not know: its number.
+  return sockvs::hash_key_name(t.client_kind) + ":" + std::to_string(t.client);
+}
+
+std::string format_conns(const std::vector<sockvs::Connection>& conns,
+                         const std::vector<sockvs::Template>& templates) {
   bool sharded = false;
   for (const auto& c : conns) {
     sharded = sharded || c.shard.has_value();
@@ -213,6 +231,17 @@ std::string format_conns(const std::vector<sockvs::Connection>& conns) {
     }
     out += std::to_string(c.pid) + "/" + c.comm + "\n";
   }
+  for (const auto& t : templates) {
+    const std::string client = template_client(t);
+    const std::string virt = sockvs::format_endpoint(t.vaddr, t.vport);
+    const std::string dst = sockvs::format_endpoint(t.daddr, t.dport);
+    out += sformat("%-3s %-11s %-18s %-18s %-18s ", sockvs::protocol_name(t.protocol).c_str(),
+                   "TEMPLATE", client.c_str(), virt.c_str(), dst.c_str());
+    if (sharded) {
+      out += sformat("%-5s ", "-");
+    }
+    out += "expire " + std::to_string(t.expires) + "s conns " + std::to_string(t.conns) + "\n";
+  }
   return out;
 }
 
@@ -224,6 +253,9 @@ std::string format_save(const std::vector<ServiceEntry>& entries) {
     out += "-A " + vopt;
     if (!svc.sched_name.empty()) {
       out += " -s " + svc.sched_name;
+    }
+    if (svc.persist.value_or(0) != 0) {
+      out += " -p " + std::to_string(*svc.persist);
     }
     if (svc.hash_key && *svc.hash_key != sockvs::kDefaultHashKey) {
       out += " --hash-key " + sockvs::hash_key_name(*svc.hash_key);
@@ -265,9 +297,10 @@ std::string format_version(const std::string& userspace_version,
   if (info) {
     out += sformat(
         "Sock VS module version %s (hook=%s, kernel=%s, services=%u, max_services=%u, "
-        "max_dests=%u, untracked=%llu)\n",
+        "max_dests=%u, untracked=%llu, templates=%u, max_templates=%u)\n",
         info->version.c_str(), info->hook.c_str(), info->kernel.c_str(), info->num_services,
-        info->max_services, info->max_dests, static_cast<unsigned long long>(info->untracked));
+        info->max_services, info->max_dests, static_cast<unsigned long long>(info->untracked),
+        info->templates, info->max_templates);
   } else {
     out += "Sock VS module: " + module_error + "\n";
   }

@@ -55,8 +55,9 @@ std::string skip_value(const sockvs::SkipRule& rule);
 std::string skip_words(const sockvs::Service& svc, std::string_view prefix);
 
 // What -L prints after the scheduler: the service options that differ from
-// their defaults, e.g. " hash-key local shard-policy lc terminate all" ("" if
-// none), then its exemptions (" skip-uid 4242-4243 skip-cgroup /x
+// their defaults, e.g. " persistent 300 hash-key local shard-policy lc
+// terminate all" ("" if none; persistence first, where ipvsadm prints it),
+// then its exemptions (" skip-uid 4242-4243 skip-cgroup /x
 // skip-mark 0x10/0xf0").
 std::string service_flags(const sockvs::Service& svc);
 
@@ -68,15 +69,25 @@ std::string per_shard_text(const sockvs::RealServer& dest);
 std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry>& entries,
                         const ListOptions& opts);
 
+// The client of a persistence template as -L -c shows it in the source
+// column: "tgid:1234", "cgroup:5678", "netns", "local:0x1a2b3c4d" (the
+// hash in hex); "KIND:CLIENT" with the number of a kind this version does
+// not know.
+std::string template_client(const sockvs::Template& t);
+
 // The whole -L -c output: a title, a header line, then one line per
 // connection, ipvsadm -L -c's columns without "expire":
 //   pro state       source             virtual            destination        pid/comm
 // plus a "shard" column before pid/comm when some connection has a shard.
-// UDP connections show "UDP" as their state, as ipvsadm does.
-std::string format_conns(const std::vector<sockvs::Connection>& conns);
+// UDP connections show "UDP" as their state, as ipvsadm does.  Then one
+// line per persistence template in the same columns: state "TEMPLATE",
+// the client (template_client) as source, "-" as shard, and
+// "expire 287s conns 2" in place of pid/comm.
+std::string format_conns(const std::vector<sockvs::Connection>& conns,
+                         const std::vector<sockvs::Template>& templates = {});
 
 // The whole -S output: "-A ..." per service, "-a ..." per real server;
-// only options that differ from their defaults (hash key, shard policy,
+// only options that differ from their defaults (persistence as -p N, hash key, shard policy,
 // terminate policy, exemptions last and in order, non-zero thresholds,
 // more than one shard).
 std::string format_save(const std::vector<ServiceEntry>& entries);

@@ -105,6 +105,9 @@ OrderedJson service_json(const ServiceEntry& entry, const JsonView& view) {
   if (!s.sched_name.empty()) {
     j["scheduler"] = s.sched_name;
   }
+  if (s.persist.value_or(0) != 0) {
+    j["persistent"] = *s.persist;  // absent: not persistent
+  }
   j["flags"] = flags_json(s.flags);
   j["hash_key"] = sockvs::hash_key_name(s.hash_key.value_or(sockvs::kDefaultHashKey));
   j["shard_policy"] =
@@ -306,8 +309,8 @@ sockvs::SkipRule parse_skip_rule(const Json& j, const std::string& where) {
 ServiceEntry parse_service(const Json& j, const std::string& where) {
   need_object(j, where);
   check_keys(j, where,
-             {"protocol", "address", "port", "scheduler", "flags", "hash_key", "shard_policy",
-              "terminate", "skip", "dests"},
+             {"protocol", "address", "port", "scheduler", "persistent", "flags", "hash_key",
+              "shard_policy", "terminate", "skip", "dests"},
              {"stats", "num_dests"});
   ServiceEntry entry;
   auto& s = entry.service;
@@ -329,6 +332,15 @@ ServiceEntry parse_service(const Json& j, const std::string& where) {
                                     " letters, digits, '_' or '-'");
     }
   }
+  if (const Json* v = find(j, "persistent")) {
+    s.persist =
+        static_cast<std::uint32_t>(get_uint(*v, where + ".persistent", 0, sockvs::kPersistMax));
+    if (*s.persist != 0 && s.sched_name == "port") {
+      bad(where + ".persistent",
+          "persistence cannot be combined with the port scheduler (it would override its choice "
+          "by local port)");
+    }
+  }
   if (const Json* v = find(j, "flags")) {
     const Json& flags = get_array(*v, where + ".flags");
     for (const Json& flag : flags) {
@@ -345,7 +357,8 @@ ServiceEntry parse_service(const Json& j, const std::string& where) {
     const std::string& name = get_string(*v, where + ".hash_key");
     s.hash_key = sockvs::parse_hash_key(name);
     if (!s.hash_key) {
-      bad(where + ".hash_key", "invalid hash key '" + name + "': expected tgid, local or cgroup");
+      bad(where + ".hash_key",
+          "invalid hash key '" + name + "': expected tgid, local, cgroup or netns");
     }
   }
   if (const Json* v = find(j, "shard_policy")) {
@@ -432,7 +445,9 @@ std::string format_json(const std::vector<ServiceEntry>& entries, const JsonView
                                  {"services", info->num_services},
                                  {"max_services", info->max_services},
                                  {"max_dests", info->max_dests},
-                                 {"untracked", info->untracked}};
+                                 {"untracked", info->untracked},
+                                 {"templates", info->templates},
+                                 {"max_templates", info->max_templates}};
   }
   OrderedJson services = OrderedJson::array();
   for (const auto& e : entries) {
@@ -498,6 +513,7 @@ JsonRules json_rules(const std::vector<ServiceEntry>& entries) {
     a.terminate = svc.terminate;
     a.skip = svc.skip;
     a.real_peername = (svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
+    a.persist = svc.persist.value_or(0);
     add(std::move(a), where + " (" + service_label(svc.key()) + ")");
     for (std::size_t k = 0; k < entries[i].dests.size(); ++k) {
       const auto& d = entries[i].dests[k];

@@ -6,7 +6,9 @@
 //    "module": {...},                      -L only
 //    "services": [{
 //      "protocol": "tcp" | "udp", "address": "10.0.0.1", "port": 6379,
-//      "scheduler": "wrr", "flags": [], "hash_key": "tgid",
+//      "scheduler": "wrr",
+//      "persistent": 300,       only on a persistent service (-R: 0 too)
+//      "flags": [], "hash_key": "tgid",
 //      "shard_policy": "rr", "terminate": "udp",
 //      "skip": [{"uid": [MIN, MAX]}, {"cgroup": "/x"}, {"mark": N, "mask": N}],
 //                               only with exemptions; -L adds "cgroup_id": N

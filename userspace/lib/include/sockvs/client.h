@@ -61,6 +61,12 @@ class Api {
   // order.  The default throws Error(EOPNOTSUPP): an Api that does not
   // implement it cannot list connections.
   virtual std::vector<Connection> list_conns();
+  // The persistence templates of the network namespace, in the module's
+  // order, each once (dedupe_templates).  Needs CAP_NET_ADMIN, like
+  // list_conns.  A module without persistence refuses the command
+  // (Error EOPNOTSUPP, or EINVAL); so does the default implementation
+  // (EOPNOTSUPP).
+  virtual std::vector<Template> list_templates();
 };
 
 // A generic netlink connection to the sock_vs module of the caller's
@@ -87,6 +93,7 @@ class Client final : public Api {
   void zero(const std::optional<ServiceKey>& key) override;
   Info info() override;
   std::vector<Connection> list_conns() override;
+  std::vector<Template> list_templates() override;
 
   // The generic netlink family id of SOCK_VS.
   [[nodiscard]] int family_id() const noexcept;

@@ -34,7 +34,8 @@ using NlMsgPtr = std::unique_ptr<nl_msg, NlMsgDeleter>;
 // an unknown hash key, shard policy or terminate policy (and on KILL the
 // policy none, which terminates nothing), a weight above SOCK_VS_WEIGHT_MAX, a
 // threshold above kThresholdMax, a lower threshold above the upper one
-// (when both are given), shards outside 1..SOCK_VS_SHARDS_MAX, an
+// (when both are given), shards outside 1..SOCK_VS_SHARDS_MAX, a
+// persistence timeout above kPersistMax, an
 // exemption skip_rule_problem() finds fault with, (E2BIG) more than
 // SOCK_VS_SKIP_MAX exemptions, or (EAFNOSUPPORT) a real server of another
 // family than its service.
@@ -42,14 +43,15 @@ using NlMsgPtr = std::unique_ptr<nl_msg, NlMsgDeleter>;
 // only when set.
 
 // NEW_SERVICE: SERVICE{af, protocol, addr, port, [sched_name], flags,
-// [hash_key u8], [shard_policy u8], [terminate u8], [SKIP{RULE{...}...}]}.
+// [hash_key u8], [shard_policy u8], [terminate u8], [SKIP{RULE{...}...}],
+// [persist u32]}.
 // The SKIP nest (NLA_F_NESTED, as its RULE entries) is sent when svc.skip
 // is set, empty for an empty vector; a uid rule as UID_MIN and UID_MAX, a
 // mark rule as MARK and MARK_MASK, a cgroup rule as CGROUP (its id is not
 // sent).
 NlMsgPtr build_new_service(int family_id, const Service& svc);
 // SET_SERVICE: SERVICE{key, [sched_name], flags, [hash_key], [shard_policy],
-// [terminate], [SKIP]}.  What is not sent stays unchanged; a SKIP nest
+// [terminate], [SKIP], [persist]}.  What is not sent stays unchanged; a SKIP nest
 // replaces the rules (an empty one clears them).
 NlMsgPtr build_set_service(int family_id, const Service& svc);
 // DEL_SERVICE: SERVICE{key}.  Answered with a KILLED message
@@ -81,6 +83,8 @@ NlMsgPtr build_zero(int family_id, const std::optional<ServiceKey>& key);
 NlMsgPtr build_get_info(int family_id);
 // GET_CONN (dump): no attributes.
 NlMsgPtr build_list_conns(int family_id);
+// GET_TEMPLATE (dump): no attributes.
+NlMsgPtr build_list_templates(int family_id);
 
 // --- Replies ---------------------------------------------------------------------
 // Each takes one complete generic netlink message (nlmsghdr, genlmsghdr,
@@ -89,6 +93,7 @@ NlMsgPtr build_list_conns(int family_id);
 // attributes are ignored (the enums only grow).
 
 // A SOCK_VS_ATTR_SERVICE nest (GET_SERVICE doit reply or dump part).
+// SVC_ATTR_PERSIST gives svc.persist (nullopt without it).
 // SVC_ATTR_SKIP gives svc.skip, in the module's order: a uid rule without
 // UID_MAX is the single uid UID_MIN, a mark rule without MARK_MASK has the
 // mask kSkipMarkMaskAll; entries of other types than SOCK_VS_SKIP_RULE and
@@ -102,6 +107,12 @@ Info parse_info_reply(const nlmsghdr* nlh);
 // A SOCK_VS_ATTR_CONN nest (GET_CONN dump part).  The three addresses must
 // be of the family AF says (or, without AF, all of one length, 4 or 16).
 Connection parse_conn_reply(const nlmsghdr* nlh);
+// A SOCK_VS_ATTR_TEMPLATE nest (GET_TEMPLATE dump part).  PROTOCOL, VADDR,
+// VPORT, DADDR, DPORT, CLIENT_KIND and CLIENT are required; the two
+// addresses must be of the family AF says (or, without AF, of one length,
+// 4 or 16).  A client kind this version does not know is kept as its
+// number.  Without CONNS or EXPIRES they read as 0.
+Template parse_template_reply(const nlmsghdr* nlh);
 
 // SOCK_VS_ATTR_KILLED (u32): the sockets a DEL_DEST, DEL_SERVICE, FLUSH or
 // KILL terminated, in the message the module sends before the ACK.

@@ -34,6 +34,7 @@ enum class HashKey : std::uint8_t {
   kTgid = 0,    // the connecting process (the module's default)
   kLocal = 1,   // the socket's bound local address and port
   kCgroup = 2,  // the socket's cgroup (v2)
+  kNetns = 3,   // the socket's network namespace: every socket of it is one client
 };
 
 // Which shard of a sharded real server a connection lands on (enum
@@ -62,6 +63,11 @@ inline constexpr std::uint32_t kThresholdMax = 2147483647U;
 inline constexpr HashKey kDefaultHashKey = HashKey::kTgid;
 inline constexpr ShardPolicy kDefaultShardPolicy = ShardPolicy::kRr;
 inline constexpr Terminate kDefaultTerminate = Terminate::kUdp;
+
+// Persistence (SOCK_VS_SVC_ATTR_PERSIST): a timeout in seconds, 0 = not
+// persistent.  ipvsadm's -p without a value is kPersistDefault.
+inline constexpr std::uint32_t kPersistDefault = 300;
+inline constexpr std::uint32_t kPersistMax = 2678400;  // 31 days
 
 // Exemptions of a service (SOCK_VS_SVC_ATTR_SKIP): a connect to the virtual
 // address that matches one of its rules is not balanced; it goes to the
@@ -132,6 +138,11 @@ struct Service {
   // sends no SKIP nest (add: none; edit: unchanged), an empty vector clears
   // them.  In replies: nullopt when the service has none.
   std::optional<std::vector<SkipRule>> skip;
+  // Persistence timeout in seconds, 0..kPersistMax (0: not persistent).
+  // On add: nullopt is the module's default (0) and sends nothing.  On
+  // edit: nullopt leaves it unchanged (sockvsadm -E always sets it, like
+  // ipvsadm's -E).  In replies: nullopt from a module without persistence.
+  std::optional<std::uint32_t> persist;
   Stats stats;                  // output only
   std::uint32_t num_dests = 0;  // output only
 
@@ -175,7 +186,9 @@ struct Info {
   std::string kernel;  // running kernel release
   std::uint32_t max_services = 0;
   std::uint32_t max_dests = 0;
-  std::uint64_t untracked = 0;  // untracked sockets, all namespaces
+  std::uint64_t untracked = 0;      // untracked sockets, all namespaces
+  std::uint32_t templates = 0;      // persistence templates in this namespace
+  std::uint32_t max_templates = 0;  // their limit (0 from a module without persistence)
 
   friend bool operator==(const Info&, const Info&) = default;
 };
@@ -200,11 +213,38 @@ struct Connection {
   friend bool operator==(const Connection&, const Connection&) = default;
 };
 
+// A persistence template (SOCK_VS_CMD_GET_TEMPLATE): a client of a
+// persistent service and the real server its connects go to.  Both
+// addresses are of the service's family.
+struct Template {
+  std::uint16_t protocol = IPPROTO_TCP;
+  Address vaddr;  // the virtual service
+  std::uint16_t vport = 0;
+  Address daddr;  // the real server the client sticks to
+  std::uint16_t dport = 0;
+  // What `client` is, by the service's hash key: a tgid (kTgid), a cgroup
+  // id (kCgroup), 0 (kNetns: the whole namespace), a hash of the bound
+  // local address and port (kLocal).
+  HashKey client_kind = HashKey::kTgid;
+  std::uint64_t client = 0;
+  std::uint32_t conns = 0;    // open connections that use it
+  std::uint32_t expires = 0;  // seconds until it expires (the timeout while conns > 0)
+
+  [[nodiscard]] int af() const noexcept { return vaddr.family(); }
+
+  friend bool operator==(const Template&, const Template&) = default;
+};
+
+// Drops the templates that appear again (same protocol, virtual address
+// and port, client kind and client), keeping the first: a dump that runs
+// while the module resizes its table may list one twice.
+void dedupe_templates(std::vector<Template>& templates);
+
 // The name of a TCP state as ss and ipvsadm write it: "ESTABLISHED",
 // "SYN_SENT", "FIN_WAIT1", ..., "CLOSE"; the number for an unknown value.
 std::string tcp_state_name(std::uint8_t state);
 
-// "tgid", "local", "cgroup"; the number for a value this version does not know.
+// "tgid", "local", "cgroup", "netns"; the number for a value this version does not know.
 std::string hash_key_name(HashKey key);
 // The inverse of hash_key_name for the known names; nullopt otherwise.
 std::optional<HashKey> parse_hash_key(std::string_view name) noexcept;
