@@ -51,7 +51,8 @@ if [ -n "${SVS_IMAGE_DEBS:-}" ]; then
 else
 	d1=$out/deb1 d2=$out/deb2
 	rev_opt=()
-	[ -n "${SVS_DEB_REV:-}" ] && rev_opt=(-r "$SVS_DEB_REV")
+	# one commit for both builds, even if HEAD moves meanwhile
+	[ -n "${SVS_DEB_REV:-}" ] && rev_opt=(-r "$(git rev-parse --verify "$SVS_DEB_REV^{commit}")")
 	DEB_BUILD_OPTIONS=nocheck packaging/deb.sh -o "$d1" --no-lintian "${rev_opt[@]}" ||
 		die "the first package build failed ($d1/build.log)"
 	DEB_BUILD_OPTIONS=nocheck packaging/deb.sh -o "$d2" -s 2 --no-lintian "${rev_opt[@]}" ||
