@@ -133,10 +133,19 @@ TEST(PersistCli, BadTimeouts) {
   EXPECT_EQ(usage_error({"-E", "-t", "10.0.0.1:80", "--persistent", "0"}),
             "invalid persistence timeout (--persistent) '0'" + range);
   // A word that is not all digits is not the timeout: it is left alone.
-  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "-p", "abc"}), "unexpected argument 'abc'");
-  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "-p", "5m"}), "unexpected argument '5m'");
+  const std::string digits = " (the timeout of -p is a number of seconds, digits only)";
+  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "-p", "abc"}),
+            "unexpected argument 'abc'" + digits);
+  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "-p", "5m"}),
+            "unexpected argument '5m'" + digits);
+  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--persistent", "1.5"}),
+            "unexpected argument '1.5' (the timeout of --persistent is a number of seconds, digits "
+            "only)");
+  EXPECT_EQ(usage_error({"-Ap", "abc", "-t", "10.0.0.1:80"}), "unexpected argument 'abc'" + digits);
   EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "-p", "-5"}), "unknown option '-5'");
-  EXPECT_EQ(usage_error({"-A", "-p", "10.0.0.1:80"}), "unexpected argument '10.0.0.1:80'");
+  EXPECT_EQ(usage_error({"-A", "-p", "10.0.0.1:80"}), "unexpected argument '10.0.0.1:80'" + digits);
+  // Only right after the option.
+  EXPECT_EQ(usage_error({"-A", "-p", "-t", "10.0.0.1:80", "abc"}), "unexpected argument 'abc'");
   // Once only.
   EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "-p", "-p", "60"}),
             "option -p given more than once");

@@ -155,14 +155,14 @@ void dedupe_templates(std::vector<Template>& templates) {
   std::set<Key> seen;
   std::vector<Template> unique;
   unique.reserve(templates.size());
-  for (auto& t : templates) {
+  for (const auto& t : templates) {
     std::array<std::uint8_t, 16> vaddr{};
     const auto bytes = t.vaddr.bytes();
     std::copy(bytes.begin(), bytes.end(), vaddr.begin());
     if (seen.emplace(t.protocol, t.vaddr.family(), vaddr, t.vport,
                      static_cast<std::uint8_t>(t.client_kind), t.client)
             .second) {
-      unique.push_back(std::move(t));
+      unique.push_back(t);
     }
   }
   templates = std::move(unique);

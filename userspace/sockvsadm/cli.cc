@@ -280,6 +280,10 @@ bool all_digits(const std::string& arg) {
 
 Raw scan(std::span<const std::string> args) {
   Raw raw;
+  // The Arg::kOptionalNumber option that the argument at index bare_next
+  // did not become the value of (for the message if it is unexpected).
+  std::string bare_flag;
+  std::size_t bare_next = args.size();
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg.size() > 2 && arg.starts_with("--")) {
@@ -301,6 +305,8 @@ Raw scan(std::span<const std::string> args) {
           value = args[++i];
         } else {
           value = bare_value(*spec);
+          bare_flag = flag;
+          bare_next = i + 1;
         }
       } else if (spec->arg == Arg::kRequired) {
         if (i + 1 >= args.size()) {
@@ -334,7 +340,13 @@ Raw scan(std::span<const std::string> args) {
         if (j + 1 < arg.size()) {
           value = arg.substr(j + 1);
         } else if (spec->arg == Arg::kOptionalNumber) {
-          value = i + 1 < args.size() && all_digits(args[i + 1]) ? args[++i] : bare_value(*spec);
+          if (i + 1 < args.size() && all_digits(args[i + 1])) {
+            value = args[++i];
+          } else {
+            value = bare_value(*spec);
+            bare_flag = flag;
+            bare_next = i + 1;
+          }
         } else if (i + 1 < args.size()) {
           value = args[++i];
         } else {
@@ -344,6 +356,10 @@ Raw scan(std::span<const std::string> args) {
         break;
       }
     } else {
+      if (i == bare_next) {
+        throw UsageError("unexpected argument " + quoted(arg) + " (the timeout of " + bare_flag +
+                         " is a number of seconds, digits only)");
+      }
       throw UsageError("unexpected argument " + quoted(arg));
     }
   }
@@ -825,8 +841,9 @@ std::vector<std::string> split_words(std::string_view line) {
 
 std::string usage_text() {
   return R"(Usage:
-  sockvsadm -A|E virtual-service [-s scheduler] [-p [timeout]] [--hash-key key]
-                                 [--shard-policy policy] [--real-peername]
+  sockvsadm -A|E virtual-service [-s scheduler] [-p [timeout]]
+                                 [--hash-key key] [--shard-policy policy]
+                                 [--real-peername]
                                  [--terminate none|udp|all]
                                  [--skip-uid UID[-UID]] [--skip-cgroup PATH]
                                  [--skip-mark VALUE[/MASK]] [--skip-none]
