@@ -19,10 +19,12 @@
 #   SVS_DEB_REV=REV        package commit REV instead of the working tree
 #   SVS_IMAGE_DEBS=D1:D2   use the .debs already in D1 and D2 (the second
 #                          build newer), build nothing
+#   SVS_IMAGE_QUICK=1      the quick form: no upgrade (one package build, one
+#                          DKMS build in the guest instead of two)
 #   SVS_IMAGE_TIMEOUT      seconds for each boot (default 1800)
 #   SVS_IMAGE_SMP, SVS_IMAGE_MEM   guest CPUs (2) and MiB (2048)
 # Output: one "PASS: image: ..." / "FAIL: image: ..." line per check, the
-# times, then "N passed, N failed" (tests/run-all.sh's counting); results and
+# times, then "N passed, N failed, N skipped" (as tests/run-all.sh counts); results and
 # the guest's logs and journals in build/image/share/results/, consoles in
 # build/image/console-bootN.log.  Exit status 0 iff nothing failed.
 set -euo pipefail
@@ -32,7 +34,7 @@ out=$repo/build/image
 share=$out/share
 t_start=$(date +%s)
 stamp() { echo "$(($(date +%s) - t_start))"; }
-die() { echo "FAIL: image: $*"; echo "0 passed, 1 failed"; exit 1; }
+die() { echo "FAIL: image: $*"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (make deps)"
 img=$(tests/image/build-image.sh) || die "building the image failed"
@@ -55,9 +57,14 @@ else
 	[ -n "${SVS_DEB_REV:-}" ] && rev_opt=(-r "$(git rev-parse --verify "$SVS_DEB_REV^{commit}")")
 	DEB_BUILD_OPTIONS=nocheck packaging/deb.sh -o "$d1" --no-lintian "${rev_opt[@]}" ||
 		die "the first package build failed ($d1/build.log)"
-	DEB_BUILD_OPTIONS=nocheck packaging/deb.sh -o "$d2" -s 2 --no-lintian "${rev_opt[@]}" ||
-		die "the second package build failed ($d2/build.log)"
+	if [ "${SVS_IMAGE_QUICK:-0}" = 1 ]; then
+		d2=$d1
+	else
+		DEB_BUILD_OPTIONS=nocheck packaging/deb.sh -o "$d2" -s 2 --no-lintian "${rev_opt[@]}" ||
+			die "the second package build failed ($d2/build.log)"
+	fi
 fi
+[ "${SVS_IMAGE_QUICK:-0}" = 1 ] && touch "$share/quick"
 t_debs=$(stamp)
 for n in 1 2; do
 	d=$d1; [ $n = 2 ] && d=$d2
@@ -70,7 +77,7 @@ for n in 1 2; do
 	(cd "$share/repo$n" && dpkg-scanpackages --multiversion . /dev/null > Packages 2>/dev/null)
 	dpkg-deb -f "$(ls "$share/repo$n"/sockvsadm_*.deb)" Version > "$share/version$n"
 done
-dpkg --compare-versions "$(cat "$share/version2")" gt "$(cat "$share/version1")" ||
+[ -f "$share/quick" ] || dpkg --compare-versions "$(cat "$share/version2")" gt "$(cat "$share/version1")" ||
 	die "the second build ($(cat "$share/version2")) is not newer than the first ($(cat "$share/version1"))"
 echo "packages: $(cat "$share/version1") and $(cat "$share/version2"), ready after ${t_debs} s"
 cp tests/image/guest.sh "$share/guest.sh"
@@ -116,5 +123,6 @@ echo "=== times (s)"
 printf '  host: %s\n' "image ready at ${t_image}" "packages ready at ${t_debs}" "${boot_times[@]}" "total $(stamp)"
 p=$(grep -c '^PASS: ' "$res/results.txt" 2>/dev/null || true)
 f=$(grep -c '^FAIL: ' "$res/results.txt" 2>/dev/null || true)
-echo "${p:-0} passed, ${f:-0} failed"
+s=$(grep -c '^SKIP: ' "$res/results.txt" 2>/dev/null || true)
+echo "${p:-0} passed, ${f:-0} failed, ${s:-0} skipped"
 [ "${f:-0}" -eq 0 ]
