@@ -33,6 +33,15 @@
 #define SVS_SYM_UDP4_CONNECT	"__ip4_datagram_connect"
 #define SVS_SYM_UDP6_CONNECT	"__ip6_datagram_connect"
 /*
+ * Unconnected UDP (unconn.c): udp_sendmsg() and udpv6_sendmsg(), the
+ * sendmsg of UDP sockets on every supported kernel (udpv6_sendmsg() calls
+ * udp_sendmsg() for a v4-mapped destination).  udp_sendmsg() is exported
+ * everywhere, udpv6_sendmsg() only since 6.2: a wrapper reaches it through
+ * sk->sk_prot->sendmsg, which is what called it.
+ */
+#define SVS_SYM_UDP4_SENDMSG	"udp_sendmsg"
+#define SVS_SYM_UDP6_SENDMSG	"udpv6_sendmsg"
+/*
  * Balanced sockets get their own operations table (conn.c, peername.c):
  * the entries sock_vs replaces (release, getname, listen, setsockopt,
  * recvmsg) have the same prototypes on every supported kernel, and the

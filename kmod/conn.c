@@ -140,6 +140,8 @@ static void svs_peer_drop(struct svs_peer *peer)
 	atomic_dec(&dest->live.conns);
 	if (peer->shard >= 0)
 		atomic_dec(&dest->shard_conns[peer->shard]);
+	if (peer->tmpl)
+		svs_persist_release(peer->tmpl);
 	svs_dest_put(dest);
 	if (!svs_peer_embedded(peer))
 		call_rcu(&peer->rcu, svs_peer_free_rcu);
@@ -153,19 +155,41 @@ static void svs_peer_drop(struct svs_peer *peer)
 static void svs_peer_forget(struct svs_peer *peer)
 {
 	struct svs_conn *conn = peer->conn;
+	struct svs_uc *uc;
 	bool mine = false;
+	u32 i;
 
 	spin_lock_bh(&conn->lock);
+	conn->dead = true;
 	if (rcu_access_pointer(conn->peer) == peer) {
 		RCU_INIT_POINTER(conn->peer, NULL);
-		conn->dead = true;
 		mine = true;
+	}
+	uc = rcu_dereference_protected(conn->uc, lockdep_is_held(&conn->lock));
+	for (i = 0; !mine && uc && i < uc->n; i++) {
+		if (uc->peer[i] == peer) {
+			uc->peer[i] = NULL;	/* the last reader is unload */
+			mine = true;
+		}
 	}
 	spin_unlock_bh(&conn->lock);
 	if (mine) {
 		pr_warn_once("a balanced socket's operations were replaced by other code; its record is kept\n");
 		svs_peer_drop(peer);
 	}
+}
+
+static bool svs_view_rewrite(const struct svs_peer_view *v, struct sockaddr *uaddr);
+
+/* The bindings of @uc (out of their record) end; @uc goes after readers. */
+static void svs_uc_drop(struct svs_uc *uc)
+{
+	u32 i;
+
+	for (i = 0; i < uc->n; i++)
+		if (uc->peer[i])
+			svs_peer_drop(uc->peer[i]);
+	kfree_rcu(uc, rcu);
 }
 
 static void svs_conn_free_rcu(struct rcu_head *head)
@@ -198,6 +222,7 @@ static bool svs_conn_end(struct socket *sock, struct svs_conn *conn,
 			 bool others)
 {
 	struct svs_peer *peer;
+	struct svs_uc *uc;
 
 	if (cmpxchg(&sock->ops, &conn->ops, conn->orig) != &conn->ops)
 		return false;
@@ -205,9 +230,13 @@ static bool svs_conn_end(struct socket *sock, struct svs_conn *conn,
 	conn->dead = true;
 	peer = rcu_dereference_protected(conn->peer, lockdep_is_held(&conn->lock));
 	RCU_INIT_POINTER(conn->peer, NULL);
+	uc = rcu_dereference_protected(conn->uc, lockdep_is_held(&conn->lock));
+	RCU_INIT_POINTER(conn->uc, NULL);
 	spin_unlock_bh(&conn->lock);
 	if (peer)
 		svs_peer_drop(peer);
+	if (uc)
+		svs_uc_drop(uc);
 	if (others)
 		call_rcu_tasks(&conn->rcu, svs_conn_free_tasks);
 	else
@@ -330,9 +359,12 @@ static void svs_conn_init_ops(struct svs_conn *conn,
  * rcu_read_lock() (@svc and @dest may be being deleted).  A socket that
  * cannot be recorded (no memory, @dest deleted meanwhile, operations we do
  * not know) still connects to @dest but is counted as untracked instead.
+ * @tmpl (a reference, or NULL): the persistence template this connect
+ * used; the peer holds it, or it is released now.
  */
 void svs_conn_track(struct sock *sk, struct svs_service *svc,
-		    struct svs_dest *dest, int shard, bool virt_peer)
+		    struct svs_dest *dest, int shard, bool virt_peer,
+		    struct svs_tmpl *tmpl)
 {
 	const gfp_t gfp = GFP_NOWAIT | __GFP_NOWARN | __GFP_ACCOUNT;
 	struct socket *sock = sk->sk_socket;
@@ -364,6 +396,7 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 		fresh->dead = false;
 		fresh->seq = 0;
 		RCU_INIT_POINTER(fresh->peer, NULL);
+		RCU_INIT_POINTER(fresh->uc, NULL);
 		conn = fresh;
 		peer = &fresh->first;
 		memset(peer, 0, sizeof(*peer));
@@ -378,12 +411,15 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 	peer->daddr = dest->addr;
 	peer->dport = dest->port;
 	peer->virt_peer = virt_peer;
+	peer->tmpl = NULL;
 	peer->pid = current->tgid;
 	/* As /proc/PID/comm reads it: no lock (a rename may be half seen). */
 	strscpy_pad(peer->comm, current->comm, sizeof(peer->comm));
 	if (!refcount_inc_not_zero(&dest->refcnt))
 		goto free_conn;
 	peer->dest = dest;
+	peer->tmpl = tmpl;
+	tmpl = NULL;
 	spin_lock(&dest->conns_lock);
 	list_add_tail_rcu(&peer->node, &dest->conns);
 	spin_unlock(&dest->conns_lock);
@@ -431,7 +467,171 @@ free_conn:
 	else
 		kmem_cache_free(svs_peer_cache, peer);
 untracked:
+	if (tmpl)
+		svs_persist_release(tmpl);
 	svs_conn_untracked(svc, dest);
+}
+
+/*
+ * Unconnected UDP (unconn.c): @sk's record, a new one (without a peer) if
+ * it has none, or NULL (no memory, operations we do not know).  RCU, any
+ * context; concurrent senders on one socket may race: one record wins.
+ */
+struct svs_conn *svs_conn_attach(struct sock *sk)
+{
+	const gfp_t gfp = GFP_NOWAIT | __GFP_NOWARN | __GFP_ACCOUNT;
+	struct socket *sock = sk->sk_socket;
+	const struct proto_ops *ops;
+	struct svs_conn *conn;
+
+	if (!sock)
+		return NULL;
+	ops = READ_ONCE(sock->ops);
+	conn = svs_conn_of_ops(ops);
+	if (conn || !svs_known_ops(ops))
+		return conn;
+	conn = kmem_cache_alloc(svs_conn_cache, gfp);
+	if (!conn)
+		return NULL;
+	svs_conn_init_ops(conn, ops, true);
+	conn->orig = ops;
+	conn->sk = sk;
+	spin_lock_init(&conn->lock);
+	conn->dead = false;
+	conn->seq = 0;
+	RCU_INIT_POINTER(conn->peer, NULL);
+	RCU_INIT_POINTER(conn->uc, NULL);
+	memset(&conn->first, 0, sizeof(conn->first));
+	sock_hold(sk);
+	if (cmpxchg(&sock->ops, ops, &conn->ops) != ops) {
+		sock_put(sk);
+		call_rcu(&conn->rcu, svs_conn_unused_rcu);
+		return svs_conn_of_ops(READ_ONCE(sock->ops));
+	}
+	return conn;
+}
+
+static bool svs_peer_is_key(const struct svs_peer *peer, const struct svs_key *key)
+{
+	return peer->af == key->af && peer->vport == key->port &&
+	       !memcmp(&peer->vaddr, &key->addr, sizeof(key->addr));
+}
+
+/*
+ * The real server @conn's socket sends to @key through, if it has a
+ * binding whose server is still in its service.  RCU.
+ */
+bool svs_conn_uc_find(struct svs_conn *conn, const struct svs_key *key,
+		      union nf_inet_addr *daddr, __be16 *dport)
+{
+	const struct svs_uc *uc = rcu_dereference(conn->uc);
+	u32 i;
+
+	for (i = 0; uc && i < uc->n; i++) {
+		const struct svs_peer *peer = uc->peer[i];
+
+		if (peer && svs_peer_is_key(peer, key) && !READ_ONCE(peer->dest->removed)) {
+			*daddr = peer->daddr;
+			*dport = peer->dport;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Bind @conn's socket to @dest for @svc's virtual address (replacing an
+ * older binding for it; past SVS_UC_MAX, the oldest one goes).  RCU, any
+ * context.  False: not recorded (no memory, @dest deleted meanwhile).
+ */
+bool svs_conn_uc_add(struct svs_conn *conn, struct svs_service *svc,
+		     struct svs_dest *dest)
+{
+	const gfp_t gfp = GFP_NOWAIT | __GFP_NOWARN | __GFP_ACCOUNT;
+	struct svs_peer *peer, *gone[2] = { NULL, NULL };
+	struct svs_uc *old, *uc;
+	u32 i, ngone = 0;
+
+	peer = kmem_cache_zalloc(svs_peer_cache, gfp);
+	uc = kzalloc(sizeof(*uc), gfp);
+	if (!peer || !uc || !refcount_inc_not_zero(&dest->refcnt)) {
+		kfree(uc);
+		if (peer)
+			kmem_cache_free(svs_peer_cache, peer);
+		return false;
+	}
+	peer->conn = conn;
+	peer->sk = conn->sk;
+	peer->dest = dest;
+	peer->shard = -1;
+	peer->af = svc->key.af;
+	peer->protocol = svc->key.protocol;
+	peer->vaddr = svc->key.addr;
+	peer->vport = svc->key.port;
+	peer->daddr = dest->addr;
+	peer->dport = dest->port;
+	peer->unconn = true;
+	peer->pid = current->tgid;
+	strscpy_pad(peer->comm, current->comm, sizeof(peer->comm));
+	spin_lock(&dest->conns_lock);
+	list_add_tail_rcu(&peer->node, &dest->conns);
+	spin_unlock(&dest->conns_lock);
+	atomic_inc(&dest->live.conns);
+
+	spin_lock_bh(&conn->lock);
+	if (conn->dead) {
+		spin_unlock_bh(&conn->lock);
+		kfree(uc);
+		svs_peer_drop(peer);
+		return false;
+	}
+	old = rcu_dereference_protected(conn->uc, lockdep_is_held(&conn->lock));
+	for (i = 0; old && i < old->n; i++) {
+		struct svs_peer *p = old->peer[i];
+
+		if (!p)
+			continue;
+		if (svs_peer_is_key(p, &svc->key) && !ngone)
+			gone[ngone++] = p;
+		else
+			uc->peer[uc->n++] = p;
+	}
+	if (uc->n == SVS_UC_MAX) {	/* the oldest binding goes */
+		gone[ngone++] = uc->peer[0];
+		uc->n--;
+		memmove(&uc->peer[0], &uc->peer[1], uc->n * sizeof(uc->peer[0]));
+	}
+	uc->peer[uc->n++] = peer;
+	rcu_assign_pointer(conn->uc, uc);
+	spin_unlock_bh(&conn->lock);
+	for (i = 0; i < ngone; i++)
+		svs_peer_drop(gone[i]);
+	if (old)
+		kfree_rcu(old, rcu);
+	return true;
+}
+
+/* recvfrom() on @conn's socket: a datagram from a bound server, from its VIP. */
+void svs_conn_uc_recv(struct svs_conn *conn, struct sockaddr *uaddr)
+{
+	const struct svs_uc *uc = rcu_dereference(conn->uc);
+	struct svs_peer_view v;
+	u32 i;
+
+	for (i = 0; uc && i < uc->n; i++) {
+		const struct svs_peer *peer = uc->peer[i];
+
+		if (!peer)
+			continue;
+		v.valid = true;
+		v.af = peer->af;
+		v.vaddr = peer->vaddr;
+		v.daddr = peer->daddr;
+		v.vport = peer->vport;
+		v.dport = peer->dport;
+		if (svs_view_rewrite(&v, uaddr))
+			return;
+	}
 }
 
 /*

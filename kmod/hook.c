@@ -75,7 +75,7 @@
 #include "compat.h"
 
 /* The service's hash key for this connect (sh, mh, the "hash" shards). */
-static u64 svs_hash_key(struct sock *sk, u8 which)
+u64 svs_hash_key(struct sock *sk, u8 which)
 {
 	const struct inet_sock *inet = inet_sk(sk);
 	u64 h;
@@ -96,13 +96,15 @@ static u64 svs_hash_key(struct sock *sk, u8 which)
 		return h;
 	case SOCK_VS_HASH_CGROUP:
 		return svs_sched_mix64(cgroup_id(sock_cgroup_ptr(&sk->sk_cgrp_data)));
+	case SOCK_VS_HASH_NETNS:
+		return svs_sched_mix64(sock_net(sk)->net_cookie);
 	}
 	return svs_sched_mix64(current->tgid);
 }
 
 /* The service key of a connect to @uaddr; false if it cannot be one. */
-static bool svs_key_of(const struct sockaddr *uaddr, int addr_len, u8 protocol,
-		       struct svs_key *key)
+bool svs_key_of(const struct sockaddr *uaddr, int addr_len, u8 protocol,
+		struct svs_key *key)
 {
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)uaddr;
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)uaddr;
@@ -131,6 +133,24 @@ static bool svs_key_of(const struct sockaddr *uaddr, int addr_len, u8 protocol,
 	return true;
 }
 
+/* The kernel's copy of a destination (of its service's family): @addr:@port. */
+void svs_rewrite_addr(struct sockaddr *uaddr, int addr_len,
+		      const union nf_inet_addr *addr, __be16 port)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)uaddr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)uaddr;
+
+	if (uaddr->sa_family == AF_INET) {
+		sin->sin_addr.s_addr = addr->ip;
+		sin->sin_port = port;
+	} else {
+		sin6->sin6_addr = addr->in6;
+		sin6->sin6_port = port;
+		if (addr_len >= (int)sizeof(*sin6))
+			sin6->sin6_scope_id = 0;
+	}
+}
+
 /* svs_connect() from the probe handler: the wrapper has to do this one. */
 #define SVS_NEEDS_WRAPPER 2
 
@@ -145,11 +165,11 @@ static bool svs_key_of(const struct sockaddr *uaddr, int addr_len, u8 protocol,
 static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 		       u8 protocol, struct svs_placement *pl, bool in_handler)
 {
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)uaddr;
-	struct sockaddr_in *sin = (struct sockaddr_in *)uaddr;
 	struct svs_sched_in in;
 	const struct svs_dtable *dt;
 	const struct svs_skip *skip;
+	struct svs_tmpl *tmpl = NULL;
+	struct svs_tmpl_key tkey;
 	struct svs_service *svc;
 	struct svs_dest *dest;
 	struct svs_net *sn;
@@ -180,39 +200,46 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	in.id = dt->id;
 	in.live = dt->live;
 	in.priv = dt->priv;
-	in.seq = (u64)atomic64_inc_return(&svc->seq) - 1;
+	in.seq = 0;
 	in.hash = svs_hash_key(sk, READ_ONCE(svc->conf.hash_key));
 	in.lport = inet_sk(sk)->inet_num;
-	idx = dt->sched->pick(&in);
-	if (idx < 0 || idx >= (int)dt->n) {
-		if (in_handler) {
-			ret = SVS_NEEDS_WRAPPER;	/* it refuses (or not) */
+	/* Persistence: the client's template names its server. */
+	if (READ_ONCE(svc->conf.persist))
+		tmpl = svs_persist_get(sn, sk, svc, in.hash, &tkey);
+	if (tmpl) {
+		dest = svs_persist_dest(tmpl);
+	} else {
+		/* The pick counter counts picks (a template's connect is none). */
+		in.seq = (u64)atomic64_inc_return(&svc->seq) - 1;
+		idx = dt->sched->pick(&in);
+		if (idx < 0 || idx >= (int)dt->n) {
+			if (in_handler) {
+				ret = SVS_NEEDS_WRAPPER;	/* it refuses (or not) */
+				goto out;
+			}
+			svs_stat_inc(&svc->stats, SVS_STAT_REFUSED);
+			ret = -ECONNREFUSED;
 			goto out;
 		}
-		svs_stat_inc(&svc->stats, SVS_STAT_REFUSED);
-		ret = -ECONNREFUSED;
-		goto out;
+		dest = dt->dest[idx];
+		if (READ_ONCE(svc->conf.persist))
+			tmpl = svs_persist_create(sn, svc, dest, &tkey);
 	}
-	dest = dt->dest[idx];
 	if (dest->shards > 1) {
 		ret = svs_shard_place(sk, svc, dest, &in, &shard, pl);
-		if (ret)
+		if (ret) {
+			if (tmpl)
+				svs_persist_release(tmpl);
 			goto out;
+		}
 	}
 
-	if (key.af == AF_INET) {
-		sin->sin_addr.s_addr = dest->addr.ip;
-		sin->sin_port = dest->port;
-	} else {
-		sin6->sin6_addr = dest->addr.in6;
-		sin6->sin6_port = dest->port;
-		if (addr_len >= (int)sizeof(*sin6))
-			sin6->sin6_scope_id = 0;
-	}
+	svs_rewrite_addr(uaddr, addr_len, &dest->addr, dest->port);
 	svs_stat_inc(&svc->stats, SVS_STAT_CONNS);
 	svs_stat_inc(&dest->stats, SVS_STAT_CONNS);
 	svs_conn_track(sk, svc, dest, shard,
-		       !(READ_ONCE(svc->conf.flags) & SOCK_VS_SVC_F_REAL_PEERNAME));
+		       !(READ_ONCE(svc->conf.flags) & SOCK_VS_SVC_F_REAL_PEERNAME),
+		       tmpl);
 	ret = 1;
 out:
 	rcu_read_unlock();

@@ -38,15 +38,28 @@ MODULE_PARM_DESC(userns_max_dests, "Maximum real servers per virtual service in 
 
 static int __net_init svs_net_init(struct net *net)
 {
-	svs_net(net)->userns = net->user_ns != &init_user_ns;
-	return svs_net_init_tables(svs_net(net));
+	struct svs_net *sn = svs_net(net);
+	int err;
+
+	sn->userns = net->user_ns != &init_user_ns;
+	err = svs_persist_net_init(sn);
+	if (err)
+		return err;
+	err = svs_net_init_tables(sn);
+	if (err)
+		svs_persist_net_exit(sn);
+	return err;
 }
 
 static void __net_exit svs_net_exit(struct net *net)
 {
+	struct svs_net *sn = svs_net(net);
+
 	/* Unload: balanced sockets get their own operations back first. */
-	svs_conn_net_exit(svs_net(net));
-	svs_net_free_tables(svs_net(net));
+	svs_conn_net_exit(sn);
+	/* Then their templates (which hold real servers) go. */
+	svs_persist_net_exit(sn);
+	svs_net_free_tables(sn);
 }
 
 static struct pernet_operations svs_net_ops = {
@@ -66,9 +79,12 @@ static int __init svs_init(void)
 	err = svs_conn_init();
 	if (err)
 		goto err_caches;
-	err = register_pernet_subsys(&svs_net_ops);
+	err = svs_persist_init();
 	if (err)
 		goto err_conn;
+	err = register_pernet_subsys(&svs_net_ops);
+	if (err)
+		goto err_persist;
 	err = svs_genl_init();
 	if (err)
 		goto err_pernet;
@@ -82,6 +98,9 @@ err_genl:
 	svs_genl_exit();
 err_pernet:
 	unregister_pernet_subsys(&svs_net_ops);
+err_persist:
+	rcu_barrier();
+	svs_persist_exit();
 err_conn:
 	svs_conn_exit();
 	svs_conn_destroy_cache();
@@ -98,10 +117,12 @@ static void __exit svs_exit(void)
 	 * until nothing runs our socket operations.
 	 */
 	svs_hook_exit();
+	svs_unconn_shutdown();
 	WRITE_ONCE(svs_unloading, true);
 	svs_genl_exit();
 	unregister_pernet_subsys(&svs_net_ops);
 	svs_conn_exit();
+	svs_persist_exit();
 	svs_conn_destroy_cache();
 	svs_caches_destroy();
 	pr_info("unloaded\n");

@@ -26,6 +26,10 @@
  * NLA_POLICY_MAX() holds an s16: larger bounds need a range object (not
  * const: 6.1 declares the pointer non-const).
  */
+static struct netlink_range_validation svs_persist_range = {
+	.max = SOCK_VS_PERSIST_MAX,
+};
+
 static struct netlink_range_validation svs_weight_range = {
 	.max = SOCK_VS_WEIGHT_MAX,
 };
@@ -70,6 +74,7 @@ static const struct nla_policy svs_svc_policy[SOCK_VS_SVC_ATTR_MAX + 1] = {
 	[SOCK_VS_SVC_ATTR_SHARD_POLICY] = NLA_POLICY_MAX(NLA_U8, SOCK_VS_SHARD_MAX),
 	[SOCK_VS_SVC_ATTR_TERMINATE] = NLA_POLICY_MAX(NLA_U8, SOCK_VS_TERMINATE_MAX),
 	[SOCK_VS_SVC_ATTR_SKIP] = NLA_POLICY_NESTED(svs_skip_policy),
+	[SOCK_VS_SVC_ATTR_PERSIST] = NLA_POLICY_FULL_RANGE(NLA_U32, &svs_persist_range),
 };
 
 static const struct nla_policy svs_dest_policy[SOCK_VS_DEST_ATTR_MAX + 1] = {
@@ -93,6 +98,7 @@ static const struct nla_policy svs_policy[SOCK_VS_ATTR_MAX + 1] = {
 	[SOCK_VS_ATTR_INFO] = { .type = NLA_REJECT },
 	[SOCK_VS_ATTR_CONN] = { .type = NLA_REJECT },
 	[SOCK_VS_ATTR_KILLED] = { .type = NLA_REJECT },
+	[SOCK_VS_ATTR_TEMPLATE] = { .type = NLA_REJECT },
 };
 
 static struct genl_family svs_genl_family;
@@ -249,6 +255,25 @@ static int svs_parse_svc_conf(struct nlattr **tb, struct svs_svc_conf *conf,
 		conf->shard_policy = nla_get_u8(tb[SOCK_VS_SVC_ATTR_SHARD_POLICY]);
 	if (tb[SOCK_VS_SVC_ATTR_TERMINATE])
 		conf->terminate = nla_get_u8(tb[SOCK_VS_SVC_ATTR_TERMINATE]);
+	if (tb[SOCK_VS_SVC_ATTR_PERSIST])
+		conf->persist = nla_get_u32(tb[SOCK_VS_SVC_ATTR_PERSIST]);
+	if (conf->persist && conf->sched == &svs_sched_port) {
+		NL_SET_ERR_MSG(extack,
+			       "persistence cannot be combined with the port scheduler (it would override its choice by local port)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* SOCK_VS_SVC_F_UNCONNECTED is for UDP services. */
+static int svs_check_unconnected(const struct svs_key *key,
+				 const struct svs_svc_conf *conf,
+				 struct netlink_ext_ack *extack)
+{
+	if ((conf->flags & SOCK_VS_SVC_F_UNCONNECTED) && key->protocol != IPPROTO_UDP) {
+		NL_SET_ERR_MSG(extack, "unconnected is for UDP services");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -313,6 +338,9 @@ static int svs_new_service(struct sk_buff *skb, struct genl_info *info)
 	err = svs_parse_svc_conf(tb, &conf, info->extack);
 	if (err)
 		return err;
+	err = svs_check_unconnected(&key, &conf, info->extack);
+	if (err)
+		return err;
 	if (tb[SOCK_VS_SVC_ATTR_SKIP]) {
 		skip = svs_skip_parse(tb[SOCK_VS_SVC_ATTR_SKIP], info->extack);
 		if (IS_ERR(skip))
@@ -351,6 +379,9 @@ static int svs_set_service(struct sk_buff *skb, struct genl_info *info)
 	err = svs_parse_svc_conf(tb, &conf, info->extack);
 	if (err)
 		goto out;
+	err = svs_check_unconnected(&svc->key, &conf, info->extack);
+	if (err)
+		goto out;
 	if (tb[SOCK_VS_SVC_ATTR_SKIP]) {
 		skip = svs_skip_parse(tb[SOCK_VS_SVC_ATTR_SKIP], info->extack);
 		if (IS_ERR(skip)) {
@@ -365,6 +396,8 @@ static int svs_set_service(struct sk_buff *skb, struct genl_info *info)
 		svs_skip_publish(svc, skip);
 out:
 	mutex_unlock(&sn->lock);
+	if (!err)
+		svs_persist_changed(sn);	/* persistence may be off now */
 	return err;
 }
 
@@ -385,6 +418,7 @@ static int svs_del_service(struct sk_buff *skb, struct genl_info *info)
 	mutex_unlock(&sn->lock);
 	if (err)
 		return err;
+	svs_persist_changed(sn);
 	return svs_finish_doomed(info, &doomed);
 }
 
@@ -433,6 +467,7 @@ static int svs_fill_service(struct sk_buff *skb, const struct svs_service *svc,
 	    nla_put_u8(skb, SOCK_VS_SVC_ATTR_HASH_KEY, svc->conf.hash_key) ||
 	    nla_put_u8(skb, SOCK_VS_SVC_ATTR_SHARD_POLICY, svc->conf.shard_policy) ||
 	    nla_put_u8(skb, SOCK_VS_SVC_ATTR_TERMINATE, svc->conf.terminate) ||
+	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_PERSIST, svc->conf.persist) ||
 	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_NUM_DESTS, svc->num_dests) ||
 	    svs_skip_fill(skb, svc) ||
 	    svs_put_stats(skb, SOCK_VS_SVC_ATTR_STATS, &svc->stats))
@@ -618,6 +653,7 @@ static int svs_dest_cmd(struct genl_info *info, enum svs_dest_op op)
 		mutex_unlock(&sn->lock);
 		if (err)
 			return err;
+		svs_persist_changed(sn);
 		return svs_finish_del_dest(sn, info, &key, &doomed);
 	}
 	if (dest) {	/* edit: what is not given stays as it is */
@@ -634,6 +670,8 @@ static int svs_dest_cmd(struct genl_info *info, enum svs_dest_op op)
 		err = svs_dest_edit(svc, dest, &conf, extack);
 out:
 	mutex_unlock(&sn->lock);
+	if (!err && op == SVS_DEST_SET)
+		svs_persist_changed(sn);	/* a quiesced server's templates go */
 	return err;
 }
 
@@ -761,6 +799,7 @@ static int svs_flush_cmd(struct sk_buff *skb, struct genl_info *info)
 	mutex_lock(&sn->lock);
 	svs_flush(sn, &doomed);
 	mutex_unlock(&sn->lock);
+	svs_persist_changed(sn);
 	return svs_finish_doomed(info, &doomed);
 }
 
@@ -901,7 +940,10 @@ static int svs_get_info(struct sk_buff *skb, struct genl_info *info)
 			svs_limit_dests(sn)) ||
 	    nla_put_u64_64bit(msg, SOCK_VS_INFO_ATTR_UNTRACKED,
 			      atomic64_read(&svs_untracked_total),
-			      SOCK_VS_INFO_ATTR_PAD))
+			      SOCK_VS_INFO_ATTR_PAD) ||
+	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_TEMPLATES,
+			atomic_read(&sn->num_tmpl)) ||
+	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_MAX_TEMPLATES, svs_persist_limit()))
 		goto nospace;
 	nla_nest_end(msg, nest);
 	genlmsg_end(msg, hdr);
@@ -975,6 +1017,13 @@ static const struct genl_ops svs_genl_ops[] = {
 	{
 		.cmd = SOCK_VS_CMD_KILL,
 		.doit = svs_kill_cmd,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SOCK_VS_CMD_GET_TEMPLATE,
+		.start = svs_persist_dump_start,
+		.dumpit = svs_persist_dump,
+		.done = svs_persist_dump_done,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };

@@ -15,8 +15,9 @@
  *             server, the virtual address replaces it.
  *   recvmsg   UDP only: the kernel's recvmsg writes the datagram's source
  *             to msg->msg_name (the kernel's copy); a datagram from the
- *             record's real server is reported as coming from the virtual
- *             address.
+ *             record's real server, or from the server of one of its
+ *             unconnected bindings (unconn.c), is reported as coming from
+ *             the virtual address.
  *
  * Unload must be able to finish while a receiver is blocked, so our
  * recvmsg never sleeps inside the kernel's: it calls it with MSG_DONTWAIT
@@ -34,16 +35,22 @@
 
 #include "sock_vs.h"
 
-/* Rewrite @uaddr if @sock is (still) balanced. */
+/*
+ * Rewrite @uaddr if @sock is (still) balanced; @recv: a datagram's source,
+ * which may also come from a server of its unconnected bindings.
+ */
 static void svs_rewrite(struct socket *sock, const struct svs_peer_view *before,
-			struct sockaddr *uaddr)
+			struct sockaddr *uaddr, bool recv)
 {
 	struct svs_conn *conn;
 
 	rcu_read_lock();
 	conn = svs_conn_of_ops(READ_ONCE(sock->ops));
-	if (conn)
+	if (conn) {
 		svs_conn_peername(conn, before, uaddr);
+		if (recv)
+			svs_conn_uc_recv(conn, uaddr);
+	}
 	rcu_read_unlock();
 }
 
@@ -66,7 +73,7 @@ int svs_sock_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 		smp_rmb();	/* the answer before the count */
 	} while (peer && ret >= 0 && svs_conn_seq(sock) != before.seq && ++tries < 8);
 	if (peer && ret >= 0)
-		svs_rewrite(sock, &before, uaddr);
+		svs_rewrite(sock, &before, uaddr, false);
 	srcu_read_unlock(&svs_sock_srcu, idx);
 	return ret;
 }
@@ -120,7 +127,7 @@ int svs_sock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size,
 		finish_wait(sk_sleep(sk), &wait);
 	}
 	if (ret >= 0 && msg->msg_name)
-		svs_rewrite(sock, &before, msg->msg_name);
+		svs_rewrite(sock, &before, msg->msg_name, true);
 	srcu_read_unlock(&svs_sock_srcu, idx);
 	return ret;
 }

@@ -204,6 +204,11 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 	err = svs_republish(svc, conf->sched, NULL, extack);
 	if (err)
 		goto free;
+	if (conf->flags & SOCK_VS_SVC_F_UNCONNECTED) {
+		err = svs_unconn_get(extack);
+		if (err)
+			goto free_dt;
+	}
 
 	err = xa_alloc_cyclic(&sn->by_id, &svc->id, svc, xa_limit_32b,
 			      &sn->next_id, GFP_KERNEL_ACCOUNT);
@@ -221,12 +226,15 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 		else
 			NL_SET_ERR_MSG(extack, "out of memory for the service hash table");
 		xa_erase(&sn->by_id, svc->id);
-		goto free_dt;
+		goto put_unconn;
 	}
 	sn->num_services++;
 	atomic_inc(&svs_services_total);
 	return 0;
 
+put_unconn:
+	if (conf->flags & SOCK_VS_SVC_F_UNCONNECTED)
+		svs_unconn_put();
 free_dt:
 	svs_dtable_free(rcu_dereference_protected(svc->dt, true));
 free:
@@ -239,17 +247,30 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 		     const struct svs_svc_conf *conf,
 		     struct netlink_ext_ack *extack)
 {
+	u32 uc_old = svc->conf.flags & SOCK_VS_SVC_F_UNCONNECTED;
+	u32 uc_new = conf->flags & SOCK_VS_SVC_F_UNCONNECTED;
 	int err;
 
-	if (conf->sched != svc->conf.sched) {
-		err = svs_republish(svc, conf->sched, NULL, extack);
+	if (uc_new && !uc_old) {
+		err = svs_unconn_get(extack);
 		if (err)
 			return err;
 	}
+	if (conf->sched != svc->conf.sched) {
+		err = svs_republish(svc, conf->sched, NULL, extack);
+		if (err) {
+			if (uc_new && !uc_old)
+				svs_unconn_put();
+			return err;
+		}
+	}
+	if (uc_old && !uc_new)
+		svs_unconn_put();
 	/* The connect path reads these without the lock. */
 	WRITE_ONCE(svc->conf.hash_key, conf->hash_key);
 	WRITE_ONCE(svc->conf.shard_policy, conf->shard_policy);
 	svc->conf.terminate = conf->terminate;	/* read under the lock */
+	WRITE_ONCE(svc->conf.persist, conf->persist);
 	svc->conf.sched = conf->sched;
 	WRITE_ONCE(svc->conf.flags, conf->flags);
 	return 0;
@@ -319,6 +340,8 @@ void svs_service_del(struct svs_net *sn, struct svs_service *svc,
 
 	rhashtable_remove_fast(&sn->ht, &svc->node, svs_ht_params);
 	xa_erase(&sn->by_id, svc->id);
+	if (svc->conf.flags & SOCK_VS_SVC_F_UNCONNECTED)
+		svs_unconn_put();
 	/*
 	 * The servers' memory outlives readers of the old snapshot (freed
 	 * after a grace period from their last put), so their references
@@ -326,6 +349,7 @@ void svs_service_del(struct svs_net *sn, struct svs_service *svc,
 	 */
 	list_for_each_entry_safe(d, tmp, &svc->dests, list) {
 		list_del(&d->list);
+		WRITE_ONCE(d->removed, true);	/* its templates go (persist.c) */
 		svs_dest_retire(svc, d, doomed);
 	}
 	sn->num_services--;
@@ -367,7 +391,7 @@ struct svs_dest *svs_dest_find(struct svs_service *svc,
 
 static void svs_dest_set_conf(struct svs_dest *d, const struct svs_dest_conf *c)
 {
-	d->weight = c->weight;
+	WRITE_ONCE(d->weight, c->weight);
 	WRITE_ONCE(d->live.u_thresh, c->u_thresh);
 	WRITE_ONCE(d->live.l_thresh, c->l_thresh);
 }
@@ -445,10 +469,11 @@ int svs_dest_edit(struct svs_service *svc, struct svs_dest *dest,
 		NL_SET_ERR_MSG(extack, "shards of a real server cannot change (delete, add)");
 		return -EINVAL;
 	}
-	dest->weight = conf->weight;
+	/* Read without the lock by persistence (persist.c). */
+	WRITE_ONCE(dest->weight, conf->weight);
 	err = svs_republish(svc, svc->conf.sched, NULL, extack);
 	if (err) {
-		dest->weight = old;
+		WRITE_ONCE(dest->weight, old);
 		return err;
 	}
 	svs_dest_set_conf(dest, conf);
@@ -465,6 +490,7 @@ int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
 		return err;
 	list_del(&dest->list);
 	svc->num_dests--;
+	WRITE_ONCE(dest->removed, true);	/* its templates go (persist.c) */
 	svs_dest_retire(svc, dest, doomed);
 	return 0;
 }

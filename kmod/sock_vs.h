@@ -23,6 +23,7 @@
 #include <linux/netfilter.h>
 #include <linux/rhashtable.h>
 #include <linux/xarray.h>
+#include <linux/workqueue.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <net/sock.h>
@@ -92,6 +93,7 @@ struct svs_svc_conf {
 	u8 hash_key;			/* enum sock_vs_hash_key */
 	u8 shard_policy;		/* enum sock_vs_shard_policy */
 	u8 terminate;			/* enum sock_vs_terminate */
+	u32 persist;			/* persistence timeout, seconds; 0: none */
 };
 
 /* Settings of a real server, as configured. */
@@ -109,6 +111,7 @@ struct svs_dest {
 	 */
 	struct list_head list;
 	u8 doom;
+	bool removed;			/* no longer in its service (persist.c) */
 	union nf_inet_addr addr;
 	__be16 port;
 	u32 weight;
@@ -194,6 +197,10 @@ struct svs_net {
 	struct list_head dests;
 	u64 next_dest_id;
 	struct svs_stats_pool *stats;	/* the counters of all of them */
+	/* Persistence templates (persist.c). */
+	struct rhashtable tmpl_ht;
+	atomic_t num_tmpl;
+	struct delayed_work tmpl_gc;
 };
 
 /*
@@ -206,6 +213,7 @@ struct svs_peer {
 	struct svs_conn *conn;
 	struct sock *sk;		/* NULL: a listing's cursor (conn.c) */
 	struct svs_dest *dest;		/* holds a reference */
+	struct svs_tmpl *tmpl;		/* the persistence template used, or NULL */
 	int shard;			/* of a sharded dest, else -1 */
 	union nf_inet_addr vaddr;	/* virtual address connected to */
 	union nf_inet_addr daddr;	/* the real server's */
@@ -214,9 +222,23 @@ struct svs_peer {
 	u8 af;				/* the service's family */
 	u8 protocol;
 	bool virt_peer;			/* getpeername() returns vaddr:vport */
+	bool unconn;			/* an unconnected binding (conn->uc) */
 	u32 pid;			/* tgid that connected */
 	char comm[TASK_COMM_LEN];
 	struct rcu_head rcu;
+};
+
+/*
+ * The unconnected UDP bindings of a socket (unconn.c): one peer record per
+ * virtual address it sent to (on their servers' lists like any peer),
+ * immutable, replaced under conn->lock.
+ */
+#define SVS_UC_MAX	16
+
+struct svs_uc {
+	struct rcu_head rcu;
+	u32 n;
+	struct svs_peer *peer[SVS_UC_MAX];
 };
 
 /* A balanced socket (conn.c); sock->ops == &ops while it is. */
@@ -228,6 +250,7 @@ struct svs_conn {
 	bool dead;			/* ended: no new peer */
 	u32 seq;			/* peers published so far */
 	struct svs_peer __rcu *peer;
+	struct svs_uc __rcu *uc;	/* unconnected UDP bindings, or NULL */
 	struct rcu_head rcu;
 	/*
 	 * The first connect's peer, so that a socket's usual one connect
@@ -313,12 +336,19 @@ void svs_conn_exit(void);
 void svs_conn_destroy_cache(void);
 void svs_conn_net_exit(struct svs_net *sn);
 void svs_conn_track(struct sock *sk, struct svs_service *svc,
-		    struct svs_dest *dest, int shard, bool virt_peer);
+		    struct svs_dest *dest, int shard, bool virt_peer,
+		    struct svs_tmpl *tmpl);
 void svs_conn_untrack(struct sock *sk);
 bool svs_conn_end_sock(struct socket *sock, struct svs_conn *conn);
 void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive);
 bool svs_conn_maybe_tracked(const struct sock *sk);
 struct svs_conn *svs_conn_of_ops(const struct proto_ops *ops);
+struct svs_conn *svs_conn_attach(struct sock *sk);
+bool svs_conn_uc_find(struct svs_conn *conn, const struct svs_key *key,
+		      union nf_inet_addr *daddr, __be16 *dport);
+bool svs_conn_uc_add(struct svs_conn *conn, struct svs_service *svc,
+		     struct svs_dest *dest);
+void svs_conn_uc_recv(struct svs_conn *conn, struct sockaddr *uaddr);
 /* What a virtual-address rewrite needs of a peer record (a copy). */
 struct svs_peer_view {
 	union nf_inet_addr vaddr;
@@ -351,6 +381,35 @@ void svs_skip_publish(struct svs_service *svc, struct svs_skip *skip);
 bool svs_skip_match(const struct svs_skip *skip, struct sock *sk);
 int svs_skip_fill(struct sk_buff *skb, const struct svs_service *svc);
 
+/* persist.c: persistence templates */
+struct svs_tmpl;
+
+struct svs_tmpl_key {
+	u32 svc_id;
+	u8 kind;			/* enum sock_vs_hash_key */
+	u8 pad[3];
+	u64 client;
+};
+
+u32 svs_persist_limit(void);
+struct svs_tmpl *svs_persist_get(struct svs_net *sn, struct sock *sk,
+				 const struct svs_service *svc, u64 hash,
+				 struct svs_tmpl_key *key);
+struct svs_tmpl *svs_persist_create(struct svs_net *sn,
+				    const struct svs_service *svc,
+				    struct svs_dest *dest,
+				    const struct svs_tmpl_key *key);
+struct svs_dest *svs_persist_dest(const struct svs_tmpl *t);
+void svs_persist_release(struct svs_tmpl *t);
+void svs_persist_changed(struct svs_net *sn);
+int svs_persist_net_init(struct svs_net *sn);
+void svs_persist_net_exit(struct svs_net *sn);
+int svs_persist_dump_start(struct netlink_callback *cb);
+int svs_persist_dump(struct sk_buff *skb, struct netlink_callback *cb);
+int svs_persist_dump_done(struct netlink_callback *cb);
+int svs_persist_init(void);
+void svs_persist_exit(void);
+
 /* terminate.c: terminating the balanced sockets of a real server */
 bool svs_terminate_needed(const struct svs_service *svc, u8 policy);
 int svs_terminate_dest(struct svs_dest *dest, u8 policy);
@@ -373,6 +432,16 @@ int svs_bind_port_in_class(struct sock *sk, u32 nshards, u32 shard);
 /* hook.c: the connect hook */
 int svs_hook_init(void);
 void svs_hook_exit(void);
+bool svs_key_of(const struct sockaddr *uaddr, int addr_len, u8 protocol,
+		struct svs_key *key);
+u64 svs_hash_key(struct sock *sk, u8 which);
+void svs_rewrite_addr(struct sockaddr *uaddr, int addr_len,
+		      const union nf_inet_addr *addr, __be16 port);
+
+/* unconn.c: unconnected UDP (SOCK_VS_SVC_F_UNCONNECTED) */
+int svs_unconn_get(struct netlink_ext_ack *extack);
+void svs_unconn_put(void);
+void svs_unconn_shutdown(void);
 
 /* peername.c: getpeername()/recvfrom() return the virtual address */
 int svs_sock_getname(struct socket *sock, struct sockaddr *uaddr, int peer);

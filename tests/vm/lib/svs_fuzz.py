@@ -46,10 +46,12 @@ SKIP_RULES_MAX = int(svs.uapi_define("SOCK_VS_SKIP_MAX"))
 CGROUP_PATH_MAX = int(svs.uapi_define("SOCK_VS_SKIP_CGROUP_PATH_MAX"))
 TERM_MAX = g.ENUMS["sock_vs_terminate"]["__SOCK_VS_TERMINATE_MAX"] - 1
 TERM_DEFAULT = g.ENUMS["sock_vs_terminate"]["SOCK_VS_TERMINATE_UDP"]
+PERSIST_MAX = int(svs.uapi_define("SOCK_VS_PERSIST_MAX"))
 SCHED_NAME_MAX = int(svs.uapi_define("SOCK_VS_SCHED_NAME_MAX"))
 SHARDS_MAX = int(svs.uapi_define("SOCK_VS_SHARDS_MAX"))
 WEIGHT_MAX = int(svs.uapi_define("SOCK_VS_WEIGHT_MAX"))
-SVC_F_ALL = int(svs.uapi_define("SOCK_VS_SVC_F_ALL"), 0)  # NLA_POLICY_MASK
+SVC_F_UNCONNECTED = int(svs.uapi_define("SOCK_VS_SVC_F_UNCONNECTED"), 0)
+SVC_F_ALL = int(svs.uapi_define("SOCK_VS_SVC_F_REAL_PEERNAME"), 0) | SVC_F_UNCONNECTED  # NLA_POLICY_MASK
 INT_MAX = 0x7fffffff
 RESV_START_OP = CMD["GET_INFO"] + 1     # kmod/netlink.c: .resv_start_op
 SCHEDS = sorted({svs.uapi_define("SOCK_VS_SCHED_" + n).strip('"')
@@ -76,7 +78,7 @@ SVC_POL = {
     SVC["FLAGS"]: ("u32", ("mask", SVC_F_ALL)), SVC["STATS"]: ("nested", (STATS_POL, STATS_MAX)),
     SVC["NUM_DESTS"]: ("u32", None), SVC["HASH_KEY"]: ("u8", (0, HASH_MAX)),
     SVC["SHARD_POLICY"]: ("u8", (0, SHARD_POL_MAX)), SVC["TERMINATE"]: ("u8", (0, TERM_MAX)),
-    SVC["SKIP"]: ("nested", (SKIP_POL, SKIP_RULE)),
+    SVC["SKIP"]: ("nested", (SKIP_POL, SKIP_RULE)), SVC["PERSIST"]: ("u32", (0, PERSIST_MAX)),
 }
 DEST_POL = {
     DEST["ADDR"]: ("bin_min", 4), DEST["PORT"]: ("u16", (1, 0xffff)),
@@ -88,7 +90,7 @@ DEST_POL = {
 }
 TOP_POL = {ATTR["SERVICE"]: ("nested", (SVC_POL, SVC_MAX)), ATTR["DEST"]: ("nested", (DEST_POL, DEST_MAX)),
            ATTR["INFO"]: ("reject", None), ATTR["CONN"]: ("reject", None),
-           ATTR["KILLED"]: ("reject", None)}
+           ATTR["KILLED"]: ("reject", None), ATTR["TEMPLATE"]: ("reject", None)}
 INT_LEN = {"u8": 1, "u16": 2, "u32": 4, "u64": 8}
 INT_FMT = {"u8": "=B", "u16": "=H", "u32": "=I", "u64": "=Q"}
 
@@ -222,7 +224,16 @@ class Model:
             conf["shard_policy"] = tb[SVC["SHARD_POLICY"]][0]
         if SVC["TERMINATE"] in tb:
             conf["terminate"] = tb[SVC["TERMINATE"]][0]
+        if SVC["PERSIST"] in tb:
+            conf["persist"] = u32v(tb[SVC["PERSIST"]])
+        if conf["persist"] and conf["sched"] == "port":
+            raise Reject(E.EINVAL, "persistence with the port scheduler")
         return conf
+
+    @staticmethod
+    def _unconnected(key, conf):
+        if conf["flags"] & SVC_F_UNCONNECTED and key[1] != UDP:
+            raise Reject(E.EINVAL, "unconnected on a TCP service")
 
     @staticmethod
     def _skip(tb):
@@ -354,7 +365,8 @@ class Model:
         if cmd == CMD["NEW_SERVICE"]:
             key, tb = self._service_key(top)
             conf = self._svc_conf(tb, {"sched": DEFAULT_SCHED, "flags": 0, "hash_key": 0, "shard_policy": 0,
-                                       "terminate": TERM_DEFAULT})
+                                       "terminate": TERM_DEFAULT, "persist": 0})
+            self._unconnected(key, conf)
             self._skip(tb)
             if key in self.services:
                 raise Reject(E.EEXIST, "service exists")
@@ -366,7 +378,8 @@ class Model:
             key, tb = self._lookup(top)
             svc = self.services[key]
             conf = self._svc_conf(tb, {k: svc[k] for k in ("sched", "flags", "hash_key", "shard_policy",
-                                                           "terminate")})
+                                                           "terminate", "persist")})
+            self._unconnected(key, conf)
             self._skip(tb)
             svc.update(conf)
         elif cmd == CMD["DEL_SERVICE"]:
@@ -397,9 +410,10 @@ class Model:
     def load(self, config):
         """Take the kernel's configuration (after a mismatch, to go on)."""
         self.services = {}
-        for (af, proto, a, port, sched, flags, hk, sp, term, _), dests in config:
+        for (af, proto, a, port, sched, flags, hk, sp, term, persist, _), dests in config:
             self.services[(af, proto, a, port)] = {
                 "sched": sched, "flags": flags, "hash_key": hk, "shard_policy": sp, "terminate": term,
+                "persist": persist,
                 "dests": {(da, dp): {"weight": w, "u": u, "l": lo, "shards": sh}
                           for da, dp, w, u, lo, sh in dests}}
 
@@ -408,7 +422,7 @@ class Model:
         for (af, proto, a, port), s in self.services.items():
             dests = [(da, dp, d["weight"], d["u"], d["l"], d["shards"]) for (da, dp), d in s["dests"].items()]
             out.append(((af, proto, a, port, s["sched"], s["flags"], s["hash_key"], s["shard_policy"],
-                         s["terminate"], len(dests)), dests))
+                         s["terminate"], s["persist"], len(dests)), dests))
         return out
 
 
@@ -487,7 +501,7 @@ class Batcher(g.Genl):
                               u32v(d[DEST["U_THRESH"]]), u32v(d[DEST["L_THRESH"]]), u16v(d[DEST["SHARDS"]])))
             out.append(((af, proto, a, port, s[SVC["SCHED_NAME"]].rstrip(b"\0").decode(),
                          u32v(s[SVC["FLAGS"]]), s[SVC["HASH_KEY"]][0], s[SVC["SHARD_POLICY"]][0],
-                         s[SVC["TERMINATE"]][0], u32v(s[SVC["NUM_DESTS"]])), dests))
+                         s[SVC["TERMINATE"]][0], u32v(s[SVC["PERSIST"]]), u32v(s[SVC["NUM_DESTS"]])), dests))
         return out
 
 
@@ -535,9 +549,12 @@ class Gen:
         if r.random() < 0.2:
             attrs.append(self.a(SVC["SHARD_POLICY"], "=B", r.randint(0, SHARD_POL_MAX)))
         if r.random() < 0.1:
-            attrs.append(self.a(SVC["FLAGS"], "=I", 0))
+            attrs.append(self.a(SVC["FLAGS"], "=I", r.choice((0, 0, 1, SVC_F_UNCONNECTED, SVC_F_ALL))))
         if r.random() < 0.2:
             attrs.append(self.a(SVC["TERMINATE"], "=B", r.randint(0, TERM_MAX)))
+        if r.random() < 0.15:
+            attrs.append(self.a(SVC["PERSIST"], "=I", r.choice((0, 0, 1, 300, PERSIST_MAX, PERSIST_MAX + 1,
+                                                                 0xffffffff))))
         if r.random() < 0.1:
             attrs.append([SVC["SKIP"], NLA_F_NESTED, [self.skip_rule() for _ in range(r.choice((0, 1, 2, 8, 9)))]])
 

@@ -1,7 +1,7 @@
 """The module's kernel memory, as the tests measure it (python stdlib only).
 
 - Slab objects of sock_vs's own kmem caches (svs_service, svs_dest,
-  svs_conn, svs_peer): `active_objs` of /proc/slabinfo, after asking each cache to
+  svs_conn, svs_peer, svs_tmpl): `active_objs` of /proc/slabinfo, after asking each cache to
   shrink (/sys/kernel/slab/NAME/shrink) so objects freed into per-CPU slabs
   are counted as free. A cache merged into another one (slab merging) would
   count the other cache's objects too, so the guest boots with slab_nomerge
@@ -14,7 +14,7 @@ import time
 
 import svs
 
-CACHES = ("svs_service", "svs_dest", "svs_conn", "svs_peer")
+CACHES = ("svs_service", "svs_dest", "svs_conn", "svs_peer", "svs_tmpl")
 
 
 def _shrink(name):

@@ -62,6 +62,7 @@ enum sock_vs_hash_key {
 	SOCK_VS_HASH_TGID,	/* the connecting process (default) */
 	SOCK_VS_HASH_LOCAL,	/* the socket's bound local address and port */
 	SOCK_VS_HASH_CGROUP,	/* the socket's cgroup (v2) */
+	SOCK_VS_HASH_NETNS,	/* the socket's network namespace: the whole host */
 	__SOCK_VS_HASH_MAX,
 };
 
@@ -87,6 +88,22 @@ enum sock_vs_terminate {
 
 #define SOCK_VS_TERMINATE_MAX (__SOCK_VS_TERMINATE_MAX - 1)
 #define SOCK_VS_TERMINATE_DEFAULT SOCK_VS_TERMINATE_UDP
+
+/*
+ * Persistence (SOCK_VS_SVC_ATTR_PERSIST, seconds; 0: none), as ipvsadm's
+ * -p: a connect of a client that holds a template of the service goes to
+ * the template's real server; a client without one is scheduled and gets
+ * one.  The client is what the service's hash key names (the process by
+ * default, SOCK_VS_HASH_NETNS for every socket of the namespace).  A
+ * template expires PERSIST seconds after the last connection that used it
+ * ended, and is dropped as soon as its real server is deleted, quiesced
+ * (weight 0) or overloaded, as IPVS's expire_quiescent_template does.  Not
+ * with the port scheduler (persistence would override its choice by local
+ * port).  The templates of a namespace are bounded (module parameter
+ * max_templates); beyond it a connect is scheduled without one.
+ */
+#define SOCK_VS_PERSIST_DEFAULT	300		/* ipvsadm's -p without a value */
+#define SOCK_VS_PERSIST_MAX	2678400		/* 31 days */
 
 /* Which shard a connection to a sharded real server should land on. */
 enum sock_vs_shard_policy {
@@ -115,7 +132,16 @@ enum sock_vs_shard_policy {
  * when the socket connects: changing the flag affects new connections.
  */
 #define SOCK_VS_SVC_F_REAL_PEERNAME	0x1
-#define SOCK_VS_SVC_F_ALL		SOCK_VS_SVC_F_REAL_PEERNAME
+/*
+ * SOCK_VS_SVC_F_UNCONNECTED (UDP services only): sendto()/sendmsg() with
+ * this virtual address as destination on an unconnected UDP socket go to
+ * a real server chosen once per socket and virtual address (again only
+ * when that server leaves its service), and recvfrom()/recvmsg() report
+ * the virtual address for datagrams from it.  The hook this needs is
+ * installed only while a service with the flag exists.
+ */
+#define SOCK_VS_SVC_F_UNCONNECTED	0x2
+#define SOCK_VS_SVC_F_ALL		(SOCK_VS_SVC_F_REAL_PEERNAME | SOCK_VS_SVC_F_UNCONNECTED)
 
 enum sock_vs_cmd {
 	SOCK_VS_CMD_UNSPEC,
@@ -135,6 +161,7 @@ enum sock_vs_cmd {
 	SOCK_VS_CMD_GET_INFO,		/* -> INFO{...} */
 	SOCK_VS_CMD_GET_CONN,		/* dumpit: CONN{...} per open balanced socket */
 	SOCK_VS_CMD_KILL,		/* SERVICE{key[,terminate]} [DEST{addr,port}] */
+	SOCK_VS_CMD_GET_TEMPLATE,	/* dumpit: TEMPLATE{...} per persistence template */
 
 	__SOCK_VS_CMD_MAX,
 };
@@ -159,6 +186,7 @@ enum sock_vs_attr {
 	SOCK_VS_ATTR_INFO,		/* nest, enum sock_vs_info_attr */
 	SOCK_VS_ATTR_CONN,		/* nest, enum sock_vs_conn_attr (output) */
 	SOCK_VS_ATTR_KILLED,		/* u32: sockets terminated (output, see below) */
+	SOCK_VS_ATTR_TEMPLATE,		/* nest, enum sock_vs_tmpl_attr (output) */
 
 	__SOCK_VS_ATTR_MAX,
 };
@@ -180,6 +208,7 @@ enum sock_vs_svc_attr {
 	SOCK_VS_SVC_ATTR_SHARD_POLICY,	/* u8, enum sock_vs_shard_policy */
 	SOCK_VS_SVC_ATTR_TERMINATE,	/* u8, enum sock_vs_terminate; on KILL: this time */
 	SOCK_VS_SVC_ATTR_SKIP,		/* nest of SOCK_VS_SKIP_RULE nests (see below) */
+	SOCK_VS_SVC_ATTR_PERSIST,	/* u32: persistence timeout (s), 0..SOCK_VS_PERSIST_MAX */
 
 	__SOCK_VS_SVC_ATTR_MAX,
 };
@@ -276,6 +305,8 @@ enum sock_vs_info_attr {
 	SOCK_VS_INFO_ATTR_MAX_DESTS,	/* u32: per-service real-server limit */
 	SOCK_VS_INFO_ATTR_UNTRACKED,	/* u64: untracked sockets, all namespaces */
 	SOCK_VS_INFO_ATTR_PAD,
+	SOCK_VS_INFO_ATTR_TEMPLATES,	/* u32: persistence templates in this namespace */
+	SOCK_VS_INFO_ATTR_MAX_TEMPLATES, /* u32: their limit (max_templates) */
 
 	__SOCK_VS_INFO_ATTR_MAX,
 };
@@ -307,5 +338,28 @@ enum sock_vs_conn_attr {
 };
 
 #define SOCK_VS_CONN_ATTR_MAX (__SOCK_VS_CONN_ATTR_MAX - 1)
+
+/*
+ * A persistence template of the caller's network namespace
+ * (SOCK_VS_CMD_GET_TEMPLATE dump, one message each; CAP_NET_ADMIN).
+ */
+enum sock_vs_tmpl_attr {
+	SOCK_VS_TMPL_ATTR_UNSPEC,
+	SOCK_VS_TMPL_ATTR_AF,		/* u16: the service's family */
+	SOCK_VS_TMPL_ATTR_PROTOCOL,	/* u16: IPPROTO_TCP or IPPROTO_UDP */
+	SOCK_VS_TMPL_ATTR_VADDR,	/* binary: the virtual address */
+	SOCK_VS_TMPL_ATTR_VPORT,	/* u16, host order */
+	SOCK_VS_TMPL_ATTR_DADDR,	/* binary: the real server */
+	SOCK_VS_TMPL_ATTR_DPORT,	/* u16, host order */
+	SOCK_VS_TMPL_ATTR_CLIENT_KIND,	/* u8, enum sock_vs_hash_key: what CLIENT is */
+	SOCK_VS_TMPL_ATTR_CLIENT,	/* u64: tgid, cgroup id, 0 (netns), hash (local) */
+	SOCK_VS_TMPL_ATTR_CONNS,	/* u32: open connections that use it */
+	SOCK_VS_TMPL_ATTR_EXPIRES,	/* u32: seconds to expiry (the timeout while CONNS > 0) */
+	SOCK_VS_TMPL_ATTR_PAD,
+
+	__SOCK_VS_TMPL_ATTR_MAX,
+};
+
+#define SOCK_VS_TMPL_ATTR_MAX (__SOCK_VS_TMPL_ATTR_MAX - 1)
 
 #endif /* _UAPI_LINUX_SOCK_VS_H */
