@@ -215,6 +215,16 @@ case $stage in
 		fail "journalctl -u sockvs-healthd: no DOWN then UP of 127.0.0.1:8082 after the stop (journal-healthd-test.txt)"
 	fi
 
+	# systemctl reload sockvs-healthd: SIGHUP reads the file again, same process.
+	pid=$(systemctl show -P MainPID sockvs-healthd.service)
+	cursor=$(journalctl -u sockvs-healthd -n 0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p')
+	sed -i 's/^  fall 2$/  fall 3/' /etc/sockvs-healthd.conf
+	sha256sum /etc/sockvs-healthd.conf > "$state/healthd-conf.sum"
+	check "systemctl reload sockvs-healthd" systemctl reload sockvs-healthd.service
+	check "... read the configuration again in the same process ($pid)" \
+		sh -c "journalctl -u sockvs-healthd --after-cursor='$cursor' --no-pager | grep -q 'configuration read again' &&
+			[ \"\$(systemctl show -P MainPID sockvs-healthd.service)\" = '$pid' ] && systemctl is-active sockvs-healthd.service"
+
 	# systemctl stop sock_vs saves the live table.
 	systemctl start svs-web@8083.service
 	sockvsadm -a -t "$vip" -r 127.0.0.1:8083 -w 3
