@@ -14,7 +14,10 @@ service with two real servers and rr:
 - hash key netns: every process of the namespace is one client;
 - the port scheduler with persistence is refused, persistence above the
   maximum is refused, both with the kernel's message, nothing changed;
-- flush and the end of a namespace free every template (slab counts).
+- flush and the end of a namespace free every template (slab counts);
+- sockvsadm: -A -p, -L's "persistent N", -S's "-p N", -S | -R and --json
+  round trips, -L -c's TEMPLATE rows, -E without -p, --hash-key netns, and
+  bad -p values and -p with -s port (usage errors).
 """
 
 import errno
@@ -228,6 +231,56 @@ def main():
     svs.kill(holder)
     svs.netns_del(ns)
     svs_mem.wait_back(base, "after the namespace's deletion", timeout=60, percpu=False)
+    cli(nl)
+
+
+def cli(nl):
+    step("sockvsadm -A -p, -L, -S, -R, --json, -L -c")
+    adm_ok("-A", "-t", SVC, "-s", "rr", "-p", "120")
+    for p in PORTS:
+        adm_ok("-a", "-t", SVC, "-r", "127.0.0.1:%d" % p)
+    check_eq(svs.listing().service("TCP", SVC)["flags"], "persistent 120", "-L's flags")
+    saved = svs.save()
+    check("-A -t %s -s rr -p 120" % SVC in saved.splitlines(), "-S writes -p 120:\n%s" % saved)
+    pid, idents = probe_proc(10)
+    check_eq(len(set(idents)), 1, "10 connects of one process, one server")
+    rows = [line.split() for line in adm_ok("-L", "-n", "-c").splitlines() if "TEMPLATE" in line]
+    check_eq([(r[0], r[1], r[2], r[3], r[4]) for r in rows], [("TCP", "TEMPLATE", "tgid:%d" % pid, SVC, idents[0])],
+             "-L -c's template row")
+    check(rows[0][5:7] == ["expire", rows[0][6]] and rows[0][-2:] == ["conns", "0"], "expiry and conns: %s" % rows[0])
+    svs.flush()
+    adm_ok("-R", input=saved)
+    check_eq(svs.save(), saved, "-S after -R")
+    saved_json = adm_ok("-S", "--json")
+    check('"persistent": 120' in saved_json or '"persistent":120' in saved_json, "-S --json has persistent 120")
+    svs.flush()
+    adm_ok("-R", "--json", input=saved_json)
+    check_eq(svs.save(), saved, "-S after -R --json")
+    check_eq(nl.service_persist(), 120, "the module's PERSIST after -R --json")
+
+    step("-E without -p ends persistence (as ipvsadm); --hash-key netns")
+    adm_ok("-E", "-t", SVC, "-s", "rr")
+    check_eq(nl.service_persist(), 0, "-E without -p")
+    check_eq(nl.templates(), [], "and its templates went")
+    adm_ok("-E", "-t", SVC, "-s", "rr", "-p", "--hash-key", "netns")
+    check_eq(svs.listing().service("TCP", SVC)["flags"], "persistent 300 hash-key netns", "-p alone is 300")
+    got = set()
+    for _ in range(3):
+        got.update(probe_proc(2)[1])
+    check_eq(len(got), 1, "3 processes, one server (netns)")
+    check(any("TEMPLATE" in line and " netns " in line for line in adm_ok("-L", "-n", "-c").splitlines()),
+          "-L -c shows the netns template")
+
+    step("bad -p values and -p with the port scheduler are refused; nothing changes")
+    before = svs.save()
+    for v in ("0", "2678401", "99999999999"):
+        svs.adm_fail("-E", "-t", SVC, "-s", "rr", "-p", v, rc=(2,), err_re="persistence timeout")
+        check_eq(svs.save(), before, "after -p %s" % v)
+    # sockvsadm refuses it itself (a usage error); the module's refusal is checked above.
+    svs.adm_fail("-E", "-t", SVC, "-s", "port", "-p", "10", rc=(2,), err_re="port scheduler")
+    svs.adm_fail("-A", "-t", "%s:81" % VIP, "-s", "port", "-p", rc=(2,), err_re="port scheduler")
+    check_eq(svs.save(), before, "after -p with -s port")
+    svs.flush()
 
 
 svs.case(main, private_netns=True)
