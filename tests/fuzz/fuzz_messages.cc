@@ -1,5 +1,6 @@
 // libFuzzer target: the netlink reply parsers of userspace/lib/messages.cc,
-// fed fuzzed attribute streams.  Input: byte 0 picks the parser, bytes 1-2
+// fed fuzzed attribute streams.  Input: byte 0 picks the parser (service,
+// real server, info, NLMSG_ERROR, NLMSG_DONE, template), bytes 1-2
 // the nlmsg_flags (NLM_F_ACK_TLVS, NLM_F_CAPPED matter), the rest is the
 // message after struct nlmsghdr (genlmsghdr and attributes, or nlmsgerr and
 // TLVs).  nlmsg_len is the true length, as libnl guarantees for a received
@@ -36,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 3 || size > 65536) {
     return 0;
   }
-  const std::uint8_t which = data[0] % 5;
+  const std::uint8_t which = data[0] % 6;
   std::uint16_t flags = 0;
   std::memcpy(&flags, data + 1, sizeof flags);
   const std::size_t payload = size - 3;
@@ -73,9 +74,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 3:
         check_ext_ack(sockvs::parse_error_message(nlh), buf.size());
         break;
-      default:
+      case 4:
         check_ext_ack(sockvs::parse_done_message(nlh), buf.size());
         break;
+      default: {
+        const sockvs::Template t = sockvs::parse_template_reply(nlh);
+        check((t.vaddr.is_v4() || t.vaddr.is_v6()) && t.daddr.family() == t.vaddr.family());
+        break;
+      }
     }
   } catch (const sockvs::Error& e) {
     check(e.code() > 0);

@@ -79,6 +79,14 @@ def info():
                nla(4, b"6.1.0-56-amd64\0") + u32(5, 4096) + u32(6, 1024), nested=True)
 
 
+def template(af, vaddr, daddr, kind, client):
+    # SOCK_VS_ATTR_TEMPLATE (6): AF, PROTOCOL, VADDR, VPORT, DADDR, DPORT,
+    # CLIENT_KIND, CLIENT, CONNS, EXPIRES.
+    return nla(6, u16(1, af) + u16(2, 6) + nla(3, vaddr) + u16(4, 80) + nla(5, daddr) +
+               u16(6, 8080) + u8(7, kind) + u64(8, client) + u32(9, 2) + u32(10, 287),
+               nested=True)
+
+
 def nlmsgerr(error, echoed_len, tlvs=b""):
     echoed = struct.pack("=IHHII", echoed_len, 0x1d, 5, 42, 1234)
     return struct.pack("=i", error) + echoed + tlvs
@@ -100,6 +108,9 @@ def main():
     write("messages", "ack", msg(3, 0, nlmsgerr(0, 20)))
     write("messages", "done-error", msg(4, NLM_F_ACK_TLVS, struct.pack("=i", -1) + ext))
     write("messages", "done", msg(4, 2, struct.pack("=i", 0)))
+    # GET_TEMPLATE (14) dump parts: a tgid template over IPv4, netns over IPv6.
+    write("messages", "template-v4", msg(5, 2, genl(14, template(AF_INET, V4, V4, 0, 1234))))
+    write("messages", "template-v6", msg(5, 2, genl(14, template(AF_INET6, V6, V6, 3, 0))))
 
     # --- address ---------------------------------------------------------
     for i, a in enumerate(["10.0.0.1", "10.0.0.1:6379", "[fd00::1]:80", "[fd00::1]", "fd00::1",

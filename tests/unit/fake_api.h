@@ -43,6 +43,10 @@ class FakeApi : public Api {
   std::vector<Template> templates;  // what list_templates() returns
   // list_templates() fails with this errno (EOPNOTSUPP: an older module).
   std::optional<int> templates_error;
+  // false: a module that predates persistence: NEW/SET_SERVICE with
+  // SVC_ATTR_PERSIST fail as the kernel's strict parsing fails them, and
+  // services report no persistence.
+  bool knows_persist = true;
   // What del_dest, del_service, flush and kill report as terminated; kill
   // also adds it to the Killed counters of the service and of the server.
   std::uint32_t killed_reply = 0;
@@ -50,6 +54,7 @@ class FakeApi : public Api {
 
   void add_service(const Service& svc) override {
     enter("add_service");
+    check_knows_persist(SOCK_VS_CMD_NEW_SERVICE, svc);
     if (find(svc.key()) != nullptr) {
       throw kernel_error(SOCK_VS_CMD_NEW_SERVICE, EEXIST, "service already exists");
     }
@@ -60,7 +65,9 @@ class FakeApi : public Api {
     stored.shard_policy = svc.shard_policy.value_or(kDefaultShardPolicy);
     stored.terminate = svc.terminate.value_or(kDefaultTerminate);
     stored.flags = svc.flags;
-    stored.persist = svc.persist.value_or(0);
+    if (knows_persist) {
+      stored.persist = svc.persist.value_or(0);
+    }
     check_persist(SOCK_VS_CMD_NEW_SERVICE, stored);
     if (svc.skip) {
       stored.skip = checked_skip(SOCK_VS_CMD_NEW_SERVICE, *svc.skip, svc.sched_name);
@@ -70,6 +77,7 @@ class FakeApi : public Api {
 
   void edit_service(const Service& svc) override {
     enter("edit_service");
+    check_knows_persist(SOCK_VS_CMD_SET_SERVICE, svc);
     Entry& e = must_find(SOCK_VS_CMD_SET_SERVICE, svc.key());
     check_sched(SOCK_VS_CMD_SET_SERVICE, svc.sched_name);
     Service next = e.svc;
@@ -270,6 +278,12 @@ class FakeApi : public Api {
       throw kernel_error(cmd, ENOENT, "no such real server");
     }
     return it;
+  }
+
+  void check_knows_persist(std::uint8_t cmd, const Service& svc) const {
+    if (!knows_persist && svc.persist) {
+      throw kernel_error(cmd, EINVAL, "Unknown attribute type");
+    }
   }
 
   // As the module: at most SOCK_VS_PERSIST_MAX, and not with port.

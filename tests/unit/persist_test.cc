@@ -799,6 +799,37 @@ TEST_F(PersistAppTest, AddEditListSave) {
   EXPECT_EQ(fake.table[0].svc.sched_name, "mh");
 }
 
+TEST_F(PersistAppTest, AModuleWithoutPersistence) {
+  fake.knows_persist = false;
+  ok({"-A", "-t", "10.0.0.1:80", "-s", "rr"});  // sends no PERSIST
+  EXPECT_FALSE(persist_of(0).has_value());
+  // -E sends PERSIST 0, refused as unknown: sent again without it.
+  ok({"-E", "-t", "10.0.0.1:80", "-s", "wrr"});
+  ASSERT_EQ(sent.size(), 3U);
+  EXPECT_EQ(sent[1].persist, 0U);
+  EXPECT_FALSE(sent[2].persist.has_value());
+  EXPECT_EQ(fake.table[0].svc.sched_name, "wrr");
+  EXPECT_EQ(ok({"-S", "-n"}), "-A -t 10.0.0.1:80 -s wrr\n");
+  // Asking for persistence is the module's error.
+  Result r = run_args({"-E", "-t", "10.0.0.1:80", "-p"});
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_NE(r.err.find("Unknown attribute type"), std::string::npos) << r.err;
+  r = run_args({"-A", "-t", "10.0.0.2:80", "-p"});
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_EQ(fake.table.size(), 1U);
+  // Other errors are not retried.
+  r = run_args({"-E", "-t", "10.0.0.9:80"});
+  EXPECT_EQ(r.status, kExitFailure);
+  // -R undoes an -E there too (its undo is an -E without -p).
+  sent.clear();
+  r = run_args({"-R"},
+               "-E -t 10.0.0.1:80 -s rr\n"
+               "-A -t 10.0.0.1:80\n");
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_NE(r.err.find("the earlier lines were rolled back"), std::string::npos) << r.err;
+  EXPECT_EQ(fake.table[0].svc.sched_name, "wrr");
+}
+
 TEST_F(PersistAppTest, UsageErrorsDoNotConnect) {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"-A", "-t", "10.0.0.1:80", "-p", "0"},

@@ -181,6 +181,25 @@ sockvs::Service service_of(const Command& cmd) {
   return svc;
 }
 
+// -E: SET_SERVICE, which always carries SVC_ATTR_PERSIST.  A module that
+// predates persistence refuses it as an unknown attribute (EINVAL,
+// "Unknown attribute type" from the kernel's strict parsing); when the edit
+// turns persistence off, which such a module has nothing of, it is sent
+// again without it.
+void edit_service(sockvs::Api& api, const sockvs::Service& svc) {
+  try {
+    api.edit_service(svc);
+  } catch (const sockvs::Error& e) {
+    if (svc.persist != 0U || e.code() != EINVAL ||
+        e.ext_ack().find("Unknown attribute") == std::string::npos) {
+      throw;
+    }
+    sockvs::Service without = svc;
+    without.persist.reset();
+    api.edit_service(without);
+  }
+}
+
 // The commands that re-create `svc` with `dests`.
 void append_recreate(std::vector<Command>& out, const sockvs::Service& svc,
                      const std::vector<sockvs::RealServer>& dests) {
@@ -277,7 +296,7 @@ std::uint32_t apply(sockvs::Api& api, const Command& cmd) {
       api.add_service(service_of(cmd));
       return 0;
     case Op::kEditService:
-      api.edit_service(service_of(cmd));
+      edit_service(api, service_of(cmd));
       return 0;
     case Op::kDelService:
       return api.del_service(cmd.service.value());
