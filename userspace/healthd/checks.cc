@@ -129,6 +129,19 @@ std::string verify_text(long v) { return X509_verify_cert_error_string(v); }
 class StreamProbe final : public Probe {
  public:
   StreamProbe(const CheckSpec& c, const ProbeTarget& t) : c_(c), t_(t) {}
+  ~StreamProbe() override {
+    // Closed with a reset, as HAProxy closes its checks: no FIN exchange,
+    // no TIME_WAIT on either side for a connection that carried nothing
+    // the server must finish.
+    if (sock_.get() >= 0) {
+      const linger l{1, 0};
+      (void)::setsockopt(sock_.get(), SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    }
+  }
+  StreamProbe(const StreamProbe&) = delete;
+  StreamProbe& operator=(const StreamProbe&) = delete;
+  StreamProbe(StreamProbe&&) = delete;
+  StreamProbe& operator=(StreamProbe&&) = delete;
 
   std::optional<CheckResult> step(std::uint32_t events) override {
     if (!started_) {

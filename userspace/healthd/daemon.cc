@@ -19,6 +19,8 @@ namespace healthd {
 
 namespace {
 
+constexpr auto kSlack = std::chrono::milliseconds(1);
+
 void min_into(std::optional<Clock::time_point>& acc, std::optional<Clock::time_point> t) {
   if (t && (!acc || *t < *acc)) {
     acc = t;
@@ -168,7 +170,9 @@ void Daemon::iteration() {
     }
   }
   engine_.refresh(due, now);
-  for (const auto& job : engine_.due(Clock::now())) {
+  // Checks due within the next millisecond start now: one wakeup for
+  // them, not one each (the jitter still spreads a service's servers).
+  for (const auto& job : engine_.due(Clock::now() + kSlack)) {
     const ServiceConfig& sc = engine_.config().services[job.service];
     runner_.start(job, sc.check, sc.timeout);
   }

@@ -210,7 +210,7 @@ std::vector<Job> Engine::due(Clock::time_point now) {
     }
     const ServiceConfig& sc = cfg_.services[t.service];
     t.in_flight = true;
-    jobs.push_back(Job{t.service, t.id, t.id.addr, sc.check.port.value_or(t.id.port), when});
+    jobs.push_back(Job{t.service, t.id, name, t.id.addr, sc.check.port.value_or(t.id.port), when});
   }
   return jobs;
 }
@@ -415,13 +415,14 @@ std::vector<Job> Engine::plan(std::size_t service) {
     }
     schedule(it, std::nullopt);
     t.in_flight = true;
-    jobs.push_back(Job{service, t.id, t.id.addr, sc.check.port.value_or(t.id.port), now});
+    jobs.push_back(
+        Job{service, t.id, it->first, t.id.addr, sc.check.port.value_or(t.id.port), now});
   }
   return jobs;
 }
 
 void Engine::cancel(const Job& job) {
-  auto it = targets_.find(job.id.name());
+  auto it = targets_.find(job.name.empty() ? job.id.name() : job.name);
   if (it != targets_.end()) {
     it->second.in_flight = false;
     schedule(it, job.due + cfg_.services[it->second.service].interval);
@@ -477,7 +478,7 @@ void Engine::reconfigure(Config config, Clock::time_point now) {
 }
 
 void Engine::apply(const Job& job, const CheckResult& result, Clock::time_point now) {
-  const std::string name = job.id.name();
+  const std::string& name = job.name.empty() ? job.id.name() : job.name;
   auto it = targets_.find(name);
   if (it == targets_.end()) {
     return;  // removed from the service meanwhile

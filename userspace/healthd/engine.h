@@ -46,6 +46,7 @@ class Logger {
 struct Job {
   std::size_t service = 0;  // index into Config::services when it was made
   DestId id;
+  std::string name;      // id.name()
   sockvs::Address addr;  // where the check connects: the real server itself
   std::uint16_t port = 0;
   Clock::time_point due{};  // when it was due (the next one is an interval later)

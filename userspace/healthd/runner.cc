@@ -18,8 +18,11 @@ Runner::~Runner() {
 void Runner::start(const Job& job, const CheckSpec& check, Millis timeout) {
   const auto now = Clock::now();
   const std::uint64_t id = next_id_++;
-  ProbeTarget target{job.addr, job.port, service_name(job.id.svc),
-                     sockvs::format_endpoint(job.id.addr, job.id.port)};
+  ProbeTarget target{job.addr, job.port, {}, {}};
+  if (check.type == CheckType::kExec) {  // names only for its environment
+    target.service = service_name(job.id.svc);
+    target.real = sockvs::format_endpoint(job.id.addr, job.id.port);
+  }
   Running r{job, make_probe(check, target), now, deadlines_.emplace(now + timeout, id), {}};
   running_.emplace(id, std::move(r));
   advance(id, 0);
@@ -75,7 +78,7 @@ void Runner::finish(std::uint64_t id, CheckResult result) {
   running_.erase(it);
   deadlines_.erase(r.deadline);
   if (r.registered.fd >= 0) {
-    loop_.remove(r.registered.fd);
+    loop_.forget(r.registered.fd);  // the probe closes it just below
   }
   result.duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - r.started);
   r.probe.reset();  // closes its socket before the result is acted on
