@@ -99,5 +99,6 @@ if [ "$lintian" = 1 ]; then
 		echo "deb.sh: lintian reported errors or warnings (above)" >&2
 		exit 1
 	fi
-	grep -cE '^[IPX]: ' "$out/lintian.txt" | sed 's/^/deb.sh: lintian: no errors or warnings; info, pedantic and experimental tags: /'
+	n=$(grep -cE '^[IPX]: ' "$out/lintian.txt" || true)
+	echo "deb.sh: lintian: no errors or warnings; info, pedantic and experimental tags: $n"
 fi
