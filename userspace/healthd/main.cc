@@ -2,8 +2,7 @@
 // Quiesces (weight 0) a real server that fails `fall` checks in a row (and
 // terminates its open sockets, unless `terminate-on-down no`) and
 // gives it its weight back after `rise` good ones.  See README.md.
-#include <poll.h>
-#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -141,6 +140,13 @@ int run(int argc, char** argv) {
   }
   // A scraper or a check peer that goes away is an EPIPE, not the end.
   (void)std::signal(SIGPIPE, SIG_IGN);
+  // A socket per running check: a thousand servers need more than the
+  // usual 1024 descriptors.
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   // --once ends by itself (within the checks' timeout): signals keep their
   // default action there.
   if (!opts.once && ::pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) {
