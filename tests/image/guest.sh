@@ -70,7 +70,8 @@ weight_of() { # weight_of SERVER: its weight in the service, from sockvsadm -L -
 	sockvsadm -L -n -t "$vip" | awk -v s="$1" '$1 == "->" && $2 == s { print $4 }'
 }
 weight_is() { [ "$(weight_of "$1")" = "$2" ]; }
-all_weights_one() { [ "$(sockvsadm -L -n -t "$vip" | awk '$1 == "->" { print $4 }' | sort -u)" = 1 ]; }
+# (-L's header line "  -> RemoteAddress:Port ... Weight ..." starts with "->" too)
+all_weights_one() { [ "$(sockvsadm -L -n -t "$vip" | awk '$1 == "->" && $4 ~ /^[0-9]+$/ { print $4 }' | sort -u)" = 1 ]; }
 use_repo() { # use_repo DIR: the only apt source
 	echo "deb [trusted=yes] file:$share/$1 ./" > /etc/apt/sources.list.d/svs.list
 	apt-get update -qq
