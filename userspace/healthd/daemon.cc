@@ -20,6 +20,10 @@ namespace healthd {
 namespace {
 
 constexpr auto kSlack = std::chrono::milliseconds(1);
+// The state file (written with fsync) at most this often: a burst of
+// quiesces is one write, not one per loop turn, and a slow disk does not
+// hold the checks up.  A crash loses at most this much of what it knew.
+constexpr auto kSaveEvery = std::chrono::milliseconds(200);
 
 void min_into(std::optional<Clock::time_point>& acc, std::optional<Clock::time_point> t) {
   if (t && (!acc || *t < *acc)) {
@@ -180,7 +184,10 @@ void Daemon::iteration() {
   if (metrics_) {
     metrics_->expire(now);
   }
-  engine_.flush();
+  if (engine_.dirty() && now - last_save_ >= kSaveEvery) {
+    engine_.flush();
+    last_save_ = now;
+  }
   if (watchdog_due_ && now >= *watchdog_due_) {
     (void)sd_notify(0, "WATCHDOG=1");
     notify_status();
@@ -193,6 +200,9 @@ void Daemon::iteration() {
   min_into(next, engine_.next_due());
   min_into(next, runner_.next_deadline());
   min_into(next, watchdog_due_);
+  if (engine_.dirty()) {
+    min_into(next, last_save_ + kSaveEvery);
+  }
   if (metrics_) {
     min_into(next, now + std::chrono::seconds(10));
   }

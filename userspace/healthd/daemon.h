@@ -74,6 +74,7 @@ class Daemon {
   std::unique_ptr<MetricsServer> metrics_;
   std::vector<Clock::time_point> refresh_due_;
   std::optional<Clock::time_point> watchdog_due_;
+  Clock::time_point last_save_{};
   Clock::duration watchdog_every_{};
   bool stop_ = false;
   bool all_ok_ = true;

@@ -115,6 +115,7 @@ class Engine {
 
   // Writes the state file if a deferred save is pending.
   void flush();
+  [[nodiscard]] bool dirty() const noexcept { return dirty_; }
 
   // A new configuration (SIGHUP): servers still checked keep their state
   // (health, streaks, remembered weights); the state file stays where it
