@@ -84,11 +84,13 @@ def main():
         results.append((rc == "0", "scaling guest run exit status 0", ["exit status %s" % rc]))
         bad = have.get(("check", "kernel_log_scaling_guest", "bad_lines"), {}).get("0")
         results.append((bad == 0, "kernel log clean after the scaling guest", ["bad lines: %s" % bad]))
-    expect("unbalanced traffic rows, module absent, loaded, BPF balancer",
-           [("unbalanced", st, "ns_" + op) for st in ("absent", "loaded", "bpf")
+    expect("unbalanced traffic rows, module absent, loaded, loaded with --unconnected services, BPF balancer",
+           [("unbalanced", st, "ns_" + op) for st in ("absent", "loaded", "unconn", "bpf")
             for op in ("udp", "tcp", "getpeername", "getsockname")], reps)
     expect("balanced connected UDP rows, direct, sock_vs, BPF balancer",
            [("udp_balanced", m, "ns_dgram") for m in ("direct", "sock_vs", "bpf")], reps)
+    expect("unconnected UDP rows, direct and sock_vs --unconnected",
+           [("udp_unconn", m, "ns_dgram") for m in ("direct", "sock_vs")], reps)
     for m in ("sock_vs", "ipvs"):
         expect("control plane rows for %s (%s services)" % (m, meta.get("cp_services", "?")),
                [("control", m, x) for x in ("restore_s", "list_s", "flush_s", "restore_cpu_s",

@@ -21,7 +21,9 @@
 //       two loopback sockets), tcp (connect + accept + close with RST on
 //       loopback), getpeername, getsockname (on a loopback TCP connection),
 //       udpconn (send() + recv() on a UDP socket connected to ADDR:PORT, a
-//       userve: balanced when ADDR is a virtual address).
+//       userve: balanced when ADDR is a virtual address), udpunconn
+//       (sendto(ADDR:PORT) + recvfrom() on an unconnected UDP socket: balanced
+//       when ADDR is a virtual address of an --unconnected service).
 //
 // IPv4 only (the benchmarks use IPv4).
 #include <arpa/inet.h>
@@ -89,7 +91,8 @@ int usage() {
                "usage: connect_cost serve PORT [THREADS]\n"
                "       connect_cost connect THREADS SECONDS ADDR:PORT [ADDR:PORT...]\n"
                "       connect_cost userve PORT\n"
-               "       connect_cost micro udp|tcp|getpeername|getsockname|udpconn N [ADDR:PORT]\n");
+               "       connect_cost micro udp|tcp|getpeername|getsockname|udpconn|udpunconn N "
+               "[ADDR:PORT]\n");
   return 2;
 }
 
@@ -222,6 +225,28 @@ double micro(const std::string& op, long n, const sockaddr_in* dest) {
     for (long i = 0; i < n; i++) {
       if (send(u.get(), buf, len, 0) != static_cast<ssize_t>(len) || recv(u.get(), buf, sizeof(buf), 0) < 0) {
         die("udpconn");
+      }
+    }
+    return (now_ns() - t) / static_cast<double>(n);
+  }
+  if (op == "udpunconn" && dest != nullptr) {
+    const Fd u(socket(AF_INET, SOCK_DGRAM, 0));
+    timeval tv{5, 0};
+    setsockopt(u.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (!u.ok()) {
+      die("udpunconn socket");
+    }
+    const double t = now_ns();
+    for (long i = 0; i < n; i++) {
+      sockaddr_in from{};
+      socklen_t fl = sizeof(from);
+      if (sendto(u.get(), buf, len, 0, as_sa(*dest), sizeof(*dest)) != static_cast<ssize_t>(len) ||
+          recvfrom(u.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &fl) < 0) {
+        die("udpunconn");
+      }
+      if (from.sin_addr.s_addr != dest->sin_addr.s_addr || from.sin_port != dest->sin_port) {
+        std::fprintf(stderr, "udpunconn: reply from another address than %s\n", "the destination");
+        std::exit(1);
       }
     }
     return (now_ns() - t) / static_cast<double>(n);

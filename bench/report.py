@@ -182,16 +182,18 @@ UNB_OPS = [("udp", "unconnected UDP `sendto` + `recvfrom` with an address"),
 
 def unbalanced_table(d, out):
     out.append("| operation on an unbalanced socket (loopback) | module absent (ns/op) | sock_vs loaded (ns/op)"
-               " | loaded / absent | target <= 1.01 | BPF balancer attached (ns/op) | bpf / absent | reps |")
-    out.append("|---" * 8 + "|")
+               " | loaded / absent | target <= 1.01 | loaded, UDP services --unconnected (ns/op)"
+               " | unconn / absent | BPF balancer attached (ns/op) | bpf / absent | reps |")
+    out.append("|---" * 10 + "|")
     for op, what in UNB_OPS:
         a, b = d.get("unbalanced", "absent", "ns_" + op), d.get("unbalanced", "loaded", "ns_" + op)
+        u = d.get("unbalanced", "unconn", "ns_" + op)
         c = d.get("unbalanced", "bpf", "ns_" + op)
         rr = med(b) / med(a) if a and b and med(a) else None
         met = "-" if rr is None else ("met" if rr <= 1.01 else "not met")
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %d |" % (
-            what, cell(a, 0), cell(b, 0), ratio_cell(b, a), met, cell(c, 0), ratio_cell(c, a),
-            max(len(a), len(b), len(c))))
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
+            what, cell(a, 0), cell(b, 0), ratio_cell(b, a), met, cell(u, 0), ratio_cell(u, a),
+            cell(c, 0), ratio_cell(c, a), max(len(a), len(b), len(c))))
     a, b = d.get("udp_balanced", "direct", "ns_dgram"), d.get("udp_balanced", "sock_vs", "ns_dgram")
     c = d.get("udp_balanced", "bpf", "ns_dgram")
     rr = med(b) / med(a) if a and b and med(a) else None
@@ -201,6 +203,13 @@ def unbalanced_table(d, out):
                "through the BPF balancer %s ns, bpf / direct %s."
                % (cell(a, 0), cell(b, 0), ratio_cell(b, a),
                   "-" if rr is None else ("met" if rr <= 1.02 else "not met"), cell(c, 0), ratio_cell(c, a)))
+    a, b = d.get("udp_unconn", "direct", "ns_dgram"), d.get("udp_unconn", "sock_vs", "ns_dgram")
+    if a or b:
+        out.append("")
+        out.append("Per datagram on an unconnected UDP socket (`sendto` + `recvfrom`, one real server, "
+                   "the service --unconnected so the sendmsg hook is installed for both): to the real "
+                   "server %s ns, to the virtual address through sock_vs %s ns, sock_vs / direct %s."
+                   % (cell(a, 0), cell(b, 0), ratio_cell(b, a)))
 
 
 def cp_table(d, out):

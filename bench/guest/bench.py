@@ -33,11 +33,13 @@ Workloads:
                 as many in the BPF map)
   unbalanced    `connect_cost micro` on traffic sock_vs does not balance: unconnected UDP
                 sendto+recvfrom, TCP connect+accept+close, getpeername, getsockname, with the
-                module absent, loaded with 1000 TCP + 1000 UDP services, and (module absent)
-                the BPF balancer attached with as many in its map (interleaved)
+                module absent, loaded with 1000 TCP + 1000 UDP services, loaded with the same
+                services and the UDP ones --unconnected (the sendmsg kprobes installed), and
+                (module absent) the BPF balancer attached with as many in its map (interleaved)
   udp_balanced  per datagram on a connected UDP socket (send + recv against a UDP echo):
                 to the real server directly, through a sock_vs UDP service, through the
-                BPF balancer
+                BPF balancer; then udp_unconn: sendto + recvfrom on an unconnected socket, to
+                the real server and to the virtual address of the service made --unconnected
   scaling       connect_cost from 1 and 2 threads through direct, sock_vs, bpf and IPVS NAT,
                 each run in a fresh client namespace, in a guest with 2 vCPUs and no icount
                 (make bench runs this phase in a guest of its own, after the icount ones;
@@ -618,10 +620,13 @@ def unbalanced():
     """Traffic sock_vs does not balance, module absent vs loaded with services;
     then per datagram on a balanced connected UDP socket vs the real server."""
     ns = client_ns("direct")
-    rules = "".join("-A -%s 10.2.%d.%d:%d -s rr\n-a -%s 10.2.%d.%d:%d -r %s:%d\n"
-                    % (p, i // 250, i % 250 + 1, port, p, i // 250, i % 250 + 1, port, SERVERS[0], port)
-                    for p, port in (("t", CC_PORT), ("u", UDP_PORT)) for i in range(UNB_SERVICES))
-    states = ["absent", "loaded", "bpf"]
+    def rules_of(unconn):
+        return "".join("-A -%s 10.2.%d.%d:%d -s rr%s\n-a -%s 10.2.%d.%d:%d -r %s:%d\n"
+                       % (p, i // 250, i % 250 + 1, port, " --unconnected" if unconn and p == "u" else "",
+                          p, i // 250, i % 250 + 1, port, SERVERS[0], port)
+                       for p, port in (("t", CC_PORT), ("u", UDP_PORT)) for i in range(UNB_SERVICES))
+    # unconn: the same services, the UDP ones --unconnected (its sendmsg kprobes installed).
+    states = ["absent", "loaded", "unconn", "bpf"]
     bpf_services([("10.2.%d.%d" % (i // 250, i % 250 + 1), port, proto, [(SERVERS[0], port)])
                   for proto, port in ((6, CC_PORT), (17, UDP_PORT)) for i in range(UNB_SERVICES)])
     try:
@@ -636,7 +641,8 @@ def unbalanced():
                 else:
                     if not sock_vs_loaded():
                         run(["insmod", KO])
-                    run(nsx(ns, ADM, "-R"), input=rules)
+                    run(nsx(ns, ADM, "-C"))
+                    run(nsx(ns, ADM, "-R"), input=rules_of(state == "unconn"))
                     have = sum(1 for line in run(nsx(ns, ADM, "-L", "-n")).stdout.splitlines()
                                if line.startswith(("TCP ", "UDP ")))
                     if have != 2 * UNB_SERVICES:
@@ -673,6 +679,17 @@ def unbalanced():
                 if v is not None:
                     row("udp_balanced", method, rep, "ns_dgram", "%.1f" % v)
                     log("udp_balanced %-7s rep %d %8.1f ns per send+recv" % (method, rep, v))
+        # Unconnected: sendto + recvfrom, direct (with the service's sendmsg hook installed) vs
+        # to the --unconnected virtual address (one binding, then each datagram rewritten).
+        run(nsx(ns, ADM, "-E", "-u", "%s:%d" % (CC_VIP, UDP_PORT), "-s", "rr", "--unconnected"))
+        runs = [("direct", "%s:%d" % (SERVERS[0], UDP_PORT)), ("sock_vs", "%s:%d" % (CC_VIP, UDP_PORT))]
+        for rep in range(1, REPS + 1):
+            k = (rep - 1) % len(runs)
+            for method, dest in runs[k:] + runs[:k]:
+                v = micro(ns, "udpunconn", UNB_N, dest)
+                if v is not None:
+                    row("udp_unconn", method, rep, "ns_dgram", "%.1f" % v)
+                    log("udp_unconn %-7s rep %d %8.1f ns per sendto+recvfrom" % (method, rep, v))
     finally:
         run(nsx(ns, ADM, "-C"), check=False)
         drop_ns(ns)

@@ -469,10 +469,11 @@ TEST(Json, BadValuesNameTheirPlace) {
             "all");
   EXPECT_EQ(svc(R"("port": 80, "terminate": 2)"),
             "JSON services[0].terminate: expected a string, got number");
-  EXPECT_EQ(svc(R"("port": 80, "flags": ["x"])"),
-            "JSON services[0].flags: unknown flag \"x\" (known: \"real-peername\")");
+  EXPECT_EQ(
+      svc(R"("port": 80, "flags": ["x"])"),
+      "JSON services[0].flags: unknown flag \"x\" (known: \"real-peername\", \"unconnected\")");
   EXPECT_EQ(svc(R"("port": 80, "flags": [1])"),
-            "JSON services[0].flags: unknown flag 1 (known: \"real-peername\")");
+            "JSON services[0].flags: unknown flag 1 (known: \"real-peername\", \"unconnected\")");
   EXPECT_EQ(svc(R"("port": 80, "flags": ["real-peername", "real-peername"])"),
             "JSON services[0].flags: flag \"real-peername\" is given twice");
   EXPECT_EQ(error_of(R"({"version": 1, "services": [{"protocol": "sctp", "address": "10.0.0.1",

@@ -171,7 +171,8 @@ sockvs::Service service_of(const Command& cmd) {
   svc.shard_policy = cmd.shard_policy;
   svc.terminate = cmd.terminate;
   svc.skip = cmd.skip;
-  svc.flags = cmd.real_peername ? SOCK_VS_SVC_F_REAL_PEERNAME : 0U;
+  svc.flags = (cmd.real_peername ? SOCK_VS_SVC_F_REAL_PEERNAME : 0U) |
+              (cmd.unconnected ? SOCK_VS_SVC_F_UNCONNECTED : 0U);
   // -E sets persistence anew (0: off), like ipvsadm; -A sends it only when
   // given (0 is the module's default, and a module without persistence
   // still takes a non-persistent -A).
@@ -210,6 +211,7 @@ void append_recreate(std::vector<Command>& out, const sockvs::Service& svc,
   add.terminate = svc.terminate;
   add.skip = svc.skip;
   add.real_peername = (svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
+  add.unconnected = (svc.flags & SOCK_VS_SVC_F_UNCONNECTED) != 0;
   add.persist = svc.persist.value_or(0);
   out.push_back(std::move(add));
   for (const auto& d : dests) {
@@ -331,9 +333,11 @@ std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd) {
         const sockvs::Service prev = api.get_service(cmd.service.value());
         Command edit = make_command(Op::kEditService, *cmd.service);
         edit.real_peername = (prev.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
+        edit.unconnected = (prev.flags & SOCK_VS_SVC_F_UNCONNECTED) != 0;
         edit.persist = prev.persist.value_or(0);
         if (cmd.scheduler.empty() && !cmd.hash_key && !cmd.shard_policy && !cmd.terminate &&
-            !cmd.skip && edit.real_peername == cmd.real_peername && edit.persist == cmd.persist) {
+            !cmd.skip && edit.real_peername == cmd.real_peername &&
+            edit.unconnected == cmd.unconnected && edit.persist == cmd.persist) {
           break;  // changes nothing
         }
         if (!cmd.scheduler.empty()) {

@@ -35,6 +35,7 @@ enum class Key {
   kJson,          // --json (-L, -S, -R)
   kConnection,    // -c (-L)
   kRealPeername,  // --real-peername (-A, -E)
+  kUnconnected,   // --unconnected (-A, -E; UDP)
   kTerminate,     // --terminate (-A, -E, -K)
   kSkipUid,       // --skip-uid (-A, -E; repeatable)
   kSkipCgroup,    // --skip-cgroup (-A, -E; repeatable)
@@ -105,6 +106,7 @@ constexpr std::array kOptions = {
     OptSpec{'\0', "json", kNo, Key::kJson, Op::kList},
     OptSpec{'c', "connection", kNo, Key::kConnection, Op::kList},
     OptSpec{'\0', "real-peername", kNo, Key::kRealPeername, Op::kList},
+    OptSpec{'\0', "unconnected", kNo, Key::kUnconnected, Op::kList},
     OptSpec{'\0', "terminate", kYes, Key::kTerminate, Op::kList},
     OptSpec{'\0', "skip-uid", kYes, Key::kSkipUid, Op::kList},
     OptSpec{'\0', "skip-cgroup", kYes, Key::kSkipCgroup, Op::kList},
@@ -157,6 +159,7 @@ struct Raw {
   bool json = false;
   bool connection = false;
   bool real_peername = false;
+  bool unconnected = false;
   // --skip-uid / --skip-cgroup / --skip-mark values, in the order given.
   std::vector<std::pair<Key, std::string>> skips;
   bool skip_none = false;
@@ -238,6 +241,9 @@ void apply(Raw& raw, const OptSpec& spec, const std::string& flag, std::string v
       break;
     case Key::kRealPeername:
       raw.real_peername = true;
+      break;
+    case Key::kUnconnected:
+      raw.unconnected = true;
       break;
     case Key::kSkipUid:
     case Key::kSkipCgroup:
@@ -378,7 +384,7 @@ Rules rules_for(Op op) {
     case Op::kEditService:
       return {{Key::kTcp, Key::kUdp, Key::kScheduler, Key::kHashKey, Key::kShardPolicy,
                Key::kRealPeername, Key::kTerminate, Key::kSkipUid, Key::kSkipCgroup, Key::kSkipMark,
-               Key::kSkipNone, Key::kPersistent},
+               Key::kSkipNone, Key::kPersistent, Key::kUnconnected},
               true,
               false};
     case Op::kDelService:
@@ -793,6 +799,10 @@ Command parse_command(std::span<const std::string> args) {
     cmd.terminate = parse_terminate_option(*raw.terminate, cmd.op);
   }
   cmd.skip = parse_skip_options(raw);
+  if (raw.unconnected && cmd.service->protocol != IPPROTO_UDP) {
+    throw UsageError("option " + raw.seen.at(Key::kUnconnected) +
+                     " is for UDP services (-u): a TCP socket always connects");
+  }
   if (raw.persist) {
     cmd.persist = parse_persist(raw);
     if (cmd.scheduler == "port") {
@@ -817,6 +827,7 @@ Command parse_command(std::span<const std::string> args) {
   cmd.json = raw.json;
   cmd.connections = raw.connection;
   cmd.real_peername = raw.real_peername;
+  cmd.unconnected = raw.unconnected;
   return cmd;
 }
 
@@ -843,7 +854,7 @@ std::string usage_text() {
   return R"(Usage:
   sockvsadm -A|E virtual-service [-s scheduler] [-p [timeout]]
                                  [--hash-key key] [--shard-policy policy]
-                                 [--real-peername]
+                                 [--real-peername] [--unconnected]
                                  [--terminate none|udp|all]
                                  [--skip-uid UID[-UID]] [--skip-cgroup PATH]
                                  [--skip-mark VALUE[/MASK]] [--skip-none]
@@ -913,6 +924,11 @@ Options:
                                       (default: the virtual address and port
                                       connected to); -E without it turns it
                                       off again
+  --unconnected                       UDP: sendto() to the virtual address on
+                                      an unconnected socket is balanced too
+                                      (a real server per socket and virtual
+                                      address; recvfrom() shows the virtual
+                                      address); -E without it turns it off
   --terminate       policy            what happens to the balanced sockets of
                                       a real server that leaves the service
                                       (-d, -D, -C, -R) or is named by -K:

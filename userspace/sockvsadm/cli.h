@@ -63,6 +63,9 @@ struct Command {
   // --real-peername for -A and -E: SOCK_VS_SVC_F_REAL_PEERNAME.  Like
   // ipvsadm's service flags, -E sets the flags anew: -E without it clears it.
   bool real_peername = false;
+  // --unconnected for -A and -E (UDP services): SOCK_VS_SVC_F_UNCONNECTED,
+  // a flag like --real-peername (-E without it clears it).
+  bool unconnected = false;
   // -p / --persistent [timeout] for -A and -E: the persistence timeout in
   // seconds (1..sockvs::kPersistMax; -p alone: sockvs::kPersistDefault),
   // 0 when not given.  Like ipvsadm, -E sets it anew: -E without -p makes

@@ -110,6 +110,9 @@ std::string service_flags(const sockvs::Service& svc) {
   if ((svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0) {
     out += " real-peername";
   }
+  if ((svc.flags & SOCK_VS_SVC_F_UNCONNECTED) != 0) {
+    out += " unconnected";
+  }
   out += skip_words(svc, "");
   return out;
 }
@@ -268,6 +271,9 @@ std::string format_save(const std::vector<ServiceEntry>& entries) {
     }
     if ((svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0) {
       out += " --real-peername";
+    }
+    if ((svc.flags & SOCK_VS_SVC_F_UNCONNECTED) != 0) {
+      out += " --unconnected";
     }
     out += skip_words(svc, "--");
     out += '\n';

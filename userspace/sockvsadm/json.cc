@@ -40,7 +40,7 @@ std::string protocol_text(std::uint16_t protocol) {
 }
 
 // SOCK_VS_SVC_F_* by name: the ones this sockvsadm knows by their option's
-// name ("real-peername"), any other set bit as its value.
+// name ("real-peername", "unconnected"), any other set bit as its value.
 OrderedJson flags_json(std::uint32_t flags) {
   OrderedJson out = OrderedJson::array();
   for (unsigned bit = 0; bit < 32; ++bit) {
@@ -50,6 +50,8 @@ OrderedJson flags_json(std::uint32_t flags) {
     }
     if (mask == SOCK_VS_SVC_F_REAL_PEERNAME) {
       out.push_back("real-peername");
+    } else if (mask == SOCK_VS_SVC_F_UNCONNECTED) {
+      out.push_back("unconnected");
     } else {
       out.push_back(mask);
     }
@@ -344,13 +346,23 @@ ServiceEntry parse_service(const Json& j, const std::string& where) {
   if (const Json* v = find(j, "flags")) {
     const Json& flags = get_array(*v, where + ".flags");
     for (const Json& flag : flags) {
-      if (!flag.is_string() || flag.get<std::string>() != "real-peername") {
-        bad(where + ".flags", "unknown flag " + flag.dump() + R"( (known: "real-peername"))");
+      const std::string name = flag.is_string() ? flag.get<std::string>() : std::string();
+      std::uint32_t bit = 0;
+      if (name == "real-peername") {
+        bit = SOCK_VS_SVC_F_REAL_PEERNAME;
+      } else if (name == "unconnected") {
+        bit = SOCK_VS_SVC_F_UNCONNECTED;
+      } else {
+        bad(where + ".flags",
+            "unknown flag " + flag.dump() + R"( (known: "real-peername", "unconnected"))");
       }
-      if ((s.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0) {
-        bad(where + ".flags", R"(flag "real-peername" is given twice)");
+      if ((s.flags & bit) != 0) {
+        bad(where + ".flags", "flag \"" + name + "\" is given twice");
       }
-      s.flags |= SOCK_VS_SVC_F_REAL_PEERNAME;
+      if (bit == SOCK_VS_SVC_F_UNCONNECTED && s.protocol != IPPROTO_UDP) {
+        bad(where + ".flags", R"(flag "unconnected" is for UDP services)");
+      }
+      s.flags |= bit;
     }
   }
   if (const Json* v = find(j, "hash_key")) {
@@ -513,6 +525,7 @@ JsonRules json_rules(const std::vector<ServiceEntry>& entries) {
     a.terminate = svc.terminate;
     a.skip = svc.skip;
     a.real_peername = (svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
+    a.unconnected = (svc.flags & SOCK_VS_SVC_F_UNCONNECTED) != 0;
     a.persist = svc.persist.value_or(0);
     add(std::move(a), where + " (" + service_label(svc.key()) + ")");
     for (std::size_t k = 0; k < entries[i].dests.size(); ++k) {

@@ -180,7 +180,7 @@ def trial_block(args_of, limit=200):
 
 def module_untracked():
     out = adm_ok("-V", quiet=True)
-    m = re.search(r"untracked=(\d+)\)", out)
+    m = re.search(r"untracked=(\d+)[,)]", out)
     check(m, "-V reports untracked=N", out)
     return int(m.group(1))
 

@@ -13,7 +13,9 @@ address, IPv4 and IPv6:
 - an exemption (SO_MARK) leaves a socket's datagrams to the VIP itself;
 - no usable real server: sendto() fails with ECONNREFUSED;
 - the flag on a TCP service is refused with the kernel's message;
-- closing the sockets and flushing frees every record (slab counts).
+- closing the sockets and flushing frees every record (slab counts);
+- sockvsadm --unconnected: -A, -L, -S | -R, -E without it (the kprobes go),
+  and on a TCP service a usage error.
 """
 
 import errno
@@ -146,6 +148,34 @@ def main():
     check_eq(kprobed(), set(), "no kprobe after the refusal")
     svs.flush()
     svs_mem.wait_back(base, "after flush", timeout=60, percpu=False)
+    cli()
+
+
+def cli():
+    step("sockvsadm --unconnected")
+    svc = "%s:54" % svs.VIP4
+    real = {"127.0.0.1:9305", "127.0.0.1:9306"}
+    for p in (9305, 9306):
+        svs.echo_server("udp", "127.0.0.1", p)
+    adm_ok("-A", "-u", svc, "-s", "rr", "--unconnected")
+    for p in (9305, 9306):
+        adm_ok("-a", "-u", svc, "-r", "127.0.0.1:%d" % p)
+    check_eq(svs.listing().service("UDP", svc)["flags"], "unconnected", "-L's flags")
+    saved = svs.save()
+    check("-A -u %s -s rr --unconnected" % svc in saved.splitlines(), "-S writes --unconnected:\n%s" % saved)
+    svs.flush()
+    check_eq(kprobed(), set(), "flush took the kprobes away")
+    adm_ok("-R", input=saved)
+    check_eq(svs.save(), saved, "-S after -R")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(svs.SOCK_TIMEOUT)
+        ident, src = ask(s, svs.VIP4, 54)
+        check(ident in real and src == (svs.VIP4, 54), "after -R: %s from %s" % (ident, src))
+    adm_ok("-E", "-u", svc, "-s", "rr")
+    check_eq(svs.listing().service("UDP", svc)["flags"], "", "-E without --unconnected clears it")
+    check_eq(kprobed(), set(), "and the kprobes went")
+    svs.adm_fail("-A", "-t", "%s:81" % svs.VIP4, "--unconnected", rc=(2,), err_re="UDP services")
+    svs.flush()
 
 
 svs.case(main, private_netns=True)
