@@ -124,7 +124,10 @@ int run(int argc, char** argv) {
   sigaddset(&mask, SIGTERM);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGHUP);
-  if (!opts.foreground && !opts.once && ::daemon(0, 0) != 0) {
+  // Started by systemd (Type=notify): its main process must stay the one
+  // it started, so no detaching even without --foreground.
+  const bool under_systemd = std::getenv("NOTIFY_SOCKET") != nullptr;
+  if (!opts.foreground && !opts.once && !under_systemd && ::daemon(0, 0) != 0) {
     std::cerr << "sockvs-healthd: daemon: " << std::strerror(errno) << "\n";
     return kExitFailure;
   }
