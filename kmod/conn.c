@@ -351,6 +351,21 @@ static void svs_conn_init_ops(struct svs_conn *conn,
 		*(void **)&conn->ops.recvmsg = svs_sock_recvmsg;
 }
 
+/* A new record of @sk (whose operations are @ops), not yet the socket's. */
+static void svs_conn_prepare(struct svs_conn *conn, struct sock *sk,
+			     const struct proto_ops *ops)
+{
+	svs_conn_init_ops(conn, ops, sk->sk_type == SOCK_DGRAM);
+	conn->orig = ops;
+	conn->sk = sk;
+	spin_lock_init(&conn->lock);
+	conn->dead = false;
+	conn->seq = 0;
+	RCU_INIT_POINTER(conn->peer, NULL);
+	RCU_INIT_POINTER(conn->uc, NULL);
+	memset(&conn->first, 0, sizeof(conn->first));
+}
+
 /*
  * The connect hook balanced @sk, connecting to the virtual service @svc,
  * to @dest, on @shard if @dest is sharded (else -1).  @virt_peer: whether
@@ -389,17 +404,9 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 		fresh = kmem_cache_alloc(svs_conn_cache, gfp);
 		if (!fresh)
 			goto untracked;
-		svs_conn_init_ops(fresh, ops, sk->sk_type == SOCK_DGRAM);
-		fresh->orig = ops;
-		fresh->sk = sk;
-		spin_lock_init(&fresh->lock);
-		fresh->dead = false;
-		fresh->seq = 0;
-		RCU_INIT_POINTER(fresh->peer, NULL);
-		RCU_INIT_POINTER(fresh->uc, NULL);
+		svs_conn_prepare(fresh, sk, ops);
 		conn = fresh;
 		peer = &fresh->first;
-		memset(peer, 0, sizeof(*peer));
 	}
 	peer->conn = conn;
 	peer->sk = sk;
@@ -493,15 +500,7 @@ struct svs_conn *svs_conn_attach(struct sock *sk)
 	conn = kmem_cache_alloc(svs_conn_cache, gfp);
 	if (!conn)
 		return NULL;
-	svs_conn_init_ops(conn, ops, true);
-	conn->orig = ops;
-	conn->sk = sk;
-	spin_lock_init(&conn->lock);
-	conn->dead = false;
-	conn->seq = 0;
-	RCU_INIT_POINTER(conn->peer, NULL);
-	RCU_INIT_POINTER(conn->uc, NULL);
-	memset(&conn->first, 0, sizeof(conn->first));
+	svs_conn_prepare(conn, sk, ops);
 	sock_hold(sk);
 	if (cmpxchg(&sock->ops, ops, &conn->ops) != ops) {
 		sock_put(sk);
