@@ -24,7 +24,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$repo"
-out=build/deb suffix= lintian=1 rev=
+out=build/deb suffix='' lintian=1 rev=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	-o) out=$2; shift 2 ;;
