@@ -12,7 +12,8 @@ the connect's start and end, or fail with ECONNREFUSED while the service had
 no usable server, or with ENETUNREACH while it did not exist (the virtual
 addresses are not routed: an unbalanced connect goes nowhere), or, for UDP,
 with ECONNABORTED when a real server left meanwhile (its sockets are
-terminated: --terminate udp, the default). Afterwards
+terminated: --terminate udp, the default). Services are made persistent
+(2 s) or not at random when added or given a scheduler. Afterwards
 ActiveConn/InActConn return to 0, the module's slab objects and the
 kernel's Percpu memory return to their starting level once the
 configuration is flushed, the module unloads, and the kernel log is clean."""
@@ -74,9 +75,16 @@ class Config:
         return [h[2] for h in self.history[lo:hi]]
 
 
-def key_attrs(svc, sched=None):
+def key_attrs(svc, sched=None, rng=None):
+    """A SERVICE nest; with @rng (adding a service or changing its scheduler)
+    also a persistence timeout, 0 or 2 s (0 with the port scheduler, which
+    refuses persistence), so that connects also go through templates that
+    expire, and are dropped as their servers are quiesced or deleted."""
     proto, host, port = svc
-    return g.nest(g.ATTR["SERVICE"], *g.svc_attrs(host, port, proto=PROTO[proto], sched=sched))
+    attrs = g.svc_attrs(host, port, proto=PROTO[proto], sched=sched)
+    if rng is not None:
+        attrs.append(g.u32(g.SVC["PERSIST"], 0 if sched == "port" else rng.choice((0, 2))))
+    return g.nest(g.ATTR["SERVICE"], *attrs)
 
 
 def configurer(cfg, deadline, seed):
@@ -89,7 +97,7 @@ def configurer(cfg, deadline, seed):
             st = cfg.state[svc]
             x = rng.random()
             if st is None:
-                what, cmd, attrs = "add service", "NEW_SERVICE", key_attrs(svc, rng.choice(SCHEDS))
+                what, cmd, attrs = "add service", "NEW_SERVICE", key_attrs(svc, rng.choice(SCHEDS), rng)
             elif x < 0.005:
                 r = svs.adm("-C")
                 if r.returncode != 0:
@@ -110,7 +118,7 @@ def configurer(cfg, deadline, seed):
             elif x < 0.06:
                 what, cmd, attrs = "delete service", "DEL_SERVICE", key_attrs(svc)
             elif x < 0.18:
-                what, cmd, attrs = "change scheduler", "SET_SERVICE", key_attrs(svc, rng.choice(SCHEDS))
+                what, cmd, attrs = "change scheduler", "SET_SERVICE", key_attrs(svc, rng.choice(SCHEDS), rng)
             else:
                 dest = rng.choice(POOL[svc[1]])
                 have = dest in st

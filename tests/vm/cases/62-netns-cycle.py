@@ -2,8 +2,9 @@
 # svs-timeout: 900
 """Create, configure and destroy SVS_NETNS_CYCLES (default 1000) network
 namespaces, one after another: in each, a service and two real servers
-(raw generic netlink; every 50th with sockvsadm and a connection balanced
-through the service to a server inside that namespace), its dump checked,
+(raw generic netlink; every 50th with sockvsadm, a persistent service and a
+connection balanced through it to a server inside that namespace, and an
+--unconnected UDP service and a sendto() through it), its dump checked,
 then the namespace is dropped with its configuration still in place. The
 module's slab objects must come back to their starting level once the
 kernel has cleaned the namespaces up (asynchronously: polled), and the
@@ -63,16 +64,26 @@ def configure_raw(i):
 def configure_with_tools(i):
     svs.run_ok(["ip", "link", "set", "lo", "up"])
     server = svs.EchoServer("tcp", "127.0.0.1", 9623, ident="ns%d" % i, oneshot=True)
+    userver = svs.EchoServer("udp", "127.0.0.1", 9625, ident="u%d" % i)
     try:
+        # Persistent (the connect leaves a template) and an --unconnected UDP
+        # service (a sendto leaves a binding): both go with the namespace.
         svc = "%s:%d" % (VIP, 80)
-        adm_ok("-A", "-t", svc, "-s", "rr", quiet=True)
+        adm_ok("-A", "-t", svc, "-s", "rr", "-p", "60", quiet=True)
         adm_ok("-a", "-t", svc, "-r", "127.0.0.1:9623", quiet=True)
         adm_ok("-a", "-t", svc, "-r", "127.0.0.1:9624", "-w", "0", quiet=True)
         got = svs.tcp_ident(VIP, 80, wait_eof=True)
         if got != "ns%d" % i:
             raise svs.Fail("netns %d: connect through %s reached %r" % (i, svc, got))
+        usvc = "%s:53" % VIP
+        adm_ok("-A", "-u", usvc, "--unconnected", quiet=True)
+        adm_ok("-a", "-u", usvc, "-r", "127.0.0.1:9625", quiet=True)
+        got = svs.udp_ident(VIP, 53, connected=False)
+        if got[0] != "u%d" % i or got[2][:2] != (VIP, 53):
+            raise svs.Fail("netns %d: sendto through %s: %r" % (i, usvc, got))
     finally:
         server.stop()
+        userver.stop()
 
 
 def main():
