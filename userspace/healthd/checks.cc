@@ -6,7 +6,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -18,6 +17,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <initializer_list>
 #include <map>
@@ -128,7 +128,7 @@ std::string verify_text(long v) { return X509_verify_cert_error_string(v); }
 // TCP (and TLS over it) checks.
 class StreamProbe final : public Probe {
  public:
-  StreamProbe(const CheckSpec& c, const ProbeTarget& t) : c_(c), t_(t) {}
+  StreamProbe(CheckSpec c, ProbeTarget t) : c_(std::move(c)), t_(std::move(t)) {}
   ~StreamProbe() override {
     // Closed with a reset, as HAProxy closes its checks: no FIN exchange,
     // no TIME_WAIT on either side for a connection that carried nothing
@@ -418,7 +418,7 @@ class StreamProbe final : public Probe {
     }
   }
 
-  std::optional<CheckResult> on_line(const std::string& line) {
+  [[nodiscard]] std::optional<CheckResult> on_line(const std::string& line) const {
     if (c_.type == CheckType::kRedis) {
       if (!c_.redis_password.empty() && lines_ == 1) {
         if (line != "+OK") {
@@ -481,7 +481,7 @@ void reap_leftovers() {
 // a failure); the pidfd says when it exits.
 class ExecProbe final : public Probe {
  public:
-  ExecProbe(const CheckSpec& c, const ProbeTarget& t) : c_(c), t_(t) {}
+  ExecProbe(CheckSpec c, ProbeTarget t) : c_(std::move(c)), t_(std::move(t)) {}
 
   ~ExecProbe() override {
     if (pid_ > 0) {

@@ -40,7 +40,6 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
-constexpr int kExitUnhealthy = 3;  // --once: some check failed
 
 constexpr const char* kUsage =
     "usage: sockvs-healthd -c FILE [--once] [--foreground] [--dry-run]\n"

@@ -18,8 +18,8 @@ namespace {
 std::string proto_label(std::uint16_t protocol) { return protocol == IPPROTO_UDP ? "udp" : "tcp"; }
 
 struct Family {
-  const char* type;
-  const char* help;
+  const char* type = nullptr;
+  const char* help = nullptr;
   std::vector<std::string> samples;  // "{labels} value"
 };
 
