@@ -15,7 +15,7 @@
 # The package version is SOCK_VS_VERSION (kmod/include/uapi/linux/sock_vs.h):
 # when debian/changelog's top entry has another version, the copy gets a new
 # top entry with it.  The copy is what `git ls-files` knows of debian/, kmod/,
-# userspace/, doc/, packaging/ and tests/unit/ (tracked or new, as they are
+# userspace/, doc/, packaging/, tests/unit/ and bench/*.cc (tracked or new, as they are
 # in the working tree), so build outputs and other scratch never reach the
 # packages.  dpkg-buildpackage -us -uc -b builds them (DEB_BUILD_OPTIONS
 # passes through: nocheck skips the unit tests).  Then lintian on the
@@ -37,7 +37,8 @@ done
 case $out in /*) ;; *) out=$repo/$out ;; esac
 [[ -z $suffix || $suffix =~ ^[A-Za-z0-9.~]+$ ]] || { echo "deb.sh: bad suffix '$suffix'" >&2; exit 2; }
 
-paths=(debian kmod userspace doc packaging tests/unit LICENSE README.md)
+# bench/*.cc: the unit-test build compiles bench programs (healthd_scale)
+paths=(debian kmod userspace doc packaging tests/unit 'bench/*.cc' LICENSE README.md)
 if [ -n "$rev" ]; then
 	git rev-parse -q --verify "$rev^{commit}" >/dev/null || { echo "deb.sh: no commit $rev" >&2; exit 2; }
 	uapi() { git show "$rev:kmod/include/uapi/linux/sock_vs.h"; }
