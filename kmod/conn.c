@@ -351,6 +351,26 @@ static void svs_conn_init_ops(struct svs_conn *conn,
 		*(void **)&conn->ops.recvmsg = svs_sock_recvmsg;
 }
 
+/* What a new peer of @conn records: where it goes, who connected. */
+static void svs_peer_fill(struct svs_peer *peer, struct svs_conn *conn,
+			  const struct svs_service *svc, const struct svs_dest *dest,
+			  int shard)
+{
+	peer->conn = conn;
+	peer->sk = conn->sk;
+	peer->shard = shard;
+	peer->af = svc->key.af;
+	peer->protocol = svc->key.protocol;
+	peer->vaddr = svc->key.addr;
+	peer->vport = svc->key.port;
+	peer->daddr = dest->addr;
+	peer->dport = dest->port;
+	peer->tmpl = NULL;
+	peer->pid = current->tgid;
+	/* As /proc/PID/comm reads it: no lock (a rename may be half seen). */
+	strscpy_pad(peer->comm, current->comm, sizeof(peer->comm));
+}
+
 /* A new record of @sk (whose operations are @ops), not yet the socket's. */
 static void svs_conn_prepare(struct svs_conn *conn, struct sock *sk,
 			     const struct proto_ops *ops)
@@ -408,20 +428,8 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 		conn = fresh;
 		peer = &fresh->first;
 	}
-	peer->conn = conn;
-	peer->sk = sk;
-	peer->shard = dest->shard_conns ? shard : -1;
-	peer->af = svc->key.af;
-	peer->protocol = svc->key.protocol;
-	peer->vaddr = svc->key.addr;
-	peer->vport = svc->key.port;
-	peer->daddr = dest->addr;
-	peer->dport = dest->port;
+	svs_peer_fill(peer, conn, svc, dest, dest->shard_conns ? shard : -1);
 	peer->virt_peer = virt_peer;
-	peer->tmpl = NULL;
-	peer->pid = current->tgid;
-	/* As /proc/PID/comm reads it: no lock (a rename may be half seen). */
-	strscpy_pad(peer->comm, current->comm, sizeof(peer->comm));
 	if (!refcount_inc_not_zero(&dest->refcnt))
 		goto free_conn;
 	peer->dest = dest;
@@ -559,19 +567,9 @@ bool svs_conn_uc_add(struct svs_conn *conn, struct svs_service *svc,
 			kmem_cache_free(svs_peer_cache, peer);
 		return false;
 	}
-	peer->conn = conn;
-	peer->sk = conn->sk;
+	svs_peer_fill(peer, conn, svc, dest, -1);
 	peer->dest = dest;
-	peer->shard = -1;
-	peer->af = svc->key.af;
-	peer->protocol = svc->key.protocol;
-	peer->vaddr = svc->key.addr;
-	peer->vport = svc->key.port;
-	peer->daddr = dest->addr;
-	peer->dport = dest->port;
 	peer->unconn = true;
-	peer->pid = current->tgid;
-	strscpy_pad(peer->comm, current->comm, sizeof(peer->comm));
 	spin_lock(&dest->conns_lock);
 	list_add_tail_rcu(&peer->node, &dest->conns);
 	spin_unlock(&dest->conns_lock);
