@@ -107,7 +107,7 @@ bool svs_conn_maybe_tracked(const struct sock *sk)
  * A balanced socket goes without a record (it still connects to @dest):
  * counted in the server, its service and module-wide.
  */
-static void svs_conn_untracked(struct svs_service *svc, struct svs_dest *dest)
+void svs_conn_untracked(struct svs_service *svc, struct svs_dest *dest)
 {
 	svs_stat_inc(&dest->stats, SVS_STAT_UNTRACKED);
 	svs_stat_inc(&svc->stats, SVS_STAT_UNTRACKED);

@@ -102,6 +102,23 @@ u64 svs_hash_key(struct sock *sk, u8 which)
 	return svs_sched_mix64(current->tgid);
 }
 
+/*
+ * What a scheduler sees of @svc's snapshot @dt for @sk's connect or
+ * datagram; the pick counter (seq) is the caller's to advance.
+ */
+void svs_sched_in_init(struct svs_sched_in *in, const struct svs_dtable *dt,
+		       const struct svs_service *svc, struct sock *sk)
+{
+	in->n = dt->n;
+	in->weight = dt->weight;
+	in->id = dt->id;
+	in->live = dt->live;
+	in->priv = dt->priv;
+	in->seq = 0;
+	in->hash = svs_hash_key(sk, READ_ONCE(svc->conf.hash_key));
+	in->lport = inet_sk(sk)->inet_num;
+}
+
 /* The service key of a connect to @uaddr; false if it cannot be one. */
 bool svs_key_of(const struct sockaddr *uaddr, int addr_len, u8 protocol,
 		struct svs_key *key)
@@ -195,14 +212,7 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 		ret = SVS_NEEDS_WRAPPER;
 		goto out;
 	}
-	in.n = dt->n;
-	in.weight = dt->weight;
-	in.id = dt->id;
-	in.live = dt->live;
-	in.priv = dt->priv;
-	in.seq = 0;
-	in.hash = svs_hash_key(sk, READ_ONCE(svc->conf.hash_key));
-	in.lport = inet_sk(sk)->inet_num;
+	svs_sched_in_init(&in, dt, svc, sk);
 	/* Persistence: the client's template names its server. */
 	if (READ_ONCE(svc->conf.persist))
 		tmpl = svs_persist_get(sn, sk, svc, in.hash, &tkey);

@@ -344,6 +344,7 @@ void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive);
 bool svs_conn_maybe_tracked(const struct sock *sk);
 struct svs_conn *svs_conn_of_ops(const struct proto_ops *ops);
 struct svs_conn *svs_conn_attach(struct sock *sk);
+void svs_conn_untracked(struct svs_service *svc, struct svs_dest *dest);
 bool svs_conn_uc_find(struct svs_conn *conn, const struct svs_key *key,
 		      union nf_inet_addr *daddr, __be16 *dport);
 bool svs_conn_uc_add(struct svs_conn *conn, struct svs_service *svc,
@@ -435,6 +436,8 @@ void svs_hook_exit(void);
 bool svs_key_of(const struct sockaddr *uaddr, int addr_len, u8 protocol,
 		struct svs_key *key);
 u64 svs_hash_key(struct sock *sk, u8 which);
+void svs_sched_in_init(struct svs_sched_in *in, const struct svs_dtable *dt,
+		       const struct svs_service *svc, struct sock *sk);
 void svs_rewrite_addr(struct sockaddr *uaddr, int addr_len,
 		      const union nf_inet_addr *addr, __be16 port);
 

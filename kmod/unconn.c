@@ -97,14 +97,8 @@ static int svs_uc_send(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	}
 
 	dt = rcu_dereference(svc->dt);
-	in.n = dt->n;
-	in.weight = dt->weight;
-	in.id = dt->id;
-	in.live = dt->live;
-	in.priv = dt->priv;
+	svs_sched_in_init(&in, dt, svc, sk);
 	in.seq = (u64)atomic64_inc_return(&svc->seq) - 1;
-	in.hash = svs_hash_key(sk, READ_ONCE(svc->conf.hash_key));
-	in.lport = inet_sk(sk)->inet_num;
 	idx = dt->sched->pick(&in);
 	if (idx < 0 || idx >= (int)dt->n) {
 		svs_stat_inc(&svc->stats, SVS_STAT_REFUSED);
@@ -116,12 +110,8 @@ static int svs_uc_send(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	svs_stat_inc(&svc->stats, SVS_STAT_CONNS);
 	svs_stat_inc(&dest->stats, SVS_STAT_CONNS);
 	conn = svs_conn_attach(sk);
-	if (!conn || !svs_conn_uc_add(conn, svc, dest)) {
-		/* This datagram goes; the next one chooses again. */
-		svs_stat_inc(&svc->stats, SVS_STAT_UNTRACKED);
-		svs_stat_inc(&dest->stats, SVS_STAT_UNTRACKED);
-		atomic64_inc(&svs_untracked_total);
-	}
+	if (!conn || !svs_conn_uc_add(conn, svc, dest))
+		svs_conn_untracked(svc, dest);	/* the next datagram chooses again */
 	ret = 1;
 out:
 	rcu_read_unlock();
@@ -191,16 +181,8 @@ static int svs_uc_pre6(struct kprobe *p, struct pt_regs *regs)
 	return svs_uc_pre(regs, (unsigned long)svs_udp6_sendmsg);
 }
 
-static struct kprobe svs_uc_kp4 = {
-	.symbol_name = SVS_SYM_UDP4_SENDMSG,
-	.pre_handler = svs_uc_pre4,
-};
-
-static struct kprobe svs_uc_kp6 = {
-	.symbol_name = SVS_SYM_UDP6_SENDMSG,
-	.pre_handler = svs_uc_pre6,
-};
-
+/* Filled by svs_uc_reset() before each registration. */
+static struct kprobe svs_uc_kp4, svs_uc_kp6;
 static struct kprobe *svs_uc_kps[] = { &svs_uc_kp4, &svs_uc_kp6 };
 
 /* A kprobe can be registered once: fresh copies for each registration. */
