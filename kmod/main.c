@@ -88,12 +88,17 @@ static int __init svs_init(void)
 	err = svs_genl_init();
 	if (err)
 		goto err_pernet;
-	err = svs_hook_init();
+	err = svs_ipvs_init();
 	if (err)
 		goto err_genl;
+	err = svs_hook_init();
+	if (err)
+		goto err_ipvs;
 	pr_info("version " SOCK_VS_VERSION " loaded (hook: " SVS_HOOK_NAME ")\n");
 	return 0;
 
+err_ipvs:
+	svs_ipvs_exit();
 err_genl:
 	svs_genl_exit();
 err_pernet:
@@ -119,6 +124,7 @@ static void __exit svs_exit(void)
 	svs_hook_exit();
 	svs_unconn_shutdown();
 	WRITE_ONCE(svs_unloading, true);
+	svs_ipvs_exit();
 	svs_genl_exit();
 	unregister_pernet_subsys(&svs_net_ops);
 	svs_conn_exit();

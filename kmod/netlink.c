@@ -108,20 +108,15 @@ static int svs_addr_len(u8 af)
 	return af == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
 }
 
-/* Fetch and check an address of family @af (4 or 16 raw bytes). */
-static int svs_get_addr(const struct nlattr *attr, u16 af,
-			union nf_inet_addr *addr, bool real_server,
-			struct netlink_ext_ack *extack)
+/*
+ * Check @addr (of family @af, from @attr) for a virtual address or a real
+ * server: a unicast address, usable without a scope id.  Shared with the
+ * IPVS family (ipvs_compat.c).
+ */
+int svs_check_addr(const struct nlattr *attr, u16 af,
+		   const union nf_inet_addr *addr, bool real_server,
+		   struct netlink_ext_ack *extack)
 {
-	int len = svs_addr_len(af);
-
-	if (nla_len(attr) != len) {
-		NL_SET_ERR_MSG_ATTR(extack, attr,
-				    "address length does not match the address family");
-		return -EAFNOSUPPORT;
-	}
-	memset(addr, 0, sizeof(*addr));
-	nla_memcpy(addr, attr, len);
 	if (af == AF_INET) {
 		if (ipv4_is_zeronet(addr->ip) || ipv4_is_multicast(addr->ip) ||
 		    ipv4_is_lbcast(addr->ip))
@@ -156,6 +151,23 @@ bad:
 		NL_SET_ERR_MSG_ATTR(extack, attr,
 				    "virtual address must be a unicast address");
 	return -EINVAL;
+}
+
+/* Fetch and check an address of family @af (4 or 16 raw bytes). */
+static int svs_get_addr(const struct nlattr *attr, u16 af,
+			union nf_inet_addr *addr, bool real_server,
+			struct netlink_ext_ack *extack)
+{
+	int len = svs_addr_len(af);
+
+	if (nla_len(attr) != len) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "address length does not match the address family");
+		return -EAFNOSUPPORT;
+	}
+	memset(addr, 0, sizeof(*addr));
+	nla_memcpy(addr, attr, len);
+	return svs_check_addr(attr, af, addr, real_server, extack);
 }
 
 /* Parse the service nest into its key; @tb gets the parsed attributes. */
@@ -581,8 +593,8 @@ static int svs_parse_dest_conf(struct nlattr **tb, struct svs_dest_conf *conf,
 }
 
 /* Count @killed in the service of @key, if it still exists. */
-static void svs_count_killed(struct svs_net *sn, const struct svs_key *key,
-			     u32 killed)
+void svs_count_killed(struct svs_net *sn, const struct svs_key *key,
+		      u32 killed)
 {
 	struct svs_service *svc;
 
@@ -660,6 +672,7 @@ static int svs_dest_cmd(struct genl_info *info, enum svs_dest_op op)
 		conf.shards = dest->shards;
 		conf.u_thresh = dest->live.u_thresh;
 		conf.l_thresh = dest->live.l_thresh;
+		conf.ipvs_fwd = dest->ipvs_fwd;
 	}
 	err = svs_parse_dest_conf(tb, &conf, extack);
 	if (err)

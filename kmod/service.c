@@ -273,6 +273,9 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 	WRITE_ONCE(svc->conf.persist, conf->persist);
 	svc->conf.sched = conf->sched;
 	WRITE_ONCE(svc->conf.flags, conf->flags);
+	svc->conf.ipvs_flags = conf->ipvs_flags;
+	svc->conf.ipvs_timeout = conf->ipvs_timeout;
+	svc->conf.ipvs_netmask = conf->ipvs_netmask;
 	return 0;
 }
 
@@ -394,6 +397,7 @@ static void svs_dest_set_conf(struct svs_dest *d, const struct svs_dest_conf *c)
 	WRITE_ONCE(d->weight, c->weight);
 	WRITE_ONCE(d->live.u_thresh, c->u_thresh);
 	WRITE_ONCE(d->live.l_thresh, c->l_thresh);
+	d->ipvs_fwd = c->ipvs_fwd;
 }
 
 int svs_dest_add(struct svs_net *sn, struct svs_service *svc, const union nf_inet_addr *addr,

@@ -94,6 +94,10 @@ struct svs_svc_conf {
 	u8 shard_policy;		/* enum sock_vs_shard_policy */
 	u8 terminate;			/* enum sock_vs_terminate */
 	u32 persist;			/* persistence timeout, seconds; 0: none */
+	/* Stored and echoed for the IPVS family (ipvs_compat.c) only. */
+	u32 ipvs_flags;			/* IP_VS_SVC_F_SCHED1..3 */
+	u32 ipvs_timeout;		/* seconds, of a non-persistent service */
+	__be32 ipvs_netmask;		/* 0: the family's full mask */
 };
 
 /* Settings of a real server, as configured. */
@@ -102,6 +106,7 @@ struct svs_dest_conf {
 	u32 u_thresh;
 	u32 l_thresh;
 	u16 shards;			/* 1: not sharded */
+	u32 ipvs_fwd;			/* IPVS forwarding method, echoed only */
 };
 
 struct svs_dest {
@@ -115,6 +120,7 @@ struct svs_dest {
 	union nf_inet_addr addr;
 	__be16 port;
 	u32 weight;
+	u32 ipvs_fwd;			/* IP_VS_CONN_F_FWD_MASK bits (ipvs_compat.c) */
 	u16 shards;			/* fixed for the life of the server */
 	atomic_t *shard_conns;		/* open sockets per shard, if shards > 1 */
 	atomic_t shard_seq;		/* shard picks on this server */
@@ -201,6 +207,8 @@ struct svs_net {
 	struct rhashtable tmpl_ht;
 	atomic_t num_tmpl;
 	struct delayed_work tmpl_gc;
+	/* IPVS_CMD_SET_CONFIG's timeouts, stored and echoed (ipvs_compat.c). */
+	u32 ipvs_timeout_tcp, ipvs_timeout_tcp_fin, ipvs_timeout_udp;
 };
 
 /*
@@ -455,5 +463,13 @@ int svs_sock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size,
 int svs_genl_init(void);
 void svs_genl_exit(void);
 void *svs_genl_put(struct sk_buff *skb, u32 portid, u32 seq, int flags, u8 cmd);
+int svs_check_addr(const struct nlattr *attr, u16 af,
+		   const union nf_inet_addr *addr, bool real_server,
+		   struct netlink_ext_ack *extack);
+void svs_count_killed(struct svs_net *sn, const struct svs_key *key, u32 killed);
+
+/* ipvs_compat.c: the IPVS family, when ipvs_compat=1 */
+int svs_ipvs_init(void);
+void svs_ipvs_exit(void);
 
 #endif /* _SOCK_VS_H */

@@ -41,6 +41,8 @@ pkgs=(
 	dnsmasq-base bind9-dnsutils
 	# 74-metrics: a real Prometheus scrapes sockvs-healthd's /metrics
 	prometheus
+	# 77-ipvs-compat: Debian's keepalived, nginx and node exporter, unmodified
+	keepalived nginx-light prometheus-node-exporter
 )
 
 missing=()
