@@ -218,6 +218,9 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 		tmpl = svs_persist_get(sn, sk, svc, in.hash, &tkey);
 	if (tmpl) {
 		dest = svs_persist_dest(tmpl);
+	} else if (READ_ONCE(svc->conf.eject) && atomic_read(&svc->ejected) &&
+		   svs_eject_probe(svc, dt, &dest)) {
+		/* Passive health: this connect probes an ejected server. */
 	} else {
 		/* The pick counter counts picks (a template's connect is none). */
 		in.seq = (u64)atomic64_inc_return(&svc->seq) - 1;

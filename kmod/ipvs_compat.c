@@ -386,6 +386,9 @@ static int svs_ipvs_set_cmd(struct sk_buff *skb, struct genl_info *info)
 		.hash_key = SOCK_VS_HASH_TGID,
 		.shard_policy = SOCK_VS_SHARD_RR,
 		.terminate = SOCK_VS_TERMINATE_DEFAULT,
+		.eject_time = SOCK_VS_EJECT_TIME_DEFAULT,
+		.eject_time_max = SOCK_VS_EJECT_TIME_MAX_DEFAULT,
+		.eject_pct = SOCK_VS_EJECT_PERCENT_DEFAULT,
 	};
 	struct svs_service *svc = NULL;
 	struct svs_ipvs_svc u;

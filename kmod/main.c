@@ -123,6 +123,7 @@ static void __exit svs_exit(void)
 	 */
 	svs_hook_exit();
 	svs_unconn_shutdown();
+	svs_eject_shutdown();
 	WRITE_ONCE(svs_unloading, true);
 	svs_ipvs_exit();
 	svs_genl_exit();

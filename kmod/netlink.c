@@ -30,6 +30,15 @@ static struct netlink_range_validation svs_persist_range = {
 	.max = SOCK_VS_PERSIST_MAX,
 };
 
+static struct netlink_range_validation svs_eject_range = {
+	.max = SOCK_VS_EJECT_MAX,
+};
+
+static struct netlink_range_validation svs_eject_time_range = {
+	.min = 1,
+	.max = SOCK_VS_EJECT_TIME_LIMIT,
+};
+
 static struct netlink_range_validation svs_weight_range = {
 	.max = SOCK_VS_WEIGHT_MAX,
 };
@@ -43,6 +52,8 @@ static const struct nla_policy svs_stats_policy[SOCK_VS_STATS_ATTR_MAX + 1] = {
 	[SOCK_VS_STATS_ATTR_REFUSED] = { .type = NLA_U64 },
 	[SOCK_VS_STATS_ATTR_UNTRACKED] = { .type = NLA_U64 },
 	[SOCK_VS_STATS_ATTR_KILLED] = { .type = NLA_U64 },
+	[SOCK_VS_STATS_ATTR_EJECTED] = { .type = NLA_U64 },
+	[SOCK_VS_STATS_ATTR_FAILED] = { .type = NLA_U64 },
 };
 
 const struct nla_policy svs_skip_rule_policy[SOCK_VS_SKIP_ATTR_MAX + 1] = {
@@ -75,6 +86,10 @@ static const struct nla_policy svs_svc_policy[SOCK_VS_SVC_ATTR_MAX + 1] = {
 	[SOCK_VS_SVC_ATTR_TERMINATE] = NLA_POLICY_MAX(NLA_U8, SOCK_VS_TERMINATE_MAX),
 	[SOCK_VS_SVC_ATTR_SKIP] = NLA_POLICY_NESTED(svs_skip_policy),
 	[SOCK_VS_SVC_ATTR_PERSIST] = NLA_POLICY_FULL_RANGE(NLA_U32, &svs_persist_range),
+	[SOCK_VS_SVC_ATTR_EJECT] = NLA_POLICY_FULL_RANGE(NLA_U32, &svs_eject_range),
+	[SOCK_VS_SVC_ATTR_EJECT_TIME] = NLA_POLICY_FULL_RANGE(NLA_U32, &svs_eject_time_range),
+	[SOCK_VS_SVC_ATTR_EJECT_TIME_MAX] = NLA_POLICY_FULL_RANGE(NLA_U32, &svs_eject_time_range),
+	[SOCK_VS_SVC_ATTR_EJECT_MAX_PERCENT] = NLA_POLICY_RANGE(NLA_U8, 1, 100),
 };
 
 static const struct nla_policy svs_dest_policy[SOCK_VS_DEST_ATTR_MAX + 1] = {
@@ -90,6 +105,9 @@ static const struct nla_policy svs_dest_policy[SOCK_VS_DEST_ATTR_MAX + 1] = {
 	[SOCK_VS_DEST_ATTR_SHARDS] = NLA_POLICY_RANGE(NLA_U16, 1, SOCK_VS_SHARDS_MAX),
 	[SOCK_VS_DEST_ATTR_SHARD_CONNS] = { .type = NLA_REJECT },
 	[SOCK_VS_DEST_ATTR_OVERLOADED] = { .type = NLA_REJECT },
+	[SOCK_VS_DEST_ATTR_EJECTED] = { .type = NLA_REJECT },
+	[SOCK_VS_DEST_ATTR_EJECT_LEFT] = { .type = NLA_REJECT },
+	[SOCK_VS_DEST_ATTR_FAILS] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy svs_policy[SOCK_VS_ATTR_MAX + 1] = {
@@ -269,6 +287,18 @@ static int svs_parse_svc_conf(struct nlattr **tb, struct svs_svc_conf *conf,
 		conf->terminate = nla_get_u8(tb[SOCK_VS_SVC_ATTR_TERMINATE]);
 	if (tb[SOCK_VS_SVC_ATTR_PERSIST])
 		conf->persist = nla_get_u32(tb[SOCK_VS_SVC_ATTR_PERSIST]);
+	if (tb[SOCK_VS_SVC_ATTR_EJECT])
+		conf->eject = nla_get_u32(tb[SOCK_VS_SVC_ATTR_EJECT]);
+	if (tb[SOCK_VS_SVC_ATTR_EJECT_TIME])
+		conf->eject_time = nla_get_u32(tb[SOCK_VS_SVC_ATTR_EJECT_TIME]);
+	if (tb[SOCK_VS_SVC_ATTR_EJECT_TIME_MAX])
+		conf->eject_time_max = nla_get_u32(tb[SOCK_VS_SVC_ATTR_EJECT_TIME_MAX]);
+	if (tb[SOCK_VS_SVC_ATTR_EJECT_MAX_PERCENT])
+		conf->eject_pct = nla_get_u8(tb[SOCK_VS_SVC_ATTR_EJECT_MAX_PERCENT]);
+	if (conf->eject_time > conf->eject_time_max) {
+		NL_SET_ERR_MSG(extack, "ejection time above the longest ejection time");
+		return -EINVAL;
+	}
 	if (conf->persist && conf->sched == &svs_sched_port) {
 		NL_SET_ERR_MSG(extack,
 			       "persistence cannot be combined with the port scheduler (it would override its choice by local port)");
@@ -284,6 +314,10 @@ static int svs_check_unconnected(const struct svs_key *key,
 {
 	if ((conf->flags & SOCK_VS_SVC_F_UNCONNECTED) && key->protocol != IPPROTO_UDP) {
 		NL_SET_ERR_MSG(extack, "unconnected is for UDP services");
+		return -EINVAL;
+	}
+	if (conf->eject && key->protocol != IPPROTO_TCP) {
+		NL_SET_ERR_MSG(extack, "ejection (passive health) is for TCP services");
 		return -EINVAL;
 	}
 	return 0;
@@ -339,6 +373,9 @@ static int svs_new_service(struct sk_buff *skb, struct genl_info *info)
 		.hash_key = SOCK_VS_HASH_TGID,
 		.shard_policy = SOCK_VS_SHARD_RR,
 		.terminate = SOCK_VS_TERMINATE_DEFAULT,
+		.eject_time = SOCK_VS_EJECT_TIME_DEFAULT,
+		.eject_time_max = SOCK_VS_EJECT_TIME_MAX_DEFAULT,
+		.eject_pct = SOCK_VS_EJECT_PERCENT_DEFAULT,
 	};
 	struct svs_skip *skip = NULL;
 	struct svs_key key;
@@ -448,7 +485,11 @@ static int svs_put_stats(struct sk_buff *skb, int type,
 	    nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_UNTRACKED,
 			      svs_stat_read(s, SVS_STAT_UNTRACKED), SOCK_VS_STATS_ATTR_PAD) ||
 	    nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_KILLED,
-			      svs_stat_read(s, SVS_STAT_KILLED), SOCK_VS_STATS_ATTR_PAD)) {
+			      svs_stat_read(s, SVS_STAT_KILLED), SOCK_VS_STATS_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_EJECTED,
+			      svs_stat_read(s, SVS_STAT_EJECTED), SOCK_VS_STATS_ATTR_PAD) ||
+	    nla_put_u64_64bit(skb, SOCK_VS_STATS_ATTR_FAILED,
+			      svs_stat_read(s, SVS_STAT_FAILED), SOCK_VS_STATS_ATTR_PAD)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}
@@ -480,6 +521,10 @@ static int svs_fill_service(struct sk_buff *skb, const struct svs_service *svc,
 	    nla_put_u8(skb, SOCK_VS_SVC_ATTR_SHARD_POLICY, svc->conf.shard_policy) ||
 	    nla_put_u8(skb, SOCK_VS_SVC_ATTR_TERMINATE, svc->conf.terminate) ||
 	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_PERSIST, svc->conf.persist) ||
+	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_EJECT, svc->conf.eject) ||
+	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_EJECT_TIME, svc->conf.eject_time) ||
+	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_EJECT_TIME_MAX, svc->conf.eject_time_max) ||
+	    nla_put_u8(skb, SOCK_VS_SVC_ATTR_EJECT_MAX_PERCENT, svc->conf.eject_pct) ||
 	    nla_put_u32(skb, SOCK_VS_SVC_ATTR_NUM_DESTS, svc->num_dests) ||
 	    svs_skip_fill(skb, svc) ||
 	    svs_put_stats(skb, SOCK_VS_SVC_ATTR_STATS, &svc->stats))
@@ -724,10 +769,12 @@ static int svs_fill_dest(struct sk_buff *skb, const struct svs_service *svc,
 			 struct svs_dest *d, u32 portid, u32 seq)
 {
 	struct nlattr *nest;
-	u32 active, inactive;
+	u32 active, inactive, ej_left;
 	void *hdr;
+	u8 ej_state;
 
 	svs_conn_count(d, &active, &inactive);
+	ej_state = svs_eject_state(d, &ej_left);
 	hdr = genlmsg_put(skb, portid, seq, &svs_genl_family, NLM_F_MULTI,
 			  SOCK_VS_CMD_GET_DEST);
 	if (!hdr)
@@ -747,6 +794,9 @@ static int svs_fill_dest(struct sk_buff *skb, const struct svs_service *svc,
 	    nla_put_u16(skb, SOCK_VS_DEST_ATTR_SHARDS, d->shards) ||
 	    nla_put_u8(skb, SOCK_VS_DEST_ATTR_OVERLOADED,
 		       atomic_read(&d->live.overloaded)) ||
+	    nla_put_u8(skb, SOCK_VS_DEST_ATTR_EJECTED, ej_state) ||
+	    nla_put_u32(skb, SOCK_VS_DEST_ATTR_EJECT_LEFT, ej_left) ||
+	    nla_put_u32(skb, SOCK_VS_DEST_ATTR_FAILS, atomic_read(&d->ej_fails)) ||
 	    svs_put_shard_conns(skb, d) ||
 	    svs_put_stats(skb, SOCK_VS_DEST_ATTR_STATS, &d->stats))
 		goto cancel;

@@ -73,6 +73,8 @@ bool svs_sched_usable(const struct svs_sched_in *in, u32 i)
 	if (!in->live)
 		return true;
 	live = in->live[i];
+	if (svs_atomic_read(&live->ejected))
+		return false;
 	if (!live->u_thresh)
 		return true;
 	conns = (u32)svs_atomic_read(&live->conns);

@@ -209,6 +209,11 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 		if (err)
 			goto free_dt;
 	}
+	if (conf->eject) {
+		err = svs_eject_get(extack);
+		if (err)
+			goto put_unconn;
+	}
 
 	err = xa_alloc_cyclic(&sn->by_id, &svc->id, svc, xa_limit_32b,
 			      &sn->next_id, GFP_KERNEL_ACCOUNT);
@@ -217,7 +222,7 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 			NL_SET_ERR_MSG(extack, "out of service identifiers");
 		else
 			NL_SET_ERR_MSG(extack, "out of memory for the service identifier");
-		goto free_dt;
+		goto put_eject;
 	}
 	err = rhashtable_lookup_insert_fast(&sn->ht, &svc->node, svs_ht_params);
 	if (err) {
@@ -226,12 +231,15 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 		else
 			NL_SET_ERR_MSG(extack, "out of memory for the service hash table");
 		xa_erase(&sn->by_id, svc->id);
-		goto put_unconn;
+		goto put_eject;
 	}
 	sn->num_services++;
 	atomic_inc(&svs_services_total);
 	return 0;
 
+put_eject:
+	if (conf->eject)
+		svs_eject_put();
 put_unconn:
 	if (conf->flags & SOCK_VS_SVC_F_UNCONNECTED)
 		svs_unconn_put();
@@ -256,16 +264,26 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 		if (err)
 			return err;
 	}
+	if (conf->eject && !svc->conf.eject) {
+		err = svs_eject_get(extack);
+		if (err)
+			goto put_unconn;
+	}
 	if (conf->sched != svc->conf.sched) {
 		err = svs_republish(svc, conf->sched, NULL, extack);
 		if (err) {
-			if (uc_new && !uc_old)
-				svs_unconn_put();
-			return err;
+			if (conf->eject && !svc->conf.eject)
+				svs_eject_put();
+			goto put_unconn;
 		}
 	}
 	if (uc_old && !uc_new)
 		svs_unconn_put();
+	if (!conf->eject && svc->conf.eject) {
+		WRITE_ONCE(svc->conf.eject, 0);
+		svs_eject_reset(svc);	/* every server back */
+		svs_eject_put();
+	}
 	/* The connect path reads these without the lock. */
 	WRITE_ONCE(svc->conf.hash_key, conf->hash_key);
 	WRITE_ONCE(svc->conf.shard_policy, conf->shard_policy);
@@ -276,7 +294,16 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 	svc->conf.ipvs_flags = conf->ipvs_flags;
 	svc->conf.ipvs_timeout = conf->ipvs_timeout;
 	svc->conf.ipvs_netmask = conf->ipvs_netmask;
+	WRITE_ONCE(svc->conf.eject_time, conf->eject_time);
+	WRITE_ONCE(svc->conf.eject_time_max, conf->eject_time_max);
+	WRITE_ONCE(svc->conf.eject_pct, conf->eject_pct);
+	WRITE_ONCE(svc->conf.eject, conf->eject);
 	return 0;
+
+put_unconn:
+	if (uc_new && !uc_old)
+		svs_unconn_put();
+	return err;
 }
 
 static void svs_dest_free(struct svs_dest *dest)
@@ -345,6 +372,8 @@ void svs_service_del(struct svs_net *sn, struct svs_service *svc,
 	xa_erase(&sn->by_id, svc->id);
 	if (svc->conf.flags & SOCK_VS_SVC_F_UNCONNECTED)
 		svs_unconn_put();
+	if (svc->conf.eject)
+		svs_eject_put();
 	/*
 	 * The servers' memory outlives readers of the old snapshot (freed
 	 * after a grace period from their last put), so their references
@@ -426,6 +455,7 @@ int svs_dest_add(struct svs_net *sn, struct svs_service *svc, const union nf_ine
 	}
 	d->addr = *addr;
 	d->port = port;
+	d->svc = svc;
 	d->shards = conf->shards;
 	if (svs_stats_init(sn->stats, &d->stats)) {
 		NL_SET_ERR_MSG(extack, "out of memory for the real server's counters");
@@ -495,6 +525,7 @@ int svs_dest_del(struct svs_service *svc, struct svs_dest *dest,
 	list_del(&dest->list);
 	svc->num_dests--;
 	WRITE_ONCE(dest->removed, true);	/* its templates go (persist.c) */
+	svs_eject_forget(svc, dest);
 	svs_dest_retire(svc, dest, doomed);
 	return 0;
 }

@@ -47,6 +47,8 @@ enum svs_stat {
 	SVS_STAT_REFUSED,	/* connects refused: no usable real server */
 	SVS_STAT_UNTRACKED,	/* balanced, but no record (no memory...) */
 	SVS_STAT_KILLED,	/* balanced sockets terminated (terminate.c) */
+	SVS_STAT_EJECTED,	/* ejections (eject.c) */
+	SVS_STAT_FAILED,	/* failed connects seen by eject.c */
 	SVS_STAT_N
 };
 
@@ -98,6 +100,9 @@ struct svs_svc_conf {
 	u32 ipvs_flags;			/* IP_VS_SVC_F_SCHED1..3 */
 	u32 ipvs_timeout;		/* seconds, of a non-persistent service */
 	__be32 ipvs_netmask;		/* 0: the family's full mask */
+	/* Passive health (eject.c); eject 0: off. */
+	u32 eject, eject_time, eject_time_max;
+	u8 eject_pct;
 };
 
 /* Settings of a real server, as configured. */
@@ -127,6 +132,16 @@ struct svs_dest {
 	struct svs_stats stats;
 	refcount_t refcnt;		/* the service's list, each tracked socket */
 	struct svs_sched_live live;	/* open sockets, overload, thresholds */
+	/*
+	 * Passive health (eject.c): the service, while !removed (RCU); the
+	 * failures in a row, enum sock_vs_eject_state, the end of the
+	 * ejection or of the probe (jiffies), ejections in a row.
+	 */
+	struct svs_service *svc;
+	atomic_t ej_fails;
+	atomic_t ej_state;
+	unsigned long ej_until;
+	u32 ej_level;
 	/*
 	 * The peers of sockets balanced to this server, oldest first, and
 	 * the cursors of connection listings in progress (conn.c): RCU
@@ -182,6 +197,7 @@ struct svs_service {
 	struct svs_dtable __rcu *dt;
 	struct svs_skip __rcu *skip;	/* exemptions, or NULL */
 	atomic64_t seq;			/* scheduler pick counter */
+	atomic_t ejected;		/* its servers ejected now (eject.c) */
 	struct svs_stats stats;
 	struct rcu_head rcu;
 };
@@ -458,6 +474,16 @@ void svs_unconn_shutdown(void);
 int svs_sock_getname(struct socket *sock, struct sockaddr *uaddr, int peer);
 int svs_sock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size,
 		     int flags);
+
+/* eject.c: passive health */
+int svs_eject_get(struct netlink_ext_ack *extack);
+void svs_eject_put(void);
+void svs_eject_shutdown(void);
+void svs_eject_reset(struct svs_service *svc);
+void svs_eject_forget(struct svs_service *svc, struct svs_dest *d);
+bool svs_eject_probe(struct svs_service *svc, const struct svs_dtable *dt,
+		     struct svs_dest **dest);
+u8 svs_eject_state(const struct svs_dest *d, u32 *left_ms);
 
 /* netlink.c */
 int svs_genl_init(void);

@@ -20,6 +20,7 @@
 struct svs_sched_live {
 	svs_atomic_t conns;		/* open balanced connections */
 	svs_atomic_t overloaded;	/* 1 while over its upper threshold */
+	svs_atomic_t ejected;		/* 1 while ejected (passive health) */
 	u32 u_thresh;			/* 0: no upper threshold */
 	u32 l_thresh;			/* 0: 3/4 of u_thresh (IPVS) */
 };
@@ -99,7 +100,8 @@ static inline u32 svs_sched_conns(const struct svs_sched_in *in, u32 i)
 }
 
 /*
- * May real server @i take a new connection?  Weight > 0 and not overloaded.
+ * May real server @i take a new connection?  Weight > 0, not ejected (the
+ * module's passive health) and not overloaded.
  * Overload follows IPVS: set when its connections reach the upper
  * threshold, cleared when they drop to the lower one (or below 3/4 of the
  * upper one when no lower threshold is set).

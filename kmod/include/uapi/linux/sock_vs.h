@@ -105,6 +105,29 @@ enum sock_vs_terminate {
 #define SOCK_VS_PERSIST_DEFAULT	300		/* ipvsadm's -p without a value */
 #define SOCK_VS_PERSIST_MAX	2678400		/* 31 days */
 
+/*
+ * Passive health (outlier ejection): SOCK_VS_SVC_ATTR_EJECT consecutive
+ * failed connects of a TCP service's real server (refused, reset or timed
+ * out before the handshake completed: the kernel's own TCP state of the
+ * balanced sockets) eject it for EJECT_TIME seconds, doubled on each
+ * ejection in a row up to EJECT_TIME_MAX.  Then one connect probes it: a
+ * completed handshake readmits it (and resets the doubling), a failure
+ * ejects it again.  Never more than EJECT_MAX_PERCENT of a service's real
+ * servers are ejected at once.  0 (the default): off.
+ */
+#define SOCK_VS_EJECT_MAX		1000	/* failures in a row */
+#define SOCK_VS_EJECT_TIME_DEFAULT	30	/* seconds */
+#define SOCK_VS_EJECT_TIME_MAX_DEFAULT	300
+#define SOCK_VS_EJECT_TIME_LIMIT	86400	/* bound of both times */
+#define SOCK_VS_EJECT_PERCENT_DEFAULT	50
+
+/* SOCK_VS_DEST_ATTR_EJECTED */
+enum sock_vs_eject_state {
+	SOCK_VS_EJECT_NONE,	/* usable */
+	SOCK_VS_EJECT_OUT,	/* ejected: no new connections */
+	SOCK_VS_EJECT_PROBE,	/* ejected, one connect is probing it */
+};
+
 /* Which shard a connection to a sharded real server should land on. */
 enum sock_vs_shard_policy {
 	SOCK_VS_SHARD_RR,	/* round robin over the shards (default) */
@@ -209,6 +232,10 @@ enum sock_vs_svc_attr {
 	SOCK_VS_SVC_ATTR_TERMINATE,	/* u8, enum sock_vs_terminate; on KILL: this time */
 	SOCK_VS_SVC_ATTR_SKIP,		/* nest of SOCK_VS_SKIP_RULE nests (see below) */
 	SOCK_VS_SVC_ATTR_PERSIST,	/* u32: persistence timeout (s), 0..SOCK_VS_PERSIST_MAX */
+	SOCK_VS_SVC_ATTR_EJECT,		/* u32: failures in a row, 0 (off)..SOCK_VS_EJECT_MAX */
+	SOCK_VS_SVC_ATTR_EJECT_TIME,	/* u32: base ejection (s), 1..SOCK_VS_EJECT_TIME_LIMIT */
+	SOCK_VS_SVC_ATTR_EJECT_TIME_MAX, /* u32: longest ejection (s), EJECT_TIME..LIMIT */
+	SOCK_VS_SVC_ATTR_EJECT_MAX_PERCENT, /* u8: 1..100 */
 
 	__SOCK_VS_SVC_ATTR_MAX,
 };
@@ -230,6 +257,9 @@ enum sock_vs_dest_attr {
 	SOCK_VS_DEST_ATTR_SHARDS,	/* u16: shards, 1..SOCK_VS_SHARDS_MAX (1: not sharded) */
 	SOCK_VS_DEST_ATTR_SHARD_CONNS,	/* binary: u32 open connections per shard (output) */
 	SOCK_VS_DEST_ATTR_OVERLOADED,	/* u8: 1 while over its upper threshold (output) */
+	SOCK_VS_DEST_ATTR_EJECTED,	/* u8: enum sock_vs_eject_state (output) */
+	SOCK_VS_DEST_ATTR_EJECT_LEFT,	/* u32: ms until a probe may readmit it (output) */
+	SOCK_VS_DEST_ATTR_FAILS,	/* u32: failed connects in a row (output) */
 
 	__SOCK_VS_DEST_ATTR_MAX,
 };
@@ -288,6 +318,8 @@ enum sock_vs_stats_attr {
 	SOCK_VS_STATS_ATTR_PAD,
 	SOCK_VS_STATS_ATTR_UNTRACKED,	/* u64: scheduled, not recorded (no memory...) */
 	SOCK_VS_STATS_ATTR_KILLED,	/* u64: balanced sockets terminated */
+	SOCK_VS_STATS_ATTR_EJECTED,	/* u64: ejections (passive health) */
+	SOCK_VS_STATS_ATTR_FAILED,	/* u64: balanced TCP connects that failed (eject on) */
 
 	__SOCK_VS_STATS_ATTR_MAX,
 };
