@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Passive health: outlier ejection from the kernel's own TCP state.
+ * Passive health: outlier ejection from the kernel's own TCP state; and
+ * the handshake times the p2c scheduler weighs (sched_p2c.c).
  *
  * For a TCP service with SOCK_VS_SVC_ATTR_EJECT = N, every balanced
  * socket's handshake outcome is seen where the kernel decides it: the
@@ -15,8 +16,8 @@
  * (its connect failed before SYN_SENT) lets another connect probe.  No
  * more than eject_pct percent of a service's servers are out at once.
  *
- * The tracepoint is registered only while some service has ejection on
- * (like unconn.c's kprobes): without one, nothing of this runs.  With one,
+ * The tracepoint is registered only while some service has ejection on or
+ * schedules with p2c (like unconn.c's kprobes): without one, nothing of this runs.  With one,
  * every TCP state change of the host calls svs_ej_state(), which returns
  * after two compares unless the socket left SYN_SENT and is one sock_vs
  * balanced.  No lock: per-server atomics, the service by RCU.
@@ -101,8 +102,8 @@ static void svs_ej_readmit(struct svs_service *svc, struct svs_dest *dest)
 	atomic_dec(&svc->ejected);
 }
 
-/* One handshake outcome of a socket balanced to @dest. */
-static void svs_ej_outcome(struct svs_dest *dest, bool ok)
+/* One handshake outcome of @sk, balanced to @dest. */
+static void svs_ej_outcome(const struct sock *sk, struct svs_dest *dest, bool ok)
 {
 	struct svs_service *svc;
 	u32 n;
@@ -110,6 +111,10 @@ static void svs_ej_outcome(struct svs_dest *dest, bool ok)
 	if (READ_ONCE(dest->removed))
 		return;
 	svc = READ_ONCE(dest->svc);	/* valid while not removed (RCU) */
+	/* p2c: the kernel's smoothed RTT, as the handshake completes */
+	if (ok && READ_ONCE(svc->conf.sched) == &svs_sched_p2c)
+		svs_p2c_sample(&dest->live, tcp_sk(sk)->srtt_us >> 3,
+			       jiffies_to_msecs(jiffies));
 	n = READ_ONCE(svc->conf.eject);
 	if (!n)
 		return;
@@ -145,7 +150,7 @@ static void svs_ej_state(void *data, const struct sock *sk, const int oldstate,
 	conn = svs_conn_of_ops(READ_ONCE(sock->ops));
 	peer = conn ? rcu_dereference(conn->peer) : NULL;
 	if (peer && peer->sk == sk && !peer->unconn)
-		svs_ej_outcome(peer->dest, newstate == TCP_ESTABLISHED);
+		svs_ej_outcome(sk, peer->dest, newstate == TCP_ESTABLISHED);
 	rcu_read_unlock();
 }
 

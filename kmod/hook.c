@@ -117,6 +117,7 @@ void svs_sched_in_init(struct svs_sched_in *in, const struct svs_dtable *dt,
 	in->seq = 0;
 	in->hash = svs_hash_key(sk, READ_ONCE(svc->conf.hash_key));
 	in->lport = inet_sk(sk)->inet_num;
+	in->now_ms = jiffies_to_msecs(jiffies);
 }
 
 /* The service key of a connect to @uaddr; false if it cannot be one. */

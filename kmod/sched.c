@@ -28,6 +28,7 @@ static const struct svs_sched_ops *const svs_scheds[] = {
 	&svs_sched_port,
 	&svs_sched_fixed,
 	&svs_sched_fo,
+	&svs_sched_p2c,
 };
 
 const struct svs_sched_ops *svs_sched_find(const char *name)

@@ -209,7 +209,7 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 		if (err)
 			goto free_dt;
 	}
-	if (conf->eject) {
+	if (svs_eject_needed(conf)) {
 		err = svs_eject_get(extack);
 		if (err)
 			goto put_unconn;
@@ -238,7 +238,7 @@ int svs_service_add(struct svs_net *sn, const struct svs_key *key,
 	return 0;
 
 put_eject:
-	if (conf->eject)
+	if (svs_eject_needed(conf))
 		svs_eject_put();
 put_unconn:
 	if (conf->flags & SOCK_VS_SVC_F_UNCONNECTED)
@@ -257,6 +257,7 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 {
 	u32 uc_old = svc->conf.flags & SOCK_VS_SVC_F_UNCONNECTED;
 	u32 uc_new = conf->flags & SOCK_VS_SVC_F_UNCONNECTED;
+	bool tp_old = svs_eject_needed(&svc->conf), tp_new = svs_eject_needed(conf);
 	int err;
 
 	if (uc_new && !uc_old) {
@@ -264,7 +265,7 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 		if (err)
 			return err;
 	}
-	if (conf->eject && !svc->conf.eject) {
+	if (tp_new && !tp_old) {
 		err = svs_eject_get(extack);
 		if (err)
 			goto put_unconn;
@@ -272,7 +273,7 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 	if (conf->sched != svc->conf.sched) {
 		err = svs_republish(svc, conf->sched, NULL, extack);
 		if (err) {
-			if (conf->eject && !svc->conf.eject)
+			if (tp_new && !tp_old)
 				svs_eject_put();
 			goto put_unconn;
 		}
@@ -282,14 +283,15 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 	if (!conf->eject && svc->conf.eject) {
 		WRITE_ONCE(svc->conf.eject, 0);
 		svs_eject_reset(svc);	/* every server back */
-		svs_eject_put();
 	}
+	if (tp_old && !tp_new)
+		svs_eject_put();
 	/* The connect path reads these without the lock. */
 	WRITE_ONCE(svc->conf.hash_key, conf->hash_key);
 	WRITE_ONCE(svc->conf.shard_policy, conf->shard_policy);
 	svc->conf.terminate = conf->terminate;	/* read under the lock */
 	WRITE_ONCE(svc->conf.persist, conf->persist);
-	svc->conf.sched = conf->sched;
+	WRITE_ONCE(svc->conf.sched, conf->sched);
 	WRITE_ONCE(svc->conf.flags, conf->flags);
 	svc->conf.ipvs_flags = conf->ipvs_flags;
 	svc->conf.ipvs_timeout = conf->ipvs_timeout;
@@ -372,7 +374,7 @@ void svs_service_del(struct svs_net *sn, struct svs_service *svc,
 	xa_erase(&sn->by_id, svc->id);
 	if (svc->conf.flags & SOCK_VS_SVC_F_UNCONNECTED)
 		svs_unconn_put();
-	if (svc->conf.eject)
+	if (svs_eject_needed(&svc->conf))
 		svs_eject_put();
 	/*
 	 * The servers' memory outlives readers of the old snapshot (freed

@@ -475,7 +475,12 @@ int svs_sock_getname(struct socket *sock, struct sockaddr *uaddr, int peer);
 int svs_sock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size,
 		     int flags);
 
-/* eject.c: passive health */
+/* eject.c: passive health, and p2c's handshake times */
+static inline bool svs_eject_needed(const struct svs_svc_conf *conf)
+{
+	return conf->eject || conf->sched == &svs_sched_p2c;
+}
+
 int svs_eject_get(struct netlink_ext_ack *extack);
 void svs_eject_put(void);
 void svs_eject_shutdown(void);

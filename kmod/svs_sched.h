@@ -21,6 +21,12 @@ struct svs_sched_live {
 	svs_atomic_t conns;		/* open balanced connections */
 	svs_atomic_t overloaded;	/* 1 while over its upper threshold */
 	svs_atomic_t ejected;		/* 1 while ejected (passive health) */
+	/*
+	 * p2c's signal: peak EWMA of the handshake time (us) of recent
+	 * balanced connects, 0 before the first; the ms stamp of the last.
+	 */
+	svs_atomic_t rtt_us;
+	svs_atomic_t rtt_ms;
 	u32 u_thresh;			/* 0: no upper threshold */
 	u32 l_thresh;			/* 0: 3/4 of u_thresh (IPVS) */
 };
@@ -42,6 +48,7 @@ struct svs_sched_in {
 	u64 seq;		/* per-service pick counter */
 	u64 hash;		/* the service's hash key for this connect */
 	u16 lport;		/* local port the socket is bound to, 0 if none */
+	u32 now_ms;		/* a ms clock, for p2c's decay */
 };
 
 struct svs_sched_ops {
@@ -62,6 +69,17 @@ extern const struct svs_sched_ops svs_sched_mh;
 extern const struct svs_sched_ops svs_sched_port;
 extern const struct svs_sched_ops svs_sched_fixed;
 extern const struct svs_sched_ops svs_sched_fo;
+extern const struct svs_sched_ops svs_sched_p2c;
+
+/*
+ * p2c's signal (sched_p2c.c): fold a handshake time of @sample_us, taken at
+ * @now_ms, into @live's peak EWMA.  @rtt_us decays by half every
+ * SVS_P2C_DECAY_MS without samples, so an idle server is tried again.
+ */
+#define SVS_P2C_DECAY_MS	10000
+#define SVS_P2C_RTT_FLOOR_US	1000
+void svs_p2c_sample(struct svs_sched_live *live, u32 sample_us, u32 now_ms);
+u32 svs_p2c_rtt(const struct svs_sched_live *live, u32 now_ms);
 
 /* ->build() and ->free() of schedulers that precompute nothing. */
 int svs_sched_nobuild(const struct svs_sched_build *b, void **priv);

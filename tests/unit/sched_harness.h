@@ -74,6 +74,10 @@ class Service {
     live_[i].l_thresh = lower;
   }
   bool overloaded(size_t i) const { return live_[i].overloaded.counter != 0; }
+  // p2c's signal: a handshake time sample of @us at @now_ms.
+  void sample_rtt(size_t i, u32 us, u32 now_ms = 0) { svs_p2c_sample(&live_[i], us, now_ms); }
+  u32 rtt(size_t i, u32 now_ms = 0) const { return svs_p2c_rtt(&live_[i], now_ms); }
+  void set_ejected(size_t i, bool e) { live_[i].ejected.counter = e ? 1 : 0; }
   u64 id(int i) const { return i < 0 ? 0 : ids_[i]; }
   size_t size() const { return weights_.size(); }
 

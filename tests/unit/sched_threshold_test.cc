@@ -106,7 +106,9 @@ void run_hysteresis(const std::string& name, u32 upper, u32 lower, int between, 
   EXPECT_FALSE(s.overloaded(0));
 }
 
-TEST_P(EveryScheduler, SkipsOverloadedUntilLowerThreshold) { run_hysteresis(GetParam(), 10, 5, 7, 5); }
+TEST_P(EveryScheduler, SkipsOverloadedUntilLowerThreshold) {
+  run_hysteresis(GetParam(), 10, 5, 7, 5);
+}
 
 TEST_P(EveryScheduler, SkipsOverloadedUntilBelowThreeQuartersOfUpper) {
   // Upper 20, no lower: usable again below 15.
@@ -126,6 +128,7 @@ TEST_P(EveryScheduler, AllOverloadedMeansNone) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sched, EveryScheduler,
-                         ::testing::Values("rr", "wrr", "lc", "wlc", "sh", "mh", "port", "fixed", "fo"));
+                         ::testing::Values("rr", "wrr", "lc", "wlc", "sh", "mh", "port", "fixed",
+                                           "fo", "p2c"));
 
 }  // namespace

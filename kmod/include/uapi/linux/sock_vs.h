@@ -55,6 +55,7 @@
 #define SOCK_VS_SCHED_PORT	"port"	/* bound local port % usable servers */
 #define SOCK_VS_SCHED_FIXED	"fixed"	/* first usable server, in order */
 #define SOCK_VS_SCHED_FO	"fo"	/* usable server of highest weight */
+#define SOCK_VS_SCHED_P2C	"p2c"	/* two random choices, lower handshake RTT x load */
 #define SOCK_VS_SCHED_DEFAULT	SOCK_VS_SCHED_WRR
 
 /* What sh/mh and the "hash" shard policy hash (SOCK_VS_SVC_ATTR_HASH_KEY). */

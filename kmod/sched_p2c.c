@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * p2c: the power of two choices with a latency-aware cost.  Two usable
+ * servers are drawn at random, each with probability proportional to its
+ * weight (two draws of the pick counter's hash), and the one of lower cost
+ * takes the connection:
+ *
+ *	cost = rtt * (open balanced connections + 1)
+ *
+ * where rtt is the server's peak EWMA of the handshake time of recent
+ * balanced connects (the kernel's own smoothed RTT of each balanced socket
+ * as its handshake completes, eject.c): a sample above the average replaces it (peak), one below moves
+ * it by 1/8; without samples it halves every SVS_P2C_DECAY_MS, so a slow
+ * server that recovered is tried again.  A server with no sample yet costs
+ * 0: new servers are tried first.  Ties go to fewer open connections, then
+ * to the first draw.  Two O(n) passes, lock-free, allocation-free.
+ */
+#include "svs_sched.h"
+
+u32 svs_p2c_rtt(const struct svs_sched_live *live, u32 now_ms)
+{
+	u32 rtt = (u32)svs_atomic_read(&live->rtt_us);
+	u32 age = now_ms - (u32)svs_atomic_read(&live->rtt_ms);
+	u32 halvings = age / SVS_P2C_DECAY_MS;
+
+	return halvings >= 32 ? 0 : rtt >> halvings;
+}
+
+void svs_p2c_sample(struct svs_sched_live *live, u32 sample_us, u32 now_ms)
+{
+	u32 cur = svs_p2c_rtt(live, now_ms);
+
+	if (!sample_us)
+		sample_us = 1;
+	if (sample_us > cur || !cur)
+		cur = sample_us;
+	else
+		cur = cur - cur / 8 + sample_us / 8;
+	svs_atomic_set(&live->rtt_us, (int)cur);
+	svs_atomic_set(&live->rtt_ms, (int)now_ms);
+}
+
+/* The usable server that weight point @r (in [0, total)) falls on. */
+static int svs_p2c_draw(const struct svs_sched_in *in, u64 r)
+{
+	u32 i;
+
+	for (i = 0; i < in->n; i++) {
+		if (!svs_sched_usable(in, i))
+			continue;
+		if (r < in->weight[i])
+			return (int)i;
+		r -= in->weight[i];
+	}
+	return -1;
+}
+
+static u64 svs_p2c_cost(const struct svs_sched_in *in, int i)
+{
+	u32 rtt = in->live ? svs_p2c_rtt(in->live[i], in->now_ms) : 0;
+
+	if (rtt)
+		rtt += SVS_P2C_RTT_FLOOR_US;
+	return (u64)rtt * ((u64)svs_sched_conns(in, (u32)i) + 1);
+}
+
+static int svs_p2c_pick(const struct svs_sched_in *in)
+{
+	u64 total = 0, ca, cb;
+	int a, b;
+	u32 i;
+
+	for (i = 0; i < in->n; i++)
+		if (svs_sched_usable(in, i))
+			total += in->weight[i];
+	if (!total)
+		return -1;
+	a = svs_p2c_draw(in, svs_mod64_64(svs_sched_mix64(in->seq * 2 + 1), total));
+	b = svs_p2c_draw(in, svs_mod64_64(svs_sched_mix64(in->seq * 2 + 2), total));
+	if (a < 0 || b < 0)
+		return a < 0 ? b : a;	/* usability changed under us */
+	if (a == b)
+		return a;
+	ca = svs_p2c_cost(in, a);
+	cb = svs_p2c_cost(in, b);
+	if (cb < ca || (cb == ca && svs_sched_conns(in, (u32)b) < svs_sched_conns(in, (u32)a)))
+		return b;
+	return a;
+}
+
+const struct svs_sched_ops svs_sched_p2c = {
+	.name = "p2c",
+	.build = svs_sched_nobuild,
+	.free = svs_sched_nofree,
+	.pick = svs_p2c_pick,
+};
