@@ -47,6 +47,11 @@ CGROUP_PATH_MAX = int(svs.uapi_define("SOCK_VS_SKIP_CGROUP_PATH_MAX"))
 TERM_MAX = g.ENUMS["sock_vs_terminate"]["__SOCK_VS_TERMINATE_MAX"] - 1
 TERM_DEFAULT = g.ENUMS["sock_vs_terminate"]["SOCK_VS_TERMINATE_UDP"]
 PERSIST_MAX = int(svs.uapi_define("SOCK_VS_PERSIST_MAX"))
+EJECT_MAX = int(svs.uapi_define("SOCK_VS_EJECT_MAX"))
+EJECT_TIME_LIMIT = int(svs.uapi_define("SOCK_VS_EJECT_TIME_LIMIT"))
+EJECT_DEFAULTS = {"eject": 0, "eject_time": int(svs.uapi_define("SOCK_VS_EJECT_TIME_DEFAULT")),
+                  "eject_time_max": int(svs.uapi_define("SOCK_VS_EJECT_TIME_MAX_DEFAULT")),
+                  "eject_pct": int(svs.uapi_define("SOCK_VS_EJECT_PERCENT_DEFAULT"))}
 SCHED_NAME_MAX = int(svs.uapi_define("SOCK_VS_SCHED_NAME_MAX"))
 SHARDS_MAX = int(svs.uapi_define("SOCK_VS_SHARDS_MAX"))
 WEIGHT_MAX = int(svs.uapi_define("SOCK_VS_WEIGHT_MAX"))
@@ -65,7 +70,8 @@ TCP, UDP = socket.IPPROTO_TCP, socket.IPPROTO_UDP
 # maxlen; nested (policy, maxtype); reject. A type with no entry is
 # NLA_UNSPEC, which strict validation refuses.
 STATS_POL = {STATS["CONNS"]: ("u64", None), STATS["REFUSED"]: ("u64", None),
-             STATS["UNTRACKED"]: ("u64", None), STATS["KILLED"]: ("u64", None)}
+             STATS["UNTRACKED"]: ("u64", None), STATS["KILLED"]: ("u64", None),
+             STATS["EJECTED"]: ("u64", None), STATS["FAILED"]: ("u64", None)}
 SKIP_RULE_POL = {
     SKIP["UID_MIN"]: ("u32", None), SKIP["UID_MAX"]: ("u32", None),
     SKIP["CGROUP"]: ("nulstr", CGROUP_PATH_MAX - 1), SKIP["MARK"]: ("u32", None),
@@ -79,6 +85,8 @@ SVC_POL = {
     SVC["NUM_DESTS"]: ("u32", None), SVC["HASH_KEY"]: ("u8", (0, HASH_MAX)),
     SVC["SHARD_POLICY"]: ("u8", (0, SHARD_POL_MAX)), SVC["TERMINATE"]: ("u8", (0, TERM_MAX)),
     SVC["SKIP"]: ("nested", (SKIP_POL, SKIP_RULE)), SVC["PERSIST"]: ("u32", (0, PERSIST_MAX)),
+    SVC["EJECT"]: ("u32", (0, EJECT_MAX)), SVC["EJECT_TIME"]: ("u32", (1, EJECT_TIME_LIMIT)),
+    SVC["EJECT_TIME_MAX"]: ("u32", (1, EJECT_TIME_LIMIT)), SVC["EJECT_MAX_PERCENT"]: ("u8", (1, 100)),
 }
 DEST_POL = {
     DEST["ADDR"]: ("bin_min", 4), DEST["PORT"]: ("u16", (1, 0xffff)),
@@ -87,6 +95,8 @@ DEST_POL = {
     DEST["INACT_CONNS"]: ("u32", None), DEST["U_THRESH"]: ("u32", (0, INT_MAX)),
     DEST["L_THRESH"]: ("u32", (0, INT_MAX)), DEST["SHARDS"]: ("u16", (1, SHARDS_MAX)),
     DEST["SHARD_CONNS"]: ("reject", None), DEST["OVERLOADED"]: ("reject", None),
+    DEST["EJECTED"]: ("reject", None), DEST["EJECT_LEFT"]: ("reject", None),
+    DEST["FAILS"]: ("reject", None),
 }
 TOP_POL = {ATTR["SERVICE"]: ("nested", (SVC_POL, SVC_MAX)), ATTR["DEST"]: ("nested", (DEST_POL, DEST_MAX)),
            ATTR["INFO"]: ("reject", None), ATTR["CONN"]: ("reject", None),
@@ -226,6 +236,12 @@ class Model:
             conf["terminate"] = tb[SVC["TERMINATE"]][0]
         if SVC["PERSIST"] in tb:
             conf["persist"] = u32v(tb[SVC["PERSIST"]])
+        for k in EJECT_DEFAULTS:
+            if SVC[k.upper().replace("PCT", "MAX_PERCENT")] in tb:
+                v = tb[SVC[k.upper().replace("PCT", "MAX_PERCENT")]]
+                conf[k] = v[0] if k == "eject_pct" else u32v(v)
+        if conf["eject_time"] > conf["eject_time_max"]:
+            raise Reject(E.EINVAL, "ejection time above its maximum")
         if conf["persist"] and conf["sched"] == "port":
             raise Reject(E.EINVAL, "persistence with the port scheduler")
         return conf
@@ -234,6 +250,8 @@ class Model:
     def _unconnected(key, conf):
         if conf["flags"] & SVC_F_UNCONNECTED and key[1] != UDP:
             raise Reject(E.EINVAL, "unconnected on a TCP service")
+        if conf["eject"] and key[1] != TCP:
+            raise Reject(E.EINVAL, "ejection on a UDP service")
 
     @staticmethod
     def _skip(tb):
@@ -365,7 +383,7 @@ class Model:
         if cmd == CMD["NEW_SERVICE"]:
             key, tb = self._service_key(top)
             conf = self._svc_conf(tb, {"sched": DEFAULT_SCHED, "flags": 0, "hash_key": 0, "shard_policy": 0,
-                                       "terminate": TERM_DEFAULT, "persist": 0})
+                                       "terminate": TERM_DEFAULT, "persist": 0, **EJECT_DEFAULTS})
             self._unconnected(key, conf)
             self._skip(tb)
             if key in self.services:
@@ -378,7 +396,7 @@ class Model:
             key, tb = self._lookup(top)
             svc = self.services[key]
             conf = self._svc_conf(tb, {k: svc[k] for k in ("sched", "flags", "hash_key", "shard_policy",
-                                                           "terminate", "persist")})
+                                                           "terminate", "persist", *EJECT_DEFAULTS)})
             self._unconnected(key, conf)
             self._skip(tb)
             svc.update(conf)
@@ -413,7 +431,7 @@ class Model:
         for (af, proto, a, port, sched, flags, hk, sp, term, persist, _), dests in config:
             self.services[(af, proto, a, port)] = {
                 "sched": sched, "flags": flags, "hash_key": hk, "shard_policy": sp, "terminate": term,
-                "persist": persist,
+                "persist": persist, **EJECT_DEFAULTS,
                 "dests": {(da, dp): {"weight": w, "u": u, "l": lo, "shards": sh}
                           for da, dp, w, u, lo, sh in dests}}
 
