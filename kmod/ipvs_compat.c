@@ -55,6 +55,18 @@ static const struct nla_policy svs_ipvs_cmd_policy[IPVS_CMD_ATTR_MAX + 1] = {
 	[IPVS_CMD_ATTR_TIMEOUT_UDP] = { .type = NLA_U32 },
 };
 
+static const struct nla_policy svs_ipvs_daemon_policy[IPVS_DAEMON_ATTR_MAX + 1] = {
+	[IPVS_DAEMON_ATTR_STATE] = { .type = NLA_U32 },
+	[IPVS_DAEMON_ATTR_MCAST_IFN] = { .type = NLA_NUL_STRING,
+					 .len = IP_VS_IFNAME_MAXLEN - 1 },
+	[IPVS_DAEMON_ATTR_SYNC_ID] = { .type = NLA_U32 },
+	[IPVS_DAEMON_ATTR_SYNC_MAXLEN] = { .type = NLA_U16 },
+	[IPVS_DAEMON_ATTR_MCAST_GROUP] = { .type = NLA_U32 },
+	[IPVS_DAEMON_ATTR_MCAST_GROUP6] = { .len = sizeof(struct in6_addr) },
+	[IPVS_DAEMON_ATTR_MCAST_PORT] = { .type = NLA_U16 },
+	[IPVS_DAEMON_ATTR_MCAST_TTL] = { .type = NLA_U8 },
+};
+
 static const struct nla_policy svs_ipvs_svc_policy[IPVS_SVC_ATTR_MAX + 1] = {
 	[IPVS_SVC_ATTR_AF] = { .type = NLA_U16 },
 	[IPVS_SVC_ATTR_PROTOCOL] = { .type = NLA_U16 },
@@ -178,8 +190,6 @@ static int svs_ipvs_svc_conf(const struct svs_ipvs_svc *u,
 			     struct svs_svc_conf *conf,
 			     struct netlink_ext_ack *extack)
 {
-	const u32 sched_flags = IP_VS_SVC_F_SCHED1 | IP_VS_SVC_F_SCHED2 |
-				IP_VS_SVC_F_SCHED3;
 	const struct svs_sched_ops *sched;
 	u32 flags;
 
@@ -215,9 +225,11 @@ static int svs_ipvs_svc_conf(const struct svs_ipvs_svc *u,
 		conf->persist = u->timeout;
 	}
 	conf->sched = sched;
-	conf->ipvs_flags = flags & sched_flags;
+	/* kept and echoed as ip_vs keeps them; only persistence acts */
+	conf->ipvs_flags = flags & ~(IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_HASHED);
 	conf->ipvs_timeout = u->timeout;
 	conf->ipvs_netmask = u->netmask;
+	conf->ipvs_netmask_set = true;
 	return 0;
 }
 
@@ -229,7 +241,8 @@ struct svs_ipvs_dest {
 	u32 fwd;
 	u32 weight, u_thresh, l_thresh;
 	u8 tun_type;
-	u16 tun_port;
+	__be16 tun_port;
+	u16 tun_flags;
 };
 
 static int svs_ipvs_parse_dest(struct nlattr *nla, bool full,
@@ -260,7 +273,9 @@ static int svs_ipvs_parse_dest(struct nlattr *nla, bool full,
 	if (tb[IPVS_DEST_ATTR_TUN_TYPE])
 		u->tun_type = nla_get_u8(tb[IPVS_DEST_ATTR_TUN_TYPE]);
 	if (tb[IPVS_DEST_ATTR_TUN_PORT])
-		u->tun_port = nla_get_u16(tb[IPVS_DEST_ATTR_TUN_PORT]);
+		u->tun_port = nla_get_be16(tb[IPVS_DEST_ATTR_TUN_PORT]);
+	if (tb[IPVS_DEST_ATTR_TUN_FLAGS])
+		u->tun_flags = nla_get_u16(tb[IPVS_DEST_ATTR_TUN_FLAGS]);
 	return 0;
 }
 
@@ -285,6 +300,9 @@ static int svs_ipvs_dest_conf(const struct svs_ipvs_dest *u,
 	conf->u_thresh = u->u_thresh;
 	conf->l_thresh = u->l_thresh;
 	conf->ipvs_fwd = u->fwd;
+	conf->ipvs_tun_type = u->tun_type;
+	conf->ipvs_tun_port = u->tun_port;
+	conf->ipvs_tun_flags = u->tun_flags;
 	return 0;
 }
 
@@ -466,10 +484,26 @@ out:
 	return err;
 }
 
+/*
+ * No synchronisation daemon can start; stopping one that is not running is
+ * what ip_vs's stop_sync_thread() answers then (ESRCH).
+ */
 static int svs_ipvs_daemon_cmd(struct sk_buff *skb, struct genl_info *info)
 {
-	return svs_ipvs_refuse(info->extack,
-			       "the connection synchronisation daemon is not supported");
+	struct nlattr *tb[IPVS_DAEMON_ATTR_MAX + 1];
+	u32 state;
+
+	if (info->genlhdr->cmd == IPVS_CMD_NEW_DAEMON)
+		return svs_ipvs_refuse(info->extack,
+				       "the connection synchronisation daemon is not supported");
+	if (!info->attrs[IPVS_CMD_ATTR_DAEMON] ||
+	    nla_parse_nested_deprecated(tb, IPVS_DAEMON_ATTR_MAX,
+					info->attrs[IPVS_CMD_ATTR_DAEMON],
+					svs_ipvs_daemon_policy, info->extack) ||
+	    !tb[IPVS_DAEMON_ATTR_STATE])
+		return -EINVAL;
+	state = nla_get_u32(tb[IPVS_DAEMON_ATTR_STATE]);
+	return state == IP_VS_STATE_MASTER || state == IP_VS_STATE_BACKUP ? -ESRCH : -EINVAL;
 }
 
 /* No synchronisation daemon runs: an empty list, as ip_vs gives then. */
@@ -516,7 +550,7 @@ static int svs_ipvs_put_stats(struct sk_buff *skb, int type, u64 conns,
 
 static __be32 svs_ipvs_netmask(const struct svs_service *svc)
 {
-	if (svc->conf.ipvs_netmask)
+	if (svc->conf.ipvs_netmask_set)
 		return svc->conf.ipvs_netmask;
 	return svc->key.af == AF_INET ? htonl(0xffffffff) : (__force __be32)128;
 }
@@ -649,9 +683,9 @@ static int svs_ipvs_fill_dest(struct sk_buff *skb, const struct svs_service *svc
 	    nla_put_be16(skb, IPVS_DEST_ATTR_PORT, d->port) ||
 	    nla_put_u32(skb, IPVS_DEST_ATTR_FWD_METHOD, d->ipvs_fwd) ||
 	    nla_put_u32(skb, IPVS_DEST_ATTR_WEIGHT, d->weight) ||
-	    nla_put_u8(skb, IPVS_DEST_ATTR_TUN_TYPE, 0) ||
-	    nla_put_be16(skb, IPVS_DEST_ATTR_TUN_PORT, 0) ||
-	    nla_put_u16(skb, IPVS_DEST_ATTR_TUN_FLAGS, 0) ||
+	    nla_put_u8(skb, IPVS_DEST_ATTR_TUN_TYPE, d->ipvs_tun_type) ||
+	    nla_put_be16(skb, IPVS_DEST_ATTR_TUN_PORT, d->ipvs_tun_port) ||
+	    nla_put_u16(skb, IPVS_DEST_ATTR_TUN_FLAGS, d->ipvs_tun_flags) ||
 	    nla_put_u32(skb, IPVS_DEST_ATTR_U_THRESH, d->live.u_thresh) ||
 	    nla_put_u32(skb, IPVS_DEST_ATTR_L_THRESH, d->live.l_thresh) ||
 	    nla_put_u32(skb, IPVS_DEST_ATTR_ACTIVE_CONNS, active) ||

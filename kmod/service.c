@@ -296,6 +296,7 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 	svc->conf.ipvs_flags = conf->ipvs_flags;
 	svc->conf.ipvs_timeout = conf->ipvs_timeout;
 	svc->conf.ipvs_netmask = conf->ipvs_netmask;
+	svc->conf.ipvs_netmask_set = conf->ipvs_netmask_set;
 	WRITE_ONCE(svc->conf.eject_time, conf->eject_time);
 	WRITE_ONCE(svc->conf.eject_time_max, conf->eject_time_max);
 	WRITE_ONCE(svc->conf.eject_pct, conf->eject_pct);
@@ -429,6 +430,9 @@ static void svs_dest_set_conf(struct svs_dest *d, const struct svs_dest_conf *c)
 	WRITE_ONCE(d->live.u_thresh, c->u_thresh);
 	WRITE_ONCE(d->live.l_thresh, c->l_thresh);
 	d->ipvs_fwd = c->ipvs_fwd;
+	d->ipvs_tun_type = c->ipvs_tun_type;
+	d->ipvs_tun_port = c->ipvs_tun_port;
+	d->ipvs_tun_flags = c->ipvs_tun_flags;
 }
 
 int svs_dest_add(struct svs_net *sn, struct svs_service *svc, const union nf_inet_addr *addr,

@@ -97,9 +97,10 @@ struct svs_svc_conf {
 	u8 terminate;			/* enum sock_vs_terminate */
 	u32 persist;			/* persistence timeout, seconds; 0: none */
 	/* Stored and echoed for the IPVS family (ipvs_compat.c) only. */
-	u32 ipvs_flags;			/* IP_VS_SVC_F_SCHED1..3 */
+	u32 ipvs_flags;			/* IP_VS_SVC_F_* but PERSISTENT, HASHED */
 	u32 ipvs_timeout;		/* seconds, of a non-persistent service */
-	__be32 ipvs_netmask;		/* 0: the family's full mask */
+	__be32 ipvs_netmask;		/* if set: as given, else the family's full mask */
+	bool ipvs_netmask_set;
 	/* Passive health (eject.c); eject 0: off. */
 	u32 eject, eject_time, eject_time_max;
 	u8 eject_pct;
@@ -112,6 +113,9 @@ struct svs_dest_conf {
 	u32 l_thresh;
 	u16 shards;			/* 1: not sharded */
 	u32 ipvs_fwd;			/* IPVS forwarding method, echoed only */
+	u8 ipvs_tun_type;		/* IPVS tunnel settings, echoed only */
+	__be16 ipvs_tun_port;
+	u16 ipvs_tun_flags;
 };
 
 struct svs_dest {
@@ -126,6 +130,9 @@ struct svs_dest {
 	__be16 port;
 	u32 weight;
 	u32 ipvs_fwd;			/* IP_VS_CONN_F_FWD_MASK bits (ipvs_compat.c) */
+	u8 ipvs_tun_type;		/* echoed (ipvs_compat.c) */
+	__be16 ipvs_tun_port;
+	u16 ipvs_tun_flags;
 	u16 shards;			/* fixed for the life of the server */
 	atomic_t *shard_conns;		/* open sockets per shard, if shards > 1 */
 	atomic_t shard_seq;		/* shard picks on this server */

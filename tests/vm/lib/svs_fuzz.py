@@ -47,6 +47,11 @@ CGROUP_PATH_MAX = int(svs.uapi_define("SOCK_VS_SKIP_CGROUP_PATH_MAX"))
 TERM_MAX = g.ENUMS["sock_vs_terminate"]["__SOCK_VS_TERMINATE_MAX"] - 1
 TERM_DEFAULT = g.ENUMS["sock_vs_terminate"]["SOCK_VS_TERMINATE_UDP"]
 PERSIST_MAX = int(svs.uapi_define("SOCK_VS_PERSIST_MAX"))
+EJECT_MAX = int(svs.uapi_define("SOCK_VS_EJECT_MAX"))
+EJECT_TIME_LIMIT = int(svs.uapi_define("SOCK_VS_EJECT_TIME_LIMIT"))
+EJECT_DEFAULTS = {"eject": 0, "eject_time": int(svs.uapi_define("SOCK_VS_EJECT_TIME_DEFAULT")),
+                  "eject_time_max": int(svs.uapi_define("SOCK_VS_EJECT_TIME_MAX_DEFAULT")),
+                  "eject_pct": int(svs.uapi_define("SOCK_VS_EJECT_PERCENT_DEFAULT"))}
 SCHED_NAME_MAX = int(svs.uapi_define("SOCK_VS_SCHED_NAME_MAX"))
 SHARDS_MAX = int(svs.uapi_define("SOCK_VS_SHARDS_MAX"))
 WEIGHT_MAX = int(svs.uapi_define("SOCK_VS_WEIGHT_MAX"))
@@ -65,7 +70,8 @@ TCP, UDP = socket.IPPROTO_TCP, socket.IPPROTO_UDP
 # maxlen; nested (policy, maxtype); reject. A type with no entry is
 # NLA_UNSPEC, which strict validation refuses.
 STATS_POL = {STATS["CONNS"]: ("u64", None), STATS["REFUSED"]: ("u64", None),
-             STATS["UNTRACKED"]: ("u64", None), STATS["KILLED"]: ("u64", None)}
+             STATS["UNTRACKED"]: ("u64", None), STATS["KILLED"]: ("u64", None),
+             STATS["EJECTED"]: ("u64", None), STATS["FAILED"]: ("u64", None)}
 SKIP_RULE_POL = {
     SKIP["UID_MIN"]: ("u32", None), SKIP["UID_MAX"]: ("u32", None),
     SKIP["CGROUP"]: ("nulstr", CGROUP_PATH_MAX - 1), SKIP["MARK"]: ("u32", None),
@@ -79,6 +85,8 @@ SVC_POL = {
     SVC["NUM_DESTS"]: ("u32", None), SVC["HASH_KEY"]: ("u8", (0, HASH_MAX)),
     SVC["SHARD_POLICY"]: ("u8", (0, SHARD_POL_MAX)), SVC["TERMINATE"]: ("u8", (0, TERM_MAX)),
     SVC["SKIP"]: ("nested", (SKIP_POL, SKIP_RULE)), SVC["PERSIST"]: ("u32", (0, PERSIST_MAX)),
+    SVC["EJECT"]: ("u32", (0, EJECT_MAX)), SVC["EJECT_TIME"]: ("u32", (1, EJECT_TIME_LIMIT)),
+    SVC["EJECT_TIME_MAX"]: ("u32", (1, EJECT_TIME_LIMIT)), SVC["EJECT_MAX_PERCENT"]: ("u8", (1, 100)),
 }
 DEST_POL = {
     DEST["ADDR"]: ("bin_min", 4), DEST["PORT"]: ("u16", (1, 0xffff)),
@@ -87,6 +95,8 @@ DEST_POL = {
     DEST["INACT_CONNS"]: ("u32", None), DEST["U_THRESH"]: ("u32", (0, INT_MAX)),
     DEST["L_THRESH"]: ("u32", (0, INT_MAX)), DEST["SHARDS"]: ("u16", (1, SHARDS_MAX)),
     DEST["SHARD_CONNS"]: ("reject", None), DEST["OVERLOADED"]: ("reject", None),
+    DEST["EJECTED"]: ("reject", None), DEST["EJECT_LEFT"]: ("reject", None),
+    DEST["FAILS"]: ("reject", None),
 }
 TOP_POL = {ATTR["SERVICE"]: ("nested", (SVC_POL, SVC_MAX)), ATTR["DEST"]: ("nested", (DEST_POL, DEST_MAX)),
            ATTR["INFO"]: ("reject", None), ATTR["CONN"]: ("reject", None),
@@ -226,6 +236,12 @@ class Model:
             conf["terminate"] = tb[SVC["TERMINATE"]][0]
         if SVC["PERSIST"] in tb:
             conf["persist"] = u32v(tb[SVC["PERSIST"]])
+        for k in EJECT_DEFAULTS:
+            if SVC[k.upper().replace("PCT", "MAX_PERCENT")] in tb:
+                v = tb[SVC[k.upper().replace("PCT", "MAX_PERCENT")]]
+                conf[k] = v[0] if k == "eject_pct" else u32v(v)
+        if conf["eject_time"] > conf["eject_time_max"]:
+            raise Reject(E.EINVAL, "ejection time above its maximum")
         if conf["persist"] and conf["sched"] == "port":
             raise Reject(E.EINVAL, "persistence with the port scheduler")
         return conf
@@ -234,6 +250,8 @@ class Model:
     def _unconnected(key, conf):
         if conf["flags"] & SVC_F_UNCONNECTED and key[1] != UDP:
             raise Reject(E.EINVAL, "unconnected on a TCP service")
+        if conf["eject"] and key[1] != TCP:
+            raise Reject(E.EINVAL, "ejection on a UDP service")
 
     @staticmethod
     def _skip(tb):
@@ -365,7 +383,7 @@ class Model:
         if cmd == CMD["NEW_SERVICE"]:
             key, tb = self._service_key(top)
             conf = self._svc_conf(tb, {"sched": DEFAULT_SCHED, "flags": 0, "hash_key": 0, "shard_policy": 0,
-                                       "terminate": TERM_DEFAULT, "persist": 0})
+                                       "terminate": TERM_DEFAULT, "persist": 0, **EJECT_DEFAULTS})
             self._unconnected(key, conf)
             self._skip(tb)
             if key in self.services:
@@ -378,7 +396,7 @@ class Model:
             key, tb = self._lookup(top)
             svc = self.services[key]
             conf = self._svc_conf(tb, {k: svc[k] for k in ("sched", "flags", "hash_key", "shard_policy",
-                                                           "terminate", "persist")})
+                                                           "terminate", "persist", *EJECT_DEFAULTS)})
             self._unconnected(key, conf)
             self._skip(tb)
             svc.update(conf)
@@ -413,7 +431,7 @@ class Model:
         for (af, proto, a, port, sched, flags, hk, sp, term, persist, _), dests in config:
             self.services[(af, proto, a, port)] = {
                 "sched": sched, "flags": flags, "hash_key": hk, "shard_policy": sp, "terminate": term,
-                "persist": persist,
+                "persist": persist, **EJECT_DEFAULTS,
                 "dests": {(da, dp): {"weight": w, "u": u, "l": lo, "shards": sh}
                           for da, dp, w, u, lo, sh in dests}}
 
@@ -429,10 +447,14 @@ class Model:
 # ------------------------------------------------------------- the kernel
 
 class Batcher(g.Genl):
-    """Genl with batches: many requests in one send(), one ack each."""
+    """Genl with batches: many requests in one send(), one ack each (of
+    the SOCK_VS family unless told; a batch may mix families)."""
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, family=None):
+        if family is None:
+            super().__init__()
+        else:
+            super().__init__(family)
         self.sock.setsockopt(g.SOL_NETLINK, NETLINK_CAP_ACK, 1)
         try:
             self.sock.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)   # SO_RCVBUFFORCE
@@ -679,7 +701,7 @@ class Gen:
             at[2] = self._bytes(at[2]) + r.randbytes(r.randrange(200, 3000))
             return "oversized"
         if x == 8:
-            if at[0] == SVC["SCHED_NAME"] or r.random() < 0.5:
+            if at[0] == self.SCHED_ATTR or r.random() < 0.5:
                 s = r.choice(SCHED_CHOICES).encode()
                 at[2] = s + (b"\0" if r.random() < 0.8 else b"")
                 return "sched name"
@@ -705,21 +727,32 @@ class Gen:
             msg[0] = r.randrange(0, 20)
             return "command"
         if x == 14:
-            msg[0] = r.choice((CMD["NEW_SERVICE"], CMD["NEW_DEST"], CMD["SET_DEST"], CMD["DEL_DEST"],
-                               CMD["SET_SERVICE"], CMD["DEL_SERVICE"], CMD["ZERO"], CMD["FLUSH"]))
+            msg[0] = r.choice(self.OTHER_CMDS)
             return "other command"
         if x == 15:
-            attrs.append([ATTR["INFO"], NLA_F_NESTED, []])
-            return "INFO in request"
+            return self.mutate_extra(msg)
         if x == 16:
-            at = [r.choice((SVC["STATS"], SVC["NUM_DESTS"])), 0, struct.pack("=I", 7)]
-            if at[0] == SVC["STATS"]:
-                at = [SVC["STATS"], NLA_F_NESTED, [[STATS["CONNS"], 0, struct.pack("=Q", 5)]]]
-            for top in attrs:
-                if top[0] == ATTR["SERVICE"] and isinstance(top[2], list):
-                    top[2].append(at)
-            return "output attr in request"
+            return self.mutate_output_attr(attrs)
         raise AssertionError(x)
+
+    # the family-specific mutations (the SOCK_VS family's here)
+    SCHED_ATTR = SVC["SCHED_NAME"]
+    OTHER_CMDS = (CMD["NEW_SERVICE"], CMD["NEW_DEST"], CMD["SET_DEST"], CMD["DEL_DEST"],
+                  CMD["SET_SERVICE"], CMD["DEL_SERVICE"], CMD["ZERO"], CMD["FLUSH"])
+
+    def mutate_extra(self, msg):
+        msg[1].append([ATTR["INFO"], NLA_F_NESTED, []])
+        return "INFO in request"
+
+    def mutate_output_attr(self, attrs):
+        r = self.r
+        at = [r.choice((SVC["STATS"], SVC["NUM_DESTS"])), 0, struct.pack("=I", 7)]
+        if at[0] == SVC["STATS"]:
+            at = [SVC["STATS"], NLA_F_NESTED, [[STATS["CONNS"], 0, struct.pack("=Q", 5)]]]
+        for top in attrs:
+            if top[0] == ATTR["SERVICE"] and isinstance(top[2], list):
+                top[2].append(at)
+        return "output attr in request"
 
     def _rand_bytes(self, n):
         return self.r.randbytes(self.r.randrange(n + 1))
@@ -792,3 +825,661 @@ def make_message(gen, family_id):
     if len(body) > 60000:
         body = body[:60000]
     return gen.flags(msg[0]), family_id, body, kind
+
+
+# ===================================================================== IPVS
+# The kernel's IPVS family as kmod/ipvs_compat.c answers it (ipvs_compat=1),
+# predicted over the SAME table as the SOCK_VS family's Model: an IPVS
+# service is a sock_vs service. Used by tests/vm/cases/79-ipvs-fuzz.py.
+#
+# What is modelled is ip_vs's behaviour (net/netfilter/ipvs/ip_vs_ctl.c of
+# 6.1: liberal parsing, its checks in its order, its errnos), plus what
+# sock_vs refuses by design (fwmark services, protocols other than TCP and
+# UDP, persistence engines, one-packet scheduling, the sync daemon,
+# schedulers it lacks, port 0, mixed-family servers, weights above 65535,
+# persistence timeouts above SOCK_VS_PERSIST_MAX) with the errnos the issue
+# asks for. Where ipvs_compat.c differs from ip_vs, the difference is a
+# "quirk": the model expects ip_vs unless the quirk is named in quirks
+# (SVS_IPVS_QUIRKS), which makes it expect what ipvs_compat.c does.
+
+IC, IA, ISVC, IDEST, IDMN = g.IPVS_CMD, g.IPVS_ATTR, g.IPVS_SVC, g.IPVS_DEST, g.IPVS_DAEMON
+IPVS_RESV_START_OP = IC["FLUSH"] + 1
+F_PERSISTENT = g.ipvs_define("IP_VS_SVC_F_PERSISTENT")
+F_HASHED = g.ipvs_define("IP_VS_SVC_F_HASHED")
+F_ONEPACKET = g.ipvs_define("IP_VS_SVC_F_ONEPACKET")
+F_SCHED = g.ipvs_define("IP_VS_SVC_F_SCHED1") | g.ipvs_define("IP_VS_SVC_F_SCHED2") | \
+    g.ipvs_define("IP_VS_SVC_F_SCHED3")
+FWD_MASK = g.ipvs_define("IP_VS_CONN_F_FWD_MASK")
+TUN_GUE = g.IPVS_ATTR and g.parse_all_enum_members(g.IPVS_HEADER)["IP_VS_CONN_F_TUNNEL_TYPE_GUE"]
+STATE_MASTER, STATE_BACKUP = g.ipvs_define("IP_VS_STATE_MASTER"), g.ipvs_define("IP_VS_STATE_BACKUP")
+IPVS_SCHED_MAX = g.ipvs_define("IP_VS_SCHEDNAME_MAXLEN") - 1
+IPVS_PE_MAX = g.ipvs_define("IP_VS_PENAME_MAXLEN")
+IPVS_IFN_MAX = g.ipvs_define("IP_VS_IFNAME_MAXLEN") - 1
+IPVS_DOITS = {IC[c] for c in ("NEW_SERVICE", "SET_SERVICE", "DEL_SERVICE", "GET_SERVICE", "NEW_DEST",
+                              "SET_DEST", "DEL_DEST", "NEW_DAEMON", "DEL_DAEMON", "SET_CONFIG",
+                              "GET_CONFIG", "GET_INFO", "ZERO", "FLUSH")}
+IPVS_DUMPS = {IC["GET_SERVICE"], IC["GET_DEST"], IC["GET_DAEMON"]}
+IPVS_OPS = IPVS_DOITS | IPVS_DUMPS
+IPVS_REPLIES = {IC["GET_SERVICE"], IC["GET_CONFIG"], IC["GET_INFO"]}   # a doit answered with a message
+
+# ip_vs_ctl.c's policies (the same in ipvs_compat.c). Liberal parsing: an
+# integer may be longer than its type, not shorter; "bin" has a maximum
+# length; a type without an entry (STATS64) is NLA_UNSPEC, accepted.
+IPVS_TOP_POL = {IA["SERVICE"]: ("nested", None), IA["DEST"]: ("nested", None), IA["DAEMON"]: ("nested", None),
+                IA["TIMEOUT_TCP"]: ("u32", None), IA["TIMEOUT_TCP_FIN"]: ("u32", None),
+                IA["TIMEOUT_UDP"]: ("u32", None)}
+IPVS_SVC_POL = {ISVC["AF"]: ("u16", None), ISVC["PROTOCOL"]: ("u16", None), ISVC["ADDR"]: ("bin", 16),
+                ISVC["PORT"]: ("u16", None), ISVC["FWMARK"]: ("u32", None),
+                ISVC["SCHED_NAME"]: ("nulstr", IPVS_SCHED_MAX), ISVC["PE_NAME"]: ("nulstr", IPVS_PE_MAX),
+                ISVC["FLAGS"]: ("bin", 8), ISVC["TIMEOUT"]: ("u32", None), ISVC["NETMASK"]: ("u32", None),
+                ISVC["STATS"]: ("nested", None)}
+IPVS_DEST_POL = {IDEST["ADDR"]: ("bin", 16), IDEST["PORT"]: ("u16", None), IDEST["FWD_METHOD"]: ("u32", None),
+                 IDEST["WEIGHT"]: ("u32", None), IDEST["U_THRESH"]: ("u32", None),
+                 IDEST["L_THRESH"]: ("u32", None), IDEST["ACTIVE_CONNS"]: ("u32", None),
+                 IDEST["INACT_CONNS"]: ("u32", None), IDEST["PERSIST_CONNS"]: ("u32", None),
+                 IDEST["STATS"]: ("nested", None), IDEST["ADDR_FAMILY"]: ("u16", None),
+                 IDEST["TUN_TYPE"]: ("u8", None), IDEST["TUN_PORT"]: ("u16", None),
+                 IDEST["TUN_FLAGS"]: ("u16", None)}
+IPVS_DAEMON_POL = {IDMN["STATE"]: ("u32", None), IDMN["MCAST_IFN"]: ("nulstr", IPVS_IFN_MAX),
+                   IDMN["SYNC_ID"]: ("u32", None), IDMN["SYNC_MAXLEN"]: ("u16", None),
+                   IDMN["MCAST_GROUP"]: ("u32", None), IDMN["MCAST_GROUP6"]: ("minlen", 16),
+                   IDMN["MCAST_PORT"]: ("u16", None), IDMN["MCAST_TTL"]: ("u8", None)}
+
+# ipvs_compat.c's differences from ip_vs, each named (see IpvsModel).
+QUIRKS = {
+    "daemon-del": "DEL_DAEMON of a master or backup daemon (none runs): ip_vs ESRCH, compat EINVAL",
+    "netmask-0": "an IPv4 service given netmask 0: ip_vs echoes 0, compat 255.255.255.255",
+    "flag-bits": "service flag bits other than PERSISTENT and SCHED1-3: ip_vs stores and echoes them, compat drops them",
+    "tunnel": "TUN_TYPE/TUN_PORT/TUN_FLAGS of a real server: ip_vs stores and echoes them, compat echoes 0",
+}
+
+# The liberal validator's reason (the top level answers its errno, ERANGE;
+# a nest's parse failure becomes EINVAL in the command).
+LIBERAL = "liberal policy"
+
+
+def validate_liberal(data, pol, maxtype):
+    """lib/nlattr.c's liberal validation (NL_VALIDATE_LIBERAL, what
+    GENL_DONT_VALIDATE_STRICT and nla_parse_nested_deprecated give): no
+    NLA_F_NESTED needed, unknown types, over-long integers and trailing
+    bytes accepted. Returns {type: payload} (the last duplicate wins)."""
+    tb, off, n = {}, 0, len(data)
+    while n - off >= 4:
+        ln, t = struct.unpack_from("=HH", data, off)
+        if ln < 4 or ln > n - off:
+            break
+        typ = t & 0x3fff
+        payload = data[off + 4:off + ln]
+        off += (ln + 3) & ~3
+        if typ == 0 or typ > maxtype:
+            continue
+        spec = pol.get(typ)
+        if spec is not None:
+            kind, arg = spec
+            if kind in INT_LEN:
+                if len(payload) < INT_LEN[kind]:
+                    raise Reject(E.ERANGE, LIBERAL, False)
+            elif kind == "bin":
+                if len(payload) > arg:
+                    raise Reject(E.ERANGE, LIBERAL, False)
+            elif kind == "minlen":
+                if len(payload) < arg:
+                    raise Reject(E.ERANGE, LIBERAL, False)
+            elif kind == "nested":
+                if payload and len(payload) < 4:
+                    raise Reject(E.ERANGE, LIBERAL, False)
+            elif kind == "nulstr":
+                m = min(len(payload), arg + 1)
+                if m == 0 or b"\0" not in payload[:m]:
+                    raise Reject(E.EINVAL, LIBERAL, False)
+                ln2 = len(payload) - (1 if payload[-1:] == b"\0" else 0)
+                if ln2 > arg:
+                    raise Reject(E.ERANGE, LIBERAL, False)
+        tb[typ] = payload
+    return tb
+
+
+def _le(b, fmt):
+    return struct.unpack_from(fmt, b)[0]
+
+
+def _cstr(b):
+    return bytes(b).split(b"\0", 1)[0].decode("latin-1")
+
+
+def _pad16(b):
+    return (bytes(b) + b"\0" * 16)[:16]
+
+
+def kernel_hz():
+    """CONFIG_HZ of the running kernel (ip_vs's timeout limit is INT_MAX / HZ)."""
+    try:
+        with open("/boot/config-" + os.uname().release) as f:
+            for line in f:
+                if line.startswith("CONFIG_HZ="):
+                    return int(line.split("=")[1])
+    except OSError:
+        pass
+    return 250
+
+
+class IpvsModel:
+    """The IPVS family's answers, over sv (a Model: the one table)."""
+
+    def __init__(self, sv, hz, quirks=()):
+        self.sv = sv
+        self.hz = hz
+        self.quirks = set(quirks)
+        unknown = self.quirks - set(QUIRKS)
+        if unknown:
+            raise ValueError("unknown quirks %s (known: %s)" % (sorted(unknown), sorted(QUIRKS)))
+        self.timeouts = [15 * 60, 2 * 60, 5 * 60]      # tcp, tcp_fin, udp
+        self.kept = F_SCHED if "flag-bits" in self.quirks else \
+            0xffffffff & ~(F_PERSISTENT | F_HASHED | F_ONEPACKET)
+
+    # -- the header checks of genetlink (6.1), then the command
+
+    def predict(self, flags, msg_type, body, privileged=True):
+        if not flags & NLM_F_REQUEST or msg_type < 0x10:
+            return 0, "not a request"
+        if len(body) < 4:
+            return E.EINVAL, "genl header truncated"
+        cmd = body[0]
+        dump = (flags & (NLM_F_ROOT | NLM_F_MATCH)) == (NLM_F_ROOT | NLM_F_MATCH)
+        if cmd >= IPVS_RESV_START_OP:
+            if body[2] or body[3]:
+                return E.EINVAL, "genl reserved field"
+            if (flags & ~(NLM_F_ROOT | NLM_F_MATCH) if dump else flags) & ~(NLM_F_REQUEST | NLM_F_ACK | NLM_F_ECHO):
+                return E.EINVAL, "genl flags"
+        if cmd not in IPVS_OPS:
+            return E.EOPNOTSUPP, "no such command"
+        if not privileged:
+            return E.EPERM, "unprivileged (GENL_ADMIN_PERM)"
+        if dump:
+            if cmd not in IPVS_DUMPS:
+                return E.EOPNOTSUPP, "no dumpit"
+            return 0, "dump"
+        if cmd not in IPVS_DOITS:
+            return E.EOPNOTSUPP, "no doit"
+        try:
+            top = validate_liberal(body[4:], IPVS_TOP_POL, g.IPVS_MAX["CMD"])
+        except Reject as r:
+            return r.err, "top-level " + r.why
+        try:
+            self._doit(cmd, top)
+        except Reject as r:
+            return r.err, r.why
+        return 0, "ok"
+
+    def _svc(self, top, full):
+        """ip_vs_genl_parse_service() (and compat's refusals in it):
+        (model key, full settings or None)."""
+        nest = top.get(IA["SERVICE"])
+        if nest is None:
+            raise Reject(E.EINVAL, "missing service")
+        try:
+            tb = validate_liberal(nest, IPVS_SVC_POL, g.IPVS_MAX["SVC"])
+        except Reject:
+            raise Reject(E.EINVAL, "service nest: " + LIBERAL)
+        if ISVC["AF"] not in tb or not (ISVC["FWMARK"] in tb or all(
+                ISVC[k] in tb for k in ("PORT", "PROTOCOL", "ADDR"))):
+            raise Reject(E.EINVAL, "incomplete service")
+        af = _le(tb[ISVC["AF"]], "=H")
+        if af not in (AF4, AF6):
+            raise Reject(E.EAFNOSUPPORT, "service af")
+        if ISVC["FWMARK"] in tb:
+            raise Reject(E.EINVAL, "fwmark service (refused)")
+        proto = _le(tb[ISVC["PROTOCOL"]], "=H")
+        if proto not in (TCP, UDP):
+            raise Reject(E.EINVAL, "protocol not TCP or UDP (refused)")
+        a = _pad16(tb[ISVC["ADDR"]])
+        key = (af, proto, a[:4] if af == AF4 else a, _le(tb[ISVC["PORT"]], ">H"))
+        if not full:
+            return key, None
+        if not all(ISVC[k] in tb for k in ("SCHED_NAME", "FLAGS", "TIMEOUT", "NETMASK")):
+            raise Reject(E.EINVAL, "incomplete full service")
+        fl, mask = struct.unpack("=II", (bytes(tb[ISVC["FLAGS"]]) + b"\0" * 8)[:8])
+        return key, {"sched": _cstr(tb[ISVC["SCHED_NAME"]]),
+                     "pe": _cstr(tb[ISVC["PE_NAME"]]) if ISVC["PE_NAME"] in tb else "",
+                     "flags": fl, "mask": mask, "timeout": _le(tb[ISVC["TIMEOUT"]], "=I"),
+                     "netmask": _le(tb[ISVC["NETMASK"]], "=I")}
+
+    def echo_flags(self, s):
+        return F_HASHED | s.get("ipvs_flags", 0) | (F_PERSISTENT if s["persist"] else 0)
+
+    def _svc_conf(self, key, u, cur):
+        """ip_vs_add_service()/ip_vs_edit_service()'s checks and sock_vs's
+        refusals, in ipvs_compat.c's order: the settings to apply."""
+        flags = (self.echo_flags(cur) & ~u["mask"]) | (u["flags"] & u["mask"])
+        if u["sched"] not in SCHEDS:
+            raise Reject(E.ENOENT, "unknown scheduler")
+        if u["pe"]:
+            raise Reject(E.EINVAL, "persistence engine (refused)")
+        if flags & F_ONEPACKET:
+            raise Reject(E.EINVAL, "one-packet scheduling (refused)")
+        if key[0] == AF6 and not 1 <= u["netmask"] <= 128:
+            raise Reject(E.EINVAL, "IPv6 prefix length")
+        if key[3] == 0:
+            raise Reject(E.EINVAL, "port 0 (refused)")
+        persist = 0
+        if flags & F_PERSISTENT:
+            if not 1 <= u["timeout"] <= PERSIST_MAX:
+                raise Reject(E.EINVAL, "persistence timeout (refused)")
+            if u["sched"] == "port":
+                raise Reject(E.EINVAL, "persistence with the port scheduler")
+            persist = u["timeout"]
+        return {"sched": u["sched"], "persist": persist, "ipvs_flags": flags & self.kept,
+                "ipvs_timeout": u["timeout"], "ipvs_netmask": u["netmask"]}
+
+    def _lookup(self, top, full):
+        key, u = self._svc(top, full)
+        if key not in self.sv.services:
+            raise Reject(E.ESRCH, "no such service")
+        return key, u
+
+    def _doit(self, cmd, top):
+        services = self.sv.services
+        if cmd == IC["FLUSH"]:
+            services.clear()
+        elif cmd == IC["SET_CONFIG"]:
+            ids = (IA["TIMEOUT_TCP"], IA["TIMEOUT_TCP_FIN"], IA["TIMEOUT_UDP"])
+            vals = [_le(top[i], "=I") if i in top else None for i in ids]
+            if any(v is not None and v > INT_MAX // self.hz for v in vals):
+                raise Reject(E.EINVAL, "timeout above INT_MAX / HZ")
+            for i, v in enumerate(vals):
+                if v:
+                    self.timeouts[i] = v
+        elif cmd in (IC["GET_CONFIG"], IC["GET_INFO"]):
+            pass
+        elif cmd == IC["NEW_DAEMON"]:
+            raise Reject(E.EINVAL, "sync daemon (refused)")
+        elif cmd == IC["DEL_DAEMON"]:
+            self._del_daemon(top)
+        elif cmd == IC["ZERO"] and IA["SERVICE"] not in top:
+            pass
+        elif cmd == IC["NEW_SERVICE"]:
+            key, u = self._svc(top, True)
+            if key in services:
+                raise Reject(E.EEXIST, "service exists")
+            conf = self._svc_conf(key, u, {"persist": 0})
+            if not addr_ok(key[0], key[2]):
+                raise Reject(E.EINVAL, "service addr not unicast")
+            if len(services) >= self.sv.max_services:
+                raise Reject(E.ENOSPC, "max_services")
+            svc = {"flags": 0, "hash_key": 0, "shard_policy": 0, "terminate": TERM_DEFAULT, "dests": {}}
+            svc.update(globals().get("EJECT_DEFAULTS", {}))    # SOCK_VS's settings the model keeps, if any
+            svc.update(conf)
+            services[key] = svc
+        elif cmd == IC["SET_SERVICE"]:
+            key, u = self._lookup(top, True)
+            services[key].update(self._svc_conf(key, u, services[key]))
+        elif cmd == IC["DEL_SERVICE"]:
+            key, _ = self._lookup(top, False)
+            del services[key]
+        elif cmd in (IC["GET_SERVICE"], IC["ZERO"]):
+            self._lookup(top, False)
+        elif cmd in (IC["NEW_DEST"], IC["SET_DEST"], IC["DEL_DEST"]):
+            key, _ = self._lookup(top, False)
+            self._dest_cmd(cmd, key, top)
+        else:
+            raise AssertionError(cmd)
+
+    def _del_daemon(self, top):
+        if "daemon-del" in self.quirks:
+            raise Reject(E.EINVAL, "sync daemon (refused)")
+        if IA["DAEMON"] not in top:
+            raise Reject(E.EINVAL, "missing daemon")
+        try:
+            tb = validate_liberal(top[IA["DAEMON"]], IPVS_DAEMON_POL, g.IPVS_MAX["DAEMON"])
+        except Reject:
+            raise Reject(E.EINVAL, "daemon nest: " + LIBERAL)
+        if IDMN["STATE"] not in tb:
+            raise Reject(E.EINVAL, "daemon without state")
+        if _le(tb[IDMN["STATE"]], "=I") in (STATE_MASTER, STATE_BACKUP):
+            raise Reject(E.ESRCH, "no daemon runs")
+        raise Reject(E.EINVAL, "daemon state")
+
+    def _dest_cmd(self, cmd, key, top):
+        svc = self.sv.services[key]
+        full = cmd != IC["DEL_DEST"]
+        nest = top.get(IA["DEST"])
+        if nest is None:
+            raise Reject(E.EINVAL, "missing dest")
+        try:
+            tb = validate_liberal(nest, IPVS_DEST_POL, g.IPVS_MAX["DEST"])
+        except Reject:
+            raise Reject(E.EINVAL, "dest nest: " + LIBERAL)
+        if IDEST["ADDR"] not in tb or IDEST["PORT"] not in tb:
+            raise Reject(E.EINVAL, "incomplete dest")
+        a = _pad16(tb[IDEST["ADDR"]])
+        port = _le(tb[IDEST["PORT"]], ">H")
+        af = _le(tb[IDEST["ADDR_FAMILY"]], "=H") if IDEST["ADDR_FAMILY"] in tb else 0
+        if full:
+            if not all(IDEST[k] in tb for k in ("FWD_METHOD", "WEIGHT", "U_THRESH", "L_THRESH")):
+                raise Reject(E.EINVAL, "incomplete full dest")
+            conf = {"fwd": _le(tb[IDEST["FWD_METHOD"]], "=I") & FWD_MASK,
+                    "weight": _le(tb[IDEST["WEIGHT"]], "=I"), "u": _le(tb[IDEST["U_THRESH"]], "=I"),
+                    "l": _le(tb[IDEST["L_THRESH"]], "=I"),
+                    "tun": (tb[IDEST["TUN_TYPE"]][0] if IDEST["TUN_TYPE"] in tb else 0,
+                            _le(tb[IDEST["TUN_PORT"]], ">H") if IDEST["TUN_PORT"] in tb else 0,
+                            _le(tb[IDEST["TUN_FLAGS"]], "=H") if IDEST["TUN_FLAGS"] in tb else 0)}
+        if af == 0:
+            af = key[0]
+        if af not in (AF4, AF6):
+            raise Reject(E.EAFNOSUPPORT, "dest af")
+        if af != key[0] and full:
+            raise Reject(E.EINVAL, "mixed-family dest (refused)")
+        dkey = (a[:4] if af == AF4 else a, port)
+        d = svc["dests"].get(dkey) if af == key[0] else None
+        if not full:
+            if d is None:
+                raise Reject(E.ENOENT, "no such dest")
+            del svc["dests"][dkey]
+            return
+        if conf["weight"] >= 1 << 31:
+            raise Reject(E.ERANGE, "negative weight")
+        if conf["l"] > conf["u"]:
+            raise Reject(E.ERANGE, "lower threshold above upper")
+        if conf["u"] > INT_MAX:
+            raise Reject(E.EINVAL, "upper threshold above INT_MAX")
+        if conf["tun"][0] == TUN_GUE and not conf["tun"][1]:
+            raise Reject(E.EINVAL, "GUE tunnel without port")
+        if conf["weight"] > WEIGHT_MAX:
+            raise Reject(E.ERANGE, "weight above 65535")
+        if "tunnel" in self.quirks:
+            conf["tun"] = (0, 0, 0)
+        if cmd == IC["NEW_DEST"]:
+            if d is not None:
+                raise Reject(E.EEXIST, "dest exists")
+            if port == 0:
+                raise Reject(E.EINVAL, "dest port 0 (refused)")
+            if not addr_ok(af, dkey[0]) or (af == AF6 and (
+                    dkey[0][:12] == b"\0" * 10 + b"\xff\xff" or (dkey[0][0] == 0xfe and dkey[0][1] & 0xc0 == 0x80))):
+                raise Reject(E.EINVAL, "dest addr refused")
+            if len(svc["dests"]) >= self.sv.max_dests:
+                raise Reject(E.ENOSPC, "max_dests")
+            conf["shards"] = 1
+            svc["dests"][dkey] = conf
+        else:
+            if d is None:
+                raise Reject(E.ENOENT, "no such dest")
+            d.update(conf)
+
+    def predict_dump(self, cmd, body):
+        """(errno, number of entries) of a dump of cmd (privileged)."""
+        if cmd == IC["GET_SERVICE"]:
+            return 0, len(self.sv.services)
+        if cmd == IC["GET_DAEMON"]:
+            return 0, 0
+        try:
+            top = validate_liberal(body[4:], IPVS_TOP_POL, g.IPVS_MAX["CMD"])
+            key, _ = self._svc(top, False)
+        except Reject:
+            return 0, 0
+        s = self.sv.services.get(key)
+        return 0, len(s["dests"]) if s else 0
+
+    # -- the dumps, as IpvsConfig reads them
+
+    def expected_dump(self):
+        out = []
+        for (af, proto, a, port), s in self.sv.services.items():
+            nm = s.get("ipvs_netmask")
+            if nm is None or (nm == 0 and "netmask-0" in self.quirks):
+                nm = 0xffffffff if af == AF4 else 128
+            dests = [(_pad16(da), dp, d.get("fwd", 0), d["weight"], d["u"], d["l"]) + d.get("tun", (0, 0, 0)) + (af,)
+                     for (da, dp), d in s["dests"].items()]
+            out.append(((af, proto, _pad16(a), port, s["sched"], self.echo_flags(s), 0xffffffff,
+                         s["persist"] or s.get("ipvs_timeout", 0), nm), dests))
+        return out
+
+    def load(self, sv_config, ipvs_config):
+        """Take the kernel's table (both families' dumps) after a mismatch."""
+        self.sv.load(sv_config)
+        for (af, proto, a, port, _, flags, _, timeout, nm), dests in ipvs_config:
+            s = self.sv.services.get((af, proto, a[:4] if af == AF4 else a, port))
+            if s is None:
+                continue
+            s.update(ipvs_flags=flags & ~(F_HASHED | F_PERSISTENT), ipvs_timeout=timeout, ipvs_netmask=nm)
+            for da, dp, fwd, _, _, _, tt, tp, tf, _ in dests:
+                d = s["dests"].get((da[:4] if af == AF4 else da, dp))
+                if d is not None:
+                    d.update(fwd=fwd, tun=(tt, tp, tf))
+
+
+def ipvs_config(nl):
+    """The kernel's table through the IPVS family (nl: a Genl on "IPVS"),
+    in the shape of IpvsModel.expected_dump()."""
+    out = []
+    for m in nl.dump(IC["GET_SERVICE"]):
+        s = g.parse_attrs(g.parse_attrs(m)[IA["SERVICE"]])
+        af, proto = u16v(s[ISVC["AF"]]), u16v(s[ISVC["PROTOCOL"]])
+        a, port = bytes(s[ISVC["ADDR"]]), struct.unpack(">H", s[ISVC["PORT"]])[0]
+        key = b"".join([g.u16(ISVC["AF"], af), g.u16(ISVC["PROTOCOL"], proto), g.nla(ISVC["ADDR"], a),
+                        g.nla(ISVC["PORT"], struct.pack(">H", port))])
+        dests = []
+        for dm in nl.dump(IC["GET_DEST"], g.nla(IA["SERVICE"], key)):
+            d = g.parse_attrs(g.parse_attrs(dm)[IA["DEST"]])
+            dests.append((bytes(d[IDEST["ADDR"]]), struct.unpack(">H", d[IDEST["PORT"]])[0],
+                          u32v(d[IDEST["FWD_METHOD"]]), u32v(d[IDEST["WEIGHT"]]), u32v(d[IDEST["U_THRESH"]]),
+                          u32v(d[IDEST["L_THRESH"]]), d[IDEST["TUN_TYPE"]][0],
+                          struct.unpack(">H", d[IDEST["TUN_PORT"]])[0], u16v(d[IDEST["TUN_FLAGS"]]),
+                          u16v(d[IDEST["ADDR_FAMILY"]])))
+        fl, mask = struct.unpack("=II", s[ISVC["FLAGS"]])
+        out.append(((af, proto, a, port, _cstr(s[ISVC["SCHED_NAME"]]), fl, mask, u32v(s[ISVC["TIMEOUT"]]),
+                     u32v(s[ISVC["NETMASK"]])), dests))
+    return out
+
+
+def ipvs_timeouts(nl):
+    """GET_CONFIG's three timeouts."""
+    r = nl.cmd(IC["GET_CONFIG"])
+    if r.error or not r.msgs:
+        raise svs.Fail("IPVS GET_CONFIG: %r" % r)
+    a = g.parse_attrs(r.msgs[0])
+    return [u32v(a[IA[k]]) for k in ("TIMEOUT_TCP", "TIMEOUT_TCP_FIN", "TIMEOUT_UDP")]
+
+
+# ------------------------------------------------------- the IPVS generator
+
+IPVS_SCHED_CHOICES = SCHEDS + ["dh", "sed", "nq", "lblc", "lblcr", "ovf", "twos", "none", "",
+                               "x" * IPVS_SCHED_MAX, "y" * (IPVS_SCHED_MAX + 1)]
+
+
+class IpvsGen(Gen):
+    """Requests of the IPVS family as libipvs builds them (nests with or
+    without NLA_F_NESTED, addresses of 16 bytes or 4, ports in network
+    order), with the same mutations as Gen's."""
+
+    SCHED_ATTR = ISVC["SCHED_NAME"]
+    OTHER_CMDS = tuple(IC[c] for c in ("NEW_SERVICE", "SET_SERVICE", "DEL_SERVICE", "NEW_DEST", "SET_DEST",
+                                       "DEL_DEST", "GET_SERVICE", "GET_DEST", "ZERO", "NEW_DAEMON",
+                                       "DEL_DAEMON", "GET_DAEMON", "SET_CONFIG", "SET_INFO", "UNSPEC"))
+
+    def __init__(self, rng, family_id, hz):
+        super().__init__(rng, family_id)
+        self.hz = hz
+
+    def nestflag(self):
+        return NLA_F_NESTED if self.r.random() < 0.3 else 0
+
+    def addr(self, af, pool):
+        r = self.r
+        a = r.choice(pool[af])
+        x = r.random()
+        if af == AF4:
+            if x < 0.6:
+                return a + b"\0" * 12                  # libipvs: sizeof(union nf_inet_addr)
+            if x < 0.68:
+                return a + r.randbytes(12)             # the kernel reads 4 of them
+            if x < 0.72:
+                return a[:r.randrange(4)]              # zero-padded by nla_memcpy
+            return a
+        if x < 0.03:
+            return a[:r.choice((0, 4, 8, 15))]
+        return a
+
+    def svc_key(self, af=None):
+        r = self.r
+        af = af or r.choice((AF4, AF4, AF6))
+        proto = r.choice((TCP, TCP, UDP)) if r.random() < 0.97 else r.choice((132, 0, 47))
+        attrs = [self.a(ISVC["AF"], "=H", af), self.a(ISVC["PROTOCOL"], "=H", proto),
+                 self.a(ISVC["ADDR"], self.addr(af, VIPS)), self.a(ISVC["PORT"], ">H", r.choice(VPORTS))]
+        if r.random() < 0.02:
+            attrs.append(self.a(ISVC["FWMARK"], "=I", r.choice((0, 7))))
+        if r.random() < 0.3:
+            r.shuffle(attrs)
+        return attrs, af
+
+    def svc_full(self, attrs, af):
+        r = self.r
+        sched = r.choice(SCHEDS) if r.random() < 0.85 else r.choice(IPVS_SCHED_CHOICES)
+        x = r.random()
+        if x < 0.55:
+            fl = (0, 0xffffffff) if r.random() < 0.5 else (0, 0)
+        elif x < 0.75:
+            fl = (F_PERSISTENT, F_PERSISTENT)
+        elif x < 0.87:
+            f = r.choice((F_SCHED, g.ipvs_define("IP_VS_SVC_F_SCHED1"), g.ipvs_define("IP_VS_SVC_F_SCHED2")))
+            fl = (f, r.choice((f, F_SCHED, 0xffffffff)))
+        elif x < 0.92:
+            fl = (F_ONEPACKET, F_ONEPACKET)
+        elif x < 0.96:
+            fl = (F_HASHED, F_HASHED | r.choice((0, F_PERSISTENT)))
+        else:
+            fl = (r.getrandbits(32), r.getrandbits(32))
+        flags = struct.pack("=II", *fl)
+        if r.random() < 0.03:
+            flags = flags[:r.choice((0, 4))]
+        if fl[0] & F_PERSISTENT:
+            timeout = r.choice((300, 300, 1, 0, PERSIST_MAX, PERSIST_MAX + 1))
+        else:
+            timeout = r.choice((0, 0, 300, 0xffffffff))
+        if af == AF4:
+            nm = r.choice((0xffffffff, 0xffffffff, 0xffffffff, 0x00ffffff, 0x0000ffff, 0))
+        else:
+            nm = r.choice((128, 128, 128, 64, 1, 0, 129))
+        full = [self.a(ISVC["SCHED_NAME"], sched.encode() + b"\0"), self.a(ISVC["FLAGS"], flags),
+                self.a(ISVC["TIMEOUT"], "=I", timeout), self.a(ISVC["NETMASK"], "=I", nm)]
+        if r.random() < 0.05:
+            full.append(self.a(ISVC["PE_NAME"], r.choice((b"", b"sip", b"x" * IPVS_PE_MAX)) + b"\0"))
+        if r.random() < 0.04:
+            del full[r.randrange(len(full))]
+        attrs.extend(full)
+
+    def dest(self, af, full):
+        r = self.r
+        daf = af
+        attrs = [self.a(IDEST["ADDR"], self.addr(daf, RIPS)),
+                 self.a(IDEST["PORT"], ">H", r.choice(RPORTS) if r.random() < 0.97 else 0)]
+        if r.random() < 0.15:
+            attrs.append(self.a(IDEST["ADDR_FAMILY"], "=H", r.choice((af, af, 0, AF4 + AF6 - af, 7))))
+        if full:
+            w = r.choice((0, 1, 1, 2, 5, 100, WEIGHT_MAX)) if r.random() < 0.9 else \
+                r.choice((WEIGHT_MAX + 1, INT_MAX, 1 << 31, 0xffffffff))
+            u = r.choice((0, 0, 0, 10, 100, INT_MAX, INT_MAX + 1, 0xffffffff))
+            lo = r.choice((0, 0, u // 2, u, u + 1)) & 0xffffffff
+            attrs += [self.a(IDEST["FWD_METHOD"], "=I", r.choice((0, 1, 2, 3, 4, 7, 0x1003))),
+                      self.a(IDEST["WEIGHT"], "=I", w), self.a(IDEST["U_THRESH"], "=I", u),
+                      self.a(IDEST["L_THRESH"], "=I", lo)]
+            if r.random() < 0.08:
+                attrs.append(self.a(IDEST["TUN_TYPE"], "=B", r.choice((0, 1, 2))))
+                if r.random() < 0.6:
+                    attrs.append(self.a(IDEST["TUN_PORT"], ">H", r.choice((0, 6080))))
+                if r.random() < 0.4:
+                    attrs.append(self.a(IDEST["TUN_FLAGS"], "=H", r.choice((0, 1, 3))))
+            if r.random() < 0.04:
+                del attrs[r.randrange(2, len(attrs))]
+        if r.random() < 0.3:
+            r.shuffle(attrs)
+        return [IA["DEST"], self.nestflag(), attrs]
+
+    def daemon(self):
+        r = self.r
+        attrs = []
+        if r.random() < 0.9:
+            attrs.append(self.a(IDMN["STATE"], "=I", r.choice((STATE_MASTER, STATE_BACKUP, 0, 3))))
+        if r.random() < 0.7:
+            attrs.append(self.a(IDMN["MCAST_IFN"], r.choice((b"lo", b"eth0", b"x" * 16)) + b"\0"))
+        if r.random() < 0.7:
+            attrs.append(self.a(IDMN["SYNC_ID"], "=I", r.choice((0, 1, 255))))
+        if r.random() < 0.2:
+            attrs.append(self.a(IDMN["MCAST_GROUP6"], r.randbytes(r.choice((16, 4)))))
+        if r.random() < 0.2:
+            attrs.append(self.a(IDMN["MCAST_TTL"], "=B", 1))
+        return [IA["DAEMON"], self.nestflag(), attrs]
+
+    def valid(self):
+        r = self.r
+        x = r.random()
+        key, af = self.svc_key()
+        svc = [IA["SERVICE"], self.nestflag(), key]
+        if x < 0.18:
+            self.svc_full(key, af)
+            return [IC["NEW_SERVICE"], [svc]]
+        if x < 0.27:
+            self.svc_full(key, af)
+            return [IC["SET_SERVICE"], [svc]]
+        if x < 0.31:
+            return [IC["DEL_SERVICE"], [svc]]
+        if x < 0.35:
+            return [IC["GET_SERVICE"], [svc]]
+        if x < 0.60:
+            return [IC["NEW_DEST"], [svc, self.dest(af, True)]]
+        if x < 0.72:
+            return [IC["SET_DEST"], [svc, self.dest(af, True)]]
+        if x < 0.80:
+            return [IC["DEL_DEST"], [svc, self.dest(af, False)]]
+        if x < 0.83:
+            return [IC["ZERO"], [svc] if r.random() < 0.6 else []]
+        if x < 0.87:
+            attrs = []
+            for k in ("TIMEOUT_TCP", "TIMEOUT_TCP_FIN", "TIMEOUT_UDP"):
+                if r.random() < 0.7:
+                    attrs.append(self.a(IA[k], "=I", r.choice((0, 0, 1, 60, 900, INT_MAX // self.hz,
+                                                               INT_MAX // self.hz + 1, 0xffffffff))))
+            return [IC["SET_CONFIG"], attrs]
+        if x < 0.89:
+            return [IC["GET_CONFIG"], []]
+        if x < 0.91:
+            return [IC["GET_INFO"], []]
+        if x < 0.93:
+            return [IC["NEW_DAEMON"], [self.daemon()]]
+        if x < 0.96:
+            return [IC["DEL_DAEMON"], [self.daemon()] if r.random() < 0.9 else []]
+        if x < 0.975:
+            return [r.choice((IC["GET_DEST"], IC["GET_DAEMON"], IC["SET_INFO"])), [svc]]
+        if x < 0.999:
+            self.svc_full(key, af)
+            return [IC["NEW_SERVICE"], [svc]]
+        return [IC["FLUSH"], []]
+
+    def mutate_extra(self, msg):
+        """A nest without NLA_F_NESTED, or an attribute in the wrong nest."""
+        r = self.r
+        if msg[1] and r.random() < 0.5:
+            at = r.choice(msg[1])
+            at[1] &= ~NLA_F_NESTED
+            return "nest without NLA_F_NESTED"
+        msg[1].append([r.choice((IA["TIMEOUT_TCP"], IA["DAEMON"], IA["DEST"])), 0, struct.pack("=I", 5)])
+        return "misplaced top attr"
+
+    def mutate_output_attr(self, attrs):
+        r = self.r
+        for top in attrs:
+            if isinstance(top[2], list) and top[0] == IA["SERVICE"]:
+                top[2].append(r.choice(([ISVC["STATS"], 0, [[1, 0, struct.pack("=I", 5)]]],
+                                        [ISVC["STATS64"], 0, [[1, 0, struct.pack("=Q", 5)]]])))
+            elif isinstance(top[2], list) and top[0] == IA["DEST"]:
+                top[2].append(r.choice(([IDEST["ACTIVE_CONNS"], 0, struct.pack("=I", 3)],
+                                        [IDEST["PERSIST_CONNS"], 0, struct.pack("=H", 3)],
+                                        [IDEST["STATS"], NLA_F_NESTED, b"\1\2"])))
+        return "output attr in request"
+
+    def raw_mutate(self, body):
+        """Gen's, but a bit flip seldom makes a FLUSH (ZERO and NEW_SERVICE
+        are one bit from it): the table would stay nearly empty."""
+        out = super().raw_mutate(body)
+        if out[:1] == bytes([IC["FLUSH"]]) and body[:1] != out[:1] and self.r.random() < 0.95:
+            out = body[:1] + out[1:]
+        return out

@@ -65,6 +65,56 @@ DEST = {k[len("SOCK_VS_DEST_ATTR_"):]: v for k, v in ENUMS["sock_vs_dest_attr"].
 STATS = {k[len("SOCK_VS_STATS_ATTR_"):]: v for k, v in ENUMS["sock_vs_stats_attr"].items()}
 INFO = {k[len("SOCK_VS_INFO_ATTR_"):]: v for k, v in ENUMS["sock_vs_info_attr"].items()}
 
+# The kernel's IPVS family (ipvs_compat=1 answers it): numbers from the uapi
+# header the tools are built against; its enums are anonymous.
+IPVS_HEADER = "/usr/include/linux/ip_vs.h"
+IPVS_GENL_NAME = "IPVS"
+
+
+def parse_all_enum_members(path):
+    """{member: value} of every enum in a header, named or not."""
+    with open(path) as f:
+        text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+    out = {}
+    for body in re.findall(r"enum\s*\w*\s*\{(.*?)\}", text, re.S):
+        val = -1
+        for item in body.split(","):
+            item = item.strip()
+            if not item:
+                continue
+            if "=" in item:
+                k, v = (x.strip() for x in item.split("=", 1))
+                val = int(v, 0)
+            else:
+                k, val = item, val + 1
+            out[k] = val
+    return out
+
+
+def ipvs_define(name):
+    """An integer #define of the IPVS uapi header."""
+    with open(IPVS_HEADER) as f:
+        for line in f:
+            m = re.match(r"#define\s+%s\s+(0x[0-9a-fA-F]+|\d+)\b" % re.escape(name), line)
+            if m:
+                return int(m.group(1), 0)
+    raise KeyError(name)
+
+
+def _ipvs_group(members, prefix):
+    return {k[len(prefix):]: v for k, v in members.items() if k.startswith(prefix) and not k.startswith("__")}
+
+
+_IPVS = parse_all_enum_members(IPVS_HEADER) if os.path.exists(IPVS_HEADER) else {}
+IPVS_CMD = {k: v for k, v in _ipvs_group(_IPVS, "IPVS_CMD_").items() if not k.startswith("ATTR_")}
+IPVS_ATTR = _ipvs_group(_IPVS, "IPVS_CMD_ATTR_")
+IPVS_SVC = _ipvs_group(_IPVS, "IPVS_SVC_ATTR_")
+IPVS_DEST = _ipvs_group(_IPVS, "IPVS_DEST_ATTR_")
+IPVS_DAEMON = _ipvs_group(_IPVS, "IPVS_DAEMON_ATTR_")
+IPVS_STATS = _ipvs_group(_IPVS, "IPVS_STATS_ATTR_")
+IPVS_INFO = _ipvs_group(_IPVS, "IPVS_INFO_ATTR_")
+IPVS_MAX = {g: _IPVS.get("__IPVS_%s_ATTR_MAX" % g, 0) - 1 for g in ("CMD", "SVC", "DEST", "DAEMON")}
+
 
 def align4(n):
     return (n + 3) & ~3
@@ -204,6 +254,36 @@ def svc_attrs(addr, port, proto=socket.IPPROTO_TCP, sched=None, af=None):
            nla(SVC["ADDR"], socket.inet_pton(svs.family_of(addr), addr)), u16(SVC["PORT"], port)]
     if sched is not None:
         out.append(string(SVC["SCHED_NAME"], sched))
+    return out
+
+
+def ipvs_svc_attrs(addr, port, proto=socket.IPPROTO_TCP, sched=None, flags=0, mask=0xffffffff,
+                   timeout=0, netmask=None, addr_len=16):
+    """The attributes inside an IPVS SERVICE nest, as libipvs sends them
+    (the address as 16 bytes, the port in network order); sched given: a
+    full entry (NEW_SERVICE, SET_SERVICE)."""
+    fam = svs.family_of(addr)
+    raw = socket.inet_pton(fam, addr)
+    out = [u16(IPVS_SVC["AF"], fam), u16(IPVS_SVC["PROTOCOL"], proto),
+           nla(IPVS_SVC["ADDR"], (raw + b"\0" * 16)[:max(addr_len, len(raw))]),
+           nla(IPVS_SVC["PORT"], struct.pack(">H", port))]
+    if sched is not None:
+        if netmask is None:
+            netmask = 0xffffffff if fam == socket.AF_INET else 128
+        out += [string(IPVS_SVC["SCHED_NAME"], sched),
+                nla(IPVS_SVC["FLAGS"], struct.pack("=II", flags, mask)),
+                u32(IPVS_SVC["TIMEOUT"], timeout), u32(IPVS_SVC["NETMASK"], netmask)]
+    return out
+
+
+def ipvs_dest_attrs(addr, port, weight=None, fwd=0, u_thresh=0, l_thresh=0, addr_len=16):
+    """The attributes inside an IPVS DEST nest; weight given: a full entry."""
+    raw = socket.inet_pton(svs.family_of(addr), addr)
+    out = [nla(IPVS_DEST["ADDR"], (raw + b"\0" * 16)[:max(addr_len, len(raw))]),
+           nla(IPVS_DEST["PORT"], struct.pack(">H", port))]
+    if weight is not None:
+        out += [u32(IPVS_DEST["FWD_METHOD"], fwd), u32(IPVS_DEST["WEIGHT"], weight),
+                u32(IPVS_DEST["U_THRESH"], u_thresh), u32(IPVS_DEST["L_THRESH"], l_thresh)]
     return out
 
 
