@@ -4,6 +4,7 @@
 #
 #   tests/kernels/list.sh [--test | --matrix | --debug]
 #   tests/kernels/list.sh --resolve KERNEL...
+#   tests/kernels/list.sh --bootable RELEASE
 #
 #   --test    (default) Debian's generic kernels only: what `make test` (CI)
 #             runs on.  Not the -rt-, -cloud- flavours nor the -svsdebug builds.
@@ -19,6 +20,10 @@
 #               rt, cloud        Debian's PREEMPT_RT / cloud flavour
 #             the newest installed release when several match.  Exit 1 (and
 #             what is installed, on stderr) when a KERNEL names none.
+#   --bootable exit 0 if the guest harness can boot RELEASE (its
+#             /boot/config-RELEASE has 9p over virtio, which tests/vm needs for
+#             the host's root: Debian's cloud flavour has not), else print why on
+#             stdout and exit 1.  The listings leave such kernels out.
 # Releases are the ones with /boot/vmlinuz-REL and /lib/modules/REL/build
 # (SVS_KERNELS_BOOT, SVS_KERNELS_MODULES: other directories, for tests).
 set -euo pipefail
@@ -63,6 +68,24 @@ resolve() {
 	[ -n "$rel" ] && echo "$rel"
 }
 
+# bootable REL: the guest harness mounts the host's root over 9p (virtio)
+no9p() {
+	local cfg=$boot/config-$1
+	if [ ! -r "$cfg" ]; then
+		echo "$1: no $cfg: cannot tell whether it has 9p, which tests/vm needs for the host's root"
+	elif ! grep -Eq '^CONFIG_9P_FS=[ym]' "$cfg" || ! grep -Eq '^CONFIG_NET_9P_VIRTIO=[ym]' "$cfg"; then
+		echo "$1: no 9p over virtio (CONFIG_9P_FS, CONFIG_NET_9P_VIRTIO): tests/vm cannot boot it"
+	else
+		return 1
+	fi
+}
+
+if [ "$mode" = --bootable ]; then
+	[ $# -eq 2 ] || { echo "usage: list.sh --bootable RELEASE" >&2; exit 2; }
+	no9p "$2" && exit 1
+	exit 0
+fi
+
 if [ "$mode" = --resolve ]; then
 	shift
 	[ $# -gt 0 ] || { echo "usage: list.sh --resolve KERNEL..." >&2; exit 2; }
@@ -78,8 +101,8 @@ fi
 
 installed | while IFS= read -r k; do
 	# The harness mounts the host's root over 9p (Debian's cloud flavour has no 9p).
-	if ! grep -Eq '^CONFIG_9P_FS=[ym]' "$boot/config-$k" 2>/dev/null; then
-		[ "$mode" = --test ] || echo "list.sh: $k: no 9p (CONFIG_9P_FS): tests/vm cannot boot it; left out" >&2
+	if why=$(no9p "$k"); then
+		[ "$mode" = --test ] || echo "list.sh: $why; left out" >&2
 		continue
 	fi
 	case $mode:$k in

@@ -14,7 +14,9 @@
 # SVS_KMOD_DIR, SVS_VM_TIMEOUT, ...) pass through.  Results per kernel stay in
 # build/vm/results/KVER/ (summary, progress, <case>.log, dmesg.txt) and
 # build/vm/KVER-console.log.  Writes build/vm/totals: "pass N fail N skip N" summed
-# over kernels; a kernel whose guest did not boot or report counts as 1 failure.
+# over kernels; a kernel whose guest did not boot or report counts as 1 failure,
+# one the harness cannot boot (no 9p: Debian's cloud flavour; list.sh --bootable)
+# as 1 skip, not booted.
 # Exit status: 0 if nothing failed, 1 otherwise, 2 on bad usage.
 set -euo pipefail
 
@@ -37,6 +39,15 @@ fi
 tpass=0 tfail=0 tskip=0
 lines=() report=()
 for k in "${kvers[@]}"; do
+    # A kernel named on the command line that the harness cannot boot
+    # (Debian's cloud flavour: no 9p) is a skip, with the reason.
+    if ! why=$("$repo/tests/kernels/list.sh" --bootable "$k"); then
+        echo "=== $k: SKIP: $why"
+        tskip=$((tskip + 1))
+        report+=("$k SKIP: kernel ($why)")
+        lines+=("$k: pass 0 fail 0 skip 1 (not booted: $why)")
+        continue
+    fi
     res=$build/results/$k
     # Hold run-guest.sh's per-kernel lock until the results are read.
     exec 9> "$build/.lock-$k"

@@ -38,6 +38,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 build=$repo/build/vm
 kernel=/boot/vmlinuz-$kver
 [ -r "$kernel" ] || die "no kernel $kernel" 2
+why=$("$repo/tests/kernels/list.sh" --bootable "$kver") || die "$why" 2
 [ -d "/lib/modules/$kver" ] || die "no /lib/modules/$kver" 2
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
 
