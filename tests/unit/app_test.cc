@@ -1,6 +1,7 @@
 // sockvsadm end to end against an in-memory module.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 #include <optional>
@@ -826,6 +827,64 @@ TEST_F(AppTest, VersionWithAndWithoutModule) {
   module_loaded = false;
   out = ok({"--version"});
   EXPECT_NE(out.find("the sock_vs module is not loaded"), std::string::npos);
+}
+
+TEST_F(AppTest, VersionAsIpvsadmDashV) {
+  const std::string out = ok({"-v"});
+  EXPECT_EQ(out.rfind("sockvsadm v" + userspace_version(), 0), 0U);
+  EXPECT_EQ(out, ok({"-V"}));
+}
+
+TEST_F(AppTest, SortListsServicesByProtocolAddressPort) {
+  ok({"-A", "-u", "10.0.0.1:53"});
+  ok({"-A", "-t", "[fd00::1]:80"});
+  ok({"-A", "-t", "10.0.0.2:80"});
+  ok({"-A", "-t", "10.0.0.1:443"});
+  ok({"-A", "-t", "10.0.0.1:80"});
+  // Real servers keep their order (rr and fixed follow it).
+  ok({"-a", "-t", "10.0.0.1:80", "-r", "192.168.1.9"});
+  ok({"-a", "-t", "10.0.0.1:80", "-r", "192.168.1.2"});
+  EXPECT_EQ(ok({"-S", "-n", "--sort"}),
+            "-A -t 10.0.0.1:80 -s wrr\n"
+            "-a -t 10.0.0.1:80 -r 192.168.1.9:80 -w 1\n"
+            "-a -t 10.0.0.1:80 -r 192.168.1.2:80 -w 1\n"
+            "-A -t 10.0.0.1:443 -s wrr\n"
+            "-A -t 10.0.0.2:80 -s wrr\n"
+            "-A -t [fd00::1]:80 -s wrr\n"
+            "-A -u 10.0.0.1:53 -s wrr\n");
+  // Without --sort (or with --nosort): the module's order.
+  EXPECT_EQ(ok({"-S", "-n"}).rfind("-A -u 10.0.0.1:53 -s wrr\n-A -t [fd00::1]:80", 0), 0U);
+  EXPECT_EQ(ok({"-S", "-n", "--nosort"}), ok({"-S", "-n"}));
+  const std::string listed = ok({"-L", "-n", "--sort"});
+  EXPECT_LT(listed.find("TCP  10.0.0.1:80 "), listed.find("TCP  10.0.0.1:443 "));
+  EXPECT_LT(listed.find("TCP  [fd00::1]:80 "), listed.find("UDP  10.0.0.1:53 "));
+}
+
+TEST_F(AppTest, RefusedIpvsadmOptionExits2AndChangesNothing) {
+  build_config();
+  fake.calls.clear();
+  const int before = connects;
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"-A", "-t", "10.0.0.9:80", "-M", "255.255.255.0"},
+        std::vector<std::string>{"--set", "900", "120", "300"},
+        std::vector<std::string>{"--start-daemon", "master"},
+        std::vector<std::string>{"-A", "-f", "7"},
+        std::vector<std::string>{"-A", "-u", "10.0.0.9:53", "-o"}}) {
+    const Result r = run_args(args);
+    EXPECT_EQ(r.status, kExitUsage) << args.front();
+    EXPECT_EQ(r.err.rfind("sockvsadm: option ", 0), 0U) << r.err;
+    EXPECT_NE(r.err.find("is not supported: "), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+  EXPECT_EQ(connects, before);  // never reached the module
+  EXPECT_TRUE(fake.calls.empty());
+  EXPECT_EQ(save(), kConfigSave);
+  // In -R input the whole restore is refused, nothing applied.
+  const Result r = run_args({"-R"}, "-A -t 10.0.0.9:80\n-A -t 10.0.0.8:80 --pe sip\n");
+  EXPECT_EQ(r.status, kExitUsage);
+  EXPECT_EQ(r.err.rfind("sockvsadm: line 2: option --pe is not supported", 0), 0U) << r.err;
+  EXPECT_EQ(save(), kConfigSave);
 }
 
 TEST_F(AppTest, ReadOnlyCommandsChangeNothing) {

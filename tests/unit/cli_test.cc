@@ -179,6 +179,7 @@ TEST(Cli, OtherCommands) {
   EXPECT_EQ(parse({"-h"}).op, Op::kHelp);
   EXPECT_EQ(parse({"--help"}).op, Op::kHelp);
   EXPECT_EQ(parse({"-V"}).op, Op::kVersion);
+  EXPECT_EQ(parse({"-v"}).op, Op::kVersion);
   EXPECT_EQ(parse({"--version"}).op, Op::kVersion);
 }
 
@@ -197,11 +198,109 @@ TEST(Cli, OptionOrderDoesNotMatter) {
 
 TEST(Cli, RejectsUnknownOptionsAndArguments) {
   EXPECT_NE(usage_error({"--no-such-option"}).find("unknown option"), std::string::npos);
-  EXPECT_NE(usage_error({"-X"}).find("unknown option"), std::string::npos);
-  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "-f", "1"}).find("unknown option"),
+  EXPECT_NE(usage_error({"-Q"}).find("unknown option"), std::string::npos);
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "-f", "1"}).find("not supported"),
             std::string::npos);  // fwmark services: not in sock_vs (-p is, persist_test.cc)
   EXPECT_NE(usage_error({"-L", "extra"}).find("unexpected argument"), std::string::npos);
-  EXPECT_NE(usage_error({"-L", "--"}).find("unexpected argument"), std::string::npos);
+  EXPECT_NE(usage_error({"-L", "-"}).find("unexpected argument"), std::string::npos);
+}
+
+TEST(Cli, DoubleDashEndsOptions) {
+  EXPECT_EQ(parse({"-L", "-n", "--"}), parse({"-L", "-n"}));
+  EXPECT_EQ(parse({"--"}).op, Op::kList);
+  EXPECT_EQ(usage_error({"-L", "--", "-n"}), "unexpected argument '-n' (after '--')");
+  EXPECT_EQ(usage_error({"-L", "--", "--"}), "unexpected argument '--' (after '--')");
+  // "--" as an option's value is a value, as with getopt_long.
+  EXPECT_NE(usage_error({"-A", "-t", "--"}).find("virtual service"), std::string::npos);
+}
+
+TEST(Cli, IpvsadmShortExactAndVersion) {
+  EXPECT_TRUE(parse({"-L", "-X", "--stats"}).exact);
+  EXPECT_TRUE(parse({"-LnX", "--stats"}).exact);
+  EXPECT_EQ(parse({"-L", "-X", "--stats"}), parse({"-L", "--exact", "--stats"}));
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "-X"}).find("option -X is not valid with -A"),
+            std::string::npos);
+  EXPECT_EQ(parse({"-v"}).op, Op::kVersion);
+  EXPECT_EQ(parse({"-V"}).op, Op::kVersion);
+  EXPECT_EQ(parse({"--vers"}).op, Op::kVersion);
+}
+
+TEST(Cli, LongOptionAbbreviations) {
+  EXPECT_EQ(parse({"--add-servi", "--tcp", "10.0.0.1:80", "--schedu=rr"}),
+            parse({"--add-service", "--tcp-service", "10.0.0.1:80", "--scheduler", "rr"}));
+  EXPECT_EQ(parse({"--li", "--num", "--stat", "--ex"}),
+            parse({"--list", "--numeric", "--stats", "--exact"}));
+  EXPECT_EQ(parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--wei", "3"}).dest->weight, 3U);
+  EXPECT_EQ(parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--shards", "4"}),
+            parse({"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "--shards=4"}));
+  // Messages name the option in full.
+  EXPECT_EQ(usage_error({"-A", "-t", "10.0.0.1:80", "--schedu"}),
+            "option --scheduler needs a value");
+  EXPECT_EQ(usage_error({"--num=1"}), "option --numeric takes no value");
+  // Ambiguous prefixes name the candidates (ipvsadm's refused ones too).
+  EXPECT_EQ(usage_error({"--s"}).find("option '--s' is ambiguous; possibilities: --save"), 0U);
+  EXPECT_NE(
+      usage_error({"-A", "-t", "10.0.0.1:80", "--shard", "2"}).find("--shard-policy --shards"),
+      std::string::npos);
+  EXPECT_NE(usage_error({"--per"}).find("--persistent --persistent-conn"), std::string::npos);
+  EXPECT_NE(usage_error({"--add"}).find("--add-service --add-server"), std::string::npos);
+  EXPECT_EQ(usage_error({"--bogus"}), "unknown option '--bogus'");
+  // An exact name wins over longer ones: --pe is ipvsadm's persistence engine.
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "--pe", "sip"}).find("persistence engines"),
+            std::string::npos);
+}
+
+TEST(Cli, SortAndNoSort) {
+  EXPECT_TRUE(parse({"-L", "--sort"}).sort);
+  EXPECT_TRUE(parse({"-S", "-n", "--sort"}).sort);
+  EXPECT_FALSE(parse({"-L"}).sort);
+  EXPECT_FALSE(parse({"-L", "--nosort"}).sort);
+  EXPECT_EQ(parse({"-L", "--nosort"}), parse({"-L"}));
+  EXPECT_EQ(usage_error({"-L", "--sort", "--nosort"}),
+            "options --sort and --nosort cannot be combined");
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "--sort"}).find("not valid with -A"),
+            std::string::npos);
+}
+
+TEST(Cli, RefusesIpvsadmOptionsSockVsCannotHonour) {
+  struct Case {
+    std::vector<const char*> args;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {{"-A", "-t", "10.0.0.1:80", "-p", "-M", "255.255.255.0"},
+       "option -M (--netmask) is not supported: sock_vs persistence has no client netmask"},
+      {{"-A", "-t", "10.0.0.1:80", "--netmask=255.255.0.0"}, "option -M (--netmask)"},
+      {{"-A", "-f", "1"}, "option -f (--fwmark-service) is not supported"},
+      {{"-A", "--fwmark", "1"}, "option -f (--fwmark-service) is not supported"},
+      {{"-A", "-t", "10.0.0.1:80", "--pe", "sip"}, "option --pe is not supported"},
+      {{"-A", "-u", "10.0.0.1:53", "-o"}, "option -o (--ops) is not supported"},
+      {{"-A", "-u", "10.0.0.1:53", "--ops"}, "--unconnected"},
+      {{"-Lno"}, "option -o (--ops)"},
+      {{"-L", "--daemon"}, "option --daemon is not supported: sock_vs has no connection sync"},
+      {{"--start-daemon", "master"}, "option --start-daemon is not supported"},
+      {{"--stop-daemon", "backup"}, "option --stop-daemon is not supported"},
+      {{"--start-d", "master"}, "option --start-daemon is not supported"},
+      {{"-L", "--timeout"}, "option --timeout is not supported: sock_vs keeps no connection"},
+      {{"--set", "900", "120", "300"}, "option --set is not supported"},
+      {{"-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-i", "--tun-type", "gue"},
+       "option --tun-type is not supported: sock_vs forwards no packets"},
+      {{"-A", "-t", "10.0.0.1:80", "-b", "sh-port"}, "option -b (--sched-flags)"},
+      {{"-L", "--rate"}, "use --stats"},
+      {{"-L", "--persistent-conn"}, "use -L -c"},
+      {{"-A", "--sctp-service", "10.0.0.1:80"}, "TCP and UDP only"},
+  };
+  for (const auto& c : cases) {
+    const std::vector<std::string> v(c.args.begin(), c.args.end());
+    std::string err = "<no error>";
+    try {
+      parse_command(v);
+    } catch (const UsageError& e) {
+      err = e.what();
+    }
+    EXPECT_NE(err.find(c.message), std::string::npos) << c.args.front() << " -> " << err;
+    EXPECT_EQ(err.find('\n'), std::string::npos) << err;  // one line
+  }
 }
 
 TEST(Cli, RejectsTwoCommands) {
@@ -587,7 +686,7 @@ TEST(Cli, KillUsageErrors) {
   EXPECT_EQ(usage_error({"-K"}), "-K needs a virtual service (-t or -u ADDRESS:PORT)");
   EXPECT_EQ(usage_error({"-K", "-r", "10.0.0.2"}),
             "-K needs a virtual service (-t or -u ADDRESS:PORT)");
-  EXPECT_NE(usage_error({"-K", "-f", "1"}).find("unknown option"), std::string::npos);  // fwmark
+  EXPECT_NE(usage_error({"-K", "-f", "1"}).find("not supported"), std::string::npos);  // fwmark
   EXPECT_EQ(usage_error({"-K", "-u", "10.0.0.1:53", "--terminate", "none"}),
             "--terminate none is not valid with -K: it would terminate nothing (give udp or all, "
             "or no --terminate for the service's own policy)");

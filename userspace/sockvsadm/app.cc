@@ -259,7 +259,10 @@ int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostrea
         return kExitOk;
       }
       const sockvs::Info info = api->info();
-      const auto entries = collect(*api, cmd.service);
+      auto entries = collect(*api, cmd.service);
+      if (cmd.sort) {
+        sort_entries(entries);
+      }
       if (cmd.json) {
         out << format_json(entries, JsonView{true, cmd.stats}, info);
         return kExitOk;
@@ -270,7 +273,10 @@ int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostrea
     }
     case Op::kSave: {
       const auto api = open_api(connect);
-      const auto entries = collect(*api, cmd.service);
+      auto entries = collect(*api, cmd.service);
+      if (cmd.sort) {
+        sort_entries(entries);
+      }
       out << (cmd.json ? format_json(entries, JsonView{}) : format_save(entries));
       return kExitOk;
     }

@@ -42,6 +42,8 @@ enum class Key {
   kSkipMark,      // --skip-mark (-A, -E; repeatable)
   kSkipNone,      // --skip-none (-A, -E)
   kPersistent,    // -p [timeout] (-A, -E)
+  kSort,          // --sort (-L, -S): services by protocol, address, port
+  kNoSort,        // --nosort (-L, -S): the module's order, the default
 };
 
 enum class Arg {
@@ -85,7 +87,8 @@ constexpr std::array kOptions = {
     OptSpec{'Z', "zero", kNo, Key::kCommand, Op::kZero},
     OptSpec{'K', "kill", kNo, Key::kCommand, Op::kKill},
     OptSpec{'h', "help", kNo, Key::kCommand, Op::kHelp},
-    OptSpec{'V', "version", kNo, Key::kCommand, Op::kVersion},
+    OptSpec{'v', "version", kNo, Key::kCommand, Op::kVersion},
+    OptSpec{'V', "", kNo, Key::kCommand, Op::kVersion},
     OptSpec{'t', "tcp-service", kYes, Key::kTcp, Op::kList},
     OptSpec{'u', "udp-service", kYes, Key::kUdp, Op::kList},
     OptSpec{'s', "scheduler", kYes, Key::kScheduler, Op::kList},
@@ -93,7 +96,7 @@ constexpr std::array kOptions = {
     OptSpec{'w', "weight", kYes, Key::kWeight, Op::kList},
     OptSpec{'n', "numeric", kNo, Key::kNumeric, Op::kList},
     OptSpec{'\0', "stats", kNo, Key::kStats, Op::kList},
-    OptSpec{'\0', "exact", kNo, Key::kExact, Op::kList},
+    OptSpec{'X', "exact", kNo, Key::kExact, Op::kList},
     OptSpec{'m', "masquerading", kNo, Key::kForward, Op::kList},
     OptSpec{'g', "gatewaying", kNo, Key::kForward, Op::kList},
     OptSpec{'i', "ipip", kNo, Key::kForward, Op::kList},
@@ -113,7 +116,78 @@ constexpr std::array kOptions = {
     OptSpec{'\0', "skip-mark", kYes, Key::kSkipMark, Op::kList},
     OptSpec{'\0', "skip-none", kNo, Key::kSkipNone, Op::kList},
     OptSpec{'p', "persistent", Arg::kOptionalNumber, Key::kPersistent, Op::kList},
+    OptSpec{'\0', "sort", kNo, Key::kSort, Op::kList},
+    OptSpec{'\0', "nosort", kNo, Key::kNoSort, Op::kList},
 };
+
+// ipvsadm options that sock_vs cannot honour: refused with what to do
+// instead (exit status 2, before anything is sent to the module).
+struct RefusedSpec {
+  char short_name;  // '\0': long only
+  std::string_view long_name;
+  std::string_view instead;
+};
+
+constexpr std::string_view kNoSync =
+    "sock_vs has no connection sync daemon: each host balances its own connects, so there is "
+    "no connection state to copy to a backup";
+constexpr std::string_view kNoTimeouts =
+    "sock_vs keeps no connection timeouts: a balanced socket is the application's own and lives "
+    "until it is closed (a persistence timeout is -p's value)";
+constexpr std::string_view kNoTunnel =
+    "sock_vs forwards no packets, so there is no tunnel to configure (-i, like -m and -g, is "
+    "accepted and ignored)";
+
+constexpr std::array kRefused = {
+    RefusedSpec{'M', "netmask",
+                "sock_vs persistence has no client netmask: -p keys on what --hash-key names "
+                "(tgid, local, cgroup or netns)"},
+    RefusedSpec{'f', "fwmark-service",
+                "sock_vs has no firewall-mark services: give the service as -t or -u "
+                "ADDRESS:PORT (--skip-mark exempts marked sockets from a service)"},
+    RefusedSpec{'\0', "pe", "sock_vs has no persistence engines: use -p [timeout] with --hash-key"},
+    RefusedSpec{'o', "ops",
+                "sock_vs has no one-packet scheduling: a UDP socket is balanced at connect(); "
+                "--unconnected balances sendto() on unconnected sockets"},
+    RefusedSpec{'b', "sched-flags",
+                "sock_vs schedulers take no flags: sh and mh hash what --hash-key names"},
+    RefusedSpec{'6', "ipv6",
+                "sock_vs has no firewall-mark services (-f) for it to apply to: an IPv6 service "
+                "is -t or -u [ADDRESS]:PORT"},
+    RefusedSpec{'\0', "sctp-service", "sock_vs balances TCP and UDP only (-t, -u)"},
+    RefusedSpec{'\0', "daemon", kNoSync},
+    RefusedSpec{'\0', "start-daemon", kNoSync},
+    RefusedSpec{'\0', "stop-daemon", kNoSync},
+    RefusedSpec{'\0', "mcast-interface", kNoSync},
+    RefusedSpec{'\0', "mcast-group", kNoSync},
+    RefusedSpec{'\0', "mcast-port", kNoSync},
+    RefusedSpec{'\0', "mcast-ttl", kNoSync},
+    RefusedSpec{'\0', "sync-maxlen", kNoSync},
+    RefusedSpec{'\0', "syncid", kNoSync},
+    RefusedSpec{'\0', "timeout", kNoTimeouts},
+    RefusedSpec{'\0', "set", kNoTimeouts},
+    RefusedSpec{'\0', "tun-type", kNoTunnel},
+    RefusedSpec{'\0', "tun-port", kNoTunnel},
+    RefusedSpec{'\0', "tun-nocsum", kNoTunnel},
+    RefusedSpec{'\0', "tun-csum", kNoTunnel},
+    RefusedSpec{'\0', "tun-remcsum", kNoTunnel},
+    RefusedSpec{'\0', "tun-info", kNoTunnel},
+    RefusedSpec{'\0', "rate", "sock_vs counts connections, not packets or bytes: use --stats"},
+    RefusedSpec{'\0', "persistent-conn",
+                "use -L -c: it lists the persistence templates with their connection counts"},
+};
+
+[[noreturn]] void refuse(const RefusedSpec& r) {
+  std::string msg = "option ";
+  if (r.short_name != '\0') {
+    msg += std::string("-") + r.short_name + " (--" + std::string(r.long_name) + ")";
+  } else {
+    msg += "--" + std::string(r.long_name);
+  }
+  msg += " is not supported: ";
+  msg += r.instead;
+  throw UsageError(msg);
+}
 
 const OptSpec* find_short(char c) {
   for (const auto& o : kOptions) {
@@ -121,16 +195,56 @@ const OptSpec* find_short(char c) {
       return &o;
     }
   }
+  for (const auto& r : kRefused) {
+    if (r.short_name == c) {
+      refuse(r);
+    }
+  }
   return nullptr;
 }
 
+// A long option by its name or, as getopt_long does, by a prefix of exactly
+// one option's name ("--num" for --numeric).  An exact name wins ("--pe"
+// is not "--persistent"); an ambiguous prefix is an error naming the
+// candidates; a refused ipvsadm option throws refuse()'s message.
 const OptSpec* find_long(std::string_view name) {
   for (const auto& o : kOptions) {
     if (!o.long_name.empty() && o.long_name == name) {
       return &o;
     }
   }
-  return nullptr;
+  for (const auto& r : kRefused) {
+    if (r.long_name == name) {
+      refuse(r);
+    }
+  }
+  const OptSpec* found = nullptr;
+  const RefusedSpec* refused = nullptr;
+  std::vector<std::string_view> candidates;
+  for (const auto& o : kOptions) {
+    if (!o.long_name.empty() && o.long_name.starts_with(name)) {
+      found = &o;
+      candidates.push_back(o.long_name);
+    }
+  }
+  for (const auto& r : kRefused) {
+    if (r.long_name.starts_with(name)) {
+      refused = &r;
+      candidates.push_back(r.long_name);
+    }
+  }
+  if (candidates.size() > 1) {
+    std::string msg = "option '--" + std::string(name) + "' is ambiguous; possibilities:";
+    for (const auto c : candidates) {
+      msg += " --";
+      msg += c;
+    }
+    throw UsageError(msg);
+  }
+  if (refused != nullptr) {
+    refuse(*refused);
+  }
+  return found;
 }
 
 std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
@@ -163,6 +277,7 @@ struct Raw {
   // --skip-uid / --skip-cgroup / --skip-mark values, in the order given.
   std::vector<std::pair<Key, std::string>> skips;
   bool skip_none = false;
+  bool sort = false;
   // Options seen, with the spelling used (for messages).
   std::map<Key, std::string> seen;
 };
@@ -262,6 +377,10 @@ void apply(Raw& raw, const OptSpec& spec, const std::string& flag, std::string v
     case Key::kExact:
       raw.exact = true;
       break;
+    case Key::kSort:
+      raw.sort = true;
+      break;
+    case Key::kNoSort:
     case Key::kForward:
       break;
   }
@@ -290,16 +409,25 @@ Raw scan(std::span<const std::string> args) {
   // did not become the value of (for the message if it is unexpected).
   std::string bare_flag;
   std::size_t bare_next = args.size();
+  bool options_done = false;  // after "--": no more options, as getopt_long
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
+    if (!options_done && arg == "--") {
+      options_done = true;
+      continue;
+    }
+    if (options_done) {
+      // sockvsadm takes no operands: what follows "--" is unexpected.
+      throw UsageError("unexpected argument " + quoted(arg) + " (after '--')");
+    }
     if (arg.size() > 2 && arg.starts_with("--")) {
       const auto eq = arg.find('=');
       const std::string name = arg.substr(2, eq == std::string::npos ? eq : eq - 2);
-      const std::string flag = "--" + name;
       const OptSpec* spec = find_long(name);
       if (spec == nullptr) {
-        throw UsageError("unknown option " + quoted(flag));
+        throw UsageError("unknown option " + quoted("--" + name));
       }
+      const std::string flag = "--" + std::string(spec->long_name);
       std::string value;
       if (eq != std::string::npos) {
         if (spec->arg == Arg::kNone) {
@@ -330,7 +458,7 @@ Raw scan(std::span<const std::string> args) {
         }
       }
       apply(raw, *spec, flag, std::move(value));
-    } else if (arg.size() > 1 && arg[0] == '-' && arg != "--") {
+    } else if (arg.size() > 1 && arg[0] == '-') {
       // One or more short options bundled: -Ln, -w2, -t 10.0.0.1:80.
       for (std::size_t j = 1; j < arg.size(); ++j) {
         const std::string flag = std::string("-") + arg[j];
@@ -401,11 +529,13 @@ Rules rules_for(Op op) {
       return {{Key::kTcp, Key::kUdp, Key::kReal, Key::kTerminate}, true, false};
     case Op::kList:
       return {{Key::kTcp, Key::kUdp, Key::kNumeric, Key::kStats, Key::kExact, Key::kThresholds,
-               Key::kShardsView, Key::kJson, Key::kConnection},
+               Key::kShardsView, Key::kJson, Key::kConnection, Key::kSort, Key::kNoSort},
               false,
               false};
     case Op::kSave:
-      return {{Key::kTcp, Key::kUdp, Key::kNumeric, Key::kJson}, false, false};
+      return {{Key::kTcp, Key::kUdp, Key::kNumeric, Key::kJson, Key::kSort, Key::kNoSort},
+              false,
+              false};
     case Op::kZero:
       return {{Key::kTcp, Key::kUdp}, false, false};
     case Op::kRestore:
@@ -828,6 +958,10 @@ Command parse_command(std::span<const std::string> args) {
   cmd.connections = raw.connection;
   cmd.real_peername = raw.real_peername;
   cmd.unconnected = raw.unconnected;
+  if (raw.sort && raw.seen.contains(Key::kNoSort)) {
+    throw UsageError("options --sort and --nosort cannot be combined");
+  }
+  cmd.sort = raw.sort;
   return cmd;
 }
 

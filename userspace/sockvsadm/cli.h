@@ -28,7 +28,7 @@ enum class Op {
   kZero,         // -Z
   kKill,         // -K
   kHelp,         // -h
-  kVersion,      // -V
+  kVersion,      // -v (ipvsadm's), -V
 };
 
 // The long option of a command, e.g. "--add-service".
@@ -81,10 +81,14 @@ struct Command {
   std::optional<sockvs::RealServer> dest;
   bool numeric = false;     // -n (always numeric anyway)
   bool stats = false;       // -L --stats
-  bool exact = false;       // -L --exact
+  bool exact = false;       // -L --exact / -X
   bool thresholds = false;  // -L --thresholds
   bool shards = false;      // -L --shards (without a value)
   bool json = false;        // --json: -L / -S print JSON, -R reads it (json.h)
+  // -L / -S --sort: services by protocol, address family, address, port
+  // (sort_entries in format.h); real servers keep their order.  Without it
+  // (or with --nosort) the module's order, the order of creation.
+  bool sort = false;
 
   friend bool operator==(const Command&, const Command&) = default;
 };

@@ -2,10 +2,13 @@
 
 #include <linux/sock_vs.h>
 
+#include <algorithm>
 #include <array>
 #include <cinttypes>
 #include <cstdio>
+#include <tuple>
 #include <variant>
+#include <vector>
 
 #include "sockvs/address.h"
 
@@ -50,6 +53,18 @@ std::string fmt_number(std::uint64_t n, bool exact) {
     return std::to_string(n / kBillion) + "G";
   }
   return std::to_string(n / 1000000000000ULL) + "T";
+}
+
+void sort_entries(std::vector<ServiceEntry>& entries) {
+  const auto rank = [](const ServiceEntry& e) {
+    const auto& s = e.service;
+    const auto bytes = s.addr.bytes();
+    return std::tuple(s.protocol, s.addr.family(),
+                      std::vector<std::uint8_t>(bytes.begin(), bytes.end()), s.port);
+  };
+  std::stable_sort(
+      entries.begin(), entries.end(),
+      [&rank](const ServiceEntry& a, const ServiceEntry& b) { return rank(a) < rank(b); });
 }
 
 std::string service_endpoint(const sockvs::ServiceKey& key) {

@@ -20,6 +20,12 @@ struct ServiceEntry {
   friend bool operator==(const ServiceEntry&, const ServiceEntry&) = default;
 };
 
+// -L / -S --sort: the services in ipvsadm's order, by protocol (TCP before
+// UDP), address family (IPv4 first), address and port.  Each keeps its real
+// servers in the module's order (rr, wrr and fixed follow that order, so
+// the listing shows it).
+void sort_entries(std::vector<ServiceEntry>& entries);
+
 // Which -L view (at most one of stats, thresholds, shards).
 struct ListOptions {
   bool stats = false;       // --stats
