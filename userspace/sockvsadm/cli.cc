@@ -1005,7 +1005,7 @@ std::string usage_text() {
   sockvsadm -L|l -c [virtual-service] [-n]
   sockvsadm -Z [virtual-service]
   sockvsadm -h
-  sockvsadm -V
+  sockvsadm -v
 
 sock_vs load-balances connect() on this host.  sockvsadm configures it with
 ipvsadm's syntax; without a command it lists, like ipvsadm.
@@ -1027,7 +1027,7 @@ Either long or short options are allowed.
                               server (-r) or of every real server of the
                               service; the real servers stay
   --help            -h        display this help message
-  --version         -V        display the versions of sockvsadm and the module
+  --version         -v|-V     display the versions of sockvsadm and the module
 
 virtual-service:
   --tcp-service|-t  service-address   service-address is host:port
@@ -1101,7 +1101,11 @@ Options:
                                       single forwarding method (Sock)
   --numeric      -n                   numeric output of addresses and ports
   --stats                             output of statistics information
-  --exact                             expand numbers (display exact values)
+  --exact        -X                   expand numbers (display exact values)
+  --sort                              -L, -S: services sorted by protocol,
+                                      address and port (real servers keep
+                                      their order); default: creation order
+  --nosort                            the default order (for ipvsadm)
   --connection   -c                   with -L: the open balanced connections
                                       (state, source, virtual, destination,
                                       shard, pid/command that connected),
@@ -1213,6 +1217,16 @@ adds each cgroup's "cgroup_id").  "persistent" (seconds) is written only for
 a persistent service: absent means not persistent (-R --json also takes 0).
 -R --json rejects unknown keys, ignores the ones only -L prints, and is
 all-or-nothing like -R.
+
+-R is not atomic: lines are applied one by one, so connects and other
+configuring programs see the table half restored meanwhile; if the undo
+fails or sockvsadm is killed midway, the lines applied so far stay.
+
+Long options may be abbreviated to a unique prefix (--num); "--" ends the
+options.  ipvsadm options sock_vs cannot honour (-M, -f, --pe, -o, -b, -6,
+--sctp-service, the sync daemon options, --timeout, --set, --tun-*,
+--rate, --persistent-conn) are refused with a message saying what to use
+instead.
 
 Exit status: 0 on success, 1 if an operation failed, 2 on a usage error.
 )";
