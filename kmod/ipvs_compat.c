@@ -135,7 +135,7 @@ static int svs_ipvs_parse_svc(struct nlattr *nla, bool full,
 			      struct netlink_ext_ack *extack)
 {
 	struct nlattr *tb[IPVS_SVC_ATTR_MAX + 1];
-	u16 af;
+	u16 af, proto;
 
 	if (!nla || nla_parse_nested_deprecated(tb, IPVS_SVC_ATTR_MAX, nla,
 						svs_ipvs_svc_policy, extack))
@@ -153,9 +153,11 @@ static int svs_ipvs_parse_svc(struct nlattr *nla, bool full,
 		return svs_ipvs_refuse(extack,
 				       "firewall-mark services are not supported (connect-time balancing matches address, protocol and port)");
 	u->key.af = af;
-	u->key.protocol = nla_get_u16(tb[IPVS_SVC_ATTR_PROTOCOL]);
-	if (u->key.protocol != IPPROTO_TCP && u->key.protocol != IPPROTO_UDP)
+	/* the u16 itself, not the u8 the key keeps (0x0106 is not TCP) */
+	proto = nla_get_u16(tb[IPVS_SVC_ATTR_PROTOCOL]);
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return svs_ipvs_refuse(extack, "only TCP and UDP services are supported");
+	u->key.protocol = proto;
 	nla_memcpy(&u->key.addr, tb[IPVS_SVC_ATTR_ADDR], sizeof(u->key.addr));
 	if (af == AF_INET)
 		memset(&u->key.addr.all[1], 0, sizeof(u->key.addr) - sizeof(u32));
