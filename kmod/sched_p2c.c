@@ -9,11 +9,17 @@
  *
  * where rtt is the server's peak EWMA of the handshake time of recent
  * balanced connects (the kernel's own smoothed RTT of each balanced socket
- * as its handshake completes, eject.c): a sample above the average replaces it (peak), one below moves
- * it by 1/8; without samples it halves every SVS_P2C_DECAY_MS, so a slow
- * server that recovered is tried again.  A server with no sample yet costs
- * 0: new servers are tried first.  Ties go to fewer open connections, then
- * to the first draw.  Two O(n) passes, lock-free, allocation-free.
+ * as its handshake completes, eject.c): a sample above the average
+ * replaces it (peak), one below moves it by 1/8; without samples it halves
+ * every SVS_P2C_DECAY_MS (2 s), so a slow server that recovered is tried
+ * again.  A server with no sample yet costs 0: new servers are tried
+ * first.  SVS_P2C_RTT_FLOOR_US (5 ms) is added to a measured RTT:
+ * differences of a few milliseconds (one data centre, a loaded host's
+ * noise) weigh little against the load, a server 20 ms slower stays far
+ * costlier.  (With a 1 ms floor, loopback noise under QEMU TCG split 90
+ * held-open connections to equal servers 36/38/16.)  Ties go to fewer open
+ * connections, then to the first draw.  Two O(n) passes, lock-free,
+ * allocation-free.
  */
 #include "svs_sched.h"
 

@@ -76,8 +76,8 @@ extern const struct svs_sched_ops svs_sched_p2c;
  * @now_ms, into @live's peak EWMA.  @rtt_us decays by half every
  * SVS_P2C_DECAY_MS without samples, so an idle server is tried again.
  */
-#define SVS_P2C_DECAY_MS	10000
-#define SVS_P2C_RTT_FLOOR_US	1000
+#define SVS_P2C_DECAY_MS	2000
+#define SVS_P2C_RTT_FLOOR_US	5000
 void svs_p2c_sample(struct svs_sched_live *live, u32 sample_us, u32 now_ms);
 u32 svs_p2c_rtt(const struct svs_sched_live *live, u32 now_ms);
 

@@ -60,7 +60,7 @@ SVC_F_ALL = int(svs.uapi_define("SOCK_VS_SVC_F_REAL_PEERNAME"), 0) | SVC_F_UNCON
 INT_MAX = 0x7fffffff
 RESV_START_OP = CMD["GET_INFO"] + 1     # kmod/netlink.c: .resv_start_op
 SCHEDS = sorted({svs.uapi_define("SOCK_VS_SCHED_" + n).strip('"')
-                 for n in ("RR", "WRR", "LC", "WLC", "SH", "MH", "PORT", "FIXED", "FO")})
+                 for n in ("RR", "WRR", "LC", "WLC", "SH", "MH", "PORT", "FIXED", "FO", "P2C")})
 DEFAULT_SCHED = "wrr"
 AF4, AF6 = socket.AF_INET, socket.AF_INET6
 TCP, UDP = socket.IPPROTO_TCP, socket.IPPROTO_UDP
