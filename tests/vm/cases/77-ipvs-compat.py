@@ -7,7 +7,8 @@ unmodified, configures it.
   the kernel's real ip_vs, then against sock_vs in compat mode: every
   command's exit code and message match, and so do `ipvsadm -S -n`,
   `-L -n`, `-L -n --stats`, `--rate`, `--exact`, `-L --timeout`, and
-  /proc/net/ip_vs (same blocks) and /proc/net/ip_vs_stats;
+  /proc/net/ip_vs (same blocks) and /proc/net/ip_vs_stats; `-S | -C; -R`
+  gives the same table back;
 - sockvsadm -S -n shows the table ipvsadm made (one table, two families);
 - redis-benchmark through the virtual address is balanced as `ipvsadm -L -n`
   says (rr 1:1, then wrr 2:1 after `ipvsadm -e -w 2`), and `-L -n --stats`
@@ -157,6 +158,13 @@ def main():
         check_eq(got_snap[k], want_snap[k], "`ipvsadm %s` / %s, sock_vs vs ip_vs" % (k, k)
                  if not k.startswith("/") else k)
     svs.log(want_snap["-S -n"])
+
+    step("ipvsadm -S -n | ipvsadm -C; ipvsadm -R: the same table again")
+    saved = ipvsadm(["-S", "-n"]).stdout
+    svs.run_ok(["ipvsadm", "-C"])
+    check_eq(ipvsadm(["-S", "-n"]).stdout, "", "ipvsadm -S after -C")
+    svs.run_ok(["ipvsadm", "-R"], input=saved)
+    check_eq(ipvsadm(["-S", "-n"]).stdout, saved, "ipvsadm -S after -R")
 
     step("sockvsadm shows the table ipvsadm made")
     save = svs.save()

@@ -58,6 +58,7 @@ WEIGHT_MAX = int(svs.uapi_define("SOCK_VS_WEIGHT_MAX"))
 SVC_F_UNCONNECTED = int(svs.uapi_define("SOCK_VS_SVC_F_UNCONNECTED"), 0)
 SVC_F_ALL = int(svs.uapi_define("SOCK_VS_SVC_F_REAL_PEERNAME"), 0) | SVC_F_UNCONNECTED  # NLA_POLICY_MASK
 INT_MAX = 0x7fffffff
+GENL_SPLIT_OPS = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2]) >= (6, 2)
 RESV_START_OP = CMD["GET_INFO"] + 1     # kmod/netlink.c: .resv_start_op
 SCHEDS = sorted({svs.uapi_define("SOCK_VS_SCHED_" + n).strip('"')
                  for n in ("RR", "WRR", "LC", "WLC", "SH", "MH", "PORT", "FIXED", "FO", "P2C")})
@@ -993,6 +994,13 @@ class IpvsModel:
                 return E.EINVAL, "genl flags"
         if cmd not in IPVS_OPS:
             return E.EOPNOTSUPP, "no such command"
+        # Since 6.2 (split genl ops) the handler for the request's kind is
+        # looked up before the permission check; 6.1 checks permission first.
+        if not privileged and GENL_SPLIT_OPS:
+            if dump and cmd not in IPVS_DUMPS:
+                return E.EOPNOTSUPP, "no dumpit (looked up before the permission check)"
+            if not dump and cmd not in IPVS_DOITS:
+                return E.EOPNOTSUPP, "no doit (looked up before the permission check)"
         if not privileged:
             return E.EPERM, "unprivileged (GENL_ADMIN_PERM)"
         if dump:
