@@ -121,17 +121,13 @@ def unload_ipvs():
 
 
 def load_compat():
-    if svs.module_loaded():
-        svs.rmmod()
-    svs.run_ok(["insmod", svs.KO_PATH, "ipvs_compat=1"])
+    svs.reload_module(["ipvs_compat=1"])
 
 
 def restore_plain():
     if os.path.isdir("/sys/module/ip_vs"):
         unload_ipvs()
-    if svs.module_loaded():
-        svs.rmmod()
-    svs.insmod()
+    svs.reload_module()
 
 
 def main():

@@ -380,15 +380,11 @@ def exporter_backends(metrics):
 # --------------------------------------------------------------------- main
 
 def load_compat():
-    if svs.module_loaded():
-        svs.rmmod()
-    svs.run_ok(["insmod", svs.KO_PATH, "ipvs_compat=1"])
+    svs.reload_module(["ipvs_compat=1"])
 
 
 def restore_plain():
-    if svs.module_loaded():
-        svs.rmmod()
-    svs.insmod()
+    svs.reload_module()
 
 
 def main():

@@ -894,6 +894,14 @@ def insmod():
     run_ok(["insmod", KO_PATH])
 
 
+def reload_module(params=()):
+    """rmmod sock_vs if it is loaded, then insmod it with module parameters
+    (e.g. ["ipvs_compat=1"]); no parameters: the plain module again."""
+    if module_loaded():
+        rmmod()
+    run_ok(["insmod", KO_PATH] + list(params))
+
+
 def rmmod(timeout=10.0):
     """rmmod sock_vs, retrying while it is busy; returns seconds taken."""
     t0 = time.monotonic()
