@@ -179,7 +179,7 @@ static int svs_ipvs_parse_svc(struct nlattr *nla, bool full,
 /* The flags a service shows through the IPVS family. */
 static u32 svs_ipvs_svc_flags(const struct svs_svc_conf *conf)
 {
-	return IP_VS_SVC_F_HASHED | conf->ipvs_flags |
+	return IP_VS_SVC_F_HASHED | conf->ipvs.flags |
 	       (conf->persist ? IP_VS_SVC_F_PERSISTENT : 0);
 }
 
@@ -228,10 +228,10 @@ static int svs_ipvs_svc_conf(const struct svs_ipvs_svc *u,
 	}
 	conf->sched = sched;
 	/* kept and echoed as ip_vs keeps them; only persistence acts */
-	conf->ipvs_flags = flags & ~(IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_HASHED);
-	conf->ipvs_timeout = u->timeout;
-	conf->ipvs_netmask = u->netmask;
-	conf->ipvs_netmask_set = true;
+	conf->ipvs.flags = flags & ~(IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_HASHED);
+	conf->ipvs.timeout = u->timeout;
+	conf->ipvs.netmask = u->netmask;
+	conf->ipvs.netmask_set = true;
 	return 0;
 }
 
@@ -301,10 +301,10 @@ static int svs_ipvs_dest_conf(const struct svs_ipvs_dest *u,
 	conf->weight = u->weight;
 	conf->u_thresh = u->u_thresh;
 	conf->l_thresh = u->l_thresh;
-	conf->ipvs_fwd = u->fwd;
-	conf->ipvs_tun_type = u->tun_type;
-	conf->ipvs_tun_port = u->tun_port;
-	conf->ipvs_tun_flags = u->tun_flags;
+	conf->ipvs.fwd = u->fwd;
+	conf->ipvs.tun_type = u->tun_type;
+	conf->ipvs.tun_port = u->tun_port;
+	conf->ipvs.tun_flags = u->tun_flags;
 	return 0;
 }
 
@@ -327,26 +327,18 @@ static int svs_ipvs_set_config(struct svs_net *sn, struct nlattr **attrs)
 	return 0;
 }
 
-static int svs_ipvs_del_dests(struct svs_net *sn, const struct svs_key *key,
-			      struct list_head *doomed)
-{
-	int err;
-	u32 killed = svs_terminate_doomed(doomed, &err);
-
-	if (key)
-		svs_count_killed(sn, key, killed);
-	return err;
-}
-
+/*
+ * A real-server command on @svc (configuration lock held); a deleted server
+ * goes to @doomed, its sockets terminated by the caller.
+ */
 static int svs_ipvs_dest_cmd(struct svs_net *sn, struct svs_service *svc,
-			     struct genl_info *info, u8 cmd)
+			     struct genl_info *info, u8 cmd,
+			     struct list_head *doomed)
 {
 	struct netlink_ext_ack *extack = info->extack;
 	struct svs_dest_conf conf = { .shards = 1 };
 	struct svs_ipvs_dest u;
 	struct svs_dest *dest;
-	struct svs_key key;
-	LIST_HEAD(doomed);
 	int err;
 
 	err = svs_ipvs_parse_dest(info->attrs[IPVS_CMD_ATTR_DEST],
@@ -366,15 +358,7 @@ static int svs_ipvs_dest_cmd(struct svs_net *sn, struct svs_service *svc,
 	if (cmd == IPVS_CMD_DEL_DEST) {
 		if (!dest)
 			return -ENOENT;
-		key = svc->key;
-		err = svs_dest_del(svc, dest, extack, &doomed);
-		if (err)
-			return err;
-		mutex_unlock(&sn->lock);
-		err = svs_ipvs_del_dests(sn, &key, &doomed);
-		svs_persist_changed(sn);
-		mutex_lock(&sn->lock);
-		return err;
+		return svs_dest_del(svc, dest, extack, doomed);
 	}
 	if (dest)
 		conf.shards = dest->shards;
@@ -414,15 +398,13 @@ static int svs_ipvs_set_cmd(struct sk_buff *skb, struct genl_info *info)
 	struct svs_ipvs_svc u;
 	unsigned long id;
 	LIST_HEAD(doomed);
+	u32 killed;
 	int err = 0;
 
 	mutex_lock(&sn->lock);
 	if (cmd == IPVS_CMD_FLUSH) {
 		svs_flush(sn, &doomed);
-		mutex_unlock(&sn->lock);
-		err = svs_ipvs_del_dests(sn, NULL, &doomed);
-		svs_persist_changed(sn);
-		return err;
+		goto out;
 	}
 	if (cmd == IPVS_CMD_SET_CONFIG) {
 		err = svs_ipvs_set_config(sn, info->attrs);
@@ -464,14 +446,11 @@ static int svs_ipvs_set_cmd(struct sk_buff *skb, struct genl_info *info)
 		break;
 	case IPVS_CMD_DEL_SERVICE:
 		svs_service_del(sn, svc, &doomed);
-		mutex_unlock(&sn->lock);
-		err = svs_ipvs_del_dests(sn, NULL, &doomed);
-		svs_persist_changed(sn);
-		return err;
+		break;
 	case IPVS_CMD_NEW_DEST:
 	case IPVS_CMD_SET_DEST:
 	case IPVS_CMD_DEL_DEST:
-		err = svs_ipvs_dest_cmd(sn, svc, info, cmd);
+		err = svs_ipvs_dest_cmd(sn, svc, info, cmd, &doomed);
 		break;
 	case IPVS_CMD_ZERO:
 		svs_zero_service(svc);
@@ -481,8 +460,19 @@ static int svs_ipvs_set_cmd(struct sk_buff *skb, struct genl_info *info)
 	}
 out:
 	mutex_unlock(&sn->lock);
-	if (!err && (cmd == IPVS_CMD_SET_SERVICE || cmd == IPVS_CMD_SET_DEST))
-		svs_persist_changed(sn);	/* persistence off, a server quiesced */
+	if (err)
+		return err;
+	if (!list_empty(&doomed)) {
+		/* Deleted servers' sockets, terminated without the lock. */
+		killed = svs_terminate_doomed(&doomed, &err);
+		if (cmd == IPVS_CMD_DEL_DEST)
+			svs_count_killed(sn, &u.key, killed);
+	}
+	/* Deleted servers', persistence off, a server quiesced: templates go. */
+	if (cmd == IPVS_CMD_FLUSH || cmd == IPVS_CMD_DEL_SERVICE ||
+	    cmd == IPVS_CMD_SET_SERVICE || cmd == IPVS_CMD_SET_DEST ||
+	    cmd == IPVS_CMD_DEL_DEST)
+		svs_persist_changed(sn);
 	return err;
 }
 
@@ -552,14 +542,14 @@ static int svs_ipvs_put_stats(struct sk_buff *skb, int type, u64 conns,
 
 static __be32 svs_ipvs_netmask(const struct svs_service *svc)
 {
-	if (svc->conf.ipvs_netmask_set)
-		return svc->conf.ipvs_netmask;
+	if (svc->conf.ipvs.netmask_set)
+		return svc->conf.ipvs.netmask;
 	return svc->key.af == AF_INET ? htonl(0xffffffff) : (__force __be32)128;
 }
 
 static u32 svs_ipvs_timeout(const struct svs_service *svc)
 {
-	return svc->conf.persist ?: svc->conf.ipvs_timeout;
+	return svc->conf.persist ?: svc->conf.ipvs.timeout;
 }
 
 static int svs_ipvs_fill_svc(struct sk_buff *skb, const struct svs_service *svc)
@@ -683,11 +673,11 @@ static int svs_ipvs_fill_dest(struct sk_buff *skb, const struct svs_service *svc
 		return -EMSGSIZE;
 	if (nla_put(skb, IPVS_DEST_ATTR_ADDR, sizeof(d->addr), &d->addr) ||
 	    nla_put_be16(skb, IPVS_DEST_ATTR_PORT, d->port) ||
-	    nla_put_u32(skb, IPVS_DEST_ATTR_FWD_METHOD, d->ipvs_fwd) ||
+	    nla_put_u32(skb, IPVS_DEST_ATTR_FWD_METHOD, d->ipvs.fwd) ||
 	    nla_put_u32(skb, IPVS_DEST_ATTR_WEIGHT, d->weight) ||
-	    nla_put_u8(skb, IPVS_DEST_ATTR_TUN_TYPE, d->ipvs_tun_type) ||
-	    nla_put_be16(skb, IPVS_DEST_ATTR_TUN_PORT, d->ipvs_tun_port) ||
-	    nla_put_u16(skb, IPVS_DEST_ATTR_TUN_FLAGS, d->ipvs_tun_flags) ||
+	    nla_put_u8(skb, IPVS_DEST_ATTR_TUN_TYPE, d->ipvs.tun_type) ||
+	    nla_put_be16(skb, IPVS_DEST_ATTR_TUN_PORT, d->ipvs.tun_port) ||
+	    nla_put_u16(skb, IPVS_DEST_ATTR_TUN_FLAGS, d->ipvs.tun_flags) ||
 	    nla_put_u32(skb, IPVS_DEST_ATTR_U_THRESH, d->live.u_thresh) ||
 	    nla_put_u32(skb, IPVS_DEST_ATTR_L_THRESH, d->live.l_thresh) ||
 	    nla_put_u32(skb, IPVS_DEST_ATTR_ACTIVE_CONNS, active) ||
@@ -833,12 +823,12 @@ static int svs_ipvs_info_show(struct seq_file *seq, void *v)
 			if (svc->key.af == AF_INET6)
 				seq_printf(seq, "  -> [%pI6]:%04X      %-7s %-6d %-10d %-10d\n",
 					   &d->addr.in6, ntohs(d->port),
-					   svs_ipvs_fwd_name(d->ipvs_fwd), d->weight,
+					   svs_ipvs_fwd_name(d->ipvs.fwd), d->weight,
 					   active, inactive);
 			else
 				seq_printf(seq, "  -> %08X:%04X      %-7s %-6d %-10d %-10d\n",
 					   ntohl(d->addr.ip), ntohs(d->port),
-					   svs_ipvs_fwd_name(d->ipvs_fwd), d->weight,
+					   svs_ipvs_fwd_name(d->ipvs.fwd), d->weight,
 					   active, inactive);
 		}
 	}

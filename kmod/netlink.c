@@ -717,10 +717,7 @@ static int svs_dest_cmd(struct genl_info *info, enum svs_dest_op op)
 		conf.shards = dest->shards;
 		conf.u_thresh = dest->live.u_thresh;
 		conf.l_thresh = dest->live.l_thresh;
-		conf.ipvs_fwd = dest->ipvs_fwd;
-		conf.ipvs_tun_type = dest->ipvs_tun_type;
-		conf.ipvs_tun_port = dest->ipvs_tun_port;
-		conf.ipvs_tun_flags = dest->ipvs_tun_flags;
+		conf.ipvs = dest->ipvs;
 	}
 	err = svs_parse_dest_conf(tb, &conf, extack);
 	if (err)

@@ -293,10 +293,7 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 	WRITE_ONCE(svc->conf.persist, conf->persist);
 	WRITE_ONCE(svc->conf.sched, conf->sched);
 	WRITE_ONCE(svc->conf.flags, conf->flags);
-	svc->conf.ipvs_flags = conf->ipvs_flags;
-	svc->conf.ipvs_timeout = conf->ipvs_timeout;
-	svc->conf.ipvs_netmask = conf->ipvs_netmask;
-	svc->conf.ipvs_netmask_set = conf->ipvs_netmask_set;
+	svc->conf.ipvs = conf->ipvs;
 	WRITE_ONCE(svc->conf.eject_time, conf->eject_time);
 	WRITE_ONCE(svc->conf.eject_time_max, conf->eject_time_max);
 	WRITE_ONCE(svc->conf.eject_pct, conf->eject_pct);
@@ -429,10 +426,7 @@ static void svs_dest_set_conf(struct svs_dest *d, const struct svs_dest_conf *c)
 	WRITE_ONCE(d->weight, c->weight);
 	WRITE_ONCE(d->live.u_thresh, c->u_thresh);
 	WRITE_ONCE(d->live.l_thresh, c->l_thresh);
-	d->ipvs_fwd = c->ipvs_fwd;
-	d->ipvs_tun_type = c->ipvs_tun_type;
-	d->ipvs_tun_port = c->ipvs_tun_port;
-	d->ipvs_tun_flags = c->ipvs_tun_flags;
+	d->ipvs = c->ipvs;
 }
 
 int svs_dest_add(struct svs_net *sn, struct svs_service *svc, const union nf_inet_addr *addr,

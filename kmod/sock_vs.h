@@ -88,6 +88,26 @@ static inline void svs_stat_add(struct svs_stats *s, enum svs_stat i, u64 n)
 	put_cpu_ptr(s->cpu);
 }
 
+/*
+ * What the IPVS family (ipvs_compat.c) stores only to echo it: of a
+ * service, its flags (but PERSISTENT, HASHED), a non-persistent service's
+ * timeout (s) and the netmask (if set: as given, else the family's full
+ * mask); of a real server, its forwarding method and tunnel settings.
+ */
+struct svs_ipvs_svc_echo {
+	u32 flags;
+	u32 timeout;
+	__be32 netmask;
+	bool netmask_set;
+};
+
+struct svs_ipvs_dest_echo {
+	u32 fwd;			/* IP_VS_CONN_F_FWD_MASK bits */
+	u8 tun_type;
+	__be16 tun_port;
+	u16 tun_flags;
+};
+
 /* Settings of a service, as configured. */
 struct svs_svc_conf {
 	const struct svs_sched_ops *sched;
@@ -96,11 +116,7 @@ struct svs_svc_conf {
 	u8 shard_policy;		/* enum sock_vs_shard_policy */
 	u8 terminate;			/* enum sock_vs_terminate */
 	u32 persist;			/* persistence timeout, seconds; 0: none */
-	/* Stored and echoed for the IPVS family (ipvs_compat.c) only. */
-	u32 ipvs_flags;			/* IP_VS_SVC_F_* but PERSISTENT, HASHED */
-	u32 ipvs_timeout;		/* seconds, of a non-persistent service */
-	__be32 ipvs_netmask;		/* if set: as given, else the family's full mask */
-	bool ipvs_netmask_set;
+	struct svs_ipvs_svc_echo ipvs;
 	/* Passive health (eject.c); eject 0: off. */
 	u32 eject, eject_time, eject_time_max;
 	u8 eject_pct;
@@ -112,10 +128,7 @@ struct svs_dest_conf {
 	u32 u_thresh;
 	u32 l_thresh;
 	u16 shards;			/* 1: not sharded */
-	u32 ipvs_fwd;			/* IPVS forwarding method, echoed only */
-	u8 ipvs_tun_type;		/* IPVS tunnel settings, echoed only */
-	__be16 ipvs_tun_port;
-	u16 ipvs_tun_flags;
+	struct svs_ipvs_dest_echo ipvs;
 };
 
 struct svs_dest {
@@ -129,10 +142,7 @@ struct svs_dest {
 	union nf_inet_addr addr;
 	__be16 port;
 	u32 weight;
-	u32 ipvs_fwd;			/* IP_VS_CONN_F_FWD_MASK bits (ipvs_compat.c) */
-	u8 ipvs_tun_type;		/* echoed (ipvs_compat.c) */
-	__be16 ipvs_tun_port;
-	u16 ipvs_tun_flags;
+	struct svs_ipvs_dest_echo ipvs;	/* ipvs_compat.c */
 	u16 shards;			/* fixed for the life of the server */
 	atomic_t *shard_conns;		/* open sockets per shard, if shards > 1 */
 	atomic_t shard_seq;		/* shard picks on this server */
