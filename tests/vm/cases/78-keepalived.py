@@ -379,6 +379,16 @@ def exporter_backends(metrics):
 
 # --------------------------------------------------------------------- main
 
+def stop_keepalived(ka):
+    """SIGTERM keepalived: it must exit 0 within 60 s."""
+    ka.send_signal(signal.SIGTERM)
+    try:
+        rc = ka.wait(60)
+    except subprocess.TimeoutExpired:
+        raise svs.Fail("keepalived did not exit within 60s of SIGTERM")
+    check_eq(rc, 0, "keepalived's exit status")
+
+
 def load_compat():
     svs.reload_module(["ipvs_compat=1"])
 
@@ -522,12 +532,7 @@ def run():
         s.close()
 
     step("SIGTERM: keepalived removes what it created, the foreign service stays")
-    ka.send_signal(signal.SIGTERM)
-    try:
-        rc = ka.wait(60)
-    except subprocess.TimeoutExpired:
-        raise svs.Fail("keepalived did not exit within 60s of SIGTERM")
-    check_eq(rc, 0, "keepalived's exit status")
+    stop_keepalived(ka)
     want = {("svc", "TCP", ep(FOREIGN_VS), "rr")}
     check_eq(ipvsadm_table(), want, "ipvsadm -S -n after keepalived stopped")
     check_eq(sockvsadm_table(), want, "sockvsadm -S -n after keepalived stopped")
@@ -538,12 +543,7 @@ def run():
     wait_checks_ok(since, ka)
     want = want_table(misc=False, http_w={"b": 3})
     wait_table(want, "keepalived's table, started again")
-    ka.send_signal(signal.SIGTERM)
-    try:
-        rc = ka.wait(60)
-    except subprocess.TimeoutExpired:
-        raise svs.Fail("keepalived did not exit within 60s of SIGTERM")
-    check_eq(rc, 0, "keepalived's exit status")
+    stop_keepalived(ka)
     check_eq(ipvsadm_table(), want, "ipvsadm -S -n after keepalived -I stopped")
     check_eq(sockvsadm_table(), want, "sockvsadm -S -n after keepalived -I stopped")
     check(not os.path.isdir("/sys/module/ip_vs"), "ip_vs never loaded")
