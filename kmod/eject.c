@@ -57,6 +57,7 @@ static unsigned long svs_ej_duration(const struct svs_service *svc, u32 level)
 static void svs_ej_eject(struct svs_service *svc, struct svs_dest *dest, int from)
 {
 	u32 n = READ_ONCE(svc->num_dests), out;
+	unsigned long t;
 
 	if (from == SOCK_VS_EJECT_NONE) {
 		/* Within eject_pct of the service's servers, at least one... */
@@ -76,19 +77,18 @@ static void svs_ej_eject(struct svs_service *svc, struct svs_dest *dest, int fro
 			return;
 		dest->ej_level++;
 	}
-	WRITE_ONCE(dest->ej_until, jiffies + svs_ej_duration(svc, dest->ej_level));
+	t = svs_ej_duration(svc, dest->ej_level);
+	WRITE_ONCE(dest->ej_until, jiffies + t);
 	svs_atomic_set(&dest->live.ejected, 1);
 	svs_stat_inc(&dest->stats, SVS_STAT_EJECTED);
 	svs_stat_inc(&svc->stats, SVS_STAT_EJECTED);
 	if (svc->key.af == AF_INET)
 		pr_info_ratelimited("real server %pI4:%u ejected for %lu s (%u failed connects in a row)\n",
-				    &dest->addr.ip, ntohs(dest->port),
-				    svs_ej_duration(svc, dest->ej_level) / HZ,
+				    &dest->addr.ip, ntohs(dest->port), t / HZ,
 				    atomic_read(&dest->ej_fails));
 	else
 		pr_info_ratelimited("real server [%pI6c]:%u ejected for %lu s (%u failed connects in a row)\n",
-				    &dest->addr.in6, ntohs(dest->port),
-				    svs_ej_duration(svc, dest->ej_level) / HZ,
+				    &dest->addr.in6, ntohs(dest->port), t / HZ,
 				    atomic_read(&dest->ej_fails));
 }
 
@@ -194,29 +194,27 @@ u8 svs_eject_state(const struct svs_dest *d, u32 *left_ms)
 	return st;
 }
 
-/*
- * Service @svc's ejection settings changed (under the configuration lock):
- * off readmits every server; the ejected count follows.
- */
-void svs_eject_reset(struct svs_service *svc)
-{
-	struct svs_dest *d;
-
-	list_for_each_entry(d, &svc->dests, list) {
-		atomic_set(&d->ej_fails, 0);
-		if (atomic_xchg(&d->ej_state, SOCK_VS_EJECT_NONE) != SOCK_VS_EJECT_NONE)
-			atomic_dec(&svc->ejected);
-		svs_atomic_set(&d->live.ejected, 0);
-		d->ej_level = 0;
-	}
-}
-
 /* A server leaves its service (deleted): it counts no longer. */
 void svs_eject_forget(struct svs_service *svc, struct svs_dest *d)
 {
 	if (atomic_xchg(&d->ej_state, SOCK_VS_EJECT_NONE) != SOCK_VS_EJECT_NONE)
 		atomic_dec(&svc->ejected);
 	svs_atomic_set(&d->live.ejected, 0);
+}
+
+/*
+ * Service @svc's ejection was turned off (under the configuration lock):
+ * every server is back, the ejected count follows.
+ */
+void svs_eject_reset(struct svs_service *svc)
+{
+	struct svs_dest *d;
+
+	list_for_each_entry(d, &svc->dests, list) {
+		svs_eject_forget(svc, d);
+		atomic_set(&d->ej_fails, 0);
+		d->ej_level = 0;
+	}
 }
 
 /* A service turns ejection on: the tracepoint, registered by the first. */
