@@ -179,6 +179,10 @@ sockvs::Service service_of(const Command& cmd) {
   if (cmd.op == Op::kEditService || cmd.persist != 0) {
     svc.persist = cmd.persist;
   }
+  svc.eject = cmd.eject;
+  svc.eject_time = cmd.eject_time;
+  svc.eject_time_max = cmd.eject_time_max;
+  svc.eject_max_percent = cmd.eject_max_percent;
   return svc;
 }
 
@@ -213,6 +217,14 @@ void append_recreate(std::vector<Command>& out, const sockvs::Service& svc,
   add.real_peername = (svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
   add.unconnected = (svc.flags & SOCK_VS_SVC_F_UNCONNECTED) != 0;
   add.persist = svc.persist.value_or(0);
+  // Passive health when it is on (off, the times and bound do nothing
+  // until it is turned on by an -E that can set them too).
+  if (svc.eject.value_or(0) != 0) {
+    add.eject = svc.eject;
+    add.eject_time = svc.eject_time;
+    add.eject_time_max = svc.eject_time_max;
+    add.eject_max_percent = svc.eject_max_percent;
+  }
   out.push_back(std::move(add));
   for (const auto& d : dests) {
     out.push_back(make_dest_command(Op::kAddDest, svc.key(), d));
@@ -342,7 +354,8 @@ std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd) {
         edit.unconnected = (prev.flags & SOCK_VS_SVC_F_UNCONNECTED) != 0;
         edit.persist = prev.persist.value_or(0);
         if (cmd.scheduler.empty() && !cmd.hash_key && !cmd.shard_policy && !cmd.terminate &&
-            !cmd.skip && edit.real_peername == cmd.real_peername &&
+            !cmd.skip && !cmd.eject && !cmd.eject_time && !cmd.eject_time_max &&
+            !cmd.eject_max_percent && edit.real_peername == cmd.real_peername &&
             edit.unconnected == cmd.unconnected && edit.persist == cmd.persist) {
           break;  // changes nothing
         }
@@ -361,6 +374,18 @@ std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd) {
         if (cmd.skip) {
           // The rules it had (none: an empty nest clears the new ones).
           edit.skip = prev.skip.value_or(std::vector<sockvs::SkipRule>{});
+        }
+        // Passive health: what the edit sets, back to what it was (the
+        // module's defaults if it did not report them).
+        if (cmd.eject) {
+          edit.eject = prev.eject.value_or(0);
+        }
+        if (cmd.eject_time || cmd.eject_time_max) {
+          edit.eject_time = prev.eject_time.value_or(sockvs::kEjectTimeDefault);
+          edit.eject_time_max = prev.eject_time_max.value_or(sockvs::kEjectTimeMaxDefault);
+        }
+        if (cmd.eject_max_percent) {
+          edit.eject_max_percent = prev.eject_max_percent.value_or(sockvs::kEjectPercentDefault);
         }
         undo.push_back(std::move(edit));
         break;

@@ -44,6 +44,10 @@ enum class Key {
   kPersistent,    // -p [timeout] (-A, -E)
   kSort,          // --sort (-L, -S): services by protocol, address, port
   kNoSort,        // --nosort (-L, -S): the module's order, the default
+  kEject,         // --eject N (-A, -E; TCP)
+  kEjectTime,     // --eject-time S (-A, -E; TCP)
+  kEjectTimeMax,  // --eject-time-max S (-A, -E; TCP)
+  kEjectPercent,  // --eject-max-percent P (-A, -E; TCP)
 };
 
 enum class Arg {
@@ -118,6 +122,10 @@ constexpr std::array kOptions = {
     OptSpec{'p', "persistent", Arg::kOptionalNumber, Key::kPersistent, Op::kList},
     OptSpec{'\0', "sort", kNo, Key::kSort, Op::kList},
     OptSpec{'\0', "nosort", kNo, Key::kNoSort, Op::kList},
+    OptSpec{'\0', "eject", kYes, Key::kEject, Op::kList},
+    OptSpec{'\0', "eject-time", kYes, Key::kEjectTime, Op::kList},
+    OptSpec{'\0', "eject-time-max", kYes, Key::kEjectTimeMax, Op::kList},
+    OptSpec{'\0', "eject-max-percent", kYes, Key::kEjectPercent, Op::kList},
 };
 
 // ipvsadm options that sock_vs cannot honour: refused with what to do
@@ -265,6 +273,10 @@ struct Raw {
   std::optional<std::string> l_threshold;
   std::optional<std::string> shards;
   std::optional<std::string> persist;  // -p: the timeout as given (or the default)
+  std::optional<std::string> eject;
+  std::optional<std::string> eject_time;
+  std::optional<std::string> eject_time_max;
+  std::optional<std::string> eject_percent;
   bool numeric = false;
   bool stats = false;
   bool exact = false;
@@ -326,6 +338,18 @@ void apply(Raw& raw, const OptSpec& spec, const std::string& flag, std::string v
       break;
     case Key::kPersistent:
       set_once(raw.persist, flag, std::move(value));
+      break;
+    case Key::kEject:
+      set_once(raw.eject, flag, std::move(value));
+      break;
+    case Key::kEjectTime:
+      set_once(raw.eject_time, flag, std::move(value));
+      break;
+    case Key::kEjectTimeMax:
+      set_once(raw.eject_time_max, flag, std::move(value));
+      break;
+    case Key::kEjectPercent:
+      set_once(raw.eject_percent, flag, std::move(value));
       break;
     case Key::kUThreshold:
       set_once(raw.u_threshold, flag, std::move(value));
@@ -512,7 +536,8 @@ Rules rules_for(Op op) {
     case Op::kEditService:
       return {{Key::kTcp, Key::kUdp, Key::kScheduler, Key::kHashKey, Key::kShardPolicy,
                Key::kRealPeername, Key::kTerminate, Key::kSkipUid, Key::kSkipCgroup, Key::kSkipMark,
-               Key::kSkipNone, Key::kPersistent, Key::kUnconnected},
+               Key::kSkipNone, Key::kPersistent, Key::kUnconnected, Key::kEject, Key::kEjectTime,
+               Key::kEjectTimeMax, Key::kEjectPercent},
               true,
               false};
     case Op::kDelService:
@@ -688,6 +713,48 @@ sockvs::ShardPolicy parse_shard_policy_option(const std::string& text) {
 std::uint32_t parse_persist(const Raw& raw) {
   return parse_number(*raw.persist, 1, sockvs::kPersistMax,
                       "persistence timeout (" + raw.seen.at(Key::kPersistent) + ")");
+}
+
+// --eject, --eject-time, --eject-time-max, --eject-max-percent of -A / -E
+// into `cmd` (TCP services only).  A base time above the longest is refused
+// here when both are known: both given, or -A with the longest's default.
+// On -E with one of them alone the module compares with the other's value.
+void parse_eject_options(const Raw& raw, Command& cmd) {
+  const Key keys[] = {Key::kEject, Key::kEjectTime, Key::kEjectTimeMax, Key::kEjectPercent};
+  for (const Key key : keys) {
+    if (raw.seen.contains(key) && cmd.service->protocol != IPPROTO_TCP) {
+      throw UsageError("option " + raw.seen.at(key) +
+                       " is for TCP services (-t): passive health watches TCP handshakes");
+    }
+  }
+  if (raw.eject) {
+    cmd.eject = parse_number(*raw.eject, 0, sockvs::kEjectMax,
+                             "failures before ejection (" + raw.seen.at(Key::kEject) + ")");
+  }
+  if (raw.eject_time) {
+    cmd.eject_time = parse_number(*raw.eject_time, 1, sockvs::kEjectTimeLimit,
+                                  "ejection time (" + raw.seen.at(Key::kEjectTime) + ")");
+  }
+  if (raw.eject_time_max) {
+    cmd.eject_time_max =
+        parse_number(*raw.eject_time_max, 1, sockvs::kEjectTimeLimit,
+                     "longest ejection time (" + raw.seen.at(Key::kEjectTimeMax) + ")");
+  }
+  if (raw.eject_percent) {
+    cmd.eject_max_percent = static_cast<std::uint8_t>(
+        parse_number(*raw.eject_percent, 1, 100,
+                     "ejection bound in percent (" + raw.seen.at(Key::kEjectPercent) + ")"));
+  }
+  if (cmd.eject_time && (cmd.eject_time_max || cmd.op == Op::kAddService)) {
+    const std::uint32_t longest = cmd.eject_time_max.value_or(sockvs::kEjectTimeMaxDefault);
+    if (*cmd.eject_time > longest) {
+      throw UsageError("ejection time " + std::to_string(*cmd.eject_time) + " (" +
+                       raw.seen.at(Key::kEjectTime) + ") is above the longest ejection time " +
+                       std::to_string(longest) +
+                       (cmd.eject_time_max ? " (" + raw.seen.at(Key::kEjectTimeMax) + ")"
+                                           : std::string(" (the default: give --eject-time-max)")));
+    }
+  }
 }
 
 // --terminate: any policy for -A / -E; -K must terminate something.
@@ -941,6 +1008,7 @@ Command parse_command(std::span<const std::string> args) {
                        "its choice by local port)");
     }
   }
+  parse_eject_options(raw, cmd);
   if (raw.real) {
     cmd.dest = parse_real(*raw.real, *cmd.service);
     if (raw.weight) {
@@ -992,6 +1060,8 @@ std::string usage_text() {
                                  [--terminate none|udp|all]
                                  [--skip-uid UID[-UID]] [--skip-cgroup PATH]
                                  [--skip-mark VALUE[/MASK]] [--skip-none]
+                                 [--eject N] [--eject-time S]
+                                 [--eject-time-max S] [--eject-max-percent P]
   sockvsadm -D virtual-service
   sockvsadm -C
   sockvsadm -R [--json]
@@ -1082,6 +1152,18 @@ Options:
                                       is VALUE (decimal or 0x hex; MASK
                                       defaults to 0xffffffff)
   --skip-none                         with -E: remove the service's exemptions
+  --eject           N                 TCP: passive health: eject a real
+                                      server after N failed connects in a
+                                      row (refused, reset or timed out
+                                      before the handshake completed),
+                                      0-1000 (0: off, the default)
+  --eject-time      S                 the first ejection lasts S seconds,
+                                      1-86400 (default 30), doubled on each
+                                      ejection in a row
+  --eject-time-max  S                 up to S seconds, S-86400 (default 300)
+  --eject-max-percent P               never eject more than P% of the
+                                      service's real servers at once, 1-100
+                                      (default 50)
   --real-server  -r server-address    server-address is host[:port]; the port
                                       defaults to the virtual service's port
   --weight       -w weight            capacity of real server, 0-65535
@@ -1157,8 +1239,24 @@ Schedulers:
   port    the socket's bound local port modulo the usable real servers
   fixed   the first usable real server, in the order they were added
   fo      weighted failover: the usable real server of highest weight
-  A real server is usable when its weight is above 0 and it is not
-  overloaded (-x).
+  p2c     power of two choices: of two usable real servers picked at random
+          (by weight), the one with the lower handshake RTT (the kernel's
+          smoothed RTT of its recent balanced TCP connects, decaying when
+          idle) times its open connections + 1
+  A real server is usable when its weight is above 0, it is not
+  overloaded (-x) and not ejected (--eject).
+
+Passive health (--eject N on -A and -E, TCP services):
+  The module watches the handshakes of the sockets it balances.  After N
+  failed connects in a row a real server is ejected: it gets no new
+  connections for --eject-time seconds, doubled on each ejection in a row up
+  to --eject-time-max.  Then one connect probes it: a completed handshake
+  readmits it (and resets the doubling), a failure ejects it again.  Never
+  more than --eject-max-percent of the service's real servers are ejected at
+  once.  -L shows "ejected" or "probing" after such a server's line,
+  -L --stats counts ejections (Ejected) and failed connects (Failed), and the
+  kernel log says when a server is ejected and readmitted.  Weight,
+  thresholds and sockvs-healthd keep their meanings.
 
 Hash keys (--hash-key, for sh, mh, --shard-policy hash and -p):
   tgid    the connecting process (default)
@@ -1184,7 +1282,9 @@ Shard policies (--shard-policy, for real servers with --shards N > 1):
 
 -L shows the options that differ from their defaults after the scheduler,
 e.g. "TCP  10.0.0.1:6379 mh persistent 300 hash-key local shard-policy lc
-terminate all" (-S writes -p 300),
+terminate all" (-S writes -p 300), and passive health's "eject 3
+eject-time 10" (its times and bound only when they differ from their
+defaults; -S writes --eject 3 --eject-time 10),
 then the exemptions in order, e.g.
 "skip-uid 4242-4243 skip-cgroup /x skip-mark 0x10/0xf0" (a single uid as
 4242, a mark as 0x10 without /MASK when the mask is 0xffffffff; -S writes
@@ -1210,8 +1310,11 @@ this way starts from zero, and counters zeroed by a -Z line stay zeroed.)
 "port":6380,"weight":2,"upper":100,"lower":50,"shards":4}]}]}.  -L --json
 adds each real server's active_conns, inact_conns, overloaded and
 shard_conns, a "module" object, and with --stats "stats" objects
-({"conns":N,"refused":N,"untracked":N,"killed":N} per service,
-{"conns":N,"killed":N} per real server).  A service with exemptions has
+({"conns":N,"refused":N,"untracked":N,"killed":N,"ejected":N,"failed":N}
+per service, {"conns":N,"killed":N,"ejected":N,"failed":N} per real
+server).  A service with ejection on has "eject":{"after":3,"time":30,
+"time_max":300,"max_percent":50}; -L adds each real server's "ejected"
+("none", "ejected", "probing"), "eject_left_ms" and "fails".  A service with exemptions has
 "skip":[{"uid":[4242,4243]},{"cgroup":"/x"},{"mark":16,"mask":240}] (-L
 adds each cgroup's "cgroup_id").  "persistent" (seconds) is written only for
 a persistent service: absent means not persistent (-R --json also takes 0).

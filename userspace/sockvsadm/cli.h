@@ -71,6 +71,14 @@ struct Command {
   // 0 when not given.  Like ipvsadm, -E sets it anew: -E without -p makes
   // the service non-persistent.
   std::uint32_t persist = 0;
+  // --eject N / --eject-time S / --eject-time-max S / --eject-max-percent P
+  // for -A and -E (TCP services): passive health, only when given (-A: the
+  // module's defaults, off, 30, 300, 50; -E: unchanged).  Ranges as in
+  // sockvs::Service.
+  std::optional<std::uint32_t> eject;
+  std::optional<std::uint32_t> eject_time;
+  std::optional<std::uint32_t> eject_time_max;
+  std::optional<std::uint8_t> eject_max_percent;
   // -L -c: list the open balanced connections (then the persistence
   // templates) instead of the services.
   bool connections = false;

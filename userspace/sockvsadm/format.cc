@@ -108,6 +108,44 @@ std::string skip_words(const sockvs::Service& svc, std::string_view prefix) {
   return out;
 }
 
+// The passive-health options of a service with ejection on, as -L shows
+// them ("eject 3 eject-time 10") or -S writes them (prefix "--"): the times
+// and the bound only when they differ from their defaults.
+std::string eject_words(const sockvs::Service& svc, std::string_view prefix) {
+  if (svc.eject.value_or(0) == 0) {
+    return {};
+  }
+  std::string out;
+  const auto word = [&out, prefix](std::string_view name, std::uint32_t value) {
+    out += ' ';
+    out += prefix;
+    out += name;
+    out += ' ';
+    out += std::to_string(value);
+  };
+  word("eject", *svc.eject);
+  if (svc.eject_time.value_or(sockvs::kEjectTimeDefault) != sockvs::kEjectTimeDefault) {
+    word("eject-time", *svc.eject_time);
+  }
+  if (svc.eject_time_max.value_or(sockvs::kEjectTimeMaxDefault) != sockvs::kEjectTimeMaxDefault) {
+    word("eject-time-max", *svc.eject_time_max);
+  }
+  if (svc.eject_max_percent.value_or(sockvs::kEjectPercentDefault) !=
+      sockvs::kEjectPercentDefault) {
+    word("eject-max-percent", *svc.eject_max_percent);
+  }
+  return out;
+}
+
+// After a real server's line: " ejected" / " probing" while passive health
+// holds it out.
+std::string eject_state_word(const sockvs::RealServer& dest) {
+  if (dest.ejected == sockvs::EjectState::kNone) {
+    return {};
+  }
+  return " " + sockvs::eject_state_name(dest.ejected);
+}
+
 std::string service_flags(const sockvs::Service& svc) {
   std::string out;
   if (svc.persist.value_or(0) != 0) {
@@ -128,6 +166,7 @@ std::string service_flags(const sockvs::Service& svc) {
   if ((svc.flags & SOCK_VS_SVC_F_UNCONNECTED) != 0) {
     out += " unconnected";
   }
+  out += eject_words(svc, "");
   out += skip_words(svc, "");
   return out;
 }
@@ -154,8 +193,8 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
   std::string out = sformat("Sock VS version %s (services=%u, hook=%s)\n", info.version.c_str(),
                             info.num_services, info.hook.c_str());
   if (opts.stats) {
-    out += sformat("%-33s %8s %8s %9s %8s\n", "Prot LocalAddress:Port", "Conns", "Refused",
-                   "Untracked", "Killed");
+    out += sformat("%-33s %8s %8s %9s %8s %8s %8s\n", "Prot LocalAddress:Port", "Conns", "Refused",
+                   "Untracked", "Killed", "Ejected", "Failed");
     out += "  -> RemoteAddress:Port\n";
   } else if (opts.thresholds) {
     // ipvsadm's print_title for FMT_THRESHOLDS.
@@ -178,11 +217,13 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
       std::string name = proto;
       name += "  ";
       name += vname;
-      out += sformat("%-33s %8s %8s %9s %8s\n", name.c_str(),
+      out += sformat("%-33s %8s %8s %9s %8s %8s %8s\n", name.c_str(),
                      fmt_number(svc.stats.conns, opts.exact).c_str(),
                      fmt_number(svc.stats.refused, opts.exact).c_str(),
                      fmt_number(svc.stats.untracked, opts.exact).c_str(),
-                     fmt_number(svc.stats.killed, opts.exact).c_str());
+                     fmt_number(svc.stats.killed, opts.exact).c_str(),
+                     fmt_number(svc.stats.ejected, opts.exact).c_str(),
+                     fmt_number(svc.stats.failed, opts.exact).c_str());
     } else {
       out += sformat("%s  %s %s%s\n", proto.c_str(), vname.c_str(), svc.sched_name.c_str(),
                      service_flags(svc).c_str());
@@ -191,21 +232,25 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
       const std::string dname = dest_endpoint(dest);
       if (opts.stats) {
         // Refused and Untracked are the service's: blank for its servers.
-        out += sformat("  -> %-28s %8s %8s %9s %8s\n", dname.c_str(),
+        out += sformat("  -> %-28s %8s %8s %9s %8s %8s %8s\n", dname.c_str(),
                        fmt_number(dest.stats.conns, opts.exact).c_str(), "", "",
-                       fmt_number(dest.stats.killed, opts.exact).c_str());
+                       fmt_number(dest.stats.killed, opts.exact).c_str(),
+                       fmt_number(dest.stats.ejected, opts.exact).c_str(),
+                       fmt_number(dest.stats.failed, opts.exact).c_str());
       } else if (opts.thresholds) {
         out += sformat("  -> %-28s %-10u %-10u %-10u %-10u", dname.c_str(),
                        dest.u_threshold.value_or(0), dest.l_threshold.value_or(0),
                        dest.active_conns, dest.inact_conns);
-        out += dest.overloaded ? " overloaded\n" : "\n";
+        out += dest.overloaded ? " overloaded" : "";
+        out += eject_state_word(dest) + "\n";
       } else if (opts.shards) {
         out += sformat("  -> %-28s %-6u %-10u %-10u %s\n", dname.c_str(),
                        static_cast<unsigned>(dest.shards.value_or(1)), dest.active_conns,
                        dest.inact_conns, per_shard_text(dest).c_str());
       } else {
-        out += sformat("  -> %-28s %-7s %-6d %-10u %-10u\n", dname.c_str(), "Sock",
+        out += sformat("  -> %-28s %-7s %-6d %-10u %-10u", dname.c_str(), "Sock",
                        static_cast<int>(dest.weight), dest.active_conns, dest.inact_conns);
+        out += eject_state_word(dest) + "\n";
       }
     }
   }
@@ -290,6 +335,7 @@ std::string format_save(const std::vector<ServiceEntry>& entries) {
     if ((svc.flags & SOCK_VS_SVC_F_UNCONNECTED) != 0) {
       out += " --unconnected";
     }
+    out += eject_words(svc, "--");
     out += skip_words(svc, "--");
     out += '\n';
     for (const auto& dest : entry.dests) {
