@@ -104,8 +104,9 @@ int do_version(std::ostream& out, std::ostream& err, const ApiFactory& connect) 
   return status;
 }
 
-int do_restore(std::istream& in, std::ostream& err, const ApiFactory& connect) {
-  const std::vector<RestoreLine> lines = parse_restore(in);  // throws RestoreError
+int do_restore(std::istream& in, std::ostream& err, const ApiFactory& connect,
+               const Resolver& names) {
+  const std::vector<RestoreLine> lines = parse_restore(in, names);  // throws RestoreError
   if (lines.empty()) {
     return kExitOk;
   }
@@ -254,15 +255,18 @@ std::string killed_where(const Command& cmd) {
 }
 
 int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostream& err,
-            const ApiFactory& connect) {
+            const ApiFactory& connect, const Resolver& names) {
+  // -L and -S: names unless -n (-L -c and --json stay numeric).
+  const EndpointNames endpoints = cmd.numeric ? EndpointNames() : EndpointNames(names);
   switch (cmd.op) {
     case Op::kHelp:
-      out << usage_text();
+      // The version first, as ipvsadm's help has it.
+      out << version_line(userspace_version()) << usage_text();
       return kExitOk;
     case Op::kVersion:
       return do_version(out, err, connect);
     case Op::kRestore:
-      return cmd.json ? do_restore_json(in, err, connect) : do_restore(in, err, connect);
+      return cmd.json ? do_restore_json(in, err, connect) : do_restore(in, err, connect, names);
     case Op::kList: {
       const auto api = open_api(connect);
       if (cmd.connections) {
@@ -280,7 +284,7 @@ int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostrea
         return kExitOk;
       }
       out << format_list(info, entries,
-                         ListOptions{cmd.stats, cmd.exact, cmd.thresholds, cmd.shards});
+                         ListOptions{cmd.stats, cmd.exact, cmd.thresholds, cmd.shards}, endpoints);
       return kExitOk;
     }
     case Op::kSave: {
@@ -289,7 +293,7 @@ int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostrea
       if (cmd.sort) {
         sort_entries(entries);
       }
-      out << (cmd.json ? format_json(entries, JsonView{}) : format_save(entries));
+      out << (cmd.json ? format_json(entries, JsonView{}) : format_save(entries, endpoints));
       return kExitOk;
     }
     case Op::kKill: {
@@ -476,9 +480,14 @@ void restore(sockvs::Api& api, const std::vector<RestoreLine>& lines) {
 
 int run(std::span<const std::string> args, std::istream& in, std::ostream& out, std::ostream& err,
         const ApiFactory& connect) {
+  return run(args, in, out, err, connect, no_names());
+}
+
+int run(std::span<const std::string> args, std::istream& in, std::ostream& out, std::ostream& err,
+        const ApiFactory& connect, const Resolver& names) {
   try {
-    const Command cmd = parse_command(args);
-    return execute(cmd, in, out, err, connect);
+    const Command cmd = parse_command(args, names);
+    return execute(cmd, in, out, err, connect, names);
   } catch (const RestoreError& e) {
     err << kProgram << ": " << e.what() << " (nothing was applied)\n";
     return kExitUsage;

@@ -573,18 +573,148 @@ Rules rules_for(Op op) {
   return {};
 }
 
-sockvs::ServiceKey parse_service(const std::string& text, std::uint16_t protocol) {
-  sockvs::Endpoint ep;
-  try {
-    ep = sockvs::parse_endpoint(text);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(std::string("virtual service: ") + e.what());
+// An address and port as typed: HOST:PORT, [HOST]:PORT, HOST, [HOST] or a
+// bare IPv6 address; HOST numeric or a host name, PORT a number or a
+// service name.
+struct EndpointText {
+  std::string host;
+  bool bracketed = false;
+  std::optional<std::string> port;
+};
+
+// `what`: "virtual service" or "real server", for the messages.
+EndpointText split_endpoint(const std::string& text, const std::string& what) {
+  if (text.empty()) {
+    throw UsageError(what + ": empty address");
+  }
+  EndpointText ep;
+  if (text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos) {
+      throw UsageError(what + ": invalid address " + quoted(text) + ": missing ']'");
+    }
+    ep.host = text.substr(1, close - 1);
+    ep.bracketed = true;
+    const std::string rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') {
+        throw UsageError(what + ": invalid address " + quoted(text) +
+                         ": expected ':PORT' after ']'");
+      }
+      ep.port = rest.substr(1);
+    }
+    return ep;
+  }
+  if (std::count(text.begin(), text.end(), ':') == 1) {
+    const auto colon = text.find(':');
+    ep.host = text.substr(0, colon);
+    ep.port = text.substr(colon + 1);
+  } else {
+    ep.host = text;  // no port: IPv4 or a name, or a bare IPv6 address
+  }
+  return ep;
+}
+
+// A host name rather than a malformed address: not empty, no ':' (IPv6),
+// not only digits and dots ("10.0.0", "10.0.0.256": no top-level domain is
+// numeric, and ipvsadm takes no all-digit host either).
+bool is_host_name(std::string_view host) {
+  return !host.empty() && host.find(':') == std::string_view::npos &&
+         !std::all_of(host.begin(), host.end(),
+                      [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+}
+
+// The numeric address of `ep`, nullopt if its host is a name.  Throws for a
+// malformed address.
+std::optional<sockvs::Address> numeric_host(const EndpointText& ep, const std::string& text,
+                                            const std::string& what) {
+  const auto addr = sockvs::Address::parse(ep.host);
+  if (ep.bracketed) {
+    if (addr && !addr->is_v6()) {
+      throw UsageError(what + ": invalid IPv6 address " + quoted(ep.host) + " in " + quoted(text));
+    }
+    if (!addr && !is_host_name(ep.host)) {
+      throw UsageError(what + ": invalid IPv6 address " + quoted(ep.host) + " in " + quoted(text));
+    }
+    return addr;
+  }
+  if (addr) {
+    if (ep.port && !addr->is_v4()) {
+      throw UsageError(what + ": invalid address " + quoted(text));
+    }
+    return addr;
+  }
+  if (!is_host_name(ep.host)) {
+    throw UsageError(what + ": invalid address " + quoted(ep.host) +
+                     " (use a numeric IPv4 address, a bracketed IPv6 address or a host name)");
+  }
+  return std::nullopt;
+}
+
+// The first address of `family` of host name `ep.host`, as ipvsadm takes
+// the first address of a name.  `service_family`: the virtual service's
+// family for a real server, AF_UNSPEC for the virtual service itself.
+sockvs::Address resolve_host(const EndpointText& ep, int family, int service_family,
+                             const std::string& text, const std::string& what,
+                             const Resolver& names) {
+  const HostLookup found = names.host_addresses(ep.host);
+  if (found.addrs.empty()) {
+    throw UsageError(what + ": cannot resolve host " + quoted(ep.host) + " in " + quoted(text) +
+                     " (" + found.error + ")");
+  }
+  for (const auto& addr : found.addrs) {
+    if (addr.family() == family) {
+      return addr;
+    }
+  }
+  std::string msg = what + ": host " + quoted(ep.host) + " has no " +
+                    std::string(sockvs::family_name(family)) + " address";
+  const std::string other(sockvs::family_name(family == AF_INET ? AF_INET6 : AF_INET));
+  if (service_family != AF_UNSPEC) {
+    msg += " (only " + other + " addresses), and the virtual service is " +
+           std::string(sockvs::family_name(service_family));
+  } else if (family == AF_INET) {
+    msg += " (only " + other + " addresses: for an IPv6 virtual service give it in brackets, [" +
+           ep.host + "]:PORT)";
+  } else {
+    msg += " (only " + other + " addresses: for an IPv4 virtual service give it without brackets)";
+  }
+  throw UsageError(msg);
+}
+
+// A port: 1-65535, or a service name of `protocol` (getservbyname).
+std::uint16_t port_of(const std::string& port, std::uint16_t protocol, const std::string& text,
+                      const std::string& what, const Resolver& names) {
+  if (port.empty() ||
+      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    try {
+      return sockvs::parse_port(port);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(what + ": " + e.what() + " in " + quoted(text));
+    }
+  }
+  const auto found = names.service_port(port, protocol);
+  if (!found || *found == 0) {
+    throw UsageError(what + ": unknown port " + quoted(port) + " in " + quoted(text) +
+                     ": neither a number 1-65535 nor a " + sockvs::protocol_name(protocol) +
+                     " service name (/etc/services)");
+  }
+  return *found;
+}
+
+sockvs::ServiceKey parse_service(const std::string& text, std::uint16_t protocol,
+                                 const Resolver& names) {
+  const std::string what = "virtual service";
+  const EndpointText ep = split_endpoint(text, what);
+  auto addr = numeric_host(ep, text, what);
+  if (!addr) {
+    addr = resolve_host(ep, ep.bracketed ? AF_INET6 : AF_INET, AF_UNSPEC, text, what, names);
   }
   if (!ep.port) {
     throw UsageError("virtual service " + quoted(text) +
                      " needs a port: ADDRESS:PORT, or [ADDRESS]:PORT for IPv6");
   }
-  return sockvs::ServiceKey{protocol, ep.addr, *ep.port};
+  return sockvs::ServiceKey{protocol, *addr, port_of(*ep.port, protocol, text, what, names)};
 }
 
 // Digits only in `base` (10 or 16; no sign, no spaces, no prefix), up to
@@ -836,21 +966,27 @@ void check_one_view(const Raw& raw) {
   }
 }
 
-sockvs::RealServer parse_real(const std::string& text, const sockvs::ServiceKey& svc) {
-  sockvs::Endpoint ep;
-  try {
-    ep = sockvs::parse_endpoint(text);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(std::string("real server: ") + e.what());
+sockvs::RealServer parse_real(const std::string& text, const sockvs::ServiceKey& svc,
+                              const Resolver& names) {
+  const std::string what = "real server";
+  const EndpointText ep = split_endpoint(text, what);
+  auto addr = numeric_host(ep, text, what);
+  if (!addr && ep.bracketed && svc.af() != AF_INET6) {
+    throw UsageError("real server " + quoted(text) +
+                     " is IPv6 (a name in brackets) but the virtual service is " +
+                     std::string(sockvs::family_name(svc.af())));
   }
-  if (ep.addr.family() != svc.af()) {
+  if (!addr) {
+    addr = resolve_host(ep, svc.af(), svc.af(), text, what, names);
+  }
+  if (addr->family() != svc.af()) {
     throw UsageError("real server " + quoted(text) + " is " +
-                     std::string(sockvs::family_name(ep.addr.family())) +
+                     std::string(sockvs::family_name(addr->family())) +
                      " but the virtual service is " + std::string(sockvs::family_name(svc.af())));
   }
   sockvs::RealServer dest;
-  dest.addr = ep.addr;
-  dest.port = ep.port.value_or(svc.port);
+  dest.addr = *addr;
+  dest.port = ep.port ? port_of(*ep.port, svc.protocol, text, what, names) : svc.port;
   dest.weight = SOCK_VS_WEIGHT_DEFAULT;
   return dest;
 }
@@ -951,7 +1087,9 @@ bool is_change(Op op) noexcept {
   }
 }
 
-Command parse_command(std::span<const std::string> args) {
+Command parse_command(std::span<const std::string> args) { return parse_command(args, no_names()); }
+
+Command parse_command(std::span<const std::string> args, const Resolver& names) {
   Raw raw = scan(args);
   Command cmd;
   cmd.op = raw.op.value_or(Op::kList);  // like ipvsadm: no command lists
@@ -975,7 +1113,7 @@ Command parse_command(std::span<const std::string> args) {
   }
 
   if (raw.service) {
-    cmd.service = parse_service(*raw.service, raw.protocol);
+    cmd.service = parse_service(*raw.service, raw.protocol, names);
   }
   if (raw.scheduler) {
     if (!sockvs::valid_sched_name(*raw.scheduler)) {
@@ -1010,7 +1148,7 @@ Command parse_command(std::span<const std::string> args) {
   }
   parse_eject_options(raw, cmd);
   if (raw.real) {
-    cmd.dest = parse_real(*raw.real, *cmd.service);
+    cmd.dest = parse_real(*raw.real, *cmd.service, names);
     if (raw.weight) {
       cmd.dest->weight = parse_weight(*raw.weight);
     }

@@ -29,11 +29,50 @@ std::string sformat(const char* fmt, Args... args) {
   return out;
 }
 
-std::string dest_endpoint(const sockvs::RealServer& dest) {
-  return sockvs::format_endpoint(dest.addr, dest.port);
+// A name that reads back as itself where sockvsadm takes an address or a
+// port: no blanks (-R splits at them), no ':', '[' or ']' (the endpoint
+// syntax), not empty, not only digits and dots (that is a number).
+bool typeable_name(std::string_view name) {
+  return !name.empty() && name.find_first_of(" \t\r\n:[]") == std::string_view::npos &&
+         !std::all_of(name.begin(), name.end(),
+                      [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
 }
 
 }  // namespace
+
+std::string EndpointNames::host(const sockvs::Address& addr) const {
+  if (names_ == nullptr) {
+    return addr.to_string();
+  }
+  const auto name = names_->host_name(addr);
+  if (!name || !typeable_name(*name) || sockvs::Address::parse(*name)) {
+    return addr.to_string();
+  }
+  // The name must give back this address (the first one of its family,
+  // which is what -t, -u and -r take).
+  for (const auto& back : names_->host_addresses(*name).addrs) {
+    if (back.family() == addr.family()) {
+      return back == addr ? *name : addr.to_string();
+    }
+  }
+  return addr.to_string();
+}
+
+std::string EndpointNames::port(std::uint16_t port, std::uint16_t protocol) const {
+  if (names_ != nullptr) {
+    const auto name = names_->service_name(port, protocol);
+    if (name && typeable_name(*name) && names_->service_port(*name, protocol) == port) {
+      return *name;
+    }
+  }
+  return std::to_string(port);
+}
+
+std::string EndpointNames::endpoint(const sockvs::Address& addr, std::uint16_t port,
+                                    std::uint16_t protocol) const {
+  const std::string h = host(addr);
+  return (addr.is_v6() ? "[" + h + "]" : h) + ":" + this->port(port, protocol);
+}
 
 std::string fmt_number(std::uint64_t n, bool exact) {
   constexpr std::uint64_t kHundredMillion = 100000000ULL;
@@ -189,7 +228,7 @@ std::string per_shard_text(const sockvs::RealServer& dest) {
 }
 
 std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry>& entries,
-                        const ListOptions& opts) {
+                        const ListOptions& opts, const EndpointNames& names) {
   std::string out = sformat("Sock VS version %s (services=%u, hook=%s)\n", info.version.c_str(),
                             info.num_services, info.hook.c_str());
   if (opts.stats) {
@@ -212,7 +251,7 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
   for (const auto& entry : entries) {
     const auto& svc = entry.service;
     const std::string proto = sockvs::protocol_name(svc.protocol);
-    const std::string vname = service_endpoint(svc.key());
+    const std::string vname = names.endpoint(svc.addr, svc.port, svc.protocol);
     if (opts.stats) {
       std::string name = proto;
       name += "  ";
@@ -229,7 +268,7 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
                      service_flags(svc).c_str());
     }
     for (const auto& dest : entry.dests) {
-      const std::string dname = dest_endpoint(dest);
+      const std::string dname = names.endpoint(dest.addr, dest.port, svc.protocol);
       if (opts.stats) {
         // Refused and Untracked are the service's: blank for its servers.
         out += sformat("  -> %-28s %8s %8s %9s %8s %8s %8s\n", dname.c_str(),
@@ -308,11 +347,12 @@ std::string format_conns(const std::vector<sockvs::Connection>& conns,
   return out;
 }
 
-std::string format_save(const std::vector<ServiceEntry>& entries) {
+std::string format_save(const std::vector<ServiceEntry>& entries, const EndpointNames& names) {
   std::string out;
   for (const auto& entry : entries) {
     const auto& svc = entry.service;
-    const std::string vopt = protocol_option(svc.protocol) + " " + service_endpoint(svc.key());
+    const std::string vopt =
+        protocol_option(svc.protocol) + " " + names.endpoint(svc.addr, svc.port, svc.protocol);
     out += "-A " + vopt;
     if (!svc.sched_name.empty()) {
       out += " -s " + svc.sched_name;
@@ -339,7 +379,8 @@ std::string format_save(const std::vector<ServiceEntry>& entries) {
     out += skip_words(svc, "--");
     out += '\n';
     for (const auto& dest : entry.dests) {
-      out += "-a " + vopt + " -r " + dest_endpoint(dest) + " -w " + std::to_string(dest.weight);
+      out += "-a " + vopt + " -r " + names.endpoint(dest.addr, dest.port, svc.protocol) + " -w " +
+             std::to_string(dest.weight);
       if (dest.u_threshold.value_or(0) != 0) {
         out += " -x " + std::to_string(*dest.u_threshold);
       }
@@ -355,12 +396,15 @@ std::string format_save(const std::vector<ServiceEntry>& entries) {
   return out;
 }
 
+std::string version_line(const std::string& userspace_version) {
+  return "sockvsadm v" + userspace_version + " (sock_vs generic netlink protocol " +
+         std::to_string(SOCK_VS_GENL_VERSION) + ", built for module " + SOCK_VS_VERSION + ")\n";
+}
+
 std::string format_version(const std::string& userspace_version,
                            const std::optional<sockvs::Info>& info,
                            const std::string& module_error) {
-  std::string out = "sockvsadm v" + userspace_version + " (sock_vs generic netlink protocol " +
-                    std::to_string(SOCK_VS_GENL_VERSION) + ", built for module " + SOCK_VS_VERSION +
-                    ")\n";
+  std::string out = version_line(userspace_version);
   if (info) {
     out += sformat(
         "Sock VS module version %s (hook=%s, kernel=%s, services=%u, max_services=%u, "
