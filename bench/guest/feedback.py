@@ -363,10 +363,12 @@ def feedback_run(cfg, wl, name, sched, ej, rep):
     w = "%s/%s" % (cfg, wl)
     try:
         configure(ns, VIP, PORT, sched, ej)
+        st0 = None
         if name.endswith("/warm"):
             r = run(nsx(ns, "taskset", "-c", CLIENT_CPUS, LOAD, "connect", "4", str(WARM_N),
                         "%s:%d" % (VIP, PORT), "5000"), check=False, timeout=6000)
             log("%-14s %-13s rep %d: warm-up: %s" % (w, name, rep, r.stdout.splitlines()[0] if r.stdout else r.stderr))
+            st0 = dest_stats(ns)     # the counters below are the measured run's alone
         n = N_CONNECT if wl == "connect" else N_POOL
         r = run(nsx(ns, "taskset", "-c", CLIENT_CPUS, LOAD, wl, str(CONC), str(n), "%s:%d" % (VIP, PORT), "5000"),
                 check=False, timeout=6000)
@@ -387,7 +389,11 @@ def feedback_run(cfg, wl, name, sched, ej, rep):
         ejections = 0
         if st:
             for i, s in enumerate(SERVERS):
-                d = st["dests"].get(s, {})
+                d = dict(st["dests"].get(s, {}))
+                if st0:
+                    for k, v in st0["dests"].get(s, {}).items():
+                        if k != "state":
+                            d[k] = d.get(k, 0) - v
                 row(w, name, rep, "s%d_conns" % (i + 1), d.get("conns", 0))
                 row(w, name, rep, "s%d_ejections" % (i + 1), d.get("ejected", 0))
                 row(w, name, rep, "s%d_kfailed" % (i + 1), d.get("failed", 0))
