@@ -1240,7 +1240,8 @@ Either long or short options are allowed.
 virtual-service:
   --tcp-service|-t  service-address   service-address is host:port
   --udp-service|-u  service-address   service-address is host:port
-  IPv6 addresses go in brackets: -t [fd00::1]:80
+  IPv6 addresses go in brackets: -t [fd00::1]:80; host and port may be
+  names: -t web.example:http, -t [web6.example]:http (IPv6)
 
 Options:
   --scheduler    -s scheduler         one of the schedulers below; the
@@ -1303,7 +1304,9 @@ Options:
                                       service's real servers at once, 1-100
                                       (default 50)
   --real-server  -r server-address    server-address is host[:port]; the port
-                                      defaults to the virtual service's port
+                                      defaults to the virtual service's port;
+                                      a host name is resolved in the
+                                      service's family
   --weight       -w weight            capacity of real server, 0-65535
                                       (default 1, also for -e); 0 quiesces it
   --u-threshold  -x uthreshold        upper threshold of connections,
@@ -1320,6 +1323,7 @@ Options:
                                       accepted and ignored: sock_vs has a
                                       single forwarding method (Sock)
   --numeric      -n                   numeric output of addresses and ports
+                                      (default: host and service names)
   --stats                             output of statistics information
   --exact        -X                   expand numbers (display exact values)
   --sort                              -L, -S: services sorted by protocol,
@@ -1428,8 +1432,20 @@ then the exemptions in order, e.g.
 4242, a mark as 0x10 without /MASK when the mask is 0xffffffff; -S writes
 them the same way, as --skip-*).
 
-Addresses and ports must be numeric: names are not resolved (host names
-and service names alike).  Output is always numeric, with or without -n.
+Host and service names, as with ipvsadm: the host of -t, -u and -r may be
+a host name and the port a service name, e.g. -t web.example:http or
+-r backend.example:redis.  A name in -t or -u is IPv4 (its first IPv4
+address: ipvsadm too takes the first address of a name) unless it is in
+brackets, -t [web6.example]:80, which is IPv6; in -r a name is resolved in
+the virtual service's family.  A port name is looked up for the protocol
+(/etc/services: http is 80/tcp, domain 53/tcp and 53/udp).  A name that
+does not resolve is a usage error and nothing is sent; -R resolves every
+line before it applies any.  Without -n, -L and -S print the host name of
+each address and the service name of each port (reverse lookups; the
+number when there is no name), and only names that resolve back to the
+same number, so that -S output restores through -R as long as the names
+resolve as they did (rules files: -S -n).  -n prints numbers.  -L -c,
+--json (-L, -S and -R) and the "Terminated" lines are always numeric.
 
 -R reads lines in the format printed by -S, e.g.
   -A -t 10.0.0.1:6379 -s mh -p 300 --hash-key local --shard-policy lc
