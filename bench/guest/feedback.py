@@ -4,8 +4,6 @@
 server (issue 18, part 3).
 
     bench/guest/feedback.py [quick]
-    bench/guest/feedback.py nl-eject VIP PORT N [TIME TIME_MAX]  (helper, in a client namespace)
-    bench/guest/feedback.py nl-dests                             (helper: JSON per real server)
 
 Topology: three server hosts, namespaces svs-fb1..3, each with its own
 redis-server (6379) and `connect_cost serve` (9000) on 10.0.1i.1, and its own
@@ -18,9 +16,8 @@ link (a veth pair) to the client host, a fresh namespace per run with
                   --probability 0.3 -j REJECT --reject-with tcp-reset`
   s1 (10.0.11.1)  healthy
 The virtual service 10.0.9.1:6379 balances over the three (weight 1 each),
-configured in the client namespace with sockvsadm, ejection with `--eject 3`
-when sockvsadm has it (else SOCK_VS_SVC_ATTR_EJECT over raw netlink, as
-tests/vm/cases/80-eject.py does; meta.tsv says which).
+configured in the client namespace with `sockvsadm -R` (ejection: `--eject 3`
+on the -A line).
 
 Configurations and methods (every run: a fresh client namespace and service):
   faulty   rr, lc, wlc, p2c, each without and with --eject 3 (eject time
@@ -44,8 +41,8 @@ Workloads:
            port 9000 (no faults): direct (cycling the real addresses), rr, p2c,
            rr --eject 3, p2c --eject 3: what p2c and the TCP state tracepoint
            cost on the connect path
-After each feedback run, per real server (netlink GET_DEST): connections
-scheduled, failed connects seen, ejections, state.
+After each run, per real server (`sockvsadm -L -n --stats --json`): connections
+scheduled, failed connects the module saw, ejections.
 
 Runs are interleaved within each repetition, in an order rotated from one
 repetition to the next.  Raw rows: $SVS_RESULTS/rows.tsv (workload, method,
@@ -66,8 +63,6 @@ Exit status 0 when every run produced its rows.
 
 import json
 import os
-import socket
-import struct
 import subprocess
 import sys
 import time
@@ -161,57 +156,6 @@ def nsx(ns, *cmd):
     return ["ip", "netns", "exec", ns] + list(cmd)
 
 
-# ------------------------------------------------------- netlink (helpers)
-
-def genl():
-    sys.path.insert(0, os.path.join(REPO, "tests", "vm", "lib"))
-    import svs_genl  # noqa: E402  (tests/vm/lib: the raw SOCK_VS netlink client)
-    return svs_genl
-
-
-def nl_eject(args):
-    """SET_SERVICE with the ejection attributes: args VIP PORT N [TIME TIME_MAX]."""
-    g = genl()
-    c = g.Genl()
-    attrs = g.svc_attrs(args[0], int(args[1])) + [g.u32(g.SVC["EJECT"], int(args[2]))]
-    if len(args) >= 5:
-        attrs += [g.u32(g.SVC["EJECT_TIME"], int(args[3])), g.u32(g.SVC["EJECT_TIME_MAX"], int(args[4]))]
-    r = c.cmd("SET_SERVICE", g.nest(g.ATTR["SERVICE"], *attrs))
-    if r.error:
-        print("SET_SERVICE: %r" % r, file=sys.stderr)
-        return 1
-    return 0
-
-
-def nl_dests():
-    """JSON: the service's counters and, per real server, scheduled, failed, ejections, state."""
-    g = genl()
-    c = g.Genl()
-    key = g.nest(g.ATTR["SERVICE"], *g.svc_attrs(VIP, PORT))
-    out = {"dests": {}}
-    r = c.cmd("GET_SERVICE", key)
-    if not r.error and r.msgs:
-        a = g.parse_attrs(g.parse_attrs(r.msgs[0])[g.ATTR["SERVICE"]])
-        st = g.parse_attrs(a[g.SVC["STATS"]])
-        out["svc"] = {k.lower(): struct.unpack("=Q", v)[0] for k, v in
-                      ((n, st[g.STATS[n]]) for n in ("CONNS", "REFUSED", "EJECTED", "FAILED") if g.STATS.get(n) in st)}
-    r = c.cmd("GET_DEST", key, flags=g.NLM_F_REQUEST | g.NLM_F_DUMP)
-    if r.error:
-        print("GET_DEST: %r" % r, file=sys.stderr)
-        return 1
-    for m in r.msgs:
-        a = g.parse_attrs(g.parse_attrs(m)[g.ATTR["DEST"]])
-        addr = socket.inet_ntop(socket.AF_INET, a[g.DEST["ADDR"]])
-        st = g.parse_attrs(a[g.DEST["STATS"]])
-        d = {k.lower(): struct.unpack("=Q", st[g.STATS[k]])[0] for k in ("CONNS", "EJECTED", "FAILED")
-             if g.STATS[k] in st}
-        if g.DEST["EJECTED"] in a:
-            d["state"] = a[g.DEST["EJECTED"]][0]
-        out["dests"][addr] = d
-    print(json.dumps(out))
-    return 0
-
-
 # ---------------------------------------------------------------- topology
 
 def setup_servers():
@@ -258,51 +202,6 @@ def set_reject(on):
 client_seq = [0]
 
 
-def client_ns(delay):
-    """A fresh client namespace, one link per server host; with delay, netem on
-    s2's end of its link."""
-    client_seq[0] += 1
-    k = client_seq[0]
-    ns = "svs-fbc%d" % k
-    run(["ip", "netns", "add", ns])
-    batch = "link set lo up\n"
-    for i, sns in enumerate(SRV_NS):
-        peer = "c%ds%d" % (k, i + 1)
-        run(["ip", "link", "add", "e%d" % (i + 1), "netns", ns, "type", "veth", "peer", "name", peer,
-             "netns", sns])
-        run(["ip", "-n", sns, "-batch", "-"], input="addr add %s/24 dev %s\nlink set %s up\n"
-            % (SERVERS[i], peer, peer))
-        batch += "addr add %s/24 dev e%d\nlink set e%d up\n" % (CLIENT_IPS[i], i + 1, i + 1)
-        if delay and i == DELAYED:
-            run(nsx(sns, "tc", "qdisc", "add", "dev", peer, "root", "netem", "delay", DELAY, "limit", "10000"))
-    run(["ip", "-n", ns, "-batch", "-"], input=batch)
-    run(nsx(ns, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/tcp_tw_reuse; "
-            "echo '1024 65535' > /proc/sys/net/ipv4/ip_local_port_range"))
-    # Resolve the neighbours now (a direct connection to each real address, not balanced):
-    # through netem, s2's ARP reply takes 20 ms too, which the first requests of a run
-    # would otherwise wait for.
-    for s in SERVERS:
-        run(nsx(ns, "redis-cli", "-h", s, "-p", str(PORT), "ping"), check=False)
-    return ns
-
-
-def drop_ns(ns):
-    run(nsx(ns, ADM, "-C"), check=False)
-    for i in range(NSRV):
-        run(["ip", "-n", ns, "link", "del", "e%d" % (i + 1)], check=False)
-    run(["ip", "netns", "del", ns], check=False)
-
-
-cli_eject = [None]
-
-
-def adm_has_eject():
-    if cli_eject[0] is None:
-        r = run([ADM, "-h"], check=False)
-        cli_eject[0] = "--eject-time-max" in (r.stdout + r.stderr)
-    return cli_eject[0]
-
-
 def eject_args(ej):
     a = ["--eject", str(ej["eject"])]
     if "time" in ej:
@@ -310,27 +209,65 @@ def eject_args(ej):
     return a
 
 
-def configure(ns, vip, port, sched, ej):
-    """The service vip:port in ns over the three servers; ejection as ej says."""
+def rules(vip, port, sched, ej):
+    """sockvsadm -R input: the service vip:port over the three servers, weight 1."""
     vs = "%s:%d" % (vip, port)
-    cmd = [ADM, "-A", "-t", vs, "-s", sched]
-    if ej and adm_has_eject():
-        cmd += eject_args(ej)
-    run(nsx(ns, *cmd))
-    for s in SERVERS:
-        run(nsx(ns, ADM, "-a", "-t", vs, "-r", "%s:%d" % (s, port), "-w", "1"))
-    if ej and not adm_has_eject():
-        extra = [str(ej["time"]), str(ej["time_max"])] if "time" in ej else []
-        run(nsx(ns, sys.executable, os.path.abspath(__file__), "nl-eject", vip, str(port), str(ej["eject"]),
-                *extra))
+    return ("-A -t %s -s %s%s\n" % (vs, sched, "".join(" " + x for x in eject_args(ej)) if ej else "")
+            + "".join("-a -t %s -r %s:%d -w 1\n" % (vs, s, port) for s in SERVERS))
 
 
-def dest_stats(ns):
-    r = run(nsx(ns, sys.executable, os.path.abspath(__file__), "nl-dests"), check=False)
-    if r.returncode != 0:
-        fail("nl-dests: %s" % r.stderr[-500:])
+def client_ns(delay, vip=VIP, port=PORT, sched=None, ej=None):
+    """A fresh client namespace, one link per server host (with delay, netem on s2's end of
+    its link), configured with the service (sched given).  Few processes: each costs
+    tens of milliseconds of guest time under TCG."""
+    client_seq[0] += 1
+    k = client_seq[0]
+    ns = "svs-fbc%d" % k
+    run(["ip", "netns", "add", ns])
+    run(["ip", "-batch", "-"], input="".join(
+        "link add e%d netns %s type veth peer name c%ds%d netns %s\n" % (i + 1, ns, k, i + 1, sns)
+        for i, sns in enumerate(SRV_NS)))
+    for i, sns in enumerate(SRV_NS):
+        peer = "c%ds%d" % (k, i + 1)
+        run(["ip", "-n", sns, "-batch", "-"], input="addr add %s/24 dev %s\nlink set %s up\n"
+            % (SERVERS[i], peer, peer))
+        if delay and i == DELAYED:
+            run(["tc", "-n", sns, "qdisc", "add", "dev", peer, "root", "netem", "delay", DELAY, "limit", "10000"])
+    run(["ip", "-n", ns, "-batch", "-"], input="link set lo up\n" + "".join(
+        "addr add %s/24 dev e%d\nlink set e%d up\n" % (CLIENT_IPS[i], i + 1, i + 1) for i in range(NSRV)))
+    # Then, in the namespace: sysctls; the neighbours resolved now (a direct connection
+    # to each real address, not balanced: through netem, s2's ARP reply takes 20 ms too,
+    # which the first requests of a run would otherwise wait for); the service.
+    script = ("echo 1 > /proc/sys/net/ipv4/tcp_tw_reuse; echo '1024 65535' > /proc/sys/net/ipv4/ip_local_port_range; "
+              + "".join("redis-cli -h %s -p %d ping >/dev/null; " % (s, PORT) for s in SERVERS))
+    if sched:
+        path = os.path.join(WORK, "rules-%s" % ns)
+        with open(path, "w") as f:
+            f.write(rules(vip, port, sched, ej))
+        script += "%s -R < %s" % (ADM, path)
+    run(nsx(ns, "sh", "-c", script))
+    return ns
+
+
+def drop_ns(ns):
+    """The namespace's service counters (sockvsadm -L -n --stats --json) and the namespace gone."""
+    r = run(nsx(ns, "sh", "-c", "%s -L -n --stats --json; %s -C" % (ADM, ADM)), check=False)
+    run(["ip", "-n", ns, "-batch", "-"], input="".join("link del e%d\n" % (i + 1) for i in range(NSRV)),
+        check=False)
+    run(["ip", "netns", "del", ns], check=False)
+    try:
+        return json.loads(r.stdout)
+    except ValueError:
+        fail("sockvsadm -L -n --stats --json in %s: %r %r" % (ns, r.stdout[-300:], r.stderr[-300:]))
         return None
-    return json.loads(r.stdout)
+
+
+def dests_of(listing, vip=VIP, port=PORT):
+    """{real server address: its -L --json entry} of vip:port in a listing."""
+    for svc in (listing or {}).get("services", []):
+        if svc.get("address") == vip and svc.get("port") == port:
+            return {d.get("address"): d for d in svc.get("dests", [])}
+    return {}
 
 
 # ---------------------------------------------------------------- workloads
@@ -356,19 +293,25 @@ METRICS = ["requests", "ok", "failed_requests", "connects", "failed_connects", "
            "connect_p50_us", "connect_p99_us"]
 
 
-def feedback_run(cfg, wl, name, sched, ej, rep):
-    delay = cfg in ("faulty", "delayed")
-    set_reject(cfg == "faulty")
-    ns = client_ns(delay)
-    w = "%s/%s" % (cfg, wl)
+def listing(ns):
+    r = run(nsx(ns, ADM, "-L", "-n", "--stats", "--json"), check=False)
     try:
-        configure(ns, VIP, PORT, sched, ej)
-        st0 = None
+        return json.loads(r.stdout)
+    except ValueError:
+        return None
+
+
+def feedback_run(cfg, wl, name, sched, ej, rep):
+    set_reject(cfg == "faulty")
+    ns = client_ns(cfg in ("faulty", "delayed"), VIP, PORT, sched, ej)
+    w = "%s/%s" % (cfg, wl)
+    tot = per = st0 = None
+    try:
         if name.endswith("/warm"):
             r = run(nsx(ns, "taskset", "-c", CLIENT_CPUS, LOAD, "connect", "4", str(WARM_N),
                         "%s:%d" % (VIP, PORT), "5000"), check=False, timeout=6000)
             log("%-14s %-13s rep %d: warm-up: %s" % (w, name, rep, r.stdout.splitlines()[0] if r.stdout else r.stderr))
-            st0 = dest_stats(ns)     # the counters below are the measured run's alone
+            st0 = dests_of(listing(ns))     # the counters below are the measured run's alone
         n = N_CONNECT if wl == "connect" else N_POOL
         r = run(nsx(ns, "taskset", "-c", CLIENT_CPUS, LOAD, wl, str(CONC), str(n), "%s:%d" % (VIP, PORT), "5000"),
                 check=False, timeout=6000)
@@ -376,68 +319,66 @@ def feedback_run(cfg, wl, name, sched, ej, rep):
         if r.returncode != 0 or not tot:
             fail("%s %s rep %d: feedback_load exit %d: %r %r" % (w, name, rep, r.returncode, r.stdout[-500:],
                                                                 r.stderr[-500:]))
-            return
-        for m in METRICS:
-            row(w, name, rep, m, tot[m])
-        for i in range(NSRV):
-            p = per.get(i, {})
-            row(w, name, rep, "s%d_requests" % (i + 1), p.get("requests", 0))
-            row(w, name, rep, "s%d_failed_connects" % (i + 1), p.get("failed_connects", 0))
-            row(w, name, rep, "s%d_p50_us" % (i + 1), p.get("p50_us", 0))
-            row(w, name, rep, "s%d_p99_us" % (i + 1), p.get("p99_us", 0))
-        st = dest_stats(ns)
-        ejections = 0
-        if st:
-            for i, s in enumerate(SERVERS):
-                d = dict(st["dests"].get(s, {}))
-                if st0:
-                    for k, v in st0["dests"].get(s, {}).items():
-                        if k != "state":
-                            d[k] = d.get(k, 0) - v
-                row(w, name, rep, "s%d_conns" % (i + 1), d.get("conns", 0))
-                row(w, name, rep, "s%d_ejections" % (i + 1), d.get("ejected", 0))
-                row(w, name, rep, "s%d_kfailed" % (i + 1), d.get("failed", 0))
-                ejections += d.get("ejected", 0)
-            row(w, name, rep, "ejections", ejections)
-        log("%-14s %-13s rep %d: %s req in %ss, %s/s, p50 %.1f ms p99 %.1f ms, failed req %s conn %s, "
-            "requests per server %s, ejections %d"
-            % (w, name, rep, tot["requests"], tot["seconds"], tot["rps"], float(tot["p50_us"]) / 1e3,
-               float(tot["p99_us"]) / 1e3, tot["failed_requests"], tot["failed_connects"],
-               "/".join(str(per.get(i, {}).get("requests", 0)) for i in range(NSRV)), ejections))
+            tot = None
     finally:
-        drop_ns(ns)
+        st = dests_of(drop_ns(ns))
+    if tot is None:
+        return
+    for m in METRICS:
+        row(w, name, rep, m, tot[m])
+    for i in range(NSRV):
+        p = per.get(i, {})
+        row(w, name, rep, "s%d_requests" % (i + 1), p.get("requests", 0))
+        row(w, name, rep, "s%d_failed_connects" % (i + 1), p.get("failed_connects", 0))
+        row(w, name, rep, "s%d_p50_us" % (i + 1), p.get("p50_us", 0))
+        row(w, name, rep, "s%d_p99_us" % (i + 1), p.get("p99_us", 0))
+    ejections = 0
+    if not st:
+        fail("%s %s rep %d: no counters for the service" % (w, name, rep))
+    for i, s in enumerate(SERVERS):
+        d = dict(st.get(s, {}).get("stats", {}))
+        for k, v in ((st0 or {}).get(s, {}).get("stats", {})).items():
+            d[k] = d.get(k, 0) - v
+        row(w, name, rep, "s%d_conns" % (i + 1), d.get("conns", 0))
+        row(w, name, rep, "s%d_ejections" % (i + 1), d.get("ejected", 0))
+        row(w, name, rep, "s%d_kfailed" % (i + 1), d.get("failed", 0))
+        ejections += d.get("ejected", 0)
+    row(w, name, rep, "ejections", ejections)
+    log("%-14s %-13s rep %d: %s req in %ss, %s/s, p50 %.1f ms p99 %.1f ms, failed req %s conn %s, "
+        "requests per server %s, ejections %d"
+        % (w, name, rep, tot["requests"], tot["seconds"], tot["rps"], float(tot["p50_us"]) / 1e3,
+           float(tot["p99_us"]) / 1e3, tot["failed_requests"], tot["failed_connects"],
+           "/".join(str(per.get(i, {}).get("requests", 0)) for i in range(NSRV)), ejections))
 
 
 def rb_run(cfg, wl, name, sched, rep):
     """redis-benchmark (the real client) through the service; only without rejects."""
     set_reject(False)
-    ns = client_ns(cfg == "delayed")
+    ns = client_ns(cfg == "delayed", VIP, PORT, sched, None)
     w = "%s/%s" % (cfg, wl)
     try:
-        configure(ns, VIP, PORT, sched, None)
         cmd = ["taskset", "-c", CLIENT_CPUS, "redis-benchmark", "-h", VIP, "-p", str(PORT), "-c", str(CONC),
                "-P", "1", "-n", str(N_RB), "-t", "ping_inline", "--csv", "-k", "0" if wl == "rb-k0" else "1"]
         r = run(nsx(ns, *cmd), check=False, timeout=6000)
-        lines = [[x.strip('"') for x in line.split(",")] for line in r.stdout.splitlines() if line.strip()]
-        hdr = next((x for x in lines if x and x[0] == "test"), None)
-        val = next((x for x in lines if x and x[0] == "PING_INLINE"), None)
-        if r.returncode != 0 or not hdr or not val:
-            fail("%s %s rep %d: redis-benchmark exit %d: %r %r" % (w, name, rep, r.returncode, r.stdout[-500:],
-                                                                  r.stderr[-500:]))
-            return
-        d = dict(zip(hdr, val))
-        for k, m in (("rps", "rps"), ("avg_latency_ms", "mean_ms"), ("p50_latency_ms", "p50_ms"),
-                     ("p95_latency_ms", "p95_ms"), ("p99_latency_ms", "p99_ms"), ("max_latency_ms", "max_ms")):
-            row(w, name, rep, m, d.get(k, ""))
-        st = dest_stats(ns)
-        if st:
-            for i, s in enumerate(SERVERS):
-                row(w, name, rep, "s%d_conns" % (i + 1), st["dests"].get(s, {}).get("conns", 0))
-        log("%-14s %-13s rep %d: %s req/s, p50 %s ms p99 %s ms, connections per server %s"
-            % (w, name, rep, d.get("rps"), d.get("p50_latency_ms"), d.get("p99_latency_ms"),
-               "/".join(str(st["dests"].get(s, {}).get("conns", 0)) for s in SERVERS) if st else "?"))
     finally:
-        drop_ns(ns)
+        st = dests_of(drop_ns(ns))
+    lines = [[x.strip('"') for x in line.split(",")] for line in r.stdout.splitlines() if line.strip()]
+    hdr = next((x for x in lines if x and x[0] == "test"), None)
+    val = next((x for x in lines if x and x[0] == "PING_INLINE"), None)
+    if r.returncode != 0 or not hdr or not val:
+        fail("%s %s rep %d: redis-benchmark exit %d: %r %r" % (w, name, rep, r.returncode, r.stdout[-500:],
+                                                              r.stderr[-500:]))
+        return
+    d = dict(zip(hdr, val))
+    for k, m in (("rps", "rps"), ("avg_latency_ms", "mean_ms"), ("p50_latency_ms", "p50_ms"),
+                 ("p95_latency_ms", "p95_ms"), ("p99_latency_ms", "p99_ms"), ("max_latency_ms", "max_ms")):
+        row(w, name, rep, m, d.get(k, ""))
+    conns = [st.get(s, {}).get("stats", {}).get("conns", 0) for s in SERVERS]
+    for i, c in enumerate(conns):
+        row(w, name, rep, "s%d_conns" % (i + 1), c)
+    log("%-14s %-13s rep %d: %s req/s, p50 %s ms p99 %s ms, connections per server %s"
+        % (w, name, rep, d.get("rps"), d.get("p50_latency_ms"), d.get("p99_latency_ms"),
+           "/".join(map(str, conns))))
 
 
 def feedback():
@@ -479,7 +420,7 @@ def connect_cost():
             for name, sched, ej in runs[k:] + runs[:k]:
                 run(nsx(ns, ADM, "-C"))
                 if sched:
-                    configure(ns, CC_VIP, CC_PORT, sched, ej)
+                    run(nsx(ns, ADM, "-R"), input=rules(CC_VIP, CC_PORT, sched, ej))
                 dests = ["%s:%d" % (s, CC_PORT) for s in SERVERS] if not sched else [vs]
                 r = run(nsx(ns, "taskset", "-c", CLIENT_CPUS, CC, "connect", "1", str(CC_SECONDS), *dests),
                         check=False, timeout=3000)
@@ -499,10 +440,6 @@ def connect_cost():
 
 def main():
     global rows_f
-    if sys.argv[1:2] == ["nl-eject"]:
-        return nl_eject(sys.argv[2:])
-    if sys.argv[1:2] == ["nl-dests"]:
-        return nl_dests()
     rows_f = open(os.path.join(RESULTS, "rows.tsv"), "w")
     log("kernel %s, %s mode, %d vCPU(s); module %s, sockvsadm %s" % (KVER, "quick" if QUICK else "full", NCPU,
                                                                     KO, ADM))
@@ -511,7 +448,7 @@ def main():
         for k, v in (("kernel", KVER), ("quick", int(QUICK)), ("reps", REPS), ("conc", CONC),
                      ("n_connect", N_CONNECT), ("n_pool", N_POOL), ("n_rb", N_RB), ("cc_seconds", CC_SECONDS),
                      ("guest_cpus", NCPU), ("icount", os.environ.get("SVS_BENCH_ICOUNT", "off")),
-                     ("eject_via", "sockvsadm --eject" if adm_has_eject() else "netlink (SOCK_VS_SVC_ATTR_EJECT)"),
+                     ("eject_via", "sockvsadm --eject (sockvsadm -R)"),
                      ("module", KO), ("sockvsadm", ADM),
                      ("redis", run(["redis-server", "--version"]).stdout.split()[2]),
                      ("tc", run(["tc", "-V"], check=False).stdout.strip()),
