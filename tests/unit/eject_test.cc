@@ -37,9 +37,7 @@ const std::uint8_t kReal4[4] = {192, 168, 1, 5};
 
 sockvs::Address addr(const char *text) { return *sockvs::Address::parse(text); }
 
-sockvs::ServiceKey tcp_key() {
-  return sockvs::ServiceKey{IPPROTO_TCP, addr("10.0.0.1"), 80};
-}
+sockvs::ServiceKey tcp_key() { return sockvs::ServiceKey{IPPROTO_TCP, addr("10.0.0.1"), 80}; }
 
 int error_code(const std::function<void()> &f) {
   try {
@@ -74,9 +72,8 @@ std::string usage_error(std::vector<std::string> args) {
 // ------------------------------------------------------------------
 
 TEST(EjectCli, OptionsOnAddAndEdit) {
-  const Command a = parse({"-A", "-t", "10.0.0.1:80", "-s", "p2c", "--eject",
-                           "3", "--eject-time", "10", "--eject-time-max", "60",
-                           "--eject-max-percent", "34"});
+  const Command a = parse({"-A", "-t", "10.0.0.1:80", "-s", "p2c", "--eject", "3", "--eject-time",
+                           "10", "--eject-time-max", "60", "--eject-max-percent", "34"});
   EXPECT_EQ(a.eject, 3U);
   EXPECT_EQ(a.eject_time, 10U);
   EXPECT_EQ(a.eject_time_max, 60U);
@@ -90,41 +87,28 @@ TEST(EjectCli, OptionsOnAddAndEdit) {
   EXPECT_FALSE(e.eject_max_percent.has_value());
   // The bounds.
   EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80", "--eject", "1000"}).eject, 1000U);
-  EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80", "--eject-time", "1",
-                   "--eject-time-max", "86400"})
+  EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80", "--eject-time", "1", "--eject-time-max", "86400"})
                 .eject_time_max,
             86400U);
-  EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80", "--eject-max-percent", "100"})
-                .eject_max_percent,
+  EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80", "--eject-max-percent", "100"}).eject_max_percent,
             100U);
   // -E with one time alone: the module compares it with the other's value.
-  EXPECT_EQ(
-      parse({"-E", "-t", "10.0.0.1:80", "--eject-time", "600"}).eject_time,
-      600U);
+  EXPECT_EQ(parse({"-E", "-t", "10.0.0.1:80", "--eject-time", "600"}).eject_time, 600U);
   // "--eject" is an exact name, not an ambiguous prefix of the others.
   EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80", "--eject", "2"}).eject, 2U);
-  EXPECT_EQ(
-      parse({"-A", "-t", "10.0.0.1:80", "--eject-m", "20"}).eject_max_percent,
-      20U);
-  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "--eject-t", "20"})
-                .find("ambiguous"),
+  EXPECT_EQ(parse({"-A", "-t", "10.0.0.1:80", "--eject-m", "20"}).eject_max_percent, 20U);
+  EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "--eject-t", "20"}).find("ambiguous"),
             std::string::npos);
 }
 
 TEST(EjectCli, BadValuesAreUsageErrors) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--eject", "-1"},
-       "invalid failures before ejection (--eject) '-1': expected 0-1000"},
-      {{"--eject", "1001"},
-       "invalid failures before ejection (--eject) '1001': expected 0-1000"},
-      {{"--eject", "x"},
-       "invalid failures before ejection (--eject) 'x': expected 0-1000"},
-      {{"--eject", ""},
-       "invalid failures before ejection (--eject) '': expected 0-1000"},
-      {{"--eject-time", "0"},
-       "invalid ejection time (--eject-time) '0': expected 1-86400"},
-      {{"--eject-time", "86401"},
-       "invalid ejection time (--eject-time) '86401': expected 1-86400"},
+      {{"--eject", "-1"}, "invalid failures before ejection (--eject) '-1': expected 0-1000"},
+      {{"--eject", "1001"}, "invalid failures before ejection (--eject) '1001': expected 0-1000"},
+      {{"--eject", "x"}, "invalid failures before ejection (--eject) 'x': expected 0-1000"},
+      {{"--eject", ""}, "invalid failures before ejection (--eject) '': expected 0-1000"},
+      {{"--eject-time", "0"}, "invalid ejection time (--eject-time) '0': expected 1-86400"},
+      {{"--eject-time", "86401"}, "invalid ejection time (--eject-time) '86401': expected 1-86400"},
       {{"--eject-time-max", "0"},
        "invalid longest ejection time (--eject-time-max) '0': expected "
        "1-86400"},
@@ -151,29 +135,24 @@ TEST(EjectCli, BadValuesAreUsageErrors) {
   EXPECT_EQ(usage_error({"-A", "-u", "10.0.0.1:53", "--eject", "3"}),
             "option --eject is for TCP services (-t): passive health watches "
             "TCP handshakes");
-  EXPECT_EQ(
-      usage_error({"-E", "-u", "10.0.0.1:53", "--eject-max-percent", "10"}),
-      "option --eject-max-percent is for TCP services (-t): passive health "
-      "watches TCP "
-      "handshakes");
+  EXPECT_EQ(usage_error({"-E", "-u", "10.0.0.1:53", "--eject-max-percent", "10"}),
+            "option --eject-max-percent is for TCP services (-t): passive health "
+            "watches TCP "
+            "handshakes");
 }
 
 TEST(EjectCli, OnlyOnAddAndEditService) {
-  EXPECT_EQ(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "192.168.1.5",
-                         "--eject", "3"}),
+  EXPECT_EQ(usage_error({"-a", "-t", "10.0.0.1:80", "-r", "192.168.1.5", "--eject", "3"}),
             "option --eject is not valid with -a");
-  EXPECT_EQ(usage_error({"-L", "--eject-time", "3"}),
-            "option --eject-time is not valid with -L");
-  EXPECT_EQ(
-      usage_error({"-D", "-t", "10.0.0.1:80", "--eject-max-percent", "3"}),
-      "option --eject-max-percent is not valid with -D");
+  EXPECT_EQ(usage_error({"-L", "--eject-time", "3"}), "option --eject-time is not valid with -L");
+  EXPECT_EQ(usage_error({"-D", "-t", "10.0.0.1:80", "--eject-max-percent", "3"}),
+            "option --eject-max-percent is not valid with -D");
 }
 
 TEST(EjectCli, UsageDocumentsIt) {
   const std::string text = usage_text();
-  for (const char *word :
-       {"--eject N", "--eject-time S", "--eject-time-max S",
-        "--eject-max-percent P", "Passive health", "p2c", "probing"}) {
+  for (const char *word : {"--eject N", "--eject-time S", "--eject-time-max S",
+                           "--eject-max-percent P", "Passive health", "p2c", "probing"}) {
     EXPECT_NE(text.find(word), std::string::npos) << word;
   }
 }
@@ -187,8 +166,7 @@ TEST(EjectMessages, SentOnlyWhenSet) {
     auto msg = (*build)(kFamily, svc);
     auto p = parse_request(msg);
     for (const int a : {SOCK_VS_SVC_ATTR_EJECT, SOCK_VS_SVC_ATTR_EJECT_TIME,
-                        SOCK_VS_SVC_ATTR_EJECT_TIME_MAX,
-                        SOCK_VS_SVC_ATTR_EJECT_MAX_PERCENT}) {
+                        SOCK_VS_SVC_ATTR_EJECT_TIME_MAX, SOCK_VS_SVC_ATTR_EJECT_MAX_PERCENT}) {
       EXPECT_EQ(p.svc[a], nullptr) << a;
     }
     sockvs::Service with = svc;
@@ -239,8 +217,7 @@ TEST(EjectMessages, OutOfRangeIsEINVALBeforeSending) {
             "ejection bound 101% out of range 1-100");
   sockvs::Service svc = sockvs::Service::from_key(tcp_key(), "rr");
   svc.eject_max_percent = 0;
-  EXPECT_EQ(error_code([&] { sockvs::build_set_service(kFamily, svc); }),
-            EINVAL);
+  EXPECT_EQ(error_code([&] { sockvs::build_set_service(kFamily, svc); }), EINVAL);
 }
 
 TEST(EjectMessages, ServiceReply) {
@@ -291,12 +268,10 @@ TEST(EjectMessages, ServiceReply) {
       .u16(SOCK_VS_SVC_ATTR_PORT, 80)
       .u8(SOCK_VS_SVC_ATTR_EJECT_TIME, 3)
       .end();
-  EXPECT_EQ(error_code([&] { sockvs::parse_service_reply(bad.hdr()); }),
-            EPROTO);
+  EXPECT_EQ(error_code([&] { sockvs::parse_service_reply(bad.hdr()); }), EPROTO);
 }
 
-sockvs::RealServer
-dest_reply(const std::function<void(ReplyBuilder &)> &extra) {
+sockvs::RealServer dest_reply(const std::function<void(ReplyBuilder &)> &extra) {
   ReplyBuilder b(SOCK_VS_CMD_GET_DEST, NLM_F_MULTI);
   b.nest(SOCK_VS_ATTR_DEST)
       .u16(SOCK_VS_DEST_ATTR_AF, AF_INET)
@@ -330,11 +305,9 @@ TEST(EjectMessages, DestReply) {
   const sockvs::RealServer none = dest_reply([](ReplyBuilder & /*b*/) {});
   EXPECT_EQ(none.ejected, sockvs::EjectState::kNone);
   EXPECT_EQ(none.fails, 0U);
-  EXPECT_EQ(error_code([] {
-              dest_reply(
-                  [](ReplyBuilder &b) { b.u16(SOCK_VS_DEST_ATTR_FAILS, 3); });
-            }),
-            EPROTO);
+  EXPECT_EQ(
+      error_code([] { dest_reply([](ReplyBuilder &b) { b.u16(SOCK_VS_DEST_ATTR_FAILS, 3); }); }),
+      EPROTO);
 }
 
 TEST(EjectTypes, StateNames) {
@@ -369,12 +342,11 @@ const sockvs::Info kInfo{"0.1.0", 1, "kprobe", "6.1.0", 256, 64, 0, 0, 65536};
 
 TEST(EjectFormat, ListShowsTheOptionsAndTheState) {
   sockvs::Service svc = ejecting_service();
-  EXPECT_EQ(service_flags(svc), " eject 3"); // the defaults are not shown
+  EXPECT_EQ(service_flags(svc), " eject 3");  // the defaults are not shown
   svc.eject_time = 10;
   svc.eject_time_max = 600;
   svc.eject_max_percent = 34;
-  EXPECT_EQ(service_flags(svc),
-            " eject 3 eject-time 10 eject-time-max 600 eject-max-percent 34");
+  EXPECT_EQ(service_flags(svc), " eject 3 eject-time 10 eject-time-max 600 eject-max-percent 34");
   svc.eject = 0;
   EXPECT_EQ(service_flags(svc), "") << "off: nothing, whatever the times";
   const std::vector<ServiceEntry> entries = {
@@ -383,8 +355,7 @@ TEST(EjectFormat, ListShowsTheOptionsAndTheState) {
                     server("192.168.1.6", sockvs::EjectState::kOut),
                     server("192.168.1.7", sockvs::EjectState::kProbe)}}};
   const std::string list = format_list(kInfo, entries, ListOptions{});
-  EXPECT_NE(list.find("\nTCP  10.0.0.1:80 p2c eject 3\n"), std::string::npos)
-      << list;
+  EXPECT_NE(list.find("\nTCP  10.0.0.1:80 p2c eject 3\n"), std::string::npos) << list;
   EXPECT_NE(list.find("  -> 192.168.1.5:80               Sock    1      0      "
                       "    0         \n"),
             std::string::npos)
@@ -399,14 +370,12 @@ TEST(EjectFormat, ListShowsTheOptionsAndTheState) {
       << list;
   ListOptions thresholds;
   thresholds.thresholds = true;
-  EXPECT_NE(
-      format_list(kInfo, entries, thresholds).find("0          ejected\n"),
-      std::string::npos);
+  EXPECT_NE(format_list(kInfo, entries, thresholds).find("0          ejected\n"),
+            std::string::npos);
 }
 
 TEST(EjectFormat, StatsCountEjectionsAndFailures) {
-  ServiceEntry entry{ejecting_service(),
-                     {server("192.168.1.6", sockvs::EjectState::kOut)}};
+  ServiceEntry entry{ejecting_service(), {server("192.168.1.6", sockvs::EjectState::kOut)}};
   entry.service.stats.conns = 12;
   entry.service.stats.ejected = 2;
   entry.service.stats.failed = 9;
@@ -446,8 +415,7 @@ TEST(EjectFormat, SaveWritesTheOptions) {
 // --------------------------------------------------------------------------
 
 TEST(EjectJson, WrittenWhenOnAndReadBack) {
-  ServiceEntry on{ejecting_service(),
-                  {server("192.168.1.6", sockvs::EjectState::kOut)}};
+  ServiceEntry on{ejecting_service(), {server("192.168.1.6", sockvs::EjectState::kOut)}};
   on.dests[0].eject_left_ms = 1234;
   on.dests[0].fails = 3;
   on.service.eject_time = 10;
@@ -455,16 +423,12 @@ TEST(EjectJson, WrittenWhenOnAndReadBack) {
   off.service.port = 81;
   off.service.eject = 0;
   const std::string text = format_json({on, off}, JsonView{});
-  EXPECT_NE(
-      text.find(
-          "\"eject\": {\n        \"after\": 3,\n        \"time\": 10,\n        "
-          "\"time_max\": 300,\n        \"max_percent\": 50\n      }"),
-      std::string::npos)
+  EXPECT_NE(text.find("\"eject\": {\n        \"after\": 3,\n        \"time\": 10,\n        "
+                      "\"time_max\": 300,\n        \"max_percent\": 50\n      }"),
+            std::string::npos)
       << text;
-  EXPECT_EQ(text.find("\"eject\""), text.rfind("\"eject\""))
-      << "only the first service";
-  EXPECT_EQ(text.find("\"ejected\""), std::string::npos)
-      << "-S: no runtime state";
+  EXPECT_EQ(text.find("\"eject\""), text.rfind("\"eject\"")) << "only the first service";
+  EXPECT_EQ(text.find("\"ejected\""), std::string::npos) << "-S: no runtime state";
   const auto back = parse_json(text);
   ASSERT_EQ(back.size(), 2U);
   EXPECT_EQ(back[0].service.eject, 3U);
@@ -481,21 +445,18 @@ TEST(EjectJson, WrittenWhenOnAndReadBack) {
   on.dests[0].stats.ejected = 1;
   on.service.stats.failed = 5;
   const std::string list = format_json({on}, JsonView{true, true}, kInfo);
-  for (const char *want :
-       {R"("ejected": "ejected")", R"("eject_left_ms": 1234)", R"("fails": 3)",
-        R"("ejected": 1)", R"("failed": 5)"}) {
+  for (const char *want : {R"("ejected": "ejected")", R"("eject_left_ms": 1234)", R"("fails": 3)",
+                           R"("ejected": 1)", R"("failed": 5)"}) {
     EXPECT_NE(list.find(want), std::string::npos) << want << "\n" << list;
   }
   // What only -L prints is ignored by -R --json.
   EXPECT_EQ(parse_json(list).at(0).dests.at(0).addr, addr("192.168.1.6"));
 }
 
-std::string json_error(const std::string &service_fields,
-                       const char *proto = "tcp") {
+std::string json_error(const std::string &service_fields, const char *proto = "tcp") {
   try {
-    parse_json(std::string(R"({"version": 1, "services": [{"protocol": ")") +
-               proto + R"(", "address": "10.0.0.1", "port": 80)" +
-               service_fields + "}]}");
+    parse_json(std::string(R"({"version": 1, "services": [{"protocol": ")") + proto +
+               R"(", "address": "10.0.0.1", "port": 80)" + service_fields + "}]}");
   } catch (const JsonError &e) {
     return e.what();
   }
@@ -518,31 +479,28 @@ TEST(EjectJson, BadValues) {
             "longest ejection time 300");
   EXPECT_EQ(json_error(R"(, "eject": {"after": 3, "afterr": 2})"),
             "JSON services[0].eject: unknown key 'afterr'");
-  EXPECT_EQ(
-      json_error(R"(, "eject": {"after": 3})", "udp"),
-      "JSON services[0].eject: passive health (ejection) is for TCP services");
+  EXPECT_EQ(json_error(R"(, "eject": {"after": 3})", "udp"),
+            "JSON services[0].eject: passive health (ejection) is for TCP services");
 }
 
 // --- sockvsadm against the in-memory module
 // ----------------------------------------
 
 class EjectAppTest : public ::testing::Test {
-protected:
+ protected:
   struct Result {
     int status;
     std::string out;
     std::string err;
   };
 
-  Result run_args(std::vector<std::string> args,
-                  const std::string &input = "") {
+  Result run_args(std::vector<std::string> args, const std::string &input = "") {
     std::istringstream in(input);
     std::ostringstream out;
     std::ostringstream err;
-    const int status =
-        run(args, in, out, err, [this]() -> std::unique_ptr<sockvs::Api> {
-          return std::make_unique<sockvs::testing::FakeProxy>(fake);
-        });
+    const int status = run(args, in, out, err, [this]() -> std::unique_ptr<sockvs::Api> {
+      return std::make_unique<sockvs::testing::FakeProxy>(fake);
+    });
     return {status, out.str(), err.str()};
   }
 
@@ -563,16 +521,14 @@ TEST_F(EjectAppTest, AddEditListSave) {
   EXPECT_EQ(svc().eject, 3U);
   EXPECT_EQ(svc().eject_time, 30U);
   EXPECT_EQ(svc().eject_max_percent, 50U);
-  EXPECT_NE(ok({"-L", "-n"}).find("\nTCP  10.0.0.1:80 p2c eject 3\n"),
-            std::string::npos);
+  EXPECT_NE(ok({"-L", "-n"}).find("\nTCP  10.0.0.1:80 p2c eject 3\n"), std::string::npos);
   // -E changes only what it is given.
   ok({"-E", "-t", "10.0.0.1:80", "--eject-time", "10"});
   EXPECT_EQ(svc().eject, 3U);
   EXPECT_EQ(svc().eject_time, 10U);
   ok({"-E", "-t", "10.0.0.1:80", "-s", "rr"});
   EXPECT_EQ(svc().eject, 3U) << "-E without --eject keeps it";
-  EXPECT_EQ(ok({"-S", "-n"}),
-            "-A -t 10.0.0.1:80 -s rr --eject 3 --eject-time 10\n");
+  EXPECT_EQ(ok({"-S", "-n"}), "-A -t 10.0.0.1:80 -s rr --eject 3 --eject-time 10\n");
   // Save, clear, restore: the same table.
   const std::string saved = ok({"-S", "-n"});
   const std::string json = ok({"-S", "-n", "--json"});
@@ -588,31 +544,25 @@ TEST_F(EjectAppTest, AddEditListSave) {
 }
 
 TEST_F(EjectAppTest, TheModuleRefusalLeavesTheTableAsItWas) {
-  ok({"-A", "-t", "10.0.0.1:80", "-s", "rr", "--eject", "3", "--eject-time-max",
-      "60"});
+  ok({"-A", "-t", "10.0.0.1:80", "-s", "rr", "--eject", "3", "--eject-time-max", "60"});
   // -E with the base time alone above the current longest: the module says.
   const Result r = run_args({"-E", "-t", "10.0.0.1:80", "--eject-time", "61"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.err.find("ejection time above the longest ejection time"),
-            std::string::npos)
+  EXPECT_NE(r.err.find("ejection time above the longest ejection time"), std::string::npos)
       << r.err;
   EXPECT_EQ(svc().eject_time, 30U);
   EXPECT_EQ(svc().eject_time_max, 60U);
   // A usage error never reaches the module.
-  EXPECT_EQ(
-      run_args({"-E", "-t", "10.0.0.1:80", "--eject-max-percent", "0"}).status,
-      2);
+  EXPECT_EQ(run_args({"-E", "-t", "10.0.0.1:80", "--eject-max-percent", "0"}).status, 2);
   EXPECT_EQ(svc().eject_max_percent, 50U);
 }
 
 TEST_F(EjectAppTest, RestoreRollsBackAnEditOfTheEjection) {
-  ok({"-A", "-t", "10.0.0.1:80", "-s", "rr", "--eject", "3", "--eject-time",
-      "10"});
+  ok({"-A", "-t", "10.0.0.1:80", "-s", "rr", "--eject", "3", "--eject-time", "10"});
   // The second line fails (no such service): the first is undone.
-  const Result r = run_args(
-      {"-R"},
-      "-E -t 10.0.0.1:80 --eject 5 --eject-time 20 --eject-max-percent 20\n"
-      "-E -t 10.0.0.2:80 --eject 1\n");
+  const Result r = run_args({"-R"},
+                            "-E -t 10.0.0.1:80 --eject 5 --eject-time 20 --eject-max-percent 20\n"
+                            "-E -t 10.0.0.2:80 --eject 1\n");
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(svc().eject, 3U);
   EXPECT_EQ(svc().eject_time, 10U);
@@ -625,5 +575,5 @@ TEST_F(EjectAppTest, RestoreRollsBackAnEditOfTheEjection) {
   EXPECT_EQ(svc().eject_time, 10U);
 }
 
-} // namespace
-} // namespace sockvsadm
+}  // namespace
+}  // namespace sockvsadm
