@@ -66,7 +66,7 @@
 #define SVS_EXTACK_KILLED(extack, n) \
 	NL_SET_ERR_MSG_FMT(extack, "sockets terminated: %u", n)
 #else
-#define SVS_EXTACK_KILLED(extack, n) do { } while (0)
+#define SVS_EXTACK_KILLED(extack, n) do { (void)(extack); (void)(n); } while (0)
 #endif
 
 /*
@@ -79,7 +79,7 @@
 #define SVS_EXTACK_SET_TEXT(extack, text) NL_SET_ERR_MSG_FMT(extack, "%s", text)
 #else
 #define SVS_EXTACK_FMT_LEN	0
-#define SVS_EXTACK_SET_TEXT(extack, text) do { } while (0)
+#define SVS_EXTACK_SET_TEXT(extack, text) do { (void)(extack); (void)(text); } while (0)
 #endif
 
 #endif /* _SOCK_VS_COMPAT_H */

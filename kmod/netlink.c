@@ -1036,7 +1036,8 @@ static int svs_get_info(struct sk_buff *skb, struct genl_info *info)
 			atomic_read(&sn->num_tmpl)) ||
 	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_MAX_TEMPLATES, svs_persist_limit()) ||
 	    nla_put_u64_64bit(msg, SOCK_VS_INFO_ATTR_GENERATION, READ_ONCE(sn->gen),
-			      SOCK_VS_INFO_ATTR_PAD))
+			      SOCK_VS_INFO_ATTR_PAD) ||
+	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_TXNS, READ_ONCE(sn->num_txns)))
 		goto nospace;
 	nla_nest_end(msg, nest);
 	genlmsg_end(msg, hdr);

@@ -260,7 +260,7 @@ struct svs_service *svs_service_lookup_rcu(struct svs_net *sn,
  * writer's CPU while it publishes.
  */
 struct svs_service *svs_svc_view(struct svs_net *sn, const struct svs_key *key,
-				 struct svs_svc_view *v)
+				 struct svs_svc_view *v) __acquires(RCU)
 {
 	struct svs_service *svc;
 	unsigned int seq;

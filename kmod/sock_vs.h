@@ -404,7 +404,7 @@ atomic_t *svs_alloc_shard_conns(u16 shards);
 struct svs_service *svs_service_lookup_rcu(struct svs_net *sn,
 					   const struct svs_key *key);
 struct svs_service *svs_svc_view(struct svs_net *sn, const struct svs_key *key,
-				 struct svs_svc_view *v);
+				 struct svs_svc_view *v) __acquires(RCU);
 /* The pieces transactions (txn.c) assemble a commit from. */
 struct svs_dtable *svs_dtable_make(const struct svs_sched_ops *sched, u32 n,
 				   struct svs_dest *const *dests, const u32 *weights);

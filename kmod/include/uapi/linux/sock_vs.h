@@ -186,8 +186,8 @@ enum sock_vs_cmd {
 	SOCK_VS_CMD_GET_CONN,		/* dumpit: CONN{...} per open balanced socket */
 	SOCK_VS_CMD_KILL,		/* SERVICE{key[,terminate]} [DEST{addr,port}] */
 	SOCK_VS_CMD_GET_TEMPLATE,	/* dumpit: TEMPLATE{...} per persistence template */
-	SOCK_VS_CMD_TXN_BEGIN,		/* [TXN{flags,generation}]: open this socket's transaction */
-	SOCK_VS_CMD_TXN_STAGE,		/* TXN_SVC{SERVICE{...},DEST{...}...[,DELETE]}...: add to it */
+	SOCK_VS_CMD_TXN_BEGIN,		/* [TXN{flags,generation}]: open this socket's one */
+	SOCK_VS_CMD_TXN_STAGE,		/* TXN_SVC{SERVICE,DEST...[,DELETE]}...: stage services */
 	SOCK_VS_CMD_TXN_COMMIT,		/* apply it whole, or nothing -> TXN{counts} KILLED */
 	SOCK_VS_CMD_TXN_ABORT,		/* discard it */
 
@@ -264,7 +264,7 @@ enum sock_vs_txn_attr {
 enum sock_vs_txn_svc_attr {
 	SOCK_VS_TXN_SVC_ATTR_UNSPEC,
 	SOCK_VS_TXN_SVC_ATTR_SERVICE,	/* nest, enum sock_vs_svc_attr, as NEW_SERVICE */
-	SOCK_VS_TXN_SVC_ATTR_DEST,	/* nest, enum sock_vs_dest_attr, as NEW_DEST; one per server */
+	SOCK_VS_TXN_SVC_ATTR_DEST,	/* nest, enum sock_vs_dest_attr, as NEW_DEST; one each */
 	/*
 	 * flag: the service is to be deleted (it may not exist); SERVICE
 	 * then needs only its key.  Not in a REPLACE transaction (leave the
@@ -418,6 +418,7 @@ enum sock_vs_info_attr {
 	SOCK_VS_INFO_ATTR_TEMPLATES,	/* u32: persistence templates in this namespace */
 	SOCK_VS_INFO_ATTR_MAX_TEMPLATES, /* u32: their limit (max_templates) */
 	SOCK_VS_INFO_ATTR_GENERATION,	/* u64: the table's generation (see TXN_ATTR_GENERATION) */
+	SOCK_VS_INFO_ATTR_TXNS,		/* u32: transactions open in this namespace */
 
 	__SOCK_VS_INFO_ATTR_MAX,
 };
