@@ -114,6 +114,8 @@ void svs_sched_in_init(struct svs_sched_in *in, const struct svs_dtable *dt,
 	in->weight = dt->weight;
 	in->id = dt->id;
 	in->live = dt->live;
+	in->u_thresh = dt->u_thresh;
+	in->l_thresh = dt->l_thresh;
 	in->priv = dt->priv;
 	in->seq = 0;
 	in->hash = svs_hash_key(sk, hash_key);

@@ -659,7 +659,10 @@ int svs_parse_dest_conf(struct nlattr **tb, struct svs_dest_conf *conf,
 	if (tb[SOCK_VS_DEST_ATTR_SHARDS])
 		conf->shards = nla_get_u16(tb[SOCK_VS_DEST_ATTR_SHARDS]);
 	if (conf->l_thresh > conf->u_thresh) {
-		NL_SET_ERR_MSG(extack, "lower threshold above upper threshold");
+		/* The one given (an edit may give one of them). */
+		NL_SET_ERR_MSG_ATTR(extack, tb[SOCK_VS_DEST_ATTR_L_THRESH] ?:
+				    tb[SOCK_VS_DEST_ATTR_U_THRESH],
+				    "lower threshold above upper threshold");
 		return -EINVAL;
 	}
 	return 0;

@@ -118,17 +118,19 @@ static struct svs_dtable *svs_dtable_alloc(u32 n)
 	struct svs_dtable *dt;
 
 	dt = svs_alloc_dtable(struct_size(dt, dest, n) +
-			      n * (sizeof(u64) + sizeof(void *) + sizeof(u32)));
+			      n * (sizeof(u64) + sizeof(void *) + 3 * sizeof(u32)));
 	if (!dt)
 		return NULL;
 	dt->id = (u64 *)&dt->dest[n];
 	dt->live = (struct svs_sched_live **)&dt->id[n];
 	dt->weight = (u32 *)&dt->live[n];
+	dt->u_thresh = &dt->weight[n];
+	dt->l_thresh = &dt->u_thresh[n];
 	dt->n = n;
 	return dt;
 }
 
-/* @dt's servers and weights are in: the rest, and @sched's tables. */
+/* @dt's servers, weights and thresholds are in: the rest, and @sched's tables. */
 static int svs_dtable_seal(struct svs_dtable *dt, const struct svs_sched_ops *sched)
 {
 	struct svs_sched_build b;
@@ -152,17 +154,26 @@ static int svs_dtable_seal(struct svs_dtable *dt, const struct svs_sched_ops *sc
 	return 0;
 }
 
-/* A snapshot of @n servers @dests with @weights, for @sched (or an ERR_PTR). */
+/*
+ * A snapshot of @n servers @dests with the weights and thresholds of
+ * @confs, for @sched (or an ERR_PTR).
+ */
 struct svs_dtable *svs_dtable_make(const struct svs_sched_ops *sched, u32 n,
-				   struct svs_dest *const *dests, const u32 *weights)
+				   struct svs_dest *const *dests,
+				   const struct svs_dest_conf *const *confs)
 {
 	struct svs_dtable *dt = svs_dtable_alloc(n);
+	u32 i;
 	int err;
 
 	if (!dt)
 		return ERR_PTR(-ENOMEM);
-	memcpy(dt->dest, dests, n * sizeof(*dests));
-	memcpy(dt->weight, weights, n * sizeof(*weights));
+	for (i = 0; i < n; i++) {
+		dt->dest[i] = dests[i];
+		dt->weight[i] = confs[i]->weight;
+		dt->u_thresh[i] = confs[i]->u_thresh;
+		dt->l_thresh[i] = confs[i]->l_thresh;
+	}
 	err = svs_dtable_seal(dt, sched);
 	if (err) {
 		kfree(dt);
@@ -173,12 +184,14 @@ struct svs_dtable *svs_dtable_make(const struct svs_sched_ops *sched, u32 n,
 
 /*
  * A snapshot of @svc's real servers (except @skip) for scheduler @sched;
- * @edit (if not NULL) with weight @weight instead of its own.
+ * @edit (if not NULL) with the weight and thresholds of @conf instead of
+ * its own.
  */
 static struct svs_dtable *svs_dtable_build(struct svs_service *svc,
 					   const struct svs_sched_ops *sched,
 					   const struct svs_dest *skip,
-					   const struct svs_dest *edit, u32 weight)
+					   const struct svs_dest *edit,
+					   const struct svs_dest_conf *conf)
 {
 	u32 n = svc->num_dests - (skip ? 1 : 0);
 	struct svs_dtable *dt;
@@ -193,7 +206,15 @@ static struct svs_dtable *svs_dtable_build(struct svs_service *svc,
 		if (d == skip)
 			continue;
 		dt->dest[i] = d;
-		dt->weight[i] = d == edit ? weight : d->weight;
+		if (d == edit) {
+			dt->weight[i] = conf->weight;
+			dt->u_thresh[i] = conf->u_thresh;
+			dt->l_thresh[i] = conf->l_thresh;
+		} else {
+			dt->weight[i] = d->weight;
+			dt->u_thresh[i] = d->live.u_thresh;
+			dt->l_thresh[i] = d->live.l_thresh;
+		}
 		i++;
 	}
 	err = svs_dtable_seal(dt, sched);
@@ -215,7 +236,7 @@ static int svs_republish(struct svs_service *svc,
 			 const struct svs_dest *skip,
 			 struct netlink_ext_ack *extack)
 {
-	struct svs_dtable *dt = svs_dtable_build(svc, sched, skip, NULL, 0);
+	struct svs_dtable *dt = svs_dtable_build(svc, sched, skip, NULL, NULL);
 
 	if (IS_ERR(dt)) {
 		NL_SET_ERR_MSG(extack, "out of memory building the scheduler table");
@@ -470,7 +491,7 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 	if (err)
 		return err;
 	if (conf->sched != old.sched) {
-		dt = svs_dtable_build(svc, conf->sched, NULL, NULL, 0);
+		dt = svs_dtable_build(svc, conf->sched, NULL, NULL, NULL);
 		if (IS_ERR(dt)) {
 			NL_SET_ERR_MSG(extack, "out of memory building the scheduler table");
 			svs_hooks_put(conf, &old);
@@ -714,7 +735,7 @@ int svs_dest_edit(struct svs_service *svc, struct svs_dest *dest,
 		NL_SET_ERR_MSG(extack, "shards of a real server cannot change (delete, add)");
 		return -EINVAL;
 	}
-	dt = svs_dtable_build(svc, svc->conf.sched, NULL, dest, conf->weight);
+	dt = svs_dtable_build(svc, svc->conf.sched, NULL, dest, conf);
 	if (IS_ERR(dt)) {
 		NL_SET_ERR_MSG(extack, "out of memory building the scheduler table");
 		return PTR_ERR(dt);

@@ -187,6 +187,8 @@ struct svs_dtable {
 	u32 n;
 	bool sharded;			/* a server has shards: placement needs the wrapper */
 	u32 *weight;			/* n weights (tail of this object) */
+	u32 *u_thresh;			/* n upper thresholds (tail) */
+	u32 *l_thresh;			/* n lower thresholds (tail) */
 	u64 *id;			/* n identities (tail) */
 	struct svs_sched_live **live;	/* n live states (tail) */
 	struct svs_dest *dest[];	/* n real servers */
@@ -407,7 +409,8 @@ struct svs_service *svs_svc_view(struct svs_net *sn, const struct svs_key *key,
 				 struct svs_svc_view *v) __acquires(RCU);
 /* The pieces transactions (txn.c) assemble a commit from. */
 struct svs_dtable *svs_dtable_make(const struct svs_sched_ops *sched, u32 n,
-				   struct svs_dest *const *dests, const u32 *weights);
+				   struct svs_dest *const *dests,
+				   const struct svs_dest_conf *const *confs);
 void svs_dtable_free(struct svs_dtable *dt);
 void svs_dtable_retire(struct svs_dtable *dt);
 struct svs_dest *svs_dest_new(struct svs_net *sn, struct svs_service *svc,

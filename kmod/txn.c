@@ -562,19 +562,20 @@ static bool svs_txn_dest_equal(const struct svs_dest *d, const struct svs_dest_c
 static struct svs_dtable *svs_txn_dtable(struct svs_txn_svc *ts,
 					 const struct svs_sched_ops *sched)
 {
+	const struct svs_dest_conf **cv;
 	struct svs_dtable *dt;
 	struct svs_dest **dv;
-	u32 *wv, i;
+	u32 i, n = max(ts->n, 1U);
 
-	dv = kvmalloc_array(max(ts->n, 1U), sizeof(*dv) + sizeof(*wv), GFP_KERNEL_ACCOUNT);
+	dv = kvmalloc_array(n, sizeof(*dv) + sizeof(*cv), GFP_KERNEL_ACCOUNT);
 	if (!dv)
 		return ERR_PTR(-ENOMEM);
-	wv = (u32 *)&dv[max(ts->n, 1U)];
+	cv = (const struct svs_dest_conf **)&dv[n];
 	for (i = 0; i < ts->n; i++) {
 		dv[i] = ts->dests[i].dest;
-		wv[i] = ts->dests[i].conf.weight;
+		cv[i] = &ts->dests[i].conf;
 	}
-	dt = svs_dtable_make(sched, ts->n, dv, wv);
+	dt = svs_dtable_make(sched, ts->n, dv, cv);
 	kvfree(dv);
 	return dt;
 }
@@ -698,8 +699,8 @@ static int svs_txn_prep_change(struct svs_net *sn, struct svs_txn_svc *ts,
 			t->conf.ipvs = d->ipvs;
 		if (!d || d != pos || !svs_txn_dest_equal(d, &t->conf))
 			same_dests = false;
-		if (!d || d != pos || d->weight != t->conf.weight)
-			need_dt = true;
+		if (!d || d != pos || !svs_txn_dest_equal(d, &t->conf))
+			need_dt = true;	/* weights and thresholds are in the snapshot */
 		if (pos)
 			pos = list_is_last(&pos->list, &svc->dests) ? NULL :
 			      list_next_entry(pos, list);

@@ -295,7 +295,9 @@ class FakeApi : public Api {
       try {
         e.svc = stored_service(SOCK_VS_CMD_NEW_SERVICE, ts.service);
       } catch (const Error& err) {
-        throw TxnError(err.code(), i, std::nullopt, 0, where, err.what(), err.ext_ack());
+        // The attribute the module points at: the scheduler's name.
+        const std::uint16_t attr = err.code() == ENOENT ? SOCK_VS_SVC_ATTR_SCHED_NAME : 0;
+        throw TxnError(err.code(), i, std::nullopt, attr, where, err.what(), err.ext_ack());
       }
       for (std::size_t j = 0; j < ts.dests.size(); ++j) {
         try {
@@ -310,7 +312,11 @@ class FakeApi : public Api {
           apply_dest_conf(SOCK_VS_CMD_NEW_DEST, d, ts.dests[j]);
           e.dests.push_back(d);
         } catch (const Error& err) {
-          throw TxnError(err.code(), i, j, 0,
+          const std::uint16_t attr =
+              std::string(err.what()).find("threshold") != std::string::npos
+                  ? SOCK_VS_DEST_ATTR_L_THRESH
+                  : 0;
+          throw TxnError(err.code(), i, j, attr,
                          where + ", real server " +
                              format_endpoint(ts.dests[j].addr, ts.dests[j].port),
                          err.what(), err.ext_ack());

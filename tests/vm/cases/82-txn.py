@@ -619,9 +619,12 @@ def restore_errors():
         del r
         check_eq(svs.save(), before, "the table is as before")
     check_eq(svs.stats().text, before_st, "and so are its counters")
-    doc = json.loads(adm_ok("-S", "--json", quiet=True))
-    doc["services"].append({"protocol": "tcp", "address": VIP, "port": 84, "scheduler": "nosuch"})
-    svs.adm_fail("-R", "--json", input=json.dumps(doc), err_re=r"unknown scheduler 'nosuch'.*nothing was applied")
+    doc = {"version": 1, "services": [
+        {"protocol": "tcp", "address": VIP, "port": 84, "scheduler": "rr",
+         "dests": [{"address": "127.0.0.1", "port": 84}]},
+        {"protocol": "tcp", "address": VIP, "port": 85, "scheduler": "nosuch"}]}
+    svs.adm_fail("-R", "--json", input=json.dumps(doc),
+                 err_re=r"^sockvsadm: JSON services\[1\].*unknown scheduler 'nosuch'.*nothing was applied")
     check_eq(svs.save(), before, "-R --json: the table is as before")
     svs.flush()
 
