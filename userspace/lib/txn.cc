@@ -22,7 +22,7 @@ namespace sockvs {
 namespace {
 
 // Payload of one TXN_STAGE message: well under the socket's send buffer.
-constexpr std::size_t kStageBytes = 64 * 1024;
+constexpr std::size_t kStageBytes = std::size_t{64} * 1024;
 
 using Bytes = std::vector<std::uint8_t>;
 

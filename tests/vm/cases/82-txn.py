@@ -566,6 +566,19 @@ def stage_lifetime():
     check_eq(t2.commit().error, -errno.ENOENT, "a commit closes it: ENOENT now")
     t2.close()
 
+    step("at most SOCK_VS_TXN_MAX_OPEN open transactions in a namespace")
+    socks = [tx.Txn() for _ in range(tx.MAX_OPEN)]
+    check_eq({t3.begin().error for t3 in socks}, {0}, "BEGIN on %d sockets" % tx.MAX_OPEN)
+    extra = tx.Txn()
+    r = extra.begin()
+    check_eq(r.error, -errno.ENOSPC, "one more: ENOSPC (%s)" % r.extack_msg)
+    check_eq(tx.info()["txns"], tx.MAX_OPEN, "%d open" % tx.MAX_OPEN)
+    for t3 in socks:
+        t3.close()
+    svs.wait_for(lambda: tx.info()["txns"] == 0, 20, "all released with their sockets")
+    check_eq(extra.begin().error, 0, "room again")
+    extra.close()
+
     step("a process killed mid-transaction")
     code = ("import sys, time; sys.path.insert(0, %r); import svs_txn as tx\n"
             "t = tx.Txn(); assert not t.begin().error\n"
