@@ -51,7 +51,8 @@ int svs_net_init_tables(struct svs_net *sn)
 	int err;
 
 	mutex_init(&sn->lock);
-	seqcount_mutex_init(&sn->seq, &sn->lock);
+	spin_lock_init(&sn->seq_lock);
+	seqcount_spinlock_init(&sn->seq, &sn->seq_lock);
 	sn->gen = 0;
 	INIT_LIST_HEAD(&sn->txns);
 	sn->num_txns = 0;
@@ -272,13 +273,13 @@ struct svs_service *svs_service_lookup_rcu(struct svs_net *sn,
  * never part of a change being published.  Returns with rcu_read_lock()
  * held, whatever it finds (NULL: no such service); the caller unlocks.
  *
- * A reader retries while a writer publishes (svs_net.seq).  The writer
- * holds the configuration mutex: on PREEMPT_RT a reader that finds it
- * publishing sleeps on that mutex, so this is called from process context
- * there (the wrappers); elsewhere the writer publishes with preemption off
- * and the reader spins, which the probe handlers may do.  Readers are
- * connects and datagrams of user sockets: task context, never on the
- * writer's CPU while it publishes.
+ * A reader retries while a writer publishes (svs_net.seq, whose write
+ * sections hold svs_net.seq_lock): on PREEMPT_RT a reader that finds one
+ * open waits on that lock (an rt_mutex), so this is called from process
+ * context there (the wrappers); elsewhere the write section runs with
+ * preemption off and the reader spins, which the probe handlers may do.
+ * Readers are connects and datagrams of user sockets: task context, never
+ * on the writer's CPU while it publishes.
  */
 struct svs_service *svs_svc_view(struct svs_net *sn, const struct svs_key *key,
 				 struct svs_svc_view *v) __acquires(RCU)
@@ -498,11 +499,11 @@ int svs_service_edit(struct svs_net *sn, struct svs_service *svc,
 			return PTR_ERR(dt);
 		}
 	}
-	write_seqcount_begin(&sn->seq);
+	svs_publish_begin(sn);
 	if (dt)
 		old_dt = rcu_replace_pointer(svc->dt, dt, true);
 	svs_service_conf_set(svc, conf);
-	write_seqcount_end(&sn->seq);
+	svs_publish_end(sn);
 	svs_dtable_retire(old_dt);
 	if (!conf->eject && old.eject)
 		svs_eject_reset(svc);	/* every server back */
@@ -740,10 +741,10 @@ int svs_dest_edit(struct svs_service *svc, struct svs_dest *dest,
 		NL_SET_ERR_MSG(extack, "out of memory building the scheduler table");
 		return PTR_ERR(dt);
 	}
-	write_seqcount_begin(&sn->seq);
+	svs_publish_begin(sn);
 	old = rcu_replace_pointer(svc->dt, dt, true);
 	svs_dest_set_conf(dest, conf);
-	write_seqcount_end(&sn->seq);
+	svs_publish_end(sn);
 	svs_dtable_retire(old);
 	svs_table_changed(sn);
 	return 0;

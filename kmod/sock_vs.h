@@ -237,11 +237,15 @@ struct svs_net {
 	struct mutex lock;		/* serialises configuration changes */
 	/*
 	 * Written around every change the connect path must see at once
-	 * (under lock); read by svs_svc_view().  On !PREEMPT_RT the write
-	 * side runs with preemption off, so it only stores and swaps
-	 * pointers prepared beforehand.
+	 * (svs_publish_begin(), under lock), read by svs_svc_view().  The
+	 * write section holds seq_lock (a spinlock: on !PREEMPT_RT preemption
+	 * is off), so it only stores and swaps pointers prepared beforehand;
+	 * a PREEMPT_RT reader that finds it open waits on seq_lock, never on
+	 * the configuration mutex (which is held across waits for readers,
+	 * e.g. unconn.c's synchronize_srcu()).
 	 */
-	seqcount_mutex_t seq;
+	spinlock_t seq_lock;
+	seqcount_spinlock_t seq;
 	u64 gen;			/* the table's generation: changes so far (lock) */
 	struct list_head txns;		/* open transactions (txn.c), under lock */
 	u32 num_txns;
@@ -365,6 +369,20 @@ struct svs_svc_view {
 	u8 hash_key;
 	u8 shard_policy;
 };
+
+/* Publish what the connect path must see at once (under sn->lock). */
+static inline void svs_publish_begin(struct svs_net *sn)
+{
+	lockdep_assert_held(&sn->lock);
+	spin_lock(&sn->seq_lock);
+	write_seqcount_begin(&sn->seq);
+}
+
+static inline void svs_publish_end(struct svs_net *sn)
+{
+	write_seqcount_end(&sn->seq);
+	spin_unlock(&sn->seq_lock);
+}
 
 /* A change of the table is made: its generation moves on (under lock). */
 static inline void svs_table_changed(struct svs_net *sn)

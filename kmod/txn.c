@@ -26,9 +26,9 @@
  *     already has is that same object), the new snapshot and the hooks it
  *     starts needing (unconnected UDP probes, the ejection tracepoint).
  *     On a failure all of it is undone and the table is as it was.
- *  2. publish: one write section of the namespace's seqcount (svs_net.seq):
- *     stores and pointer swaps only, prepared in 1 (on !PREEMPT_RT with
- *     preemption off): a new service shown, a deleted one hidden, a
+ *  2. publish: one write section of the namespace's seqcount (svs_net.seq,
+ *     under its spinlock): stores and pointer swaps only, prepared in 1:
+ *     a new service shown, a deleted one hidden, a
  *     changed one's settings, snapshot, exemptions and servers' weights
  *     and thresholds set.  The connect path reads a service, its snapshot
  *     and settings in one read section (svs_svc_view()) and retries when
@@ -50,8 +50,11 @@
  * every single command).  With the seqcount a commit costs what it
  * changes, readers pay one sequence read and compare, and a service that
  * survives a commit is simply the same object.  The seqcount is per
- * namespace (seqcount_mutex_t on the configuration mutex: on PREEMPT_RT a
- * reader that finds a writer sleeps on the mutex instead of spinning).
+ * namespace, a seqcount_spinlock_t whose write sections hold a spinlock of
+ * their own: on PREEMPT_RT a reader that finds one open sleeps on that
+ * lock (priority inheritance) instead of spinning on a preempted writer,
+ * and never waits for the configuration mutex, which a commit holds while
+ * it waits for readers (unregistering unconn.c's probes).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -905,7 +908,7 @@ static int svs_txn_apply(struct svs_net *sn, struct svs_txn *txn,
 	}
 
 	/* 2. Publish: what every connect sees at once. */
-	write_seqcount_begin(&sn->seq);
+	svs_publish_begin(sn);
 	list_for_each_entry(ts, &txn->svcs, list) {
 		if (ts->op == SVS_TXN_ADD)
 			WRITE_ONCE(ts->svc->hidden, false);
@@ -914,7 +917,7 @@ static int svs_txn_apply(struct svs_net *sn, struct svs_txn *txn,
 	}
 	for (i = 0; i < nvictims; i++)
 		WRITE_ONCE(victims[i]->hidden, true);
-	write_seqcount_end(&sn->seq);
+	svs_publish_end(sn);
 
 	/* 3. Finish: the old configuration goes. */
 	list_for_each_entry(ts, &txn->svcs, list) {
