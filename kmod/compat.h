@@ -66,7 +66,20 @@
 #define SVS_EXTACK_KILLED(extack, n) \
 	NL_SET_ERR_MSG_FMT(extack, "sockets terminated: %u", n)
 #else
-#define SVS_EXTACK_KILLED(extack, n) do { } while (0)
+#define SVS_EXTACK_KILLED(extack, n) do { (void)(extack); (void)(n); } while (0)
+#endif
+
+/*
+ * A transaction names the service an error is about in the message
+ * (txn.c): a text of at most SVS_EXTACK_FMT_LEN - 1 characters, where
+ * messages can be formatted (0: they cannot; the attribute still says it).
+ */
+#ifdef NL_SET_ERR_MSG_FMT
+#define SVS_EXTACK_FMT_LEN	NETLINK_MAX_FMTMSG_LEN
+#define SVS_EXTACK_SET_TEXT(extack, text) NL_SET_ERR_MSG_FMT(extack, "%s", text)
+#else
+#define SVS_EXTACK_FMT_LEN	0
+#define SVS_EXTACK_SET_TEXT(extack, text) do { (void)(extack); (void)(text); } while (0)
 #endif
 
 #endif /* _SOCK_VS_COMPAT_H */

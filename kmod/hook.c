@@ -103,19 +103,22 @@ u64 svs_hash_key(struct sock *sk, u8 which)
 }
 
 /*
- * What a scheduler sees of @svc's snapshot @dt for @sk's connect or
- * datagram; the pick counter (seq) is the caller's to advance.
+ * What a scheduler sees of a service's snapshot @dt for @sk's connect or
+ * datagram (@hash_key: the service's); the pick counter (seq) is the
+ * caller's to advance.
  */
 void svs_sched_in_init(struct svs_sched_in *in, const struct svs_dtable *dt,
-		       const struct svs_service *svc, struct sock *sk)
+		       u8 hash_key, struct sock *sk)
 {
 	in->n = dt->n;
 	in->weight = dt->weight;
 	in->id = dt->id;
 	in->live = dt->live;
+	in->u_thresh = dt->u_thresh;
+	in->l_thresh = dt->l_thresh;
 	in->priv = dt->priv;
 	in->seq = 0;
-	in->hash = svs_hash_key(sk, READ_ONCE(svc->conf.hash_key));
+	in->hash = svs_hash_key(sk, hash_key);
 	in->lport = inet_sk(sk)->inet_num;
 	in->now_ms = jiffies_to_msecs(jiffies);
 }
@@ -179,13 +182,21 @@ void svs_rewrite_addr(struct sockaddr *uaddr, int addr_len,
  * @in_handler (the probe handler, preemption off, see svs_pre_handler()):
  * SVS_NEEDS_WRAPPER, before anything has changed, for what only the
  * wrapper can do: shard placement, a refusal.
+ *
+ * Everything the decision depends on of the configuration (the service,
+ * its snapshot of real servers, its exemptions and settings) is read at
+ * once by svs_svc_view(), which retries while a change is being published:
+ * a connect sees the configuration before or after a change (a whole
+ * transaction, txn.c), never a mix.  What the connect then does (the pick
+ * counter, templates, the probe of an ejected server, counters, the record)
+ * happens once, after that read, on what it read.
  */
 static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 		       u8 protocol, struct svs_placement *pl, bool in_handler)
 {
 	struct svs_sched_in in;
+	struct svs_svc_view v;
 	const struct svs_dtable *dt;
-	const struct svs_skip *skip;
 	struct svs_tmpl *tmpl = NULL;
 	struct svs_tmpl_key tkey;
 	struct svs_service *svc;
@@ -197,29 +208,25 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	if (!svs_key_of(uaddr, addr_len, protocol, &key))
 		return 0;
 
-	rcu_read_lock();
 	sn = svs_net(sock_net(sk));
-	if (!READ_ONCE(sn->num_services))
-		goto out;
-	svc = rhashtable_lookup(&sn->ht, &key, svs_ht_params);
+	svc = svs_svc_view(sn, &key, &v);	/* returns in an RCU read section */
 	if (!svc)
 		goto out;
-	skip = rcu_dereference(svc->skip);
-	if (skip && svs_skip_match(skip, sk))
+	if (v.skip && svs_skip_match(v.skip, sk))
 		goto out;	/* exempt: to the virtual address itself */
 
-	dt = rcu_dereference(svc->dt);
+	dt = v.dt;
 	if (in_handler && (dt->sharded || !dt->n)) {
 		ret = SVS_NEEDS_WRAPPER;
 		goto out;
 	}
-	svs_sched_in_init(&in, dt, svc, sk);
+	svs_sched_in_init(&in, dt, v.hash_key, sk);
 	/* Persistence: the client's template names its server. */
-	if (READ_ONCE(svc->conf.persist))
-		tmpl = svs_persist_get(sn, sk, svc, in.hash, &tkey);
+	if (v.persist)
+		tmpl = svs_persist_get(sn, sk, svc, v.hash_key, in.hash, &tkey);
 	if (tmpl) {
 		dest = svs_persist_dest(tmpl);
-	} else if (READ_ONCE(svc->conf.eject) && atomic_read(&svc->ejected) &&
+	} else if (v.eject && atomic_read(&svc->ejected) &&
 		   svs_eject_probe(svc, dt, &dest)) {
 		/* Passive health: this connect probes an ejected server. */
 	} else {
@@ -236,11 +243,11 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 			goto out;
 		}
 		dest = dt->dest[idx];
-		if (READ_ONCE(svc->conf.persist))
-			tmpl = svs_persist_create(sn, svc, dest, &tkey);
+		if (v.persist)
+			tmpl = svs_persist_create(sn, v.persist, dest, &tkey);
 	}
 	if (dest->shards > 1) {
-		ret = svs_shard_place(sk, svc, dest, &in, &shard, pl);
+		ret = svs_shard_place(sk, v.shard_policy, dest, &in, &shard, pl);
 		if (ret) {
 			if (tmpl)
 				svs_persist_release(tmpl);
@@ -252,8 +259,7 @@ static int svs_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 	svs_stat_inc(&svc->stats, SVS_STAT_CONNS);
 	svs_stat_inc(&dest->stats, SVS_STAT_CONNS);
 	svs_conn_track(sk, svc, dest, shard,
-		       !(READ_ONCE(svc->conf.flags) & SOCK_VS_SVC_F_REAL_PEERNAME),
-		       tmpl);
+		       !(v.flags & SOCK_VS_SVC_F_REAL_PEERNAME), tmpl);
 	ret = 1;
 out:
 	rcu_read_unlock();
@@ -351,8 +357,7 @@ static bool svs_is_virtual(struct sock *sk, const struct sockaddr *uaddr,
 		return false;
 	rcu_read_lock();
 	sn = svs_net(sock_net(sk));
-	hit = READ_ONCE(sn->num_services) &&
-	      rhashtable_lookup(&sn->ht, &key, svs_ht_params);
+	hit = !!svs_service_lookup_rcu(sn, &key);
 	rcu_read_unlock();
 	return hit;
 }

@@ -55,6 +55,8 @@ static void __net_exit svs_net_exit(struct net *net)
 {
 	struct svs_net *sn = svs_net(net);
 
+	/* Transactions left staged (no socket of the namespace is left). */
+	svs_txn_net_exit(sn);
 	/* Unload: balanced sockets get their own operations back first. */
 	svs_conn_net_exit(sn);
 	/* Then their templates (which hold real servers) go. */
@@ -85,9 +87,12 @@ static int __init svs_init(void)
 	err = register_pernet_subsys(&svs_net_ops);
 	if (err)
 		goto err_persist;
-	err = svs_genl_init();
+	err = svs_txn_init();
 	if (err)
 		goto err_pernet;
+	err = svs_genl_init();
+	if (err)
+		goto err_txn;
 	err = svs_ipvs_init();
 	if (err)
 		goto err_genl;
@@ -101,6 +106,8 @@ err_ipvs:
 	svs_ipvs_exit();
 err_genl:
 	svs_genl_exit();
+err_txn:
+	svs_txn_exit();
 err_pernet:
 	unregister_pernet_subsys(&svs_net_ops);
 err_persist:
@@ -127,6 +134,7 @@ static void __exit svs_exit(void)
 	WRITE_ONCE(svs_unloading, true);
 	svs_ipvs_exit();
 	svs_genl_exit();
+	svs_txn_exit();
 	unregister_pernet_subsys(&svs_net_ops);
 	svs_conn_exit();
 	svs_persist_exit();

@@ -71,7 +71,7 @@ static const struct nla_policy svs_skip_policy[SOCK_VS_SKIP_RULE + 1] = {
 	[SOCK_VS_SKIP_RULE] = NLA_POLICY_NESTED(svs_skip_rule_policy),
 };
 
-static const struct nla_policy svs_svc_policy[SOCK_VS_SVC_ATTR_MAX + 1] = {
+const struct nla_policy svs_svc_policy[SOCK_VS_SVC_ATTR_MAX + 1] = {
 	[SOCK_VS_SVC_ATTR_AF] = { .type = NLA_U16 },
 	[SOCK_VS_SVC_ATTR_PROTOCOL] = { .type = NLA_U16 },
 	[SOCK_VS_SVC_ATTR_ADDR] = NLA_POLICY_MIN_LEN(sizeof(struct in_addr)),
@@ -92,7 +92,7 @@ static const struct nla_policy svs_svc_policy[SOCK_VS_SVC_ATTR_MAX + 1] = {
 	[SOCK_VS_SVC_ATTR_EJECT_MAX_PERCENT] = NLA_POLICY_RANGE(NLA_U8, 1, 100),
 };
 
-static const struct nla_policy svs_dest_policy[SOCK_VS_DEST_ATTR_MAX + 1] = {
+const struct nla_policy svs_dest_policy[SOCK_VS_DEST_ATTR_MAX + 1] = {
 	[SOCK_VS_DEST_ATTR_ADDR] = NLA_POLICY_MIN_LEN(sizeof(struct in_addr)),
 	[SOCK_VS_DEST_ATTR_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
 	[SOCK_VS_DEST_ATTR_WEIGHT] = NLA_POLICY_FULL_RANGE(NLA_U32, &svs_weight_range),
@@ -117,6 +117,8 @@ static const struct nla_policy svs_policy[SOCK_VS_ATTR_MAX + 1] = {
 	[SOCK_VS_ATTR_CONN] = { .type = NLA_REJECT },
 	[SOCK_VS_ATTR_KILLED] = { .type = NLA_REJECT },
 	[SOCK_VS_ATTR_TEMPLATE] = { .type = NLA_REJECT },
+	[SOCK_VS_ATTR_TXN] = NLA_POLICY_NESTED(svs_txn_policy),	/* txn.c */
+	[SOCK_VS_ATTR_TXN_SVC] = NLA_POLICY_NESTED(svs_txn_svc_policy),
 };
 
 static struct genl_family svs_genl_family;
@@ -188,19 +190,16 @@ static int svs_get_addr(const struct nlattr *attr, u16 af,
 	return svs_check_addr(attr, af, addr, real_server, extack);
 }
 
-/* Parse the service nest into its key; @tb gets the parsed attributes. */
-static int svs_parse_service(struct genl_info *info, struct nlattr **tb,
-			     struct svs_key *key)
+/*
+ * Parse a service nest into its key; @tb gets the parsed attributes.
+ * Shared with transactions (txn.c).
+ */
+int svs_parse_service_nest(const struct nlattr *nest, struct nlattr **tb,
+			   struct svs_key *key, struct netlink_ext_ack *extack)
 {
-	struct nlattr *nest = info->attrs[SOCK_VS_ATTR_SERVICE];
-	struct netlink_ext_ack *extack = info->extack;
 	u16 af, proto;
 	int err;
 
-	if (!nest) {
-		NL_SET_ERR_MSG(extack, "missing service attribute");
-		return -EINVAL;
-	}
 	err = nla_parse_nested(tb, SOCK_VS_SVC_ATTR_MAX, nest, svs_svc_policy,
 			       extack);
 	if (err)
@@ -232,6 +231,19 @@ static int svs_parse_service(struct genl_info *info, struct nlattr **tb,
 	key->protocol = proto;
 	key->af = af;
 	return 0;
+}
+
+/* The command's service nest into its key; @tb gets its attributes. */
+static int svs_parse_service(struct genl_info *info, struct nlattr **tb,
+			     struct svs_key *key)
+{
+	struct nlattr *nest = info->attrs[SOCK_VS_ATTR_SERVICE];
+
+	if (!nest) {
+		NL_SET_ERR_MSG(info->extack, "missing service attribute");
+		return -EINVAL;
+	}
+	return svs_parse_service_nest(nest, tb, key, info->extack);
 }
 
 /* The service a command names; -ESRCH if there is none. */
@@ -268,9 +280,22 @@ static const struct svs_sched_ops *svs_get_sched(struct nlattr *attr,
 	return sched;
 }
 
+/* What NEW_SERVICE gives a service whose request leaves them out. */
+void svs_svc_conf_default(struct svs_svc_conf *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	conf->sched = &svs_sched_wrr;
+	conf->hash_key = SOCK_VS_HASH_TGID;
+	conf->shard_policy = SOCK_VS_SHARD_RR;
+	conf->terminate = SOCK_VS_TERMINATE_DEFAULT;
+	conf->eject_time = SOCK_VS_EJECT_TIME_DEFAULT;
+	conf->eject_time_max = SOCK_VS_EJECT_TIME_MAX_DEFAULT;
+	conf->eject_pct = SOCK_VS_EJECT_PERCENT_DEFAULT;
+}
+
 /* Apply the optional service settings of @tb over @conf. */
-static int svs_parse_svc_conf(struct nlattr **tb, struct svs_svc_conf *conf,
-			      struct netlink_ext_ack *extack)
+int svs_parse_svc_conf(struct nlattr **tb, struct svs_svc_conf *conf,
+		       struct netlink_ext_ack *extack)
 {
 	if (tb[SOCK_VS_SVC_ATTR_SCHED_NAME]) {
 		conf->sched = svs_get_sched(tb[SOCK_VS_SVC_ATTR_SCHED_NAME], extack);
@@ -307,10 +332,10 @@ static int svs_parse_svc_conf(struct nlattr **tb, struct svs_svc_conf *conf,
 	return 0;
 }
 
-/* SOCK_VS_SVC_F_UNCONNECTED is for UDP services. */
-static int svs_check_unconnected(const struct svs_key *key,
-				 const struct svs_svc_conf *conf,
-				 struct netlink_ext_ack *extack)
+/* SOCK_VS_SVC_F_UNCONNECTED is for UDP services, ejection for TCP ones. */
+int svs_check_unconnected(const struct svs_key *key,
+			  const struct svs_svc_conf *conf,
+			  struct netlink_ext_ack *extack)
 {
 	if ((conf->flags & SOCK_VS_SVC_F_UNCONNECTED) && key->protocol != IPPROTO_UDP) {
 		NL_SET_ERR_MSG(extack, "unconnected is for UDP services");
@@ -368,19 +393,12 @@ static int svs_new_service(struct sk_buff *skb, struct genl_info *info)
 {
 	struct svs_net *sn = svs_net(genl_info_net(info));
 	struct nlattr *tb[SOCK_VS_SVC_ATTR_MAX + 1];
-	struct svs_svc_conf conf = {
-		.sched = &svs_sched_wrr,
-		.hash_key = SOCK_VS_HASH_TGID,
-		.shard_policy = SOCK_VS_SHARD_RR,
-		.terminate = SOCK_VS_TERMINATE_DEFAULT,
-		.eject_time = SOCK_VS_EJECT_TIME_DEFAULT,
-		.eject_time_max = SOCK_VS_EJECT_TIME_MAX_DEFAULT,
-		.eject_pct = SOCK_VS_EJECT_PERCENT_DEFAULT,
-	};
 	struct svs_skip *skip = NULL;
+	struct svs_svc_conf conf;
 	struct svs_key key;
 	int err;
 
+	svs_svc_conf_default(&conf);
 	err = svs_parse_service(info, tb, &key);
 	if (err)
 		return err;
@@ -582,19 +600,16 @@ static int svs_dump_services(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
-/* Parse the real-server nest: address (of the service's family) and port. */
-static int svs_parse_dest(struct genl_info *info, const struct svs_service *svc,
-			  struct nlattr **tb, union nf_inet_addr *addr,
-			  __be16 *port)
+/*
+ * Parse a real-server nest: address (of the service's family @af) and
+ * port.  Shared with transactions (txn.c).
+ */
+int svs_parse_dest_nest(const struct nlattr *nest, u8 af, struct nlattr **tb,
+			union nf_inet_addr *addr, __be16 *port,
+			struct netlink_ext_ack *extack)
 {
-	struct nlattr *nest = info->attrs[SOCK_VS_ATTR_DEST];
-	struct netlink_ext_ack *extack = info->extack;
 	int err;
 
-	if (!nest) {
-		NL_SET_ERR_MSG(extack, "missing real server attribute");
-		return -EINVAL;
-	}
 	err = nla_parse_nested(tb, SOCK_VS_DEST_ATTR_MAX, nest, svs_dest_policy,
 			       extack);
 	if (err)
@@ -604,23 +619,36 @@ static int svs_parse_dest(struct genl_info *info, const struct svs_service *svc,
 		return -EINVAL;
 	}
 	if ((tb[SOCK_VS_DEST_ATTR_AF] &&
-	     nla_get_u16(tb[SOCK_VS_DEST_ATTR_AF]) != svc->key.af) ||
-	    nla_len(tb[SOCK_VS_DEST_ATTR_ADDR]) != svs_addr_len(svc->key.af)) {
+	     nla_get_u16(tb[SOCK_VS_DEST_ATTR_AF]) != af) ||
+	    nla_len(tb[SOCK_VS_DEST_ATTR_ADDR]) != svs_addr_len(af)) {
 		NL_SET_ERR_MSG_ATTR(extack, nest,
 				    "real server address family differs from the service's");
 		return -EAFNOSUPPORT;
 	}
-	err = svs_get_addr(tb[SOCK_VS_DEST_ATTR_ADDR], svc->key.af, addr, true,
-			   extack);
+	err = svs_get_addr(tb[SOCK_VS_DEST_ATTR_ADDR], af, addr, true, extack);
 	if (err)
 		return err;
 	*port = htons(nla_get_u16(tb[SOCK_VS_DEST_ATTR_PORT]));
 	return 0;
 }
 
+/* The command's real-server nest, for a server of @svc. */
+static int svs_parse_dest(struct genl_info *info, const struct svs_service *svc,
+			  struct nlattr **tb, union nf_inet_addr *addr,
+			  __be16 *port)
+{
+	struct nlattr *nest = info->attrs[SOCK_VS_ATTR_DEST];
+
+	if (!nest) {
+		NL_SET_ERR_MSG(info->extack, "missing real server attribute");
+		return -EINVAL;
+	}
+	return svs_parse_dest_nest(nest, svc->key.af, tb, addr, port, info->extack);
+}
+
 /* Apply the optional real-server settings of @tb over @conf. */
-static int svs_parse_dest_conf(struct nlattr **tb, struct svs_dest_conf *conf,
-			       struct netlink_ext_ack *extack)
+int svs_parse_dest_conf(struct nlattr **tb, struct svs_dest_conf *conf,
+			struct netlink_ext_ack *extack)
 {
 	if (tb[SOCK_VS_DEST_ATTR_WEIGHT])
 		conf->weight = nla_get_u32(tb[SOCK_VS_DEST_ATTR_WEIGHT]);
@@ -631,7 +659,10 @@ static int svs_parse_dest_conf(struct nlattr **tb, struct svs_dest_conf *conf,
 	if (tb[SOCK_VS_DEST_ATTR_SHARDS])
 		conf->shards = nla_get_u16(tb[SOCK_VS_DEST_ATTR_SHARDS]);
 	if (conf->l_thresh > conf->u_thresh) {
-		NL_SET_ERR_MSG(extack, "lower threshold above upper threshold");
+		/* The one given (an edit may give one of them). */
+		NL_SET_ERR_MSG_ATTR(extack, tb[SOCK_VS_DEST_ATTR_L_THRESH] ?:
+				    tb[SOCK_VS_DEST_ATTR_U_THRESH],
+				    "lower threshold above upper threshold");
 		return -EINVAL;
 	}
 	return 0;
@@ -1006,7 +1037,10 @@ static int svs_get_info(struct sk_buff *skb, struct genl_info *info)
 			      SOCK_VS_INFO_ATTR_PAD) ||
 	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_TEMPLATES,
 			atomic_read(&sn->num_tmpl)) ||
-	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_MAX_TEMPLATES, svs_persist_limit()))
+	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_MAX_TEMPLATES, svs_persist_limit()) ||
+	    nla_put_u64_64bit(msg, SOCK_VS_INFO_ATTR_GENERATION, READ_ONCE(sn->gen),
+			      SOCK_VS_INFO_ATTR_PAD) ||
+	    nla_put_u32(msg, SOCK_VS_INFO_ATTR_TXNS, READ_ONCE(sn->num_txns)))
 		goto nospace;
 	nla_nest_end(msg, nest);
 	genlmsg_end(msg, hdr);
@@ -1089,6 +1123,27 @@ static const struct genl_ops svs_genl_ops[] = {
 		.done = svs_persist_dump_done,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
+	/* Transactions (txn.c; their attributes: svs_txn_policy, svs_txn_svc_policy). */
+	{
+		.cmd = SOCK_VS_CMD_TXN_BEGIN,
+		.doit = svs_txn_begin,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SOCK_VS_CMD_TXN_STAGE,
+		.doit = svs_txn_stage,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SOCK_VS_CMD_TXN_COMMIT,
+		.doit = svs_txn_commit,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = SOCK_VS_CMD_TXN_ABORT,
+		.doit = svs_txn_abort,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
 };
 
 static struct genl_family svs_genl_family __ro_after_init = {
@@ -1102,6 +1157,12 @@ static struct genl_family svs_genl_family __ro_after_init = {
 	.n_ops = ARRAY_SIZE(svs_genl_ops),
 	.resv_start_op = SOCK_VS_CMD_GET_INFO + 1,
 };
+
+/* The header of an answer to @info's request, of command @cmd (txn.c). */
+void *svs_genl_reply(struct sk_buff *msg, struct genl_info *info, u8 cmd)
+{
+	return genlmsg_put_reply(msg, info, &svs_genl_family, 0, cmd);
+}
 
 /* A message header of the SOCK_VS family (for dumps filled elsewhere). */
 void *svs_genl_put(struct sk_buff *skb, u32 portid, u32 seq, int flags, u8 cmd)

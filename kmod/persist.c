@@ -77,11 +77,11 @@ u32 svs_persist_limit(void)
  * that is not bound is the process, as for sh/mh.
  */
 static void svs_persist_key(struct sock *sk, const struct svs_service *svc,
-			    u64 hash, struct svs_tmpl_key *key)
+			    u8 hash_key, u64 hash, struct svs_tmpl_key *key)
 {
 	memset(key, 0, sizeof(*key));
 	key->svc_id = svc->id;
-	key->kind = READ_ONCE(svc->conf.hash_key);
+	key->kind = hash_key;
 	switch (key->kind) {
 	case SOCK_VS_HASH_LOCAL:
 		if (inet_sk(sk)->inet_num) {
@@ -153,15 +153,16 @@ static bool svs_tmpl_expired(struct svs_tmpl *t)
 /*
  * The template of this connect's client, with a reference for its peer,
  * or NULL (none, or one that had to go: its server takes no new
- * connections).  RCU.  @key is filled for svs_persist_create().
+ * connections).  RCU.  @key is filled for svs_persist_create().  @hash_key:
+ * the service's, as the connect read its settings (svs_svc_view()).
  */
 struct svs_tmpl *svs_persist_get(struct svs_net *sn, struct sock *sk,
-				 const struct svs_service *svc, u64 hash,
-				 struct svs_tmpl_key *key)
+				 const struct svs_service *svc, u8 hash_key,
+				 u64 hash, struct svs_tmpl_key *key)
 {
 	struct svs_tmpl *t;
 
-	svs_persist_key(sk, svc, hash, key);
+	svs_persist_key(sk, svc, hash_key, hash, key);
 	if (!atomic_read(&sn->num_tmpl))
 		return NULL;
 	t = rhashtable_lookup(&sn->tmpl_ht, key, svs_tmpl_params);
@@ -184,13 +185,12 @@ struct svs_tmpl *svs_persist_get(struct svs_net *sn, struct sock *sk,
  * A template for a client just scheduled to @dest, with a reference for
  * its peer, or NULL (limit, no memory, another connect of the client made
  * one meanwhile): the connect goes on without.  RCU, any context.
+ * @timeout: the service's persistence (s), as the connect read it.
  */
-struct svs_tmpl *svs_persist_create(struct svs_net *sn,
-				    const struct svs_service *svc,
+struct svs_tmpl *svs_persist_create(struct svs_net *sn, u32 timeout,
 				    struct svs_dest *dest,
 				    const struct svs_tmpl_key *key)
 {
-	u32 timeout = READ_ONCE(svc->conf.persist);
 	struct svs_tmpl *t;
 
 	if (!timeout)

@@ -67,7 +67,7 @@ u64 svs_sched_dest_id(const u8 *addr16, u16 port)
 bool svs_sched_usable(const struct svs_sched_in *in, u32 i)
 {
 	struct svs_sched_live *live;
-	u32 conns, lower;
+	u32 conns, lower, upper;
 
 	if (!in->weight[i])
 		return false;
@@ -76,18 +76,19 @@ bool svs_sched_usable(const struct svs_sched_in *in, u32 i)
 	live = in->live[i];
 	if (svs_atomic_read(&live->ejected))
 		return false;
-	if (!live->u_thresh)
+	upper = in->u_thresh ? in->u_thresh[i] : live->u_thresh;
+	if (!upper)
 		return true;
 	conns = (u32)svs_atomic_read(&live->conns);
 	if (svs_atomic_read(&live->overloaded)) {
-		lower = live->l_thresh;
-		if (lower ? conns <= lower : (u64)conns * 4 < (u64)live->u_thresh * 3) {
+		lower = in->l_thresh ? in->l_thresh[i] : live->l_thresh;
+		if (lower ? conns <= lower : (u64)conns * 4 < (u64)upper * 3) {
 			svs_atomic_set(&live->overloaded, 0);
 			return true;
 		}
 		return false;
 	}
-	if (conns >= live->u_thresh) {
+	if (conns >= upper) {
 		svs_atomic_set(&live->overloaded, 1);
 		return false;
 	}

@@ -79,9 +79,10 @@ int svs_bind_port_in_class(struct sock *sk, u32 nshards, u32 shard)
 /*
  * Choose the shard of @sk on @dest (sharded) and make the socket's local
  * port agree with it.  Returns 0 with *shard set (and @pl filled in when
- * sock_vs chose the port), or -EADDRNOTAVAIL.
+ * sock_vs chose the port), or -EADDRNOTAVAIL.  @shard_policy: the
+ * service's, as the connect read its settings (svs_svc_view()).
  */
-int svs_shard_place(struct sock *sk, const struct svs_service *svc,
+int svs_shard_place(struct sock *sk, u8 shard_policy,
 		    struct svs_dest *dest, const struct svs_sched_in *in,
 		    int *shard, struct svs_placement *pl)
 {
@@ -93,7 +94,7 @@ int svs_shard_place(struct sock *sk, const struct svs_service *svc,
 		*shard = lport % dest->shards;
 		return 0;
 	}
-	s = svs_shard_pick(svs_shard_policies[READ_ONCE(svc->conf.shard_policy)],
+	s = svs_shard_pick(svs_shard_policies[shard_policy],
 			   dest->shards,
 			   dest->shard_conns,
 			   (u32)atomic_inc_return(&dest->shard_seq) - 1,

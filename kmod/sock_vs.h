@@ -5,9 +5,12 @@
  * Locking: every change to a namespace's configuration happens under
  * svs_net->lock (a mutex, process context).  The connect path only reads,
  * under RCU: the service hash table (rhashtable) and each service's
- * published snapshot of real servers (struct svs_dtable).  Counters are
- * atomics.  Objects leave RCU view before they are freed after a grace
- * period.
+ * published snapshot of real servers (struct svs_dtable), its exemptions
+ * and the settings it needs, all within one read section of the
+ * namespace's seqcount svs_net->seq (svs_svc_view()), so that a change
+ * made of several stores (a transaction, txn.c; an edited service) is
+ * seen whole or not at all.  Counters are atomics.  Objects leave RCU
+ * view before they are freed after a grace period.
  */
 #ifndef _SOCK_VS_H
 #define _SOCK_VS_H
@@ -18,6 +21,7 @@
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/net.h>
+#include <linux/seqlock.h>
 #include <linux/spinlock.h>
 #include <linux/u64_stats_sync.h>
 #include <linux/netfilter.h>
@@ -108,7 +112,10 @@ struct svs_ipvs_dest_echo {
 	u16 tun_flags;
 };
 
-/* Settings of a service, as configured. */
+/*
+ * Settings of a service, as configured.  txn.c's svs_txn_conf_equal()
+ * compares every field: a new one goes there too.
+ */
 struct svs_svc_conf {
 	const struct svs_sched_ops *sched;
 	u32 flags;
@@ -180,6 +187,8 @@ struct svs_dtable {
 	u32 n;
 	bool sharded;			/* a server has shards: placement needs the wrapper */
 	u32 *weight;			/* n weights (tail of this object) */
+	u32 *u_thresh;			/* n upper thresholds (tail) */
+	u32 *l_thresh;			/* n lower thresholds (tail) */
 	u64 *id;			/* n identities (tail) */
 	struct svs_sched_live **live;	/* n live states (tail) */
 	struct svs_dest *dest[];	/* n real servers */
@@ -207,6 +216,11 @@ struct svs_skip {
 struct svs_service {
 	struct rhash_head node;		/* svs_net.ht */
 	struct svs_key key;
+	/*
+	 * In the table but not (yet, or any more) seen by the connect path:
+	 * a service a transaction creates or deletes, while it commits (txn.c).
+	 */
+	bool hidden;
 	u32 id;				/* svs_net.by_id index: creation order */
 	struct svs_svc_conf conf;
 	struct list_head dests;		/* configuration order, under lock */
@@ -221,6 +235,20 @@ struct svs_service {
 
 struct svs_net {
 	struct mutex lock;		/* serialises configuration changes */
+	/*
+	 * Written around every change the connect path must see at once
+	 * (svs_publish_begin(), under lock), read by svs_svc_view().  The
+	 * write section holds seq_lock (a spinlock: on !PREEMPT_RT preemption
+	 * is off), so it only stores and swaps pointers prepared beforehand;
+	 * a PREEMPT_RT reader that finds it open waits on seq_lock, never on
+	 * the configuration mutex (which is held across waits for readers,
+	 * e.g. unconn.c's synchronize_srcu()).
+	 */
+	spinlock_t seq_lock;
+	seqcount_spinlock_t seq;
+	u64 gen;			/* the table's generation: changes so far (lock) */
+	struct list_head txns;		/* open transactions (txn.c), under lock */
+	u32 num_txns;
 	struct rhashtable ht;		/* key -> service, RCU lookups */
 	struct xarray by_id;		/* id -> service, for ordered dumps */
 	u32 next_id;
@@ -328,6 +356,40 @@ static inline u32 svs_limit_dests(const struct svs_net *sn)
 	return sn->userns ? min(max, READ_ONCE(svs_userns_max_dests)) : max;
 }
 
+/*
+ * What the connect path needs of a service, read together (svs_svc_view());
+ * valid while the caller stays in the RCU read section it returns in.
+ */
+struct svs_svc_view {
+	const struct svs_dtable *dt;
+	const struct svs_skip *skip;
+	u32 flags;
+	u32 persist;
+	u32 eject;
+	u8 hash_key;
+	u8 shard_policy;
+};
+
+/* Publish what the connect path must see at once (under sn->lock). */
+static inline void svs_publish_begin(struct svs_net *sn)
+{
+	lockdep_assert_held(&sn->lock);
+	spin_lock(&sn->seq_lock);
+	write_seqcount_begin(&sn->seq);
+}
+
+static inline void svs_publish_end(struct svs_net *sn)
+{
+	write_seqcount_end(&sn->seq);
+	spin_unlock(&sn->seq_lock);
+}
+
+/* A change of the table is made: its generation moves on (under lock). */
+static inline void svs_table_changed(struct svs_net *sn)
+{
+	WRITE_ONCE(sn->gen, sn->gen + 1);
+}
+
 /* service.c: tables and configuration (callers hold svs_net.lock) */
 int svs_caches_init(void);
 void svs_caches_destroy(void);
@@ -359,6 +421,36 @@ void svs_zero_service(struct svs_service *svc);
 void svs_dest_put(struct svs_dest *dest);
 struct svs_dtable *svs_alloc_dtable(size_t size);
 atomic_t *svs_alloc_shard_conns(u16 shards);
+struct svs_service *svs_service_lookup_rcu(struct svs_net *sn,
+					   const struct svs_key *key);
+struct svs_service *svs_svc_view(struct svs_net *sn, const struct svs_key *key,
+				 struct svs_svc_view *v) __acquires(RCU);
+/* The pieces transactions (txn.c) assemble a commit from. */
+struct svs_dtable *svs_dtable_make(const struct svs_sched_ops *sched, u32 n,
+				   struct svs_dest *const *dests,
+				   const struct svs_dest_conf *const *confs);
+void svs_dtable_free(struct svs_dtable *dt);
+void svs_dtable_retire(struct svs_dtable *dt);
+struct svs_dest *svs_dest_new(struct svs_net *sn, struct svs_service *svc,
+			      const union nf_inet_addr *addr, __be16 port,
+			      const struct svs_dest_conf *conf,
+			      struct netlink_ext_ack *extack);
+void svs_dest_set_conf(struct svs_dest *d, const struct svs_dest_conf *c);
+void svs_dest_retire(struct svs_service *svc, struct svs_dest *dest,
+		     struct list_head *doomed);
+struct svs_service *svs_service_alloc(struct svs_net *sn, const struct svs_key *key,
+				      const struct svs_svc_conf *conf,
+				      struct netlink_ext_ack *extack);
+int svs_service_insert(struct svs_net *sn, struct svs_service *svc,
+		       struct netlink_ext_ack *extack);
+void svs_service_unhash(struct svs_net *sn, struct svs_service *svc);
+void svs_service_remove(struct svs_net *sn, struct svs_service *svc,
+			struct list_head *doomed);
+void svs_service_free(struct svs_service *svc);
+void svs_service_conf_set(struct svs_service *svc, const struct svs_svc_conf *conf);
+int svs_hooks_get(const struct svs_svc_conf *old, const struct svs_svc_conf *new,
+		  struct netlink_ext_ack *extack);
+void svs_hooks_put(const struct svs_svc_conf *old, const struct svs_svc_conf *new);
 
 /* stats.c: per-CPU counters, in blocks per namespace */
 struct svs_stats_pool *svs_stats_pool_create(void);
@@ -435,10 +527,9 @@ struct svs_tmpl_key {
 
 u32 svs_persist_limit(void);
 struct svs_tmpl *svs_persist_get(struct svs_net *sn, struct sock *sk,
-				 const struct svs_service *svc, u64 hash,
-				 struct svs_tmpl_key *key);
-struct svs_tmpl *svs_persist_create(struct svs_net *sn,
-				    const struct svs_service *svc,
+				 const struct svs_service *svc, u8 hash_key,
+				 u64 hash, struct svs_tmpl_key *key);
+struct svs_tmpl *svs_persist_create(struct svs_net *sn, u32 persist,
 				    struct svs_dest *dest,
 				    const struct svs_tmpl_key *key);
 struct svs_dest *svs_persist_dest(const struct svs_tmpl *t);
@@ -466,7 +557,7 @@ struct svs_placement {
 };
 
 #define SVS_SHARD_TRIES	32	/* ports tried per connect */
-int svs_shard_place(struct sock *sk, const struct svs_service *svc,
+int svs_shard_place(struct sock *sk, u8 shard_policy,
 		    struct svs_dest *dest, const struct svs_sched_in *in,
 		    int *shard, struct svs_placement *pl);
 int svs_bind_port_in_class(struct sock *sk, u32 nshards, u32 shard);
@@ -478,7 +569,7 @@ bool svs_key_of(const struct sockaddr *uaddr, int addr_len, u8 protocol,
 		struct svs_key *key);
 u64 svs_hash_key(struct sock *sk, u8 which);
 void svs_sched_in_init(struct svs_sched_in *in, const struct svs_dtable *dt,
-		       const struct svs_service *svc, struct sock *sk);
+		       u8 hash_key, struct sock *sk);
 void svs_rewrite_addr(struct sockaddr *uaddr, int addr_len,
 		      const union nf_inet_addr *addr, __be16 port);
 
@@ -507,7 +598,35 @@ bool svs_eject_probe(struct svs_service *svc, const struct svs_dtable *dt,
 		     struct svs_dest **dest);
 u8 svs_eject_state(const struct svs_dest *d, u32 *left_ms);
 
+/* txn.c: transactions */
+struct genl_info;
+extern const struct nla_policy svs_txn_policy[SOCK_VS_TXN_ATTR_MAX + 1];
+extern const struct nla_policy svs_txn_svc_policy[SOCK_VS_TXN_SVC_ATTR_MAX + 1];
+int svs_txn_begin(struct sk_buff *skb, struct genl_info *info);
+int svs_txn_stage(struct sk_buff *skb, struct genl_info *info);
+int svs_txn_commit(struct sk_buff *skb, struct genl_info *info);
+int svs_txn_abort(struct sk_buff *skb, struct genl_info *info);
+void svs_txn_net_exit(struct svs_net *sn);
+int svs_txn_init(void);
+void svs_txn_exit(void);
+
 /* netlink.c */
+extern const struct nla_policy svs_svc_policy[SOCK_VS_SVC_ATTR_MAX + 1];
+extern const struct nla_policy svs_dest_policy[SOCK_VS_DEST_ATTR_MAX + 1];
+void svs_svc_conf_default(struct svs_svc_conf *conf);
+int svs_parse_service_nest(const struct nlattr *nest, struct nlattr **tb,
+			   struct svs_key *key, struct netlink_ext_ack *extack);
+int svs_parse_svc_conf(struct nlattr **tb, struct svs_svc_conf *conf,
+		       struct netlink_ext_ack *extack);
+int svs_check_unconnected(const struct svs_key *key,
+			  const struct svs_svc_conf *conf,
+			  struct netlink_ext_ack *extack);
+int svs_parse_dest_nest(const struct nlattr *nest, u8 af, struct nlattr **tb,
+			union nf_inet_addr *addr, __be16 *port,
+			struct netlink_ext_ack *extack);
+int svs_parse_dest_conf(struct nlattr **tb, struct svs_dest_conf *conf,
+			struct netlink_ext_ack *extack);
+void *svs_genl_reply(struct sk_buff *msg, struct genl_info *info, u8 cmd);
 int svs_genl_init(void);
 void svs_genl_exit(void);
 void *svs_genl_put(struct sk_buff *skb, u32 portid, u32 seq, int flags, u8 cmd);

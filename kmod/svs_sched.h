@@ -49,6 +49,12 @@ struct svs_sched_in {
 	u64 hash;		/* the service's hash key for this connect */
 	u16 lport;		/* local port the socket is bound to, 0 if none */
 	u32 now_ms;		/* a ms clock, for p2c's decay */
+	/*
+	 * n upper and lower connection thresholds, as the snapshot has them
+	 * (so that a pick sees one configuration); NULL: the live ones.
+	 */
+	const u32 *u_thresh;
+	const u32 *l_thresh;
 };
 
 struct svs_sched_ops {

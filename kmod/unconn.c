@@ -61,8 +61,8 @@ static int svs_uc_send(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 {
 	union nf_inet_addr daddr;
 	struct svs_sched_in in;
+	struct svs_svc_view v;
 	const struct svs_dtable *dt;
-	const struct svs_skip *skip;
 	struct svs_service *svc;
 	struct svs_conn *conn;
 	struct svs_dest *dest;
@@ -74,19 +74,20 @@ static int svs_uc_send(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 
 	if (!svs_key_of(uaddr, addr_len, IPPROTO_UDP, &key))
 		return 0;
-	rcu_read_lock();
 	sn = svs_net(sock_net(sk));
-	if (!READ_ONCE(sn->num_services))
-		goto out;
-	svc = rhashtable_lookup(&sn->ht, &key, svs_ht_params);
-	if (!svc || !(READ_ONCE(svc->conf.flags) & SOCK_VS_SVC_F_UNCONNECTED))
-		goto out;
 	if (in_handler && IS_ENABLED(CONFIG_PREEMPT_RT)) {
-		ret = SVS_UC_WRAPPER;
+		/* Only whether the wrapper decides: it reads it all again. */
+		rcu_read_lock();
+		svc = svs_service_lookup_rcu(sn, &key);
+		if (svc && (READ_ONCE(svc->conf.flags) & SOCK_VS_SVC_F_UNCONNECTED))
+			ret = SVS_UC_WRAPPER;
 		goto out;
 	}
-	skip = rcu_dereference(svc->skip);
-	if (skip && svs_skip_match(skip, sk))
+	/* The service and its settings, read at once (see svs_connect()). */
+	svc = svs_svc_view(sn, &key, &v);	/* returns in an RCU read section */
+	if (!svc || !(v.flags & SOCK_VS_SVC_F_UNCONNECTED))
+		goto out;
+	if (v.skip && svs_skip_match(v.skip, sk))
 		goto out;	/* exempt: to the virtual address itself */
 	sock = READ_ONCE(sk->sk_socket);
 	conn = sock ? svs_conn_of_ops(READ_ONCE(sock->ops)) : NULL;
@@ -96,8 +97,8 @@ static int svs_uc_send(struct sock *sk, struct sockaddr *uaddr, int addr_len,
 		goto out;
 	}
 
-	dt = rcu_dereference(svc->dt);
-	svs_sched_in_init(&in, dt, svc, sk);
+	dt = v.dt;
+	svs_sched_in_init(&in, dt, v.hash_key, sk);
 	in.seq = (u64)atomic64_inc_return(&svc->seq) - 1;
 	idx = dt->sched->pick(&in);
 	if (idx < 0 || idx >= (int)dt->n) {

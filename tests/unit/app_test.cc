@@ -239,17 +239,45 @@ TEST_F(AppTest, RestoreFailureRollsBackEarlierLines) {
                             "-A -t 10.0.0.10:80 -s nosuchsched\n"
                             "-A -t 10.0.0.11:80 -s rr\n");
   EXPECT_EQ(r.status, kExitFailure);
+  // One transaction: the module refused line 7's service when it was
+  // staged, so nothing was ever applied.
+  EXPECT_EQ(r.err, "sockvsadm: line 7: unknown scheduler 'nosuchsched' (nothing was applied)\n");
+  EXPECT_EQ(save(), before);
+  EXPECT_TRUE(fake.commits.empty());
+}
+
+// A module that predates transactions: a warning, then line by line, the
+// earlier lines undone when one fails (a deleted real server comes back
+// at the end).
+TEST_F(AppTest, RestoreOnAnOlderModuleGoesLineByLine) {
+  build_config();
+  fake.knows_txn = false;
+  const Result r = run_args({"-R"},
+                            "-A -t 10.0.0.9:80 -s rr\n"
+                            "-a -t 10.0.0.9:80 -r 127.0.0.2:8080 -w 1\n"
+                            "-e -t 10.0.0.1:6379 -r 192.168.1.5:6380 -w 7\n"
+                            "-d -t 10.0.0.1:6379 -r 192.168.1.6\n"
+                            "-E -u [fd00::1]:53 -s rr\n"
+                            "\n"
+                            "-A -t 10.0.0.10:80 -s nosuchsched\n"
+                            "-A -t 10.0.0.11:80 -s rr\n");
+  EXPECT_EQ(r.status, kExitFailure);
   EXPECT_EQ(r.err,
+            "sockvsadm: warning: the sock_vs module predates transactions: applying the rules "
+            "line by line (not atomic: connects and other programs may see them half applied)\n"
             "sockvsadm: line 7: unknown scheduler 'nosuchsched' (nothing was applied: the "
             "earlier lines were rolled back)\n");
-  // Same set of lines; a deleted real server comes back at the end.
   EXPECT_EQ(save(),
             "-A -t 10.0.0.1:6379 -s rr\n"
             "-a -t 10.0.0.1:6379 -r 192.168.1.5:6380 -w 2\n"
             "-a -t 10.0.0.1:6379 -r 192.168.1.6:6379 -w 1\n"
             "-A -u [fd00::1]:53 -s wrr\n"
             "-a -u [fd00::1]:53 -r [fd00::2]:5353 -w 0\n");
-  EXPECT_EQ(save(), before);
+  // Success too: the same warning, the lines applied.
+  const Result ok2 = run_args({"-R"}, "-A -t 10.0.0.9:80 -s rr\n");
+  EXPECT_EQ(ok2.status, 0);
+  EXPECT_EQ(ok2.err.rfind("sockvsadm: warning: the sock_vs module predates transactions", 0), 0U);
+  EXPECT_NE(save().find("-A -t 10.0.0.9:80 -s rr\n"), std::string::npos);
 }
 
 TEST_F(AppTest, RestoreRollsBackDeleteAndClear) {
@@ -273,12 +301,15 @@ TEST_F(AppTest, RestoreFirstLineFailingSaysNothingApplied) {
 }
 
 TEST_F(AppTest, RestoreReportsAFailedRollback) {
-  // Call 1: add_service, 2: add_service (fails: exists), then the
-  // rollback's del_service is call 3: make it fail.
-  fake.fail_call = {3, EIO};
-  const Result r = run_args({"-R"}, "-A -t 10.0.0.1:80\n-A -t 10.0.0.1:80\n");
+  // Line by line (a module without transactions): call 1 reads the table
+  // (list_services), 2: add_service, 3: add_service (fails: the module
+  // does not know the scheduler), then the rollback's del_service is call
+  // 4: make it fail.
+  fake.knows_txn = false;
+  fake.fail_call = {4, EIO};
+  const Result r = run_args({"-R"}, "-A -t 10.0.0.1:80\n-A -t 10.0.0.2:80 -s nosuch\n");
   EXPECT_EQ(r.status, kExitFailure);
-  EXPECT_NE(r.err.find("line 2: service already exists"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("line 2: unknown scheduler 'nosuch'"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("rolling back the earlier lines failed"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("may remain"), std::string::npos) << r.err;
 }
@@ -490,14 +521,62 @@ TEST_F(AppOptionsTest, ThresholdErrors) {
   EXPECT_EQ(save(), before);
 }
 
+TEST_F(AppOptionsTest, RestoreAppliesTheNewOptionsAllOrNothing) {
+  build_options_config();
+  const std::string before = save();
+  // As the module, a real server's shards cannot change (line 3).
+  Result r = run_args({"-R"},
+                      "-E -t 10.0.0.1:9042 --hash-key tgid --shard-policy hash\n"
+                      "-E -u [fd00::1]:53 -s mh\n"
+                      "-e -t 10.0.0.1:9042 -r 127.0.0.1 -w 2 -x 7 -y 0 --shards 16\n");
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_EQ(r.err,
+            "sockvsadm: line 3: shards of a real server cannot change (delete, add) (nothing was "
+            "applied)\n");
+  EXPECT_EQ(save(), before);
+  r = run_args({"-R"},
+               "-E -t 10.0.0.1:9042 --hash-key tgid --shard-policy hash\n"
+               "-E -u [fd00::1]:53 -s mh\n"
+               "-e -t 10.0.0.1:9042 -r 127.0.0.1 -w 2 -x 7 -y 0\n"
+               "-e -t 10.0.0.1:9042 -r 127.0.0.2 -w 1 --shards 3\n"
+               "-A -t 10.0.0.9:80 -s nosuchsched\n");
+  EXPECT_EQ(r.err,
+            "sockvsadm: line 4: shards of a real server cannot change (delete, add) (nothing was "
+            "applied)\n");
+  r = run_args({"-R"},
+               "-E -t 10.0.0.1:9042 --hash-key tgid --shard-policy hash\n"
+               "-E -u [fd00::1]:53 -s mh\n"
+               "-e -t 10.0.0.1:9042 -r 127.0.0.1 -w 2 -x 7 -y 0\n"
+               "-d -t 10.0.0.1:9042 -r 127.0.0.2\n"
+               "-A -t 10.0.0.9:80 -s nosuchsched\n");
+  EXPECT_EQ(r.err, "sockvsadm: line 5: unknown scheduler 'nosuchsched' (nothing was applied)\n");
+  EXPECT_EQ(save(), before);
+  // Without the bad line: one commit, what the lines make.
+  ok({"-R"},
+     "-E -t 10.0.0.1:9042 --hash-key tgid --shard-policy hash\n"
+     "-E -u [fd00::1]:53 -s mh\n"
+     "-e -t 10.0.0.1:9042 -r 127.0.0.1 -w 2 -x 7 -y 0\n"
+     "-d -t 10.0.0.1:9042 -r 127.0.0.2\n");
+  ASSERT_EQ(fake.commits.size(), 1U);
+  EXPECT_FALSE(fake.commits[0].replace);
+  EXPECT_EQ(fake.commits[0].services.size(), 2U);  // the two services the lines touch
+  EXPECT_EQ(save(),
+            "-A -t 10.0.0.1:9042 -s mh --shard-policy hash\n"
+            "-a -t 10.0.0.1:9042 -r 127.0.0.1:9042 -w 2 -x 7 --shards 4\n"
+            "-A -u [fd00::1]:53 -s mh --hash-key cgroup\n"
+            "-a -u [fd00::1]:53 -r [fd00::2]:53 -w 1 -x 10\n"
+            "-A -t 10.0.0.2:80 -s fo\n");
+}
+
 TEST_F(AppOptionsTest, RestoreRollsBackTheNewOptions) {
   build_options_config();
+  fake.knows_txn = false;  // line by line: the rollback of each option
   const std::string before = save();
   const Result r = run_args({"-R"},
                             "-E -t 10.0.0.1:9042 --hash-key tgid --shard-policy hash\n"
                             "-E -u [fd00::1]:53 -s mh\n"
-                            "-e -t 10.0.0.1:9042 -r 127.0.0.1 -w 2 -x 7 -y 0 --shards 16\n"
-                            "-e -t 10.0.0.1:9042 -r 127.0.0.2 -w 1 --shards 3\n"
+                            "-e -t 10.0.0.1:9042 -r 127.0.0.1 -w 2 -x 7 -y 0 --shards 4\n"
+                            "-e -t 10.0.0.1:9042 -r 127.0.0.2 -w 1 --shards 1\n"
                             "-d -t 10.0.0.1:9042 -r 127.0.0.1\n"
                             "-D -u [fd00::1]:53\n"
                             "-A -t 10.0.0.9:80 -s nosuchsched\n");
@@ -691,14 +770,13 @@ TEST_F(AppTest, RestoreRollsBackATerminatePolicy) {
                             "-E -u 10.0.0.2:53 --terminate all\n"
                             "-A -u 10.0.0.2:53\n");
   EXPECT_EQ(r.status, kExitFailure);
-  EXPECT_NE(r.err.find("line 4: service already exists"), std::string::npos) << r.err;
-  // The same services and policies; the deleted one comes back at the end.
-  EXPECT_EQ(save(),
-            "-A -u 10.0.0.2:53 -s wrr\n"
-            "-A -u 10.0.0.1:53 -s wrr --terminate all\n");
+  EXPECT_NE(r.err.find("line 4: service already exists (nothing was applied)"), std::string::npos)
+      << r.err;
+  // Nothing was applied: the same services, policies and order.
+  EXPECT_EQ(save(), before);
   EXPECT_NE(before.find("-A -u 10.0.0.1:53 -s wrr --terminate all\n"), std::string::npos);
-  EXPECT_EQ(fake.table[1].svc.terminate, sockvs::Terminate::kAll);  // re-created as it was
-  EXPECT_EQ(fake.table[0].svc.terminate, sockvs::Terminate::kUdp);
+  EXPECT_EQ(fake.table[0].svc.terminate, sockvs::Terminate::kAll);
+  EXPECT_EQ(fake.table[1].svc.terminate, sockvs::Terminate::kUdp);
   // The inverse of an -E that changes only the policy puts the old one back.
   const auto inv = inverse_of(fake, parse_command(std::vector<std::string>{
                                         "-E", "-u", "10.0.0.2:53", "--terminate", "none"}));
@@ -781,9 +859,7 @@ TEST_F(AppTest, SkipErrorsFromTheModuleShowItsMessage) {
                "-E -t 10.0.0.1:80 --skip-mark 1\n"
                "-A -t 10.0.0.2:80 --skip-cgroup /missing\n");
   EXPECT_EQ(r.status, kExitFailure);
-  EXPECT_EQ(r.err,
-            "sockvsadm: line 2: no such cgroup (v2) (nothing was applied: the earlier lines were "
-            "rolled back)\n");
+  EXPECT_EQ(r.err, "sockvsadm: line 2: no such cgroup (v2) (nothing was applied)\n");
   EXPECT_EQ(fake.table[0].svc.skip,
             (std::optional<std::vector<sockvs::SkipRule>>{{sockvs::SkipUid{5, 5}}}));
 }
@@ -799,10 +875,8 @@ TEST_F(AppTest, RestoreRollsBackSkipRules) {
                             "-A -u 10.0.0.2:53\n");
   EXPECT_EQ(r.status, kExitFailure);
   EXPECT_NE(r.err.find("line 4: service already exists"), std::string::npos) << r.err;
-  // The rules are back (the deleted service re-created with them, at the end).
-  EXPECT_EQ(save(),
-            "-A -u 10.0.0.2:53 -s wrr\n"
-            "-A -u 10.0.0.1:53 -s wrr --skip-uid 7 --skip-cgroup /a\n");
+  // Nothing was applied: the rules are as they were.
+  EXPECT_EQ(save(), before);
   EXPECT_NE(before.find("-A -u 10.0.0.1:53 -s wrr --skip-uid 7 --skip-cgroup /a\n"),
             std::string::npos);
   // The inverse of an -E that sets rules: the old ones, or an empty nest

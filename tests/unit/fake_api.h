@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -15,6 +16,7 @@
 
 #include "sockvs/client.h"
 #include "sockvs/error.h"
+#include "sockvs/txn.h"
 
 namespace sockvs::testing {
 
@@ -51,6 +53,13 @@ class FakeApi : public Api {
   // also adds it to the Killed counters of the service and of the server.
   std::uint32_t killed_reply = 0;
   std::vector<Kill> kills;  // every kill() that got past its checks
+  // false: a module that predates transactions (commit() EOPNOTSUPP,
+  // no generation).  Otherwise every change moves `gen` on, as the module's.
+  bool knows_txn = true;
+  std::uint64_t gen = 0;
+  std::vector<Transaction> commits;  // every commit() that got past its checks
+  // Called by commit() before it checks the generation (a concurrent change).
+  std::function<void()> before_commit;
 
   void add_service(const Service& svc) override {
     enter("add_service");
@@ -58,7 +67,13 @@ class FakeApi : public Api {
     if (find(svc.key()) != nullptr) {
       throw kernel_error(SOCK_VS_CMD_NEW_SERVICE, EEXIST, "service already exists");
     }
-    check_sched(SOCK_VS_CMD_NEW_SERVICE, svc.sched_name);
+    table.push_back(Entry{stored_service(SOCK_VS_CMD_NEW_SERVICE, svc), {}});
+    ++gen;
+  }
+
+  // What the module stores of a NEW_SERVICE request (checked as it checks it).
+  Service stored_service(std::uint8_t cmd, const Service& svc) const {
+    check_sched(cmd, svc.sched_name);
     Service stored = Service::from_key(svc.key(), svc.sched_name.empty() ? "wrr" : svc.sched_name);
     // Like the module, report every setting (defaults included).
     stored.hash_key = svc.hash_key.value_or(kDefaultHashKey);
@@ -68,16 +83,16 @@ class FakeApi : public Api {
     if (knows_persist) {
       stored.persist = svc.persist.value_or(0);
     }
-    check_persist(SOCK_VS_CMD_NEW_SERVICE, stored);
+    check_persist(cmd, stored);
     stored.eject = svc.eject.value_or(0);
     stored.eject_time = svc.eject_time.value_or(kEjectTimeDefault);
     stored.eject_time_max = svc.eject_time_max.value_or(kEjectTimeMaxDefault);
     stored.eject_max_percent = svc.eject_max_percent.value_or(kEjectPercentDefault);
-    check_eject(SOCK_VS_CMD_NEW_SERVICE, stored);
+    check_eject(cmd, stored);
     if (svc.skip) {
-      stored.skip = checked_skip(SOCK_VS_CMD_NEW_SERVICE, *svc.skip, svc.sched_name);
+      stored.skip = checked_skip(cmd, *svc.skip, svc.sched_name);
     }
-    table.push_back(Entry{stored, {}});
+    return stored;
   }
 
   void edit_service(const Service& svc) override {
@@ -129,12 +144,14 @@ class FakeApi : public Api {
     e.svc.eject_time = next.eject_time;
     e.svc.eject_time_max = next.eject_time_max;
     e.svc.eject_max_percent = next.eject_max_percent;
+    ++gen;
   }
 
   std::uint32_t del_service(const ServiceKey& key) override {
     enter("del_service");
     must_find(SOCK_VS_CMD_DEL_SERVICE, key);
     std::erase_if(table, [&](const Entry& e) { return e.svc.key() == key; });
+    ++gen;
     return killed_reply;
   }
 
@@ -173,6 +190,7 @@ class FakeApi : public Api {
     d.shards = 1;
     apply_dest_conf(SOCK_VS_CMD_NEW_DEST, d, dest);
     e.dests.push_back(d);
+    ++gen;
   }
 
   void edit_dest(const ServiceKey& key, const RealServer& dest) override {
@@ -184,6 +202,7 @@ class FakeApi : public Api {
     d.weight = dest.weight;
     apply_dest_conf(SOCK_VS_CMD_SET_DEST, d, dest);
     *it = d;
+    ++gen;
   }
 
   std::uint32_t del_dest(const ServiceKey& key, const RealServer& dest) override {
@@ -191,6 +210,7 @@ class FakeApi : public Api {
     Entry& e = must_find(SOCK_VS_CMD_DEL_DEST, key);
     check_family(e, dest);
     e.dests.erase(must_find_dest(SOCK_VS_CMD_DEL_DEST, e, dest));
+    ++gen;
     return killed_reply;
   }
 
@@ -201,6 +221,7 @@ class FakeApi : public Api {
 
   std::uint32_t flush() override {
     enter("flush");
+    gen += table.size();
     table.clear();
     return killed_reply;
   }
@@ -258,6 +279,130 @@ class FakeApi : public Api {
       throw Error(*templates_error, "the module refused GET_TEMPLATE");
     }
     return templates;
+  }
+
+  std::optional<std::uint64_t> generation() override {
+    if (!knows_txn) {
+      return std::nullopt;
+    }
+    enter("generation");
+    return gen;
+  }
+
+  // As the module: every staged service checked as NEW_SERVICE / NEW_DEST
+  // check theirs (a refusal is a TxnError naming it), then all of it or
+  // nothing; what stays keeps its counters.
+  TxnResult commit(const Transaction& txn) override {
+    if (!knows_txn) {
+      throw Error(EOPNOTSUPP, "the sock_vs module does not support transactions");
+    }
+    enter("commit");
+    std::vector<Entry> staged;
+    for (std::size_t i = 0; i < txn.services.size(); ++i) {
+      const TxnService& ts = txn.services[i];
+      const std::string where = txn_service_label(ts.service.key());
+      for (std::size_t j = 0; j < i; ++j) {
+        if (txn.services[j].service.key() == ts.service.key()) {
+          throw TxnError(EINVAL, i, std::nullopt, 0, where, "service staged twice in the transaction",
+                         "service staged twice in the transaction");
+        }
+      }
+      if (ts.remove) {
+        staged.push_back(Entry{ts.service, {}});
+        continue;
+      }
+      Entry e;
+      try {
+        e.svc = stored_service(SOCK_VS_CMD_NEW_SERVICE, ts.service);
+      } catch (const Error& err) {
+        // The attribute the module points at: the scheduler's name.
+        const std::uint16_t attr = err.code() == ENOENT ? SOCK_VS_SVC_ATTR_SCHED_NAME : 0;
+        throw TxnError(err.code(), i, std::nullopt, attr, where, err.what(), err.ext_ack());
+      }
+      for (std::size_t j = 0; j < ts.dests.size(); ++j) {
+        try {
+          check_family(Entry{e.svc, {}}, ts.dests[j]);
+          RealServer d;
+          d.addr = ts.dests[j].addr;
+          d.port = ts.dests[j].port;
+          d.weight = ts.dests[j].weight;
+          d.u_threshold = 0;
+          d.l_threshold = 0;
+          d.shards = 1;
+          apply_dest_conf(SOCK_VS_CMD_NEW_DEST, d, ts.dests[j]);
+          e.dests.push_back(d);
+        } catch (const Error& err) {
+          const std::uint16_t attr =
+              std::string(err.what()).find("threshold") != std::string::npos
+                  ? SOCK_VS_DEST_ATTR_L_THRESH
+                  : 0;
+          throw TxnError(err.code(), i, j, attr,
+                         where + ", real server " +
+                             format_endpoint(ts.dests[j].addr, ts.dests[j].port),
+                         err.what(), err.ext_ack());
+        }
+      }
+      staged.push_back(std::move(e));
+    }
+    if (before_commit) {
+      before_commit();
+    }
+    if (txn.generation && *txn.generation != gen) {
+      throw kernel_error(SOCK_VS_CMD_TXN_COMMIT, EAGAIN,
+                         "the table changed since the transaction's generation");
+    }
+    std::vector<Entry> next;
+    TxnResult res;
+    for (const auto& e : table) {
+      const auto it = std::find_if(staged.begin(), staged.end(),
+                                   [&](const Entry& s) { return s.svc.key() == e.svc.key(); });
+      if (it == staged.end() && !txn.replace) {
+        next.push_back(e);
+      } else if (it == staged.end() || txn.services[it - staged.begin()].remove) {
+        ++res.deleted;
+      } else {
+        Entry kept = *it;
+        kept.svc.stats = e.svc.stats;  // the same service
+        for (auto& d : kept.dests) {
+          for (const auto& old : e.dests) {
+            if (old.addr == d.addr && old.port == d.port && old.shards == d.shards) {
+              d.stats = old.stats;
+              d.active_conns = old.active_conns;
+              d.inact_conns = old.inact_conns;
+            }
+          }
+        }
+        Entry before = e;
+        if (before.svc.skip && before.svc.skip->empty()) {
+          before.svc.skip.reset();
+        }
+        (kept.svc == before.svc && kept.dests == before.dests ? res.unchanged : res.changed)++;
+        next.push_back(std::move(kept));
+      }
+    }
+    for (std::size_t i = 0; i < staged.size(); ++i) {
+      if (txn.services[i].remove) {
+        continue;
+      }
+      const bool existed = std::any_of(table.begin(), table.end(), [&](const Entry& e) {
+        return e.svc.key() == staged[i].svc.key();
+      });
+      if (!existed) {
+        next.push_back(staged[i]);
+        ++res.added;
+      }
+    }
+    if (next.size() > info_reply.max_services) {
+      throw kernel_error(SOCK_VS_CMD_TXN_COMMIT, ENOSPC, "too many services (max_services)");
+    }
+    table = std::move(next);
+    if (res.added + res.changed + res.deleted != 0) {
+      ++gen;
+    }
+    res.generation = gen;
+    res.killed = killed_reply;
+    commits.push_back(txn);
+    return res;
   }
 
  private:
@@ -416,6 +561,8 @@ class FakeProxy : public Api {
   Info info() override { return f_.info(); }
   std::vector<Connection> list_conns() override { return f_.list_conns(); }
   std::vector<Template> list_templates() override { return f_.list_templates(); }
+  TxnResult commit(const Transaction& t) override { return f_.commit(t); }
+  std::optional<std::uint64_t> generation() override { return f_.generation(); }
 
  private:
   FakeApi& f_;

@@ -616,7 +616,8 @@ TEST_F(JsonAppTest, ModuleRejectionRollsBack) {
   EXPECT_EQ(r.status, kExitFailure);
   EXPECT_EQ(r.err.rfind("sockvsadm: JSON services[1] (TCP 10.0.0.10:80): unknown scheduler", 0), 0U)
       << r.err;
-  EXPECT_NE(r.err.find("the earlier lines were rolled back"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(nothing was applied)"), std::string::npos) << r.err;
+  EXPECT_TRUE(fake.commits.empty());
   ASSERT_EQ(fake.table.size(), 1U);
   EXPECT_EQ(fake.table[0].svc.addr, addr("10.0.0.1"));
 }

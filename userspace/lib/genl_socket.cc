@@ -15,6 +15,7 @@
 #include <string>
 
 #include "sockvs/error.h"
+#include "sockvs/txn.h"
 
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
@@ -66,6 +67,7 @@ struct Exchange {
   bool done = false;
   int error = 0;  // positive errno from the kernel
   std::string ext_ack;
+  std::optional<std::uint32_t> attr_offset;  // NLMSGERR_ATTR_OFFS
   std::exception_ptr exception;
 };
 
@@ -137,6 +139,7 @@ int on_error(sockaddr_nl* /*nla*/, nlmsgerr* err, void* arg) noexcept {
       const NetlinkStatus status = parse_error_message(nlh);
       if (nlh->nlmsg_type == NLMSG_ERROR && status.error == err->error) {
         ex->ext_ack = status.ext_ack;
+        ex->attr_offset = error_attr_offset(nlh);
       }
     } catch (...) {
       ex->ext_ack.clear();  // no message then; the errno is what matters
@@ -236,7 +239,9 @@ void GenlSocket::transact(const NlMsgPtr& msg, std::uint8_t cmd, const ReplyHand
       std::rethrow_exception(ex.exception);
     }
     if (ex.error != 0) {
-      throw kernel_error(cmd, ex.error, ex.ext_ack);
+      Error e = kernel_error(cmd, ex.error, ex.ext_ack);
+      e.set_attr_offset(ex.attr_offset);
+      throw e;
     }
     if (r < 0) {
       throw nl_failure("cannot receive from the sock_vs module", r);

@@ -111,7 +111,7 @@ int do_restore(std::istream& in, std::ostream& err, const ApiFactory& connect,
     return kExitOk;
   }
   try {
-    restore(*open_api(connect), lines);
+    restore_atomic(*open_api(connect), lines, err);
   } catch (const sockvs::Error& e) {
     err << kProgram << ": " << e.what() << '\n';
     return kExitFailure;
@@ -120,7 +120,7 @@ int do_restore(std::istream& in, std::ostream& err, const ApiFactory& connect,
 }
 
 // -R --json: the whole input is checked before anything is applied, then
-// applied all-or-nothing like -R.
+// applied in one transaction like -R.
 int do_restore_json(std::istream& in, std::ostream& err, const ApiFactory& connect) {
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   JsonRules rules;
@@ -134,7 +134,7 @@ int do_restore_json(std::istream& in, std::ostream& err, const ApiFactory& conne
     return kExitOk;
   }
   try {
-    restore(*open_api(connect), rules.lines);
+    restore_atomic(*open_api(connect), rules.lines, err);
   } catch (const sockvs::Error& e) {
     err << kProgram << ": " << rules.relabel(e.what()) << '\n';
     return kExitFailure;

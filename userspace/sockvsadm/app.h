@@ -40,9 +40,12 @@ std::uint32_t apply(sockvs::Api& api, const Command& cmd);
 // exist).  A deleted service or real server comes back with zero counters.
 std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd);
 
-// Applies -R input all-or-nothing: line by line, and if the module rejects
-// one, undoes the lines applied before it (in reverse order).  Throws
-// sockvs::Error with "line N: <message> (...)" saying what happened.
+// Applies -R input line by line, and if the module rejects one, undoes the
+// lines applied before it (in reverse order): what -R does with a module
+// that predates transactions (restore_atomic() in restore.h is -R).  Not
+// atomic: connects and other programs see the lines one by one, and a
+// killed sockvsadm leaves those applied so far.  Throws sockvs::Error with
+// "line N: <message> (...)" saying what happened.
 void restore(sockvs::Api& api, const std::vector<RestoreLine>& lines);
 
 // Runs sockvsadm with `args` (without argv[0]): reads -R input from `in`,

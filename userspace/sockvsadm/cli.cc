@@ -1475,9 +1475,12 @@ a persistent service: absent means not persistent (-R --json also takes 0).
 -R --json rejects unknown keys, ignores the ones only -L prints, and is
 all-or-nothing like -R.
 
--R is not atomic: lines are applied one by one, so connects and other
-configuring programs see the table half restored meanwhile; if the undo
-fails or sockvsadm is killed midway, the lines applied so far stay.
+-R is atomic: the lines are checked against a copy of the table, then the
+module commits what they make in one transaction (connects and other
+configuring programs see the old table or the new one; servers that stay
+keep their counters and connections); an error names its line and applies
+nothing, and so does a killed sockvsadm.  A -C line makes it replace the
+whole table.  A module older than transactions gets the lines one by one.
 
 Long options may be abbreviated to a unique prefix (--num); "--" ends the
 options.  ipvsadm options sock_vs cannot honour (-M, -f, --pe, -o, -b, -6,

@@ -3,10 +3,12 @@
 #define SOCKVSADM_RESTORE_H_
 
 #include <istream>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "cli.h"
+#include "sockvs/client.h"
 
 namespace sockvsadm {
 
@@ -38,6 +40,21 @@ std::vector<RestoreLine> parse_restore(std::istream& in, const Resolver& names);
 
 // The same with no_names(): numbers only.
 std::vector<RestoreLine> parse_restore(std::istream& in);
+
+// Applies -R input all-or-nothing in one kernel transaction: the lines run
+// against a copy of the table read from the module (sockvs::TableModel: the
+// errors of the single commands, "line N: no such service"), and the table
+// they make is committed at once (every connect and every other
+// configuring program sees the old table or the new one; services and real
+// servers that stay keep their counters and sockets); a refusal of the
+// module names its line.  After -C the transaction replaces the table,
+// else it replaces the services the lines touch.  The commit happens only
+// if the table is still what was read (its generation); if not, it starts
+// over, a few times.  -Z lines zero the counters after the commit.  A
+// module that predates transactions: a warning on `err`, then restore()
+// (line by line, rolled back on failure; not atomic).  Throws
+// sockvs::Error: "line N: <message> (nothing was applied)".
+void restore_atomic(sockvs::Api& api, const std::vector<RestoreLine>& lines, std::ostream& err);
 
 }  // namespace sockvsadm
 

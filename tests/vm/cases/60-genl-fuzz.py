@@ -12,7 +12,10 @@ mutations. tests/vm/lib/svs_fuzz.py predicts the answer to each one (errno,
 and the change for accepted ones) the way the kernel decides it; every
 answer must match, every refusal of an attribute or a request must carry
 an extended-ACK message, and after every batch the kernel's dump (services
-and their real servers) must equal the model. max_services and max_dests
+and their real servers) must equal the model. Transactions are in the mix
+(TXN_BEGIN with and without a generation, TXN_STAGE of valid and refused
+entries, TXN_COMMIT, TXN_ABORT, and their mutations): the model tracks the
+socket's open transaction and the table's generation. max_services and max_dests
 are lowered (through /sys/module/sock_vs/parameters) so the ENOSPC limits
 are hit too. SVS_SEED picks the random sequence (default 6060)."""
 
@@ -56,7 +59,9 @@ def fuzz(total, batch_size, seed, tag):
     nl = fz.Batcher()
     model = fz.Model(MAX_SERVICES, MAX_DESTS)
     start_cfg = nl.config()
+    model.gen = nl.generation()
     gen = fz.Gen(random.Random(seed), nl.family_id)
+    gen.txn_gen = lambda: model.gen     # transactions too (kmod/txn.c)
     kinds = collections.Counter()
     answers = collections.Counter()
     reasons = collections.Counter()
@@ -115,6 +120,7 @@ def fuzz(total, batch_size, seed, tag):
             resync = True
         if resync:
             model.load(got)
+            nl.resync_txn(model)
         now = time.monotonic()
         if now - last_log > 30:
             svs.log("  %s%d messages, %.0f/s, %d accepted, %d answer mismatches, %d dump mismatches"
@@ -127,7 +133,7 @@ def fuzz(total, batch_size, seed, tag):
                 seconds=time.monotonic() - t0, kinds=kinds, answers=answers, reasons=reasons,
                 extacks=extacks, mismatches=mismatches[:40], n_mismatches=len(mismatches),
                 dump_mismatches=dump_mismatches, n_dump_mismatches=n_dump,
-                no_extack=no_extack[:40], n_no_extack=len(no_extack),
+                no_extack=no_extack[:40], n_no_extack=len(no_extack), commits=model.commits,
                 most_services=most_services, most_dests=most_dests)
 
 
@@ -180,7 +186,7 @@ def main():
     parts.append(child())
     elapsed = time.monotonic() - t0
     st = {}
-    for k in ("sent", "accepted", "dumps", "n_mismatches", "n_dump_mismatches", "n_no_extack"):
+    for k in ("sent", "accepted", "dumps", "n_mismatches", "n_dump_mismatches", "n_no_extack", "commits"):
         st[k] = sum(p[k] for p in parts)
     for k in ("kinds", "answers", "reasons", "extacks"):
         st[k] = sum((p[k] for p in parts), collections.Counter())
@@ -208,6 +214,9 @@ def main():
     check(sent >= total, "%d messages sent" % sent)
     check(answers["0"] > 0 and len(answers) > 5, "a mix of accepted and refused messages")
     check(reasons["max_services"] > 0 and reasons["max_dests"] > 0, "the ENOSPC limits were reached")
+    check(st["commits"] > 0 and reasons["stale generation"] > 0 and reasons["service staged twice"] > 0,
+          "transactions committed (%d), refused at a stale generation (%d), refused entries (%d)"
+          % (st["commits"], reasons["stale generation"], reasons["service staged twice"]))
     if mismatches:
         raise svs.Fail("%d answers differ from the model:\n  %s"
                        % (st["n_mismatches"], "\n  ".join(mismatches)))

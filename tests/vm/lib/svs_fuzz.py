@@ -58,6 +58,12 @@ WEIGHT_MAX = int(svs.uapi_define("SOCK_VS_WEIGHT_MAX"))
 SVC_F_UNCONNECTED = int(svs.uapi_define("SOCK_VS_SVC_F_UNCONNECTED"), 0)
 SVC_F_ALL = int(svs.uapi_define("SOCK_VS_SVC_F_REAL_PEERNAME"), 0) | SVC_F_UNCONNECTED  # NLA_POLICY_MASK
 INT_MAX = 0x7fffffff
+TXN = {k[len("SOCK_VS_TXN_ATTR_"):]: v for k, v in g.ENUMS["sock_vs_txn_attr"].items()}
+TXN_SVC = {k[len("SOCK_VS_TXN_SVC_ATTR_"):]: v for k, v in g.ENUMS["sock_vs_txn_svc_attr"].items()}
+TXN_MAX = g.ENUMS["sock_vs_txn_attr"]["__SOCK_VS_TXN_ATTR_MAX"] - 1
+TXN_SVC_MAX = g.ENUMS["sock_vs_txn_svc_attr"]["__SOCK_VS_TXN_SVC_ATTR_MAX"] - 1
+TXN_F_REPLACE = int(svs.uapi_define("SOCK_VS_TXN_F_REPLACE"), 0)
+TXN_F_ALL = TXN_F_REPLACE
 GENL_SPLIT_OPS = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2]) >= (6, 2)
 RESV_START_OP = CMD["GET_INFO"] + 1     # kmod/netlink.c: .resv_start_op
 SCHEDS = sorted({svs.uapi_define("SOCK_VS_SCHED_" + n).strip('"')
@@ -99,9 +105,15 @@ DEST_POL = {
     DEST["EJECTED"]: ("reject", None), DEST["EJECT_LEFT"]: ("reject", None),
     DEST["FAILS"]: ("reject", None),
 }
+TXN_POL = {TXN["FLAGS"]: ("u32", ("mask", TXN_F_ALL)), TXN["GENERATION"]: ("u64", None),
+           TXN["ADDED"]: ("reject", None), TXN["CHANGED"]: ("reject", None),
+           TXN["DELETED"]: ("reject", None), TXN["UNCHANGED"]: ("reject", None)}
+TXN_SVC_POL = {TXN_SVC["SERVICE"]: ("nested", (SVC_POL, SVC_MAX)),
+               TXN_SVC["DEST"]: ("nested", (DEST_POL, DEST_MAX)), TXN_SVC["DELETE"]: ("flag", None)}
 TOP_POL = {ATTR["SERVICE"]: ("nested", (SVC_POL, SVC_MAX)), ATTR["DEST"]: ("nested", (DEST_POL, DEST_MAX)),
            ATTR["INFO"]: ("reject", None), ATTR["CONN"]: ("reject", None),
-           ATTR["KILLED"]: ("reject", None), ATTR["TEMPLATE"]: ("reject", None)}
+           ATTR["KILLED"]: ("reject", None), ATTR["TEMPLATE"]: ("reject", None),
+           ATTR["TXN"]: ("nested", (TXN_POL, TXN_MAX)), ATTR["TXN_SVC"]: ("nested", (TXN_SVC_POL, TXN_SVC_MAX))}
 INT_LEN = {"u8": 1, "u16": 2, "u32": 4, "u64": 8}
 INT_FMT = {"u8": "=B", "u16": "=H", "u32": "=I", "u64": "=Q"}
 
@@ -141,6 +153,8 @@ def validate(data, pol, maxtype):
             raise Reject(E.EINVAL, POLICY)
         if kind == "reject":
             raise Reject(E.EINVAL, POLICY)
+        if kind == "flag" and payload:
+            raise Reject(E.ERANGE, POLICY)
         if kind in INT_LEN:
             if arg is not None:
                 v = struct.unpack(INT_FMT[kind], payload)[0]
@@ -192,13 +206,22 @@ class Model:
         self.max_services = max_services
         self.max_dests = max_dests
         self.services = {}      # key -> dict; insertion order = dump order
+        # The table's generation (GET_INFO's; set from the kernel's at the
+        # start) and the socket's open transaction (kmod/txn.c), or None:
+        # {"flags", "gen" (None: not checked), "staged": [entry]}.
+        self.gen = 0
+        self.txn = None
+        self.commits = 0        # transactions committed (predicted)
 
     # -- the command checks, in kmod/netlink.c's order
 
     def _service_key(self, top):
         if ATTR["SERVICE"] not in top:
             raise Reject(E.EINVAL, "missing service")
-        tb = g.parse_attrs(top[ATTR["SERVICE"]])
+        return self._service_key_nest(top[ATTR["SERVICE"]])
+
+    def _service_key_nest(self, payload):
+        tb = g.parse_attrs(payload)
         if not all(SVC[k] in tb for k in ("AF", "PROTOCOL", "ADDR", "PORT")):
             raise Reject(E.EINVAL, "incomplete service")
         af = u16v(tb[SVC["AF"]])
@@ -256,9 +279,11 @@ class Model:
 
     @staticmethod
     def _skip(tb):
-        """kmod/skip.c's checks of a SKIP nest (the policy passed)."""
+        """kmod/skip.c's checks of a SKIP nest (the policy passed); returns
+        (given, rules): rules as the kernel compares them, None for none."""
         if SVC["SKIP"] not in tb:
-            return
+            return False, None
+        rules = []
         n = 0
         for typ, payload in g.attr_list(tb[SVC["SKIP"]]):
             if typ != SKIP_RULE:
@@ -276,10 +301,12 @@ class Model:
                 hi = u32v(r[SKIP["UID_MAX"]]) if SKIP["UID_MAX"] in r else lo
                 if hi < lo or 0xffffffff in (lo, hi):
                     raise Reject(E.EINVAL, "uid range")
+                rules.append(("uid", lo, hi))
             elif SKIP["MARK"] in r:
                 mask = u32v(r[SKIP["MARK_MASK"]]) if SKIP["MARK_MASK"] in r else 0xffffffff
                 if u32v(r[SKIP["MARK"]]) & ~mask:
                     raise Reject(E.EINVAL, "mark outside mask")
+                rules.append(("mark", u32v(r[SKIP["MARK"]]), mask))
             else:
                 path = bytes(r[SKIP["CGROUP"]]).split(b"\0", 1)[0].decode("latin-1")
                 if not path.startswith("/"):
@@ -290,11 +317,16 @@ class Model:
                     raise Reject(E.ENOENT, "no such cgroup")
                 if not os.path.isdir(full):
                     raise Reject(E.ENOTDIR, "cgroup is a file")
+                rules.append(("cgroup", path))
+        return True, tuple(rules) or None
 
     def _dest(self, top, key):
         if ATTR["DEST"] not in top:
             raise Reject(E.EINVAL, "missing dest")
-        tb = g.parse_attrs(top[ATTR["DEST"]])
+        return self._dest_nest(top[ATTR["DEST"]], key)
+
+    def _dest_nest(self, payload, key):
+        tb = g.parse_attrs(payload)
         if DEST["ADDR"] not in tb or DEST["PORT"] not in tb:
             raise Reject(E.EINVAL, "incomplete dest")
         af = key[0]
@@ -318,20 +350,12 @@ class Model:
             raise Reject(E.ENOENT, "no such dest")
         if op == "DEL":
             del svc["dests"][dkey]
+            self.gen += 1
             return
         conf = {"weight": 1, "u": 0, "l": 0, "shards": 1}
         if d is not None:
             conf.update(u=d["u"], l=d["l"], shards=d["shards"])
-        if DEST["WEIGHT"] in tb:
-            conf["weight"] = u32v(tb[DEST["WEIGHT"]])
-        if DEST["U_THRESH"] in tb:
-            conf["u"] = u32v(tb[DEST["U_THRESH"]])
-        if DEST["L_THRESH"] in tb:
-            conf["l"] = u32v(tb[DEST["L_THRESH"]])
-        if DEST["SHARDS"] in tb:
-            conf["shards"] = u16v(tb[DEST["SHARDS"]])
-        if conf["l"] > conf["u"]:
-            raise Reject(E.EINVAL, "lower threshold above upper")
+        self._dest_conf(tb, conf)
         if op == "NEW":
             if d is not None:
                 raise Reject(E.EEXIST, "dest exists")
@@ -342,6 +366,21 @@ class Model:
             if conf["shards"] != d["shards"]:
                 raise Reject(E.EINVAL, "shards change")
             d.update(conf)
+        self.gen += 1
+
+    @staticmethod
+    def _dest_conf(tb, conf):
+        if DEST["WEIGHT"] in tb:
+            conf["weight"] = u32v(tb[DEST["WEIGHT"]])
+        if DEST["U_THRESH"] in tb:
+            conf["u"] = u32v(tb[DEST["U_THRESH"]])
+        if DEST["L_THRESH"] in tb:
+            conf["l"] = u32v(tb[DEST["L_THRESH"]])
+        if DEST["SHARDS"] in tb:
+            conf["shards"] = u16v(tb[DEST["SHARDS"]])
+        if conf["l"] > conf["u"]:
+            raise Reject(E.EINVAL, "lower threshold above upper")
+        return conf
 
     def predict(self, flags, msg_type, body, apply=True):
         """errno (0 or positive) and reason the kernel answers a message of
@@ -360,11 +399,15 @@ class Model:
                 return E.EINVAL, "genl flags"
         doit = {CMD["NEW_SERVICE"], CMD["SET_SERVICE"], CMD["DEL_SERVICE"], CMD["GET_SERVICE"],
                 CMD["NEW_DEST"], CMD["SET_DEST"], CMD["DEL_DEST"], CMD["FLUSH"], CMD["ZERO"],
-                CMD["GET_INFO"], CMD["KILL"]}
+                CMD["GET_INFO"], CMD["KILL"], CMD["TXN_BEGIN"], CMD["TXN_STAGE"],
+                CMD["TXN_COMMIT"], CMD["TXN_ABORT"]}
         if dump or cmd not in doit:
             return E.EOPNOTSUPP, "no such command"
         try:
             top = validate(body[4:], TOP_POL, ATTR_MAX)
+            if cmd == CMD["TXN_STAGE"]:
+                # Every entry, in order (validate() keeps the last of each type).
+                top = dict(top, entries=[p for t, p in g.attr_list(body[4:]) if t == ATTR["TXN_SVC"]])
             self._doit(cmd, top, apply)
         except Reject as r:
             return r.err, r.why
@@ -373,37 +416,47 @@ class Model:
     def _doit(self, cmd, top, apply):
         if not apply:
             # Same checks on a throwaway copy.
-            saved = self.services
+            saved = self.services, self.gen, self.txn
             self.services = {k: dict(v, dests={dk: dict(dv) for dk, dv in v["dests"].items()})
-                             for k, v in saved.items()}
+                             for k, v in saved[0].items()}
+            if self.txn is not None:
+                self.txn = dict(self.txn, staged=list(self.txn["staged"]))
             try:
                 self._doit(cmd, top, True)
             finally:
-                self.services = saved
+                self.services, self.gen, self.txn = saved
+            return
+        if cmd in (CMD["TXN_BEGIN"], CMD["TXN_STAGE"], CMD["TXN_COMMIT"], CMD["TXN_ABORT"]):
+            self._txn(cmd, top)
             return
         if cmd == CMD["NEW_SERVICE"]:
             key, tb = self._service_key(top)
             conf = self._svc_conf(tb, {"sched": DEFAULT_SCHED, "flags": 0, "hash_key": 0, "shard_policy": 0,
                                        "terminate": TERM_DEFAULT, "persist": 0, **EJECT_DEFAULTS})
             self._unconnected(key, conf)
-            self._skip(tb)
+            conf["skip"] = self._skip(tb)[1]
             if key in self.services:
                 raise Reject(E.EEXIST, "service exists")
             if len(self.services) >= self.max_services:
                 raise Reject(E.ENOSPC, "max_services")
             conf["dests"] = {}
             self.services[key] = conf
+            self.gen += 1
         elif cmd == CMD["SET_SERVICE"]:
             key, tb = self._lookup(top)
             svc = self.services[key]
             conf = self._svc_conf(tb, {k: svc[k] for k in ("sched", "flags", "hash_key", "shard_policy",
                                                            "terminate", "persist", *EJECT_DEFAULTS)})
             self._unconnected(key, conf)
-            self._skip(tb)
+            given, rules = self._skip(tb)
+            if given:
+                conf["skip"] = rules
             svc.update(conf)
+            self.gen += 1
         elif cmd == CMD["DEL_SERVICE"]:
             key, _ = self._lookup(top)
             del self.services[key]
+            self.gen += 1
         elif cmd == CMD["GET_SERVICE"]:
             self._lookup(top)
         elif cmd == CMD["NEW_DEST"]:
@@ -413,6 +466,7 @@ class Model:
         elif cmd == CMD["DEL_DEST"]:
             self._dest_cmd(top, "DEL")
         elif cmd == CMD["FLUSH"]:
+            self.gen += len(self.services)
             self.services.clear()
         elif cmd == CMD["ZERO"]:
             if ATTR["SERVICE"] in top:
@@ -425,6 +479,102 @@ class Model:
                 dkey, _ = self._dest(top, key)
                 if dkey not in self.services[key]["dests"]:
                     raise Reject(E.ENOENT, "no such dest")
+
+    # -- transactions (kmod/txn.c), in its order
+
+    CONF_KEYS = ("sched", "flags", "hash_key", "shard_policy", "terminate", "persist", *EJECT_DEFAULTS)
+
+    def _txn(self, cmd, top):
+        if cmd == CMD["TXN_BEGIN"]:
+            flags, gen = 0, None
+            if ATTR["TXN"] in top:
+                tb = g.parse_attrs(top[ATTR["TXN"]])
+                if TXN["FLAGS"] in tb:
+                    flags = u32v(tb[TXN["FLAGS"]])
+                if TXN["GENERATION"] in tb:
+                    gen = struct.unpack("=Q", tb[TXN["GENERATION"]])[0]
+            if self.txn is not None:
+                raise Reject(E.EBUSY, "a transaction is open")
+            self.txn = {"flags": flags, "gen": gen, "staged": []}
+            return
+        if self.txn is None:
+            raise Reject(E.ENOENT, "no transaction")
+        if cmd == CMD["TXN_ABORT"]:
+            self.txn = None
+        elif cmd == CMD["TXN_STAGE"]:
+            staged = []
+            for payload in top["entries"]:
+                staged.append(self._txn_entry(payload, staged))
+            if not staged:
+                raise Reject(E.EINVAL, "nothing to stage")
+            self.txn["staged"] += staged
+        else:
+            txn, self.txn = self.txn, None      # a commit ends it, whatever happens
+            self._commit(txn)
+
+    def _txn_entry(self, payload, earlier):
+        txn = self.txn
+        tb = g.parse_attrs(payload)
+        if TXN_SVC["SERVICE"] not in tb:
+            raise Reject(E.EINVAL, "txn entry without service")
+        key, stb = self._service_key_nest(tb[TXN_SVC["SERVICE"]])
+        if any(e["key"] == key for e in txn["staged"] + earlier):
+            raise Reject(E.EINVAL, "service staged twice")
+        if len(txn["staged"]) + len(earlier) >= self.max_services:
+            raise Reject(E.ENOSPC, "max_services (txn)")
+        dests = [p for t, p in g.attr_list(payload) if t == TXN_SVC["DEST"]]
+        delete = TXN_SVC["DELETE"] in tb
+        if delete and txn["flags"] & TXN_F_REPLACE:
+            raise Reject(E.EINVAL, "delete in a replacing txn")
+        if delete and dests:
+            raise Reject(E.EINVAL, "delete with dests")
+        if len(dests) > self.max_dests:
+            raise Reject(E.ENOSPC, "max_dests (txn)")
+        if delete:
+            return {"key": key, "del": True}
+        conf = self._svc_conf(stb, {"sched": DEFAULT_SCHED, "flags": 0, "hash_key": 0, "shard_policy": 0,
+                                    "terminate": TERM_DEFAULT, "persist": 0, **EJECT_DEFAULTS})
+        self._unconnected(key, conf)
+        conf["skip"] = self._skip(stb)[1]
+        conf["dests"] = {}
+        for dp in dests:
+            dkey, dtb = self._dest_nest(dp, key)
+            dconf = self._dest_conf(dtb, {"weight": 1, "u": 0, "l": 0, "shards": 1})
+            if dkey in conf["dests"]:
+                raise Reject(E.EINVAL, "dest listed twice")
+            conf["dests"][dkey] = dconf
+        return {"key": key, "del": False, "conf": conf}
+
+    def _commit(self, txn):
+        if txn["gen"] is not None and txn["gen"] != self.gen:
+            raise Reject(E.EAGAIN, "stale generation")
+        staged = {e["key"]: e for e in txn["staged"]}
+        replace = txn["flags"] & TXN_F_REPLACE
+        victims = [k for k in self.services if (k in staged and staged[k]["del"]) or
+                   (replace and k not in staged)]
+        adds = [e for e in txn["staged"] if not e["del"] and e["key"] not in self.services]
+        if adds and len(self.services) - len(victims) + len(adds) > self.max_services:
+            raise Reject(E.ENOSPC, "max_services")
+        changed = bool(adds or victims)
+        out = {}
+        for k, svc in self.services.items():
+            if k in victims:
+                continue
+            e = staged.get(k)
+            if e is None:
+                out[k] = svc
+                continue
+            new = e["conf"]
+            if (any(svc.get(c) != new[c] for c in self.CONF_KEYS) or svc.get("skip") != new["skip"] or
+                    list(svc["dests"].items()) != list(new["dests"].items())):
+                changed = True
+            out[k] = dict(new, dests=dict(new["dests"]))
+        for e in adds:
+            out[e["key"]] = dict(e["conf"], dests=dict(e["conf"]["dests"]))
+        self.services = out
+        if changed:
+            self.gen += 1
+        self.commits += 1
 
     def load(self, config):
         """Take the kernel's configuration (after a mismatch, to go on)."""
@@ -508,6 +658,21 @@ class Batcher(g.Genl):
             raise svs.Fail("dump %s failed: %s (%s)" % (cmd, svs.errno_name(-r.error), r.extack_msg))
         return r.msgs
 
+    def generation(self):
+        """GET_INFO's generation of the table."""
+        r = self.cmd("GET_INFO")
+        if r.error:
+            raise svs.Fail("GET_INFO: %s" % svs.errno_name(-r.error))
+        info = g.parse_attrs(g.parse_attrs(r.msgs[0])[ATTR["INFO"]])
+        return struct.unpack("=Q", info[g.INFO["GENERATION"]])[0]
+
+    def resync_txn(self, model):
+        """After a mismatch: no transaction open on either side, the same
+        generation."""
+        self.cmd("TXN_ABORT")
+        model.txn = None
+        model.gen = self.generation()
+
     def config(self):
         """The kernel's configuration, in the shape of Model.expected_dump()."""
         out = []
@@ -551,6 +716,9 @@ class Gen:
     def __init__(self, rng, family_id):
         self.r = rng
         self.fid = family_id
+        # Transactions too when set: a function giving the model's current
+        # generation (what a BEGIN may name).
+        self.txn_gen = None
 
     def a(self, typ, fmt_or_bytes, v=None, flags=0):
         if v is None:
@@ -617,9 +785,42 @@ class Gen:
             attrs.append(self.a(DEST["AF"], "=H", af))
         return attrs
 
+    def txn_msg(self):
+        """A transaction command (kmod/txn.c), well-formed."""
+        r = self.r
+        y = r.random()
+        if y < 0.25:
+            attrs = []
+            if r.random() < 0.9:
+                t = [self.a(TXN["FLAGS"], "=I", r.choice((0, 0, 0, TXN_F_REPLACE, 2)))]
+                if r.random() < 0.3:
+                    cur = self.txn_gen()
+                    t.append(self.a(TXN["GENERATION"], "=Q",
+                                    r.choice((cur, cur, max(cur - 1, 0), cur + 1, 1 << 63))))
+                attrs.append([ATTR["TXN"], NLA_F_NESTED, t])
+            return [CMD["TXN_BEGIN"], attrs]
+        if y < 0.80:
+            entries = []
+            for _ in range(r.choice((0, 1, 1, 1, 2, 3))):
+                key, af = self.svc_key()
+                if r.random() < 0.7:
+                    self.svc_opts(key)
+                ent = [[TXN_SVC["SERVICE"], NLA_F_NESTED, key]]
+                for _ in range(r.choice((0, 1, 2, 2, 3, 5))):
+                    ent.append([TXN_SVC["DEST"], NLA_F_NESTED, self.dest_attrs(af, False)])
+                if r.random() < 0.08:
+                    ent.append([TXN_SVC["DELETE"], 0, b""])
+                entries.append([ATTR["TXN_SVC"], NLA_F_NESTED, ent])
+            return [CMD["TXN_STAGE"], entries]
+        if y < 0.95:
+            return [CMD["TXN_COMMIT"], []]
+        return [CMD["TXN_ABORT"], []]
+
     def valid(self):
         """A well-formed request (which may still be refused: EEXIST...)."""
         r = self.r
+        if self.txn_gen is not None and r.random() < 0.08:
+            return self.txn_msg()
         x = r.random()
         key, af = self.svc_key()
         svc = [ATTR["SERVICE"], NLA_F_NESTED, key]
@@ -1086,8 +1287,25 @@ class IpvsModel:
         return key, u
 
     def _doit(self, cmd, top):
+        """The command's checks and change; each change of the table moves
+        the SOCK_VS model's generation on, as service.c does."""
         services = self.sv.services
+        before = self.sv.gen
+        self.sv.gen += 1
+        try:
+            self._doit_(cmd, top, services)
+        except Reject:
+            self.sv.gen = before
+            raise
         if cmd == IC["FLUSH"]:
+            self.sv.gen = before + self._flushed
+        elif cmd not in (IC["NEW_SERVICE"], IC["SET_SERVICE"], IC["DEL_SERVICE"], IC["NEW_DEST"],
+                         IC["SET_DEST"], IC["DEL_DEST"]):
+            self.sv.gen = before
+
+    def _doit_(self, cmd, top, services):
+        if cmd == IC["FLUSH"]:
+            self._flushed = len(services)
             services.clear()
         elif cmd == IC["SET_CONFIG"]:
             ids = (IA["TIMEOUT_TCP"], IA["TIMEOUT_TCP_FIN"], IA["TIMEOUT_UDP"])

@@ -186,6 +186,10 @@ enum sock_vs_cmd {
 	SOCK_VS_CMD_GET_CONN,		/* dumpit: CONN{...} per open balanced socket */
 	SOCK_VS_CMD_KILL,		/* SERVICE{key[,terminate]} [DEST{addr,port}] */
 	SOCK_VS_CMD_GET_TEMPLATE,	/* dumpit: TEMPLATE{...} per persistence template */
+	SOCK_VS_CMD_TXN_BEGIN,		/* [TXN{flags,generation}]: open this socket's one */
+	SOCK_VS_CMD_TXN_STAGE,		/* TXN_SVC{SERVICE,DEST...[,DELETE]}...: stage services */
+	SOCK_VS_CMD_TXN_COMMIT,		/* apply it whole, or nothing -> TXN{counts} KILLED */
+	SOCK_VS_CMD_TXN_ABORT,		/* discard it */
 
 	__SOCK_VS_CMD_MAX,
 };
@@ -202,6 +206,77 @@ enum sock_vs_cmd {
  * service whose policy is NONE terminates nothing (KILLED 0).
  */
 
+/*
+ * Transactions: a namespace's table, or a set of its services, replaced
+ * in one step.  TXN_BEGIN opens a transaction on the netlink socket that
+ * sends it (one per socket); TXN_STAGE messages add services to it, each
+ * a SOCK_VS_ATTR_TXN_SVC nest with the service as NEW_SERVICE takes it
+ * (unset settings are the defaults, not "unchanged") and every one of its
+ * real servers as NEW_DEST takes them, in order; TXN_COMMIT applies it.
+ * Nothing is applied before the commit, and the commit applies everything
+ * or nothing: every connect sees the table as it was before or as it is
+ * after, never a mix, and so does every other configuring program.
+ * Services and real servers that exist before and after (same key) are
+ * the same objects: their counters, balanced sockets, persistence
+ * templates and ejection state stay.  Real servers that leave, and the
+ * services that are deleted, go as with DEL_DEST / DEL_SERVICE (their
+ * sockets are terminated by the service's policy; the COMMIT's answer
+ * carries SOCK_VS_ATTR_KILLED, before the ACK, like FLUSH's).
+ *
+ * A TXN_STAGE message is taken whole or refused whole (an invalid
+ * service: the extended ACK names it and points at its attribute; the
+ * transaction stays open with what was staged before).  The commit closes
+ * the transaction, whether it succeeds or not; TXN_ABORT discards it, and
+ * so does closing the socket.  A transaction holds at most max_services
+ * services of at most max_dests real servers (ENOSPC); a namespace at
+ * most SOCK_VS_TXN_MAX_OPEN open ones.  Errors: ENOENT no transaction
+ * open on this socket, EBUSY one is already open, EAGAIN the table's
+ * generation is no longer the one BEGIN named.
+ */
+#define SOCK_VS_TXN_MAX_OPEN	64
+
+/* The staged services are the whole table: every other one is deleted. */
+#define SOCK_VS_TXN_F_REPLACE	0x1
+#define SOCK_VS_TXN_F_ALL	SOCK_VS_TXN_F_REPLACE
+
+enum sock_vs_txn_attr {
+	SOCK_VS_TXN_ATTR_UNSPEC,
+	SOCK_VS_TXN_ATTR_FLAGS,		/* u32, SOCK_VS_TXN_F_* (BEGIN) */
+	/*
+	 * u64.  BEGIN: commit only if the table is still at this generation
+	 * (GET_INFO's); it counts changes: every command that changes the
+	 * table, and every commit that does, moves it on.  COMMIT's answer:
+	 * the generation after the commit.
+	 */
+	SOCK_VS_TXN_ATTR_GENERATION,
+	SOCK_VS_TXN_ATTR_PAD,
+	SOCK_VS_TXN_ATTR_ADDED,		/* u32: services created (COMMIT's answer) */
+	SOCK_VS_TXN_ATTR_CHANGED,	/* u32: services changed */
+	SOCK_VS_TXN_ATTR_DELETED,	/* u32: services deleted */
+	SOCK_VS_TXN_ATTR_UNCHANGED,	/* u32: services staged as they already were */
+
+	__SOCK_VS_TXN_ATTR_MAX,
+};
+
+#define SOCK_VS_TXN_ATTR_MAX (__SOCK_VS_TXN_ATTR_MAX - 1)
+
+/* One staged service (SOCK_VS_ATTR_TXN_SVC). */
+enum sock_vs_txn_svc_attr {
+	SOCK_VS_TXN_SVC_ATTR_UNSPEC,
+	SOCK_VS_TXN_SVC_ATTR_SERVICE,	/* nest, enum sock_vs_svc_attr, as NEW_SERVICE */
+	SOCK_VS_TXN_SVC_ATTR_DEST,	/* nest, enum sock_vs_dest_attr, as NEW_DEST; one each */
+	/*
+	 * flag: the service is to be deleted (it may not exist); SERVICE
+	 * then needs only its key.  Not in a REPLACE transaction (leave the
+	 * service out instead).
+	 */
+	SOCK_VS_TXN_SVC_ATTR_DELETE,
+
+	__SOCK_VS_TXN_SVC_ATTR_MAX,
+};
+
+#define SOCK_VS_TXN_SVC_ATTR_MAX (__SOCK_VS_TXN_SVC_ATTR_MAX - 1)
+
 /* Top-level attributes. */
 enum sock_vs_attr {
 	SOCK_VS_ATTR_UNSPEC,
@@ -211,6 +286,8 @@ enum sock_vs_attr {
 	SOCK_VS_ATTR_CONN,		/* nest, enum sock_vs_conn_attr (output) */
 	SOCK_VS_ATTR_KILLED,		/* u32: sockets terminated (output, see below) */
 	SOCK_VS_ATTR_TEMPLATE,		/* nest, enum sock_vs_tmpl_attr (output) */
+	SOCK_VS_ATTR_TXN,		/* nest, enum sock_vs_txn_attr */
+	SOCK_VS_ATTR_TXN_SVC,		/* nest, enum sock_vs_txn_svc_attr (TXN_STAGE, repeated) */
 
 	__SOCK_VS_ATTR_MAX,
 };
@@ -340,6 +417,8 @@ enum sock_vs_info_attr {
 	SOCK_VS_INFO_ATTR_PAD,
 	SOCK_VS_INFO_ATTR_TEMPLATES,	/* u32: persistence templates in this namespace */
 	SOCK_VS_INFO_ATTR_MAX_TEMPLATES, /* u32: their limit (max_templates) */
+	SOCK_VS_INFO_ATTR_GENERATION,	/* u64: the table's generation (see TXN_ATTR_GENERATION) */
+	SOCK_VS_INFO_ATTR_TXNS,		/* u32: transactions open in this namespace */
 
 	__SOCK_VS_INFO_ATTR_MAX,
 };

@@ -12,6 +12,8 @@
 namespace sockvs {
 
 class GenlSocket;
+struct Transaction;  // sockvs/txn.h
+struct TxnResult;
 
 // Every operation of the module.  Client implements it over netlink; tests
 // implement it in memory.  All methods throw sockvs::Error on failure.
@@ -67,6 +69,15 @@ class Api {
   // (Error EOPNOTSUPP, or EINVAL); so does the default implementation
   // (EOPNOTSUPP).
   virtual std::vector<Template> list_templates();
+
+  // Transactions (sockvs/txn.h).  commit() applies `txn` in one step: all
+  // of it, or (it throws) nothing; a refused service throws TxnError.  A
+  // module that predates transactions refuses them with EOPNOTSUPP, and so
+  // does the default implementation.
+  virtual TxnResult commit(const Transaction& txn);
+  // The table's generation (what Transaction::generation compares with),
+  // nullopt from a module that does not report one (and by default).
+  virtual std::optional<std::uint64_t> generation();
 };
 
 // A generic netlink connection to the sock_vs module of the caller's
@@ -94,6 +105,8 @@ class Client final : public Api {
   Info info() override;
   std::vector<Connection> list_conns() override;
   std::vector<Template> list_templates() override;
+  TxnResult commit(const Transaction& txn) override;  // lib/txn.cc
+  std::optional<std::uint64_t> generation() override;
 
   // The generic netlink family id of SOCK_VS.
   [[nodiscard]] int family_id() const noexcept;

@@ -3,6 +3,7 @@
 #define SOCKVS_ERROR_H_
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -25,10 +26,15 @@ class Error : public std::runtime_error {
   [[nodiscard]] int code() const noexcept { return code_; }
   // The kernel's extended ACK message (NLMSGERR_ATTR_MSG), or "".
   [[nodiscard]] const std::string& ext_ack() const noexcept { return ext_ack_; }
+  // The extended ACK's NLMSGERR_ATTR_OFFS: where in the request the kernel
+  // found fault (bytes from its nlmsghdr), if it said.
+  [[nodiscard]] std::optional<std::uint32_t> attr_offset() const noexcept { return attr_offset_; }
+  void set_attr_offset(std::optional<std::uint32_t> offset) noexcept { attr_offset_ = offset; }
 
  private:
   int code_;
   std::string ext_ack_;
+  std::optional<std::uint32_t> attr_offset_;
 };
 
 // Thrown when the generic netlink family SOCK_VS does not exist.
