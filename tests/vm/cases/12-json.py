@@ -161,10 +161,10 @@ def main():
         "unknown scheduler (module)": ('{"version": 1, "services": [%s, {"protocol": "tcp", '
                                        '"address": "10.255.0.10", "port": 80, "scheduler": '
                                        '"nosuchsched"}]}' % good, 1,
-                                       r"services\[1\] \(TCP 10\.255\.0\.10:80\).*rolled back"),
+                                       r"services\[1\] \(TCP 10\.255\.0\.10:80\).*nothing was applied"),
         "exists (module)": ('{"version": 1, "services": [%s, %s]}' % (good, good.replace(
             '"10.255.0.9"', '"10.255.0.1"').replace('"port": 80,', '"port": 6379,')), 1,
-                            r"services\[1\].*exists.*rolled back"),
+                            r"services\[1\].*exists.*nothing was applied"),
     }
     for state in ("config present", "empty config"):
         step("malformed or rejected -R --json applies nothing (%s)" % state)
