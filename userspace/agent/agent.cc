@@ -676,6 +676,8 @@ Status Agent::status(Clock::time_point now) const {
     st.state = "starting";
   } else if (!managed_) {
     st.state = "unmanaged";
+  } else if (kernel_dirty_) {
+    st.state = "kernel-error";
   } else if (st.stale) {
     st.state = "unreachable";
   } else {

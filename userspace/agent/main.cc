@@ -5,12 +5,15 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <fstream>
 #include <iostream>
@@ -207,11 +210,36 @@ void parse_args(int argc, char** argv, Args& a) {
   }
 }
 
+// "2026-11-27T21:40:01.123Z sockvs-agent[42]: warning: ..." on stderr
+// (healthd's StderrLogger names sockvs-healthd).
+class StderrLogger final : public Logger {
+ public:
+  void log(Level level, const std::string& message) override {
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t secs = std::chrono::system_clock::to_time_t(now);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    std::array<char, 32> stamp{};
+    (void)std::strftime(stamp.data(), stamp.size(), "%Y-%m-%dT%H:%M:%S", &tm);
+    const char* prefix = level == Level::kError     ? "error: "
+                         : level == Level::kWarning ? "warning: "
+                                                    : "";
+    std::fprintf(stderr, "%s.%03dZ sockvs-agent[%d]: %s%s\n", stamp.data(), static_cast<int>(ms),
+                 static_cast<int>(::getpid()), prefix, message.c_str());
+    std::fflush(stderr);
+  }
+};
+
+// Under systemd (stderr is its journal stream) priority-prefixed lines,
+// else timestamped ones.
 std::unique_ptr<Logger> make_logger() {
   if (healthd::is_journal_stream(std::getenv("JOURNAL_STREAM"), STDERR_FILENO)) {
     return std::make_unique<healthd::JournalLogger>();
   }
-  return std::make_unique<healthd::StderrLogger>();
+  return std::make_unique<StderrLogger>();
 }
 
 // SIGTERM, SIGINT, SIGHUP on a signalfd.

@@ -16,7 +16,10 @@ namespace agent {
 struct Status {
   int pid = 0;
   std::string cell;
-  std::string state;  // "starting", "listing", "watching", "unreachable", "unmanaged", "stopped"
+  // "starting" (no listing yet), "watching" (in sync), "unreachable" (stale),
+  // "unmanaged" (no marker key), "kernel-error" (the module cannot be
+  // changed), "stopped".
+  std::string state;
   std::vector<std::string> endpoints;
   std::string member;  // the endpoint the watch is on ("" if none)
   std::int64_t applied_revision = 0;  // the store revision the kernel has
