@@ -169,7 +169,8 @@ TEST_F(AgentTest, MalformedValueSkippedRestApplies) {
   EXPECT_TRUE(log.has("W /sockvs/v1/c1/rs/redis/127.0.0.1:7009: weight:")) << log.all();
   EXPECT_EQ(agent->status(now).problems, 2U);
   // An edit that breaks the service keeps what it was.
-  store.put(kP + "svc/redis", R"({"protocol":"tcp","address":"10.255.0.1","port":6379,"scheduler":7})");
+  store.put(kP + "svc/redis",
+            R"({"protocol":"tcp","address":"10.255.0.1","port":6379,"scheduler":7})");
   run(milliseconds(200));
   EXPECT_EQ(api.table.size(), 1U);
   EXPECT_EQ(api.table[0].svc.sched_name, "rr");
@@ -183,7 +184,8 @@ TEST_F(AgentTest, NoMarkerNoChangeEmptyWithMarkerDeletes) {
   s.services["redis"] = parse_service_value(kRedis);
   save_snapshot(dir + "/snapshot.json", s);
   api.add_service(parse_service_value(kRedis).service);
-  api.add_service(sockvs::Service::from_key({IPPROTO_TCP, *sockvs::Address::parse("10.9.9.9"), 80}));
+  api.add_service(
+      sockvs::Service::from_key({IPPROTO_TCP, *sockvs::Address::parse("10.9.9.9"), 80}));
   make();
   run(seconds(5));
   EXPECT_EQ(api.table.size(), 2U);  // an empty prefix without a marker deletes nothing

@@ -63,11 +63,12 @@ TEST(AgentKeys, Parse) {
   ASSERT_TRUE(k);
   EXPECT_EQ(k->kind, KeyKind::kStatic);
 
-  for (const char* bad : {"/sockvs/v1/c2/svc/x", "/sockvs/v1/c1/svc/", "/sockvs/v1/c1/svc/a/b",
-                          "/sockvs/v1/c1/what/x", "/sockvs/v1/c1/rs/x", "/sockvs/v1/c1/rs/x/host:80",
-                          "/sockvs/v1/c1/rs/x/10.0.0.1", "/sockvs/v1/c1/rs/x/10.0.0.1:0",
-                          "/sockvs/v1/c1/ep/x/fd00::1", "/sockvs/v1/c1/ep/x/[fd00:0::1]:80",
-                          "/sockvs/v1/c1/markers", "/sockvs/v1/c1/svc/.hidden"}) {
+  for (const char* bad :
+       {"/sockvs/v1/c2/svc/x", "/sockvs/v1/c1/svc/", "/sockvs/v1/c1/svc/a/b",
+        "/sockvs/v1/c1/what/x", "/sockvs/v1/c1/rs/x", "/sockvs/v1/c1/rs/x/host:80",
+        "/sockvs/v1/c1/rs/x/10.0.0.1", "/sockvs/v1/c1/rs/x/10.0.0.1:0",
+        "/sockvs/v1/c1/ep/x/fd00::1", "/sockvs/v1/c1/ep/x/[fd00:0::1]:80", "/sockvs/v1/c1/markers",
+        "/sockvs/v1/c1/svc/.hidden"}) {
     why.clear();
     EXPECT_FALSE(l.parse(bad, why)) << bad;
     EXPECT_FALSE(why.empty()) << bad;
@@ -113,9 +114,9 @@ TEST(AgentValues, ServiceErrorsNameTheField) {
                 "10.0.0.2","port":80,"weight":70000}]})")
                 .find("dests[0].weight: 70000 out of range"),
             std::string::npos);
-  EXPECT_EQ(err(R"({"protocol":"tcp","address":"10.0.0.1","port":80,"scheduler":"r r"})")
-                .substr(0, 35),
-            "scheduler: invalid scheduler name '");
+  EXPECT_EQ(
+      err(R"({"protocol":"tcp","address":"10.0.0.1","port":80,"scheduler":"r r"})").substr(0, 35),
+      "scheduler: invalid scheduler name '");
 }
 
 TEST(AgentValues, Dest) {

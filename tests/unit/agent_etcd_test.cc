@@ -22,8 +22,8 @@ namespace {
 using etcd::StoreError;
 
 TEST(AgentEtcd, Base64) {
-  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd",
-                                                       "/sockvs/v1/c1/", std::string("\0\xff", 2)}) {
+  for (const std::string& s : std::vector<std::string>{
+           "", "a", "ab", "abc", "abcd", "/sockvs/v1/c1/", std::string("\0\xff", 2)}) {
     EXPECT_EQ(etcd::b64decode(etcd::b64encode(s)), s);
   }
   EXPECT_EQ(etcd::b64encode("/a/1"), "L2EvMQ==");
@@ -38,9 +38,9 @@ TEST(AgentEtcd, Bodies) {
   r.range_end = "/a0";
   r.limit = 500;
   r.revision = 7;
-  EXPECT_EQ(nlohmann::json::parse(etcd::range_body(r)),
-            nlohmann::json::parse(
-                R"({"key":"L2Ev","range_end":"L2Ew","limit":"500","revision":"7"})"));
+  EXPECT_EQ(
+      nlohmann::json::parse(etcd::range_body(r)),
+      nlohmann::json::parse(R"({"key":"L2Ev","range_end":"L2Ew","limit":"500","revision":"7"})"));
   EXPECT_EQ(nlohmann::json::parse(etcd::watch_body("/a/", "/a0", 8, true)),
             nlohmann::json::parse(R"({"create_request":{"key":"L2Ev","range_end":"L2Ew",
                                       "start_revision":"8","progress_notify":true}})"));
@@ -195,9 +195,10 @@ TEST(AgentSnapshot, RoundTrip) {
   std::ofstream(path) << "{\"version\": 1, \"cell\": \"c1\"";
   EXPECT_THROW(load_snapshot(path), SnapshotError);
   EXPECT_THROW(parse_snapshot(R"({"version":2})"), SnapshotError);
-  EXPECT_THROW(parse_snapshot(
-                   R"({"version":1,"cell":"c","revision":1,"names":["a"],"table":{"version":1,"services":[]}})"),
-               SnapshotError);
+  EXPECT_THROW(
+      parse_snapshot(
+          R"({"version":1,"cell":"c","revision":1,"names":["a"],"table":{"version":1,"services":[]}})"),
+      SnapshotError);
 }
 
 TEST(AgentStatus, RoundTripAndText) {

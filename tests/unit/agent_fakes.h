@@ -58,7 +58,7 @@ class FakeStore final : public Store {
   std::int64_t revision = 1;
   std::int64_t compacted = 0;
   std::vector<Change> history;
-  std::size_t ranges = 0;       // range calls that got an answer
+  std::size_t ranges = 0;  // range calls that got an answer
   std::size_t watch_opens = 0;
   std::optional<std::size_t> watch_member;
   std::int64_t watch_next = 0;  // the next revision the watch delivers

@@ -132,8 +132,7 @@ TEST_F(ReconcileTest, RefusedServiceDoesNotStopTheRest) {
   t["redis"] = entry(kRedis);
   const ApplyResult r = apply(t);
   ASSERT_EQ(r.errors.size(), 1U);
-  EXPECT_NE(r.errors.at("TCP 10.255.0.2:80").find("unknown scheduler 'nosuch'"),
-            std::string::npos);
+  EXPECT_NE(r.errors.at("TCP 10.255.0.2:80").find("unknown scheduler 'nosuch'"), std::string::npos);
   EXPECT_EQ(api.table.size(), 1U);
   EXPECT_EQ(api.table[0].dests.size(), 2U);
 }
@@ -159,8 +158,8 @@ TEST(AgentHealth, HealthdQuiescedStaysAtZero) {
   const auto t0 = Clock::now();
   {
     ByLabel target = previous;
-    const auto h =
-        overlay_local_health(target, current, previous, {name}, suspects, t0, std::chrono::seconds(2));
+    const auto h = overlay_local_health(target, current, previous, {name}, suspects, t0,
+                                        std::chrono::seconds(2));
     EXPECT_EQ(h.held, std::vector<std::string>{name});
     EXPECT_EQ(target.begin()->second.dests[1].weight, 0U);
     EXPECT_EQ(target.begin()->second.dests[0].weight, 1U);
@@ -168,7 +167,8 @@ TEST(AgentHealth, HealthdQuiescedStaysAtZero) {
   {
     // Not (yet) in healthd's file: kept at 0 for the grace period, then the store's weight.
     ByLabel target = previous;
-    auto h = overlay_local_health(target, current, previous, {}, suspects, t0, std::chrono::seconds(2));
+    auto h =
+        overlay_local_health(target, current, previous, {}, suspects, t0, std::chrono::seconds(2));
     EXPECT_EQ(h.waiting, std::vector<std::string>{name});
     EXPECT_EQ(target.begin()->second.dests[1].weight, 0U);
     ASSERT_TRUE(h.recheck);

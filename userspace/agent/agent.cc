@@ -98,7 +98,8 @@ HealthSource healthd_state_source(std::string path, Logger& log) {
   };
 }
 
-Agent::Agent(AgentOptions opts, Store& store, KernelFactory kernel, HealthSource health, Logger& log)
+Agent::Agent(AgentOptions opts, Store& store, KernelFactory kernel, HealthSource health,
+             Logger& log)
     : opts_(std::move(opts)),
       store_(store),
       kernel_factory_(std::move(kernel)),
@@ -182,8 +183,8 @@ void Agent::start(Clock::time_point now) {
         }
       }
       const std::size_t others = current.size() - (applied_.size() - missing);
-      log_.log(Level::kInfo, "kernel: " + plural(current.size(), "service") + "; of the snapshot's " +
-                                 std::to_string(applied_.size()) + ", " +
+      log_.log(Level::kInfo, "kernel: " + plural(current.size(), "service") +
+                                 "; of the snapshot's " + std::to_string(applied_.size()) + ", " +
                                  std::to_string(missing) + " missing, " + std::to_string(differ) +
                                  " different; " + std::to_string(others) +
                                  " not the agent's (left alone)");
@@ -254,10 +255,10 @@ milliseconds Agent::step(Clock::time_point now) {
   }
   const bool stale = !last_contact_ || now - *last_contact_ > opts_.stale_after;
   if (stale && !stale_logged_ && now - started_ > opts_.stale_after) {
-    log_.log(Level::kWarning, "no answer from the store for " +
-                                  (last_contact_ ? secs(now - *last_contact_) : secs(now - started_)) +
-                                  ": keeping the table of revision " +
-                                  std::to_string(applied_rev_) + " (stale)");
+    log_.log(Level::kWarning,
+             "no answer from the store for " +
+                 (last_contact_ ? secs(now - *last_contact_) : secs(now - started_)) +
+                 ": keeping the table of revision " + std::to_string(applied_rev_) + " (stale)");
     stale_logged_ = true;
   }
   write_files(now, false);
@@ -322,8 +323,8 @@ void Agent::list(Clock::time_point now) {
     backoff_ = backoff_.count() == 0 ? opts_.retry_min : std::min(2 * backoff_, opts_.retry_max);
     retry_at_ = now + backoff_;
     member_ = (member_ + 1) % store_.size();
-    failed(now, "listing " + layout_.prefix() + " on " + member + ": " + e.what() +
-                    "; trying " + store_.endpoint(member_));
+    failed(now, "listing " + layout_.prefix() + " on " + member + ": " + e.what() + "; trying " +
+                    store_.endpoint(member_));
     return;
   }
   contact(now);
@@ -631,7 +632,10 @@ void Agent::log_problems(const Desired& desired) {
   for (const auto& [key, why] : desired.problems) {
     const auto old = problems_.find(key);
     if (old == problems_.end() || old->second != why) {
-      log_.log(Level::kWarning, key + ": " + why);
+      std::string line = key;
+      line += ": ";
+      line += why;
+      log_.log(Level::kWarning, line);
     }
   }
   for (const auto& [key, why] : problems_) {

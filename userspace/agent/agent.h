@@ -52,8 +52,8 @@ using Level = healthd::Level;
 struct AgentOptions {
   std::string cell;
   std::string snapshot_path = "/var/lib/sockvs-agent/snapshot.json";
-  std::string status_path = "/run/sockvs-agent/status.json";  // "": none
-  std::string metrics_path;                                    // "": none
+  std::string status_path = "/run/sockvs-agent/status.json";    // "": none
+  std::string metrics_path;                                     // "": none
   std::string healthd_state = "/var/lib/sockvs-healthd/state";  // "": local health ignored
   milliseconds batch{100};
   milliseconds probe_interval{3000};
@@ -95,7 +95,10 @@ class Agent {
   // The table stays in the kernel.
   void stop(Clock::time_point now);
   // SIGHUP: list again now.
-  void relist() { need_list_ = true; retry_at_ = {}; }
+  void relist() {
+    need_list_ = true;
+    retry_at_ = {};
+  }
 
   [[nodiscard]] Status status(Clock::time_point now) const;
   // True once the kernel has a table worth announcing: the first listing
@@ -157,8 +160,8 @@ class Agent {
   Clock::time_point pending_since_{};
 
   // The kernel.
-  Table applied_;            // the desired table last applied, by name
-  ByLabel applied_target_;   // ... with local health on top, by label
+  Table applied_;              // the desired table last applied, by name
+  ByLabel applied_target_;     // ... with local health on top, by label
   bool kernel_dirty_ = false;  // an apply did not reach the kernel: full reconcile due
   bool unmanaged_logged_ = false;
   Suspects suspects_;

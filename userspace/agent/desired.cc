@@ -105,7 +105,7 @@ sockvsadm::ServiceEntry parse_service_value(std::string_view value) {
 sockvs::RealServer parse_dest_value(std::string_view value, const sockvs::Address& addr,
                                     std::uint16_t port) {
   Json j = value.find_first_not_of(" \t\r\n") == std::string_view::npos ? Json::object()
-                                                                         : parse_object(value);
+                                                                        : parse_object(value);
   for (const char* k : {"address", "port"}) {
     if (j.contains(k)) {
       throw std::invalid_argument(std::string("unknown key '") + k +
@@ -213,11 +213,10 @@ Desired DesiredBuilder::build(const Table& fallback) const {
       }
       const sockvs::RealServer& d = *v.dest;
       if (d.af() != svc->second.service.af()) {
-        out.problems[key] = "real server " + sockvs::format_endpoint(d.addr, d.port) + " is " +
-                            std::string(sockvs::family_name(d.af())) + " but service '" +
-                            v.key->service + "' is " +
-                            std::string(sockvs::family_name(svc->second.service.af())) +
-                            ": ignored";
+        out.problems[key] =
+            "real server " + sockvs::format_endpoint(d.addr, d.port) + " is " +
+            std::string(sockvs::family_name(d.af())) + " but service '" + v.key->service + "' is " +
+            std::string(sockvs::family_name(svc->second.service.af())) + ": ignored";
         continue;
       }
       auto& dests = svc->second.dests;

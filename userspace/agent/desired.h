@@ -71,10 +71,10 @@ class DesiredBuilder {
 
  private:
   struct Value {
-    std::optional<ParsedKey> key;  // nullopt: not a key of the layout
+    std::optional<ParsedKey> key;                    // nullopt: not a key of the layout
     std::optional<sockvsadm::ServiceEntry> service;  // a good svc value
     std::optional<sockvs::RealServer> dest;          // a good rs/ep value
-    std::string problem;  // why the key or its latest value is not used
+    std::string problem;                             // why the key or its latest value is not used
   };
 
   Layout layout_;

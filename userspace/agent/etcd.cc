@@ -283,8 +283,8 @@ std::string put_body(std::string_view key, std::string_view value, std::int64_t 
   return j.dump();
 }
 
-std::string watch_body(std::string_view key, std::string_view range_end, std::int64_t start_revision,
-                       bool progress_notify) {
+std::string watch_body(std::string_view key, std::string_view range_end,
+                       std::int64_t start_revision, bool progress_notify) {
   Json c;
   c["key"] = b64encode(key);
   if (!range_end.empty()) {
@@ -553,7 +553,8 @@ WatchStream::WatchStream() : impl_(std::make_unique<Impl>()) {
 
 WatchStream::~WatchStream() { impl_->detach(); }
 
-void WatchStream::open(const std::string& url, std::string body, milliseconds connect_timeout) {
+void WatchStream::open(const std::string& url, const std::string& body,
+                       milliseconds connect_timeout) {
   close();
   impl_->data = Data{};
   impl_->err.fill('\0');

@@ -111,8 +111,8 @@ struct Lease {
 // Request bodies.
 std::string range_body(const RangeRequest& req);
 std::string put_body(std::string_view key, std::string_view value, std::int64_t lease = 0);
-std::string watch_body(std::string_view key, std::string_view range_end, std::int64_t start_revision,
-                       bool progress_notify);
+std::string watch_body(std::string_view key, std::string_view range_end,
+                       std::int64_t start_revision, bool progress_notify);
 std::string lease_grant_body(std::int64_t ttl);
 std::string lease_id_body(std::int64_t id);
 
@@ -160,7 +160,7 @@ class WatchStream {
   WatchStream& operator=(WatchStream&&) = delete;
 
   // Starts it (a running one is closed first).
-  void open(const std::string& url, std::string body, milliseconds connect_timeout);
+  void open(const std::string& url, const std::string& body, milliseconds connect_timeout);
   void close();
   [[nodiscard]] bool active() const noexcept;
 

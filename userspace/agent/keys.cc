@@ -49,7 +49,8 @@ std::string prefix_end(std::string_view prefix) {
     end.pop_back();
   }
   // Every byte was 0xff (or no prefix): etcd's "to the end of the keyspace".
-  return std::string(1, '\0');
+  end.push_back('\0');
+  return end;
 }
 
 std::string_view kind_name(KeyKind kind) noexcept {
@@ -70,8 +71,7 @@ sockvs::Endpoint parse_key_endpoint(std::string_view text) {
   sockvs::Endpoint ep = sockvs::parse_endpoint(text);
   // A bare IPv6 address parses without a port: a key must name both.
   if (!ep.port) {
-    throw std::invalid_argument("'" + std::string(text) +
-                                "' has no port (ADDR:PORT, [IPV6]:PORT)");
+    throw std::invalid_argument("'" + std::string(text) + "' has no port (ADDR:PORT, [IPV6]:PORT)");
   }
   // One spelling per real server: "[fd00::1]:80", not "[fd00:0::1]:80",
   // so that two keys cannot name the same one.
@@ -144,8 +144,7 @@ std::optional<ParsedKey> Layout::parse(std::string_view key, std::string& why) c
     return out;
   }
   if (name_end == std::string_view::npos) {
-    why = std::string("a real server key is ") + std::string(kind_name(*kind)) +
-          "/NAME/ADDR:PORT";
+    why = std::string("a real server key is ") + std::string(kind_name(*kind)) + "/NAME/ADDR:PORT";
     return std::nullopt;
   }
   const std::string_view ep_text = rest.substr(name_end + 1);

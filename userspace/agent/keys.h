@@ -39,7 +39,7 @@ std::string_view kind_name(KeyKind kind) noexcept;
 
 struct ParsedKey {
   KeyKind kind = KeyKind::kMarker;
-  std::string service;  // empty for the marker
+  std::string service;   // empty for the marker
   sockvs::Address addr;  // kStatic, kEndpoint
   std::uint16_t port = 0;
 

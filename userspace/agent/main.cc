@@ -10,8 +10,8 @@
 #include <charconv>
 #include <chrono>
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <exception>
@@ -297,13 +297,14 @@ int run_agent(Args& a) {
   for (std::size_t i = 0; i < store.size(); ++i) {
     eps += (i == 0 ? "" : ",") + store.endpoint(i);
   }
-  log->log(Level::kInfo, "starting: cell " + a.agent.cell + ", endpoints " + eps +
-                             ", snapshot " + a.agent.snapshot_path +
-                             (a.agent.healthd_state.empty()
-                                  ? std::string(", local health ignored")
-                                  : ", local health from " + a.agent.healthd_state));
+  log->log(Level::kInfo,
+           "starting: cell " + a.agent.cell + ", endpoints " + eps + ", snapshot " +
+               a.agent.snapshot_path +
+               (a.agent.healthd_state.empty() ? std::string(", local health ignored")
+                                              : ", local health from " + a.agent.healthd_state));
   Agent agent(
-      a.agent, store, [] { return std::make_unique<ClientKernelTable>(); }, std::move(health), *log);
+      a.agent, store, [] { return std::make_unique<ClientKernelTable>(); }, std::move(health),
+      *log);
   agent.start(Clock::now());
   std::uint64_t watchdog_usec = 0;
   const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
@@ -337,8 +338,8 @@ int run_agent(Args& a) {
       const int sig = read_signal(sigfd.get());
       if (sig == SIGTERM || sig == SIGINT) {
         (void)sd_notify(0, "STOPPING=1");
-        log->log(Level::kInfo, std::string("stopping (") + strsignal(sig) +
-                                   "): the table stays in the kernel");
+        log->log(Level::kInfo,
+                 std::string("stopping (") + strsignal(sig) + "): the table stays in the kernel");
         break;
       }
       if (sig == SIGHUP) {

@@ -74,7 +74,8 @@ bool same_service_settings(const sockvs::Service& have, const sockvs::Service& w
 }
 
 bool same_dest_settings(const sockvs::RealServer& have, const sockvs::RealServer& want) {
-  return have.weight == want.weight && have.u_threshold.value_or(0) == want.u_threshold.value_or(0) &&
+  return have.weight == want.weight &&
+         have.u_threshold.value_or(0) == want.u_threshold.value_or(0) &&
          have.l_threshold.value_or(0) == want.l_threshold.value_or(0) &&
          have.shards.value_or(1) == want.shards.value_or(1);
 }
@@ -233,7 +234,7 @@ std::string table_hash(const Table& table) {
     return {};
   }
   std::string hex;
-  hex.reserve(2 * len);
+  hex.reserve(static_cast<std::size_t>(len) * 2);
   constexpr std::string_view kHex = "0123456789abcdef";
   for (unsigned int i = 0; i < len; ++i) {
     hex += kHex[md[i] >> 4U];

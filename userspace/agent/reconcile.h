@@ -73,8 +73,8 @@ std::vector<Op> diff(const ByLabel& current, const ByLabel& target,
 using Suspects = std::map<std::string, Clock::time_point>;
 
 struct HealthResult {
-  std::vector<std::string> held;     // kept at 0: sockvs-healthd quiesced them
-  std::vector<std::string> waiting;  // kept at 0 for now: see below
+  std::vector<std::string> held;             // kept at 0: sockvs-healthd quiesced them
+  std::vector<std::string> waiting;          // kept at 0 for now: see below
   std::optional<Clock::time_point> recheck;  // look again then
 };
 

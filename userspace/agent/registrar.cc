@@ -39,7 +39,8 @@ std::string Registrar::call(const std::string& path, const std::string& body) {
 
 bool Registrar::publish(Clock::time_point now) {
   try {
-    const etcd::Lease l = etcd::parse_lease_grant(call("/v3/lease/grant", etcd::lease_grant_body(opts_.ttl)));
+    const etcd::Lease l =
+        etcd::parse_lease_grant(call("/v3/lease/grant", etcd::lease_grant_body(opts_.ttl)));
     (void)etcd::parse_put(
         call("/v3/kv/put", etcd::put_body(key_, endpoint_value(opts_.weight), l.id)));
     lease_ = l.id;
@@ -84,8 +85,8 @@ milliseconds Registrar::step(Clock::time_point now) {
         }
       } catch (const etcd::StoreError& e) {
         if (!logged_failure_) {
-          log_.log(Level::kWarning, "cannot renew lease " + std::to_string(lease_) + ": " +
-                                        e.what() + "; retrying");
+          log_.log(Level::kWarning,
+                   "cannot renew lease " + std::to_string(lease_) + ": " + e.what() + "; retrying");
           logged_failure_ = true;
         }
         next_keepalive_ = now + kRetry;
@@ -95,8 +96,7 @@ milliseconds Registrar::step(Clock::time_point now) {
       }
     }
   }
-  return std::max(std::chrono::duration_cast<milliseconds>(next_keepalive_ - now),
-                  milliseconds(0));
+  return std::max(std::chrono::duration_cast<milliseconds>(next_keepalive_ - now), milliseconds(0));
 }
 
 void Registrar::drain() {

@@ -61,8 +61,8 @@ Snapshot parse_snapshot(std::string_view text) {
     const auto names = root.at("names").get<std::vector<std::string>>();
     auto entries = sockvsadm::parse_json(root.at("table").dump());
     if (names.size() != entries.size()) {
-      throw SnapshotError("names and table disagree: " + std::to_string(names.size()) +
-                          " names, " + std::to_string(entries.size()) + " services");
+      throw SnapshotError("names and table disagree: " + std::to_string(names.size()) + " names, " +
+                          std::to_string(entries.size()) + " services");
     }
     for (std::size_t i = 0; i < names.size(); ++i) {
       if (!snap.services.emplace(names[i], std::move(entries[i])).second) {
@@ -110,7 +110,8 @@ void write_file_atomic(const std::string& path, std::string_view text, bool dura
   }
   if (durable) {
     // The rename itself reaches the disk with the directory.
-    const healthd::Fd dfd(::open(slash == 0 ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    const healthd::Fd dfd(
+        ::open(slash == 0 ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dfd.get() >= 0) {
       (void)::fsync(dfd.get());
     }

@@ -122,15 +122,16 @@ std::string format_status_text(const Status& st, double now) {
   line("synced", st.synced ? "yes" : "no (no full listing applied since start)");
   line("table hash", st.table_hash.empty() ? "-" : st.table_hash);
   line("services", std::to_string(st.services) + " (" + std::to_string(st.dests) +
-                       " real servers, " + std::to_string(st.held) + " held at weight 0 by local health)");
+                       " real servers, " + std::to_string(st.held) +
+                       " held at weight 0 by local health)");
   line("problems", std::to_string(st.problems) + " keys skipped");
   line("kernel errors", std::to_string(st.kernel_errors));
   line("last error", st.last_error.empty()
                          ? std::string("-")
                          : st.last_error + " (" + seconds(now - st.last_error_time) + " ago)");
-  line("counters", "lists " + std::to_string(st.lists) + ", watches " +
-                       std::to_string(st.watches) + ", applies " + std::to_string(st.applies) +
-                       ", changes " + std::to_string(st.changes));
+  line("counters", "lists " + std::to_string(st.lists) + ", watches " + std::to_string(st.watches) +
+                       ", applies " + std::to_string(st.applies) + ", changes " +
+                       std::to_string(st.changes));
   line("status written", seconds(now - st.updated) + " ago");
   return out;
 }
@@ -146,8 +147,8 @@ std::string format_status_metrics(const Status& st) {
   const auto num = [](auto v) { return std::to_string(v); };
   out += "# HELP sockvs_agent_info The agent's cell and applied table hash.\n";
   out += "# TYPE sockvs_agent_info gauge\n";
-  out += "sockvs_agent_info{cell=\"" + quote(st.cell) + "\",table_hash=\"" +
-         quote(st.table_hash) + "\"} 1\n";
+  out += "sockvs_agent_info{cell=\"" + quote(st.cell) + "\",table_hash=\"" + quote(st.table_hash) +
+         "\"} 1\n";
   metric("sockvs_agent_applied_revision", "gauge", "Store revision the kernel table has.",
          num(st.applied_revision));
   metric("sockvs_agent_store_revision", "gauge", "Newest store revision seen.",

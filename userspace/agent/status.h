@@ -21,7 +21,7 @@ struct Status {
   // changed), "stopped".
   std::string state;
   std::vector<std::string> endpoints;
-  std::string member;  // the endpoint the watch is on ("" if none)
+  std::string member;                 // the endpoint the watch is on ("" if none)
   std::int64_t applied_revision = 0;  // the store revision the kernel has
   std::int64_t store_revision = 0;    // the newest revision seen from the store
   bool synced = false;                // a full listing was applied since start
@@ -29,12 +29,12 @@ struct Status {
   double contact_age = -1;            // seconds since the last good answer (-1: none yet)
   double updated = 0;                 // unix time this was written
   std::string last_error;
-  double last_error_time = 0;  // unix time (0: none)
-  std::string table_hash;      // table_hash() of the applied desired table
-  std::uint64_t services = 0;  // managed services (the applied desired table)
-  std::uint64_t dests = 0;     // their real servers
-  std::uint64_t held = 0;      // real servers kept at weight 0 by local health
-  std::uint64_t problems = 0;  // keys skipped (malformed values, ...)
+  double last_error_time = 0;       // unix time (0: none)
+  std::string table_hash;           // table_hash() of the applied desired table
+  std::uint64_t services = 0;       // managed services (the applied desired table)
+  std::uint64_t dests = 0;          // their real servers
+  std::uint64_t held = 0;           // real servers kept at weight 0 by local health
+  std::uint64_t problems = 0;       // keys skipped (malformed values, ...)
   std::uint64_t kernel_errors = 0;  // services the kernel refused in the last apply
   std::uint64_t lists = 0;          // full listings done
   std::uint64_t watches = 0;        // watch streams started

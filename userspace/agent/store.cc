@@ -10,8 +10,8 @@ std::vector<std::string> parse_endpoints(const std::string& list) {
   std::size_t start = 0;
   while (start <= list.size()) {
     const auto comma = list.find(',', start);
-    std::string ep = list.substr(start, comma == std::string::npos ? std::string::npos
-                                                                    : comma - start);
+    std::string ep =
+        list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     start = comma == std::string::npos ? list.size() + 1 : comma + 1;
     while (!ep.empty() && (ep.back() == '/' || ep.back() == ' ')) {
       ep.pop_back();
@@ -30,7 +30,7 @@ std::vector<std::string> parse_endpoints(const std::string& list) {
       if (ep.find("://") != std::string::npos) {
         throw std::invalid_argument("endpoint " + ep + ": only http:// URLs");
       }
-      ep = "http://" + ep;
+      ep.insert(0, "http://");
     }
     out.push_back(std::move(ep));
   }
