@@ -286,6 +286,27 @@ TEST_F(AgentTest, WatchResumesOnAnotherMemberWithoutRelisting) {
   EXPECT_EQ(agent->status(now).lists, 1U);
 }
 
+TEST_F(AgentTest, NoQuorumIsStaleWhateverTheStreamsSay) {
+  populate();
+  make();
+  run(milliseconds(20));
+  const std::string before = table();
+  store.no_leader = {true, true, true};
+  for (int i = 0; i < 80; ++i) {
+    store.watch_progress = true;
+    run(milliseconds(100));
+  }
+  const Status st = agent->status(now);
+  EXPECT_TRUE(st.stale);
+  EXPECT_EQ(st.state, "unreachable");
+  EXPECT_EQ(table(), before);
+  EXPECT_TRUE(log.has("no answer from the store for")) << log.all();
+  store.no_leader = {false, false, false};
+  run(seconds(8));  // the retry backoff is at most 5 s
+  EXPECT_FALSE(agent->status(now).stale);
+  EXPECT_TRUE(log.has("the store answers again")) << log.all();
+}
+
 TEST_F(AgentTest, WatchdogOnSilentStream) {
   populate();
   AgentOptions o = options();

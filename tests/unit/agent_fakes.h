@@ -158,7 +158,19 @@ class FakeStore final : public Store {
       return out;
     }
     if (no_leader.at(m)) {
-      return out;  // a member without a leader: the stream stays, silent
+      // A member without a leader: watches are created, progress is
+      // notified (its own, old revision), no change comes.
+      if (std::exchange(created_pending_, false)) {
+        etcd::WatchResponse c;
+        c.created = true;
+        out.responses.push_back(c);
+      }
+      if (std::exchange(watch_progress, false)) {
+        etcd::WatchResponse p;
+        p.header.revision = watch_next - 1;
+        out.responses.push_back(p);
+      }
+      return out;
     }
     if (created_pending_) {
       created_pending_ = false;

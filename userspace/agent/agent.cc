@@ -409,7 +409,8 @@ void Agent::on_poll(const WatchPoll& poll, Clock::time_point now) {
       }
       return;
     }
-    contact(now);
+    // Not a contact (see contact()): a member cut off from its leader
+    // still creates watches and sends progress notifications.
     if (r.created) {
       continue;
     }

@@ -121,6 +121,8 @@ class Agent {
   void check_health(Clock::time_point now);
   void move_member(Clock::time_point now, const std::string& why);
   void failed(Clock::time_point now, const std::string& what);
+  // A linearizable read (listing, probe) was answered: the store, with a
+  // leader, was reachable.  Only that counts against staleness.
   void contact(Clock::time_point now);
   void log_problems(const Desired& desired);
   void write_files(Clock::time_point now, bool force);
