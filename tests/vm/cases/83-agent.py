@@ -90,8 +90,9 @@ class Store:
     def __init__(self, members):
         self.members = members
         self.model = {}
+        self.bad = set()    # keys with a malformed value: the agents skip them
 
-    def call(self, path, body, timeout=10):
+    def call(self, path, body, timeout=30):
         last = None
         for m in self.members:
             if not m.alive():
@@ -110,15 +111,18 @@ class Store:
                 last = e
         raise svs.Fail("no etcd member answered %s: %s" % (path, last))
 
-    def put(self, key, value):
+    def put(self, key, value, malformed=False):
         v = value if isinstance(value, str) else json.dumps(value)
         out = self.call("/v3/kv/put", {"key": b64(key), "value": b64(v)})
         self.model[key] = v
+        if malformed:
+            self.bad.add(key)
         return int(out["header"]["revision"])
 
     def delete(self, key):
         out = self.call("/v3/kv/deleterange", {"key": b64(key)})
         self.model.pop(key, None)
+        self.bad.discard(key)
         return int(out["header"]["revision"])
 
     def revision(self):
@@ -137,12 +141,8 @@ class Store:
         lines = set()
         svcs = {}
         for k, v in self.model.items():
-            if k.startswith(P + "svc/"):
-                try:
-                    s = json.loads(v)
-                    svcs[k[len(P) + 4:]] = s
-                except ValueError:
-                    continue    # malformed: skipped by the agents
+            if k.startswith(P + "svc/") and k not in self.bad:
+                svcs[k[len(P) + 4:]] = json.loads(v)
         for name, s in svcs.items():
             opt = "-t" if s["protocol"] == "tcp" else "-u"
             vs = "%s:%d" % (s["address"], s["port"])
@@ -222,7 +222,7 @@ class Agent:
                             "--snapshot", self.dir + "/snapshot.json",
                             "--status-file", self.dir + "/status.json",
                             "--healthd-state", "none", "--probe-interval", "1",
-                            "--request-timeout", "2", "--stale-after", "5", "--resync", "10",
+                            "--request-timeout", "3", "--stale-after", "6", "--resync", "10",
                             "--initial-wait", "2"], netns=self.ns)
 
     def stop(self, sig=signal.SIGTERM):
@@ -263,7 +263,7 @@ class Registrar:
         self.p = svs.spawn([AGENT, "register", "--cell", CELL, "--endpoints",
                             ",".join("http://%s:%d" % (BR_ADDR, c) for _, c, _ in MEMBERS),
                             "--service", "echo", "--endpoint", "%s:%d" % (addr, VPORT),
-                            "--weight", str(weight), "--ttl", str(TTL), "--drain", "1"],
+                            "--weight", str(weight), "--ttl", str(TTL), "--drain", "3"],
                            ready_prefix="REGISTERED", timeout=60, netns=SRV)
 
 
@@ -339,16 +339,13 @@ def converge(store, agents, rev, what, extra=None, timeout=CONVERGE):
         exp = want | (extra or {}).get(a.ns, set())
 
         def done(a=a, exp=exp):
-            _, st = a.status()
-            return a.table() == exp and st.get("applied_revision", 0) >= rev
+            # The table first (one sockvsadm), then the status's revision.
+            return a.table() == exp and a.status()[1].get("applied_revision", 0) >= rev
 
-        try:
-            svs.wait_for(done, timeout, lambda a=a, exp=exp: "%s: %s\n  want %s\n  have %s\n"
-                         "  status %s\n  log tail:\n%s" % (a.ns, what, sorted(exp),
-                                                           sorted(a.table()), a.status(),
-                                                           a.log()[-3000:]), interval=0.2)
-        except svs.Fail:
-            raise
+        svs.wait_for(done, timeout, lambda a=a, exp=exp: "%s: %s\n  want %s\n  have %s\n"
+                     "  status %s\n  log tail:\n%s" % (a.ns, what, sorted(exp), sorted(a.table()),
+                                                       a.status(), a.log()[-3000:]),
+                     interval=0.3)
     svs.log("  ok: %s: %d agents at revision >= %d with %d table lines (%.1fs)"
             % (what, len(agents), rev, len(want), time.monotonic() - t0))
 
@@ -412,7 +409,8 @@ def main():
     loops = [ConnectLoop(CLIENTS[0]), ConnectLoop(CLIENTS[1])]
 
     step("a malformed value is skipped, naming its key; the same revision's good change applies")
-    store.put(P + "svc/broken", '{"protocol": "tcp", "address": "10.255.0.9", "port": 0}')
+    store.put(P + "svc/broken", '{"protocol": "tcp", "address": "10.255.0.9", "port": 0}',
+              malformed=True)
     rev = store.put(P + "rs/echo/%s:%d" % (SERVERS[0], VPORT), {"weight": 2})
     converge(store, agents, rev, "weight 2, svc/broken skipped", foreign)
     for a in agents:
