@@ -314,14 +314,22 @@ class Registrar:
 
 class ConnectLoop:
     """This file run as `83-agent.py loop NS` inside a client namespace:
-    connects through the virtual address every 50 ms."""
+    connects through the virtual address every 50 ms from go() on (started
+    early: Python takes seconds to start under TCG)."""
 
     def __init__(self, ns):
         self.ns = ns
         self.out = os.path.join(TMP, "loop-%s.json" % ns)
         self.stop_file = os.path.join(TMP, "loop-%s.stop" % ns)
+        self.go_file = os.path.join(TMP, "loop-%s.go" % ns)
         self.p = svs.spawn([sys.executable, os.path.abspath(__file__), "loop", self.out,
-                            self.stop_file], ready_prefix="LOOPING", netns=ns)
+                            self.stop_file, self.go_file], netns=ns)
+
+    def go(self):
+        with open(self.go_file, "w"):
+            pass
+        svs.wait_for(lambda: os.path.exists(self.go_file + ".looping"), 120,
+                     "the connect loop in %s running" % self.ns, interval=0.2)
 
     def result(self):
         with open(self.stop_file, "w"):
@@ -331,10 +339,13 @@ class ConnectLoop:
             return json.load(f)
 
 
-def loop_main(out, stop_file):
+def loop_main(out, stop_file, go_file):
     """The connect loop itself: (time, ident or error) per connect."""
     results = []
-    print("LOOPING", flush=True)
+    while not os.path.exists(go_file):
+        time.sleep(0.1)
+    with open(go_file + ".looping", "w"):
+        pass
     while not os.path.exists(stop_file):
         t = time.time()
         try:
@@ -358,21 +369,26 @@ def serve_main(addrs):
 # --------------------------------------------------------------- the case
 
 def setup_network():
+    """`ip -batch` for the links and addresses (one in the initial namespace,
+    one per namespace): a process per command costs seconds under TCG."""
     svs.run(["ip", "link", "del", BR])
-    svs.run_ok(["ip", "link", "add", BR, "type", "bridge"])
     svs.defer(svs.run, ["ip", "link", "del", BR])
-    svs.run_ok(["ip", "addr", "add", BR_ADDR + "/24", "dev", BR])
-    svs.run_ok(["ip", "link", "set", BR, "up"])
+    cmds = ["link add %s type bridge" % BR, "addr add %s/24 dev %s" % (BR_ADDR, BR),
+            "link set %s up" % BR]
+    inside = {}
     for i, ns in enumerate(CLIENTS + [SRV]):
-        svs.netns_add(ns)
+        svs.run(["ip", "netns", "del", ns])
+        cmds.append("netns add %s" % ns)
+        svs.defer(svs.netns_del, ns)
         host_if = "svs83v%d" % i
-        svs.run_ok(["ip", "link", "add", host_if, "type", "veth", "peer", "name", "eth0",
-                    "netns", ns])
-        svs.run_ok(["ip", "link", "set", host_if, "master", BR, "up"])
+        cmds += ["link add %s type veth peer name eth0 netns %s" % (host_if, ns),
+                 "link set %s master %s up" % (host_if, BR)]
         addrs = SERVERS if ns == SRV else ["10.77.0.%d" % (100 + i)]
-        for a in addrs:
-            svs.run_ok(["ip", "-n", ns, "addr", "add", a + "/24", "dev", "eth0"])
-        svs.run_ok(["ip", "-n", ns, "link", "set", "eth0", "up"])
+        inside[ns] = ["addr add %s/24 dev eth0" % a for a in addrs] + \
+            ["link set eth0 up", "link set lo up"]
+    svs.run_ok(["ip", "-batch", "-"], input="\n".join(cmds) + "\n")
+    for ns, c in inside.items():
+        svs.run_ok(["ip", "-n", ns, "-batch", "-"], input="\n".join(c) + "\n")
 
 
 def converge(store, agents, rev, what, extra=None, timeout=CONVERGE):
@@ -420,6 +436,7 @@ def main():
     t_start = time.monotonic()
     step("network: bridge %s, %d client namespaces and %s" % (BR, len(CLIENTS), SRV))
     setup_network()
+    loops = [ConnectLoop(CLIENTS[0]), ConnectLoop(CLIENTS[1])]
     servers = svs.spawn([sys.executable, os.path.abspath(__file__), "serve"] + SERVERS,
                         ready_prefix="READY", netns=SRV)
     del servers
@@ -460,7 +477,8 @@ def main():
     converge(store, agents, store.revision(), "registered endpoints", foreign)
 
     step("connect loops through %s:%d in %s and %s" % (VIP, VPORT, CLIENTS[0], CLIENTS[1]))
-    loops = [ConnectLoop(CLIENTS[0]), ConnectLoop(CLIENTS[1])]
+    for lp in loops:
+        lp.go()
 
     step("a malformed value is skipped, naming its key; the same revision's good change applies")
     store.put(P + "svc/broken", '{"protocol": "tcp", "address": "10.255.0.9", "port": 0}',
@@ -483,8 +501,12 @@ def main():
     members[1].kill()
     t0 = time.monotonic()
     for a in agents:
-        svs.wait_for(lambda a=a: a.status()[0] == 3 and a.status()[1].get("stale"), 60,
-                     "%s: status stale (exit 3)" % a.ns, interval=0.5)
+        svs.wait_for(lambda a=a: a.status_file().get("stale"), 60, "%s: status stale" % a.ns,
+                     interval=0.3)
+    for a in agents:
+        rc, st = a.status()
+        check(rc == 3 and st["state"] == "unreachable",
+              "%s: sockvs-agent status exits %d, state %s" % (a.ns, rc, st["state"]))
     svs.log("  ok: every agent says stale (exit 3, state %s) %.1fs after quorum was lost"
             % (agents[0].status()[1]["state"], time.monotonic() - t0))
     for a in agents:
@@ -646,7 +668,7 @@ def main():
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "loop":
-        loop_main(sys.argv[2], sys.argv[3])
+        loop_main(sys.argv[2], sys.argv[3], sys.argv[4])
     elif len(sys.argv) > 1 and sys.argv[1] == "serve":
         serve_main(sys.argv[2:])
     else:
