@@ -26,6 +26,8 @@
 #   make bench      benchmarks against IPVS, iptables, nftables in guests of
 #                   both kernels (bench/results/); make bench-quick: one short
 #                   repetition on one kernel into build/bench-quick/
+#   make bench-feedback  passive health and p2c under a slow and a refusing
+#                   server (bench/results/<kernel>-feedback.md; part of make bench)
 SHELL := /bin/bash
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
@@ -139,14 +141,23 @@ $(BUILD)/bench/sock_lb.bpf.o: bench/bpf/sock_lb.bpf.c
 	@mkdir -p $(@D)
 	clang -O2 -g -Wall -Werror -target bpf -I/usr/include/$(shell gcc -print-multiarch) -c $< -o $@.tmp && mv $@.tmp $@
 
-bench-tools: $(BUILD)/bench/connect_cost $(BUILD)/bench/sock_lb.bpf.o
+# The load generator of the passive-health / p2c benchmark (bench/guest/feedback.py).
+$(BUILD)/bench/feedback_load: bench/feedback_load.cc
+	@mkdir -p $(@D)
+	$(CXX) -std=c++20 -O2 -Wall -Wextra -Werror -o $@.tmp $< && mv $@.tmp $@
+
+bench-tools: $(BUILD)/bench/connect_cost $(BUILD)/bench/sock_lb.bpf.o $(BUILD)/bench/feedback_load
 
 bench-quick-kver:
 	@echo $(BENCH_QUICK_KVER)
 
 bench: deps
 	$(MAKE) all bench-tools
-	bench/run-all.sh $(BENCH_KVERS)
+	st=0; bench/run-all.sh $(BENCH_KVERS) || st=1; bench/run-feedback.sh $(BENCH_KVERS) || st=1; exit $$st
+
+bench-feedback: deps
+	$(MAKE) all bench-tools
+	bench/run-feedback.sh $(BENCH_KVERS)
 
 bench-quick: deps
 	$(MAKE) all bench-tools
@@ -157,4 +168,5 @@ clean:
 	-$(MAKE) -C kmod clean 2>/dev/null
 
 .PHONY: all deps kmod testmod userspace userspace-asan test demo demo-run fuzz lint clean \
-	bench bench-quick bench-tools bench-quick-kver kernels test-kernels deb test-image test-agent-long
+	bench bench-quick bench-feedback bench-tools bench-quick-kver kernels test-kernels deb test-image \
+	test-agent-long

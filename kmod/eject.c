@@ -124,6 +124,7 @@ static void svs_ej_outcome(const struct sock *sk, struct svs_dest *dest, bool ok
 		return;
 	}
 	svs_stat_inc(&dest->stats, SVS_STAT_FAILED);
+	svs_stat_inc(&svc->stats, SVS_STAT_FAILED);
 	if (atomic_inc_return(&dest->ej_fails) < n &&
 	    atomic_read(&dest->ej_state) == SOCK_VS_EJECT_NONE)
 		return;

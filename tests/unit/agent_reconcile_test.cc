@@ -111,6 +111,27 @@ TEST_F(ReconcileTest, EditsInPlaceKeepCounters) {
             "-a -t 10.255.0.1:6379 -r 127.0.0.1:7003 -w 1\n");
 }
 
+TEST_F(ReconcileTest, Ejection) {
+  Table t;
+  t["redis"] = entry(kRedis);
+  t["dns"] = entry(kDns);
+  (void)apply(t);
+  api.calls.clear();
+  EXPECT_EQ(apply(t).ops, 0U);  // no ejection asked, none sent, none differs
+  t["redis"] = entry(
+      R"({"protocol":"tcp","address":"10.255.0.1","port":6379,"scheduler":"rr",
+          "eject":{"after":3,"time":10},
+          "dests":[{"address":"127.0.0.1","port":7001},{"address":"127.0.0.1","port":7002}]})");
+  EXPECT_EQ(apply(t).ops, 1U);
+  EXPECT_EQ(api.table[0].svc.eject, 3U);
+  EXPECT_EQ(api.table[0].svc.eject_time, 10U);
+  EXPECT_EQ(apply(t).ops, 0U);
+  t["redis"] = entry(kRedis);  // off again
+  EXPECT_EQ(apply(t).ops, 1U);
+  EXPECT_EQ(api.table[0].svc.eject.value_or(0), 0U);
+  EXPECT_EQ(apply(t).ops, 0U);
+}
+
 TEST_F(ReconcileTest, ForeignServicesAreLeftAlone) {
   sockvs::Service foreign = sockvs::Service::from_key({IPPROTO_TCP, A("10.9.9.9"), 80}, "rr");
   api.add_service(foreign);

@@ -577,8 +577,9 @@ TEST_F(AppTest, KillOneRealServer) {
   EXPECT_EQ(save(), before);                       // the server stays
   // Killed counters, per server and service.
   const std::string stats = ok({"-L", "-n", "--stats"});
-  EXPECT_NE(stats.find("Untracked   Killed\n"), std::string::npos) << stats;
-  EXPECT_NE(stats.find("  -> 192.168.1.5:6380                    0                           1\n"),
+  EXPECT_NE(stats.find("Untracked   Killed  Ejected   Failed\n"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("  -> 192.168.1.5:6380                    0                           1     "
+                       "   0        0\n"),
             std::string::npos)
       << stats;
   fake.killed_reply = 0;

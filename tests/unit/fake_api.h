@@ -69,6 +69,11 @@ class FakeApi : public Api {
       stored.persist = svc.persist.value_or(0);
     }
     check_persist(SOCK_VS_CMD_NEW_SERVICE, stored);
+    stored.eject = svc.eject.value_or(0);
+    stored.eject_time = svc.eject_time.value_or(kEjectTimeDefault);
+    stored.eject_time_max = svc.eject_time_max.value_or(kEjectTimeMaxDefault);
+    stored.eject_max_percent = svc.eject_max_percent.value_or(kEjectPercentDefault);
+    check_eject(SOCK_VS_CMD_NEW_SERVICE, stored);
     if (svc.skip) {
       stored.skip = checked_skip(SOCK_VS_CMD_NEW_SERVICE, *svc.skip, svc.sched_name);
     }
@@ -88,6 +93,17 @@ class FakeApi : public Api {
       next.persist = svc.persist;
     }
     check_persist(SOCK_VS_CMD_SET_SERVICE, next);
+    for (auto [from, to] :
+         {std::pair{&svc.eject, &next.eject}, std::pair{&svc.eject_time, &next.eject_time},
+          std::pair{&svc.eject_time_max, &next.eject_time_max}}) {
+      if (*from) {
+        *to = *from;
+      }
+    }
+    if (svc.eject_max_percent) {
+      next.eject_max_percent = svc.eject_max_percent;
+    }
+    check_eject(SOCK_VS_CMD_SET_SERVICE, next);
     std::optional<std::vector<SkipRule>> skip = e.svc.skip;
     if (svc.skip) {
       skip = checked_skip(SOCK_VS_CMD_SET_SERVICE, *svc.skip, svc.sched_name);
@@ -109,6 +125,10 @@ class FakeApi : public Api {
     if (svc.persist) {
       e.svc.persist = svc.persist;
     }
+    e.svc.eject = next.eject;
+    e.svc.eject_time = next.eject_time;
+    e.svc.eject_time_max = next.eject_time_max;
+    e.svc.eject_max_percent = next.eject_max_percent;
   }
 
   std::uint32_t del_service(const ServiceKey& key) override {
@@ -287,6 +307,17 @@ class FakeApi : public Api {
   }
 
   // As the module: at most SOCK_VS_PERSIST_MAX, and not with port.
+  // The module's checks of the passive-health settings (as stored).
+  static void check_eject(std::uint8_t cmd, const Service& svc) {
+    if (svc.eject_time.value_or(kEjectTimeDefault) >
+        svc.eject_time_max.value_or(kEjectTimeMaxDefault)) {
+      throw kernel_error(cmd, EINVAL, "ejection time above the longest ejection time");
+    }
+    if (svc.eject.value_or(0) != 0 && svc.protocol != IPPROTO_TCP) {
+      throw kernel_error(cmd, EINVAL, "ejection (passive health) is for TCP services");
+    }
+  }
+
   static void check_persist(std::uint8_t cmd, const Service& svc) {
     if (svc.persist.value_or(0) > SOCK_VS_PERSIST_MAX) {
       throw kernel_error(cmd, ERANGE, "persistence timeout out of range");
@@ -300,7 +331,7 @@ class FakeApi : public Api {
 
   static void check_sched(std::uint8_t cmd, const std::string& name) {
     static const std::vector<std::string> known = {"rr", "wrr",  "lc",    "wlc", "sh",
-                                                   "mh", "port", "fixed", "fo"};
+                                                   "mh", "port", "fixed", "fo",  "p2c"};
     if (!name.empty() && std::find(known.begin(), known.end(), name) == known.end()) {
       throw kernel_error(cmd, ENOENT, "unknown scheduler", name);
     }

@@ -106,15 +106,16 @@ TEST(FormatList, Stats) {
   auto e = dest("192.168.1.6", 6380, 1);
   e.stats.conns = 667;
   const std::vector<ServiceEntry> entries{{svc, {d, e}}};
-  // Killed comes last; a real server has only Conns and Killed, in the
-  // service's columns.
-  EXPECT_EQ(format_list(kInfo, entries, ListOptions{true, false}),
-            "Sock VS version 0.1.0 (services=1, hook=kprobe)\n"
-            "Prot LocalAddress:Port               Conns  Refused Untracked   Killed\n"
-            "  -> RemoteAddress:Port\n"
-            "TCP  10.0.0.1:6379                    1000        0         0        5\n"
-            "  -> 192.168.1.5:6380                  333                           3\n"
-            "  -> 192.168.1.6:6380                  667                           0\n");
+  // Then Ejected and Failed; a real server has no Refused or Untracked (the
+  // service's columns are blank).
+  EXPECT_EQ(
+      format_list(kInfo, entries, ListOptions{true, false}),
+      "Sock VS version 0.1.0 (services=1, hook=kprobe)\n"
+      "Prot LocalAddress:Port               Conns  Refused Untracked   Killed  Ejected   Failed\n"
+      "  -> RemoteAddress:Port\n"
+      "TCP  10.0.0.1:6379                    1000        0         0        5        0        0\n"
+      "  -> 192.168.1.5:6380                  333                           3        0        0\n"
+      "  -> 192.168.1.6:6380                  667                           0        0        0\n");
 }
 
 TEST(FormatList, StatsLargeNumbersExactOrNot) {
@@ -123,20 +124,25 @@ TEST(FormatList, StatsLargeNumbersExactOrNot) {
   svc.stats.refused = 100000000;
   svc.stats.untracked = 12345;
   const std::vector<ServiceEntry> entries{{svc, {}}};
-  EXPECT_EQ(line(format_list(kInfo, entries, ListOptions{true, false}), 3),
-            "UDP  [fd00::1]:53                    1234M  100000K     12345        0\n");
+  EXPECT_EQ(
+      line(format_list(kInfo, entries, ListOptions{true, false}), 3),
+      "UDP  [fd00::1]:53                    1234M  100000K     12345        0        0        0\n");
   EXPECT_EQ(line(format_list(kInfo, entries, ListOptions{true, true}), 3),
-            "UDP  [fd00::1]:53                 1234567890 100000000     12345        0\n");
+            "UDP  [fd00::1]:53                 1234567890 100000000     12345        0        0    "
+            "    0\n");
   svc.stats.untracked = 765432100;
   const std::vector<ServiceEntry> big{{svc, {}}};
-  EXPECT_EQ(line(format_list(kInfo, big, ListOptions{true, false}), 3),
-            "UDP  [fd00::1]:53                    1234M  100000K   765432K        0\n");
+  EXPECT_EQ(
+      line(format_list(kInfo, big, ListOptions{true, false}), 3),
+      "UDP  [fd00::1]:53                    1234M  100000K   765432K        0        0        0\n");
   svc.stats.killed = 123456789;
   const std::vector<ServiceEntry> killed{{svc, {}}};
-  EXPECT_EQ(line(format_list(kInfo, killed, ListOptions{true, false}), 3),
-            "UDP  [fd00::1]:53                    1234M  100000K   765432K  123456K\n");
+  EXPECT_EQ(
+      line(format_list(kInfo, killed, ListOptions{true, false}), 3),
+      "UDP  [fd00::1]:53                    1234M  100000K   765432K  123456K        0        0\n");
   EXPECT_EQ(line(format_list(kInfo, killed, ListOptions{true, true}), 3),
-            "UDP  [fd00::1]:53                 1234567890 100000000 765432100 123456789\n");
+            "UDP  [fd00::1]:53                 1234567890 100000000 765432100 123456789        0   "
+            "     0\n");
 }
 
 TEST(FormatSave, OneLinePerServiceAndServer) {
@@ -215,8 +221,9 @@ TEST(FormatList, StatsViewHasNoFlags) {
       {with_options(service(IPPROTO_TCP, "10.0.0.1", 6379, "mh"), sockvs::HashKey::kLocal,
                     sockvs::ShardPolicy::kLc),
        {}}};
-  EXPECT_EQ(line(format_list(kInfo, entries, ListOptions{true, false}), 3),
-            "TCP  10.0.0.1:6379                       0        0         0        0\n");
+  EXPECT_EQ(
+      line(format_list(kInfo, entries, ListOptions{true, false}), 3),
+      "TCP  10.0.0.1:6379                       0        0         0        0        0        0\n");
 }
 
 TEST(FormatList, ThresholdsLikeIpvsadm) {
@@ -378,8 +385,9 @@ TEST(FormatList, SkipRulesAreFlagsInTheirOrder) {
       "-A -u 10.0.0.1:53 -s wrr --terminate all --real-peername --skip-mark 0x7 --skip-uid 0\n"
       "-A -u 10.0.0.2:53 -s rr\n");
   // The --stats view has no flags.
-  EXPECT_EQ(line(format_list(kInfo, entries, ListOptions{true, false}), 3),
-            "TCP  10.0.0.1:80                         0        0         0        0\n");
+  EXPECT_EQ(
+      line(format_list(kInfo, entries, ListOptions{true, false}), 3),
+      "TCP  10.0.0.1:80                         0        0         0        0        0        0\n");
 }
 
 TEST(FormatSave, OnlyNonDefaultOptions) {

@@ -43,6 +43,13 @@ MetricsInput sample() {
   d.overloaded = true;
   d.stats.conns = 7;
   d.stats.killed = 2;
+  d.stats.ejected = 3;
+  d.stats.failed = 11;
+  d.ejected = sockvs::EjectState::kOut;
+  d.eject_left_ms = 2500;
+  d.fails = 4;
+  s.stats.ejected = 3;
+  s.stats.failed = 12;
   sockvs::Service u;
   u.protocol = IPPROTO_UDP;
   u.addr = *sockvs::Address::parse("fd00::53");
@@ -90,6 +97,16 @@ TEST(HealthdMetrics, Text) {
            "sockvs_real_server_inactive_connections{" + dst + "} 1\n",
            "sockvs_real_server_weight{" + dst + "} 3\n",
            "sockvs_real_server_overloaded{" + dst + "} 1\n",
+           "# TYPE sockvs_service_ejections_total counter\nsockvs_service_ejections_total{" + svc +
+               "} 3\n",
+           "sockvs_service_failed_connects_total{" + svc + "} 12\n",
+           "# TYPE sockvs_real_server_ejections_total counter\n"
+           "sockvs_real_server_ejections_total{" +
+               dst + "} 3\n",
+           "sockvs_real_server_failed_connects_total{" + dst + "} 11\n",
+           "# TYPE sockvs_real_server_ejected gauge\nsockvs_real_server_ejected{" + dst + "} 1\n",
+           "sockvs_real_server_ejection_remaining_seconds{" + dst + "} 2.500000\n",
+           "sockvs_real_server_consecutive_failures{" + dst + "} 4\n",
            "sockvs_healthd_real_server_up{" + dst + "} 0\n",
            "# TYPE sockvs_healthd_check_duration_seconds gauge\n"
            "sockvs_healthd_check_duration_seconds{" +

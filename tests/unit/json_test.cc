@@ -191,13 +191,17 @@ TEST(Json, ListFormAddsRuntimeAndStats) {
         "conns": 12,
         "refused": 3,
         "untracked": 2,
-        "killed": 6
+        "killed": 6,
+        "ejected": 0,
+        "failed": 0
       })"),
             std::string::npos)
       << stats;
   EXPECT_NE(stats.find(R"("stats": {
             "conns": 9,
-            "killed": 4
+            "killed": 4,
+            "ejected": 0,
+            "failed": 0
           })"),
             std::string::npos)
       << stats;

@@ -61,8 +61,26 @@ std::string dest_name(const sockvs::ServiceKey& svc, const sockvs::RealServer& d
          " -> " + sockvs::format_endpoint(dest.addr, dest.port);
 }
 
+namespace {
+
+bool same_eject(const sockvs::Service& have, const sockvs::Service& want) {
+  const std::uint32_t on = want.eject.value_or(0);
+  if (have.eject.value_or(0) != on) {
+    return false;
+  }
+  return on == 0 ||
+         (have.eject_time.value_or(sockvs::kEjectTimeDefault) ==
+              want.eject_time.value_or(sockvs::kEjectTimeDefault) &&
+          have.eject_time_max.value_or(sockvs::kEjectTimeMaxDefault) ==
+              want.eject_time_max.value_or(sockvs::kEjectTimeMaxDefault) &&
+          have.eject_max_percent.value_or(sockvs::kEjectPercentDefault) ==
+              want.eject_max_percent.value_or(sockvs::kEjectPercentDefault));
+}
+
+}  // namespace
+
 bool same_service_settings(const sockvs::Service& have, const sockvs::Service& want) {
-  return sched_of(have) == sched_of(want) &&
+  return same_eject(have, want) && sched_of(have) == sched_of(want) &&
          (have.flags & SOCK_VS_SVC_F_ALL) == (want.flags & SOCK_VS_SVC_F_ALL) &&
          have.hash_key.value_or(sockvs::kDefaultHashKey) ==
              want.hash_key.value_or(sockvs::kDefaultHashKey) &&
@@ -80,8 +98,14 @@ bool same_dest_settings(const sockvs::RealServer& have, const sockvs::RealServer
          have.shards.value_or(1) == want.shards.value_or(1);
 }
 
-sockvs::Service explicit_service(const sockvs::Service& want) {
+sockvs::Service explicit_service(const sockvs::Service& want, const sockvs::Service* have) {
   sockvs::Service s = sockvs::Service::from_key(want.key(), sched_of(want));
+  if (want.eject.value_or(0) != 0 || (have != nullptr && have->eject.value_or(0) != 0)) {
+    s.eject = want.eject.value_or(0);
+    s.eject_time = want.eject_time.value_or(sockvs::kEjectTimeDefault);
+    s.eject_time_max = want.eject_time_max.value_or(sockvs::kEjectTimeMaxDefault);
+    s.eject_max_percent = want.eject_max_percent.value_or(sockvs::kEjectPercentDefault);
+  }
   s.flags = want.flags;
   s.hash_key = want.hash_key.value_or(sockvs::kDefaultHashKey);
   s.shard_policy = want.shard_policy.value_or(sockvs::kDefaultShardPolicy);
@@ -140,7 +164,7 @@ std::vector<Op> diff(const ByLabel& current, const ByLabel& target,
     if (!same_service_settings(have->second.service, want.service)) {
       Op edit;
       edit.kind = Op::Kind::kEditService;
-      edit.service = explicit_service(want.service);
+      edit.service = explicit_service(want.service, &have->second.service);
       ops.push_back(std::move(edit));
     }
     const auto& cur = have->second.dests;

@@ -32,14 +32,18 @@ std::string dest_name(const sockvs::ServiceKey& svc, const sockvs::RealServer& d
 
 // Whether the kernel's service `have` has the settings `want` asks for,
 // an unset setting of `want` meaning the module's default (wrr, tgid, rr,
-// udp, not persistent, no flags, no exemptions).
+// udp, not persistent, no flags, no exemptions, no ejection; the ejection
+// times only count while ejection is on).
 bool same_service_settings(const sockvs::Service& have, const sockvs::Service& want);
 // The same for a real server: weight, thresholds, shards.
 bool same_dest_settings(const sockvs::RealServer& have, const sockvs::RealServer& want);
 
 // `want` with every setting explicit, as an edit sends it (so that a
-// setting removed from the store goes back to the default).
-sockvs::Service explicit_service(const sockvs::Service& want);
+// setting removed from the store goes back to the default).  The ejection
+// settings only when `want` or the kernel's `have` has ejection on: a
+// module without passive health knows none of them.
+sockvs::Service explicit_service(const sockvs::Service& want,
+                                 const sockvs::Service* have = nullptr);
 sockvs::RealServer explicit_dest(const sockvs::RealServer& want);
 
 struct Op {

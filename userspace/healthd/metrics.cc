@@ -107,6 +107,13 @@ std::string render_metrics(const MetricsInput& in) {
       f.add("sockvs_service_killed_total", "counter",
             "Balanced sockets of the service terminated (--terminate, -K).", l,
             std::to_string(svc.stats.killed));
+      f.add("sockvs_service_ejections_total", "counter",
+            "Ejections of the virtual service's real servers by passive health (--eject).", l,
+            std::to_string(svc.stats.ejected));
+      f.add("sockvs_service_failed_connects_total", "counter",
+            "Balanced TCP connects of the virtual service that failed before the handshake "
+            "completed (counted while --eject is on).",
+            l, std::to_string(svc.stats.failed));
       f.add("sockvs_service_real_servers", "gauge", "Real servers of the virtual service.", l,
             std::to_string(dests.size()));
       for (const auto& d : dests) {
@@ -127,6 +134,22 @@ std::string render_metrics(const MetricsInput& in) {
         f.add("sockvs_real_server_overloaded", "gauge",
               "Whether the real server is over its upper connection threshold.", dl,
               d.overloaded ? "1" : "0");
+        f.add("sockvs_real_server_ejections_total", "counter",
+              "Ejections of the real server by passive health (--eject).", dl,
+              std::to_string(d.stats.ejected));
+        f.add("sockvs_real_server_failed_connects_total", "counter",
+              "Balanced TCP connects to the real server that failed before the handshake "
+              "completed (counted while --eject is on).",
+              dl, std::to_string(d.stats.failed));
+        f.add("sockvs_real_server_ejected", "gauge",
+              "Whether passive health holds the real server out (ejected or probing).", dl,
+              d.ejected == sockvs::EjectState::kNone ? "0" : "1");
+        f.add("sockvs_real_server_ejection_remaining_seconds", "gauge",
+              "Seconds until a probe may readmit the ejected real server.", dl,
+              seconds(std::chrono::milliseconds(d.eject_left_ms)));
+        f.add("sockvs_real_server_consecutive_failures", "gauge",
+              "Failed connects to the real server in a row (passive health).", dl,
+              std::to_string(d.fails));
       }
     }
   }

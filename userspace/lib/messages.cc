@@ -150,6 +150,33 @@ void check_terminate(Terminate policy) {
   }
 }
 
+// What the module's policy refuses of the passive-health options (ranges,
+// and a base ejection time above the longest when both are given).  That
+// ejection is for TCP services, and a base time above the module's current
+// longest one, are for the module to say.
+void check_eject_options(const Service& svc) {
+  if (svc.eject && *svc.eject > kEjectMax) {
+    throw Error(EINVAL, "ejection after " + std::to_string(*svc.eject) +
+                            " failures out of range 0-" + std::to_string(kEjectMax));
+  }
+  for (const auto& [value, what] : {std::pair{svc.eject_time, "ejection time"},
+                                    std::pair{svc.eject_time_max, "longest ejection time"}}) {
+    if (value && (*value < 1 || *value > kEjectTimeLimit)) {
+      throw Error(EINVAL, std::string(what) + " " + std::to_string(*value) + " out of range 1-" +
+                              std::to_string(kEjectTimeLimit));
+    }
+  }
+  if (svc.eject_time && svc.eject_time_max && *svc.eject_time > *svc.eject_time_max) {
+    throw Error(EINVAL, "ejection time " + std::to_string(*svc.eject_time) +
+                            " above the longest ejection time " +
+                            std::to_string(*svc.eject_time_max));
+  }
+  if (svc.eject_max_percent && (*svc.eject_max_percent < 1 || *svc.eject_max_percent > 100)) {
+    throw Error(EINVAL, "ejection bound " + std::to_string(*svc.eject_max_percent) +
+                            "% out of range 1-100");
+  }
+}
+
 void check_service_options(const Service& svc) {
   if (svc.hash_key && static_cast<int>(*svc.hash_key) > SOCK_VS_HASH_MAX) {
     throw Error(EINVAL, "unknown hash key " + hash_key_name(*svc.hash_key));
@@ -164,6 +191,7 @@ void check_service_options(const Service& svc) {
     throw Error(EINVAL, "persistence timeout " + std::to_string(*svc.persist) + " out of range 0-" +
                             std::to_string(kPersistMax));
   }
+  check_eject_options(svc);
   if (svc.skip) {
     if (svc.skip->size() > SOCK_VS_SKIP_MAX) {
       throw Error(E2BIG, "at most " + std::to_string(SOCK_VS_SKIP_MAX) +
@@ -267,6 +295,18 @@ NlMsgPtr build_service_change(int family_id, std::uint8_t cmd, const Service& sv
   if (svc.persist) {
     put_u32(msg.get(), SOCK_VS_SVC_ATTR_PERSIST, *svc.persist);
   }
+  if (svc.eject) {
+    put_u32(msg.get(), SOCK_VS_SVC_ATTR_EJECT, *svc.eject);
+  }
+  if (svc.eject_time) {
+    put_u32(msg.get(), SOCK_VS_SVC_ATTR_EJECT_TIME, *svc.eject_time);
+  }
+  if (svc.eject_time_max) {
+    put_u32(msg.get(), SOCK_VS_SVC_ATTR_EJECT_TIME_MAX, *svc.eject_time_max);
+  }
+  if (svc.eject_max_percent) {
+    put_u8(msg.get(), SOCK_VS_SVC_ATTR_EJECT_MAX_PERCENT, *svc.eject_max_percent);
+  }
   nest.end();
   return msg;
 }
@@ -322,6 +362,10 @@ Policy<SOCK_VS_SVC_ATTR_MAX + 1> svc_policy() {
   p[SOCK_VS_SVC_ATTR_TERMINATE] = typed(NLA_U8);
   p[SOCK_VS_SVC_ATTR_SKIP] = typed(NLA_NESTED);
   p[SOCK_VS_SVC_ATTR_PERSIST] = typed(NLA_U32);
+  p[SOCK_VS_SVC_ATTR_EJECT] = typed(NLA_U32);
+  p[SOCK_VS_SVC_ATTR_EJECT_TIME] = typed(NLA_U32);
+  p[SOCK_VS_SVC_ATTR_EJECT_TIME_MAX] = typed(NLA_U32);
+  p[SOCK_VS_SVC_ATTR_EJECT_MAX_PERCENT] = typed(NLA_U8);
   return p;
 }
 
@@ -348,6 +392,9 @@ Policy<SOCK_VS_DEST_ATTR_MAX + 1> dest_policy() {
   p[SOCK_VS_DEST_ATTR_L_THRESH] = typed(NLA_U32);
   p[SOCK_VS_DEST_ATTR_SHARDS] = typed(NLA_U16);
   p[SOCK_VS_DEST_ATTR_OVERLOADED] = typed(NLA_U8);
+  p[SOCK_VS_DEST_ATTR_EJECTED] = typed(NLA_U8);
+  p[SOCK_VS_DEST_ATTR_EJECT_LEFT] = typed(NLA_U32);
+  p[SOCK_VS_DEST_ATTR_FAILS] = typed(NLA_U32);
   // SHARD_CONNS is binary (NLA_UNSPEC): its length is checked by hand.
   return p;
 }
@@ -358,6 +405,8 @@ Policy<SOCK_VS_STATS_ATTR_MAX + 1> stats_policy() {
   p[SOCK_VS_STATS_ATTR_REFUSED] = typed(NLA_U64);
   p[SOCK_VS_STATS_ATTR_UNTRACKED] = typed(NLA_U64);
   p[SOCK_VS_STATS_ATTR_KILLED] = typed(NLA_U64);
+  p[SOCK_VS_STATS_ATTR_EJECTED] = typed(NLA_U64);
+  p[SOCK_VS_STATS_ATTR_FAILED] = typed(NLA_U64);
   return p;
 }
 
@@ -469,6 +518,12 @@ Stats parse_stats(nlattr* nest) {
   }
   if (tb[SOCK_VS_STATS_ATTR_KILLED] != nullptr) {
     stats.killed = nla_get_u64(tb[SOCK_VS_STATS_ATTR_KILLED]);
+  }
+  if (tb[SOCK_VS_STATS_ATTR_EJECTED] != nullptr) {
+    stats.ejected = nla_get_u64(tb[SOCK_VS_STATS_ATTR_EJECTED]);
+  }
+  if (tb[SOCK_VS_STATS_ATTR_FAILED] != nullptr) {
+    stats.failed = nla_get_u64(tb[SOCK_VS_STATS_ATTR_FAILED]);
   }
   return stats;
 }
@@ -700,6 +755,18 @@ Service parse_service_reply(const nlmsghdr* nlh) {
   if (tb[SOCK_VS_SVC_ATTR_PERSIST] != nullptr) {
     svc.persist = nla_get_u32(tb[SOCK_VS_SVC_ATTR_PERSIST]);
   }
+  if (tb[SOCK_VS_SVC_ATTR_EJECT] != nullptr) {
+    svc.eject = nla_get_u32(tb[SOCK_VS_SVC_ATTR_EJECT]);
+  }
+  if (tb[SOCK_VS_SVC_ATTR_EJECT_TIME] != nullptr) {
+    svc.eject_time = nla_get_u32(tb[SOCK_VS_SVC_ATTR_EJECT_TIME]);
+  }
+  if (tb[SOCK_VS_SVC_ATTR_EJECT_TIME_MAX] != nullptr) {
+    svc.eject_time_max = nla_get_u32(tb[SOCK_VS_SVC_ATTR_EJECT_TIME_MAX]);
+  }
+  if (tb[SOCK_VS_SVC_ATTR_EJECT_MAX_PERCENT] != nullptr) {
+    svc.eject_max_percent = nla_get_u8(tb[SOCK_VS_SVC_ATTR_EJECT_MAX_PERCENT]);
+  }
   return svc;
 }
 
@@ -737,6 +804,15 @@ RealServer parse_dest_reply(const nlmsghdr* nlh) {
   }
   if (tb[SOCK_VS_DEST_ATTR_OVERLOADED] != nullptr) {
     dest.overloaded = nla_get_u8(tb[SOCK_VS_DEST_ATTR_OVERLOADED]) != 0;
+  }
+  if (tb[SOCK_VS_DEST_ATTR_EJECTED] != nullptr) {
+    dest.ejected = static_cast<EjectState>(nla_get_u8(tb[SOCK_VS_DEST_ATTR_EJECTED]));
+  }
+  if (tb[SOCK_VS_DEST_ATTR_EJECT_LEFT] != nullptr) {
+    dest.eject_left_ms = nla_get_u32(tb[SOCK_VS_DEST_ATTR_EJECT_LEFT]);
+  }
+  if (tb[SOCK_VS_DEST_ATTR_FAILS] != nullptr) {
+    dest.fails = nla_get_u32(tb[SOCK_VS_DEST_ATTR_FAILS]);
   }
   if (tb[SOCK_VS_DEST_ATTR_SHARD_CONNS] != nullptr) {
     dest.shard_conns = get_u32_array(tb[SOCK_VS_DEST_ATTR_SHARD_CONNS], "real server shard_conns");

@@ -32,6 +32,14 @@ static_assert(static_cast<int>(Terminate::kAll) == SOCK_VS_TERMINATE_ALL);
 static_assert(static_cast<int>(Terminate::kAll) == SOCK_VS_TERMINATE_MAX);
 static_assert(static_cast<int>(kDefaultTerminate) == SOCK_VS_TERMINATE_DEFAULT);
 static_assert(kSkipUidMax == static_cast<std::uint32_t>(-2));
+static_assert(kEjectMax == SOCK_VS_EJECT_MAX);
+static_assert(kEjectTimeDefault == SOCK_VS_EJECT_TIME_DEFAULT);
+static_assert(kEjectTimeMaxDefault == SOCK_VS_EJECT_TIME_MAX_DEFAULT);
+static_assert(kEjectTimeLimit == SOCK_VS_EJECT_TIME_LIMIT);
+static_assert(kEjectPercentDefault == SOCK_VS_EJECT_PERCENT_DEFAULT);
+static_assert(static_cast<int>(EjectState::kNone) == SOCK_VS_EJECT_NONE);
+static_assert(static_cast<int>(EjectState::kOut) == SOCK_VS_EJECT_OUT);
+static_assert(static_cast<int>(EjectState::kProbe) == SOCK_VS_EJECT_PROBE);
 
 namespace {
 
@@ -41,6 +49,8 @@ constexpr std::array<std::string_view, SOCK_VS_SHARD_MAX + 1> kShardPolicyNames 
                                                                                    "cpu", "hash"};
 constexpr std::array<std::string_view, SOCK_VS_TERMINATE_MAX + 1> kTerminateNames = {"none", "udp",
                                                                                      "all"};
+constexpr std::array<std::string_view, SOCK_VS_EJECT_PROBE + 1> kEjectStateNames = {
+    "none", "ejected", "probing"};
 
 template <std::size_t N>
 std::string enum_name(const std::array<std::string_view, N>& names, std::uint8_t value) {
@@ -103,6 +113,10 @@ std::optional<Terminate> parse_terminate(std::string_view name) noexcept {
     return static_cast<Terminate>(*v);
   }
   return std::nullopt;
+}
+
+std::string eject_state_name(EjectState state) {
+  return enum_name(kEjectStateNames, static_cast<std::uint8_t>(state));
 }
 
 std::string_view skip_kind(const SkipRule& rule) noexcept {

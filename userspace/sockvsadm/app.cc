@@ -104,8 +104,9 @@ int do_version(std::ostream& out, std::ostream& err, const ApiFactory& connect) 
   return status;
 }
 
-int do_restore(std::istream& in, std::ostream& err, const ApiFactory& connect) {
-  const std::vector<RestoreLine> lines = parse_restore(in);  // throws RestoreError
+int do_restore(std::istream& in, std::ostream& err, const ApiFactory& connect,
+               const Resolver& names) {
+  const std::vector<RestoreLine> lines = parse_restore(in, names);  // throws RestoreError
   if (lines.empty()) {
     return kExitOk;
   }
@@ -179,6 +180,10 @@ sockvs::Service service_of(const Command& cmd) {
   if (cmd.op == Op::kEditService || cmd.persist != 0) {
     svc.persist = cmd.persist;
   }
+  svc.eject = cmd.eject;
+  svc.eject_time = cmd.eject_time;
+  svc.eject_time_max = cmd.eject_time_max;
+  svc.eject_max_percent = cmd.eject_max_percent;
   return svc;
 }
 
@@ -213,6 +218,14 @@ void append_recreate(std::vector<Command>& out, const sockvs::Service& svc,
   add.real_peername = (svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
   add.unconnected = (svc.flags & SOCK_VS_SVC_F_UNCONNECTED) != 0;
   add.persist = svc.persist.value_or(0);
+  // Passive health when it is on (off, the times and bound do nothing
+  // until it is turned on by an -E that can set them too).
+  if (svc.eject.value_or(0) != 0) {
+    add.eject = svc.eject;
+    add.eject_time = svc.eject_time;
+    add.eject_time_max = svc.eject_time_max;
+    add.eject_max_percent = svc.eject_max_percent;
+  }
   out.push_back(std::move(add));
   for (const auto& d : dests) {
     out.push_back(make_dest_command(Op::kAddDest, svc.key(), d));
@@ -242,15 +255,18 @@ std::string killed_where(const Command& cmd) {
 }
 
 int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostream& err,
-            const ApiFactory& connect) {
+            const ApiFactory& connect, const Resolver& names) {
+  // -L and -S: names unless -n (-L -c and --json stay numeric).
+  const EndpointNames endpoints = cmd.numeric ? EndpointNames() : EndpointNames(names);
   switch (cmd.op) {
     case Op::kHelp:
-      out << usage_text();
+      // The version first, as ipvsadm's help has it.
+      out << version_line(userspace_version()) << usage_text();
       return kExitOk;
     case Op::kVersion:
       return do_version(out, err, connect);
     case Op::kRestore:
-      return cmd.json ? do_restore_json(in, err, connect) : do_restore(in, err, connect);
+      return cmd.json ? do_restore_json(in, err, connect) : do_restore(in, err, connect, names);
     case Op::kList: {
       const auto api = open_api(connect);
       if (cmd.connections) {
@@ -268,7 +284,7 @@ int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostrea
         return kExitOk;
       }
       out << format_list(info, entries,
-                         ListOptions{cmd.stats, cmd.exact, cmd.thresholds, cmd.shards});
+                         ListOptions{cmd.stats, cmd.exact, cmd.thresholds, cmd.shards}, endpoints);
       return kExitOk;
     }
     case Op::kSave: {
@@ -277,7 +293,7 @@ int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostrea
       if (cmd.sort) {
         sort_entries(entries);
       }
-      out << (cmd.json ? format_json(entries, JsonView{}) : format_save(entries));
+      out << (cmd.json ? format_json(entries, JsonView{}) : format_save(entries, endpoints));
       return kExitOk;
     }
     case Op::kKill: {
@@ -342,7 +358,8 @@ std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd) {
         edit.unconnected = (prev.flags & SOCK_VS_SVC_F_UNCONNECTED) != 0;
         edit.persist = prev.persist.value_or(0);
         if (cmd.scheduler.empty() && !cmd.hash_key && !cmd.shard_policy && !cmd.terminate &&
-            !cmd.skip && edit.real_peername == cmd.real_peername &&
+            !cmd.skip && !cmd.eject && !cmd.eject_time && !cmd.eject_time_max &&
+            !cmd.eject_max_percent && edit.real_peername == cmd.real_peername &&
             edit.unconnected == cmd.unconnected && edit.persist == cmd.persist) {
           break;  // changes nothing
         }
@@ -361,6 +378,18 @@ std::vector<Command> inverse_of(sockvs::Api& api, const Command& cmd) {
         if (cmd.skip) {
           // The rules it had (none: an empty nest clears the new ones).
           edit.skip = prev.skip.value_or(std::vector<sockvs::SkipRule>{});
+        }
+        // Passive health: what the edit sets, back to what it was (the
+        // module's defaults if it did not report them).
+        if (cmd.eject) {
+          edit.eject = prev.eject.value_or(0);
+        }
+        if (cmd.eject_time || cmd.eject_time_max) {
+          edit.eject_time = prev.eject_time.value_or(sockvs::kEjectTimeDefault);
+          edit.eject_time_max = prev.eject_time_max.value_or(sockvs::kEjectTimeMaxDefault);
+        }
+        if (cmd.eject_max_percent) {
+          edit.eject_max_percent = prev.eject_max_percent.value_or(sockvs::kEjectPercentDefault);
         }
         undo.push_back(std::move(edit));
         break;
@@ -451,9 +480,14 @@ void restore(sockvs::Api& api, const std::vector<RestoreLine>& lines) {
 
 int run(std::span<const std::string> args, std::istream& in, std::ostream& out, std::ostream& err,
         const ApiFactory& connect) {
+  return run(args, in, out, err, connect, no_names());
+}
+
+int run(std::span<const std::string> args, std::istream& in, std::ostream& out, std::ostream& err,
+        const ApiFactory& connect, const Resolver& names) {
   try {
-    const Command cmd = parse_command(args);
-    return execute(cmd, in, out, err, connect);
+    const Command cmd = parse_command(args, names);
+    return execute(cmd, in, out, err, connect, names);
   } catch (const RestoreError& e) {
     err << kProgram << ": " << e.what() << " (nothing was applied)\n";
     return kExitUsage;

@@ -47,8 +47,15 @@ void restore(sockvs::Api& api, const std::vector<RestoreLine>& lines);
 
 // Runs sockvsadm with `args` (without argv[0]): reads -R input from `in`,
 // writes results to `out` and "sockvsadm: <message>" lines to `err`.
-// Connects (through `connect`) only once the arguments are valid, and only
-// if the command needs the module.  Returns the exit status.
+// Connects (through `connect`) only once the arguments are valid (host and
+// service names of the arguments, and of every -R line, resolved through
+// `names`), and only if the command needs the module.  -L and -S without
+// -n print names through `names`; -L -c and --json are always numeric.
+// Returns the exit status.
+int run(std::span<const std::string> args, std::istream& in, std::ostream& out, std::ostream& err,
+        const ApiFactory& connect, const Resolver& names);
+
+// The same with no_names(): numbers only, in and out.
 int run(std::span<const std::string> args, std::istream& in, std::ostream& out, std::ostream& err,
         const ApiFactory& connect);
 

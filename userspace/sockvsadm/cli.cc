@@ -44,6 +44,10 @@ enum class Key {
   kPersistent,    // -p [timeout] (-A, -E)
   kSort,          // --sort (-L, -S): services by protocol, address, port
   kNoSort,        // --nosort (-L, -S): the module's order, the default
+  kEject,         // --eject N (-A, -E; TCP)
+  kEjectTime,     // --eject-time S (-A, -E; TCP)
+  kEjectTimeMax,  // --eject-time-max S (-A, -E; TCP)
+  kEjectPercent,  // --eject-max-percent P (-A, -E; TCP)
 };
 
 enum class Arg {
@@ -118,6 +122,10 @@ constexpr std::array kOptions = {
     OptSpec{'p', "persistent", Arg::kOptionalNumber, Key::kPersistent, Op::kList},
     OptSpec{'\0', "sort", kNo, Key::kSort, Op::kList},
     OptSpec{'\0', "nosort", kNo, Key::kNoSort, Op::kList},
+    OptSpec{'\0', "eject", kYes, Key::kEject, Op::kList},
+    OptSpec{'\0', "eject-time", kYes, Key::kEjectTime, Op::kList},
+    OptSpec{'\0', "eject-time-max", kYes, Key::kEjectTimeMax, Op::kList},
+    OptSpec{'\0', "eject-max-percent", kYes, Key::kEjectPercent, Op::kList},
 };
 
 // ipvsadm options that sock_vs cannot honour: refused with what to do
@@ -265,6 +273,10 @@ struct Raw {
   std::optional<std::string> l_threshold;
   std::optional<std::string> shards;
   std::optional<std::string> persist;  // -p: the timeout as given (or the default)
+  std::optional<std::string> eject;
+  std::optional<std::string> eject_time;
+  std::optional<std::string> eject_time_max;
+  std::optional<std::string> eject_percent;
   bool numeric = false;
   bool stats = false;
   bool exact = false;
@@ -326,6 +338,18 @@ void apply(Raw& raw, const OptSpec& spec, const std::string& flag, std::string v
       break;
     case Key::kPersistent:
       set_once(raw.persist, flag, std::move(value));
+      break;
+    case Key::kEject:
+      set_once(raw.eject, flag, std::move(value));
+      break;
+    case Key::kEjectTime:
+      set_once(raw.eject_time, flag, std::move(value));
+      break;
+    case Key::kEjectTimeMax:
+      set_once(raw.eject_time_max, flag, std::move(value));
+      break;
+    case Key::kEjectPercent:
+      set_once(raw.eject_percent, flag, std::move(value));
       break;
     case Key::kUThreshold:
       set_once(raw.u_threshold, flag, std::move(value));
@@ -512,7 +536,8 @@ Rules rules_for(Op op) {
     case Op::kEditService:
       return {{Key::kTcp, Key::kUdp, Key::kScheduler, Key::kHashKey, Key::kShardPolicy,
                Key::kRealPeername, Key::kTerminate, Key::kSkipUid, Key::kSkipCgroup, Key::kSkipMark,
-               Key::kSkipNone, Key::kPersistent, Key::kUnconnected},
+               Key::kSkipNone, Key::kPersistent, Key::kUnconnected, Key::kEject, Key::kEjectTime,
+               Key::kEjectTimeMax, Key::kEjectPercent},
               true,
               false};
     case Op::kDelService:
@@ -548,18 +573,148 @@ Rules rules_for(Op op) {
   return {};
 }
 
-sockvs::ServiceKey parse_service(const std::string& text, std::uint16_t protocol) {
-  sockvs::Endpoint ep;
-  try {
-    ep = sockvs::parse_endpoint(text);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(std::string("virtual service: ") + e.what());
+// An address and port as typed: HOST:PORT, [HOST]:PORT, HOST, [HOST] or a
+// bare IPv6 address; HOST numeric or a host name, PORT a number or a
+// service name.
+struct EndpointText {
+  std::string host;
+  bool bracketed = false;
+  std::optional<std::string> port;
+};
+
+// `what`: "virtual service" or "real server", for the messages.
+EndpointText split_endpoint(const std::string& text, const std::string& what) {
+  if (text.empty()) {
+    throw UsageError(what + ": empty address");
+  }
+  EndpointText ep;
+  if (text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos) {
+      throw UsageError(what + ": invalid address " + quoted(text) + ": missing ']'");
+    }
+    ep.host = text.substr(1, close - 1);
+    ep.bracketed = true;
+    const std::string rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') {
+        throw UsageError(what + ": invalid address " + quoted(text) +
+                         ": expected ':PORT' after ']'");
+      }
+      ep.port = rest.substr(1);
+    }
+    return ep;
+  }
+  if (std::count(text.begin(), text.end(), ':') == 1) {
+    const auto colon = text.find(':');
+    ep.host = text.substr(0, colon);
+    ep.port = text.substr(colon + 1);
+  } else {
+    ep.host = text;  // no port: IPv4 or a name, or a bare IPv6 address
+  }
+  return ep;
+}
+
+// A host name rather than a malformed address: not empty, no ':' (IPv6),
+// not only digits and dots ("10.0.0", "10.0.0.256": no top-level domain is
+// numeric, and ipvsadm takes no all-digit host either).
+bool is_host_name(std::string_view host) {
+  return !host.empty() && host.find(':') == std::string_view::npos &&
+         !std::all_of(host.begin(), host.end(),
+                      [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+}
+
+// The numeric address of `ep`, nullopt if its host is a name.  Throws for a
+// malformed address.
+std::optional<sockvs::Address> numeric_host(const EndpointText& ep, const std::string& text,
+                                            const std::string& what) {
+  const auto addr = sockvs::Address::parse(ep.host);
+  if (ep.bracketed) {
+    if (addr && !addr->is_v6()) {
+      throw UsageError(what + ": invalid IPv6 address " + quoted(ep.host) + " in " + quoted(text));
+    }
+    if (!addr && !is_host_name(ep.host)) {
+      throw UsageError(what + ": invalid IPv6 address " + quoted(ep.host) + " in " + quoted(text));
+    }
+    return addr;
+  }
+  if (addr) {
+    if (ep.port && !addr->is_v4()) {
+      throw UsageError(what + ": invalid address " + quoted(text));
+    }
+    return addr;
+  }
+  if (!is_host_name(ep.host)) {
+    throw UsageError(what + ": invalid address " + quoted(ep.host) +
+                     " (use a numeric IPv4 address, a bracketed IPv6 address or a host name)");
+  }
+  return std::nullopt;
+}
+
+// The first address of `family` of host name `ep.host`, as ipvsadm takes
+// the first address of a name.  `service_family`: the virtual service's
+// family for a real server, AF_UNSPEC for the virtual service itself.
+sockvs::Address resolve_host(const EndpointText& ep, int family, int service_family,
+                             const std::string& text, const std::string& what,
+                             const Resolver& names) {
+  const HostLookup found = names.host_addresses(ep.host);
+  if (found.addrs.empty()) {
+    throw UsageError(what + ": cannot resolve host " + quoted(ep.host) + " in " + quoted(text) +
+                     " (" + found.error + ")");
+  }
+  for (const auto& addr : found.addrs) {
+    if (addr.family() == family) {
+      return addr;
+    }
+  }
+  std::string msg = what + ": host " + quoted(ep.host) + " has no " +
+                    std::string(sockvs::family_name(family)) + " address";
+  const std::string other(sockvs::family_name(family == AF_INET ? AF_INET6 : AF_INET));
+  if (service_family != AF_UNSPEC) {
+    msg += " (only " + other + " addresses), and the virtual service is " +
+           std::string(sockvs::family_name(service_family));
+  } else if (family == AF_INET) {
+    msg += " (only " + other + " addresses: for an IPv6 virtual service give it in brackets, [" +
+           ep.host + "]:PORT)";
+  } else {
+    msg += " (only " + other + " addresses: for an IPv4 virtual service give it without brackets)";
+  }
+  throw UsageError(msg);
+}
+
+// A port: 1-65535, or a service name of `protocol` (getservbyname).
+std::uint16_t port_of(const std::string& port, std::uint16_t protocol, const std::string& text,
+                      const std::string& what, const Resolver& names) {
+  if (port.empty() ||
+      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    try {
+      return sockvs::parse_port(port);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(what + ": " + e.what() + " in " + quoted(text));
+    }
+  }
+  const auto found = names.service_port(port, protocol);
+  if (!found || *found == 0) {
+    throw UsageError(what + ": unknown port " + quoted(port) + " in " + quoted(text) +
+                     ": neither a number 1-65535 nor a " + sockvs::protocol_name(protocol) +
+                     " service name (/etc/services)");
+  }
+  return *found;
+}
+
+sockvs::ServiceKey parse_service(const std::string& text, std::uint16_t protocol,
+                                 const Resolver& names) {
+  const std::string what = "virtual service";
+  const EndpointText ep = split_endpoint(text, what);
+  auto addr = numeric_host(ep, text, what);
+  if (!addr) {
+    addr = resolve_host(ep, ep.bracketed ? AF_INET6 : AF_INET, AF_UNSPEC, text, what, names);
   }
   if (!ep.port) {
     throw UsageError("virtual service " + quoted(text) +
                      " needs a port: ADDRESS:PORT, or [ADDRESS]:PORT for IPv6");
   }
-  return sockvs::ServiceKey{protocol, ep.addr, *ep.port};
+  return sockvs::ServiceKey{protocol, *addr, port_of(*ep.port, protocol, text, what, names)};
 }
 
 // Digits only in `base` (10 or 16; no sign, no spaces, no prefix), up to
@@ -690,6 +845,48 @@ std::uint32_t parse_persist(const Raw& raw) {
                       "persistence timeout (" + raw.seen.at(Key::kPersistent) + ")");
 }
 
+// --eject, --eject-time, --eject-time-max, --eject-max-percent of -A / -E
+// into `cmd` (TCP services only).  A base time above the longest is refused
+// here when both are known: both given, or -A with the longest's default.
+// On -E with one of them alone the module compares with the other's value.
+void parse_eject_options(const Raw& raw, Command& cmd) {
+  const Key keys[] = {Key::kEject, Key::kEjectTime, Key::kEjectTimeMax, Key::kEjectPercent};
+  for (const Key key : keys) {
+    if (raw.seen.contains(key) && cmd.service->protocol != IPPROTO_TCP) {
+      throw UsageError("option " + raw.seen.at(key) +
+                       " is for TCP services (-t): passive health watches TCP handshakes");
+    }
+  }
+  if (raw.eject) {
+    cmd.eject = parse_number(*raw.eject, 0, sockvs::kEjectMax,
+                             "failures before ejection (" + raw.seen.at(Key::kEject) + ")");
+  }
+  if (raw.eject_time) {
+    cmd.eject_time = parse_number(*raw.eject_time, 1, sockvs::kEjectTimeLimit,
+                                  "ejection time (" + raw.seen.at(Key::kEjectTime) + ")");
+  }
+  if (raw.eject_time_max) {
+    cmd.eject_time_max =
+        parse_number(*raw.eject_time_max, 1, sockvs::kEjectTimeLimit,
+                     "longest ejection time (" + raw.seen.at(Key::kEjectTimeMax) + ")");
+  }
+  if (raw.eject_percent) {
+    cmd.eject_max_percent = static_cast<std::uint8_t>(
+        parse_number(*raw.eject_percent, 1, 100,
+                     "ejection bound in percent (" + raw.seen.at(Key::kEjectPercent) + ")"));
+  }
+  if (cmd.eject_time && (cmd.eject_time_max || cmd.op == Op::kAddService)) {
+    const std::uint32_t longest = cmd.eject_time_max.value_or(sockvs::kEjectTimeMaxDefault);
+    if (*cmd.eject_time > longest) {
+      throw UsageError("ejection time " + std::to_string(*cmd.eject_time) + " (" +
+                       raw.seen.at(Key::kEjectTime) + ") is above the longest ejection time " +
+                       std::to_string(longest) +
+                       (cmd.eject_time_max ? " (" + raw.seen.at(Key::kEjectTimeMax) + ")"
+                                           : std::string(" (the default: give --eject-time-max)")));
+    }
+  }
+}
+
 // --terminate: any policy for -A / -E; -K must terminate something.
 sockvs::Terminate parse_terminate_option(const std::string& text, Op op) {
   const auto policy = sockvs::parse_terminate(text);
@@ -769,21 +966,27 @@ void check_one_view(const Raw& raw) {
   }
 }
 
-sockvs::RealServer parse_real(const std::string& text, const sockvs::ServiceKey& svc) {
-  sockvs::Endpoint ep;
-  try {
-    ep = sockvs::parse_endpoint(text);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(std::string("real server: ") + e.what());
+sockvs::RealServer parse_real(const std::string& text, const sockvs::ServiceKey& svc,
+                              const Resolver& names) {
+  const std::string what = "real server";
+  const EndpointText ep = split_endpoint(text, what);
+  auto addr = numeric_host(ep, text, what);
+  if (!addr && ep.bracketed && svc.af() != AF_INET6) {
+    throw UsageError("real server " + quoted(text) +
+                     " is IPv6 (a name in brackets) but the virtual service is " +
+                     std::string(sockvs::family_name(svc.af())));
   }
-  if (ep.addr.family() != svc.af()) {
+  if (!addr) {
+    addr = resolve_host(ep, svc.af(), svc.af(), text, what, names);
+  }
+  if (addr->family() != svc.af()) {
     throw UsageError("real server " + quoted(text) + " is " +
-                     std::string(sockvs::family_name(ep.addr.family())) +
+                     std::string(sockvs::family_name(addr->family())) +
                      " but the virtual service is " + std::string(sockvs::family_name(svc.af())));
   }
   sockvs::RealServer dest;
-  dest.addr = ep.addr;
-  dest.port = ep.port.value_or(svc.port);
+  dest.addr = *addr;
+  dest.port = ep.port ? port_of(*ep.port, svc.protocol, text, what, names) : svc.port;
   dest.weight = SOCK_VS_WEIGHT_DEFAULT;
   return dest;
 }
@@ -884,7 +1087,9 @@ bool is_change(Op op) noexcept {
   }
 }
 
-Command parse_command(std::span<const std::string> args) {
+Command parse_command(std::span<const std::string> args) { return parse_command(args, no_names()); }
+
+Command parse_command(std::span<const std::string> args, const Resolver& names) {
   Raw raw = scan(args);
   Command cmd;
   cmd.op = raw.op.value_or(Op::kList);  // like ipvsadm: no command lists
@@ -908,7 +1113,7 @@ Command parse_command(std::span<const std::string> args) {
   }
 
   if (raw.service) {
-    cmd.service = parse_service(*raw.service, raw.protocol);
+    cmd.service = parse_service(*raw.service, raw.protocol, names);
   }
   if (raw.scheduler) {
     if (!sockvs::valid_sched_name(*raw.scheduler)) {
@@ -941,8 +1146,9 @@ Command parse_command(std::span<const std::string> args) {
                        "its choice by local port)");
     }
   }
+  parse_eject_options(raw, cmd);
   if (raw.real) {
-    cmd.dest = parse_real(*raw.real, *cmd.service);
+    cmd.dest = parse_real(*raw.real, *cmd.service, names);
     if (raw.weight) {
       cmd.dest->weight = parse_weight(*raw.weight);
     }
@@ -992,6 +1198,8 @@ std::string usage_text() {
                                  [--terminate none|udp|all]
                                  [--skip-uid UID[-UID]] [--skip-cgroup PATH]
                                  [--skip-mark VALUE[/MASK]] [--skip-none]
+                                 [--eject N] [--eject-time S]
+                                 [--eject-time-max S] [--eject-max-percent P]
   sockvsadm -D virtual-service
   sockvsadm -C
   sockvsadm -R [--json]
@@ -1032,7 +1240,8 @@ Either long or short options are allowed.
 virtual-service:
   --tcp-service|-t  service-address   service-address is host:port
   --udp-service|-u  service-address   service-address is host:port
-  IPv6 addresses go in brackets: -t [fd00::1]:80
+  IPv6 addresses go in brackets: -t [fd00::1]:80; host and port may be
+  names: -t web.example:http, -t [web6.example]:http (IPv6)
 
 Options:
   --scheduler    -s scheduler         one of the schedulers below; the
@@ -1082,8 +1291,22 @@ Options:
                                       is VALUE (decimal or 0x hex; MASK
                                       defaults to 0xffffffff)
   --skip-none                         with -E: remove the service's exemptions
+  --eject           N                 TCP: passive health: eject a real
+                                      server after N failed connects in a
+                                      row (refused, reset or timed out
+                                      before the handshake completed),
+                                      0-1000 (0: off, the default)
+  --eject-time      S                 the first ejection lasts S seconds,
+                                      1-86400 (default 30), doubled on each
+                                      ejection in a row
+  --eject-time-max  S                 up to S seconds, S-86400 (default 300)
+  --eject-max-percent P               never eject more than P% of the
+                                      service's real servers at once, 1-100
+                                      (default 50)
   --real-server  -r server-address    server-address is host[:port]; the port
-                                      defaults to the virtual service's port
+                                      defaults to the virtual service's port;
+                                      a host name is resolved in the
+                                      service's family
   --weight       -w weight            capacity of real server, 0-65535
                                       (default 1, also for -e); 0 quiesces it
   --u-threshold  -x uthreshold        upper threshold of connections,
@@ -1100,6 +1323,7 @@ Options:
                                       accepted and ignored: sock_vs has a
                                       single forwarding method (Sock)
   --numeric      -n                   numeric output of addresses and ports
+                                      (default: host and service names)
   --stats                             output of statistics information
   --exact        -X                   expand numbers (display exact values)
   --sort                              -L, -S: services sorted by protocol,
@@ -1157,8 +1381,24 @@ Schedulers:
   port    the socket's bound local port modulo the usable real servers
   fixed   the first usable real server, in the order they were added
   fo      weighted failover: the usable real server of highest weight
-  A real server is usable when its weight is above 0 and it is not
-  overloaded (-x).
+  p2c     power of two choices: of two usable real servers picked at random
+          (by weight), the one with the lower handshake RTT (the kernel's
+          smoothed RTT of its recent balanced TCP connects, decaying when
+          idle) times its open connections + 1
+  A real server is usable when its weight is above 0, it is not
+  overloaded (-x) and not ejected (--eject).
+
+Passive health (--eject N on -A and -E, TCP services):
+  The module watches the handshakes of the sockets it balances.  After N
+  failed connects in a row a real server is ejected: it gets no new
+  connections for --eject-time seconds, doubled on each ejection in a row up
+  to --eject-time-max.  Then one connect probes it: a completed handshake
+  readmits it (and resets the doubling), a failure ejects it again.  Never
+  more than --eject-max-percent of the service's real servers are ejected at
+  once.  -L shows "ejected" or "probing" after such a server's line,
+  -L --stats counts ejections (Ejected) and failed connects (Failed), and the
+  kernel log says when a server is ejected and readmitted.  Weight,
+  thresholds and sockvs-healthd keep their meanings.
 
 Hash keys (--hash-key, for sh, mh, --shard-policy hash and -p):
   tgid    the connecting process (default)
@@ -1184,14 +1424,28 @@ Shard policies (--shard-policy, for real servers with --shards N > 1):
 
 -L shows the options that differ from their defaults after the scheduler,
 e.g. "TCP  10.0.0.1:6379 mh persistent 300 hash-key local shard-policy lc
-terminate all" (-S writes -p 300),
+terminate all" (-S writes -p 300), and passive health's "eject 3
+eject-time 10" (its times and bound only when they differ from their
+defaults; -S writes --eject 3 --eject-time 10),
 then the exemptions in order, e.g.
 "skip-uid 4242-4243 skip-cgroup /x skip-mark 0x10/0xf0" (a single uid as
 4242, a mark as 0x10 without /MASK when the mask is 0xffffffff; -S writes
 them the same way, as --skip-*).
 
-Addresses and ports must be numeric: names are not resolved (host names
-and service names alike).  Output is always numeric, with or without -n.
+Host and service names, as with ipvsadm: the host of -t, -u and -r may be
+a host name and the port a service name, e.g. -t web.example:http or
+-r backend.example:redis.  A name in -t or -u is IPv4 (its first IPv4
+address: ipvsadm too takes the first address of a name) unless it is in
+brackets, -t [web6.example]:80, which is IPv6; in -r a name is resolved in
+the virtual service's family.  A port name is looked up for the protocol
+(/etc/services: http is 80/tcp, domain 53/tcp and 53/udp).  A name that
+does not resolve is a usage error and nothing is sent; -R resolves every
+line before it applies any.  Without -n, -L and -S print the host name of
+each address and the service name of each port (reverse lookups; the
+number when there is no name), and only names that resolve back to the
+same number, so that -S output restores through -R as long as the names
+resolve as they did (rules files: -S -n).  -n prints numbers.  -L -c,
+--json (-L, -S and -R) and the "Terminated" lines are always numeric.
 
 -R reads lines in the format printed by -S, e.g.
   -A -t 10.0.0.1:6379 -s mh -p 300 --hash-key local --shard-policy lc
@@ -1210,8 +1464,11 @@ this way starts from zero, and counters zeroed by a -Z line stay zeroed.)
 "port":6380,"weight":2,"upper":100,"lower":50,"shards":4}]}]}.  -L --json
 adds each real server's active_conns, inact_conns, overloaded and
 shard_conns, a "module" object, and with --stats "stats" objects
-({"conns":N,"refused":N,"untracked":N,"killed":N} per service,
-{"conns":N,"killed":N} per real server).  A service with exemptions has
+({"conns":N,"refused":N,"untracked":N,"killed":N,"ejected":N,"failed":N}
+per service, {"conns":N,"killed":N,"ejected":N,"failed":N} per real
+server).  A service with ejection on has "eject":{"after":3,"time":30,
+"time_max":300,"max_percent":50}; -L adds each real server's "ejected"
+("none", "ejected", "probing"), "eject_left_ms" and "fails".  A service with exemptions has
 "skip":[{"uid":[4242,4243]},{"cgroup":"/x"},{"mark":16,"mask":240}] (-L
 adds each cgroup's "cgroup_id").  "persistent" (seconds) is written only for
 a persistent service: absent means not persistent (-R --json also takes 0).

@@ -1,5 +1,6 @@
 // sockvsadm command line parsing (ipvsadm's syntax for the subset sock_vs
-// supports).  Pure: no I/O, so that it can be unit-tested.
+// supports).  Pure: no I/O, so that it can be unit-tested; host and service
+// names are looked up through the Resolver passed in (resolver.h).
 #ifndef SOCKVSADM_CLI_H_
 #define SOCKVSADM_CLI_H_
 
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "resolver.h"
 #include "sockvs/types.h"
 
 namespace sockvsadm {
@@ -42,7 +44,8 @@ bool is_change(Op op) noexcept;
 struct Command {
   Op op = Op::kList;
   // -t / -u.  Required by the service and real server commands and -K;
-  // optional for -L, -S and -Z.
+  // optional for -L, -S and -Z.  Numeric: a host or service name given
+  // is resolved by parse_command.
   std::optional<sockvs::ServiceKey> service;
   // -s.  -A: the given name or SOCK_VS_SCHED_DEFAULT ("wrr").  -E: the
   // given name, or empty to leave the scheduler unchanged.
@@ -71,6 +74,14 @@ struct Command {
   // 0 when not given.  Like ipvsadm, -E sets it anew: -E without -p makes
   // the service non-persistent.
   std::uint32_t persist = 0;
+  // --eject N / --eject-time S / --eject-time-max S / --eject-max-percent P
+  // for -A and -E (TCP services): passive health, only when given (-A: the
+  // module's defaults, off, 30, 300, 50; -E: unchanged).  Ranges as in
+  // sockvs::Service.
+  std::optional<std::uint32_t> eject;
+  std::optional<std::uint32_t> eject_time;
+  std::optional<std::uint32_t> eject_time_max;
+  std::optional<std::uint8_t> eject_max_percent;
   // -L -c: list the open balanced connections (then the persistence
   // templates) instead of the services.
   bool connections = false;
@@ -79,7 +90,7 @@ struct Command {
   // SOCK_VS_WEIGHT_DEFAULT, also for -e), and the thresholds and shards only
   // when given (-a: the module's defaults 0, 0, 1; -e: unchanged).
   std::optional<sockvs::RealServer> dest;
-  bool numeric = false;     // -n (always numeric anyway)
+  bool numeric = false;     // -n: -L and -S print numbers, not names
   bool stats = false;       // -L --stats
   bool exact = false;       // -L --exact / -X
   bool thresholds = false;  // -L --thresholds
@@ -101,6 +112,19 @@ class UsageError : public std::runtime_error {
 
 // Parses arguments (without argv[0]).  No arguments means -L, like
 // ipvsadm.  Throws UsageError.
+//
+// The host of -t, -u and -r may be a name and the port a service name, as
+// with ipvsadm: `names` resolves them (-n does not change that: it is about
+// output).  A name in -t / -u is IPv4 (its first IPv4 address, as ipvsadm
+// takes it) unless in brackets, "[NAME]:PORT", which is IPv6 (its first
+// IPv6 address); a name in -r is resolved in the virtual service's family.
+// A port name is looked up for the protocol (getservbyname "http" "tcp").
+// A name that does not resolve, or has no address of the family, is a
+// UsageError naming it.  All digits and dots is never a name: a malformed
+// address ("10.0.0") stays an error.
+Command parse_command(std::span<const std::string> args, const Resolver& names);
+
+// The same with no_names(): numbers only.
 Command parse_command(std::span<const std::string> args);
 
 // Where cgroup v2 is mounted: --skip-cgroup accepts paths under it.

@@ -29,11 +29,50 @@ std::string sformat(const char* fmt, Args... args) {
   return out;
 }
 
-std::string dest_endpoint(const sockvs::RealServer& dest) {
-  return sockvs::format_endpoint(dest.addr, dest.port);
+// A name that reads back as itself where sockvsadm takes an address or a
+// port: no blanks (-R splits at them), no ':', '[' or ']' (the endpoint
+// syntax), not empty, not only digits and dots (that is a number).
+bool typeable_name(std::string_view name) {
+  return !name.empty() && name.find_first_of(" \t\r\n:[]") == std::string_view::npos &&
+         !std::all_of(name.begin(), name.end(),
+                      [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
 }
 
 }  // namespace
+
+std::string EndpointNames::host(const sockvs::Address& addr) const {
+  if (names_ == nullptr) {
+    return addr.to_string();
+  }
+  const auto name = names_->host_name(addr);
+  if (!name || !typeable_name(*name) || sockvs::Address::parse(*name)) {
+    return addr.to_string();
+  }
+  // The name must give back this address (the first one of its family,
+  // which is what -t, -u and -r take).
+  for (const auto& back : names_->host_addresses(*name).addrs) {
+    if (back.family() == addr.family()) {
+      return back == addr ? *name : addr.to_string();
+    }
+  }
+  return addr.to_string();
+}
+
+std::string EndpointNames::port(std::uint16_t port, std::uint16_t protocol) const {
+  if (names_ != nullptr) {
+    const auto name = names_->service_name(port, protocol);
+    if (name && typeable_name(*name) && names_->service_port(*name, protocol) == port) {
+      return *name;
+    }
+  }
+  return std::to_string(port);
+}
+
+std::string EndpointNames::endpoint(const sockvs::Address& addr, std::uint16_t port,
+                                    std::uint16_t protocol) const {
+  const std::string h = host(addr);
+  return (addr.is_v6() ? "[" + h + "]" : h) + ":" + this->port(port, protocol);
+}
 
 std::string fmt_number(std::uint64_t n, bool exact) {
   constexpr std::uint64_t kHundredMillion = 100000000ULL;
@@ -108,6 +147,44 @@ std::string skip_words(const sockvs::Service& svc, std::string_view prefix) {
   return out;
 }
 
+// The passive-health options of a service with ejection on, as -L shows
+// them ("eject 3 eject-time 10") or -S writes them (prefix "--"): the times
+// and the bound only when they differ from their defaults.
+std::string eject_words(const sockvs::Service& svc, std::string_view prefix) {
+  if (svc.eject.value_or(0) == 0) {
+    return {};
+  }
+  std::string out;
+  const auto word = [&out, prefix](std::string_view name, std::uint32_t value) {
+    out += ' ';
+    out += prefix;
+    out += name;
+    out += ' ';
+    out += std::to_string(value);
+  };
+  word("eject", *svc.eject);
+  if (svc.eject_time.value_or(sockvs::kEjectTimeDefault) != sockvs::kEjectTimeDefault) {
+    word("eject-time", *svc.eject_time);
+  }
+  if (svc.eject_time_max.value_or(sockvs::kEjectTimeMaxDefault) != sockvs::kEjectTimeMaxDefault) {
+    word("eject-time-max", *svc.eject_time_max);
+  }
+  if (svc.eject_max_percent.value_or(sockvs::kEjectPercentDefault) !=
+      sockvs::kEjectPercentDefault) {
+    word("eject-max-percent", *svc.eject_max_percent);
+  }
+  return out;
+}
+
+// After a real server's line: " ejected" / " probing" while passive health
+// holds it out.
+std::string eject_state_word(const sockvs::RealServer& dest) {
+  if (dest.ejected == sockvs::EjectState::kNone) {
+    return {};
+  }
+  return " " + sockvs::eject_state_name(dest.ejected);
+}
+
 std::string service_flags(const sockvs::Service& svc) {
   std::string out;
   if (svc.persist.value_or(0) != 0) {
@@ -128,6 +205,7 @@ std::string service_flags(const sockvs::Service& svc) {
   if ((svc.flags & SOCK_VS_SVC_F_UNCONNECTED) != 0) {
     out += " unconnected";
   }
+  out += eject_words(svc, "");
   out += skip_words(svc, "");
   return out;
 }
@@ -150,12 +228,12 @@ std::string per_shard_text(const sockvs::RealServer& dest) {
 }
 
 std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry>& entries,
-                        const ListOptions& opts) {
+                        const ListOptions& opts, const EndpointNames& names) {
   std::string out = sformat("Sock VS version %s (services=%u, hook=%s)\n", info.version.c_str(),
                             info.num_services, info.hook.c_str());
   if (opts.stats) {
-    out += sformat("%-33s %8s %8s %9s %8s\n", "Prot LocalAddress:Port", "Conns", "Refused",
-                   "Untracked", "Killed");
+    out += sformat("%-33s %8s %8s %9s %8s %8s %8s\n", "Prot LocalAddress:Port", "Conns", "Refused",
+                   "Untracked", "Killed", "Ejected", "Failed");
     out += "  -> RemoteAddress:Port\n";
   } else if (opts.thresholds) {
     // ipvsadm's print_title for FMT_THRESHOLDS.
@@ -173,39 +251,45 @@ std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry
   for (const auto& entry : entries) {
     const auto& svc = entry.service;
     const std::string proto = sockvs::protocol_name(svc.protocol);
-    const std::string vname = service_endpoint(svc.key());
+    const std::string vname = names.endpoint(svc.addr, svc.port, svc.protocol);
     if (opts.stats) {
       std::string name = proto;
       name += "  ";
       name += vname;
-      out += sformat("%-33s %8s %8s %9s %8s\n", name.c_str(),
+      out += sformat("%-33s %8s %8s %9s %8s %8s %8s\n", name.c_str(),
                      fmt_number(svc.stats.conns, opts.exact).c_str(),
                      fmt_number(svc.stats.refused, opts.exact).c_str(),
                      fmt_number(svc.stats.untracked, opts.exact).c_str(),
-                     fmt_number(svc.stats.killed, opts.exact).c_str());
+                     fmt_number(svc.stats.killed, opts.exact).c_str(),
+                     fmt_number(svc.stats.ejected, opts.exact).c_str(),
+                     fmt_number(svc.stats.failed, opts.exact).c_str());
     } else {
       out += sformat("%s  %s %s%s\n", proto.c_str(), vname.c_str(), svc.sched_name.c_str(),
                      service_flags(svc).c_str());
     }
     for (const auto& dest : entry.dests) {
-      const std::string dname = dest_endpoint(dest);
+      const std::string dname = names.endpoint(dest.addr, dest.port, svc.protocol);
       if (opts.stats) {
         // Refused and Untracked are the service's: blank for its servers.
-        out += sformat("  -> %-28s %8s %8s %9s %8s\n", dname.c_str(),
+        out += sformat("  -> %-28s %8s %8s %9s %8s %8s %8s\n", dname.c_str(),
                        fmt_number(dest.stats.conns, opts.exact).c_str(), "", "",
-                       fmt_number(dest.stats.killed, opts.exact).c_str());
+                       fmt_number(dest.stats.killed, opts.exact).c_str(),
+                       fmt_number(dest.stats.ejected, opts.exact).c_str(),
+                       fmt_number(dest.stats.failed, opts.exact).c_str());
       } else if (opts.thresholds) {
         out += sformat("  -> %-28s %-10u %-10u %-10u %-10u", dname.c_str(),
                        dest.u_threshold.value_or(0), dest.l_threshold.value_or(0),
                        dest.active_conns, dest.inact_conns);
-        out += dest.overloaded ? " overloaded\n" : "\n";
+        out += dest.overloaded ? " overloaded" : "";
+        out += eject_state_word(dest) + "\n";
       } else if (opts.shards) {
         out += sformat("  -> %-28s %-6u %-10u %-10u %s\n", dname.c_str(),
                        static_cast<unsigned>(dest.shards.value_or(1)), dest.active_conns,
                        dest.inact_conns, per_shard_text(dest).c_str());
       } else {
-        out += sformat("  -> %-28s %-7s %-6d %-10u %-10u\n", dname.c_str(), "Sock",
+        out += sformat("  -> %-28s %-7s %-6d %-10u %-10u", dname.c_str(), "Sock",
                        static_cast<int>(dest.weight), dest.active_conns, dest.inact_conns);
+        out += eject_state_word(dest) + "\n";
       }
     }
   }
@@ -263,11 +347,12 @@ std::string format_conns(const std::vector<sockvs::Connection>& conns,
   return out;
 }
 
-std::string format_save(const std::vector<ServiceEntry>& entries) {
+std::string format_save(const std::vector<ServiceEntry>& entries, const EndpointNames& names) {
   std::string out;
   for (const auto& entry : entries) {
     const auto& svc = entry.service;
-    const std::string vopt = protocol_option(svc.protocol) + " " + service_endpoint(svc.key());
+    const std::string vopt =
+        protocol_option(svc.protocol) + " " + names.endpoint(svc.addr, svc.port, svc.protocol);
     out += "-A " + vopt;
     if (!svc.sched_name.empty()) {
       out += " -s " + svc.sched_name;
@@ -290,10 +375,12 @@ std::string format_save(const std::vector<ServiceEntry>& entries) {
     if ((svc.flags & SOCK_VS_SVC_F_UNCONNECTED) != 0) {
       out += " --unconnected";
     }
+    out += eject_words(svc, "--");
     out += skip_words(svc, "--");
     out += '\n';
     for (const auto& dest : entry.dests) {
-      out += "-a " + vopt + " -r " + dest_endpoint(dest) + " -w " + std::to_string(dest.weight);
+      out += "-a " + vopt + " -r " + names.endpoint(dest.addr, dest.port, svc.protocol) + " -w " +
+             std::to_string(dest.weight);
       if (dest.u_threshold.value_or(0) != 0) {
         out += " -x " + std::to_string(*dest.u_threshold);
       }
@@ -309,12 +396,15 @@ std::string format_save(const std::vector<ServiceEntry>& entries) {
   return out;
 }
 
+std::string version_line(const std::string& userspace_version) {
+  return "sockvsadm v" + userspace_version + " (sock_vs generic netlink protocol " +
+         std::to_string(SOCK_VS_GENL_VERSION) + ", built for module " + SOCK_VS_VERSION + ")\n";
+}
+
 std::string format_version(const std::string& userspace_version,
                            const std::optional<sockvs::Info>& info,
                            const std::string& module_error) {
-  std::string out = "sockvsadm v" + userspace_version + " (sock_vs generic netlink protocol " +
-                    std::to_string(SOCK_VS_GENL_VERSION) + ", built for module " + SOCK_VS_VERSION +
-                    ")\n";
+  std::string out = version_line(userspace_version);
   if (info) {
     out += sformat(
         "Sock VS module version %s (hook=%s, kernel=%s, services=%u, max_services=%u, "

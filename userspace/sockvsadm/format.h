@@ -1,4 +1,6 @@
-// sockvsadm output: -L (ipvsadm's layout), -S, -V.  Pure functions.
+// sockvsadm output: -L (ipvsadm's layout), -S, -V.  Pure functions, but
+// for the host and service names of -L and -S without -n, which come from
+// the Resolver given (resolver.h).
 #ifndef SOCKVSADM_FORMAT_H_
 #define SOCKVSADM_FORMAT_H_
 
@@ -8,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "resolver.h"
 #include "sockvs/types.h"
 
 namespace sockvsadm {
@@ -25,6 +28,38 @@ struct ServiceEntry {
 // servers in the module's order (rr, wrr and fixed follow that order, so
 // the listing shows it).
 void sort_entries(std::vector<ServiceEntry>& entries);
+
+// How -L and -S write an address and port: numeric (-n, and what the
+// default EndpointNames does), or as ipvsadm's addrport_to_anyname does
+// without -n: the host name of the address (getnameinfo, NI_NAMEREQD) and
+// the service name of the port for the protocol (getservbyport), each
+// falling back to the number when there is none.  A name is used only when
+// it reads back as the same number (the name's first address of the
+// family is the address; the service name's port is the port) and cannot
+// be mistaken for a number, so that what -S prints restores the same
+// table through -R as long as the names resolve as they did.
+class EndpointNames {
+ public:
+  EndpointNames() = default;  // numeric
+  explicit EndpointNames(const Resolver& names) : names_(&names) {}
+
+  // "web.example" or "10.0.0.1" / "fd00::1" (no brackets).
+  [[nodiscard]] std::string host(const sockvs::Address& addr) const;
+  // "http" or "80".
+  [[nodiscard]] std::string port(std::uint16_t port, std::uint16_t protocol) const;
+  // "web.example:http", "[web6.example]:domain", "10.0.0.1:6379",
+  // "[fd00::1]:80": an IPv6 host, name or number, in brackets.
+  [[nodiscard]] std::string endpoint(const sockvs::Address& addr, std::uint16_t port,
+                                     std::uint16_t protocol) const;
+
+ private:
+  const Resolver* names_ = nullptr;
+};
+
+// The first line of -v and -h (ipvsadm's "ipvsadm v1.31 2019/12/24
+// (compiled with popt and IPVS v1.2.1)"): "sockvsadm v0.1.0 (sock_vs
+// generic netlink protocol 1, built for module 0.1.0)\n".
+std::string version_line(const std::string& userspace_version);
 
 // Which -L view (at most one of stats, thresholds, shards).
 struct ListOptions {
@@ -71,9 +106,10 @@ std::string service_flags(const sockvs::Service& svc);
 // whose module sent no per-shard counts: its total if it has 1 shard, else "-".
 std::string per_shard_text(const sockvs::RealServer& dest);
 
-// The whole -L output: header (from GET_INFO) and the services.
+// The whole -L output: header (from GET_INFO) and the services, their
+// addresses and ports written by `names` (numeric by default).
 std::string format_list(const sockvs::Info& info, const std::vector<ServiceEntry>& entries,
-                        const ListOptions& opts);
+                        const ListOptions& opts, const EndpointNames& names = {});
 
 // The client of a persistence template as -L -c shows it in the source
 // column: "tgid:1234", "cgroup:5678", "netns", "local:0x1a2b3c4d" (the
@@ -95,8 +131,9 @@ std::string format_conns(const std::vector<sockvs::Connection>& conns,
 // The whole -S output: "-A ..." per service, "-a ..." per real server;
 // only options that differ from their defaults (persistence as -p N, hash key, shard policy,
 // terminate policy, exemptions last and in order, non-zero thresholds,
-// more than one shard).
-std::string format_save(const std::vector<ServiceEntry>& entries);
+// more than one shard).  Addresses and ports as `names` writes them
+// (numeric by default; -S without -n: names, which -R resolves back).
+std::string format_save(const std::vector<ServiceEntry>& entries, const EndpointNames& names = {});
 
 // -V: the userspace version, then the module's info or `module_error`.
 std::string format_version(const std::string& userspace_version,

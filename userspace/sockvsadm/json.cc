@@ -72,9 +72,15 @@ OrderedJson dest_json(const sockvs::RealServer& d, const JsonView& view) {
     j["inact_conns"] = d.inact_conns;
     j["overloaded"] = d.overloaded;
     j["shard_conns"] = d.shard_conns;
+    j["ejected"] = sockvs::eject_state_name(d.ejected);
+    j["eject_left_ms"] = d.eject_left_ms;
+    j["fails"] = d.fails;
   }
   if (view.stats) {
-    j["stats"] = OrderedJson{{"conns", d.stats.conns}, {"killed", d.stats.killed}};
+    j["stats"] = OrderedJson{{"conns", d.stats.conns},
+                             {"killed", d.stats.killed},
+                             {"ejected", d.stats.ejected},
+                             {"failed", d.stats.failed}};
   }
   return j;
 }
@@ -115,6 +121,13 @@ OrderedJson service_json(const ServiceEntry& entry, const JsonView& view) {
   j["shard_policy"] =
       sockvs::shard_policy_name(s.shard_policy.value_or(sockvs::kDefaultShardPolicy));
   j["terminate"] = sockvs::terminate_name(s.terminate.value_or(sockvs::kDefaultTerminate));
+  if (s.eject.value_or(0) != 0) {  // absent: ejection off
+    j["eject"] =
+        OrderedJson{{"after", *s.eject},
+                    {"time", s.eject_time.value_or(sockvs::kEjectTimeDefault)},
+                    {"time_max", s.eject_time_max.value_or(sockvs::kEjectTimeMaxDefault)},
+                    {"max_percent", s.eject_max_percent.value_or(sockvs::kEjectPercentDefault)}};
+  }
   if (s.skip && !s.skip->empty()) {
     OrderedJson skip = OrderedJson::array();
     for (const auto& rule : *s.skip) {
@@ -123,10 +136,9 @@ OrderedJson service_json(const ServiceEntry& entry, const JsonView& view) {
     j["skip"] = std::move(skip);
   }
   if (view.stats) {
-    j["stats"] = OrderedJson{{"conns", s.stats.conns},
-                             {"refused", s.stats.refused},
-                             {"untracked", s.stats.untracked},
-                             {"killed", s.stats.killed}};
+    j["stats"] = OrderedJson{{"conns", s.stats.conns},         {"refused", s.stats.refused},
+                             {"untracked", s.stats.untracked}, {"killed", s.stats.killed},
+                             {"ejected", s.stats.ejected},     {"failed", s.stats.failed}};
   }
   OrderedJson dests = OrderedJson::array();
   for (const auto& d : entry.dests) {
@@ -229,7 +241,8 @@ std::uint16_t get_port(const Json& obj, const std::string& where) {
 sockvs::RealServer parse_dest(const Json& j, const std::string& where, const sockvs::Service& svc) {
   need_object(j, where);
   check_keys(j, where, {"address", "port", "weight", "upper", "lower", "shards"},
-             {"active_conns", "inact_conns", "overloaded", "shard_conns", "stats"});
+             {"active_conns", "inact_conns", "overloaded", "shard_conns", "ejected",
+              "eject_left_ms", "fails", "stats"});
   sockvs::RealServer d;
   d.addr = get_address(need(j, "address", where), where + ".address");
   if (d.af() != svc.af()) {
@@ -308,11 +321,41 @@ sockvs::SkipRule parse_skip_rule(const Json& j, const std::string& where) {
   return rule;
 }
 
+// "eject": {"after": N, "time": S, "time_max": S, "max_percent": P}, each
+// optional (absent: the module's default); TCP services only.
+void parse_eject(const Json& j, const std::string& where, sockvs::Service& s) {
+  need_object(j, where);
+  check_keys(j, where, {"after", "time", "time_max", "max_percent"}, {});
+  if (s.protocol != IPPROTO_TCP) {
+    bad(where, "passive health (ejection) is for TCP services");
+  }
+  if (const Json* v = find(j, "after")) {
+    s.eject = static_cast<std::uint32_t>(get_uint(*v, where + ".after", 0, sockvs::kEjectMax));
+  }
+  if (const Json* v = find(j, "time")) {
+    s.eject_time =
+        static_cast<std::uint32_t>(get_uint(*v, where + ".time", 1, sockvs::kEjectTimeLimit));
+  }
+  if (const Json* v = find(j, "time_max")) {
+    s.eject_time_max =
+        static_cast<std::uint32_t>(get_uint(*v, where + ".time_max", 1, sockvs::kEjectTimeLimit));
+  }
+  if (const Json* v = find(j, "max_percent")) {
+    s.eject_max_percent = static_cast<std::uint8_t>(get_uint(*v, where + ".max_percent", 1, 100));
+  }
+  const std::uint32_t time = s.eject_time.value_or(sockvs::kEjectTimeDefault);
+  const std::uint32_t longest = s.eject_time_max.value_or(sockvs::kEjectTimeMaxDefault);
+  if (time > longest) {
+    bad(where + ".time", "ejection time " + std::to_string(time) +
+                             " is above the longest ejection time " + std::to_string(longest));
+  }
+}
+
 ServiceEntry parse_service(const Json& j, const std::string& where) {
   need_object(j, where);
   check_keys(j, where,
              {"protocol", "address", "port", "scheduler", "persistent", "flags", "hash_key",
-              "shard_policy", "terminate", "skip", "dests"},
+              "shard_policy", "terminate", "eject", "skip", "dests"},
              {"stats", "num_dests"});
   ServiceEntry entry;
   auto& s = entry.service;
@@ -388,6 +431,9 @@ ServiceEntry parse_service(const Json& j, const std::string& where) {
       bad(where + ".terminate",
           "invalid terminate policy '" + name + "': expected none, udp or all");
     }
+  }
+  if (const Json* v = find(j, "eject")) {
+    parse_eject(*v, where + ".eject", s);
   }
   if (const Json* v = find(j, "skip")) {
     const Json& skip = get_array(*v, where + ".skip");
@@ -527,6 +573,10 @@ JsonRules json_rules(const std::vector<ServiceEntry>& entries) {
     a.real_peername = (svc.flags & SOCK_VS_SVC_F_REAL_PEERNAME) != 0;
     a.unconnected = (svc.flags & SOCK_VS_SVC_F_UNCONNECTED) != 0;
     a.persist = svc.persist.value_or(0);
+    a.eject = svc.eject;
+    a.eject_time = svc.eject_time;
+    a.eject_time_max = svc.eject_time_max;
+    a.eject_max_percent = svc.eject_max_percent;
     add(std::move(a), where + " (" + service_label(svc.key()) + ")");
     for (std::size_t k = 0; k < entries[i].dests.size(); ++k) {
       const auto& d = entries[i].dests[k];

@@ -5,7 +5,9 @@ namespace sockvsadm {
 RestoreError::RestoreError(int line_no, const std::string& problem)
     : UsageError("line " + std::to_string(line_no) + ": " + problem), line_no_(line_no) {}
 
-std::vector<RestoreLine> parse_restore(std::istream& in) {
+std::vector<RestoreLine> parse_restore(std::istream& in) { return parse_restore(in, no_names()); }
+
+std::vector<RestoreLine> parse_restore(std::istream& in, const Resolver& names) {
   std::vector<RestoreLine> out;
   std::string line;
   int line_no = 0;
@@ -17,7 +19,7 @@ std::vector<RestoreLine> parse_restore(std::istream& in) {
     }
     Command cmd;
     try {
-      cmd = parse_command(words);
+      cmd = parse_command(words, names);
     } catch (const UsageError& e) {
       throw RestoreError(line_no, e.what());
     }

@@ -30,7 +30,13 @@ class RestoreError : public UsageError {
 // Parses all of `in`: one command per line in ipvsadm argument syntax (as
 // -S prints), skipping blank lines and lines whose first non-blank
 // character is '#'.  Only commands that change state are allowed (-A -E -D
-// -a -e -d -C -Z).  Throws RestoreError for the first bad line.
+// -a -e -d -C -Z).  Host and service names are resolved through `names`
+// as on the command line (parse_command), all of them before anything is
+// applied: a name that does not resolve is a bad line.  Throws RestoreError
+// for the first bad line.
+std::vector<RestoreLine> parse_restore(std::istream& in, const Resolver& names);
+
+// The same with no_names(): numbers only.
 std::vector<RestoreLine> parse_restore(std::istream& in);
 
 }  // namespace sockvsadm

@@ -63,7 +63,9 @@ def compare_with_listing(doc, listing):
                         sched=s["scheduler"], flags=text_flags(s),
                         dests=[dict(addr=endpoint(d["address"], d["port"]), fwd="Sock",
                                     weight=d["weight"], active=d["active_conns"],
-                                    inact=d["inact_conns"]) for d in s["dests"]]))
+                                    inact=d["inact_conns"],
+                                    state="" if d["ejected"] == "none" else d["ejected"])
+                               for d in s["dests"]]))
     check_eq(got, listing.services, "-L --json describes what -L -n lists")
     check_eq(doc["module"]["version"], listing.version, "-L --json module version as in -L")
     check_eq(doc["module"]["services"], listing.nservices, "-L --json services count as in -L")
@@ -107,8 +109,13 @@ def main():
         got[(s["protocol"].upper(), endpoint(s["address"], s["port"]))] = dict(
             conns=s["stats"]["conns"], refused=s["stats"]["refused"],
             untracked=s["stats"]["untracked"], killed=s["stats"]["killed"],
+            ejected=s["stats"]["ejected"], failed=s["stats"]["failed"],
             dests={endpoint(d["address"], d["port"]): d["stats"]["conns"] for d in s["dests"]},
-            dest_killed={endpoint(d["address"], d["port"]): d["stats"]["killed"] for d in s["dests"]})
+            dest_killed={endpoint(d["address"], d["port"]): d["stats"]["killed"] for d in s["dests"]},
+            dest_ejected={endpoint(d["address"], d["port"]): d["stats"]["ejected"]
+                          for d in s["dests"]},
+            dest_failed={endpoint(d["address"], d["port"]): d["stats"]["failed"]
+                         for d in s["dests"]})
     check_eq(got, text_stats.services, "-L --json --stats counters equal -L --stats --exact")
     check(got[("TCP", "10.255.0.1:6379")]["conns"] +
           got[("TCP", "10.255.0.1:6379")]["refused"] >= 6,

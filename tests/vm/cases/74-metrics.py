@@ -133,6 +133,13 @@ def main():
                          ("sockvs_real_server_inactive_connections", "gauge"),
                          ("sockvs_real_server_weight", "gauge"),
                          ("sockvs_real_server_overloaded", "gauge"),
+                         ("sockvs_service_ejections_total", "counter"),
+                         ("sockvs_service_failed_connects_total", "counter"),
+                         ("sockvs_real_server_ejections_total", "counter"),
+                         ("sockvs_real_server_failed_connects_total", "counter"),
+                         ("sockvs_real_server_ejected", "gauge"),
+                         ("sockvs_real_server_ejection_remaining_seconds", "gauge"),
+                         ("sockvs_real_server_consecutive_failures", "gauge"),
                          ("sockvs_healthd_real_server_up", "gauge"),
                          ("sockvs_healthd_check_duration_seconds", "gauge"),
                          ("sockvs_healthd_checks_total", "counter")]:

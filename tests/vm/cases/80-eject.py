@@ -16,11 +16,18 @@ connect to it is refused (an RST to the SYN: SYN_SENT -> CLOSE):
 - EJECT 0 readmits every server at once;
 - bad input (UDP service, time 0, time above max, percent 0 or 101, EJECT
   above the maximum): the kernel's errno and message, the service unchanged;
-- a log line per ejection.
+- a log line per ejection;
+- sockvsadm: -A/-E --eject, --eject-time, --eject-time-max,
+  --eject-max-percent set them; -L shows "ejected" after the server that is
+  out, --stats its Ejected and Failed counters (equal to the netlink ones),
+  --json the state, -S writes the options and -R restores them; bad values
+  are usage errors (exit 2), a base time above the current longest is the
+  module's error (exit 1), and neither changes the table.
 """
 # svs-timeout: 400
 
 import errno
+import json
 import os
 import socket
 import struct
@@ -164,6 +171,55 @@ def main():
     check_eq(len(out), 1, "servers out (50% of 3)")
     still = [p for p in PORTS[1:] if p not in out][0]
     check(d[still]["failed"] > 3, "the other refusing server keeps failing: %s" % d[still])
+
+    step("sockvsadm shows it: -L state, --stats Ejected/Failed, --json, -S")
+    d = nl.dests()
+    out_port = [p for p in PORTS if d[p]["state"] != "NONE"][0]
+    lst = svs.listing()
+    for dest in lst.service("TCP", "%s:80" % VIP)["dests"]:
+        port = int(dest["addr"].rsplit(":", 1)[1])
+        want_state = {"OUT": "ejected", "PROBE": "probing"}.get(d[port]["state"], "")
+        check_eq(dest["state"], want_state, "-L state of %s" % dest["addr"])
+    check_eq(lst.service("TCP", "%s:80" % VIP)["flags"],
+             "eject 3 eject-time 2 eject-time-max 8", "-L shows the options")
+    st = svs.stats().service("TCP", "%s:80" % VIP)
+    d = nl.dests()  # after the listing: the counters only grow while nothing connects
+    for p in PORTS:
+        rip = "127.0.0.1:%d" % p
+        check_eq((st["dest_ejected"][rip], st["dest_failed"][rip]),
+                 (d[p]["ejected"], d[p]["failed"]), "--stats Ejected/Failed of %s" % rip)
+    check_eq(st["ejected"], nl.service()["ejected"], "--stats Ejected of the service")
+    check_eq(st["failed"], sum(v["failed"] for v in d.values()),
+             "--stats Failed of the service: the sum of its servers'")
+    j = json.loads(svs.adm_ok("-L", "-n", "--json", "--stats"))
+    js = [x for x in j["services"] if x["port"] == 80][0]
+    check_eq(js["eject"], {"after": 3, "time": 2, "time_max": 8, "max_percent": 50}, "--json eject")
+    jd = {x["port"]: x for x in js["dests"]}
+    check_eq(jd[out_port]["ejected"], "ejected", "--json state of the server out")
+    check_eq(jd[out_port]["stats"]["ejected"], d[out_port]["ejected"], "--json Ejected")
+    saved = svs.adm_ok("-S", "-n")
+    check("-A -t %s:80 -s rr --eject 3 --eject-time 2 --eject-time-max 8\n" % VIP in saved,
+          "-S writes the options:\n" + saved)
+
+    step("sockvsadm bad input: clear errors, the table unchanged")
+    vs = "%s:80" % VIP
+    for args, err in [(["--eject-max-percent", "0"], "expected 1-100"),
+                      (["--eject", "-1"], "expected 0-1000"),
+                      (["--eject", "1001"], "expected 0-1000"),
+                      (["--eject-time", "0"], "expected 1-86400"),
+                      (["--eject-time", "9", "--eject-time-max", "8"], "above the longest")]:
+        svs.adm_fail("-E", "-t", vs, *args, rc=(2,), err_re=err)
+    svs.adm_fail("-E", "-u", "%s:53" % VIP, "--eject", "3", rc=(2,), err_re="for TCP services")
+    svs.adm_fail("-E", "-t", vs, "--eject-time", "9", rc=(1,),
+                 err_re="ejection time above the longest ejection time")
+    check_eq(svs.adm_ok("-S", "-n"), saved, "-S after the refusals")
+    svs.adm_ok("-E", "-t", vs, "--eject-max-percent", "34", "--eject-time-max", "60")
+    check_eq(nl.service()["pct"], 34, "--eject-max-percent 34")
+    saved = svs.adm_ok("-S", "-n")
+    svs.adm_ok("-C")
+    svs.adm_ok("-R", input=saved)
+    check_eq(svs.adm_ok("-S", "-n"), saved, "-S after -C and -R of it")
+    check_eq((nl.service()["eject"], nl.service()["max"]), (3, 60), "restored settings")
 
     step("EJECT 0 readmits every server")
     check_eq(nl.svc(eject=0).error, 0, "SET_SERVICE EJECT 0")

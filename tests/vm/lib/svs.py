@@ -264,7 +264,8 @@ def family_of(host):
 LIST_HEADER_RE = re.compile(r"^Sock VS version (\S+) \(services=(\d+), hook=(\S+)\)$")
 LIST_HDR2 = "Prot LocalAddress:Port Scheduler Flags"
 LIST_HDR3 = "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn"
-STATS_HDR2 = "Prot LocalAddress:Port               Conns  Refused Untracked   Killed"
+STATS_HDR2 = ("Prot LocalAddress:Port               Conns  Refused Untracked   Killed  Ejected"
+              "   Failed")
 STATS_HDR3 = "  -> RemoteAddress:Port"
 
 
@@ -272,12 +273,13 @@ def list_dest_line(addr, weight, active=0, inact=0, fwd="Sock"):
     return ("  -> %-28s %-7s %-6d %-10d %-10d" % (addr, fwd, weight, active, inact)).rstrip()
 
 
-def stats_service_line(proto, addr, conns, refused, untracked, killed=0):
-    return "%-33s %8s %8s %9s %8s" % ("%s  %s" % (proto, addr), conns, refused, untracked, killed)
+def stats_service_line(proto, addr, conns, refused, untracked, killed=0, ejected=0, failed=0):
+    return "%-33s %8s %8s %9s %8s %8s %8s" % ("%s  %s" % (proto, addr), conns, refused, untracked,
+                                              killed, ejected, failed)
 
 
-def stats_dest_line(addr, conns, killed=0):
-    return "  -> %-28s %8s %8s %9s %8s" % (addr, conns, "", "", killed)
+def stats_dest_line(addr, conns, killed=0, ejected=0, failed=0):
+    return "  -> %-28s %8s %8s %9s %8s %8s %8s" % (addr, conns, "", "", killed, ejected, failed)
 
 
 class Listing:
@@ -297,14 +299,16 @@ class Listing:
         self.services = []   # dicts: proto, addr, sched, flags, dests (list of dicts)
         for line in lines[3:]:
             ms = re.match(r"^(TCP|UDP)  (\S+) (\S+)(?: (.*))?$", line.rstrip())
-            md = re.match(r"^  -> (\S+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", line)
+            md = re.match(r"^  -> (\S+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(\d+)(?:\s+(ejected|probing))?"
+                          r"\s*$", line)
             if ms:
                 self.services.append(dict(proto=ms.group(1), addr=ms.group(2), sched=ms.group(3),
                                           flags=(ms.group(4) or "").strip(), dests=[]))
             elif md and self.services:
                 self.services[-1]["dests"].append(dict(
                     addr=md.group(1), fwd=md.group(2), weight=int(md.group(3)),
-                    active=int(md.group(4)), inact=int(md.group(5))))
+                    active=int(md.group(4)), inact=int(md.group(5)),
+                    state=md.group(6) or ""))
             else:
                 raise Fail("unparsable -L -n line %r in:\n%s" % (line, text))
 
@@ -345,22 +349,26 @@ class Stats:
         if lines[1].rstrip() != STATS_HDR2 or lines[2].rstrip() != STATS_HDR3:
             raise Fail("--stats header lines 2-3 differ: %r %r\nexpected: %r %r"
                        % (lines[1], lines[2], STATS_HDR2, STATS_HDR3))
-        # (proto, addr) -> dict(conns, refused, untracked, killed, dests={rip: conns},
-        # dest_killed={rip: killed})
+        # (proto, addr) -> dict(conns, refused, untracked, killed, ejected, failed,
+        # dests={rip: conns}, dest_killed={rip: killed}, dest_ejected={rip: ejected},
+        # dest_failed={rip: failed})
         self.services = {}
         cur = None
         for line in lines[3:]:
-            ms = re.match(r"^(TCP|UDP)  (\S+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", line)
-            md = re.match(r"^  -> (\S+)\s+(\d+)\s+(\d+)\s*$", line)
+            ms = re.match(r"^(TCP|UDP)  (\S+)" + r"\s+(\d+)" * 6 + r"\s*$", line)
+            md = re.match(r"^  -> (\S+)" + r"\s+(\d+)" * 4 + r"\s*$", line)
             if ms:
                 cur = dict(conns=int(ms.group(3)), refused=int(ms.group(4)),
-                           untracked=int(ms.group(5)), killed=int(ms.group(6)), dests={},
-                           dest_killed={})
+                           untracked=int(ms.group(5)), killed=int(ms.group(6)),
+                           ejected=int(ms.group(7)), failed=int(ms.group(8)), dests={},
+                           dest_killed={}, dest_ejected={}, dest_failed={})
                 self.services[(ms.group(1), ms.group(2))] = cur
                 want = stats_service_line(*ms.groups())
             elif md and cur is not None:
                 cur["dests"][md.group(1)] = int(md.group(2))
                 cur["dest_killed"][md.group(1)] = int(md.group(3))
+                cur["dest_ejected"][md.group(1)] = int(md.group(4))
+                cur["dest_failed"][md.group(1)] = int(md.group(5))
                 want = stats_dest_line(*md.groups())
             else:
                 raise Fail("unparsable --stats line %r in:\n%s" % (line, text))

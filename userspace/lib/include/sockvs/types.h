@@ -25,6 +25,11 @@ struct Stats {
   // Balanced sockets terminated: their real server left the service, or
   // Api::kill named it (SOCK_VS_STATS_ATTR_KILLED).
   std::uint64_t killed = 0;
+  // Passive health (a service with ejection on): ejections of its real
+  // servers, and balanced TCP connects that failed before the handshake
+  // completed (refused, reset, timed out).
+  std::uint64_t ejected = 0;
+  std::uint64_t failed = 0;
 
   friend bool operator==(const Stats&, const Stats&) = default;
 };
@@ -68,6 +73,24 @@ inline constexpr Terminate kDefaultTerminate = Terminate::kUdp;
 // persistent.  ipvsadm's -p without a value is kPersistDefault.
 inline constexpr std::uint32_t kPersistDefault = 300;
 inline constexpr std::uint32_t kPersistMax = 2678400;  // 31 days
+
+// Passive health (outlier ejection, SOCK_VS_SVC_ATTR_EJECT*), TCP services
+// only: after `eject` failed connects in a row a real server is ejected for
+// `eject_time` seconds, doubled on each ejection in a row up to
+// `eject_time_max`; never more than `eject_max_percent`% of a service's
+// real servers at once.  eject 0: off (the module's default).
+inline constexpr std::uint32_t kEjectMax = 1000;
+inline constexpr std::uint32_t kEjectTimeDefault = 30;
+inline constexpr std::uint32_t kEjectTimeMaxDefault = 300;
+inline constexpr std::uint32_t kEjectTimeLimit = 86400;
+inline constexpr std::uint8_t kEjectPercentDefault = 50;
+
+// Where a real server stands (enum sock_vs_eject_state).
+enum class EjectState : std::uint8_t {
+  kNone = 0,   // usable
+  kOut = 1,    // ejected: no new connections until its time is up
+  kProbe = 2,  // its time is up: one connect is probing it
+};
 
 // Exemptions of a service (SOCK_VS_SVC_ATTR_SKIP): a connect to the virtual
 // address that matches one of its rules is not balanced; it goes to the
@@ -143,6 +166,16 @@ struct Service {
   // edit: nullopt leaves it unchanged (sockvsadm -E always sets it, like
   // ipvsadm's -E).  In replies: nullopt from a module without persistence.
   std::optional<std::uint32_t> persist;
+  // Passive health: failures in a row that eject (0..kEjectMax, 0 off), the
+  // base and longest ejection in seconds (1..kEjectTimeLimit, base <=
+  // longest) and the bound in percent (1..100).  On add: nullopt is the
+  // module's default (off, kEjectTimeDefault, kEjectTimeMaxDefault,
+  // kEjectPercentDefault).  On edit: nullopt leaves it unchanged.  In
+  // replies: nullopt from a module without passive health.
+  std::optional<std::uint32_t> eject;
+  std::optional<std::uint32_t> eject_time;
+  std::optional<std::uint32_t> eject_time_max;
+  std::optional<std::uint8_t> eject_max_percent;
   Stats stats;                  // output only
   std::uint32_t num_dests = 0;  // output only
 
@@ -171,7 +204,12 @@ struct RealServer {
   std::uint32_t inact_conns = 0;           // output only
   std::vector<std::uint32_t> shard_conns;  // output only: open connections per shard
   bool overloaded = false;                 // output only: over its upper threshold
-  Stats stats;                             // output only (conns, killed)
+  // Output only (passive health): ejected or probing, the milliseconds until
+  // a probe may readmit it, its failed connects in a row.
+  EjectState ejected = EjectState::kNone;
+  std::uint32_t eject_left_ms = 0;
+  std::uint32_t fails = 0;
+  Stats stats;  // output only (conns, killed)
 
   [[nodiscard]] int af() const noexcept { return addr.family(); }
 
@@ -258,6 +296,9 @@ std::optional<ShardPolicy> parse_shard_policy(std::string_view name) noexcept;
 std::string terminate_name(Terminate policy);
 // The inverse of terminate_name for the known names; nullopt otherwise.
 std::optional<Terminate> parse_terminate(std::string_view name) noexcept;
+
+// "none", "ejected", "probing"; the number for a value this version does not know.
+std::string eject_state_name(EjectState state);
 
 // The kind of an exemption, as its option says it (--skip-KIND): "uid",
 // "cgroup", "mark".
