@@ -358,9 +358,10 @@ def loop_main(out, stop_file, go_file):
         json.dump(results, f)
 
 
-def serve_main(addrs):
+def serve_main(ready_file, addrs):
     servers = [svs.EchoServer("tcp", a, VPORT, ident=a) for a in addrs]
-    print("READY %d" % len(servers), flush=True)
+    with open(ready_file, "w") as f:
+        f.write("%d\n" % len(servers))
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     while True:
         time.sleep(3600)
@@ -436,10 +437,12 @@ def main():
     t_start = time.monotonic()
     step("network: bridge %s, %d client namespaces and %s" % (BR, len(CLIENTS), SRV))
     setup_network()
+    # Python processes start slowly under TCG: the servers and the connect
+    # loops start now and are waited for later.
     loops = [ConnectLoop(CLIENTS[0]), ConnectLoop(CLIENTS[1])]
-    servers = svs.spawn([sys.executable, os.path.abspath(__file__), "serve"] + SERVERS,
-                        ready_prefix="READY", netns=SRV)
-    del servers
+    servers_ready = os.path.join(TMP, "servers.ready")
+    svs.spawn([sys.executable, os.path.abspath(__file__), "serve", servers_ready] + SERVERS,
+              netns=SRV)
 
     step("etcd: 3 members")
     members = [Member(*m) for m in MEMBERS]
@@ -470,6 +473,7 @@ def main():
     hashes = set(a.status()[1]["table_hash"] for a in agents)
     check_eq(len(hashes), 1, "every agent reports the same table hash")
 
+    svs.wait_for(lambda: os.path.exists(servers_ready), 120, "the echo servers in %s" % SRV)
     step("two real servers register themselves (leases, TTL %ds)" % TTL)
     regs = [Registrar(SERVERS[1]), Registrar(SERVERS[2])]
     for r in regs:
@@ -670,6 +674,6 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "loop":
         loop_main(sys.argv[2], sys.argv[3], sys.argv[4])
     elif len(sys.argv) > 1 and sys.argv[1] == "serve":
-        serve_main(sys.argv[2:])
+        serve_main(sys.argv[2], sys.argv[3:])
     else:
         svs.case(main)
