@@ -21,6 +21,8 @@
 #                   flavours (tests/kernels/debian.sh); runs nothing
 #   make test-kernels  make kernels, then the whole guest suite on every kernel
 #                   of the matrix (tests/vm/run-all.sh, SVS_KERNELS=--matrix)
+#   make test-agent-long  sockvs-agent's guest case (83-agent) at full size:
+#                   5 agents, 5,000 changes (make test runs 3 agents, 300)
 #   make bench      benchmarks against IPVS, iptables, nftables in guests of
 #                   both kernels (bench/results/); make bench-quick: one short
 #                   repetition on one kernel into build/bench-quick/
@@ -121,6 +123,12 @@ test-kernels: deps kernels
 	$(MAKE) all
 	SVS_KERNELS=--matrix tests/vm/run-all.sh
 
+# sockvs-agent against a 3-member etcd cluster, the long version of
+# tests/vm/cases/83-agent.py (one VM per kernel, about 3x the short one).
+test-agent-long: deps
+	$(MAKE) all
+	SVS_AGENT_LONG=1 SVS_CASES=83-agent SVS_CASE_TIMEOUT_SCALE=3 tests/vm/run-all.sh $(TEST_KVERS)
+
 # Benchmarks (bench/README.md).
 BENCH_KVERS ?= $(TEST_KVERS)
 BENCH_QUICK_KVER ?= $(firstword $(filter 6.1.%,$(TEST_KVERS)) $(TEST_KVERS))
@@ -160,4 +168,5 @@ clean:
 	-$(MAKE) -C kmod clean 2>/dev/null
 
 .PHONY: all deps kmod testmod userspace userspace-asan test demo demo-run fuzz lint clean \
-	bench bench-quick bench-feedback bench-tools bench-quick-kver kernels test-kernels deb test-image
+	bench bench-quick bench-feedback bench-tools bench-quick-kver kernels test-kernels deb test-image \
+	test-agent-long

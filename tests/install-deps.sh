@@ -11,6 +11,8 @@ pkgs=(
 	nlohmann-json3-dev
 	# sockvs-healthd: TLS checks (OpenSSL), sd_notify and the watchdog
 	libssl-dev libsystemd-dev
+	# sockvs-agent: etcd's JSON gateway over libcurl; 83-agent runs Debian's etcd
+	libcurl4-openssl-dev etcd-server etcd-client
 	# libFuzzer targets (tests/fuzz): clang with its fuzzer/sanitizer runtimes
 	clang libclang-rt-14-dev
 	# kernels to test against, their headers, lint tools

@@ -1,0 +1,68 @@
+// The one place sockvs-agent changes the kernel: "make these services what
+// this table says".  Today ApiKernelTable does it with the existing
+// commands, one by one (add / edit in place / delete of services and real
+// servers: counters and balanced sockets of what stays survive).  When the
+// module's transaction (issue 17, section 1) is merged, a TxnKernelTable
+// implements the same interface with one atomic replace of `scope`, and
+// nothing else in the agent changes.
+#ifndef SOCKVS_AGENT_KERNEL_TABLE_H_
+#define SOCKVS_AGENT_KERNEL_TABLE_H_
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "reconcile.h"
+#include "sockvs/client.h"
+
+namespace agent {
+
+struct ApplyResult {
+  std::size_t ops = 0;  // changes made
+  // Changes the kernel refused, by service label: that service is left
+  // as the kernel has it; the others are applied.
+  std::map<std::string, std::string> errors;
+  std::vector<std::string> done;  // Op::describe() of each change made
+};
+
+class KernelTable {
+ public:
+  KernelTable() = default;
+  virtual ~KernelTable() = default;
+  KernelTable(const KernelTable&) = delete;
+  KernelTable& operator=(const KernelTable&) = delete;
+  KernelTable(KernelTable&&) = delete;
+  KernelTable& operator=(KernelTable&&) = delete;
+
+  // The kernel's services (with their real servers) whose labels are in
+  // `only`, or all of them.  Throws sockvs::Error.
+  virtual ByLabel read(const std::optional<std::set<std::string>>& only) = 0;
+
+  // Makes the services of `scope` and of `target` what `target` says
+  // (see diff()); `current` is what read() returned for them.  A change
+  // the kernel refuses is recorded in the result and the rest goes on.
+  // Throws sockvs::Error only when the module cannot be reached at all.
+  virtual ApplyResult apply(const ByLabel& current, const ByLabel& target,
+                            const std::set<std::string>& scope) = 0;
+};
+
+// Over libsockvs's Api (netlink).
+class ApiKernelTable final : public KernelTable {
+ public:
+  explicit ApiKernelTable(sockvs::Api& api) : api_(api) {}
+
+  ByLabel read(const std::optional<std::set<std::string>>& only) override;
+  ApplyResult apply(const ByLabel& current, const ByLabel& target,
+                    const std::set<std::string>& scope) override;
+
+ private:
+  sockvs::Api& api_;
+};
+
+}  // namespace agent
+
+#endif  // SOCKVS_AGENT_KERNEL_TABLE_H_
