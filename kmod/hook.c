@@ -293,6 +293,9 @@ static int svs_redirected(struct sock *sk, struct sockaddr *uaddr,
 	if (ret < 0)
 		goto out;
 	ret = orig(sk, (void *)uaddr, addr_len);
+	/* UDP's state (connected or not) is known now: the counts follow. */
+	if (protocol == IPPROTO_UDP)
+		svs_conn_sync_state(sk);
 	/*
 	 * The four-tuple with the port chosen for the shard is taken (by a
 	 * connection or a TIME_WAIT tcp_tw_reuse does not let go): as the
@@ -396,7 +399,8 @@ static int svs_pre_handler(struct kprobe *p, struct pt_regs *regs, u8 protocol,
 		return 0;
 	}
 	if (!tracked) {
-		if (IS_ENABLED(CONFIG_PREEMPT_RT)) {
+		/* UDP: the wrapper sees whether the connect succeeded (counts). */
+		if (IS_ENABLED(CONFIG_PREEMPT_RT) || protocol == IPPROTO_UDP) {
 			if (!svs_is_virtual(sk, uaddr, addr_len, protocol))
 				return 0;
 		} else if (svs_connect(sk, uaddr, addr_len, protocol, NULL,

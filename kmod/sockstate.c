@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The TCP state changes of balanced sockets.
+ *
+ * TCP changes a socket's state in one place, tcp_set_state() (and
+ * inet_sk_set_state() / inet_sk_state_store(), which it and the few other
+ * callers use), and every one of them fires the inet_sock_set_state
+ * tracepoint just before it stores the new state: CLOSE -> SYN_SENT inside
+ * tcp_v4_connect() (after the connect hook rewrote the destination),
+ * SYN_SENT -> ESTABLISHED or CLOSE, ESTABLISHED -> FIN_WAIT1 or CLOSE_WAIT,
+ * -> CLOSE, ...  Always with the socket locked: by its owner (lock_sock(),
+ * system calls) or bh_lock_sock() while no owner holds it (softirq,
+ * timers), so one socket's changes are serialised with each other and
+ * with its connects.
+ *
+ * sock_vs attaches one probe to it for the module's lifetime, found by
+ * name (for_each_kernel_tracepoint(): the tracepoint's symbol is not
+ * exported).  It serves two purposes:
+ *
+ *   - ActiveConn/InActConn (conn.c): a balanced socket's record moves its
+ *     count on its real server from the old state's class to the new one
+ *     (svs_peer_set_state()), so that a listing reads two numbers and
+ *     never walks sockets;
+ *   - passive health and p2c (eject.c): the handshake's outcome, SYN_SENT
+ *     -> ESTABLISHED or SYN_SENT -> CLOSE (svs_eject_outcome()).
+ *
+ * For exact counts it must be attached whenever a balanced TCP socket can
+ * exist, hence the module's lifetime.  What that costs the host's other
+ * sockets, per state change of any TCP socket: the tracepoint's static
+ * branch and its static call into svs_sk_state(), which loads
+ * sk->sk_socket and returns if there is none (sockets not yet accepted,
+ * orphans), else loads sock->ops and its release entry and returns unless
+ * that is ours: two or three compares, no store, no lock (kmod/README.md
+ * has the instruction count).  Only a balanced socket goes further: an RCU
+ * lookup of its record (sock->ops is its record) and the update of two
+ * per-server counters.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/tracepoint.h>
+#include <net/sock.h>
+#include <net/tcp_states.h>
+
+#include "sock_vs.h"
+
+static struct tracepoint *svs_sk_state_tp;
+
+static void svs_find_tp(struct tracepoint *tp, void *priv)
+{
+	if (!strcmp(tp->name, "inet_sock_set_state"))
+		*(struct tracepoint **)priv = tp;
+}
+
+/* A balanced socket's state changes; it is locked (see above). */
+static noinline void svs_sk_state_balanced(const struct sock *sk,
+					   struct svs_conn *conn,
+					   int oldstate, int newstate)
+{
+	struct svs_peer *peer;
+
+	rcu_read_lock();
+	peer = rcu_dereference(conn->peer);
+	if (peer && peer->sk == sk) {
+		svs_peer_set_state(peer, newstate);
+		if (oldstate == TCP_SYN_SENT &&
+		    (newstate == TCP_ESTABLISHED || newstate == TCP_CLOSE))
+			svs_eject_outcome(sk, peer->dest, newstate == TCP_ESTABLISHED);
+	}
+	rcu_read_unlock();
+}
+
+/*
+ * The tracepoint: every state change of every TCP socket of the host (and
+ * of the few other protocols that use inet_sk_set_state(), whose
+ * operations are never ours), in softirq or process context, preemption
+ * off.  A socket sock_vs does not balance costs the compares here.
+ */
+static void svs_sk_state(void *data, const struct sock *sk, const int oldstate,
+			 const int newstate)
+{
+	const struct socket *sock = READ_ONCE(sk->sk_socket);
+	struct svs_conn *conn;
+
+	if (!sock)
+		return;
+	conn = svs_conn_of_ops(READ_ONCE(sock->ops));
+	if (likely(!conn))
+		return;
+	svs_sk_state_balanced(sk, conn, oldstate, newstate);
+}
+
+/* Module init, before the connect hook: balanced sockets exist after it. */
+int svs_sockstate_init(void)
+{
+	int err;
+
+	for_each_kernel_tracepoint(svs_find_tp, &svs_sk_state_tp);
+	if (!svs_sk_state_tp) {
+		pr_err("no inet_sock_set_state tracepoint: refusing to load (needs CONFIG_TRACEPOINTS)\n");
+		return -EOPNOTSUPP;
+	}
+	err = tracepoint_probe_register(svs_sk_state_tp, svs_sk_state, NULL);
+	if (err)
+		pr_err("cannot attach to the inet_sock_set_state tracepoint: %d\n", err);
+	return err;
+}
+
+/* Unload, every record ended: no CPU is in svs_sk_state() after this. */
+void svs_sockstate_exit(void)
+{
+	tracepoint_probe_unregister(svs_sk_state_tp, svs_sk_state, NULL);
+	tracepoint_synchronize_unregister();
+}
