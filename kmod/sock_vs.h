@@ -433,6 +433,10 @@ extern atomic64_t svs_untracked_total;	/* all namespaces */
 extern struct srcu_struct svs_sock_srcu;	/* our socket operations */
 extern bool svs_unloading;
 
+/* sockstate.c: TCP state changes of balanced sockets (a tracepoint) */
+int svs_sockstate_init(void);
+void svs_sockstate_exit(void);
+
 /* skip.c: exemptions */
 extern const struct nla_policy svs_skip_rule_policy[SOCK_VS_SKIP_ATTR_MAX + 1];
 struct svs_skip *svs_skip_parse(struct nlattr *attr, struct netlink_ext_ack *extack);
@@ -526,10 +530,6 @@ void svs_eject_forget(struct svs_service *svc, struct svs_dest *d);
 bool svs_eject_probe(struct svs_service *svc, const struct svs_dtable *dt,
 		     struct svs_dest **dest);
 u8 svs_eject_state(const struct svs_dest *d, u32 *left_ms);
-
-/* sockstate.c: TCP state changes of balanced sockets (a tracepoint) */
-int svs_sockstate_init(void);
-void svs_sockstate_exit(void);
 
 /* netlink.c */
 int svs_genl_init(void);
