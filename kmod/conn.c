@@ -124,7 +124,8 @@ void svs_conn_untracked(struct svs_service *svc, struct svs_dest *dest)
  *     class of the socket's state then (CLOSE, for TCP), counted;
  *   - a state change of its socket (svs_peer_set_state()), found through
  *     the socket's operations: TCP's tracepoint (sockstate.c), the UDP
- *     connect and disconnect (svs_conn_sync_state()).  All of them run
+ *     connect and disconnect (svs_conn_sync_state()), a UDP sock_diag
+ *     abort (sockstate.c's error tracepoint).  All of them run
  *     with the socket locked (owner or bh_lock_sock()), so they are
  *     serialised with each other and with the creation and replacement of
  *     the socket's records, which the connect hook does under lock_sock();
@@ -217,8 +218,9 @@ static void svs_peer_uncount(struct svs_peer *peer)
 /*
  * The state of @sk, a UDP socket, may have changed: its connect (the
  * connect hook's wrapper, after the kernel's) or disconnect (our connect
- * entry).  UDP has no tracepoint; these are the only places its state
- * changes but for a sock_diag abort (kmod/README.md).  @sk is locked.
+ * entry).  UDP has no state tracepoint; these are the only places its
+ * state changes but for a sock_diag abort (sockstate.c sees that one).
+ * @sk is locked.
  */
 void svs_conn_sync_state(struct sock *sk)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The TCP state changes of balanced sockets.
+ * The state changes of balanced sockets the kernel tells about.
  *
  * TCP changes a socket's state in one place, tcp_set_state() (and
  * inet_sk_set_state() / inet_sk_state_store(), which it and the few other
@@ -24,7 +24,17 @@
  *   - passive health and p2c (eject.c): the handshake's outcome, SYN_SENT
  *     -> ESTABLISHED or SYN_SENT -> CLOSE (svs_eject_outcome()).
  *
- * For exact counts it must be attached whenever a balanced TCP socket can
+ * UDP has no state tracepoint: conn.c follows its connects and disconnects
+ * (svs_conn_sync_state()).  What it cannot see is a sock_diag abort (ss -K,
+ * a BPF iterator's bpf_sock_destroy()): udp_abort() sets sk_err to
+ * ECONNABORTED, reports it, and disconnects the socket, all under the
+ * socket's lock.  The report fires inet_sk_error_report, the second
+ * tracepoint sock_vs attaches for its lifetime: on a balanced UDP socket
+ * with ECONNABORTED its record counts CLOSE (what the disconnect that
+ * follows makes it; no other kernel path reports ECONNABORTED on a UDP
+ * socket; sock_vs's own termination ends the record before it aborts).
+ *
+ * For exact counts they must be attached whenever a balanced socket can
  * exist, hence the module's lifetime.  What that costs the host's other
  * sockets, per state change of any TCP socket: the tracepoint's static
  * branch and its static call into svs_sk_state(), which loads
@@ -33,7 +43,8 @@
  * that is ours: two or three compares, no store, no lock (kmod/README.md
  * has the instruction count).  Only a balanced socket goes further: an RCU
  * lookup of its record (sock->ops is its record) and the update of two
- * per-server counters.
+ * per-server counters.  The error report costs the same, per error
+ * reported on any TCP or UDP socket (a reset, an ICMP error, an abort).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -43,12 +54,14 @@
 
 #include "sock_vs.h"
 
-static struct tracepoint *svs_sk_state_tp;
+static struct tracepoint *svs_sk_state_tp, *svs_sk_error_tp;
 
 static void svs_find_tp(struct tracepoint *tp, void *priv)
 {
 	if (!strcmp(tp->name, "inet_sock_set_state"))
-		*(struct tracepoint **)priv = tp;
+		svs_sk_state_tp = tp;
+	else if (!strcmp(tp->name, "inet_sk_error_report"))
+		svs_sk_error_tp = tp;
 }
 
 /* A balanced socket's state changes; it is locked (see above). */
@@ -89,25 +102,61 @@ static void svs_sk_state(void *data, const struct sock *sk, const int oldstate,
 	svs_sk_state_balanced(sk, conn, oldstate, newstate);
 }
 
+/* A balanced UDP socket is being aborted through sock_diag (see above). */
+static noinline void svs_sk_error_balanced(const struct sock *sk,
+					   struct svs_conn *conn)
+{
+	struct svs_peer *peer;
+
+	rcu_read_lock();
+	peer = rcu_dereference(conn->peer);
+	if (peer && peer->sk == sk)
+		svs_peer_set_state(peer, TCP_CLOSE);
+	rcu_read_unlock();
+}
+
+/* The error tracepoint: every error reported on a TCP or UDP socket. */
+static void svs_sk_error(void *data, const struct sock *sk)
+{
+	const struct socket *sock = READ_ONCE(sk->sk_socket);
+	struct svs_conn *conn;
+
+	if (!sock)
+		return;
+	conn = svs_conn_of_ops(READ_ONCE(sock->ops));
+	if (likely(!conn))
+		return;
+	if (sk->sk_protocol == IPPROTO_UDP && READ_ONCE(sk->sk_err) == ECONNABORTED)
+		svs_sk_error_balanced(sk, conn);
+}
+
 /* Module init, before the connect hook: balanced sockets exist after it. */
 int svs_sockstate_init(void)
 {
 	int err;
 
-	for_each_kernel_tracepoint(svs_find_tp, &svs_sk_state_tp);
-	if (!svs_sk_state_tp) {
-		pr_err("no inet_sock_set_state tracepoint: refusing to load (needs CONFIG_TRACEPOINTS)\n");
+	for_each_kernel_tracepoint(svs_find_tp, NULL);
+	if (!svs_sk_state_tp || !svs_sk_error_tp) {
+		pr_err("no inet_sock_set_state or inet_sk_error_report tracepoint: refusing to load (needs CONFIG_TRACEPOINTS)\n");
 		return -EOPNOTSUPP;
 	}
 	err = tracepoint_probe_register(svs_sk_state_tp, svs_sk_state, NULL);
 	if (err)
-		pr_err("cannot attach to the inet_sock_set_state tracepoint: %d\n", err);
+		goto fail;
+	err = tracepoint_probe_register(svs_sk_error_tp, svs_sk_error, NULL);
+	if (!err)
+		return 0;
+	tracepoint_probe_unregister(svs_sk_state_tp, svs_sk_state, NULL);
+	tracepoint_synchronize_unregister();
+fail:
+	pr_err("cannot attach to the socket state tracepoints: %d\n", err);
 	return err;
 }
 
-/* Unload, every record ended: no CPU is in svs_sk_state() after this. */
+/* Unload, every record ended: no CPU is in our probes after this. */
 void svs_sockstate_exit(void)
 {
+	tracepoint_probe_unregister(svs_sk_error_tp, svs_sk_error, NULL);
 	tracepoint_probe_unregister(svs_sk_state_tp, svs_sk_state, NULL);
 	tracepoint_synchronize_unregister();
 }

@@ -15,7 +15,8 @@ real server), a TCP disconnect (connect AF_UNSPEC) and its reconnect;
 connected UDP (IPv4, IPv6, an IPv6 socket to a v4-mapped VIP), UDP
 disconnect (AF_UNSPEC), reconnect to another VIP, reconnect to an address
 that is no service, a UDP connect that fails after the rewrite (no route to
-the real server), a UDP socket connected elsewhere first.  Then real
+the real server), a UDP socket connected elsewhere first, a UDP and a TCP
+socket aborted by `ss -K` (sock_diag).  Then real
 servers deleted with sockets open and added again (their old sockets count
 on the deleted server only), a server's sockets terminated (-K), a service
 deleted with sockets in SYN_SENT, the module reloaded with sockets in every
@@ -518,15 +519,14 @@ def main():
     udp_reconnect(direct, U_A)
     expect("then to the VIP")
 
-    step("sock_diag abort of a balanced UDP socket (ss -K): counted until its next connect or close")
-    t = ua[3]
-    local = t.local()
-    r = svs.run(["ss", "-K", "-u", "-n", "src", local])
-    svs.log("  (ss -K: exit %d; then ss says %r of %s, -L says %r: kmod/README.md)"
-            % (r.returncode, ss_table().get(("udp", local)), local,
-               {k: v for k, v in listed()[0].items() if k[1] == U_A}))
-    udp_reconnect(t, U_A)
-    expect("the aborted socket connected again")
+    step("sock_diag aborts a balanced UDP socket (ss -K) and a TCP one")
+    for t in (ua[3], est6[2]):
+        local = t.local()
+        svs.run_ok(["ss", "-K", "-n", "-u" if t.proto == "udp" else "-t", "src", local])
+        check(ss_table().get((t.proto, local)) is None, "ss -K: %s %s is gone from ss" % (t.proto, local))
+    expect("after ss -K")
+    udp_reconnect(ua[3], U_A)
+    expect("the aborted UDP socket connected again")
 
     step("real servers deleted with sockets open, then added again")
     for t in socks:
