@@ -16,8 +16,9 @@
  * (its connect failed before SYN_SENT) lets another connect probe.  No
  * more than eject_pct percent of a service's servers are out at once.
  *
- * The tracepoint is the module's (sockstate.c, attached for its lifetime:
- * it also keeps ActiveConn/InActConn); it hands the SYN_SENT exits of
+ * The tracepoint is the module's (sockstate.c, attached from the first
+ * balanced connect: it also keeps ActiveConn/InActConn); it hands the
+ * SYN_SENT exits of
  * balanced sockets to svs_eject_outcome(), which looks at them only while
  * some service has ejection on or schedules with p2c (svs_ej_users).  No
  * lock: per-server atomics, the service by RCU.

@@ -289,6 +289,8 @@ static int svs_redirected(struct sock *sk, struct sockaddr *uaddr,
 	int idx, ret, tries;
 
 	idx = srcu_read_lock(&svs_hook_srcu);
+	/* The first balanced connect attaches what keeps the counts (conn.c). */
+	svs_sockstate_get();
 	ret = svs_connect(sk, uaddr, addr_len, protocol, &pl, false);
 	if (ret != 1)
 		/* Not (or no longer) balanced: forget an earlier scheduling. */
@@ -403,8 +405,13 @@ static int svs_pre_handler(struct kprobe *p, struct pt_regs *regs, u8 protocol,
 		return 0;
 	}
 	if (!tracked) {
-		/* UDP: the wrapper sees whether the connect succeeded (counts). */
-		if (IS_ENABLED(CONFIG_PREEMPT_RT) || protocol == IPPROTO_UDP) {
+		/*
+		 * UDP: the wrapper sees whether the connect succeeded; before
+		 * the first balanced connect, the wrapper attaches the state
+		 * tracepoints (the counts, conn.c).
+		 */
+		if (IS_ENABLED(CONFIG_PREEMPT_RT) || protocol == IPPROTO_UDP ||
+		    !svs_sockstate_on()) {
 			if (!svs_is_virtual(sk, uaddr, addr_len, protocol))
 				return 0;
 		} else if (svs_connect(sk, uaddr, addr_len, protocol, NULL,

@@ -433,7 +433,16 @@ extern atomic64_t svs_untracked_total;	/* all namespaces */
 extern struct srcu_struct svs_sock_srcu;	/* our socket operations */
 extern bool svs_unloading;
 
-/* sockstate.c: TCP state changes of balanced sockets (a tracepoint) */
+/* sockstate.c: state changes of balanced sockets (tracepoints) */
+extern bool svs_ss_attached;
+
+/* Whether the tracepoints are attached (records may be made anywhere). */
+static inline bool svs_sockstate_on(void)
+{
+	return smp_load_acquire(&svs_ss_attached);
+}
+
+int svs_sockstate_get(void);
 int svs_sockstate_init(void);
 void svs_sockstate_exit(void);
 

@@ -13,9 +13,9 @@
  * timers), so one socket's changes are serialised with each other and
  * with its connects.
  *
- * sock_vs attaches one probe to it for the module's lifetime, found by
- * name (for_each_kernel_tracepoint(): the tracepoint's symbol is not
- * exported).  It serves two purposes:
+ * sock_vs attaches one probe to it (found by name at load,
+ * for_each_kernel_tracepoint(): the tracepoint's symbol is not exported).
+ * It serves two purposes:
  *
  *   - ActiveConn/InActConn (conn.c): a balanced socket's record moves its
  *     count on its real server from the old state's class to the new one
@@ -29,14 +29,25 @@
  * a BPF iterator's bpf_sock_destroy()): udp_abort() sets sk_err to
  * ECONNABORTED, reports it, and disconnects the socket, all under the
  * socket's lock.  The report fires inet_sk_error_report, the second
- * tracepoint sock_vs attaches for its lifetime: on a balanced UDP socket
+ * tracepoint sock_vs attaches: on a balanced UDP socket
  * with ECONNABORTED its record counts CLOSE (what the disconnect that
  * follows makes it; no other kernel path reports ECONNABORTED on a UDP
  * socket; sock_vs's own termination ends the record before it aborts).
  *
- * For exact counts they must be attached whenever a balanced socket can
- * exist, hence the module's lifetime.  What that costs the host's other
- * sockets, per state change of any TCP socket: the tracepoint's static
+ * For exact counts they must be attached whenever a balanced socket
+ * exists.  They are attached by the first balanced connect after the
+ * module is loaded, before it makes its record (svs_sockstate_get(), in
+ * the connect hook's wrapper: process context), and stay until unload.
+ * Until then no TCP connect is balanced in the connect probe's handler
+ * (svs_sockstate_on(): its fast path), only in the wrapper.  So a host
+ * that loaded sock_vs and configured services, but never had a balanced
+ * socket, pays nothing here.  A record can only be made after the
+ * registration returned, and registration takes effect on every CPU
+ * before it returns (text_poke_bp() synchronises them): no state change
+ * of a balanced socket is missed.
+ *
+ * What they cost the host's other sockets once attached, per state change
+ * of any TCP socket: the tracepoint's static
  * branch and its static call into svs_sk_state(), which loads
  * sk->sk_socket and returns if there is none (sockets not yet accepted,
  * orphans), else loads sock->ops and its release entry and returns unless
@@ -55,6 +66,8 @@
 #include "sock_vs.h"
 
 static struct tracepoint *svs_sk_state_tp, *svs_sk_error_tp;
+static DEFINE_MUTEX(svs_ss_mutex);
+bool svs_ss_attached;		/* set once, under svs_ss_mutex (release) */
 
 static void svs_find_tp(struct tracepoint *tp, void *priv)
 {
@@ -130,33 +143,52 @@ static void svs_sk_error(void *data, const struct sock *sk)
 		svs_sk_error_balanced(sk, conn);
 }
 
-/* Module init, before the connect hook: balanced sockets exist after it. */
+/*
+ * A connect is about to be balanced (the connect hook's wrapper: process
+ * context, the socket locked by its owner; may sleep): attach the
+ * tracepoints if this is the first.  Returns 0 once they are attached.
+ */
+int svs_sockstate_get(void)
+{
+	int err = 0;
+
+	if (svs_sockstate_on())
+		return 0;
+	mutex_lock(&svs_ss_mutex);
+	if (!svs_ss_attached) {
+		err = tracepoint_probe_register(svs_sk_state_tp, svs_sk_state, NULL);
+		if (!err) {
+			err = tracepoint_probe_register(svs_sk_error_tp, svs_sk_error, NULL);
+			if (err)
+				tracepoint_probe_unregister(svs_sk_state_tp, svs_sk_state, NULL);
+		}
+		if (!err)
+			smp_store_release(&svs_ss_attached, true);
+		else
+			pr_warn_ratelimited("cannot attach to the socket state tracepoints (%d): ActiveConn/InActConn of the sockets balanced now are not kept\n",
+					    err);
+	}
+	mutex_unlock(&svs_ss_mutex);
+	return err;
+}
+
+/* Module init: the tracepoints must exist (attached at the first use). */
 int svs_sockstate_init(void)
 {
-	int err;
-
 	for_each_kernel_tracepoint(svs_find_tp, NULL);
-	if (!svs_sk_state_tp || !svs_sk_error_tp) {
-		pr_err("no inet_sock_set_state or inet_sk_error_report tracepoint: refusing to load (needs CONFIG_TRACEPOINTS)\n");
-		return -EOPNOTSUPP;
-	}
-	err = tracepoint_probe_register(svs_sk_state_tp, svs_sk_state, NULL);
-	if (err)
-		goto fail;
-	err = tracepoint_probe_register(svs_sk_error_tp, svs_sk_error, NULL);
-	if (!err)
+	if (svs_sk_state_tp && svs_sk_error_tp)
 		return 0;
-	tracepoint_probe_unregister(svs_sk_state_tp, svs_sk_state, NULL);
-	tracepoint_synchronize_unregister();
-fail:
-	pr_err("cannot attach to the socket state tracepoints: %d\n", err);
-	return err;
+	pr_err("no inet_sock_set_state or inet_sk_error_report tracepoint: refusing to load (needs CONFIG_TRACEPOINTS)\n");
+	return -EOPNOTSUPP;
 }
 
 /* Unload, every record ended: no CPU is in our probes after this. */
 void svs_sockstate_exit(void)
 {
+	if (!svs_ss_attached)
+		return;
 	tracepoint_probe_unregister(svs_sk_error_tp, svs_sk_error, NULL);
 	tracepoint_probe_unregister(svs_sk_state_tp, svs_sk_state, NULL);
 	tracepoint_synchronize_unregister();
+	svs_ss_attached = false;
 }
