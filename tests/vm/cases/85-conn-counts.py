@@ -97,7 +97,10 @@ class Holder:
     def _close(self, sel, key):
         c = self.conns.pop(key, None)
         if c is not None:
-            sel.unregister(c)
+            try:
+                sel.unregister(c)
+            except (KeyError, ValueError):
+                pass            # its client closed first (unregistered, kept open)
             c.close()
 
     def _loop(self):
@@ -134,13 +137,7 @@ class Holder:
             with self.lock:
                 reqs, self.reqs = self.reqs, []
             for key, done in reqs:
-                c = self.conns.pop(key, None)
-                if c is not None:
-                    try:
-                        sel.unregister(c)
-                    except (KeyError, ValueError):
-                        pass
-                    c.close()
+                self._close(sel, key)
                 done.set()
         for c in self.conns.values():
             c.close()
