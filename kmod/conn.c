@@ -12,6 +12,7 @@
  *
  *   getname      getpeername() returns the virtual address (peername.c)
  *   recvmsg      UDP: recvfrom() reports the virtual address (peername.c)
+ *   connect      UDP: after a reconnect or disconnect, the counts follow
  *   release      close(): the record ends, counts drop, sock->ops restored
  *   listen       hand the socket back first (accepted children copy
  *                sock->ops from their listener)
@@ -30,7 +31,9 @@
  * reconnect that cannot get one hands the socket back.  The peer sits on its
  * real server's list (dest->conns: RCU readers, the server's own lock for
  * the writers, who add at the tail and unlink their own node), which gives
- * the connection listing and the ActiveConn/InActConn counts.  A list
+ * the connection listing; ActiveConn/InActConn are two counters of the
+ * server that the records keep as their sockets change state (below,
+ * "ActiveConn and InActConn"; sockstate.c).  A list
  * rather than an index: adding and removing cost a few stores (an xarray's
  * allocation search and marks cost about 0.7 us per connect under QEMU,
  * bench/README.md), and the listing resumes from a cursor node it leaves
@@ -74,8 +77,6 @@ atomic64_t svs_untracked_total = ATOMIC64_INIT(0);
 DEFINE_SRCU(svs_sock_srcu);
 bool svs_unloading;
 
-static int svs_sock_release(struct socket *sock);
-
 /*
  * The operations tables we know how to wrap: inet(6)_stream_ops and
  * inet(6)_dgram_ops (the IPv6 ones are not exported: recognised by their
@@ -85,14 +86,6 @@ static bool svs_known_ops(const struct proto_ops *ops)
 {
 	return (ops->release == inet_release && ops->getname == inet_getname) ||
 	       (ops->release == inet6_release && ops->getname == inet6_getname);
-}
-
-/* @sock's record, if @ops (its current operations) are ours; RCU. */
-struct svs_conn *svs_conn_of_ops(const struct proto_ops *ops)
-{
-	if (!ops || ops->release != svs_sock_release)
-		return NULL;
-	return container_of(ops, struct svs_conn, ops);
 }
 
 /* Whether @sk is balanced (a cheap test: the connect hook's fast path). */
@@ -112,6 +105,137 @@ void svs_conn_untracked(struct svs_service *svc, struct svs_dest *dest)
 	svs_stat_inc(&dest->stats, SVS_STAT_UNTRACKED);
 	svs_stat_inc(&svc->stats, SVS_STAT_UNTRACKED);
 	atomic64_inc(&svs_untracked_total);
+}
+
+/*
+ * ActiveConn and InActConn.
+ *
+ * Each record counts its socket in one class on its real server
+ * (dest->active_conns, dest->inact_conns), and keeps which one in
+ * peer->counted: ESTABLISHED is active, CLOSE none, every other state
+ * inactive (SYN_SENT, CLOSE_WAIT, FIN_WAIT*, ...); connected UDP is
+ * ESTABLISHED, disconnected or never connected UDP CLOSE; an unconnected
+ * binding (unconn.c) is none.  A listing reads the two numbers.
+ *
+ * Who writes peer->counted, and when:
+ *
+ *   - the record's creation (svs_conn_track(): the connect hook, with the
+ *     socket locked by its owner), before the record can be found: the
+ *     class of the socket's state then (CLOSE, for TCP), counted;
+ *   - a state change of its socket (svs_peer_set_state()), found through
+ *     the socket's operations: TCP's tracepoint (sockstate.c), the UDP
+ *     connect and disconnect (svs_conn_sync_state()), a UDP sock_diag
+ *     abort (sockstate.c's error tracepoint).  All of them run
+ *     with the socket locked (owner or bh_lock_sock()), so they are
+ *     serialised with each other and with the creation and replacement of
+ *     the socket's records, which the connect hook does under lock_sock();
+ *   - the record's end (svs_peer_uncount(), from svs_peer_drop(): close,
+ *     a reconnect replacing it, listen, setsockopt, termination, unload),
+ *     which does not hold the socket's lock and so can race with a state
+ *     change (a FIN or RST arriving in softirq while close() runs on
+ *     another CPU).  It swaps SVS_CLS_ENDED in and subtracts what was
+ *     counted; a state change moves the class with a compare-and-exchange
+ *     that fails once the record ended, and does nothing then.
+ *
+ * So exactly one party takes a class away (the change that replaces it, or
+ * the end), and what the record counted is subtracted exactly once, when
+ * it ends: the counters cannot drift.  A state change adds the new class
+ * before it publishes it (the fully ordered cmpxchg) and takes the old one
+ * away after, and the end subtracts only what it found published: neither
+ * counter goes below 0, not even for a moment.  A listing running while a
+ * socket changes state may see it in both columns, or (two reads) in
+ * neither, for that moment.  The record's memory and its server outlive
+ * any state change that found it (RCU: the tracepoint runs with preemption
+ * off, the others under rcu_read_lock(); records and servers are freed
+ * after grace periods).
+ */
+enum svs_cls {
+	SVS_CLS_NONE,
+	SVS_CLS_ACTIVE,
+	SVS_CLS_INACTIVE,
+	SVS_CLS_ENDED,		/* the record ended: counts nothing, for good */
+};
+
+static int svs_state_class(int state)
+{
+	switch (state) {
+	case TCP_ESTABLISHED:
+		return SVS_CLS_ACTIVE;
+	case TCP_CLOSE:
+		return SVS_CLS_NONE;	/* failed, reset or done: no connection */
+	default:
+		return SVS_CLS_INACTIVE;
+	}
+}
+
+static atomic_t *svs_cls_counter(struct svs_dest *dest, int cls)
+{
+	return cls == SVS_CLS_ACTIVE ? &dest->active_conns : &dest->inact_conns;
+}
+
+/* A new record, before anyone can find it: it counts @state's class. */
+static void svs_peer_count_init(struct svs_peer *peer, int state)
+{
+	int cls = svs_state_class(state);
+
+	if (cls != SVS_CLS_NONE)
+		atomic_inc(svs_cls_counter(peer->dest, cls));
+	atomic_set(&peer->counted, cls);
+}
+
+/*
+ * @peer's socket is now in @state (about to be, for the tracepoint).  The
+ * socket is locked; RCU.
+ */
+void svs_peer_set_state(struct svs_peer *peer, int state)
+{
+	int cls = svs_state_class(state), old = atomic_read(&peer->counted);
+	struct svs_dest *dest = peer->dest;
+
+	while (old != cls && old != SVS_CLS_ENDED) {
+		if (cls != SVS_CLS_NONE)
+			atomic_inc(svs_cls_counter(dest, cls));
+		if (atomic_try_cmpxchg(&peer->counted, &old, cls)) {
+			if (old != SVS_CLS_NONE)
+				atomic_dec(svs_cls_counter(dest, old));
+			return;
+		}
+		/* Ended meanwhile (old is SVS_CLS_ENDED now): take it back. */
+		if (cls != SVS_CLS_NONE)
+			atomic_dec(svs_cls_counter(dest, cls));
+	}
+}
+
+/* @peer ends: what it counted goes, once. */
+static void svs_peer_uncount(struct svs_peer *peer)
+{
+	int old = atomic_xchg(&peer->counted, SVS_CLS_ENDED);
+
+	if (old == SVS_CLS_ACTIVE || old == SVS_CLS_INACTIVE)
+		atomic_dec(svs_cls_counter(peer->dest, old));
+}
+
+/*
+ * The state of @sk, a UDP socket, may have changed: its connect (the
+ * connect hook's wrapper, after the kernel's) or disconnect (our connect
+ * entry).  UDP has no state tracepoint; these are the only places its
+ * state changes but for a sock_diag abort (sockstate.c sees that one).
+ * @sk is locked.
+ */
+void svs_conn_sync_state(struct sock *sk)
+{
+	struct socket *sock = READ_ONCE(sk->sk_socket);
+	struct svs_peer *peer;
+	struct svs_conn *conn;
+
+	if (!sock)
+		return;
+	rcu_read_lock();
+	conn = svs_conn_of_ops(READ_ONCE(sock->ops));
+	peer = conn ? rcu_dereference(conn->peer) : NULL;
+	if (peer && peer->sk == sk)
+		svs_peer_set_state(peer, READ_ONCE(sk->sk_state));
+	rcu_read_unlock();
 }
 
 static void svs_peer_free_rcu(struct rcu_head *head)
@@ -134,6 +258,7 @@ static void svs_peer_drop(struct svs_peer *peer)
 {
 	struct svs_dest *dest = peer->dest;
 
+	svs_peer_uncount(peer);
 	spin_lock(&dest->conns_lock);
 	list_del_rcu(&peer->node);
 	spin_unlock(&dest->conns_lock);
@@ -246,7 +371,7 @@ static bool svs_conn_end(struct socket *sock, struct svs_conn *conn,
 
 /* The operations of ours: each one runs inside svs_sock_srcu. */
 
-static int svs_sock_release(struct socket *sock)
+int svs_sock_release(struct socket *sock)
 {
 	const struct proto_ops *orig;
 	struct svs_conn *conn;
@@ -316,6 +441,27 @@ static int svs_sock_listen(struct socket *sock, int backlog)
 	return ret;
 }
 
+/*
+ * UDP's connect(2), on a balanced socket: a reconnect (the connect hook
+ * balances it again, or hands the socket back) or a disconnect
+ * (AF_UNSPEC, which never reaches the hook); then the record's count
+ * follows the socket's state.
+ */
+static int svs_sock_connect(struct socket *sock, struct sockaddr *uaddr,
+			    int addr_len, int flags)
+{
+	struct sock *sk = sock->sk;
+	int idx, ret;
+
+	idx = srcu_read_lock(&svs_sock_srcu);
+	ret = svs_conn_orig_ops(sock, NULL)->connect(sock, uaddr, addr_len, flags);
+	lock_sock(sk);
+	svs_conn_sync_state(sk);
+	release_sock(sk);
+	srcu_read_unlock(&svs_sock_srcu, idx);
+	return ret;
+}
+
 static int svs_sock_setsockopt(struct socket *sock, int level, int optname,
 			       sockptr_t optval, unsigned int optlen)
 {
@@ -335,7 +481,8 @@ static int svs_sock_setsockopt(struct socket *sock, int level, int optname,
 }
 
 /*
- * The record's operations: the socket's own, with ours in five entries.
+ * The record's operations: the socket's own, with ours in four entries
+ * (six for UDP).
  * Written here once, before the socket can see them, and never again (so
  * the member is const; the writes cast it away).
  */
@@ -347,8 +494,10 @@ static void svs_conn_init_ops(struct svs_conn *conn,
 	*(void **)&conn->ops.getname = svs_sock_getname;
 	*(void **)&conn->ops.listen = svs_sock_listen;
 	*(void **)&conn->ops.setsockopt = svs_sock_setsockopt;
-	if (dgram)
+	if (dgram) {
 		*(void **)&conn->ops.recvmsg = svs_sock_recvmsg;
+		*(void **)&conn->ops.connect = svs_sock_connect;
+	}
 }
 
 /* What a new peer of @conn records: where it goes, who connected. */
@@ -435,6 +584,7 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 	peer->dest = dest;
 	peer->tmpl = tmpl;
 	tmpl = NULL;
+	svs_peer_count_init(peer, READ_ONCE(sk->sk_state));
 	spin_lock(&dest->conns_lock);
 	list_add_tail_rcu(&peer->node, &dest->conns);
 	spin_unlock(&dest->conns_lock);
@@ -570,6 +720,7 @@ bool svs_conn_uc_add(struct svs_conn *conn, struct svs_service *svc,
 	svs_peer_fill(peer, conn, svc, dest, -1);
 	peer->dest = dest;
 	peer->unconn = true;
+	atomic_set(&peer->counted, SVS_CLS_NONE);	/* a binding is no connection */
 	spin_lock(&dest->conns_lock);
 	list_add_tail_rcu(&peer->node, &dest->conns);
 	spin_unlock(&dest->conns_lock);
@@ -910,29 +1061,11 @@ int svs_conn_dump_done(struct netlink_callback *cb)
 	return 0;
 }
 
-/* Established and other open balanced sockets on @dest (an RCU walk). */
+/* Established and other open balanced sockets on @dest: two reads. */
 void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive)
 {
-	struct svs_peer *peer;
-
-	*active = 0;
-	*inactive = 0;
-	rcu_read_lock();
-	list_for_each_entry_rcu(peer, &dest->conns, node) {
-		if (svs_peer_is_cursor(peer))
-			continue;
-		switch (READ_ONCE(peer->sk->sk_state)) {
-		case TCP_ESTABLISHED:
-			(*active)++;
-			break;
-		case TCP_CLOSE:
-			break;	/* failed or reset: no longer a connection */
-		default:
-			(*inactive)++;
-			break;
-		}
-	}
-	rcu_read_unlock();
+	*active = atomic_read(&dest->active_conns);
+	*inactive = atomic_read(&dest->inact_conns);
 }
 
 /* Whether a socket's peer is on @dest's list (not only a listing's cursor). */
@@ -1006,12 +1139,15 @@ void svs_conn_net_exit(struct svs_net *sn)
 
 int svs_conn_init(void)
 {
+	int err = -ENOMEM;
+
 	svs_conn_cache = KMEM_CACHE(svs_conn, SLAB_ACCOUNT);
 	svs_peer_cache = KMEM_CACHE(svs_peer, SLAB_ACCOUNT);
 	if (svs_conn_cache && svs_peer_cache)
-		return 0;
-	svs_conn_destroy_cache();
-	return -ENOMEM;
+		err = svs_sockstate_init();
+	if (err)
+		svs_conn_destroy_cache();
+	return err;
 }
 
 /* After rcu_barrier(): a leaked record shows up as a slab error here. */
@@ -1024,6 +1160,8 @@ void svs_conn_destroy_cache(void)
 /* Unload, after every namespace's svs_conn_net_exit(). */
 void svs_conn_exit(void)
 {
+	/* Every record ended: their state changes no longer count. */
+	svs_sockstate_exit();
 	/* Tasks that read our sock->ops before it was restored are now in
 	 * svs_sock_srcu's read side, or done.
 	 */

@@ -16,29 +16,22 @@
  * (its connect failed before SYN_SENT) lets another connect probe.  No
  * more than eject_pct percent of a service's servers are out at once.
  *
- * The tracepoint is registered only while some service has ejection on or
- * schedules with p2c (like unconn.c's kprobes): without one, nothing of this runs.  With one,
- * every TCP state change of the host calls svs_ej_state(), which returns
- * after two compares unless the socket left SYN_SENT and is one sock_vs
- * balanced.  No lock: per-server atomics, the service by RCU.
+ * The tracepoint is the module's (sockstate.c, attached from the first
+ * balanced connect: it also keeps ActiveConn/InActConn); it hands the
+ * SYN_SENT exits of
+ * balanced sockets to svs_eject_outcome(), which looks at them only while
+ * some service has ejection on or schedules with p2c (svs_ej_users).  No
+ * lock: per-server atomics, the service by RCU.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/tracepoint.h>
 #include <net/tcp.h>
 
 #include "sock_vs.h"
 
 static DEFINE_MUTEX(svs_ej_mutex);
-static unsigned int svs_ej_users;
+static unsigned int svs_ej_users;	/* services with ejection or p2c */
 static bool svs_ej_down;
-static struct tracepoint *svs_ej_tp;
-
-static void svs_ej_find_tp(struct tracepoint *tp, void *priv)
-{
-	if (!strcmp(tp->name, "inet_sock_set_state"))
-		*(struct tracepoint **)priv = tp;
-}
 
 /* Out for eject_time << level seconds, at most eject_time_max. */
 static unsigned long svs_ej_duration(const struct svs_service *svc, u32 level)
@@ -102,13 +95,16 @@ static void svs_ej_readmit(struct svs_service *svc, struct svs_dest *dest)
 	atomic_dec(&svc->ejected);
 }
 
-/* One handshake outcome of @sk, balanced to @dest. */
-static void svs_ej_outcome(const struct sock *sk, struct svs_dest *dest, bool ok)
+/*
+ * One handshake outcome of @sk, balanced to @dest (sockstate.c: SYN_SENT ->
+ * ESTABLISHED or CLOSE; softirq or process context, RCU).
+ */
+void svs_eject_outcome(const struct sock *sk, struct svs_dest *dest, bool ok)
 {
 	struct svs_service *svc;
 	u32 n;
 
-	if (READ_ONCE(dest->removed))
+	if (!READ_ONCE(svs_ej_users) || READ_ONCE(dest->removed))
 		return;
 	svc = READ_ONCE(dest->svc);	/* valid while not removed (RCU) */
 	/* p2c: the kernel's smoothed RTT, as the handshake completes */
@@ -130,29 +126,6 @@ static void svs_ej_outcome(const struct sock *sk, struct svs_dest *dest, bool ok
 		return;
 	svs_ej_eject(svc, dest, atomic_read(&dest->ej_state) == SOCK_VS_EJECT_PROBE ?
 			  SOCK_VS_EJECT_PROBE : SOCK_VS_EJECT_NONE);
-}
-
-/* The tracepoint: every TCP state change of the host, softirq or process. */
-static void svs_ej_state(void *data, const struct sock *sk, const int oldstate,
-			 const int newstate)
-{
-	const struct socket *sock;
-	struct svs_conn *conn;
-	struct svs_peer *peer;
-
-	if (oldstate != TCP_SYN_SENT || sk->sk_protocol != IPPROTO_TCP)
-		return;
-	if (newstate != TCP_ESTABLISHED && newstate != TCP_CLOSE)
-		return;
-	sock = READ_ONCE(sk->sk_socket);
-	if (!sock)
-		return;
-	rcu_read_lock();
-	conn = svs_conn_of_ops(READ_ONCE(sock->ops));
-	peer = conn ? rcu_dereference(conn->peer) : NULL;
-	if (peer && peer->sk == sk && !peer->unconn)
-		svs_ej_outcome(sk, peer->dest, newstate == TCP_ESTABLISHED);
-	rcu_read_unlock();
 }
 
 /*
@@ -218,37 +191,26 @@ void svs_eject_reset(struct svs_service *svc)
 	}
 }
 
-/* A service turns ejection on: the tracepoint, registered by the first. */
+/* A service turns ejection (or p2c) on: its servers' outcomes are looked at. */
 int svs_eject_get(struct netlink_ext_ack *extack)
 {
 	int err = 0;
 
 	mutex_lock(&svs_ej_mutex);
-	if (svs_ej_down) {
+	if (svs_ej_down)
 		err = -ENODEV;
-	} else if (!svs_ej_users) {
-		if (!svs_ej_tp)
-			for_each_kernel_tracepoint(svs_ej_find_tp, &svs_ej_tp);
-		err = svs_ej_tp ? tracepoint_probe_register(svs_ej_tp, svs_ej_state, NULL) :
-				  -EOPNOTSUPP;
-		if (err)
-			NL_SET_ERR_MSG(extack,
-				       "cannot attach to the inet_sock_set_state tracepoint (passive health)");
-	}
-	if (!err)
-		svs_ej_users++;
+	else
+		WRITE_ONCE(svs_ej_users, svs_ej_users + 1);
 	mutex_unlock(&svs_ej_mutex);
 	return err;
 }
 
-/* One turns it off (or goes); the last takes the tracepoint away. */
+/* One turns it off (or goes). */
 void svs_eject_put(void)
 {
 	mutex_lock(&svs_ej_mutex);
-	if (!WARN_ON_ONCE(!svs_ej_users) && !--svs_ej_users) {
-		tracepoint_probe_unregister(svs_ej_tp, svs_ej_state, NULL);
-		tracepoint_synchronize_unregister();
-	}
+	if (!WARN_ON_ONCE(!svs_ej_users))
+		WRITE_ONCE(svs_ej_users, svs_ej_users - 1);
 	mutex_unlock(&svs_ej_mutex);
 }
 

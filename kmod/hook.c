@@ -17,12 +17,14 @@
  * is sock_vs's business: the destination is a virtual service of the
  * socket's namespace, or the socket was balanced before (a reconnect).
  * Anything else costs that one lookup and nothing more.  The common case,
- * a socket's first connect to a service without sharded servers, it
+ * a TCP socket's first connect to a service without sharded servers, it
  * balances itself on kernels where that is legal in its context (not
  * PREEMPT_RT: spinlocks and GFP_NOWAIT allocations), rewriting the
  * kernel's copy of the address before the probed function reads it: one
  * pass through the probe, one lookup.  For the rest (shard placement, a
- * refusal, a reconnect, PREEMPT_RT) it points the saved
+ * refusal, a reconnect, PREEMPT_RT, and UDP, whose connect may still fail
+ * after the rewrite: the wrapper sets the record's count from the outcome,
+ * conn.c) it points the saved
  * instruction pointer at a wrapper of the same prototype and returns 1
  * (the mechanism behind the kernel's error injection): the probed function
  * "returns" into svs_*_connect(), which runs in the caller's own context,
@@ -49,8 +51,9 @@
  * e.g. allocating the SYN); a last RCU-tasks grace period covers the
  * instructions after srcu_read_unlock().
  *
- * These four probes are the only hooks sock_vs has into the rest of the
- * host; nothing else of an unbalanced socket passes through the module.
+ * These four probes and the TCP state tracepoint (sockstate.c: a few
+ * compares per state change of an unbalanced socket) are the only hooks
+ * sock_vs has into the rest of the host.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -292,6 +295,8 @@ static int svs_redirected(struct sock *sk, struct sockaddr *uaddr,
 	int idx, ret, tries;
 
 	idx = srcu_read_lock(&svs_hook_srcu);
+	/* The first balanced connect attaches what keeps the counts (conn.c). */
+	svs_sockstate_get();
 	ret = svs_connect(sk, uaddr, addr_len, protocol, &pl, false);
 	if (ret != 1)
 		/* Not (or no longer) balanced: forget an earlier scheduling. */
@@ -299,6 +304,9 @@ static int svs_redirected(struct sock *sk, struct sockaddr *uaddr,
 	if (ret < 0)
 		goto out;
 	ret = orig(sk, (void *)uaddr, addr_len);
+	/* UDP's state (connected or not) is known now: the counts follow. */
+	if (protocol == IPPROTO_UDP)
+		svs_conn_sync_state(sk);
 	/*
 	 * The four-tuple with the port chosen for the shard is taken (by a
 	 * connection or a TIME_WAIT tcp_tw_reuse does not let go): as the
@@ -363,15 +371,16 @@ static bool svs_is_virtual(struct sock *sk, const struct sockaddr *uaddr,
 }
 
 /*
- * Preemption is disabled.  A first connect to a virtual service whose real
- * servers have no shards is balanced right here, on kernels where that is
- * legal (not PREEMPT_RT: what it takes are spinlocks and GFP_NOWAIT
- * allocations), and the probed function goes on with the rewritten
- * address: one pass through the probe and one lookup.  Everything else
- * that is sock_vs's business (shard placement, a refusal, a reconnect of a
- * balanced socket, PREEMPT_RT) is redirected to @wrapper, which redoes the
- * lookup in process context (the configuration may change in between; it
- * decides on what it sees then).  A caller that does not hold lock_sock()
+ * Preemption is disabled.  A TCP socket's first connect to a virtual
+ * service whose real servers have no shards is balanced right here, on
+ * kernels where that is legal (not PREEMPT_RT: what it takes are spinlocks
+ * and GFP_NOWAIT allocations), and the probed function goes on with the
+ * rewritten address: one pass through the probe and one lookup.
+ * Everything else that is sock_vs's business (shard placement, a refusal,
+ * a reconnect of a balanced socket, any UDP connect to a service,
+ * PREEMPT_RT) is redirected to @wrapper, which redoes the lookup in
+ * process context (the configuration may change in between; it decides
+ * on what it sees then).  A caller that does not hold lock_sock()
  * (none in the supported kernels) is neither balanced nor redirected: the
  * connect goes ahead unbalanced, counted in svs_hook_unlocked.
  */
@@ -401,7 +410,13 @@ static int svs_pre_handler(struct kprobe *p, struct pt_regs *regs, u8 protocol,
 		return 0;
 	}
 	if (!tracked) {
-		if (IS_ENABLED(CONFIG_PREEMPT_RT)) {
+		/*
+		 * UDP: the wrapper sees whether the connect succeeded; before
+		 * the first balanced connect, the wrapper attaches the state
+		 * tracepoints (the counts, conn.c).
+		 */
+		if (IS_ENABLED(CONFIG_PREEMPT_RT) || protocol == IPPROTO_UDP ||
+		    !svs_sockstate_on()) {
 			if (!svs_is_virtual(sk, uaddr, addr_len, protocol))
 				return 0;
 		} else if (svs_connect(sk, uaddr, addr_len, protocol, NULL,

@@ -521,7 +521,11 @@ static void svs_dest_free(struct svs_dest *dest)
 
 static void svs_dest_free_rcu(struct rcu_head *head)
 {
-	svs_dest_free(container_of(head, struct svs_dest, rcu));
+	struct svs_dest *dest = container_of(head, struct svs_dest, rcu);
+
+	/* Its records ended, and what they counted with them (conn.c). */
+	WARN_ON_ONCE(atomic_read(&dest->active_conns) || atomic_read(&dest->inact_conns));
+	svs_dest_free(dest);
 }
 
 /*

@@ -173,6 +173,13 @@ struct svs_dest {
 	 */
 	spinlock_t conns_lock;
 	struct list_head conns;
+	/*
+	 * ActiveConn and InActConn: each record on conns counts its socket's
+	 * state class in one of them, kept by the socket's state changes
+	 * (conn.c, svs_peer_set_state()); a listing reads the two numbers.
+	 */
+	atomic_t active_conns;
+	atomic_t inact_conns;
 	struct svs_net *sn;		/* the namespace's... */
 	struct list_head net_node;	/* ...sn->dests, under sn->dests_lock */
 	u64 net_id;			/* order on sn->dests */
@@ -292,6 +299,7 @@ struct svs_peer {
 	u8 protocol;
 	bool virt_peer;			/* getpeername() returns vaddr:vport */
 	bool unconn;			/* an unconnected binding (conn->uc) */
+	atomic_t counted;		/* enum svs_cls it counts in on dest (conn.c) */
 	u32 pid;			/* tgid that connected */
 	char comm[TASK_COMM_LEN];
 	struct rcu_head rcu;
@@ -474,8 +482,19 @@ void svs_conn_track(struct sock *sk, struct svs_service *svc,
 void svs_conn_untrack(struct sock *sk);
 bool svs_conn_end_sock(struct socket *sock, struct svs_conn *conn);
 void svs_conn_count(struct svs_dest *dest, u32 *active, u32 *inactive);
+void svs_peer_set_state(struct svs_peer *peer, int state);
+void svs_conn_sync_state(struct sock *sk);
 bool svs_conn_maybe_tracked(const struct sock *sk);
-struct svs_conn *svs_conn_of_ops(const struct proto_ops *ops);
+int svs_sock_release(struct socket *sock);
+
+/* @sock's record, if @ops (its current operations) are ours; RCU. */
+static inline struct svs_conn *svs_conn_of_ops(const struct proto_ops *ops)
+{
+	if (!ops || ops->release != svs_sock_release)
+		return NULL;
+	return container_of(ops, struct svs_conn, ops);
+}
+
 struct svs_conn *svs_conn_attach(struct sock *sk);
 void svs_conn_untracked(struct svs_service *svc, struct svs_dest *dest);
 bool svs_conn_uc_find(struct svs_conn *conn, const struct svs_key *key,
@@ -505,6 +524,19 @@ int svs_conn_dump_done(struct netlink_callback *cb);
 extern atomic64_t svs_untracked_total;	/* all namespaces */
 extern struct srcu_struct svs_sock_srcu;	/* our socket operations */
 extern bool svs_unloading;
+
+/* sockstate.c: state changes of balanced sockets (tracepoints) */
+extern bool svs_ss_attached;
+
+/* Whether the tracepoints are attached (records may be made anywhere). */
+static inline bool svs_sockstate_on(void)
+{
+	return smp_load_acquire(&svs_ss_attached);
+}
+
+int svs_sockstate_get(void);
+int svs_sockstate_init(void);
+void svs_sockstate_exit(void);
 
 /* skip.c: exemptions */
 extern const struct nla_policy svs_skip_rule_policy[SOCK_VS_SKIP_ATTR_MAX + 1];
@@ -592,6 +624,7 @@ static inline bool svs_eject_needed(const struct svs_svc_conf *conf)
 int svs_eject_get(struct netlink_ext_ack *extack);
 void svs_eject_put(void);
 void svs_eject_shutdown(void);
+void svs_eject_outcome(const struct sock *sk, struct svs_dest *dest, bool ok);
 void svs_eject_reset(struct svs_service *svc);
 void svs_eject_forget(struct svs_service *svc, struct svs_dest *d);
 bool svs_eject_probe(struct svs_service *svc, const struct svs_dtable *dt,
