@@ -24,6 +24,22 @@ def read_tsv(path):
     return out
 
 
+def fmt0(v):
+    return "-" if v is None else "%.0f" % v
+
+
+def fmt1(v, scale=1.0, f="%.1f"):
+    return "-" if v is None else f % (v * scale)
+
+
+def fmtp(v, f="%.1f%%"):
+    return "-" if v is None else f % v
+
+
+def pct_of(v, base):
+    return "-" if v is None or not base else "%.1f%%" % (100.0 * v / base)
+
+
 def main():
     raw, out_path = sys.argv[1], sys.argv[2]
     rows = read_tsv(os.path.join(raw, "rows.tsv"))
@@ -162,6 +178,96 @@ def main():
             p("| %s: p2c never worse than lc by more than 5%% (p50, p99, req/s) | p2c vs lc: %s | %s |"
               % (w, "; ".join(parts), "met" if all(oks) else "**not met**"))
     p("")
+
+    # ------------------------------------------------------------ analysis
+    def share(w, m, i):
+        n, t = med(w, m, "s%d_requests" % i), med(w, m, "requests")
+        return 100.0 * n / t if n is not None and t else None
+
+    notes = []
+    w = "faulty/connect"
+    rr_f = med(w, "rr", "failed_connects")
+    secs = [med(w, m, "seconds") for m in ("rr+eject", "lc+eject", "wlc+eject", "p2c+eject")]
+    secs = [x for x in secs if x is not None]
+    if rr_f and secs:
+        notes.append(
+            "**Ejection.** With the default times each connect run (%.1f-%.1f s of guest time, shorter than "
+            "the 30 s ejection) ejects s3 %s time(s) (all +eject methods, every repetition): its failed "
+            "connects are those before the first 3 in a row, then s3 gets no connects for the rest of the "
+            "run. rr without ejection fails %.0f connects (%.1f%% of %s, i.e. 30%% "
+            "of s3's third). The price of detection repeats each time s3 is readmitted: with "
+            "`--eject-time 1 --eject-time-max 2` a run ejects s3 %s times (rr) and %s times (p2c) and fails "
+            "%s and %s connects, %s and %s of rr's: the 5%% target holds only while the ejection time is "
+            "long against the rate of new connects."
+            % (min(secs), max(secs), "-".join(sorted({fmt0(x) for m in ("rr+eject", "lc+eject", "wlc+eject",
+                                                                       "p2c+eject")
+                                                      for x in (min(vals(w, m, "ejections") or [0]),
+                                                                max(vals(w, m, "ejections") or [0]))})), rr_f, 100.0 * rr_f / (med(w, "rr", "requests") or 1),
+               meta.get("n_connect", "?"), fmt0(med(w, "rr+eject/1s", "ejections")),
+               fmt0(med(w, "p2c+eject/1s", "ejections")), fmt0(med(w, "rr+eject/1s", "failed_connects")),
+               fmt0(med(w, "p2c+eject/1s", "failed_connects")),
+               pct_of(med(w, "rr+eject/1s", "failed_connects"), rr_f),
+               pct_of(med(w, "p2c+eject/1s", "failed_connects"), rr_f)))
+        notes.append(
+            "**Without ejection lc, wlc and p2c fail more connects than rr** (%s, %s, %s against %.0f): a "
+            "refused connect closes at once, so the refusing server always has the fewest open connections "
+            "and they send it %s, %s and %s of the requests (rr: %s)."
+            % (fmt0(med(w, "lc", "failed_connects")), fmt0(med(w, "wlc", "failed_connects")),
+               fmt0(med(w, "p2c", "failed_connects")), rr_f, fmtp(share(w, "lc", 3)), fmtp(share(w, "wlc", 3)),
+               fmtp(share(w, "p2c", 3)), fmtp(share(w, "rr", 3))))
+    if share(w, "p2c", 2) is not None:
+        notes.append(
+            "**p2c and the delayed server.** p2c sends s2 %s of the connect-per-request requests, and %s "
+            "when s3 is ejected (p2c+eject): the chance that both of its random draws fall on s2, 1/9 = "
+            "11.1%% with three usable servers and 1/4 = 25%% with two. `svs_p2c_pick()` (kmod/sched_p2c.c) "
+            "draws the two candidates independently and takes that server when both draws are the same, "
+            "so the cost never enters those picks; any share above 1%% puts s2's %s ms into the p99. lc "
+            "sends s2 %s and its p99 is %s ms. Drawing the second candidate among the other servers would "
+            "leave s2 only the picks where it is the cheaper one."
+            % (fmtp(share(w, "p2c", 2)), fmtp(share(w, "p2c+eject", 2)),
+               fmt1(med(w, "p2c", "s2_p50_us"), 1e-3), fmtp(share(w, "lc", 2)), fmt1(med(w, "lc", "p99_us"), 1e-3)))
+    wp = "faulty/pool"
+    if med(wp, "p2c", "s2_conns") is not None:
+        notes.append(
+            "**p2c when a pool opens.** p2c puts %s of the pool's connections on s2 (rr: %s; redis-benchmark "
+            "-k 1 in the delayed configuration: %s of 17): the pool's connects all go out before s2's first "
+            "handshake completes (20 ms later), and a server without an RTT sample costs 0, so every pair of "
+            "draws that includes s2 (5/9 of them) picks it. After a warm-up of 300 connect-per-request "
+            "requests (p2c/warm) every server has a sample and s2 gets %s connection(s): p99 %s ms against "
+            "rr's %s ms. (The pooled p99 is close to a threshold in this closed loop: s2's connections "
+            "carry about 1%% of the requests, %s under rr and %s under lc, whose p99 is %s ms.)"
+            % (fmt0(med(wp, "p2c", "s2_conns")), fmt0(med(wp, "rr", "s2_conns")),
+               fmt0(med("delayed/rb-k1", "p2c", "s2_conns")), fmt0(med(wp, "p2c/warm", "s2_conns")),
+               fmt1(med(wp, "p2c/warm", "p99_us"), 1e-3, "%.2f"), fmt1(med(wp, "rr", "p99_us"), 1e-3, "%.2f"),
+               fmtp(share(wp, "rr", 2), "%.2f%%"), fmtp(share(wp, "lc", 2), "%.2f%%"),
+               fmt1(med(wp, "lc", "p99_us"), 1e-3, "%.2f")))
+    if med(wp, "rr", "failed_connects") is not None:
+        ej_runs = [x for m in ("rr+eject", "lc+eject", "wlc+eject", "p2c+eject") for x in vals(wp, m, "ejections")]
+        notes.append(
+            "**Pooled failures.** A pool of %s opens about %s connections (rr), of which %s (%s-%s) fail: "
+            "too few for the ratio target to mean anything, and three failures in a row at s3 are rare "
+            "among the handful of connects it gets (ejections in %d of %d pooled +eject runs). Not met, on "
+            "counts of a few connects."
+            % (meta.get("conc", "?"), fmt0(med(wp, "rr", "connects")), fmt0(med(wp, "rr", "failed_connects")),
+               fmt0(min(vals(wp, "rr", "failed_connects"))), fmt0(max(vals(wp, "rr", "failed_connects"))),
+               sum(1 for x in ej_runs if x > 0), len(ej_runs)))
+    cc_rr, cc_p2c, cc_rre = (med("connect_cost", m, "cps") for m in ("rr", "p2c", "rr+eject"))
+    if cc_rr and cc_p2c:
+        notes.append(
+            "**What p2c costs per connect.** connect_cost through p2c makes %.1f%% fewer connects per second "
+            "than through rr, %.0f ns more guest time per connect (with icount, 1 ns is one guest "
+            "instruction), for its two passes over the servers and the RTT sample from the tracepoint; of "
+            "that, the tracepoint alone (rr with `--eject 3`) is %.0f ns. Through rr a connect costs %.0f ns "
+            "more than a direct one."
+            % (100.0 * (1 - cc_p2c / cc_rr), 1e9 / cc_p2c - 1e9 / cc_rr,
+               (1e9 / cc_rre - 1e9 / cc_rr) if cc_rre else float("nan"),
+               1e9 / cc_rr - 1e9 / (med("connect_cost", "direct", "cps") or cc_rr)))
+    if notes:
+        p("## What the numbers say")
+        p("")
+        for n in notes:
+            p("- " + n)
+        p("")
 
     # -------------------------------------------------------------- tables
     def latency_table(w, title, note=None):
