@@ -58,10 +58,10 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/jhash.h>
 #include <linux/mm.h>
 #include <linux/netlink.h>
 #include <linux/notifier.h>
-#include <linux/rhashtable.h>
 #include <linux/slab.h>
 #include <net/genetlink.h>
 #include <net/netlink.h>
@@ -102,7 +102,7 @@ enum svs_txn_op {
 
 /* A staged service, and what the commit makes of it. */
 struct svs_txn_svc {
-	struct rhash_head node;		/* svs_txn.ht, by key */
+	struct hlist_node node;		/* svs_txn.buckets, by key */
 	struct list_head list;		/* svs_txn.svcs, staging order */
 	struct svs_key key;
 	bool del;			/* staged for deletion */
@@ -133,19 +133,72 @@ struct svs_txn {
 	u64 gen;
 	u32 n;				/* staged services */
 	struct list_head svcs;
-	struct rhashtable ht;
+	/*
+	 * The staged services by key (duplicates, and a replacing commit's
+	 * "is it staged?"): a hash of nbuckets (a power of 2) chains, grown
+	 * to keep one entry per chain on average, charged to the stager.
+	 */
+	struct hlist_head *buckets;
+	u32 nbuckets;
+	u32 nhashed;
 };
 
 struct svs_txn_result {
 	u32 added, changed, deleted, unchanged;
 };
 
-static const struct rhashtable_params svs_txn_ht_params = {
-	.head_offset = offsetof(struct svs_txn_svc, node),
-	.key_offset = offsetof(struct svs_txn_svc, key),
-	.key_len = sizeof(struct svs_key),
-	.automatic_shrinking = true,
-};
+#define SVS_TXN_BUCKETS_MIN	16
+
+static struct hlist_head *svs_txn_bucket(struct hlist_head *buckets, u32 nbuckets,
+					 const struct svs_key *key)
+{
+	/* svs_key has no padding (sock_vs.h): its bytes are the key. */
+	return &buckets[jhash(key, sizeof(*key), 0) & (nbuckets - 1)];
+}
+
+static struct svs_txn_svc *svs_txn_lookup_key(struct svs_txn *txn, const struct svs_key *key)
+{
+	struct svs_txn_svc *ts;
+
+	hlist_for_each_entry(ts, svs_txn_bucket(txn->buckets, txn->nbuckets, key), node)
+		if (!memcmp(&ts->key, key, sizeof(*key)))
+			return ts;
+	return NULL;
+}
+
+/* Index @ts (not indexed yet), growing the table first if needed. */
+static int svs_txn_index(struct svs_txn *txn, struct svs_txn_svc *ts)
+{
+	struct hlist_head *buckets;
+	struct svs_txn_svc *pos;
+	struct hlist_node *tmp;
+	u32 i, nb;
+
+	if (txn->nhashed >= txn->nbuckets) {
+		nb = txn->nbuckets * 2;
+		buckets = kvcalloc(nb, sizeof(*buckets), GFP_KERNEL_ACCOUNT);
+		if (!buckets)
+			return -ENOMEM;
+		for (i = 0; i < txn->nbuckets; i++) {
+			hlist_for_each_entry_safe(pos, tmp, &txn->buckets[i], node) {
+				hlist_del(&pos->node);
+				hlist_add_head(&pos->node, svs_txn_bucket(buckets, nb, &pos->key));
+			}
+		}
+		kvfree(txn->buckets);
+		txn->buckets = buckets;
+		txn->nbuckets = nb;
+	}
+	hlist_add_head(&ts->node, svs_txn_bucket(txn->buckets, txn->nbuckets, &ts->key));
+	txn->nhashed++;
+	return 0;
+}
+
+static void svs_txn_unindex(struct svs_txn *txn, struct svs_txn_svc *ts)
+{
+	hlist_del(&ts->node);
+	txn->nhashed--;
+}
 
 /*
  * On kernels that format extended ACK messages: prefix the message with
@@ -185,7 +238,7 @@ static void svs_txn_free(struct svs_txn *txn)
 		return;
 	list_for_each_entry_safe(ts, tmp, &txn->svcs, list)
 		svs_txn_svc_free(ts);
-	rhashtable_destroy(&txn->ht);
+	kvfree(txn->buckets);
 	kfree(txn);
 }
 
@@ -245,11 +298,12 @@ int svs_txn_begin(struct sk_buff *skb, struct genl_info *info)
 			txn->gen = nla_get_u64(tb[SOCK_VS_TXN_ATTR_GENERATION]);
 		}
 	}
-	err = rhashtable_init(&txn->ht, &svs_txn_ht_params);
-	if (err) {
+	txn->nbuckets = SVS_TXN_BUCKETS_MIN;
+	txn->buckets = kvcalloc(txn->nbuckets, sizeof(*txn->buckets), GFP_KERNEL_ACCOUNT);
+	if (!txn->buckets) {
 		NL_SET_ERR_MSG(extack, "out of memory for the transaction");
 		kfree(txn);
-		return err;
+		return -ENOMEM;
 	}
 
 	mutex_lock(&sn->lock);
@@ -362,7 +416,7 @@ static struct svs_txn_svc *svs_txn_parse_svc(struct svs_net *sn, struct svs_txn 
 	u32 ndests = 0;
 	int rem, err;
 
-	if (rhashtable_lookup_fast(&txn->ht, key, svs_txn_ht_params)) {
+	if (svs_txn_lookup_key(txn, key)) {
 		NL_SET_ERR_MSG_ATTR(extack, tb[SOCK_VS_TXN_SVC_ATTR_SERVICE],
 				    "service staged twice in the transaction");
 		return ERR_PTR(-EINVAL);
@@ -491,8 +545,7 @@ int svs_txn_stage(struct sk_buff *skb, struct genl_info *info)
 			goto bad_entry;
 		}
 		/* Indexed now: a later entry of this message may repeat it. */
-		err = rhashtable_lookup_insert_fast(&txn->ht, &ts->node,
-						    svs_txn_ht_params);
+		err = svs_txn_index(txn, ts);
 		if (err) {
 			NL_SET_ERR_MSG(extack, "out of memory for the transaction's index");
 			svs_txn_name(extack, &ts->key);
@@ -516,7 +569,7 @@ bad_entry:
 	if (!extack->bad_attr)
 		NL_SET_BAD_ATTR(extack, attr);
 	list_for_each_entry_safe(ts, tmp, &staged, list) {
-		rhashtable_remove_fast(&txn->ht, &ts->node, svs_txn_ht_params);
+		svs_txn_unindex(txn, ts);
 		svs_txn_svc_free(ts);
 	}
 unlock:
@@ -830,7 +883,7 @@ static void svs_txn_finish_change(struct svs_txn_svc *ts)
 /* Whether @svc (of the table) is staged in @txn. */
 static bool svs_txn_staged(struct svs_txn *txn, const struct svs_service *svc)
 {
-	return rhashtable_lookup_fast(&txn->ht, &svc->key, svs_txn_ht_params);
+	return svs_txn_lookup_key(txn, &svc->key);
 }
 
 /*
