@@ -43,6 +43,11 @@ static inline u64 svs_mod64_64(u64 a, u64 b)
 	return rem;
 }
 
+static inline u64 svs_div64(u64 a, u32 b)
+{
+	return div_u64(a, b);
+}
+
 #else /* SVS_HOST */
 
 #include <errno.h>
@@ -79,6 +84,11 @@ static inline u32 svs_mod64(u64 a, u32 b)
 static inline u64 svs_mod64_64(u64 a, u64 b)
 {
 	return a % b;
+}
+
+static inline u64 svs_div64(u64 a, u32 b)
+{
+	return a / b;
 }
 
 static inline unsigned long gcd(unsigned long a, unsigned long b)

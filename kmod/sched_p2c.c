@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * p2c: the power of two choices with a latency-aware cost.  Two usable
- * servers are drawn at random, each with probability proportional to its
- * weight (two draws of the pick counter's hash), and the one of lower cost
- * takes the connection:
+ * p2c: the power of two choices with a latency-aware cost.  Two distinct
+ * usable servers are drawn at random, each with probability proportional
+ * to its weight (two draws of the pick counter's hash, the second among the
+ * servers other than the first), and the one of lower cost takes the
+ * connection:
  *
  *	cost = rtt * (open balanced connections + 1)
  *
@@ -12,14 +13,19 @@
  * as its handshake completes, eject.c): a sample above the average
  * replaces it (peak), one below moves it by 1/8; without samples it halves
  * every SVS_P2C_DECAY_MS (2 s), so a slow server that recovered is tried
- * again.  A server with no sample yet costs 0: new servers are tried
- * first.  SVS_P2C_RTT_FLOOR_US (5 ms) is added to a measured RTT:
- * differences of a few milliseconds (one data centre, a loaded host's
- * noise) weigh little against the load, a server 20 ms slower stays far
- * costlier.  (With a 1 ms floor, loopback noise under QEMU TCG split 90
- * held-open connections to equal servers 36/38/16.)  Ties go to fewer open
- * connections, then to the first draw.  Two O(n) passes, lock-free,
- * allocation-free.
+ * again.  A server with no sample yet is taken to have the mean RTT of
+ * the usable servers that have one (0 when none has): a new server is tried
+ * as an average one, by its load, not flooded while its first handshakes
+ * are still out.  (Drawing with replacement, and a cost of 0 for a server
+ * without a sample, gave a server 20 ms slower 1/9 of the connects with
+ * three servers, 1/4 with two, and 9 of a 16-connection pool opened at
+ * once: bench/results/<kernel>-feedback.md of c98dcd0.)
+ * SVS_P2C_RTT_FLOOR_US (5 ms) is added to a measured RTT: differences of
+ * a few milliseconds (one data centre, a loaded host's noise) weigh little
+ * against the load, a server 20 ms slower stays far costlier.  (With a
+ * 1 ms floor, loopback noise under QEMU TCG split 90 held-open connections
+ * to equal servers 36/38/16.)  Ties go to fewer open connections, then to
+ * the first draw.  Three O(n) passes, lock-free, allocation-free.
  */
 #include "svs_sched.h"
 
@@ -46,13 +52,16 @@ void svs_p2c_sample(struct svs_sched_live *live, u32 sample_us, u32 now_ms)
 	svs_atomic_set(&live->rtt_ms, (int)now_ms);
 }
 
-/* The usable server that weight point @r (in [0, total)) falls on. */
-static int svs_p2c_draw(const struct svs_sched_in *in, u64 r)
+/*
+ * The usable server other than @skip (-1: none skipped) that weight point
+ * @r falls on, in [0, total weight of those servers).
+ */
+static int svs_p2c_draw(const struct svs_sched_in *in, u64 r, int skip)
 {
 	u32 i;
 
 	for (i = 0; i < in->n; i++) {
-		if (!svs_sched_usable(in, i))
+		if ((int)i == skip || !svs_sched_usable(in, i))
 			continue;
 		if (r < in->weight[i])
 			return (int)i;
@@ -61,10 +70,13 @@ static int svs_p2c_draw(const struct svs_sched_in *in, u64 r)
 	return -1;
 }
 
-static u64 svs_p2c_cost(const struct svs_sched_in *in, int i)
+/* @dflt: the RTT that a server without a sample is taken to have. */
+static u64 svs_p2c_cost(const struct svs_sched_in *in, int i, u32 dflt)
 {
 	u32 rtt = in->live ? svs_p2c_rtt(in->live[i], in->now_ms) : 0;
 
+	if (!rtt)
+		rtt = dflt;
 	if (rtt)
 		rtt += SVS_P2C_RTT_FLOOR_US;
 	return (u64)rtt * ((u64)svs_sched_conns(in, (u32)i) + 1);
@@ -72,23 +84,35 @@ static u64 svs_p2c_cost(const struct svs_sched_in *in, int i)
 
 static int svs_p2c_pick(const struct svs_sched_in *in)
 {
-	u64 total = 0, ca, cb;
+	u64 total = 0, rest, rtt_sum = 0, ca, cb;
+	u32 i, rtt, sampled = 0, dflt = 0;
 	int a, b;
-	u32 i;
 
-	for (i = 0; i < in->n; i++)
-		if (svs_sched_usable(in, i))
-			total += in->weight[i];
+	for (i = 0; i < in->n; i++) {
+		if (!svs_sched_usable(in, i))
+			continue;
+		total += in->weight[i];
+		rtt = in->live ? svs_p2c_rtt(in->live[i], in->now_ms) : 0;
+		if (rtt) {
+			rtt_sum += rtt;
+			sampled++;
+		}
+	}
 	if (!total)
 		return -1;
-	a = svs_p2c_draw(in, svs_mod64_64(svs_sched_mix64(in->seq * 2 + 1), total));
-	b = svs_p2c_draw(in, svs_mod64_64(svs_sched_mix64(in->seq * 2 + 2), total));
-	if (a < 0 || b < 0)
-		return a < 0 ? b : a;	/* usability changed under us */
-	if (a == b)
+	a = svs_p2c_draw(in, svs_mod64_64(svs_sched_mix64(in->seq * 2 + 1), total), -1);
+	if (a < 0)
+		return -1;	/* usability changed under us */
+	rest = total - in->weight[a];
+	if (!rest)
+		return a;	/* the only usable server */
+	b = svs_p2c_draw(in, svs_mod64_64(svs_sched_mix64(in->seq * 2 + 2), rest), a);
+	if (b < 0)
 		return a;
-	ca = svs_p2c_cost(in, a);
-	cb = svs_p2c_cost(in, b);
+	if (sampled)
+		dflt = (u32)svs_div64(rtt_sum, sampled);
+	ca = svs_p2c_cost(in, a, dflt);
+	cb = svs_p2c_cost(in, b, dflt);
 	if (cb < ca || (cb == ca && svs_sched_conns(in, (u32)b) < svs_sched_conns(in, (u32)a)))
 		return b;
 	return a;
