@@ -11,6 +11,7 @@
 #include <sys/time.h>
 
 #include <cerrno>
+#include <cstring>
 #include <exception>
 #include <string>
 
@@ -32,6 +33,13 @@ using CbPtr = std::unique_ptr<nl_cb, CbDeleter>;
 
 // How long to wait for the module's answer before giving up.
 constexpr time_t kReceiveTimeoutSeconds = 30;
+
+// Send buffer: libnl's default of 32 KiB (64 KiB once the kernel doubles it)
+// refuses a request above 64 KiB - 32 bytes with EMSGSIZE, and one
+// transaction entry alone may be 64 KiB (its nest's length is 16 bits).
+// The kernel caps this at net.core.wmem_max (208 KiB by default) and
+// doubles it.
+constexpr int kSendBufferBytes = 256 * 1024;
 
 // A libnl error code (NLE_*) as the closest errno.
 int nl_errno(int nlerr) {
@@ -180,6 +188,10 @@ GenlSocket::GenlSocket() : sock_(nl_socket_alloc()) {
   if (const int r = genl_connect(sock_.get()); r < 0) {
     throw nl_failure("cannot open a generic netlink socket", r);
   }
+  // 0: libnl's default receive buffer, as before.
+  if (const int r = nl_socket_set_buffer_size(sock_.get(), 0, kSendBufferBytes); r < 0) {
+    throw nl_failure("cannot size the netlink socket's buffers", r);
+  }
   const int fd = nl_socket_get_fd(sock_.get());
   const int one = 1;
   // Best effort: kernels without them still work, without messages.
@@ -210,7 +222,13 @@ int GenlSocket::resolve(const char* name) {
 }
 
 void GenlSocket::transact(const NlMsgPtr& msg, std::uint8_t cmd, const ReplyHandler& on_reply) {
+  errno = 0;
   if (const int r = nl_send_auto(sock_.get(), msg.get()); r < 0) {
+    // libnl folds some errnos (EMSGSIZE among them) into "Unspecific
+    // failure": say what sendmsg() said.
+    if (const int e = errno; e != 0) {
+      throw Error(e, std::string("cannot send to the sock_vs module: ") + std::strerror(e));
+    }
     throw nl_failure("cannot send to the sock_vs module", r);
   }
   Exchange ex;
