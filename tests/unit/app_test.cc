@@ -211,6 +211,44 @@ TEST_F(AppTest, RestoreEmptyInputDoesNotConnect) {
   EXPECT_EQ(connects, 0);
 }
 
+// --replace: as if the input began with -C, in the same one transaction
+// (what sock_vs.service's start and reload run): services the input keeps
+// keep their counters, the rest go, and messages keep the file's lines.
+TEST_F(AppTest, RestoreReplaceReplacesTheWholeTableInOneCommit) {
+  build_config();
+  fake.table[0].svc.stats.conns = 5;
+  const std::string keep =
+      "-A -t 10.0.0.1:6379 -s rr\n"
+      "-a -t 10.0.0.1:6379 -r 192.168.1.5:6380 -w 2\n";
+  fake.commits.clear();
+  ok({"-R", "--replace"}, keep);
+  EXPECT_EQ(save(), keep);
+  ASSERT_EQ(fake.commits.size(), 1U);
+  EXPECT_TRUE(fake.commits[0].replace);
+  ASSERT_EQ(fake.table.size(), 1U);
+  EXPECT_EQ(fake.table[0].svc.stats.conns, 5U);  // the same service, not made again
+
+  const std::string before = save();
+  const Result r = run_args({"-R", "--replace"}, "-A -t 10.0.0.9:80 -s nosuchsched\n");
+  EXPECT_EQ(r.status, kExitFailure);
+  EXPECT_EQ(r.err, "sockvsadm: line 1: unknown scheduler 'nosuchsched' (nothing was applied)\n");
+  EXPECT_EQ(save(), before);
+
+  // An input with no lines empties the table (plain -R leaves it alone).
+  ok({"-R"}, "# nothing\n");
+  EXPECT_EQ(save(), before);
+  ok({"-R", "--replace"}, "# nothing\n");
+  EXPECT_EQ(save(), "");
+}
+
+TEST_F(AppTest, RestoreJsonReplace) {
+  build_config();
+  ok({"-R", "--json", "--replace"},
+     R"({"version": 1, "services": [{"protocol": "tcp", "address": "10.0.0.7", "port": 80,
+         "scheduler": "rr"}]})");
+  EXPECT_EQ(save(), "-A -t 10.0.0.7:80 -s rr\n");
+}
+
 TEST_F(AppTest, RestoreParseErrorAppliesNothing) {
   build_config();
   const std::string before = save();

@@ -175,6 +175,9 @@ TEST(Cli, OtherCommands) {
   EXPECT_EQ(parse({"-S"}).op, Op::kSave);
   EXPECT_EQ(parse({"--save", "-n"}).op, Op::kSave);
   EXPECT_EQ(parse({"-R"}).op, Op::kRestore);
+  EXPECT_FALSE(parse({"-R"}).replace);
+  EXPECT_TRUE(parse({"-R", "--replace"}).replace);
+  EXPECT_TRUE(parse({"-R", "--json", "--replace"}).replace);
   EXPECT_EQ(parse({"--restore"}).op, Op::kRestore);
   EXPECT_EQ(parse({"-h"}).op, Op::kHelp);
   EXPECT_EQ(parse({"--help"}).op, Op::kHelp);
@@ -338,6 +341,8 @@ TEST(Cli, OptionsNotValidForCommand) {
             std::string::npos);
   EXPECT_NE(usage_error({"-C", "-n"}).find("not valid"), std::string::npos);
   EXPECT_NE(usage_error({"-R", "-t", "10.0.0.1:80"}).find("not valid"), std::string::npos);
+  EXPECT_NE(usage_error({"-L", "--replace"}).find("not valid"), std::string::npos);
+  EXPECT_NE(usage_error({"-S", "--replace"}).find("not valid"), std::string::npos);
   EXPECT_NE(usage_error({"-L", "-s", "rr"}).find("not valid with -L"), std::string::npos);
   EXPECT_NE(usage_error({"-S", "--stats"}).find("not valid"), std::string::npos);
   EXPECT_NE(usage_error({"-A", "-t", "10.0.0.1:80", "-r", "10.0.0.2"}).find("not valid"),

@@ -104,8 +104,8 @@ TEST_F(GenlSocketTest, SendsRequestsAboveLibnlsDefaultBuffer) {
   // this one and answer it (nlctrl: the family, or an attribute error).
   NlMsgPtr msg(nlmsg_alloc_size(96 * 1024));
   ASSERT_TRUE(msg);
-  genlmsg_put(msg.get(), NL_AUTO_PORT, NL_AUTO_SEQ, GENL_ID_CTRL, 0, NLM_F_ACK,
-              CTRL_CMD_GETFAMILY, 1);
+  genlmsg_put(msg.get(), NL_AUTO_PORT, NL_AUTO_SEQ, GENL_ID_CTRL, 0, NLM_F_ACK, CTRL_CMD_GETFAMILY,
+              1);
   nla_put_string(msg.get(), CTRL_ATTR_FAMILY_NAME, "nlctrl");
   const std::vector<char> pad(40000, 'x');
   ASSERT_EQ(nla_put(msg.get(), CTRL_ATTR_OPS, static_cast<int>(pad.size()), pad.data()), 0);

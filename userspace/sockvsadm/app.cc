@@ -104,9 +104,21 @@ int do_version(std::ostream& out, std::ostream& err, const ApiFactory& connect) 
   return status;
 }
 
+// --replace: a -C before the input's first line (line 0: it cannot fail),
+// so that the one transaction replaces the whole table, even with no lines.
+std::vector<RestoreLine> with_replace(std::vector<RestoreLine> lines, bool replace) {
+  if (replace) {
+    RestoreLine clear;
+    clear.command.op = Op::kClear;
+    lines.insert(lines.begin(), std::move(clear));
+  }
+  return lines;
+}
+
 int do_restore(std::istream& in, std::ostream& err, const ApiFactory& connect,
-               const Resolver& names) {
-  const std::vector<RestoreLine> lines = parse_restore(in, names);  // throws RestoreError
+               const Resolver& names, bool replace) {
+  // parse_restore throws RestoreError
+  const std::vector<RestoreLine> lines = with_replace(parse_restore(in, names), replace);
   if (lines.empty()) {
     return kExitOk;
   }
@@ -121,11 +133,12 @@ int do_restore(std::istream& in, std::ostream& err, const ApiFactory& connect,
 
 // -R --json: the whole input is checked before anything is applied, then
 // applied in one transaction like -R.
-int do_restore_json(std::istream& in, std::ostream& err, const ApiFactory& connect) {
+int do_restore_json(std::istream& in, std::ostream& err, const ApiFactory& connect, bool replace) {
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   JsonRules rules;
   try {
     rules = json_rules(parse_json(text));
+    rules.lines = with_replace(std::move(rules.lines), replace);
   } catch (const JsonError& e) {
     err << kProgram << ": " << e.what() << " (nothing was applied)\n";
     return kExitUsage;
@@ -266,7 +279,8 @@ int execute(const Command& cmd, std::istream& in, std::ostream& out, std::ostrea
     case Op::kVersion:
       return do_version(out, err, connect);
     case Op::kRestore:
-      return cmd.json ? do_restore_json(in, err, connect) : do_restore(in, err, connect, names);
+      return cmd.json ? do_restore_json(in, err, connect, cmd.replace)
+                      : do_restore(in, err, connect, names, cmd.replace);
     case Op::kList: {
       const auto api = open_api(connect);
       if (cmd.connections) {

@@ -33,6 +33,7 @@ enum class Key {
   kShardsView,  // --shards without a value (-L)
   kThresholds,
   kJson,          // --json (-L, -S, -R)
+  kReplace,       // --replace (-R): the input replaces the whole table
   kConnection,    // -c (-L)
   kRealPeername,  // --real-peername (-A, -E)
   kUnconnected,   // --unconnected (-A, -E; UDP)
@@ -111,6 +112,7 @@ constexpr std::array kOptions = {
     OptSpec{'\0', "shards", Arg::kOptional, Key::kShards, Op::kList},
     OptSpec{'\0', "thresholds", kNo, Key::kThresholds, Op::kList},
     OptSpec{'\0', "json", kNo, Key::kJson, Op::kList},
+    OptSpec{'\0', "replace", kNo, Key::kReplace, Op::kList},
     OptSpec{'c', "connection", kNo, Key::kConnection, Op::kList},
     OptSpec{'\0', "real-peername", kNo, Key::kRealPeername, Op::kList},
     OptSpec{'\0', "unconnected", kNo, Key::kUnconnected, Op::kList},
@@ -283,6 +285,7 @@ struct Raw {
   bool thresholds = false;
   bool shards_view = false;
   bool json = false;
+  bool replace = false;
   bool connection = false;
   bool real_peername = false;
   bool unconnected = false;
@@ -374,6 +377,9 @@ void apply(Raw& raw, const OptSpec& spec, const std::string& flag, std::string v
       break;
     case Key::kJson:
       raw.json = true;
+      break;
+    case Key::kReplace:
+      raw.replace = true;
       break;
     case Key::kConnection:
       raw.connection = true;
@@ -564,7 +570,7 @@ Rules rules_for(Op op) {
     case Op::kZero:
       return {{Key::kTcp, Key::kUdp}, false, false};
     case Op::kRestore:
-      return {{Key::kJson}, false, false};
+      return {{Key::kJson, Key::kReplace}, false, false};
     case Op::kClear:
     case Op::kHelp:
     case Op::kVersion:
@@ -1161,6 +1167,7 @@ Command parse_command(std::span<const std::string> args, const Resolver& names) 
   cmd.thresholds = raw.thresholds;
   cmd.shards = raw.shards_view;
   cmd.json = raw.json;
+  cmd.replace = raw.replace;
   cmd.connections = raw.connection;
   cmd.real_peername = raw.real_peername;
   cmd.unconnected = raw.unconnected;
@@ -1202,7 +1209,7 @@ std::string usage_text() {
                                  [--eject-time-max S] [--eject-max-percent P]
   sockvsadm -D virtual-service
   sockvsadm -C
-  sockvsadm -R [--json]
+  sockvsadm -R [--json] [--replace]
   sockvsadm -S [virtual-service] [-n] [--json]
   sockvsadm -a|e virtual-service -r server-address [-w weight]
                                  [-x upper] [-y lower] [--shards N]
@@ -1339,6 +1346,9 @@ Options:
   --json                              -L, -S: print JSON (schema version 1,
                                       see below); -R: read what -S --json
                                       prints
+  --replace                           with -R: the input replaces the whole
+                                      table (as if it began with -C), in
+                                      the same one transaction
   --shards                            with -L: output of open connections per
                                       shard (Shards ActiveConn InActConn
                                       PerShard)
@@ -1479,8 +1489,10 @@ all-or-nothing like -R.
 module commits what they make in one transaction (connects and other
 configuring programs see the old table or the new one; servers that stay
 keep their counters and connections); an error names its line and applies
-nothing, and so does a killed sockvsadm.  A -C line makes it replace the
-whole table.  A module older than transactions gets the lines one by one.
+nothing, and so does a killed sockvsadm.  A -C line, or --replace (which
+keeps the file's line numbers), makes it replace the whole table: what
+sock_vs.service's reload runs, so that no connect sees the table empty.
+A module older than transactions gets the lines one by one.
 
 Long options may be abbreviated to a unique prefix (--num); "--" ends the
 options.  ipvsadm options sock_vs cannot honour (-M, -f, --pe, -o, -b, -6,

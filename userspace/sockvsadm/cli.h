@@ -96,6 +96,7 @@ struct Command {
   bool thresholds = false;  // -L --thresholds
   bool shards = false;      // -L --shards (without a value)
   bool json = false;        // --json: -L / -S print JSON, -R reads it (json.h)
+  bool replace = false;     // --replace (-R): as if the input began with -C
   // -L / -S --sort: services by protocol, address family, address, port
   // (sort_entries in format.h); real servers keep their order.  Without it
   // (or with --nosort) the module's order, the order of creation.

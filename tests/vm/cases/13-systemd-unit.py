@@ -241,4 +241,23 @@ def main():
     check("line 2:" in out, "the error names line 2", out)
     check_text_eq(table(), before, "table as it was before the reload")
 
+    step("reload is one transaction: a service the file keeps keeps its counters")
+    # With "sockvsadm -C; sockvsadm -R" the service was deleted and made
+    # again: its Conns went back to 0 and connects meanwhile found no table.
+    svs.echo_server("tcp", "127.0.0.1", 9131, ident="s13")
+    keep = "-A -t 10.255.13.5:80 -s rr\n-a -t 10.255.13.5:80 -r 127.0.0.1:9131\n"
+    write(RULES, keep)
+    rc, out = run_unit(cmds, "ExecReload")
+    check_eq(rc, 0, "ExecReload exit status")
+    check_eq(svs.tcp_ident("10.255.13.5", 80), "s13", "a connect through the virtual service")
+    line = svs.stats_service_line("TCP", "10.255.13.5:80", 1, 0, 0)
+    check(line in svs.stats().text, "Conns 1 before the reload", svs.stats().text)
+    write(RULES, keep + "-A -t 10.255.13.6:80 -s rr\n")
+    rc, out = run_unit(cmds, "ExecReload")
+    check_eq(rc, 0, "ExecReload exit status")
+    check(line in svs.stats().text, "Conns still 1 after the reload", svs.stats().text)
+    check("10.255.13.6:80" in table(), "the new service is there", table())
+    check(any("-R --replace" in " ".join(argv) for argv in cmds["ExecReload"]),
+          "the unit reloads with -R --replace")
+
 svs.case(main)
