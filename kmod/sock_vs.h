@@ -531,6 +531,7 @@ extern bool svs_ss_attached;
 /* Whether the tracepoints are attached (records may be made anywhere). */
 static inline bool svs_sockstate_on(void)
 {
+	/* Pairs with svs_sockstate_get()'s release: the probes are in place. */
 	return smp_load_acquire(&svs_ss_attached);
 }
 

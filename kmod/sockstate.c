@@ -162,11 +162,16 @@ int svs_sockstate_get(void)
 			if (err)
 				tracepoint_probe_unregister(svs_sk_state_tp, svs_sk_state, NULL);
 		}
-		if (!err)
+		if (!err) {
+			/*
+			 * Pairs with svs_sockstate_on(): whoever sees the
+			 * flag also sees both probes registered.
+			 */
 			smp_store_release(&svs_ss_attached, true);
-		else
+		} else {
 			pr_warn_ratelimited("cannot attach to the socket state tracepoints (%d): ActiveConn/InActConn of the sockets balanced now are not kept\n",
 					    err);
+		}
 	}
 	mutex_unlock(&svs_ss_mutex);
 	return err;
