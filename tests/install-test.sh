@@ -150,9 +150,9 @@ fi
 # Type, RemainAfterExit, and the four commands, as the issue asks.
 if [ -f "$unit" ] && grep -qx 'Type=oneshot' "$unit" && grep -qx 'RemainAfterExit=yes' "$unit" &&
 	grep -q '^ExecStart=.*modprobe sock_vs' "$unit" &&
-	grep -q '^ExecStart=.*sockvsadm -R < /etc/sock_vs.rules' "$unit" &&
+	grep -q '^ExecStart=.*sockvsadm -R --replace < /etc/sock_vs.rules' "$unit" &&
 	grep -q '^ExecStop=.*sockvsadm -S -n.*mv -f "\$\$tmp" /etc/sock_vs.rules' "$unit"; then
-	pass "sock_vs.service: oneshot, RemainAfterExit, modprobe + -R at start, -S -n through a renamed temp file at stop"
+	pass "sock_vs.service: oneshot, RemainAfterExit, modprobe + -R --replace at start, -S -n through a renamed temp file at stop"
 else
 	fail "sock_vs.service lacks oneshot/RemainAfterExit/modprobe/-R/-S lines"
 fi
