@@ -227,7 +227,8 @@ TEST_F(DesiredTest, PrecedenceEpOverRsOverInline) {
   (void)rs("s", "10.0.0.1", 80, R"({"weight":5})");
   (void)rs("s", "10.0.0.2", 80, R"({"weight":5})");
   (void)ep("s", "10.0.0.2", 80, R"({"weight":0})");  // draining
-  const auto& dests = b.build({}).services.at("s").dests;
+  const Desired d = b.build({});
+  const auto& dests = d.services.at("s").dests;
   ASSERT_EQ(dests.size(), 2U);
   EXPECT_EQ(dests[0].weight, 5U);
   EXPECT_EQ(dests[1].weight, 0U);
