@@ -217,25 +217,27 @@ def main():
                fmtp(share(w, "p2c", 3)), fmtp(share(w, "rr", 3))))
     if share(w, "p2c", 2) is not None:
         notes.append(
-            "**p2c and the delayed server.** p2c sends s2 %s of the connect-per-request requests, and %s "
-            "when s3 is ejected (p2c+eject): the chance that both of its random draws fall on s2, 1/9 = "
-            "11.1%% with three usable servers and 1/4 = 25%% with two. `svs_p2c_pick()` (kmod/sched_p2c.c) "
-            "draws the two candidates independently and takes that server when both draws are the same, "
-            "so the cost never enters those picks; any share above 1%% puts s2's %s ms into the p99. lc "
-            "sends s2 %s and its p99 is %s ms. Drawing the second candidate among the other servers would "
-            "leave s2 only the picks where it is the cheaper one."
-            % (fmtp(share(w, "p2c", 2)), fmtp(share(w, "p2c+eject", 2)),
-               fmt1(med(w, "p2c", "s2_p50_us"), 1e-3), fmtp(share(w, "lc", 2)), fmt1(med(w, "lc", "p99_us"), 1e-3)))
+            "**p2c and the delayed server.** p2c sends s2 %s of the connect-per-request requests, %s when s3 "
+            "is ejected (p2c+eject); lc sends it %s, rr a third. A request to s2 takes %s ms (two of its round "
+            "trips), so a share above 1%% puts that into the p99: p2c's p99 is %s ms, lc's %s ms, rr's %s ms. "
+            "`svs_p2c_pick()` (kmod/sched_p2c.c) draws two distinct servers and s2 wins a pair only when the "
+            "other one carries several times its open connections (cost (RTT + 5 ms) x (open + 1)). (Drawn "
+            "with replacement, up to c98dcd0, s2 took the picks where both draws fell on it: 11.0%% of the "
+            "requests, 25.4%% with s3 ejected, on 6.12.)"
+            % (fmtp(share(w, "p2c", 2)), fmtp(share(w, "p2c+eject", 2)), fmtp(share(w, "lc", 2)),
+               fmt1(med(w, "p2c", "s2_p50_us"), 1e-3), fmt1(med(w, "p2c", "p99_us"), 1e-3, "%.2f"),
+               fmt1(med(w, "lc", "p99_us"), 1e-3, "%.2f"), fmt1(med(w, "rr", "p99_us"), 1e-3, "%.2f")))
     wp = "faulty/pool"
     if med(wp, "p2c", "s2_conns") is not None:
         notes.append(
             "**p2c when a pool opens.** p2c puts %s of the pool's connections on s2 (rr: %s; redis-benchmark "
-            "-k 1 in the delayed configuration: %s of 17): the pool's connects all go out before s2's first "
-            "handshake completes (20 ms later), and a server without an RTT sample costs 0, so every pair of "
-            "draws that includes s2 (5/9 of them) picks it. After a warm-up of 300 connect-per-request "
-            "requests (p2c/warm) every server has a sample and s2 gets %s connection(s): p99 %s ms against "
-            "rr's %s ms. (The pooled p99 is close to a threshold in this closed loop: s2's connections "
-            "carry about 1%% of the requests, %s under rr and %s under lc, whose p99 is %s ms.)"
+            "-k 1 in the delayed configuration: %s of 17): the pool's connects all go out before any "
+            "handshake completes (s2's 20 ms later), so no server has an RTT sample yet and p2c balances "
+            "them by load alone, like rr. (Up to c98dcd0 a server without a sample cost 0, and s2 got 9.) "
+            "Connections already open are not moved. After a warm-up of 300 connect-per-request requests "
+            "(p2c/warm) every server has a sample and s2 gets %s connection(s): p99 %s ms against rr's %s "
+            "ms. (The pooled p99 is close to a threshold in this closed loop: s2's connections carry about "
+            "1%% of the requests, %s under rr and %s under lc, whose p99 is %s ms.)"
             % (fmt0(med(wp, "p2c", "s2_conns")), fmt0(med(wp, "rr", "s2_conns")),
                fmt0(med("delayed/rb-k1", "p2c", "s2_conns")), fmt0(med(wp, "p2c/warm", "s2_conns")),
                fmt1(med(wp, "p2c/warm", "p99_us"), 1e-3, "%.2f"), fmt1(med(wp, "rr", "p99_us"), 1e-3, "%.2f"),
@@ -256,7 +258,7 @@ def main():
         notes.append(
             "**What p2c costs per connect.** connect_cost through p2c makes %.1f%% fewer connects per second "
             "than through rr, %.0f ns more guest time per connect (with icount, 1 ns is one guest "
-            "instruction), for its two passes over the servers and the RTT sample from the tracepoint; of "
+            "instruction), for its extra passes over the servers and the RTT sample from the tracepoint; of "
             "that, the tracepoint alone (rr with `--eject 3`) is %.0f ns. Through rr a connect costs %.0f ns "
             "more than a direct one."
             % (100.0 * (1 - cc_p2c / cc_rr), 1e9 / cc_p2c - 1e9 / cc_rr,
