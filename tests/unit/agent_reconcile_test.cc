@@ -4,6 +4,7 @@
 // local health wins.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "desired.h"
@@ -91,9 +92,14 @@ TEST_F(ReconcileTest, EditsInPlaceKeepCounters) {
   api.calls.clear();
   const ApplyResult r = apply(t);
   EXPECT_TRUE(r.errors.empty());
-  // The new server is added before the old one goes; nothing is deleted and re-added.
-  EXPECT_EQ(api.calls, (std::vector<std::string>{"list_services", "list_dests", "edit_service",
-                                                 "add_dest", "edit_dest", "del_dest"}));
+  // One transaction: the service staged whole and committed at once; what
+  // stays is the same object (nothing is deleted and re-added).
+  EXPECT_EQ(api.calls, (std::vector<std::string>{"list_services", "list_dests", "commit"}));
+  EXPECT_EQ(r.ops, 4U);
+  ASSERT_EQ(api.commits.size(), 2U);
+  EXPECT_FALSE(api.commits[1].replace);
+  ASSERT_EQ(api.commits[1].services.size(), 1U);
+  EXPECT_EQ(api.commits[1].services[0].dests.size(), 2U);
   EXPECT_EQ(api.table[0].svc.stats.conns, 42U);
   EXPECT_EQ(api.table[0].dests[0].stats.conns, 21U);
   EXPECT_EQ(table(),
@@ -109,6 +115,54 @@ TEST_F(ReconcileTest, EditsInPlaceKeepCounters) {
             "-A -t 10.255.0.1:6379 -s wrr\n"
             "-a -t 10.255.0.1:6379 -r 127.0.0.1:7001 -w 1\n"
             "-a -t 10.255.0.1:6379 -r 127.0.0.1:7003 -w 1\n");
+}
+
+TEST_F(ReconcileTest, OlderModuleGetsTheCommandsOneByOne) {
+  api.knows_txn = false;
+  Table t;
+  t["redis"] = entry(kRedis);
+  (void)apply(t);
+  api.table[0].svc.stats.conns = 42;
+  api.table[0].dests[0].stats.conns = 21;
+  t["redis"] = entry(
+      R"({"protocol":"tcp","address":"10.255.0.1","port":6379,"scheduler":"wrr",
+          "dests":[{"address":"127.0.0.1","port":7001,"weight":3},
+                   {"address":"127.0.0.1","port":7003}]})");
+  api.calls.clear();
+  const ApplyResult r = apply(t);
+  EXPECT_TRUE(r.errors.empty());
+  EXPECT_FALSE(kernel.transactions());
+  // The new server is added before the old one goes; nothing is deleted and re-added.
+  EXPECT_EQ(api.calls, (std::vector<std::string>{"list_services", "list_dests", "edit_service",
+                                                 "add_dest", "edit_dest", "del_dest"}));
+  EXPECT_EQ(api.table[0].svc.stats.conns, 42U);
+  EXPECT_EQ(api.table[0].dests[0].stats.conns, 21U);
+  EXPECT_TRUE(api.commits.empty());
+}
+
+TEST_F(ReconcileTest, ManyServicesOneCommit) {
+  Table t;
+  t["redis"] = entry(kRedis);
+  t["dns"] = entry(kDns);
+  (void)apply(t);
+  ASSERT_EQ(api.commits.size(), 1U);
+  EXPECT_EQ(api.commits[0].services.size(), 2U);
+  EXPECT_TRUE(kernel.transactions());
+  // A deletion and an edit: staged together, the deletion as such.
+  t.erase("dns");
+  t["redis"] = entry(
+      R"({"protocol":"tcp","address":"10.255.0.1","port":6379,"scheduler":"rr",
+          "dests":[{"address":"127.0.0.1","port":7001}]})");
+  const ApplyResult r = apply(t, {label_of(entry(kDns).service.key())});
+  EXPECT_TRUE(r.errors.empty());
+  ASSERT_EQ(api.commits.size(), 2U);
+  ASSERT_EQ(api.commits[1].services.size(), 2U);
+  EXPECT_EQ(std::count_if(api.commits[1].services.begin(), api.commits[1].services.end(),
+                          [](const sockvs::TxnService& s) { return s.remove; }),
+            1);
+  EXPECT_EQ(table(),
+            "-A -t 10.255.0.1:6379 -s rr\n"
+            "-a -t 10.255.0.1:6379 -r 127.0.0.1:7001 -w 1\n");
 }
 
 TEST_F(ReconcileTest, Ejection) {
@@ -156,6 +210,10 @@ TEST_F(ReconcileTest, RefusedServiceDoesNotStopTheRest) {
   EXPECT_NE(r.errors.at("TCP 10.255.0.2:80").find("unknown scheduler 'nosuch'"), std::string::npos);
   EXPECT_EQ(api.table.size(), 1U);
   EXPECT_EQ(api.table[0].dests.size(), 2U);
+  // The module refused the staged message naming the bad service; the rest
+  // went in one commit without it.
+  ASSERT_EQ(api.commits.size(), 1U);
+  EXPECT_EQ(api.commits[0].services.size(), 1U);
 }
 
 TEST(AgentDiff, Settings) {

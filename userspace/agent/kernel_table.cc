@@ -1,9 +1,12 @@
 #include "kernel_table.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <utility>
 
 #include "sockvs/error.h"
+#include "sockvs/txn.h"
 
 namespace agent {
 
@@ -35,9 +38,79 @@ ByLabel ApiKernelTable::read(const std::optional<std::set<std::string>>& only) {
 
 ApplyResult ApiKernelTable::apply(const ByLabel& current, const ByLabel& target,
                                   const std::set<std::string>& scope) {
+  const std::vector<Op> ops = diff(current, target, scope);
+  if (ops.empty()) {
+    return {};
+  }
+  if (txn_) {
+    if (std::optional<ApplyResult> r = apply_txn(current, target, ops)) {
+      return *std::move(r);
+    }
+  }
+  return apply_ops(ops);
+}
+
+// Every service an op touches, staged whole (as `target` has it) or for
+// deletion, in one transaction.  A refused service (TxnError names its
+// entry) is recorded and left out, and the rest is committed again.
+// nullopt: commit the ops one by one instead (a module without
+// transactions, or a refusal of the commit as a whole, which the single
+// commands can narrow down to the changes that cause it).
+std::optional<ApplyResult> ApiKernelTable::apply_txn(const ByLabel& current, const ByLabel& target,
+                                                     const std::vector<Op>& ops) {
+  std::vector<std::string> labels;  // txn.services[i] is labels[i]'s
+  sockvs::Transaction txn;
+  for (const Op& op : ops) {
+    std::string label = label_of(op.service.key());
+    if (std::find(labels.begin(), labels.end(), label) != labels.end()) {
+      continue;
+    }
+    sockvs::TxnService ts;
+    if (const auto t = target.find(label); t != target.end()) {
+      ts.service = t->second.service;
+      ts.dests = t->second.dests;
+    } else {
+      ts.service = current.at(label).service;
+      ts.remove = true;
+    }
+    txn.services.push_back(std::move(ts));
+    labels.push_back(std::move(label));
+  }
+  ApplyResult result;
+  while (!txn.services.empty()) {
+    try {
+      (void)api_.commit(txn);
+      break;
+    } catch (const sockvs::TxnError& e) {
+      if (e.entry() >= labels.size()) {
+        throw;
+      }
+      result.errors[labels[e.entry()]] = e.what();
+      txn.services.erase(txn.services.begin() + static_cast<std::ptrdiff_t>(e.entry()));
+      labels.erase(labels.begin() + static_cast<std::ptrdiff_t>(e.entry()));
+    } catch (const sockvs::Error& e) {
+      if (fatal(e)) {
+        throw;
+      }
+      if (e.code() == EOPNOTSUPP) {
+        txn_ = false;
+      }
+      return std::nullopt;
+    }
+  }
+  for (const Op& op : ops) {
+    if (!result.errors.contains(label_of(op.service.key()))) {
+      ++result.ops;
+      result.done.push_back(op.describe());
+    }
+  }
+  return result;
+}
+
+ApplyResult ApiKernelTable::apply_ops(const std::vector<Op>& ops) {
   ApplyResult result;
   std::set<std::string> failed;  // services whose add failed: skip their real servers
-  for (const Op& op : diff(current, target, scope)) {
+  for (const Op& op : ops) {
     const std::string label = label_of(op.service.key());
     if (failed.contains(label)) {
       continue;

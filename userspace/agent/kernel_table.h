@@ -1,10 +1,11 @@
 // The one place sockvs-agent changes the kernel: "make these services what
-// this table says".  Today ApiKernelTable does it with the existing
-// commands, one by one (add / edit in place / delete of services and real
-// servers: counters and balanced sockets of what stays survive).  When the
-// module's transaction (issue 17, section 1) is merged, a TxnKernelTable
-// implements the same interface with one atomic replace of `scope`, and
-// nothing else in the agent changes.
+// this table says".  ApiKernelTable does it in one kernel transaction
+// (sockvs/txn.h: every service that changes is staged whole, or staged for
+// deletion, and committed at once: connects see the old services or the
+// new ones, never a mix, and counters and balanced sockets of what stays
+// survive).  A service the module refuses is left as the kernel has it and
+// the rest is committed without it.  A module older than transactions gets
+// the existing commands one by one (add / edit in place / delete).
 #ifndef SOCKVS_AGENT_KERNEL_TABLE_H_
 #define SOCKVS_AGENT_KERNEL_TABLE_H_
 
@@ -59,8 +60,17 @@ class ApiKernelTable final : public KernelTable {
   ApplyResult apply(const ByLabel& current, const ByLabel& target,
                     const std::set<std::string>& scope) override;
 
+  // Whether the last apply() committed a transaction (false after the
+  // module said it has none: the ops go one by one from then on).
+  [[nodiscard]] bool transactions() const noexcept { return txn_; }
+
  private:
+  ApplyResult apply_ops(const std::vector<Op>& ops);
+  std::optional<ApplyResult> apply_txn(const ByLabel& current, const ByLabel& target,
+                                       const std::vector<Op>& ops);
+
   sockvs::Api& api_;
+  bool txn_ = true;
 };
 
 }  // namespace agent
