@@ -17,6 +17,9 @@ import statistics
 import sys
 
 
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
 def read_tsv(path):
     out = []
     if os.path.exists(path):
@@ -69,7 +72,8 @@ def main():
     p("Issue 17: \"1,000 services x 4 real servers: time from empty to converged; p50/p99 latency "
       "from an etcd put to the kernel on 5 agents; agent CPU and memory at idle and during a "
       "5,000-change burst.\" Measured by `bench/guest/agent_scale.py` in one QEMU guest; this file "
-      "is written by `bench/agent_report.py` from the raw rows (`build/bench/raw-agent/%s/`)." % kernel)
+      "is written by `bench/agent_report.py` from the raw rows (`%s`: rows.tsv, meta.tsv, host-meta.tsv, "
+      "the agents' last log lines and etcd's warnings)." % os.path.relpath(os.path.abspath(raw), REPO))
     p("")
     p("| | |")
     p("| --- | --- |")
@@ -99,7 +103,8 @@ def main():
                  ("desired state", "%s services (tcp, rr) x %s static real servers (`rs` keys), "
                   "in transactions of at most %s operations (a service with its real servers)"
                   % (meta.get("services", "?"), meta.get("rs", "?"), meta.get("txn_ops", "?"))),
-                 ("date (guest)", meta.get("date", "?"))):
+                 ("guest clock at the start", "%s (runs ahead of the host's under icount: each wait for "
+                  "the host, such as copying the binaries from 9p, skips to the next timer)" % meta.get("date", "?"))):
         p("| %s | %s |" % (k, v))
     p("")
     p("All processes (3 etcd members, %s agents, the bench script and its `sockvsadm` calls) share "
@@ -118,8 +123,12 @@ def main():
     p("| empty kernel to converged, agents started on the full store (worst agent, from the first start) "
       "| %s s |" % cell("start", "all", "converge_s", "%.2f"))
     if lat_all:
-        p("| put to kernel, all agents (%d samples): p50 / p99 / max | %.1f / %.1f / %.1f ms |"
-          % (len(lat_all), pct(lat_all, 50), pct(lat_all, 99), max(lat_all)))
+        p("| put to kernel, all agents (%d samples; agents' default `--batch-ms 100`): p50 / p99 / max "
+          "| %.1f / %.1f / %.1f ms |" % (len(lat_all), pct(lat_all, 50), pct(lat_all, 99), max(lat_all)))
+        b0h = [x for a in agents for x in vals("latency_b0", a, "kernel_ms")]
+        if b0h:
+            p("| the same with `--batch-ms 0` (%d samples): p50 / p99 / max | %.1f / %.1f / %.1f ms |"
+              % (len(b0h), pct(b0h, 50), pct(b0h, 99), max(b0h)))
     else:
         p("| put to kernel | not measured |")
     idle = [x for a in agents for x in vals("idle", a, "cpu_pct")]
@@ -209,6 +218,23 @@ def main():
         p("The puts themselves: p50 %.1f ms, p99 %.1f ms." % (pct(put, 50), pct(put, 99)))
     p("")
 
+    b0 = [x for a in agents for x in vals("latency_b0", a, "kernel_ms")]
+    if b0:
+        p("### The same with `--batch-ms 0`")
+        p("")
+        p("The agents restarted with `--batch-ms 0` (their snapshots and tables kept; by default the "
+          "first change of a batch waits up to 100 ms for more), then %s single puts measured the same "
+          "way (poll cycle p50 %s ms, p99 %s ms)."
+          % (meta.get("puts_b0", "?"), cell("latency_b0", "poll", "poll_cycle_ms_p50", "%.2f"),
+             cell("latency_b0", "poll", "poll_cycle_ms_p99", "%.2f")))
+        p("")
+        p("| agent | samples | kernel p50 ms | kernel p99 ms | kernel max ms | log p50 ms | log p99 ms |")
+        p("| --- | --- | --- | --- | --- | --- | --- |")
+        for a in agents:
+            lat_row(a, vals("latency_b0", a, "kernel_ms"), vals("latency_b0", a, "log_ms"))
+        lat_row("**all**", b0, [x for a in agents for x in vals("latency_b0", a, "log_ms")])
+        p("")
+
     # ---- idle
     p("## CPU and memory at idle")
     p("")
@@ -265,6 +291,13 @@ def main():
     warns = ["%s %.0f" % (e, vals("check", e, "log_warnings")[0]) for e in etcds if vals("check", e, "log_warnings")]
     if warns:
         p("- etcd warnings logged (`--log-level warn`; slow applies and the like): %s." % ", ".join(warns))
+    for k, what in (("leader_changes_seen_total", "leader changes seen by each member (1 = the first election)"),
+                    ("slow_apply_total", "slow applies (over 100 ms)"),
+                    ("heartbeat_send_failures_total", "heartbeat send failures"),
+                    ("proposals_failed_total", "failed proposals")):
+        got = ["%s %.0f" % (e, vals("check", e, k)[0]) for e in etcds if vals("check", e, k)]
+        if got:
+            p("- etcd %s: %s." % (what, ", ".join(got)))
     missing = []
     for ph, metric, what in (("fill", "converge_s", "fill"), ("start", "converge_s", "start"),
                              ("idle", "cpu_pct", "idle"), ("burst", "converge_s", "burst")):
@@ -272,6 +305,8 @@ def main():
             missing.append(what)
     if not lat_all:
         missing.append("latency")
+    if meta.get("puts_b0", "0") not in ("0", "") and not vals("latency_b0", agents[0] if agents else "-", "kernel_ms"):
+        missing.append("latency with --batch-ms 0")
     p("- Not measured (no rows, see the guest's output): %s." % (", ".join(missing) if missing else "nothing"))
     if meta.get("phase_s_fill"):
         p("- Guest time per phase: %s." % ", ".join("%s %s s" % (k[8:], v) for k, v in meta.items()

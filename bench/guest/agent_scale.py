@@ -17,7 +17,8 @@ none.  The store's writer is this script (etcd's JSON gateway, urllib, from
 the initial namespace).
 
 Desired state: SERVICES services s00000.. (tcp 10.200.X.Y:80, rr), each with
-RS static real servers (rs keys, 10.21R.X.Y:8080, weight 1), put in
+RS static real servers (rs keys, 10.21R.X.Y:8080 with R the server's
+index, X.Y = i // 250, i % 250 + 1, weight 1), put in
 transactions of at most 128 operations (a service and its real servers in
 the same transaction: 25 services per transaction for RS = 4).
 
@@ -54,11 +55,15 @@ Phases (rows: phase, who, rep, metric, value in $SVS_RESULTS/rows.tsv):
            after_last_s from the last response, cpu_s and cpu_pct over the
            burst until observed converged, rss_max_kb (VmRSS sampled every
            0.3 s), hwm_kb after.  Store: burst_put_s, changes_per_s.
+  latency_b0  the agents restarted with --batch-ms 0 (snapshots and tables
+           kept), then PUTS_B0 single puts measured as in latency: what the
+           agent's batching window (100 ms by default) adds.
 Every phase ends with each namespace's `sockvsadm -S -n` equal to the
 desired table (else a failure).  Exit status 0 when every phase converged.
 Parameters (environment; defaults full / quick):
   SVS_AS_SERVICES 1000 / 50    SVS_AS_RS 4 / 4       SVS_AS_AGENTS 5 / 5
   SVS_AS_PUTS 200 / 20         SVS_AS_BURST 5000 / 200
+  SVS_AS_PUTS_B0 100 / 10  (latency_b0; 0: no such phase)
   SVS_AS_IDLE_S 60 / 10        SVS_AS_REPS_START 3 / 1
   SVS_AS_POLL_MS 5 / 5         SVS_AS_GAP_S 0.3 / 0.3
   SVS_AS_TIMEOUT  seconds for a phase to converge (1800 / 600)
@@ -87,11 +92,18 @@ import svs_genl as g  # noqa: E402  (raw generic netlink; imports svs, no side e
 RESULTS = os.environ.get("SVS_RESULTS") or "/tmp"
 KVER = os.uname().release
 BUILD = os.path.join(REPO, "build")
-ADM = os.path.join(BUILD, "userspace", "sockvsadm")
-AGENT = os.path.join(BUILD, "userspace", "sockvs-agent")
-KO = os.path.join(BUILD, "kmod", KVER, "sock_vs.ko")
-ETCD = "/usr/bin/etcd"
 WORK = "/tmp/svs-as"
+# The binaries are copied to the guest's tmpfs first: under icount a read from
+# the host (9p) lets the guest's clock run ahead while it waits, which must
+# not happen inside a measurement (nor to etcd's timers).  For the same reason
+# the rows go to tmpfs and are copied to $SVS_RESULTS between phases.
+SRC = {"sockvsadm": os.path.join(BUILD, "userspace", "sockvsadm"),
+       "sockvs-agent": os.path.join(BUILD, "userspace", "sockvs-agent"),
+       "etcd": "/usr/bin/etcd"}
+ADM = os.path.join(WORK, "bin", "sockvsadm")
+AGENT = os.path.join(WORK, "bin", "sockvs-agent")
+ETCD = os.path.join(WORK, "bin", "etcd")
+KO = os.path.join(BUILD, "kmod", KVER, "sock_vs.ko")
 
 
 def param(name, full, quick):
@@ -102,6 +114,7 @@ SERVICES = int(param("SERVICES", "1000", "50"))
 RS = int(param("RS", "4", "4"))
 NAGENTS = int(param("AGENTS", "5", "5"))
 PUTS = int(param("PUTS", "200", "20"))
+PUTS_B0 = int(param("PUTS_B0", "100", "10"))
 BURST = int(param("BURST", "5000", "200"))
 IDLE_S = float(param("IDLE_S", "60", "10"))
 REPS_START = int(param("REPS_START", "3", "1"))
@@ -140,10 +153,16 @@ def fail(msg):
 
 def row(phase, who, rep, metric, value):
     rows_f.write("%s\t%s\t%s\t%s\t%s\n" % (phase, who, rep, metric, value))
+
+
+def save_rows():
+    """rows.tsv from tmpfs to $SVS_RESULTS (between phases only)."""
     rows_f.flush()
+    if os.path.abspath(RESULTS) != os.path.abspath(WORK):
+        subprocess.run(["cp", os.path.join(WORK, "rows.tsv"), os.path.join(RESULTS, "rows.tsv")])
 
 
-def run(cmd, check=True, input=None, timeout=600):
+def run(cmd, check=True, input=None, timeout=3000):
     r = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
     if check and r.returncode != 0:
         raise RuntimeError("%s: exit %d: %s %s" % (" ".join(cmd), r.returncode, r.stdout[-2000:],
@@ -249,6 +268,21 @@ class Member:
                                   stdout=subprocess.DEVNULL, stderr=self.log)
         procs.append(self.p)
 
+    def metrics(self):
+        """A few counters of the member's /metrics (leader changes, slow applies, ...)."""
+        out = {}
+        try:
+            with NOPROXY.open(self.url() + "/metrics", timeout=30) as r:
+                for line in r.read().decode().splitlines():
+                    for name in ("etcd_server_leader_changes_seen_total", "etcd_server_slow_apply_total",
+                                 "etcd_server_heartbeat_send_failures_total",
+                                 "etcd_server_slow_read_indexes_total", "etcd_server_proposals_failed_total"):
+                        if line.startswith(name + " "):
+                            out[name] = float(line.split()[1])
+        except Exception as e:  # noqa: BLE001
+            log("metrics of %s: %s" % (self.name, e))
+        return out
+
     def healthy(self):
         try:
             with NOPROXY.open(self.url() + "/health", timeout=5) as r:
@@ -327,7 +361,7 @@ class Agent:
         self.starts = 0
         self.nl = None
 
-    def start(self):
+    def start(self, extra=()):
         self.starts += 1
         self.logpath = os.path.join(self.dir, "agent-%d.log" % self.starts)
         self.logf = open(self.logpath, "w")
@@ -336,7 +370,8 @@ class Agent:
         self.t_start = time.time()
         self.p = subprocess.Popen(nsenter(self.ns, AGENT, "run", "--cell", CELL, "--endpoints",
                                           self.endpoints, "--snapshot", self.dir + "/snapshot.json",
-                                          "--status-file", self.dir + "/status.json", *AGENT_OPTS),
+                                          "--status-file", self.dir + "/status.json", *AGENT_OPTS,
+                                          *extra),
                                   stdout=subprocess.DEVNULL, stderr=self.logf)
         procs.append(self.p)
 
@@ -436,11 +471,11 @@ def svc_name(i):
 
 
 def svc_addr(i):
-    return "10.200.%d.%d" % (i >> 8, i & 255)
+    return "10.200.%d.%d" % (i // 250, i % 250 + 1)
 
 
 def rs_addr(i, k):
-    return "10.%d.%d.%d:8080" % (210 + k, i >> 8, i & 255)
+    return "10.%d.%d.%d:8080" % (210 + k, i // 250, i % 250 + 1)
 
 
 def svc_value(i):
@@ -541,13 +576,13 @@ def phase_idle(agents, members):
     row("idle", "all", 1, "wall_s", "%.2f" % wall)
 
 
-def phase_latency(store, agents):
-    log("=== latency: %d single puts (weight changes), polling every %.0f ms" % (PUTS, POLL_MS))
-    rnd = random.Random(17)
+def phase_latency(store, agents, phase="latency", puts=PUTS, seed=17):
+    log("=== %s: %d single puts (weight changes), polling every %.0f ms" % (phase, puts, POLL_MS))
+    rnd = random.Random(seed)
     for a in agents:
         a.nl = genl_in(a.ns)
     cycles = []
-    for n in range(1, PUTS + 1):
+    for n in range(1, puts + 1):
         i, k = rnd.randrange(SERVICES), rnd.randrange(RS)
         key = rs_key(i, k)
         cur = json.loads(store.model[key]).get("weight", 1)
@@ -569,28 +604,48 @@ def phase_latency(store, agents):
             cycles.append(time.time() - c0)
             if len(seen) < len(agents):
                 time.sleep(POLL_MS / 1000.0)
-        row("latency", "store", n, "put_ms", "%.2f" % (1000 * (tr - ts)))
+        row(phase, "store", n, "put_ms", "%.2f" % (1000 * (tr - ts)))
         for a in agents:
             if a.ns in seen:
-                row("latency", a.ns, n, "kernel_ms", "%.2f" % (1000 * (seen[a.ns] - tr)))
+                row(phase, a.ns, n, "kernel_ms", "%.2f" % (1000 * (seen[a.ns] - tr)))
             else:
-                fail("latency put %d (%s = %d, revision %d): %s did not show it within 60s" % (n, key, w, rev, a.ns))
+                fail("%s put %d (%s = %d, revision %d): %s did not show it within 60s"
+                     % (phase, n, key, w, rev, a.ns))
             tl = a.applied_at(rev)
             if tl is not None:
-                row("latency", a.ns, n, "log_ms", "%.1f" % (1000 * (tl - tr)))
-        if n % 20 == 0 or n == PUTS:
-            log("  %d/%d puts; this one: %s" % (n, PUTS, ", ".join(
+                row(phase, a.ns, n, "log_ms", "%.1f" % (1000 * (tl - tr)))
+        if n % 20 == 0 or n == puts:
+            log("  %d/%d puts; this one: %s" % (n, puts, ", ".join(
                 "%s %.0f ms" % (ns, 1000 * (t - tr)) for ns, t in sorted(seen.items()))))
         time.sleep(GAP_S + rnd.uniform(0, 0.2))
     cycles.sort()
-    row("latency", "poll", 0, "poll_cycle_ms_p50", "%.2f" % (1000 * cycles[len(cycles) // 2]))
-    row("latency", "poll", 0, "poll_cycle_ms_p99", "%.2f" % (1000 * cycles[min(len(cycles) - 1, int(len(cycles) * 0.99))]))
-    row("latency", "poll", 0, "poll_sleep_ms", POLL_MS)
+    row(phase, "poll", 0, "poll_cycle_ms_p50", "%.2f" % (1000 * cycles[len(cycles) // 2]))
+    row(phase, "poll", 0, "poll_cycle_ms_p99", "%.2f" % (1000 * cycles[min(len(cycles) - 1, int(len(cycles) * 0.99))]))
+    row(phase, "poll", 0, "poll_sleep_ms", POLL_MS)
     for a in agents:
         a.nl.close()
         a.nl = None
     # The model has what was put; every table must equal it.
-    converge(store, agents, rev, "after the single puts", timeout=120)
+    converge(store, agents, rev, "after the single puts (%s)" % phase, timeout=600)
+
+
+def phase_latency_b0(store, agents):
+    """The agents restarted with --batch-ms 0 (their snapshots and tables kept),
+    then the single puts again: the latency without the batching window."""
+    log("=== latency_b0: agents restarted with --batch-ms 0")
+    for a in agents:
+        rc = a.stop()
+        if rc != 0:
+            fail("%s exited %d on SIGTERM" % (a.ns, rc))
+        a.start(["--batch-ms", "0"])
+    tw = time.monotonic()
+    for a in agents:
+        while "watching " + P not in a.log_tail(1 << 20):
+            if time.monotonic() - tw > 600:
+                raise RuntimeError("%s not watching after 600s:\n%s" % (a.ns, a.log_tail()))
+            time.sleep(0.3)
+    time.sleep(3)
+    phase_latency(store, agents, "latency_b0", PUTS_B0, seed=18)
 
 
 def phase_burst(store, agents, members):
@@ -659,14 +714,16 @@ def phase_burst(store, agents, members):
 
 def main():
     global rows_f
-    os.makedirs(WORK, exist_ok=True)
-    rows_f = open(os.path.join(RESULTS, "rows.tsv"), "w")
+    os.makedirs(os.path.join(WORK, "bin"), exist_ok=True)
+    rows_f = open(os.path.join(WORK, "rows.tsv"), "w")
     log("kernel %s, %s mode, %d vCPU(s); %d services x %d rs, %d agents, %d puts, burst %d"
         % (KVER, "quick" if QUICK else "full", os.cpu_count() or 1, SERVICES, RS, NAGENTS, PUTS, BURST))
-    for path in (ETCD, AGENT, ADM, KO):
+    for path in list(SRC.values()) + [KO]:
         if not os.path.exists(path):
             print("bench failure: %s missing" % path)
             return 1
+    for name, path in SRC.items():
+        run(["cp", path, os.path.join(WORK, "bin", name)])
     setup_network()
     members = [Member(*m) for m in MEMBERS]
     for m in members:
@@ -681,7 +738,7 @@ def main():
     etcd_ver = run([ETCD, "--version"]).stdout.split("\n")[0]
     with open(os.path.join(RESULTS, "meta.tsv"), "w") as meta:
         for k, v in (("kernel", KVER), ("quick", int(QUICK)), ("services", SERVICES), ("rs", RS),
-                     ("agents", NAGENTS), ("puts", PUTS), ("burst", BURST), ("idle_s", IDLE_S),
+                     ("agents", NAGENTS), ("puts", PUTS), ("puts_b0", PUTS_B0), ("burst", BURST), ("idle_s", IDLE_S),
                      ("reps_start", REPS_START), ("poll_ms", POLL_MS), ("gap_s", GAP_S), ("txn_ops", TXN_OPS),
                      ("guest_cpus", os.cpu_count() or 1), ("icount", os.environ.get("SVS_BENCH_ICOUNT", "off")),
                      ("etcd", etcd_ver), ("etcd_opts", " ".join(ETCD_OPTS)),
@@ -707,19 +764,28 @@ def main():
         t = time.monotonic()
         rev = phase_fill(store, agents)
         phases.append(("fill", time.monotonic() - t))
+        save_rows()
         for rep in range(1, REPS_START + 1):
             t = time.monotonic()
             phase_start(store, agents, rev, rep)
             phases.append(("start%d" % rep, time.monotonic() - t))
+            save_rows()
         t = time.monotonic()
         phase_idle(agents, members)
         phases.append(("idle", time.monotonic() - t))
+        save_rows()
         t = time.monotonic()
         phase_latency(store, agents)
         phases.append(("latency", time.monotonic() - t))
+        save_rows()
         t = time.monotonic()
         phase_burst(store, agents, members)
         phases.append(("burst", time.monotonic() - t))
+        save_rows()
+        if PUTS_B0 > 0:
+            t = time.monotonic()
+            phase_latency_b0(store, agents)
+            phases.append(("latency_b0", time.monotonic() - t))
         for a in agents:
             rc = a.stop()
             if rc != 0:
@@ -745,10 +811,17 @@ def main():
         m.log.flush()
         with open(os.path.join(WORK, m.name + ".log")) as f:
             text = f.read()
-        row("check", "etcd-" + m.name, 0, "log_warnings", sum(1 for line in text.splitlines() if '"level":"warn"' in line))
+        warns = [line for line in text.splitlines() if '"level":"warn"' in line]
+        row("check", "etcd-" + m.name, 0, "log_warnings", len(warns))
+        with open(os.path.join(RESULTS, "etcd-warnings.txt"), "a") as out:
+            out.write("==== %s: %d warnings\n%s\n" % (m.name, len(warns), "\n".join(warns[:100])))
+    for m in members:
+        for k, v in m.metrics().items():
+            row("check", "etcd-" + m.name, 0, k[len("etcd_server_"):], "%.0f" % v)
     for p in procs:
         if p.poll() is None:
             p.kill()
+    save_rows()
     log("done in %.0fs, %d failures" % (time.monotonic() - t0, len(failures)))
     for f in failures:
         print("bench failure: " + f.split("\n")[0])
