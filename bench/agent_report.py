@@ -193,47 +193,73 @@ def main():
       "real server), the next one %s s (+ 0-0.2 s random) after the previous one was in every kernel. "
       "*kernel* = from the put's HTTP response to the first GET_DEST dump (raw generic netlink, one socket "
       "per namespace, from the bench process) that shows the new weight in that namespace. The bench polls "
-      "the namespaces still waiting in turn, then sleeps %s ms: one cycle (the dumps) took %s ms at the "
-      "median and %s ms at p99, so a sample is late by at most a cycle plus the sleep. *log* = from the "
+      "the namespaces still waiting in turn, then sleeps %s ms or a tenth of the time since the response, "
+      "whichever is longer (so that polling takes a small share of the vCPU the agents need): one cycle "
+      "(the dumps) took %s ms at the median and %s ms at p99, so a sample is late by at most a cycle "
+      "plus max(%s ms, 10%%) of the value. *log* = from the "
       "response to the agent's log line of that revision's apply (millisecond stamps; negative when the "
       "watch event reached the agent before the response reached the bench). *put* = the put's own "
       "request-to-response time."
       % (meta.get("puts", "?"), meta.get("gap_s", "?"), meta.get("poll_ms", "?"),
-         cell("latency", "poll", "poll_cycle_ms_p50", "%.2f"), cell("latency", "poll", "poll_cycle_ms_p99", "%.2f")))
+         cell("latency", "poll", "poll_cycle_ms_p50", "%.2f"), cell("latency", "poll", "poll_cycle_ms_p99", "%.2f"),
+         meta.get("poll_ms", "?")))
     p("")
-    p("| agent | samples | kernel p50 ms | kernel p99 ms | kernel max ms | log p50 ms | log p99 ms |")
-    p("| --- | --- | --- | --- | --- | --- | --- |")
-
-    def lat_row(name, v, lv):
+    def lat_row(name, v, lv, cpu=None):
         f = (lambda x: "-" if x is None else "%.1f" % x)
-        p("| %s | %d | %s | %s | %s | %s | %s |"
-          % (name, len(v), f(pct(v, 50)), f(pct(v, 99)), f(max(v) if v else None), f(pct(lv, 50)), f(pct(lv, 99))))
+        p("| %s | %d | %s | %s | %s | %s | %s | %s |"
+          % (name, len(v), f(pct(v, 50)), f(pct(v, 99)), f(max(v) if v else None), f(pct(lv, 50)),
+             f(pct(lv, 99)), "-" if cpu is None else "%.0f" % cpu))
 
-    for a in agents:
-        lat_row(a, vals("latency", a, "kernel_ms"), vals("latency", a, "log_ms"))
-    lat_row("**all**", lat_all, log_all)
+    def per_change_cpu_ms(ph, a):
+        """The agent's CPU over the phase minus its idle rate over the same wall time, per put (ms)."""
+        c, w, n = vals(ph, a, "phase_cpu_s"), vals(ph, a, "phase_wall_s"), len(vals(ph, a, "kernel_ms"))
+        idle_pct = vals("idle", a, "cpu_pct")
+        if not c or not w or not n or not idle_pct:
+            return None
+        return 1000.0 * (c[0] - idle_pct[0] / 100.0 * w[0]) / n
+
+    def lat_table(ph, who):
+        p("| agent | samples | kernel p50 ms | kernel p99 ms | kernel max ms | log p50 ms | log p99 ms "
+          "| agent CPU per change ms |")
+        p("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for a in who:
+            lat_row(a, vals(ph, a, "kernel_ms"), vals(ph, a, "log_ms"), per_change_cpu_ms(ph, a))
+        if len(who) > 1:
+            lat_row("**all**", [x for a in who for x in vals(ph, a, "kernel_ms")],
+                    [x for a in who for x in vals(ph, a, "log_ms")])
+        p("")
+
+    lat_table("latency", agents)
+    p("*Agent CPU per change* = the agent's utime + stime over the whole phase (puts, gaps and all), minus "
+      "its idle CPU rate (below) over the same wall time, divided by the number of puts: what one change "
+      "costs the agent, whatever the batching; on one vCPU the five agents' costs add up before the last "
+      "agent sees a change.")
+    p("")
     put = vals("latency", "store", "put_ms")
     if put:
-        p("")
         p("The puts themselves: p50 %.1f ms, p99 %.1f ms." % (pct(put, 50), pct(put, 99)))
-    p("")
-
-    b0 = [x for a in agents for x in vals("latency_b0", a, "kernel_ms")]
-    if b0:
+        p("")
+    if [x for a in agents for x in vals("latency_b0", a, "kernel_ms")]:
         p("### The same with `--batch-ms 0`")
         p("")
-        p("The agents restarted with `--batch-ms 0` (their snapshots and tables kept; by default the "
-          "first change of a batch waits up to 100 ms for more), then %s single puts measured the same "
-          "way (poll cycle p50 %s ms, p99 %s ms)."
+        p("After the burst, the agents restarted with `--batch-ms 0` (their snapshots and tables kept; by "
+          "default the first change of a batch waits up to 100 ms for more), then %s single puts measured "
+          "the same way (poll cycle p50 %s ms, p99 %s ms)."
           % (meta.get("puts_b0", "?"), cell("latency_b0", "poll", "poll_cycle_ms_p50", "%.2f"),
              cell("latency_b0", "poll", "poll_cycle_ms_p99", "%.2f")))
         p("")
-        p("| agent | samples | kernel p50 ms | kernel p99 ms | kernel max ms | log p50 ms | log p99 ms |")
-        p("| --- | --- | --- | --- | --- | --- | --- |")
-        for a in agents:
-            lat_row(a, vals("latency_b0", a, "kernel_ms"), vals("latency_b0", a, "log_ms"))
-        lat_row("**all**", b0, [x for a in agents for x in vals("latency_b0", a, "log_ms")])
+        lat_table("latency_b0", agents)
+    one = [a for a in agents if vals("latency_one", a, "kernel_ms")]
+    if one:
+        p("### One agent alone")
         p("")
+        p("Last, agents 2-%d stopped (their tables left as they were), %s restarted with its defaults "
+          "(`--batch-ms 100`), then %s single puts measured the same way: an agent that does not share the "
+          "vCPU with four others (the three etcd members and the bench still do; poll cycle p50 %s ms)."
+          % (len(agents), one[0], meta.get("puts_one", "?"),
+             cell("latency_one", "poll", "poll_cycle_ms_p50", "%.2f")))
+        p("")
+        lat_table("latency_one", one)
 
     # ---- idle
     p("## CPU and memory at idle")
@@ -245,16 +271,29 @@ def main():
       "the window covers about %s resyncs." % (meta.get("idle_s", "?"),
                                                 "%.0f" % (float(meta.get("idle_s", 0)) / 30)))
     p("")
-    p("| process | CPU % | CPU s | VmRSS MiB | VmHWM MiB |")
-    p("| --- | --- | --- | --- | --- |")
-    for a in agents:
-        p("| %s | %s | %s | %s | %s |" % (a, cell("idle", a, "cpu_pct", "%.3f"), cell("idle", a, "cpu_s", "%.2f"),
-                                         cell("idle", a, "rss_kb", "%.1f", 1 / 1024.0),
-                                         cell("idle", a, "hwm_kb", "%.1f", 1 / 1024.0)))
-    for e in etcds:
-        if vals("idle", e, "cpu_pct"):
-            p("| %s | %s | | %s | |" % (e, cell("idle", e, "cpu_pct", "%.3f"), cell("idle", e, "rss_kb", "%.1f", 1 / 1024.0)))
-    p("")
+    def idle_table(ph):
+        p("| process | CPU % | CPU s | VmRSS MiB | VmHWM MiB |")
+        p("| --- | --- | --- | --- | --- |")
+        for a in agents:
+            p("| %s | %s | %s | %s | %s |" % (a, cell(ph, a, "cpu_pct", "%.3f"), cell(ph, a, "cpu_s", "%.2f"),
+                                             cell(ph, a, "rss_kb", "%.1f", 1 / 1024.0),
+                                             cell(ph, a, "hwm_kb", "%.1f", 1 / 1024.0)))
+        for e in etcds:
+            if vals(ph, e, "cpu_pct"):
+                p("| %s | %s | | %s | |" % (e, cell(ph, e, "cpu_pct", "%.3f"),
+                                            cell(ph, e, "rss_kb", "%.1f", 1 / 1024.0)))
+        p("")
+
+    idle_table("idle")
+    if [x for a in agents for x in vals("idle_noresync", a, "cpu_pct")]:
+        p("### Idle without the resync")
+        p("")
+        p("After the burst, the agents restarted with `--resync 3600` (no whole-table comparison in the "
+          "window), then %s s idle measured the same way. What remains every second is the status file "
+          "(`status.json`, whose table hash is a SHA-256 over the whole applied table, computed at each "
+          "write), plus the probe every 3 s and etcd's progress notifications every 2 s." % meta.get("idle_s", "?"))
+        p("")
+        idle_table("idle_noresync")
 
     # ---- burst
     p("## A %s-change burst" % meta.get("burst", "?"))
@@ -305,8 +344,12 @@ def main():
             missing.append(what)
     if not lat_all:
         missing.append("latency")
-    if meta.get("puts_b0", "0") not in ("0", "") and not vals("latency_b0", agents[0] if agents else "-", "kernel_ms"):
-        missing.append("latency with --batch-ms 0")
+    for ph, key, what in (("latency_b0", "puts_b0", "latency with --batch-ms 0"),
+                          ("latency_one", "puts_one", "latency of one agent alone")):
+        if meta.get(key, "0") not in ("0", "") and not vals(ph, agents[0] if agents else "-", "kernel_ms"):
+            missing.append(what)
+    if meta.get("puts_b0") and not vals("idle_noresync", agents[0] if agents else "-", "cpu_pct"):
+        missing.append("idle without the resync")
     p("- Not measured (no rows, see the guest's output): %s." % (", ".join(missing) if missing else "nothing"))
     if meta.get("phase_s_fill"):
         p("- Guest time per phase: %s." % ", ".join("%s %s s" % (k[8:], v) for k, v in meta.items()

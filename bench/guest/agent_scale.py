@@ -44,8 +44,10 @@ Phases (rows: phase, who, rep, metric, value in $SVS_RESULTS/rows.tsv):
            kernel_ms = from the put's HTTP response to the first GET_DEST
            dump (raw generic netlink, tests/vm/lib/svs_genl.py, one socket
            per namespace) of that service in that namespace showing the new
-           weight; the namespaces are polled round-robin every POLL_MS plus
-           the dumps' own time (the cycle is recorded: poll_cycle_ms);
+           weight; the namespaces still waiting are polled in turn, then the
+           bench sleeps max(POLL_MS, POLL_REL x the time since the response)
+           (the cycle's own time is recorded: poll_cycle_ms), so a sample is
+           late by at most that sleep plus a cycle;
            log_ms = from the response to the agent's log line of the apply
            (millisecond stamps; may be negative: the watch event can reach
            the agent before the response reaches this script).
@@ -58,14 +60,23 @@ Phases (rows: phase, who, rep, metric, value in $SVS_RESULTS/rows.tsv):
   latency_b0  the agents restarted with --batch-ms 0 (snapshots and tables
            kept), then PUTS_B0 single puts measured as in latency: what the
            agent's batching window (100 ms by default) adds.
+  idle_noresync  the agents restarted with --resync 3600, then idle as
+           above: the idle cost without the periodic whole-table resync.
+  latency_one  agents 2-5 stopped (tables left), the first restarted with
+           its defaults, PUTS_ONE single puts: the latency of an agent that
+           does not share the vCPU with four others (etcd still does).
+  latency phases also record each agent's CPU over the phase (phase_cpu_s,
+  phase_wall_s): the report derives the CPU per change from them.
 Every phase ends with each namespace's `sockvsadm -S -n` equal to the
 desired table (else a failure).  Exit status 0 when every phase converged.
 Parameters (environment; defaults full / quick):
   SVS_AS_SERVICES 1000 / 50    SVS_AS_RS 4 / 4       SVS_AS_AGENTS 5 / 5
   SVS_AS_PUTS 200 / 20         SVS_AS_BURST 5000 / 200
   SVS_AS_PUTS_B0 100 / 10  (latency_b0; 0: no such phase)
+  SVS_AS_PUTS_ONE 100 / 10 (latency_one; 0: no such phase)
   SVS_AS_IDLE_S 60 / 10        SVS_AS_REPS_START 3 / 1
-  SVS_AS_POLL_MS 5 / 5         SVS_AS_GAP_S 0.3 / 0.3
+  SVS_AS_POLL_MS 5 / 5         SVS_AS_POLL_REL 0.1 / 0.1
+  SVS_AS_GAP_S 0.3 / 0.3
   SVS_AS_TIMEOUT  seconds for a phase to converge (1800 / 600)
 """
 
@@ -115,11 +126,13 @@ RS = int(param("RS", "4", "4"))
 NAGENTS = int(param("AGENTS", "5", "5"))
 PUTS = int(param("PUTS", "200", "20"))
 PUTS_B0 = int(param("PUTS_B0", "100", "10"))
+PUTS_ONE = int(param("PUTS_ONE", "100", "10"))
 BURST = int(param("BURST", "5000", "200"))
 IDLE_S = float(param("IDLE_S", "60", "10"))
 REPS_START = int(param("REPS_START", "3", "1"))
 POLL_MS = float(param("POLL_MS", "5", "5"))
 GAP_S = float(param("GAP_S", "0.3", "0.3"))
+POLL_REL = float(param("POLL_REL", "0.1", "0.1"))
 TIMEOUT = float(param("TIMEOUT", "1800", "600"))
 TXN_OPS = 128            # etcd 3.4's --max-txn-ops default
 
@@ -554,8 +567,8 @@ def phase_start(store, agents, rev, rep):
         log("  start %d: every agent converged %.1fs after the first start" % (rep, worst))
 
 
-def phase_idle(agents, members):
-    log("=== idle: %.0fs without a change" % IDLE_S)
+def phase_idle(agents, members, phase="idle"):
+    log("=== %s: %.0fs without a change" % (phase, IDLE_S))
     time.sleep(3)
     before = {a.ns: a.sample() for a in agents}
     eb = {m.name: proc_sample(m.p.pid) for m in members}
@@ -564,16 +577,16 @@ def phase_idle(agents, members):
     wall = time.time() - w0
     for a in agents:
         cpu, rss, hwm = a.sample()
-        row("idle", a.ns, 1, "cpu_s", "%.2f" % (cpu - before[a.ns][0]))
-        row("idle", a.ns, 1, "cpu_pct", "%.3f" % (100.0 * (cpu - before[a.ns][0]) / wall))
-        row("idle", a.ns, 1, "rss_kb", rss)
-        row("idle", a.ns, 1, "hwm_kb", hwm)
+        row(phase, a.ns, 1, "cpu_s", "%.2f" % (cpu - before[a.ns][0]))
+        row(phase, a.ns, 1, "cpu_pct", "%.3f" % (100.0 * (cpu - before[a.ns][0]) / wall))
+        row(phase, a.ns, 1, "rss_kb", rss)
+        row(phase, a.ns, 1, "hwm_kb", hwm)
         log("  %s: %.2f%% CPU, VmRSS %d kB, VmHWM %d kB" % (a.ns, 100.0 * (cpu - before[a.ns][0]) / wall, rss, hwm))
     for m in members:
         cpu, rss, _ = proc_sample(m.p.pid)
-        row("idle", "etcd-" + m.name, 1, "cpu_pct", "%.3f" % (100.0 * (cpu - eb[m.name][0]) / wall))
-        row("idle", "etcd-" + m.name, 1, "rss_kb", rss)
-    row("idle", "all", 1, "wall_s", "%.2f" % wall)
+        row(phase, "etcd-" + m.name, 1, "cpu_pct", "%.3f" % (100.0 * (cpu - eb[m.name][0]) / wall))
+        row(phase, "etcd-" + m.name, 1, "rss_kb", rss)
+    row(phase, "all", 1, "wall_s", "%.2f" % wall)
 
 
 def phase_latency(store, agents, phase="latency", puts=PUTS, seed=17):
@@ -582,6 +595,8 @@ def phase_latency(store, agents, phase="latency", puts=PUTS, seed=17):
     for a in agents:
         a.nl = genl_in(a.ns)
     cycles = []
+    cpu0 = {a.ns: a.sample()[0] for a in agents}
+    w0 = time.time()
     for n in range(1, puts + 1):
         i, k = rnd.randrange(SERVICES), rnd.randrange(RS)
         key = rs_key(i, k)
@@ -603,7 +618,10 @@ def phase_latency(store, agents, phase="latency", puts=PUTS, seed=17):
                     seen[a.ns] = time.time()
             cycles.append(time.time() - c0)
             if len(seen) < len(agents):
-                time.sleep(POLL_MS / 1000.0)
+                # At least POLL_MS, and a tenth of the time waited so far: the polls
+                # take a small share of the vCPU the agents need (a cycle of five
+                # dumps costs about 2 ms of guest time).
+                time.sleep(max(POLL_MS / 1000.0, POLL_REL * (time.time() - tr)))
         row(phase, "store", n, "put_ms", "%.2f" % (1000 * (tr - ts)))
         for a in agents:
             if a.ns in seen:
@@ -619,6 +637,10 @@ def phase_latency(store, agents, phase="latency", puts=PUTS, seed=17):
                 "%s %.0f ms" % (ns, 1000 * (t - tr)) for ns, t in sorted(seen.items()))))
         time.sleep(GAP_S + rnd.uniform(0, 0.2))
     cycles.sort()
+    wall = time.time() - w0
+    for a in agents:
+        row(phase, a.ns, 0, "phase_cpu_s", "%.2f" % (a.sample()[0] - cpu0[a.ns]))
+        row(phase, a.ns, 0, "phase_wall_s", "%.2f" % wall)
     row(phase, "poll", 0, "poll_cycle_ms_p50", "%.2f" % (1000 * cycles[len(cycles) // 2]))
     row(phase, "poll", 0, "poll_cycle_ms_p99", "%.2f" % (1000 * cycles[min(len(cycles) - 1, int(len(cycles) * 0.99))]))
     row(phase, "poll", 0, "poll_sleep_ms", POLL_MS)
@@ -629,21 +651,47 @@ def phase_latency(store, agents, phase="latency", puts=PUTS, seed=17):
     converge(store, agents, rev, "after the single puts (%s)" % phase, timeout=600)
 
 
-def phase_latency_b0(store, agents):
-    """The agents restarted with --batch-ms 0 (their snapshots and tables kept),
-    then the single puts again: the latency without the batching window."""
-    log("=== latency_b0: agents restarted with --batch-ms 0")
+def restart(agents, extra=()):
     for a in agents:
         rc = a.stop()
         if rc != 0:
             fail("%s exited %d on SIGTERM" % (a.ns, rc))
-        a.start(["--batch-ms", "0"])
+        a.start(extra)
     tw = time.monotonic()
     for a in agents:
         while "watching " + P not in a.log_tail(1 << 20):
             if time.monotonic() - tw > 600:
                 raise RuntimeError("%s not watching after 600s:\n%s" % (a.ns, a.log_tail()))
             time.sleep(0.3)
+
+
+def phase_idle_noresync(agents, members):
+    """The agents restarted with --resync 3600: idle without the periodic
+    whole-table comparison (what remains: the status file every second, the
+    probe every 3 s, etcd's progress notifications)."""
+    log("=== idle_noresync: agents restarted with --resync 3600")
+    restart(agents, ["--resync", "3600"])
+    phase_idle(agents, members, "idle_noresync")
+
+
+def phase_latency_one(store, agents):
+    """One agent running (the others stopped, their tables left): the put to
+    kernel latency when the agent does not share the vCPU with four others."""
+    log("=== latency_one: only %s running (default options)" % agents[0].ns)
+    for a in agents[1:]:
+        rc = a.stop()
+        if rc != 0:
+            fail("%s exited %d on SIGTERM" % (a.ns, rc))
+    restart(agents[:1])
+    time.sleep(3)
+    phase_latency(store, agents[:1], "latency_one", PUTS_ONE, seed=19)
+
+
+def phase_latency_b0(store, agents):
+    """The agents restarted with --batch-ms 0 (their snapshots and tables kept),
+    then the single puts again: the latency without the batching window."""
+    log("=== latency_b0: agents restarted with --batch-ms 0")
+    restart(agents, ["--batch-ms", "0"])
     time.sleep(3)
     phase_latency(store, agents, "latency_b0", PUTS_B0, seed=18)
 
@@ -738,8 +786,8 @@ def main():
     etcd_ver = run([ETCD, "--version"]).stdout.split("\n")[0]
     with open(os.path.join(RESULTS, "meta.tsv"), "w") as meta:
         for k, v in (("kernel", KVER), ("quick", int(QUICK)), ("services", SERVICES), ("rs", RS),
-                     ("agents", NAGENTS), ("puts", PUTS), ("puts_b0", PUTS_B0), ("burst", BURST), ("idle_s", IDLE_S),
-                     ("reps_start", REPS_START), ("poll_ms", POLL_MS), ("gap_s", GAP_S), ("txn_ops", TXN_OPS),
+                     ("agents", NAGENTS), ("puts", PUTS), ("puts_b0", PUTS_B0), ("puts_one", PUTS_ONE), ("burst", BURST), ("idle_s", IDLE_S),
+                     ("reps_start", REPS_START), ("poll_ms", POLL_MS), ("poll_rel", POLL_REL), ("gap_s", GAP_S), ("txn_ops", TXN_OPS),
                      ("guest_cpus", os.cpu_count() or 1), ("icount", os.environ.get("SVS_BENCH_ICOUNT", "off")),
                      ("etcd", etcd_ver), ("etcd_opts", " ".join(ETCD_OPTS)),
                      ("agent_opts", " ".join(AGENT_OPTS) + " (other timers: defaults)"),
@@ -786,10 +834,20 @@ def main():
             t = time.monotonic()
             phase_latency_b0(store, agents)
             phases.append(("latency_b0", time.monotonic() - t))
+            save_rows()
+        t = time.monotonic()
+        phase_idle_noresync(agents, members)
+        phases.append(("idle_noresync", time.monotonic() - t))
+        save_rows()
+        if PUTS_ONE > 0:
+            t = time.monotonic()
+            phase_latency_one(store, agents)
+            phases.append(("latency_one", time.monotonic() - t))
         for a in agents:
-            rc = a.stop()
-            if rc != 0:
-                fail("%s exited %d on SIGTERM" % (a.ns, rc))
+            if a.p.poll() is None:
+                rc = a.stop()
+                if rc != 0:
+                    fail("%s exited %d on SIGTERM" % (a.ns, rc))
     except Exception as e:  # noqa: BLE001
         import traceback
         traceback.print_exc()
