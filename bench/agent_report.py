@@ -108,7 +108,9 @@ def main():
         p("| %s | %s |" % (k, v))
     p("")
     p("All processes (3 etcd members, %s agents, the bench script and its `sockvsadm` calls) share "
-      "the guest's vCPU(s): an agent's numbers include waiting for the others." % meta.get("agents", "?"))
+      "the guest's vCPU(s): an agent's numbers include waiting for the others. The agent applies a "
+      "difference with libsockvs's commands one by one (`ApiKernelTable`, README \"The kernel step\"), "
+      "not in one module transaction." % meta.get("agents", "?"))
     p("")
 
     # ---- headline

@@ -135,6 +135,10 @@ GAP_S = float(param("GAP_S", "0.3", "0.3"))
 POLL_REL = float(param("POLL_REL", "0.1", "0.1"))
 TIMEOUT = float(param("TIMEOUT", "1800", "600"))
 TXN_OPS = 128            # etcd 3.4's --max-txn-ops default
+# SVS_AS_PROFILE=1: fill, then the idle and latency phases only, each with
+# `perf record -e cpu-clock -p PID` on the first agent; `perf report` by
+# symbol in $SVS_RESULTS/perf-PHASE.txt (the other phases are skipped).
+PROFILE = os.environ.get("SVS_AS_PROFILE") == "1"
 
 CELL = "as"
 P = "/sockvs/v1/%s/" % CELL
@@ -760,6 +764,33 @@ def phase_burst(store, agents, members):
         row("burst", "all", 1, "after_last_s", "%.3f" % (max(tl for tl, _ in done.values()) - t_last))
 
 
+class Perf:
+    """perf record on one process for the duration of a with block."""
+
+    def __init__(self, pid, name):
+        self.pid, self.name = pid, name
+        self.data = os.path.join(WORK, "perf-%s.data" % name)
+
+    def __enter__(self):
+        if PROFILE:
+            self.p = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "-p", str(self.pid),
+                                       "-o", self.data], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            time.sleep(1)
+        return self
+
+    def __exit__(self, *exc):
+        if not PROFILE:
+            return False
+        self.p.send_signal(signal.SIGINT)
+        err = self.p.communicate(timeout=600)[1]
+        r = run(["perf", "report", "-i", self.data, "--stdio", "--sort", "dso,sym", "--percent-limit", "0.5"],
+                check=False)
+        with open(os.path.join(RESULTS, "perf-%s.txt" % self.name), "w") as f:
+            f.write("# perf record -e cpu-clock -F 999 -p PID (%s) during %s\n%s\n%s%s"
+                    % (AGENT, self.name, err, r.stdout, r.stderr[-2000:]))
+        return False
+
+
 def main():
     global rows_f
     os.makedirs(os.path.join(WORK, "bin"), exist_ok=True)
@@ -788,7 +819,7 @@ def main():
         for k, v in (("kernel", KVER), ("quick", int(QUICK)), ("services", SERVICES), ("rs", RS),
                      ("agents", NAGENTS), ("puts", PUTS), ("puts_b0", PUTS_B0), ("puts_one", PUTS_ONE), ("burst", BURST), ("idle_s", IDLE_S),
                      ("reps_start", REPS_START), ("poll_ms", POLL_MS), ("poll_rel", POLL_REL), ("gap_s", GAP_S), ("txn_ops", TXN_OPS),
-                     ("guest_cpus", os.cpu_count() or 1), ("icount", os.environ.get("SVS_BENCH_ICOUNT", "off")),
+                     ("guest_cpus", os.cpu_count() or 1), ("profile", int(PROFILE)), ("icount", os.environ.get("SVS_BENCH_ICOUNT", "off")),
                      ("etcd", etcd_ver), ("etcd_opts", " ".join(ETCD_OPTS)),
                      ("agent_opts", " ".join(AGENT_OPTS) + " (other timers: defaults)"),
                      ("date", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))):
@@ -813,6 +844,13 @@ def main():
         rev = phase_fill(store, agents)
         phases.append(("fill", time.monotonic() - t))
         save_rows()
+        if PROFILE:
+            with Perf(agents[0].p.pid, "idle"):
+                phase_idle(agents, members)
+            with Perf(agents[0].p.pid, "latency"):
+                phase_latency(store, agents)
+            save_rows()
+            raise StopIteration("profile done")
         for rep in range(1, REPS_START + 1):
             t = time.monotonic()
             phase_start(store, agents, rev, rep)
@@ -848,6 +886,8 @@ def main():
                 rc = a.stop()
                 if rc != 0:
                     fail("%s exited %d on SIGTERM" % (a.ns, rc))
+    except StopIteration:
+        pass
     except Exception as e:  # noqa: BLE001
         import traceback
         traceback.print_exc()
