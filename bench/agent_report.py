@@ -232,6 +232,26 @@ def main():
         p("")
 
     lat_table("latency", agents)
+    by_put = {}
+    for (ph, who, rep, metric, value) in rows:
+        if ph == "latency" and metric == "kernel_ms":
+            by_put[int(rep)] = max(by_put.get(int(rep), 0.0), float(value))
+    if len(by_put) > 10:
+        m = statistics.median(by_put.values())
+        slow = sorted(n for n, v in by_put.items() if v > 2 * m)
+        if slow:
+            gaps = [b - a for a, b in zip(slow, slow[1:])]
+            wall = vals("latency", agents[0], "phase_wall_s") if agents else []
+            per = wall[0] / len(by_put) if wall else None
+            p("Puts whose slowest agent took more than twice the median of that (%.0f ms): %s (%d of %d; "
+              "spacing in puts: %s).%s"
+              % (m, ", ".join(str(n) for n in slow), len(slow), len(by_put),
+                 ", ".join(str(g) for g in gaps) or "-",
+                 "" if per is None or not gaps else
+                 " The phase took %.0f s for %d puts (%.2f s each), so %g puts are %.1f s; the agents resync "
+                 "(read and compare the whole kernel table) every 30 s."
+                 % (wall[0], len(by_put), per, statistics.median(gaps), per * statistics.median(gaps))))
+            p("")
     p("*Agent CPU per change* = the agent's utime + stime over the whole phase (puts, gaps and all), minus "
       "its idle CPU rate (below) over the same wall time, divided by the number of puts: what one change "
       "costs the agent, whatever the batching; on one vCPU the five agents' costs add up before the last "
