@@ -6,7 +6,8 @@
 #
 # Default kernels: tests/kernels/list.sh --test (Debian 6.1 and 6.12).
 # Full mode (make bench-agent, part of make bench): raw rows in
-#   build/bench/raw-agent/KVER/, report bench/results/KVER-agent.md.
+#   build/bench/raw-agent/KVER/, report bench/results/KVER-agent.md (and the
+#   rows as bench/results/KVER-agent-rows.tsv).
 # --quick: small sizes (50 services, 20 puts, a 200-change burst); raw rows and
 #   report in build/bench-quick/.
 # Like make bench, the guest runs under QEMU instruction counting with one
@@ -73,5 +74,7 @@ for k in "${kvers[@]}"; do
 	} > "$dir/host-meta.tsv"
 	[ "$rc" -eq 0 ] || status=1
 	/usr/bin/python3 bench/agent_report.py "$dir" "$out/$k-agent.md" || status=1
+	# The raw rows next to the report (full mode): the report can be regenerated from them.
+	[ -n "$quick" ] || [ ! -s "$dir/rows.tsv" ] || cp "$dir/rows.tsv" "$out/$k-agent-rows.tsv"
 done
 exit $status
