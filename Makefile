@@ -28,6 +28,8 @@
 #                   repetition on one kernel into build/bench-quick/
 #   make bench-feedback  passive health and p2c under a slow and a refusing
 #                   server (bench/results/<kernel>-feedback.md; part of make bench)
+#   make bench-agent  sockvs-agent at scale: 3 etcd members, 5 agents, 1,000
+#                   services x 4 (bench/results/<kernel>-agent.md; part of make bench)
 SHELL := /bin/bash
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
@@ -153,11 +155,16 @@ bench-quick-kver:
 
 bench: deps
 	$(MAKE) all bench-tools
-	st=0; bench/run-all.sh $(BENCH_KVERS) || st=1; bench/run-feedback.sh $(BENCH_KVERS) || st=1; exit $$st
+	st=0; bench/run-all.sh $(BENCH_KVERS) || st=1; bench/run-feedback.sh $(BENCH_KVERS) || st=1; \
+		bench/run-agent-scale.sh $(BENCH_KVERS) || st=1; exit $$st
 
 bench-feedback: deps
 	$(MAKE) all bench-tools
 	bench/run-feedback.sh $(BENCH_KVERS)
+
+bench-agent: deps
+	$(MAKE) all
+	bench/run-agent-scale.sh $(BENCH_KVERS)
 
 bench-quick: deps
 	$(MAKE) all bench-tools
@@ -168,5 +175,5 @@ clean:
 	-$(MAKE) -C kmod clean 2>/dev/null
 
 .PHONY: all deps kmod testmod userspace userspace-asan test demo demo-run fuzz lint clean \
-	bench bench-quick bench-feedback bench-tools bench-quick-kver kernels test-kernels deb test-image \
+	bench bench-quick bench-feedback bench-agent bench-tools bench-quick-kver kernels test-kernels deb test-image \
 	test-agent-long
