@@ -153,6 +153,7 @@ void Agent::start(Clock::time_point now) {
                                       layout_.cell() + "': ignored");
       } else {
         applied_ = std::move(snap->services);
+        applied_hash_ = table_hash(applied_);
         applied_rev_ = snap->revision;
         builder_rev_ = snap->revision;
         applied_target_ = by_label(applied_);
@@ -592,6 +593,7 @@ bool Agent::reconcile(const Desired& desired, const std::optional<std::set<std::
     log_.log(Level::kInfo, text);
   }
   applied_ = desired.services;
+  applied_hash_ = table_hash(applied_);
   if (scope_only) {
     std::erase_if(applied_target_, [&](const auto& kv) { return scope_only->contains(kv.first); });
     applied_target_.merge(target);
@@ -664,7 +666,7 @@ Status Agent::status(Clock::time_point now) const {
   st.updated = wall_now();
   st.last_error = last_error_;
   st.last_error_time = last_error_time_;
-  st.table_hash = table_hash(applied_);
+  st.table_hash = applied_hash_.empty() ? table_hash(applied_) : applied_hash_;
   st.services = applied_.size();
   st.dests = count_dests(applied_);
   st.held = held_.size();

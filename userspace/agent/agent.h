@@ -163,6 +163,7 @@ class Agent {
 
   // The kernel.
   Table applied_;              // the desired table last applied, by name
+  std::string applied_hash_;   // table_hash(applied_), kept with it (status() runs every second)
   ByLabel applied_target_;     // ... with local health on top, by label
   bool kernel_dirty_ = false;  // an apply did not reach the kernel: full reconcile due
   bool unmanaged_logged_ = false;
