@@ -13,12 +13,37 @@ Exit status 1 if there are no rows.
 
 import math
 import os
+import subprocess
 import statistics
 import sys
 
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+
+
+# sockvs-agent applies in one module transaction from 1469ccb on; before,
+# with libsockvs's commands one by one.
+TXN_AGENT = "1469ccb"
+
+
+def kernel_step(commit):
+    """How the agent of `commit` (as the report's host rows name it) changes the kernel."""
+    rev = commit.split()[0] if commit else ""
+    try:
+        r = subprocess.run(["git", "merge-base", "--is-ancestor", TXN_AGENT, rev],
+                           cwd=os.path.dirname(os.path.abspath(__file__)), capture_output=True)
+        txn = r.returncode == 0
+        known = r.returncode in (0, 1)
+    except OSError:
+        known = False
+    if not known:
+        return "(Whether this agent applies in one module transaction is unknown: commit %r.)" % commit
+    if txn:
+        return ("The agent applies each difference in one module transaction (`ApiKernelTable`, README "
+                "\"The kernel step\").")
+    return ("The agent of this commit applies a difference with libsockvs's commands one by one "
+            "(`ApiKernelTable` before %s), not in one module transaction." % TXN_AGENT)
 
 def read_tsv(path):
     out = []
@@ -108,9 +133,8 @@ def main():
         p("| %s | %s |" % (k, v))
     p("")
     p("All processes (3 etcd members, %s agents, the bench script and its `sockvsadm` calls) share "
-      "the guest's vCPU(s): an agent's numbers include waiting for the others. The agent applies a "
-      "difference with libsockvs's commands one by one (`ApiKernelTable`, README \"The kernel step\"), "
-      "not in one module transaction." % meta.get("agents", "?"))
+      "the guest's vCPU(s): an agent's numbers include waiting for the others. %s"
+      % (meta.get("agents", "?"), kernel_step(host.get("commit", ""))))
     p("")
 
     # ---- headline
