@@ -177,6 +177,12 @@ TEST(AgentSnapshot, RoundTrip) {
           "dests":[{"address":"127.0.0.1","port":7001,"weight":0,"upper":9,"lower":3,"shards":2}]})");
   s.services["dns6"] = parse_service_value(
       R"({"protocol":"udp","address":"fd00::53","port":53,"dests":[{"address":"fd00::1","port":53}]})");
+  // One JSON document (the table is spliced in as -S --json text).
+  EXPECT_TRUE(nlohmann::json::parse(format_snapshot(s)).is_object());
+  const Snapshot empty = parse_snapshot(format_snapshot(Snapshot{"c0", 7, {}}));
+  EXPECT_EQ(empty.cell, "c0");
+  EXPECT_EQ(empty.revision, 7);
+  EXPECT_TRUE(empty.services.empty());
   const Snapshot back = parse_snapshot(format_snapshot(s));
   EXPECT_EQ(back.cell, "c1");
   EXPECT_EQ(back.revision, 1234);
