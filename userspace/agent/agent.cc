@@ -106,7 +106,13 @@ Agent::Agent(AgentOptions opts, Store& store, KernelFactory kernel, HealthSource
       health_source_(std::move(health)),
       log_(log),
       layout_(opts_.cell),
-      builder_(layout_) {}
+      builder_(layout_),
+      applied_hash_(table_hash(applied_)) {}
+
+void Agent::set_applied(Table table) {
+  applied_ = std::move(table);
+  applied_hash_ = table_hash(applied_);
+}
 
 KernelTable* Agent::kernel(Clock::time_point now) {
   if (kernel_) {
@@ -152,8 +158,7 @@ void Agent::start(Clock::time_point now) {
         log_.log(Level::kWarning, opts_.snapshot_path + " is cell '" + snap->cell + "', not '" +
                                       layout_.cell() + "': ignored");
       } else {
-        applied_ = std::move(snap->services);
-        applied_hash_ = table_hash(applied_);
+        set_applied(std::move(snap->services));
         applied_rev_ = snap->revision;
         builder_rev_ = snap->revision;
         applied_target_ = by_label(applied_);
@@ -592,8 +597,7 @@ bool Agent::reconcile(const Desired& desired, const std::optional<std::set<std::
     }
     log_.log(Level::kInfo, text);
   }
-  applied_ = desired.services;
-  applied_hash_ = table_hash(applied_);
+  set_applied(desired.services);
   if (scope_only) {
     std::erase_if(applied_target_, [&](const auto& kv) { return scope_only->contains(kv.first); });
     applied_target_.merge(target);
@@ -666,7 +670,7 @@ Status Agent::status(Clock::time_point now) const {
   st.updated = wall_now();
   st.last_error = last_error_;
   st.last_error_time = last_error_time_;
-  st.table_hash = applied_hash_.empty() ? table_hash(applied_) : applied_hash_;
+  st.table_hash = applied_hash_;
   st.services = applied_.size();
   st.dests = count_dests(applied_);
   st.held = held_.size();

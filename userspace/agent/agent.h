@@ -127,6 +127,7 @@ class Agent {
   void log_problems(const Desired& desired);
   void write_files(Clock::time_point now, bool force);
   KernelTable* kernel(Clock::time_point now);
+  void set_applied(Table table);  // applied_ and its hash
 
   AgentOptions opts_;
   Store& store_;
@@ -163,7 +164,7 @@ class Agent {
 
   // The kernel.
   Table applied_;              // the desired table last applied, by name
-  std::string applied_hash_;   // table_hash(applied_), kept with it (status() runs every second)
+  std::string applied_hash_;   // table_hash(applied_), kept by set_applied()
   ByLabel applied_target_;     // ... with local health on top, by label
   bool kernel_dirty_ = false;  // an apply did not reach the kernel: full reconcile due
   bool unmanaged_logged_ = false;

@@ -1,8 +1,8 @@
 #include "kernel_table.h"
 
-#include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <set>
 #include <utility>
 
 #include "sockvs/error.h"
@@ -59,10 +59,11 @@ ApplyResult ApiKernelTable::apply(const ByLabel& current, const ByLabel& target,
 std::optional<ApplyResult> ApiKernelTable::apply_txn(const ByLabel& current, const ByLabel& target,
                                                      const std::vector<Op>& ops) {
   std::vector<std::string> labels;  // txn.services[i] is labels[i]'s
+  std::set<std::string> staged;
   sockvs::Transaction txn;
   for (const Op& op : ops) {
     std::string label = label_of(op.service.key());
-    if (std::find(labels.begin(), labels.end(), label) != labels.end()) {
+    if (!staged.insert(label).second) {
       continue;
     }
     sockvs::TxnService ts;
