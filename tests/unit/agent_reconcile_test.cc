@@ -49,6 +49,16 @@ class ReconcileTest : public ::testing::Test {
     }
     return kernel.apply(kernel.read(std::nullopt), target, scope);
   }
+  // kRedis applied, its service at 42 connections and its first real
+  // server at 21: what an edit in place must keep.
+  Table redis_with_counters() {
+    Table t;
+    t["redis"] = entry(kRedis);
+    (void)apply(t);
+    api.table[0].svc.stats.conns = 42;
+    api.table[0].dests[0].stats.conns = 21;
+    return t;
+  }
   std::string table() {
     std::vector<sockvsadm::ServiceEntry> entries;
     for (const auto& e : api.table) {
@@ -80,11 +90,7 @@ TEST_F(ReconcileTest, FromEmpty) {
 }
 
 TEST_F(ReconcileTest, EditsInPlaceKeepCounters) {
-  Table t;
-  t["redis"] = entry(kRedis);
-  (void)apply(t);
-  api.table[0].svc.stats.conns = 42;
-  api.table[0].dests[0].stats.conns = 21;
+  Table t = redis_with_counters();
   t["redis"] = entry(
       R"({"protocol":"tcp","address":"10.255.0.1","port":6379,"scheduler":"wrr","persistent":60,
           "dests":[{"address":"127.0.0.1","port":7001,"weight":3,"upper":100},
@@ -119,11 +125,7 @@ TEST_F(ReconcileTest, EditsInPlaceKeepCounters) {
 
 TEST_F(ReconcileTest, OlderModuleGetsTheCommandsOneByOne) {
   api.knows_txn = false;
-  Table t;
-  t["redis"] = entry(kRedis);
-  (void)apply(t);
-  api.table[0].svc.stats.conns = 42;
-  api.table[0].dests[0].stats.conns = 21;
+  Table t = redis_with_counters();
   t["redis"] = entry(
       R"({"protocol":"tcp","address":"10.255.0.1","port":6379,"scheduler":"wrr",
           "dests":[{"address":"127.0.0.1","port":7001,"weight":3},
