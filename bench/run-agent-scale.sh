@@ -21,6 +21,7 @@
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$repo"
+. bench/lib.sh
 
 quick=
 if [ "${1:-}" = --quick ]; then quick=quick; shift; fi
@@ -33,45 +34,22 @@ for f in build/userspace/sockvsadm build/userspace/sockvs-agent /usr/bin/etcd; d
 done
 commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- kmod userspace bench/guest/agent_scale.py || echo ' + uncommitted changes in kmod/, userspace/ or bench/guest/agent_scale.py')"
 
-if [ "${SVS_BENCH_ICOUNT:-0}" != off ]; then
-	export SVS_BENCH_ICOUNT=${SVS_BENCH_ICOUNT:-0}
-	export PATH=$repo/bench/qemu-icount:$PATH
-	smp=${SVS_BENCH_SMP:-1}
-else
-	export SVS_BENCH_ICOUNT=off
-	smp=${SVS_BENCH_SMP:-2}
-fi
+bench_clock
 
 status=0
 for k in "${kvers[@]}"; do
 	dir=$raw/$k
 	mkdir -p "$dir"
 	[ -f "build/kmod/$k/sock_vs.ko" ] || { echo "FAIL: agent-scale $k: no build/kmod/$k/sock_vs.ko"; status=1; continue; }
-	qemu_before=$(pgrep -c qemu-system || true)
-	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-	host_date=$(date -u '+%Y-%m-%d %H:%M UTC')
-	t0=$(date +%s)
+	bench_guest_start
 	echo "=== bench-agent${quick:+ (quick)}: $k (other QEMU guests running: $qemu_before)"
 	SVS_RESULTS_DIR=$dir SVS_VM_SMP=$smp SVS_VM_MEM=${SVS_VM_MEM:-2048} \
 		SVS_VM_TIMEOUT=${SVS_VM_TIMEOUT:-7200} \
 		tests/vm/run-guest.sh "$k" bench/guest/agent_scale.py $quick 2>&1 |
 		grep -a --line-buffered -E '^\[bench|^bench failure|run-guest.sh|Traceback|Error'
 	rc=${PIPESTATUS[0]}
-	{
-		printf 'cpu_model\t%s\n' "$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)"
-		printf 'host_cores\t%s\n' "$(nproc)"
-		printf 'qemu_before\t%s\n' "$((qemu_before))"
-		printf 'qemu_after\t%s\n' "$(($(pgrep -c qemu-system || true)))"
-		printf 'loadavg_before\t%s\n' "$load_before"
-		printf 'loadavg_after\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
-		printf 'host_date\t%s\n' "$host_date"
-		printf 'guest_seconds\t%s\n' "$(($(date +%s) - t0))"
-		printf 'guest_exit\t%s\n' "$rc"
-		printf 'icount\t%s\n' "$SVS_BENCH_ICOUNT"
-		printf 'smp\t%s\n' "$smp"
-		printf 'commit\t%s\n' "$commit"
-		printf 'command\t%s\n' "${SVS_AS_COMMAND:-bench/run-agent-scale.sh${quick:+ --quick} $k}"
-	} > "$dir/host-meta.tsv"
+	bench_host_meta "$rc" smp "$smp" commit "$commit" \
+		command "${SVS_AS_COMMAND:-bench/run-agent-scale.sh${quick:+ --quick} $k}" > "$dir/host-meta.tsv"
 	[ "$rc" -eq 0 ] || status=1
 	/usr/bin/python3 bench/agent_report.py "$dir" "$out/$k-agent.md" || status=1
 	# The raw rows next to the report (full mode): the report can be regenerated from them.

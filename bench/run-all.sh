@@ -21,6 +21,7 @@
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 cd "$repo"
+. bench/lib.sh
 
 quick=
 if [ "${1:-}" = --quick ]; then quick=quick; shift; fi
@@ -38,36 +39,19 @@ for f in build/userspace/sockvsadm build/bench/connect_cost; do
 done
 
 run_one() { # KVER: the icount guest (report_one checks what it produced)
-	local k=$1 dir=$raw/$1 rc qemu_before load_before host_date t0 t1
+	local k=$1 dir=$raw/$1 rc qemu_before load_before host_date t0
 	[ -f "build/kmod/$k/sock_vs.ko" ] || {
 		echo "FAIL: bench${quick:+-quick} $k: no build/kmod/$k/sock_vs.ko"; return 1; }
 	rm -f "$out/check-$k.txt"
-	qemu_before=$(pgrep -c qemu-system || true)
-	load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-	host_date=$(date -u '+%Y-%m-%d %H:%M UTC')
-	t0=$(date +%s)
+	bench_guest_start
 	echo "=== bench${quick:+ (quick)}: $k (other QEMU guests running: $qemu_before)"
 	SVS_RESULTS_DIR=$dir SVS_VM_SMP=$smp SVS_VM_MEM=${SVS_VM_MEM:-2048} \
 		SVS_VM_TIMEOUT=${SVS_VM_TIMEOUT:-3600} \
 		tests/vm/run-guest.sh "$k" bench/guest/bench.py $quick 2>&1 |
 		grep -a --line-buffered -E '^\[bench|^bench failure|run-guest.sh'
 	rc=${PIPESTATUS[0]}
-	t1=$(date +%s)
-	{
-		printf 'cpu_model\t%s\n' "$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)"
-		printf 'host_cores\t%s\n' "$(nproc)"
-		printf 'guest_mem\t%s\n' "${SVS_VM_MEM:-2048}"
-		printf 'qemu_before\t%s\n' "$((qemu_before))"
-		printf 'qemu_after\t%s\n' "$(($(pgrep -c qemu-system || true)))"
-		printf 'loadavg_before\t%s\n' "$load_before"
-		printf 'loadavg_after\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
-		printf 'host_date\t%s\n' "$host_date"
-		printf 'guest_seconds\t%s\n' "$((t1 - t0))"
-		printf 'guest_exit\t%s\n' "$rc"
-		printf 'parallel\t%s\n' "$parallel"
-		printf 'icount\t%s\n' "$SVS_BENCH_ICOUNT"
-		printf 'command\t%s\n' "make bench${quick:+-quick}"
-	} > "$dir/host-meta.tsv"
+	bench_host_meta "$rc" guest_mem "${SVS_VM_MEM:-2048}" parallel "$parallel" \
+		command "make bench${quick:+-quick}" > "$dir/host-meta.tsv"
 	[ "$rc" -eq 0 ]
 }
 
@@ -113,14 +97,7 @@ report_one() { # KVER: report and row check; exit status 0 if every row is there
 # and a rate counts every instruction a request costs.  SVS_BENCH_ICOUNT=off
 # turns icount off (and makes 2 vCPUs the default); a number is the shift.
 plain_path=$PATH
-if [ -z "$quick" ] && [ "${SVS_BENCH_ICOUNT:-0}" != off ]; then
-	export SVS_BENCH_ICOUNT=${SVS_BENCH_ICOUNT:-0}
-	export PATH=$repo/bench/qemu-icount:$PATH
-	smp=${SVS_BENCH_SMP:-1}
-else
-	export SVS_BENCH_ICOUNT=off
-	smp=${SVS_BENCH_SMP:-2}
-fi
+bench_clock "$quick"
 
 # Kernels one after the other, or (SVS_BENCH_PARALLEL=1, the default for
 # several kernels in full mode) each in its own guest at the same time: on a
