@@ -634,6 +634,7 @@ u8 svs_eject_state(const struct svs_dest *d, u32 *left_ms);
 
 /* txn.c: transactions */
 struct genl_info;
+void *svs_txn_alloc(size_t n, size_t size);
 extern const struct nla_policy svs_txn_policy[SOCK_VS_TXN_ATTR_MAX + 1];
 extern const struct nla_policy svs_txn_svc_policy[SOCK_VS_TXN_SVC_ATTR_MAX + 1];
 int svs_txn_begin(struct sk_buff *skb, struct genl_info *info);

@@ -58,6 +58,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/error-injection.h>
 #include <linux/jhash.h>
 #include <linux/mm.h>
 #include <linux/netlink.h>
@@ -149,6 +150,20 @@ struct svs_txn_result {
 
 #define SVS_TXN_BUCKETS_MIN	16
 
+/*
+ * Every allocation of a transaction's own bookkeeping (the transaction, its
+ * index, the staged services and their arrays, the commit's work arrays),
+ * zeroed, charged to the configuring process's memory cgroup and freed with
+ * kvfree(): one function, so that /sys/kernel/debug/fail_function can fail
+ * each of them (tests/vm/cases/66-fault-injection.py).
+ */
+noinline void *svs_txn_alloc(size_t n, size_t size)
+{
+	return kvcalloc(n, size, GFP_KERNEL_ACCOUNT);
+}
+
+ALLOW_ERROR_INJECTION(svs_txn_alloc, NULL);
+
 static struct hlist_head *svs_txn_bucket(struct hlist_head *buckets, u32 nbuckets,
 					 const struct svs_key *key)
 {
@@ -176,7 +191,7 @@ static int svs_txn_index(struct svs_txn *txn, struct svs_txn_svc *ts)
 
 	if (txn->nhashed >= txn->nbuckets) {
 		nb = txn->nbuckets * 2;
-		buckets = kvcalloc(nb, sizeof(*buckets), GFP_KERNEL_ACCOUNT);
+		buckets = svs_txn_alloc(nb, sizeof(*buckets));
 		if (!buckets)
 			return -ENOMEM;
 		for (i = 0; i < txn->nbuckets; i++) {
@@ -227,7 +242,7 @@ static void svs_txn_svc_free(struct svs_txn_svc *ts)
 	svs_skip_free(ts->skip);
 	kvfree(ts->dests);
 	kvfree(ts->gone);
-	kfree(ts);
+	kvfree(ts);
 }
 
 static void svs_txn_free(struct svs_txn *txn)
@@ -239,7 +254,7 @@ static void svs_txn_free(struct svs_txn *txn)
 	list_for_each_entry_safe(ts, tmp, &txn->svcs, list)
 		svs_txn_svc_free(ts);
 	kvfree(txn->buckets);
-	kfree(txn);
+	kvfree(txn);
 }
 
 static struct svs_txn *svs_txn_lookup(struct svs_net *sn, u32 portid)
@@ -275,7 +290,7 @@ int svs_txn_begin(struct sk_buff *skb, struct genl_info *info)
 	struct svs_txn *txn, *stale = NULL;
 	int err;
 
-	txn = kzalloc(sizeof(*txn), GFP_KERNEL_ACCOUNT);
+	txn = svs_txn_alloc(1, sizeof(*txn));
 	if (!txn) {
 		NL_SET_ERR_MSG(extack, "out of memory for the transaction");
 		return -ENOMEM;
@@ -288,7 +303,7 @@ int svs_txn_begin(struct sk_buff *skb, struct genl_info *info)
 				       info->attrs[SOCK_VS_ATTR_TXN], svs_txn_policy,
 				       extack);
 		if (err) {
-			kfree(txn);
+			kvfree(txn);
 			return err;
 		}
 		if (tb[SOCK_VS_TXN_ATTR_FLAGS])
@@ -299,10 +314,10 @@ int svs_txn_begin(struct sk_buff *skb, struct genl_info *info)
 		}
 	}
 	txn->nbuckets = SVS_TXN_BUCKETS_MIN;
-	txn->buckets = kvcalloc(txn->nbuckets, sizeof(*txn->buckets), GFP_KERNEL_ACCOUNT);
+	txn->buckets = svs_txn_alloc(txn->nbuckets, sizeof(*txn->buckets));
 	if (!txn->buckets) {
 		NL_SET_ERR_MSG(extack, "out of memory for the transaction");
-		kfree(txn);
+		kvfree(txn);
 		return -ENOMEM;
 	}
 
@@ -443,7 +458,7 @@ static struct svs_txn_svc *svs_txn_parse_svc(struct svs_net *sn, struct svs_txn 
 	if (err)
 		return ERR_PTR(err);
 
-	ts = kzalloc(sizeof(*ts), GFP_KERNEL_ACCOUNT);
+	ts = svs_txn_alloc(1, sizeof(*ts));
 	if (!ts) {
 		NL_SET_ERR_MSG(extack, "out of memory for the staged service");
 		return ERR_PTR(-ENOMEM);
@@ -468,7 +483,7 @@ static struct svs_txn_svc *svs_txn_parse_svc(struct svs_net *sn, struct svs_txn 
 		ts->skip = skip;
 	}
 	if (ndests) {
-		ts->dests = kvcalloc(ndests, sizeof(*ts->dests), GFP_KERNEL_ACCOUNT);
+		ts->dests = svs_txn_alloc(ndests, sizeof(*ts->dests));
 		if (!ts->dests) {
 			NL_SET_ERR_MSG(extack, "out of memory for the staged real servers");
 			err = -ENOMEM;
@@ -623,7 +638,7 @@ static struct svs_dtable *svs_txn_dtable(struct svs_txn_svc *ts,
 	struct svs_dest **dv;
 	u32 i, n = max(ts->n, 1U);
 
-	dv = kvmalloc_array(n, sizeof(*dv) + sizeof(*cv), GFP_KERNEL_ACCOUNT);
+	dv = svs_txn_alloc(n, sizeof(*dv) + sizeof(*cv));
 	if (!dv)
 		return ERR_PTR(-ENOMEM);
 	cv = (const struct svs_dest_conf **)&dv[n];
@@ -769,8 +784,7 @@ static int svs_txn_prep_change(struct svs_net *sn, struct svs_txn_svc *ts,
 	}
 
 	/* The servers that leave: those no staged one is. */
-	ts->gone = kvmalloc_array(max(svc->num_dests, 1U), sizeof(*ts->gone),
-				  GFP_KERNEL_ACCOUNT);
+	ts->gone = svs_txn_alloc(max(svc->num_dests, 1U), sizeof(*ts->gone));
 	if (!ts->gone) {
 		NL_SET_ERR_MSG(extack, "out of memory for the transaction");
 		return -ENOMEM;
@@ -927,7 +941,7 @@ static int svs_txn_apply(struct svs_net *sn, struct svs_txn *txn,
 		return -ENOSPC;
 	}
 	if (nvictims) {
-		victims = kvmalloc_array(nvictims, sizeof(*victims), GFP_KERNEL_ACCOUNT);
+		victims = svs_txn_alloc(nvictims, sizeof(*victims));
 		if (!victims) {
 			NL_SET_ERR_MSG(extack, "out of memory for the transaction");
 			return -ENOMEM;

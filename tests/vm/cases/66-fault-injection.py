@@ -9,7 +9,12 @@ the command exits 1 with a message about memory, the saved configuration
 (-S -n) is the same before and after, exactly one allocation failed (the
 injection's `times` counter), and the same command then succeeds without
 injection; svs_alloc_stats (one per block of counters) is armed while
-objects are added until one needs a block. Connect path: with the
+objects are added until one needs a block. Transactions (sockvsadm -R, one kernel commit): every allocation a
+commit makes through svs_txn_alloc, svs_zalloc and svs_alloc_dtable, and
+the first of svs_service and svs_dest, is failed in turn, call after call
+until the command goes through without reaching one: each failure is
+ENOMEM with a message, the table is the same, and no transaction stays
+open. Connect path: with the
 svs_conn cache failing N times, N balanced TCP connects all reach the real
 server; the service's untracked counter (-L --stats, --json) and the
 module-wide one (-V) rise by exactly N, the open-connection count ignores
@@ -31,6 +36,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import svs  # noqa: E402
 import svs_mem  # noqa: E402
+import svs_txn as tx  # noqa: E402
 from svs import adm_ok, check, check_eq, step  # noqa: E402
 
 FAILSLAB = "/sys/kernel/debug/failslab/"
@@ -39,7 +45,11 @@ KMEMLEAK = "/sys/kernel/debug/kmemleak"
 SLAB_KNOBS = ("probability", "interval", "times", "space", "verbose", "ignore-gfp-wait",
               "cache-filter", "task-filter")
 FN_KNOBS = ("probability", "interval", "times", "space", "verbose", "task-filter")
-FUNCTIONS = ("svs_alloc_dtable", "svs_alloc_shard_conns", "svs_zalloc", "svs_alloc_stats")
+FUNCTIONS = ("svs_alloc_dtable", "svs_alloc_shard_conns", "svs_zalloc", "svs_alloc_stats",
+             "svs_txn_alloc")
+TXN_EDIT = "10.255.68.100:80"   # the transaction trials' changed service
+TXN_DEL = "10.255.68.101:80"    # and deleted one
+TXN_NEW = 20                    # services the transaction adds: its index grows past 16 buckets
 
 SVC = "10.255.66.10:80"         # the configuration trials' service (rr)
 ECHO_PORT = 9660
@@ -178,6 +188,74 @@ def trial_block(args_of, limit=200):
     raise svs.Fail("svs_alloc_stats never called in %d additions" % limit)
 
 
+def txn_rules():
+    """sockvsadm -R input that reaches every allocation of a commit: new
+    services (more than the staged index's first 16 buckets), a changed one
+    (a server leaves: the `gone` array; one joins), a deleted one (the
+    victims)."""
+    lines = []
+    for i in range(1, TXN_NEW + 1):
+        lines += ["-A -t 10.255.68.%d:80 -s wrr" % i, "-a -t 10.255.68.%d:80 -r 127.0.0.1:9700 -w 2" % i]
+    lines += ["-d -t %s -r 127.0.0.1:9701" % TXN_EDIT, "-a -t %s -r 127.0.0.1:9703" % TXN_EDIT,
+              "-D -t %s" % TXN_DEL]
+    return "\n".join(lines) + "\n"
+
+
+def txn_trials():
+    """Fail each allocation of one -R transaction in turn (fail_function
+    sites: call 1, 2, ... until the command needs no more of them; slab
+    caches: the first object): ENOMEM with a message, -S -n unchanged, no
+    transaction left open; then the same input goes through."""
+    adm_ok("-A", "-t", TXN_EDIT, "-s", "rr")
+    for port in (9701, 9702):
+        adm_ok("-a", "-t", TXN_EDIT, "-r", "127.0.0.1:%d" % port)
+    adm_ok("-A", "-t", TXN_DEL, "-s", "rr")
+    adm_ok("-a", "-t", TXN_DEL, "-r", "127.0.0.1:9704")
+    text = txn_rules()
+    t = tx.Txn()        # for GET_INFO's count of open transactions
+    svs.defer(t.close)
+    before = svs.save()
+    restore = "-C\n" + before       # -S output is -R input
+    calls = {}
+    for kind, site in (("fn", "svs_txn_alloc"), ("fn", "svs_zalloc"), ("fn", "svs_alloc_dtable"),
+                       ("slab", "svs_service"), ("slab", "svs_dest")):
+        for skip in range(400 if kind == "fn" else 1):
+            what = "%s%s" % (site, " (call %d)" % (skip + 1) if skip else "")
+            if kind == "slab":
+                slab_arm(site, 1)
+            else:
+                fn_arm(site, skip)
+            try:
+                r = svs.adm("-R", input=text)
+            finally:
+                left = times_left(FAILSLAB if kind == "slab" else FAILFN)
+                if kind == "slab":
+                    slab_disarm(site)
+                else:
+                    fn_disarm(site)
+            check_eq(t.info()["txns"], 0, "%s: no transaction left open" % what)
+            if left == 1:       # the commit made no further call there
+                check_eq((r.returncode, r.stderr), (0, ""), "-R with %s not failing" % what)
+                check(kind == "fn" and skip > 0, "-R reaches %s at least once" % site)
+                adm_ok("-R", input=restore, quiet=True)
+                check_eq(svs.save(), before, "the table restored after a successful -R")
+                break
+            failed[site] = failed.get(site, 0) + 1
+            calls[site] = skip + 1
+            check(r.returncode == 1 and r.stderr.startswith("sockvsadm: ") and
+                  re.search(r"memory|ENOMEM", r.stderr, re.I),
+                  "-R with %s failing: exit 1 and a message about memory (exit %d, %r)"
+                  % (what, r.returncode, r.stderr))
+            check_eq(svs.save(), before, "-R with %s failing: -S -n unchanged" % what)
+        else:
+            if kind == "fn":
+                raise svs.Fail("-R still reaches %s after 400 calls" % site)
+    svs.log("  -R of %d services: allocations failed in turn: %s"
+            % (TXN_NEW + 2, " ".join("%s=%d" % kv for kv in sorted(calls.items()))))
+    adm_ok("-R", input=text, quiet=True)
+    check("127.0.0.1:9703" in svs.save() and TXN_DEL not in svs.save(), "the -R input applied")
+
+
 def module_untracked():
     out = adm_ok("-V", quiet=True)
     m = re.search(r"untracked=(\d+)[,)]", out)
@@ -239,6 +317,11 @@ def main():
     for skip in range(3):       # mh: the table, then its two work arrays
         trial("fn", "svs_zalloc", ["-E", "-t", SVC, "-s", "mh"], skip=skip,
               undo=["-E", "-t", SVC, "-s", "rr"])
+    last_injection = time.monotonic()
+    check_eq(rd(FAILFN + "inject"), "", "no fail_function injection left armed")
+
+    step("transactions: each allocation of one -R commit fails in turn, nothing changes")
+    txn_trials()
     last_injection = time.monotonic()
     check_eq(rd(FAILFN + "inject"), "", "no fail_function injection left armed")
 
