@@ -17,10 +17,11 @@ import subprocess
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import read_tsv  # noqa: E402  (bench/report.py)
+
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-
 
 # sockvs-agent applies in one module transaction from 1469ccb on; before,
 # with libsockvs's commands one by one.
@@ -44,14 +45,6 @@ def kernel_step(commit):
                 "\"The kernel step\").")
     return ("The agent of this commit applies a difference with libsockvs's commands one by one "
             "(`ApiKernelTable` before %s), not in one module transaction." % TXN_AGENT)
-
-def read_tsv(path):
-    out = []
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                out.append(line.rstrip("\n").split("\t"))
-    return out
 
 
 def pct(v, p):

@@ -14,14 +14,8 @@ import os
 import statistics
 import sys
 
-
-def read_tsv(path):
-    out = []
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                out.append(line.rstrip("\n").split("\t"))
-    return out
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import read_tsv  # noqa: E402  (bench/report.py)
 
 
 def fmt0(v):
