@@ -95,6 +95,9 @@ import sys
 import time
 import urllib.request
 
+import guestlib  # bench/guest/guestlib.py, beside this script
+from guestlib import run
+
 QUICK = "quick" in sys.argv[1:] or "--quick" in sys.argv[1:]
 REPO = os.environ.get("SVS_REPO") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "vm", "lib"))
@@ -117,8 +120,7 @@ ETCD = os.path.join(WORK, "bin", "etcd")
 KO = os.path.join(BUILD, "kmod", KVER, "sock_vs.ko")
 
 
-def param(name, full, quick):
-    return os.environ.get("SVS_AS_" + name) or (quick if QUICK else full)
+param = guestlib.params("SVS_AS_", QUICK)
 
 
 SERVICES = int(param("SERVICES", "1000", "50"))
@@ -177,14 +179,6 @@ def save_rows():
     rows_f.flush()
     if os.path.abspath(RESULTS) != os.path.abspath(WORK):
         subprocess.run(["cp", os.path.join(WORK, "rows.tsv"), os.path.join(RESULTS, "rows.tsv")])
-
-
-def run(cmd, check=True, input=None, timeout=3000):
-    r = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode != 0:
-        raise RuntimeError("%s: exit %d: %s %s" % (" ".join(cmd), r.returncode, r.stdout[-2000:],
-                                                   r.stderr[-2000:]))
-    return r
 
 
 def nsenter(ns, *cmd):
@@ -839,11 +833,17 @@ def main():
         a.read_log()
     log("agents: %d watching the empty prefix after %.1fs" % (len(agents), time.monotonic() - tw))
     phases = []
-    try:
+
+    def timed(name, fn, *args):
+        """Run one phase; its time goes to meta.tsv, its rows to $SVS_RESULTS."""
         t = time.monotonic()
-        rev = phase_fill(store, agents)
-        phases.append(("fill", time.monotonic() - t))
+        out = fn(*args)
+        phases.append((name, time.monotonic() - t))
         save_rows()
+        return out
+
+    try:
+        rev = timed("fill", phase_fill, store, agents)
         if PROFILE:
             with Perf(agents[0].p.pid, "idle"):
                 phase_idle(agents, members)
@@ -852,35 +852,15 @@ def main():
             save_rows()
             raise StopIteration("profile done")
         for rep in range(1, REPS_START + 1):
-            t = time.monotonic()
-            phase_start(store, agents, rev, rep)
-            phases.append(("start%d" % rep, time.monotonic() - t))
-            save_rows()
-        t = time.monotonic()
-        phase_idle(agents, members)
-        phases.append(("idle", time.monotonic() - t))
-        save_rows()
-        t = time.monotonic()
-        phase_latency(store, agents)
-        phases.append(("latency", time.monotonic() - t))
-        save_rows()
-        t = time.monotonic()
-        phase_burst(store, agents, members)
-        phases.append(("burst", time.monotonic() - t))
-        save_rows()
+            timed("start%d" % rep, phase_start, store, agents, rev, rep)
+        timed("idle", phase_idle, agents, members)
+        timed("latency", phase_latency, store, agents)
+        timed("burst", phase_burst, store, agents, members)
         if PUTS_B0 > 0:
-            t = time.monotonic()
-            phase_latency_b0(store, agents)
-            phases.append(("latency_b0", time.monotonic() - t))
-            save_rows()
-        t = time.monotonic()
-        phase_idle_noresync(agents, members)
-        phases.append(("idle_noresync", time.monotonic() - t))
-        save_rows()
+            timed("latency_b0", phase_latency_b0, store, agents)
+        timed("idle_noresync", phase_idle_noresync, agents, members)
         if PUTS_ONE > 0:
-            t = time.monotonic()
-            phase_latency_one(store, agents)
-            phases.append(("latency_one", time.monotonic() - t))
+            timed("latency_one", phase_latency_one, store, agents)
         for a in agents:
             if a.p.poll() is None:
                 rc = a.stop()

@@ -74,6 +74,9 @@ import subprocess
 import sys
 import time
 
+import guestlib  # bench/guest/guestlib.py, beside this script
+from guestlib import run
+
 QUICK = "quick" in sys.argv[1:]
 REPO = os.environ.get("SVS_REPO") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RESULTS = os.environ.get("SVS_RESULTS") or "/tmp"
@@ -84,8 +87,7 @@ KO = os.environ.get("SVS_KO") or os.path.join(REPO, "build", "kmod", KVER, "sock
 WORK = "/tmp/svs-bench"
 
 
-def param(name, full, quick):
-    return os.environ.get("SVS_BENCH_" + name) or (quick if QUICK else full)
+param = guestlib.params("SVS_BENCH_", QUICK)
 
 
 # Under QEMU -icount (bench/run-all.sh's default for full runs) guest time counts
@@ -146,14 +148,6 @@ def row(workload, method, rep, metric, value):
 def fail(msg):
     log("ERROR: " + msg)
     failures.append(msg)
-
-
-def run(cmd, check=True, input=None, timeout=3000):
-    r = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode != 0:
-        raise RuntimeError("%s: exit %d: %s %s" % (" ".join(cmd), r.returncode, r.stdout[-2000:],
-                                                   r.stderr[-2000:]))
-    return r
 
 
 def sh(script, check=True, timeout=900):
