@@ -105,6 +105,32 @@ kmemleak_scan() {
     cat "$kmemleak"
 }
 
+# After a case timed out: every task still running or in uninterruptible
+# sleep (state R or D), with its kernel stack, the blocked tasks (sysrq w) and
+# the end of the kernel log, which keeps what `quiet` left off the console
+# (the stacks of hung-task and RCU-stall reports), into $SVS_RESULTS/NAME.hang.txt;
+# the tasks' names on stdout.
+hang_report() { # hang_report NAME
+    local out=$SVS_RESULTS/$1.hang.txt t st comm left=()
+    {
+        echo "# tasks in state R or D after $1 timed out, with their kernel stacks"
+        for t in /proc/[0-9]*/task/[0-9]*; do
+            st=$(sed 's/.*) //' "$t/stat" 2>/dev/null | cut -d' ' -f1) || continue
+            case $st in R | D) ;; *) continue ;; esac
+            comm=$(cat "$t/comm" 2>/dev/null)
+            case $comm in hang_report | cat | sed | cut) continue ;; esac
+            echo "## ${t#/proc/} $comm state $st"
+            cat "$t/stack" 2>/dev/null
+        done
+        echo w > /proc/sysrq-trigger 2>/dev/null
+        sleep 1
+        echo "# kernel log, last 400 lines"
+        dmesg | tail -n 400
+    } > "$out" 2>&1
+    mapfile -t left < <(sed -n 's/^## \([0-9]*\)\/task\/[0-9]* \(.*\) state \(.\)$/\2(\1,\3)/p' "$out" | sort -u)
+    echo "svs-run-tests: $1 timed out; tasks left in R/D: ${left[*]:-none} (stacks and kernel log: $1.hang.txt)"
+}
+
 run_case() { # run_case FILE NAME
     local file=$1 name=$2 log=$SVS_RESULTS/$2.log t rc cpid tpid
     t=$(case_timeout "$file")
@@ -126,7 +152,11 @@ run_case() { # run_case FILE NAME
     case $rc in
         0) record PASS "$name" ;;
         77) record SKIP "$name" ;;
-        124 | 137) echo "timeout after ${t}s" >> "$log"; record FAIL "$name" "timeout after ${t}s" ;;
+        124 | 137)
+            echo "timeout after ${t}s" >> "$log"
+            hang_report "$name"
+            record FAIL "$name" "timeout after ${t}s"
+            ;;
         *) record FAIL "$name" "exit $rc" ;;
     esac
 }
