@@ -94,6 +94,18 @@ TEST(KernelError, OtherErrnosUseExtAckOrStrerror) {
             "address family of the real server does not match the service");
 }
 
+// netlink_dump_start() answers EPROTONOSUPPORT, with no extended ACK, when
+// it cannot take a reference on the family's module: rmmod has begun (seen
+// with an unload blocked in an RCU-tasks grace period on PREEMPT_RT).  The
+// module's own EPROTONOSUPPORT (a protocol other than TCP or UDP) has one.
+TEST(KernelError, DumpOfAModuleBeingUnloaded) {
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_GET_DEST, EPROTONOSUPPORT, ""),
+            "the sock_vs module is being unloaded (rmmod in progress)");
+  EXPECT_EQ(describe_kernel_error(SOCK_VS_CMD_GET_SERVICE, EPROTONOSUPPORT,
+                                  "protocol must be TCP or UDP"),
+            "protocol must be TCP or UDP");
+}
+
 TEST(KernelError, ErrorCarriesCodeAndExtAck) {
   const Error e = kernel_error(SOCK_VS_CMD_NEW_SERVICE, EEXIST, "service already exists");
   EXPECT_EQ(e.code(), EEXIST);

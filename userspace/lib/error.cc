@@ -101,6 +101,11 @@ std::string describe_kernel_error(std::uint8_t cmd, int code, std::string_view e
   if (code == EAFNOSUPPORT) {
     return "address family of the real server does not match the service";
   }
+  if (code == EPROTONOSUPPORT) {
+    // Not the module's (it always says which protocol): netlink_dump_start()
+    // could not pin a module that rmmod is unloading.
+    return "the sock_vs module is being unloaded (rmmod in progress)";
+  }
   return std::strerror(code);
 }
 
