@@ -418,6 +418,45 @@ TEST(TableModelTest, DeletionsAndAFlush) {
   EXPECT_TRUE(t.services.empty());  // an empty table
 }
 
+// The model finds services by key, not by position: keys that differ only
+// in protocol, port or family are different services, a deleted one is gone
+// from the look-up, and the table keeps its order through deletes and adds.
+TEST(TableModelTest, LooksUpByKeyThroughDeletesAndAdds) {
+  std::vector<Entry> table;
+  for (int i = 0; i < 300; ++i) {
+    const std::string a = "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
+    table.push_back(Entry{Service::from_key(tcp_key(a.c_str()), "rr"), {dest("192.168.1.5", 80)}});
+  }
+  TableModel m(std::move(table));
+  ServiceKey udp = tcp_key("10.1.0.7");
+  udp.protocol = IPPROTO_UDP;
+  EXPECT_THROW(m.get_service(udp), Error);  // same address and port, other protocol
+  EXPECT_THROW(m.get_service(tcp_key("10.1.0.7", 81)), Error);
+  EXPECT_THROW(m.get_service(tcp_key("::ffff:10.1.0.7")), Error);
+  m.set_line(1);
+  m.del_service(tcp_key("10.1.0.7"));
+  EXPECT_THROW(m.get_service(tcp_key("10.1.0.7")), Error);
+  EXPECT_THROW(m.del_service(tcp_key("10.1.0.7")), Error);
+  m.set_line(2);
+  m.add_service(Service::from_key(udp, "sh"));
+  m.set_line(3);
+  m.add_service(Service::from_key(tcp_key("10.1.0.7"), "lc"));  // back, at the end
+  m.set_line(4);
+  m.add_dest(tcp_key("10.1.1.50"), dest("192.168.1.6", 80));  // the 300th, past the deleted one
+  EXPECT_EQ(m.get_service(tcp_key("10.1.1.50")).num_dests, 2U);
+  EXPECT_EQ(m.list_services().size(), 301U);
+  const Transaction t = m.transaction();
+  ASSERT_EQ(t.services.size(), 3U);  // table order: the 300th, then the two adds
+  EXPECT_EQ(t.services[0].service.key(), tcp_key("10.1.1.50"));
+  EXPECT_EQ(t.services[1].service.key(), udp);
+  EXPECT_EQ(t.services[2].service.key(), tcp_key("10.1.0.7"));
+  EXPECT_EQ(t.services[2].service.sched_name, "lc");
+  EXPECT_EQ(m.line_of(2, std::nullopt, 0), 3);
+  m.flush();
+  EXPECT_TRUE(m.list_services().empty());
+  EXPECT_THROW(m.get_service(tcp_key("10.1.1.50")), Error);
+}
+
 TEST(TableModelTest, TheModulesErrors) {
   TableModel m(two_services());
   auto code = [](const std::function<void()>& f) {

@@ -10,6 +10,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <span>
 #include <string>
 #include <utility>
@@ -507,21 +508,39 @@ TxnResult Client::commit(const Transaction& txn) {
 // --- the table in memory -------------------------------------------------------------
 
 TableModel::TableModel(std::vector<Entry> table) {
-  table_.reserve(table.size());
   for (auto& e : table) {
     ModelService s;
     s.service = std::move(e.service);
     for (auto& d : e.dests) {
       s.dests.push_back(ModelDest{std::move(d), {}});
     }
-    table_.push_back(std::move(s));
+    insert(std::move(s));
   }
 }
 
+// Protocol, port, family and address bytes: equal exactly when the keys are.
+std::string TableModel::index_key(const ServiceKey& key) {
+  std::string k;
+  const auto bytes = key.addr.bytes();
+  k.reserve(5 + bytes.size());
+  k.push_back(static_cast<char>(key.protocol & 0xff));
+  k.push_back(static_cast<char>(key.protocol >> 8));
+  k.push_back(static_cast<char>(key.port & 0xff));
+  k.push_back(static_cast<char>(key.port >> 8));
+  k.push_back(static_cast<char>(key.af()));
+  k.append(bytes.begin(), bytes.end());
+  return k;
+}
+
+void TableModel::insert(ModelService s) {
+  std::string k = index_key(s.service.key());
+  table_.push_back(std::move(s));
+  index_.insert_or_assign(std::move(k), std::prev(table_.end()));
+}
+
 TableModel::ModelService* TableModel::find(const ServiceKey& key) {
-  const auto it = std::find_if(table_.begin(), table_.end(),
-                               [&key](const ModelService& s) { return s.service.key() == key; });
-  return it == table_.end() ? nullptr : &*it;
+  const auto it = index_.find(index_key(key));
+  return it == index_.end() ? nullptr : &*it->second;
 }
 
 TableModel::ModelService& TableModel::must_find(std::uint8_t cmd, const ServiceKey& key) {
@@ -554,7 +573,7 @@ void TableModel::add_service(const Service& svc) {
   s.service = svc;
   s.lines.line = line_;
   s.touched = true;
-  table_.push_back(std::move(s));
+  insert(std::move(s));
   // Deleted by an earlier line and back: the same service, changed.
   std::erase(deleted_, svc.key());
 }
@@ -573,7 +592,9 @@ void TableModel::edit_service(const Service& svc) {
 
 std::uint32_t TableModel::del_service(const ServiceKey& key) {
   must_find(SOCK_VS_CMD_DEL_SERVICE, key);
-  std::erase_if(table_, [&key](const ModelService& s) { return s.service.key() == key; });
+  const auto it = index_.find(index_key(key));
+  table_.erase(it->second);
+  index_.erase(it);
   if (!flushed_) {
     deleted_.push_back(key);
   }
@@ -649,6 +670,7 @@ std::vector<RealServer> TableModel::list_dests(const ServiceKey& key) {
 
 std::uint32_t TableModel::flush() {
   table_.clear();
+  index_.clear();
   deleted_.clear();
   flushed_ = true;
   flush_line_ = line_;

@@ -16,9 +16,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "sockvs/client.h"
@@ -209,12 +211,17 @@ class TableModel final : public Api {
     Lines lines;
     bool touched = false;
   };
+  static std::string index_key(const ServiceKey& key);
+  void insert(ModelService s);
   ModelService* find(const ServiceKey& key);
   ModelService& must_find(std::uint8_t cmd, const ServiceKey& key);
   static std::vector<ModelDest>::iterator find_dest(ModelService& s, const RealServer& dest);
   void mark(Lines& lines, const std::vector<std::uint16_t>& types) const;
 
-  std::vector<ModelService> table_;
+  // The services in table order, and by key (index_key()): a restore of N
+  // services looks each one up, so the look-up must not scan the table.
+  std::list<ModelService> table_;
+  std::unordered_map<std::string, std::list<ModelService>::iterator> index_;
   std::vector<ServiceKey> deleted_;  // of the original table, not there any more
   std::vector<std::optional<ServiceKey>> zeros_;
   bool flushed_ = false;
