@@ -20,6 +20,7 @@ configuration is flushed, the module unloads, and the kernel log is clean."""
 
 import bisect
 import collections
+import errno
 import json
 import os
 import random
@@ -203,7 +204,16 @@ def attempt(svc):
     with socket.socket(fam, socket.SOCK_DGRAM) as s:
         s.settimeout(20)
         s.connect((host, port))
-        s.send(b"churn")
+        try:
+            s.send(b"churn")
+        except OSError as e:
+            # Terminated between connect() and send() (its real server
+            # left): the socket has no destination any more, and the
+            # termination's error is pending (as in svs_dns.query()).
+            pending = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if e.errno == errno.EDESTADDRREQ and pending:
+                raise OSError(pending, os.strerror(pending)) from e
+            raise
         data = s.recv(65536)
     parts = data.split(b" ")
     return parts[1].decode() if len(parts) >= 3 and parts[0] == b"ID" and parts[2] == b"churn" else \
