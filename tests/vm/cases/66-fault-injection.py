@@ -45,8 +45,6 @@ KMEMLEAK = "/sys/kernel/debug/kmemleak"
 SLAB_KNOBS = ("probability", "interval", "times", "space", "verbose", "ignore-gfp-wait",
               "cache-filter", "task-filter")
 FN_KNOBS = ("probability", "interval", "times", "space", "verbose", "task-filter")
-FUNCTIONS = ("svs_alloc_dtable", "svs_alloc_shard_conns", "svs_zalloc", "svs_alloc_stats",
-             "svs_txn_alloc")
 TXN_EDIT = "10.255.68.100:80"   # the transaction trials' changed service
 TXN_DEL = "10.255.68.101:80"    # and deleted one
 TXN_NEW = 20                    # services the transaction adds: its index grows past 16 buckets
@@ -128,24 +126,31 @@ def fn_disarm(fn):
     wr(FAILFN + "inject", "!" + fn)
 
 
-def trial(kind, site, args, skip=0, undo=None):
-    """Run `sockvsadm args` with one failure armed at site; it must fail
-    with ENOMEM, change nothing, and succeed once disarmed."""
-    what = "%s%s" % (site, " (call %d)" % (skip + 1) if skip else "")
-    before = svs.save()
-    base = FAILSLAB if kind == "slab" else FAILFN
+def adm_failing(kind, site, args, skip=0, input=None):
+    """`sockvsadm args` with one failure armed at site: a slab cache (kind
+    "slab") or a function for fail_function ("fn", after `skip` calls that
+    go through). Returns its result and the failures left unused (0 or 1)."""
     if kind == "slab":
         slab_arm(site, 1)
     else:
         fn_arm(site, skip)
     try:
-        r = svs.adm(*args)
+        r = svs.adm(*args, input=input)
     finally:
-        left = times_left(base)
+        left = times_left(FAILSLAB if kind == "slab" else FAILFN)
         if kind == "slab":
             slab_disarm(site)
         else:
             fn_disarm(site)
+    return r, left
+
+
+def trial(kind, site, args, skip=0, undo=None):
+    """Run `sockvsadm args` with one failure armed at site; it must fail
+    with ENOMEM, change nothing, and succeed once disarmed."""
+    what = "%s%s" % (site, " (call %d)" % (skip + 1) if skip else "")
+    before = svs.save()
+    r, left = adm_failing(kind, site, args, skip)
     n = 1 - left
     failed[site] = failed.get(site, 0) + n
     svs.log("  %-32s sockvsadm %-48s -> exit %d, %s" % (what, " ".join(args), r.returncode, r.stderr.strip()))
@@ -221,18 +226,7 @@ def txn_trials():
                        ("slab", "svs_service"), ("slab", "svs_dest")):
         for skip in range(400 if kind == "fn" else 1):
             what = "%s%s" % (site, " (call %d)" % (skip + 1) if skip else "")
-            if kind == "slab":
-                slab_arm(site, 1)
-            else:
-                fn_arm(site, skip)
-            try:
-                r = svs.adm("-R", input=text)
-            finally:
-                left = times_left(FAILSLAB if kind == "slab" else FAILFN)
-                if kind == "slab":
-                    slab_disarm(site)
-                else:
-                    fn_disarm(site)
+            r, left = adm_failing(kind, site, ["-R"], skip, input=text)
             check_eq(t.info()["txns"], 0, "%s: no transaction left open" % what)
             if left == 1:       # the commit made no further call there
                 check_eq((r.returncode, r.stderr), (0, ""), "-R with %s not failing" % what)
@@ -253,7 +247,8 @@ def txn_trials():
     svs.log("  -R of %d services: allocations failed in turn: %s"
             % (TXN_NEW + 2, " ".join("%s=%d" % kv for kv in sorted(calls.items()))))
     adm_ok("-R", input=text, quiet=True)
-    check("127.0.0.1:9703" in svs.save() and TXN_DEL not in svs.save(), "the -R input applied")
+    after = svs.save()
+    check("127.0.0.1:9703" in after and TXN_DEL not in after, "the -R input applied")
 
 
 def module_untracked():
